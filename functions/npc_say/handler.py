@@ -1,0 +1,21 @@
+"""`npc.say`: one NPC turn, streamed to the player token by token, stored in the session."""
+
+from typing import Any
+
+from aicore import wiring
+from aicore.envelope import operation
+from aicore.frames import parse_client_frame
+from aicore.npc.turn import TurnDeps, take_turn
+from aicore.observability import entrypoint
+from aicore.ws import CORRELATION_ID_PATH, WebSocketRequest, answer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+
+@entrypoint(correlation_id_path=CORRELATION_ID_PATH)
+def handler(event: dict[str, Any], context: LambdaContext, deps: TurnDeps | None = None) -> dict[str, int]:
+    deps = deps or wiring.turn_deps()
+    request = WebSocketRequest.model_validate(event)
+    with operation("npc.say", request.correlation_id) as op:
+        frame = parse_client_frame(request.body)
+        op.succeed(take_turn(frame, request.connection_id, request.correlation_id, deps))
+    return answer(deps.pusher, request, op, "npc.reply")

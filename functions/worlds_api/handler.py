@@ -1,0 +1,23 @@
+"""HTTP API over world content."""
+
+from typing import Any
+
+from aicore import wiring
+from aicore.http import CORRELATION_ID_PATH, caller, envelope_route, resolver
+from aicore.observability import entrypoint
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+app = resolver()
+
+
+@app.get("/worlds/<world_id>/npcs")
+@envelope_route(app, "worlds.npcs.list")
+def list_npcs(world_id: str) -> dict[str, Any]:
+    caller(app).require_world(world_id)
+    npcs = wiring.world().list_npcs(world_id)
+    return {"world_id": world_id, "npcs": [npc.model_dump(exclude={"fallback_lines"}) for npc in npcs]}
+
+
+@entrypoint(correlation_id_path=CORRELATION_ID_PATH)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

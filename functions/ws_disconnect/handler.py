@@ -1,0 +1,18 @@
+"""`$disconnect`: forgets the connection."""
+
+from typing import Any
+
+from aicore import wiring
+from aicore.connections import ConnectionStore
+from aicore.observability import entrypoint
+from aicore.ws import CORRELATION_ID_PATH, OK, WebSocketRequest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+
+@entrypoint(correlation_id_path=CORRELATION_ID_PATH)
+def handler(
+    event: dict[str, Any], context: LambdaContext, store: ConnectionStore | None = None
+) -> dict[str, int]:
+    store = store or wiring.connections()
+    store.delete(WebSocketRequest.model_validate(event).connection_id)
+    return OK

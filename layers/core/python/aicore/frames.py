@@ -1,0 +1,83 @@
+"""The WebSocket frame protocol: client frames in, server frames out (see schemas/frames.proto)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from aicore.envelope import Envelope
+from aicore.errors import InvalidJson, InvalidRequest, PayloadTooLarge, UnknownAction
+
+MAX_FRAME_BYTES = 128 * 1024
+RequestId = Annotated[str, Field(min_length=1, max_length=128)]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    request_id: RequestId
+
+
+class NpcSay(_Frame):
+    action: Literal["npc.say"]
+    npc_id: Identifier
+    text: str = Field(min_length=1, max_length=2000)
+    session_id: Identifier | None = None
+
+
+ClientFrame = Annotated[NpcSay, Field(discriminator="action")]
+_client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+KNOWN_ACTIONS: tuple[str, ...] = ("npc.say",)
+
+
+def parse_client_frame(body: str | None, *, binary: bool = False) -> ClientFrame:
+    """Parse one client frame, raising a domain error a player can act on."""
+    if binary:
+        raise InvalidRequest("Binary frames are not accepted yet: send JSON text frames.")
+    raw = decode_object(body)
+    action = raw.get("action")
+    if action not in KNOWN_ACTIONS:
+        raise UnknownAction(
+            f"Unknown action {action!r}: use one of {', '.join(KNOWN_ACTIONS)}.",
+            {"known_actions": list(KNOWN_ACTIONS)},
+        )
+    return _client_frame.validate_python(raw)
+
+
+def decode_object(body: str | None) -> dict[str, Any]:
+    if body is None or not body.strip():
+        raise InvalidJson("The frame is empty: send a JSON object with an 'action'.")
+    if len(body.encode()) > MAX_FRAME_BYTES:
+        raise PayloadTooLarge(f"Frames are limited to {MAX_FRAME_BYTES // 1024} KB.")
+    try:
+        raw = json.loads(body)
+    except ValueError as exc:
+        raise InvalidJson(f"The frame is not valid JSON: {exc}.") from exc
+    if not isinstance(raw, dict):
+        raise InvalidRequest("A frame must be a JSON object with an 'action'.")
+    return raw
+
+
+def request_id_of(body: str | None) -> str | None:
+    """The request id of a frame we could not accept, so the client can match the error."""
+    try:
+        value = json.loads(body or "").get("request_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and len(value) <= 128 else None
+
+
+def token_frame(request_id: str, text: str) -> dict[str, Any]:
+    return {"type": "npc.token", "request_id": request_id, "data": {"text": text}}
+
+
+def envelope_frame(frame_type: str, request_id: str | None, envelope: Envelope) -> dict[str, Any]:
+    return {"type": frame_type, "request_id": request_id, **envelope.model_dump(mode="json")}
+
+
+def reply_frame(request_id: str | None, envelope: Envelope, reply_type: str) -> dict[str, Any]:
+    """The final frame of a request: the reply type on success, `error` on failure."""
+    return envelope_frame(reply_type if envelope.ok else "error", request_id, envelope)

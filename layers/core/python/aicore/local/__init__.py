@@ -1,0 +1,1 @@
+"""Laptop-only code: the local runtime, gateway and model server. Never shipped in the layer."""

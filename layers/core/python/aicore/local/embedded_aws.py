@@ -1,0 +1,122 @@
+"""Embedded AWS: moto server on loopback, with the resources the topology declares."""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import requests
+from moto.server import ThreadedMotoServer
+
+from aicore.topology import TOPOLOGY, EventRule, Topology, physical_name
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+DELIVERY_MAX_ATTEMPTS = 3
+# Step Functions runs our ASL for real; Lambda tasks are served in-process (see FACTS.md).
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedAws:
+    """A moto server thread; `url` is what `AWS_ENDPOINT_URL` points at."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        self._server.start()
+        requests.post(f"{self.url}/moto-api/config", json=MOTO_CONFIG, timeout=5).raise_for_status()
+        return self.url
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def aws_client(service: str, endpoint_url: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@dataclass(frozen=True)
+class RuleDelivery:
+    """Where EventBridge delivers a rule's events locally: an SQS queue the runtime drains."""
+
+    rule: EventRule
+    function: str
+    queue_url: str
+
+
+def rule_queue_name(env: str, rule: EventRule) -> str:
+    return physical_name(env, f"rule-{rule.name}")
+
+
+def create_resources(endpoint_url: str, env: str, topology: Topology = TOPOLOGY) -> list[RuleDelivery]:
+    """Tables, buckets, the bus and its rules, as the topology declares them."""
+    dynamodb = aws_client("dynamodb", endpoint_url)
+    for table in topology.tables:
+        keys = [(table.partition_key, "HASH")] + ([(table.sort_key, "RANGE")] if table.sort_key else [])
+        name = physical_name(env, table.name)
+        dynamodb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
+        )
+        if table.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
+    s3 = aws_client("s3", endpoint_url)
+    for bucket in topology.buckets:
+        s3.create_bucket(Bucket=physical_name(env, bucket.name))
+    events = aws_client("events", endpoint_url)
+    bus = physical_name(env, topology.bus.name)
+    events.create_event_bus(Name=bus)
+    return [
+        _route_rule(events, aws_client("sqs", endpoint_url), env, bus, rule, fn.name)
+        for fn in topology.functions
+        for rule in fn.events
+    ]
+
+
+def _route_rule(events: Any, sqs: Any, env: str, bus: str, rule: EventRule, function: str) -> RuleDelivery:
+    """The rule with its real pattern; its target is a queue (with a dead-letter queue)."""
+    name = rule_queue_name(env, rule)
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": DELIVERY_MAX_ATTEMPTS})
+    queue_url = sqs.create_queue(
+        QueueName=name, Attributes={"VisibilityTimeout": "5", "RedrivePolicy": redrive}
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name=physical_name(env, rule.name), EventBusName=bus, EventPattern=json.dumps(rule.pattern)
+    )
+    events.put_targets(
+        Rule=physical_name(env, rule.name), EventBusName=bus, Targets=[{"Id": function, "Arn": queue_arn}]
+    )
+    return RuleDelivery(rule, function, queue_url)

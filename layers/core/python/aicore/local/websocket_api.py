@@ -1,0 +1,310 @@
+"""The WebSocket API on loopback: `$connect` with its authorizer, frames routed by `action`,
+`$disconnect`, and the `@connections` management API handlers push through."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from aicore import errors
+from aicore.envelope import Operation
+from aicore.local.apigw_events import (
+    Api,
+    Handshake,
+    Invoke,
+    MalformedAnswer,
+    WebSocketPeer,
+    gateway_error_frame,
+    iso_time,
+    new_connection_id,
+    new_request_id,
+    now_ms,
+    policy_allows,
+    select_route_key,
+    status_code_of,
+    websocket_authorizer_context,
+    websocket_authorizer_event,
+    websocket_connect_event,
+    websocket_disconnect_event,
+    websocket_message_event,
+)
+from aicore.topology import Topology
+
+log = logging.getLogger(__name__)
+
+WEBSOCKET_PATH = "/ws"
+WEBSOCKET_API_ID = "aicorewsap"
+TOKEN_QUERY_PARAMETER = "token"
+MAX_FRAME_BYTES = 128 * 1024  # API Gateway's WebSocket message limit
+MAX_RECEIVE_BYTES = 4 * 1024 * 1024  # larger, so oversized frames get an answer, not a dropped socket
+NO_STATUS_RECEIVED = 1005
+ABNORMAL_CLOSURE = 1006
+_REFUSAL_MESSAGES = {401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error"}
+
+
+@dataclass
+class Connection:
+    peer: WebSocketPeer
+    socket: web.WebSocketResponse
+    last_active_at_ms: int = field(default_factory=now_ms)
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closed_by_api: tuple[int, str] | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, data: str | bytes) -> None:
+        async with self.send_lock:
+            if isinstance(data, bytes):
+                await self.socket.send_bytes(data)
+            else:
+                await self.socket.send_str(data)
+
+
+class Refused(Exception):
+    """The upgrade is refused with this HTTP status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def refusal_response(status: int) -> web.Response:
+    return web.json_response({"message": _REFUSAL_MESSAGES.get(status, "Refused")}, status=status)
+
+
+def management_error(status: int, error_type: str, message: str) -> web.Response:
+    """An error botocore parses into `ClientError` with `error_type` as its code."""
+    return web.json_response({"message": message}, status=status, headers={"x-amzn-ErrorType": error_type})
+
+
+def payload_too_large_frame() -> str:
+    limit = f"{MAX_FRAME_BYTES // 1024} KB"
+    envelope = Operation("websocket.message", new_request_id()).fail(
+        errors.PayloadTooLarge(
+            f"Frames are limited to {limit}; send less per frame.", {"limit_bytes": MAX_FRAME_BYTES}
+        )
+    )
+    return json.dumps({"type": "error", "request_id": None, **envelope.model_dump(mode="json")})
+
+
+class WebSocketApi:
+    """One WebSocket API: its connections, its routes and its `@connections` endpoint."""
+
+    def __init__(self, topology: Topology, invoke: Invoke, *, stage: str = "local") -> None:
+        self._topology = topology
+        self._invoke = invoke
+        self.api = Api(WEBSOCKET_API_ID, stage)
+        self._connections: dict[str, Connection] = {}
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get(WEBSOCKET_PATH, self.upgrade)
+        for prefix in ("", "/{stage}"):
+            path = prefix + "/@connections/{connection_id}"
+            router.add_post(path, self.post_to_connection)
+            router.add_get(path, self.get_connection, allow_head=False)
+            router.add_delete(path, self.delete_connection)
+
+    @property
+    def connection_ids(self) -> list[str]:
+        return list(self._connections)
+
+    # --- $connect ------------------------------------------------------------------------------
+
+    async def upgrade(self, request: web.Request) -> web.StreamResponse:
+        socket = web.WebSocketResponse(max_msg_size=MAX_RECEIVE_BYTES)
+        if not socket.can_prepare(request).ok:
+            return web.json_response({"message": "Expected a WebSocket upgrade"}, status=426)
+        peer = WebSocketPeer(
+            connection_id=new_connection_id(),
+            domain_name=request.host,
+            source_ip=request.remote or "127.0.0.1",
+            user_agent=request.headers.get("User-Agent"),
+        )
+        handshake = Handshake(list(request.headers.items()), list(request.query.items()))
+        try:
+            await self._admit(peer, handshake)
+        except Refused as refusal:
+            return refusal_response(refusal.status)
+        await socket.prepare(request)
+        await self._serve(Connection(peer, socket))
+        return socket
+
+    async def _admit(self, peer: WebSocketPeer, handshake: Handshake) -> None:
+        """Authorizer, then the `$connect` route; raises `Refused` to turn the client away."""
+        if not dict(handshake.query).get(TOKEN_QUERY_PARAMETER):
+            raise Refused(401)
+        peer.authorizer = await self._authorize(peer, handshake)
+        connect = self._topology.websocket_route("$connect")
+        if connect is None:
+            return
+        try:
+            status = status_code_of(
+                await self._invoke(connect.name, websocket_connect_event(self.api, peer, handshake))
+            )
+        except Exception:
+            log.exception("$connect handler %s failed", connect.name)
+            raise Refused(500) from None
+        if not 200 <= status < 300:
+            raise Refused(status)
+
+    async def _authorize(self, peer: WebSocketPeer, handshake: Handshake) -> dict[str, Any]:
+        started = time.perf_counter()
+        event = websocket_authorizer_event(self.api, peer, handshake)
+        try:
+            answer = await self._invoke(self._topology.authorizer.name, event)
+        except Exception as exc:
+            log.info("Authorizer refused %s: %r", peer.connection_id, exc)
+            raise Refused(401) from None
+        try:
+            if not policy_allows(answer):
+                raise Refused(403)
+            return websocket_authorizer_context(answer, int((time.perf_counter() - started) * 1000))
+        except MalformedAnswer:
+            log.exception("Authorizer answered something API Gateway cannot use")
+            raise Refused(500) from None
+
+    # --- frames --------------------------------------------------------------------------------
+
+    async def _serve(self, connection: Connection) -> None:
+        peer = connection.peer
+        self._connections[peer.connection_id] = connection
+        close_code, close_reason = ABNORMAL_CLOSURE, "Connection closed abnormally"
+        try:
+            while True:
+                message = await connection.socket.receive()
+                if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    self._on_frame(connection, message.data)
+                    continue
+                if message.type is WSMsgType.CLOSE:
+                    close_code, close_reason = client_close_status(message.data, message.extra)
+                break
+        finally:
+            self._connections.pop(peer.connection_id, None)
+            if connection.closed_by_api is not None:
+                close_code, close_reason = connection.closed_by_api
+            await self._disconnect(peer, close_code, close_reason)
+            connection.finished.set()
+
+    def _on_frame(self, connection: Connection, data: str | bytes) -> None:
+        connection.last_active_at_ms = now_ms()
+        size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8"))
+        if size > MAX_FRAME_BYTES:
+            self._spawn(connection.send(payload_too_large_frame()))
+            return
+        route_key = select_route_key(data, self._topology.websocket_route_keys)
+        self._spawn(self._route(connection, route_key, data))
+
+    async def _route(self, connection: Connection, route_key: str, data: str | bytes) -> None:
+        event = websocket_message_event(self.api, connection.peer, route_key, data)
+        function = self._topology.websocket_route(route_key)
+        request_id = event["requestContext"]["requestId"]
+        if function is None:
+            await self._send_gateway_error(connection, "Forbidden", request_id)
+            return
+        try:
+            await self._invoke(function.name, event)
+        except Exception:
+            log.exception(
+                "Route %s (%s) failed on %s", route_key, function.name, connection.peer.connection_id
+            )
+            await self._send_gateway_error(connection, "Internal server error", request_id)
+
+    async def _send_gateway_error(self, connection: Connection, message: str, request_id: str) -> None:
+        with contextlib.suppress(ConnectionError):
+            await connection.send(gateway_error_frame(message, connection.peer, request_id))
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    # --- $disconnect ---------------------------------------------------------------------------
+
+    async def _disconnect(self, peer: WebSocketPeer, status_code: int, reason: str) -> None:
+        function = self._topology.websocket_route("$disconnect")
+        if function is None:
+            return
+        try:
+            await self._invoke(function.name, websocket_disconnect_event(self.api, peer, status_code, reason))
+        except Exception:
+            log.exception("$disconnect handler %s failed", function.name)
+
+    async def close_all(self, code: int = 1001, reason: str = "Going away") -> None:
+        """Close every connection (their `$disconnect` fires) and let in-flight frames finish."""
+        connections = list(self._connections.values())
+        for connection in connections:
+            await self._close(connection, code, reason)
+        for connection in connections:
+            await connection.finished.wait()
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=5)
+
+    async def _close(self, connection: Connection, code: int, reason: str) -> None:
+        connection.closed_by_api = (code, reason)
+        await connection.socket.close(code=code, message=reason.encode())
+
+    # --- @connections --------------------------------------------------------------------------
+
+    def _live(self, request: web.Request) -> Connection | None:
+        connection = self._connections.get(request.match_info["connection_id"])
+        return None if connection is None or connection.socket.closed else connection
+
+    @staticmethod
+    def _gone(request: web.Request) -> web.Response:
+        connection_id = request.match_info["connection_id"]
+        return management_error(410, "GoneException", f"Connection {connection_id} is gone.")
+
+    async def post_to_connection(self, request: web.Request) -> web.Response:
+        connection = self._live(request)
+        if connection is None:
+            return self._gone(request)
+        data = await request.read()
+        if len(data) > MAX_FRAME_BYTES:
+            return management_error(413, "PayloadTooLargeException", "Message too long.")
+        try:
+            await connection.send(_text_if_utf8(data))
+        except ConnectionError:
+            return self._gone(request)
+        return web.Response(status=200)
+
+    async def get_connection(self, request: web.Request) -> web.Response:
+        connection = self._live(request)
+        if connection is None:
+            return self._gone(request)
+        peer = connection.peer
+        return web.json_response(
+            {
+                "connectedAt": iso_time(peer.connected_at_ms),
+                "identity": {"sourceIp": peer.source_ip, "userAgent": peer.user_agent or ""},
+                "lastActiveAt": iso_time(connection.last_active_at_ms),
+            }
+        )
+
+    async def delete_connection(self, request: web.Request) -> web.Response:
+        connection = self._live(request)
+        if connection is None:
+            return self._gone(request)
+        await self._close(connection, 1000, "Connection deleted through the @connections API")
+        return web.Response(status=204)
+
+
+def client_close_status(code: int | None, reason: str | None) -> tuple[int, str]:
+    """`disconnectStatusCode` and `disconnectReason` for a close frame the client sent."""
+    if not code:
+        return NO_STATUS_RECEIVED, "Client-side close frame status not set"
+    return code, reason or ""
+
+
+def _text_if_utf8(data: bytes) -> str | bytes:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data

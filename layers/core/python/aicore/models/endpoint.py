@@ -1,0 +1,241 @@
+"""Language models behind SageMaker real-time endpoints, called through SageMaker Runtime.
+
+The same code runs in the cloud and on a laptop: locally, boto3 reads the local model server's
+address from `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`, so nothing here knows which world it is in.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import boto3
+import urllib3.exceptions
+from botocore.config import Config
+from botocore.eventstream import ParserError
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from aicore.errors import ModelUnavailable
+from aicore.models.wire import (
+    SSE_DONE,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatMessage,
+    ChatRequest,
+    SseDecoder,
+)
+
+JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str | None = None
+
+
+class ModelEndpoint(Protocol):
+    """A hosted chat model. Every failure is an `aicore.errors.ModelUnavailable`."""
+
+    def stream_chat(
+        self,
+        endpoint_name: str,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        timeout_s: float,
+    ) -> Iterator[str]:
+        """Text deltas of the answer, each as soon as it arrives."""
+        ...
+
+    def chat(
+        self,
+        endpoint_name: str,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        timeout_s: float,
+    ) -> ChatResult:
+        """The whole answer at once, with its token counts."""
+        ...
+
+
+class SageMakerEndpoint:
+    """`ModelEndpoint` over SageMaker Runtime (`InvokeEndpoint[WithResponseStream]`).
+
+    `timeout_s` is the longest wait for the endpoint to send anything: the whole answer of
+    `chat`, the first or the next token of `stream_chat`. botocore sets timeouts per client, so
+    there is one client per distinct timeout (callers use one per tier), each created on first
+    use and kept for the life of the process. No retries: a retry would break the latency
+    budget; falling back to another tier is the caller's job.
+    """
+
+    def __init__(
+        self,
+        *,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        connect_timeout_s: float = 1.0,
+    ) -> None:
+        self._region_name = region_name
+        self._endpoint_url = endpoint_url  # None: boto3's own lookup, env var included
+        self._connect_timeout_s = connect_timeout_s
+        self._clients: dict[float, Any] = {}
+        self._lock = threading.Lock()
+
+    def stream_chat(
+        self,
+        endpoint_name: str,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        timeout_s: float,
+    ) -> Iterator[str]:
+        """Calls the endpoint now (so a dead endpoint fails here) and yields deltas as they arrive."""
+        body = _request_body(messages, max_tokens, temperature, stream=True)
+        with _as_model_unavailable(endpoint_name):
+            response = self._client(timeout_s).invoke_endpoint_with_response_stream(
+                EndpointName=endpoint_name, Body=body, ContentType=JSON, Accept=EVENT_STREAM
+            )
+        return text_deltas(endpoint_name, response["Body"])
+
+    def chat(
+        self,
+        endpoint_name: str,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        timeout_s: float,
+    ) -> ChatResult:
+        body = _request_body(messages, max_tokens, temperature, stream=False)
+        with _as_model_unavailable(endpoint_name):
+            response = self._client(timeout_s).invoke_endpoint(
+                EndpointName=endpoint_name, Body=body, ContentType=JSON, Accept=JSON
+            )
+            payload = response["Body"].read()
+        return _chat_result(endpoint_name, payload)
+
+    def _client(self, read_timeout_s: float) -> Any:
+        with self._lock:
+            client = self._clients.get(read_timeout_s)
+            if client is None:
+                client = self._new_client(read_timeout_s)
+                self._clients[read_timeout_s] = client
+            return client
+
+    def _new_client(self, read_timeout_s: float) -> Any:
+        config = Config(
+            connect_timeout=self._connect_timeout_s,
+            read_timeout=read_timeout_s,
+            retries={"mode": "standard", "total_max_attempts": 1},
+        )
+        return boto3.session.Session().client(
+            "sagemaker-runtime", region_name=self._region_name, endpoint_url=self._endpoint_url, config=config
+        )
+
+
+def _request_body(
+    messages: Sequence[ChatMessage], max_tokens: int, temperature: float, *, stream: bool
+) -> bytes:
+    request = ChatRequest(
+        messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=stream
+    )
+    return request.model_dump_json().encode()
+
+
+def _chat_result(endpoint_name: str, payload: bytes) -> ChatResult:
+    try:
+        completion = ChatCompletion.model_validate_json(payload)
+    except ValidationError as error:
+        raise _malformed(endpoint_name, "answer", error) from None
+    choice = completion.choices[0]
+    return ChatResult(
+        text=choice.message.content,
+        prompt_tokens=completion.usage.prompt_tokens,
+        completion_tokens=completion.usage.completion_tokens,
+        finish_reason=choice.finish_reason,
+    )
+
+
+def text_deltas(endpoint_name: str, event_stream: Any) -> Iterator[str]:
+    """The text deltas in a response stream (botocore's `EventStream` of `PayloadPart` events).
+
+    Yields the non-empty text of each chunk until `[DONE]`; the rest is drained, then closed.
+
+    Draining lets the connection go back to the pool; closing (also when the caller stops early)
+    releases it either way.
+    """
+    done = False
+    try:
+        for data in _sse_data(endpoint_name, event_stream):
+            if done:
+                continue
+            if data == SSE_DONE:
+                done = True
+                continue
+            text = _chunk_text(endpoint_name, data)
+            if text:
+                yield text
+    finally:
+        event_stream.close()
+    if not done:
+        raise ModelUnavailable(
+            f"Model endpoint {endpoint_name} ended its stream before [DONE].",
+            details={"endpoint": endpoint_name, "reason": "StreamCut"},
+        )
+
+
+def _sse_data(endpoint_name: str, event_stream: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The data of each server-sent event in the payload parts, reassembled across parts."""
+    decoder = SseDecoder()
+    with _as_model_unavailable(endpoint_name):
+        for event in event_stream:
+            part = event.get("PayloadPart")
+            if part is not None:
+                yield from decoder.feed(part["Bytes"])
+
+
+def _chunk_text(endpoint_name: str, data: str) -> str:
+    try:
+        return ChatCompletionChunk.model_validate_json(data).text
+    except ValidationError as error:
+        raise _malformed(endpoint_name, "stream chunk", error) from None
+
+
+def _malformed(endpoint_name: str, what: str, error: ValidationError) -> ModelUnavailable:
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return ModelUnavailable(
+        f"Model endpoint {endpoint_name} sent a malformed {what}: {where}: {first['msg']}.",
+        details={"endpoint": endpoint_name, "reason": "MalformedResponse"},
+    )
+
+
+@contextmanager
+def _as_model_unavailable(endpoint_name: str) -> Iterator[None]:
+    """botocore, urllib3 and event-stream failures become one domain error, without their trace."""
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code") or "Unknown"
+        message = error.response.get("Error", {}).get("Message") or "no message"
+        raise ModelUnavailable(
+            f"Model endpoint {endpoint_name} refused the call: {code}: {message}",
+            details={"endpoint": endpoint_name, "reason": code},
+        ) from None
+    except (BotoCoreError, urllib3.exceptions.HTTPError, ParserError, UnicodeDecodeError) as error:
+        raise ModelUnavailable(
+            f"Model endpoint {endpoint_name} did not answer properly: {error}",
+            details={"endpoint": endpoint_name, "reason": type(error).__name__},
+        ) from None

@@ -1,0 +1,1 @@
+"""NPC behaviour and dialogue: prompt assembly and the streamed turn."""

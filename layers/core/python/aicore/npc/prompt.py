@@ -1,0 +1,51 @@
+"""Prompt assembly: persona, world facts, memory of the player, recent conversation, the new line."""
+
+from __future__ import annotations
+
+from aicore.models.wire import ChatMessage
+from aicore.sessions.models import Message, ParticipantKind
+from aicore.world.models import LoreFact, Npc, NpcMemory
+
+CHARS_PER_TOKEN = 4  # a rough, safe estimate for budgeting context
+HISTORY_TOKEN_BUDGET = 600
+MAX_LORE_FACTS = 6
+
+
+def system_prompt(npc: Npc, lore: list[LoreFact], memory: NpcMemory | None) -> str:
+    lines = [
+        f"You are {npc.name}. {npc.persona}",
+        f"Speak as {npc.name}: {npc.speech_style}",
+        "Answer in one or two short sentences. Never mention being an AI.",
+    ]
+    if lore:
+        lines.append("Facts of your world: " + " ".join(f.text for f in lore[:MAX_LORE_FACTS]))
+    if memory and memory.turns:
+        lines.append(
+            f"You have spoken with this traveller {memory.turns} times before; "
+            f'last they said: "{memory.last_player_line}"'
+        )
+    return "\n".join(lines)
+
+
+def history_within_budget(history: list[Message], npc_id: str, budget_tokens: int) -> list[ChatMessage]:
+    """The newest messages that fit the budget, oldest first, as chat turns."""
+    chosen: list[ChatMessage] = []
+    used = 0
+    for message in reversed(history):
+        cost = len(message.text) // CHARS_PER_TOKEN + 4
+        if used + cost > budget_tokens:
+            break
+        is_npc = message.speaker.kind == ParticipantKind.NPC and message.speaker.id == npc_id
+        chosen.append(ChatMessage(role="assistant" if is_npc else "user", content=message.text))
+        used += cost
+    return list(reversed(chosen))
+
+
+def build_prompt(
+    npc: Npc, lore: list[LoreFact], memory: NpcMemory | None, history: list[Message], player_line: str
+) -> list[ChatMessage]:
+    return [
+        ChatMessage(role="system", content=system_prompt(npc, lore, memory)),
+        *history_within_budget(history, npc.npc_id, HISTORY_TOKEN_BUDGET),
+        ChatMessage(role="user", content=player_line),
+    ]

@@ -1,0 +1,29 @@
+"""The one Logger, Tracer and Metrics of aicore, and the one decorator order for handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+from aicore.topology import SERVICE
+
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace=SERVICE, service=SERVICE)
+
+Handler = Callable[..., Any]
+
+
+def entrypoint(correlation_id_path: str) -> Callable[[Handler], Handler]:
+    """Logging with a correlation id, then metrics, then tracing: the same on every handler."""
+
+    def wrap(handler: Handler) -> Handler:
+        traced = tracer.capture_lambda_handler(handler)
+        measured = metrics.log_metrics(traced)
+        return logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)(
+            measured
+        )
+
+    return wrap

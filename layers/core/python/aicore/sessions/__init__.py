@@ -1,0 +1,1 @@
+"""Forever conversations: versioned sessions that players and NPCs join and leave."""

@@ -1,0 +1,268 @@
+"""The one declarative description of aicore: every function, what triggers it, what it touches.
+
+Pure data. `cdk/` turns it into AWS resources and grants; `aicore.local` turns it into an
+in-process dispatcher. Add a function here and it exists in both worlds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+SERVICE = "aicore"
+
+
+class Access(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    READ_WRITE = "read_write"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A DynamoDB table (on demand). Keys are strings named `pk`/`sk` unless said otherwise."""
+
+    name: str
+    description: str
+    partition_key: str = "pk"
+    sort_key: str | None = "sk"
+    ttl_attribute: str | None = None
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.name.upper()}_TABLE"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    description: str
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.name.upper()}_BUCKET"
+
+
+@dataclass(frozen=True)
+class EventBus:
+    name: str = "events"
+    env_var: str = "EVENT_BUS_NAME"
+
+
+@dataclass(frozen=True)
+class ModelTier:
+    """A SageMaker real-time endpoint; its serving settings live in endpoints/<name>.json."""
+
+    name: str
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.name.upper()}_ENDPOINT"
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    method: str
+    path: str  # API Gateway syntax: /sessions/{id}
+    authorized: bool = True
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """An EventBridge rule on the bus; `detail_types` and `source` form the pattern."""
+
+    name: str
+    source: str
+    detail_types: tuple[str, ...]
+
+    @property
+    def pattern(self) -> dict[str, Any]:
+        return {"source": [self.source], "detail-type": list(self.detail_types)}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    rate_minutes: int
+
+    @property
+    def expression(self) -> str:
+        unit = "minute" if self.rate_minutes == 1 else "minutes"
+        return f"rate({self.rate_minutes} {unit})"
+
+
+@dataclass(frozen=True)
+class Function:
+    """One Lambda function. `code` is its folder; `handler` is `module.function` inside it."""
+
+    name: str
+    description: str
+    code: str
+    handler: str = "handler.handler"
+    memory_mb: int = 512
+    timeout_s: int = 30
+    http_routes: tuple[HttpRoute, ...] = ()
+    websocket_routes: tuple[str, ...] = ()
+    events: tuple[EventRule, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    tables: tuple[tuple[str, Access], ...] = ()
+    buckets: tuple[tuple[str, Access], ...] = ()
+    publishes_events: bool = False
+    model_tiers: tuple[str, ...] = ()
+    pushes_to_clients: bool = False
+    reads_jwt_key: bool = False
+
+    @property
+    def module_path(self) -> str:
+        """File of the handler module, relative to the repository root."""
+        module, _ = self.handler.rsplit(".", 1)
+        return f"{self.code}/{module.replace('.', '/')}.py"
+
+    @property
+    def function_name(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class Topology:
+    tables: tuple[Table, ...]
+    buckets: tuple[Bucket, ...]
+    bus: EventBus
+    model_tiers: tuple[ModelTier, ...]
+    authorizer: Function
+    functions: tuple[Function, ...]
+    event_sources: tuple[str, ...] = field(default=())
+
+    def function(self, name: str) -> Function:
+        for fn in (self.authorizer, *self.functions):
+            if fn.name == name:
+                return fn
+        raise KeyError(name)
+
+    def table(self, name: str) -> Table:
+        return next(t for t in self.tables if t.name == name)
+
+    def websocket_route(self, route_key: str) -> Function | None:
+        return next((f for f in self.functions if route_key in f.websocket_routes), None)
+
+    @property
+    def http_routes(self) -> list[tuple[HttpRoute, Function]]:
+        return [(route, fn) for fn in self.functions for route in fn.http_routes]
+
+    @property
+    def websocket_route_keys(self) -> list[str]:
+        return [key for fn in self.functions for key in fn.websocket_routes]
+
+
+def physical_name(env: str, logical: str) -> str:
+    """Name of a resource in an environment, e.g. `aicore-dev-sessions`."""
+    return f"{SERVICE}-{env}-{logical}"
+
+
+RW = Access.READ_WRITE
+R = Access.READ
+
+NPC_SOURCE = "aicore.npc"
+NPC_TURN_COMPLETED = "NPC Turn Completed"
+
+TOPOLOGY = Topology(
+    tables=(
+        Table(
+            "connections", "Live WebSocket connections: who is on which world.", ttl_attribute="expires_at"
+        ),
+        Table("sessions", "Forever conversations: session heads, messages, lookup pointers."),
+        Table("world", "World content: NPC personas, lore facts, NPC memories of players."),
+    ),
+    buckets=(Bucket("archive", "Cold sessions, compressed."),),
+    bus=EventBus(),
+    model_tiers=(ModelTier("gold"), ModelTier("silver")),
+    event_sources=(NPC_SOURCE,),
+    authorizer=Function(
+        name="authorizer",
+        description="Checks the player's JWT for $connect and the HTTP API.",
+        code="functions/authorizer",
+        memory_mb=256,
+        timeout_s=5,
+        reads_jwt_key=True,
+    ),
+    functions=(
+        Function(
+            name="ws-connect",
+            description="Records a new WebSocket connection (player, world).",
+            code="functions/ws_connect",
+            memory_mb=256,
+            timeout_s=10,
+            websocket_routes=("$connect",),
+            tables=(("connections", Access.WRITE),),
+        ),
+        Function(
+            name="ws-disconnect",
+            description="Forgets a closed WebSocket connection.",
+            code="functions/ws_disconnect",
+            memory_mb=256,
+            timeout_s=10,
+            websocket_routes=("$disconnect",),
+            tables=(("connections", Access.WRITE),),
+        ),
+        Function(
+            name="ws-default",
+            description="Answers frames with no known action with a clear error frame.",
+            code="functions/ws_default",
+            memory_mb=256,
+            timeout_s=10,
+            websocket_routes=("$default",),
+            pushes_to_clients=True,
+        ),
+        Function(
+            name="npc-say",
+            description="One NPC turn: prompt, streamed reply from the model, stored in the session.",
+            code="functions/npc_say",
+            memory_mb=1024,
+            timeout_s=60,
+            websocket_routes=("npc.say",),
+            tables=(("connections", R), ("sessions", RW), ("world", R)),
+            publishes_events=True,
+            model_tiers=("gold", "silver"),
+            pushes_to_clients=True,
+        ),
+        Function(
+            name="sessions-api",
+            description="HTTP API over sessions.",
+            code="functions/sessions_api",
+            http_routes=(HttpRoute("GET", "/sessions/{id}"),),
+            tables=(("sessions", R),),
+        ),
+        Function(
+            name="worlds-api",
+            description="HTTP API over world content (NPCs).",
+            code="functions/worlds_api",
+            http_routes=(HttpRoute("GET", "/worlds/{world}/npcs"),),
+            tables=(("world", R),),
+        ),
+        Function(
+            name="npc-memory",
+            description="After each NPC turn, the NPC remembers the player: turns, last words.",
+            code="functions/npc_memory",
+            memory_mb=256,
+            events=(EventRule("npc-turn-completed", NPC_SOURCE, (NPC_TURN_COMPLETED,)),),
+            tables=(("world", RW),),
+        ),
+    ),
+)
+
+
+def resource_environment(env: str, topology: Topology = TOPOLOGY) -> dict[str, str]:
+    """Environment variables naming every resource, as every function sees them."""
+    values = {t.env_var: physical_name(env, t.name) for t in topology.tables}
+    values |= {b.env_var: physical_name(env, b.name) for b in topology.buckets}
+    values |= {m.env_var: physical_name(env, m.name) for m in topology.model_tiers}
+    values[topology.bus.env_var] = physical_name(env, topology.bus.name)
+    values["ENVIRONMENT"] = env
+    values["POWERTOOLS_SERVICE_NAME"] = SERVICE
+    values["POWERTOOLS_METRICS_NAMESPACE"] = SERVICE
+    return values

@@ -1,0 +1,65 @@
+"""Production wiring: the adapters every handler uses, created once per cold start from settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from aicore.auth import TokenIssuer, issuer_for
+from aicore.connections import ApiGatewayPusher, DynamoConnectionStore
+from aicore.events import EventBridgePublisher
+from aicore.models.endpoint import SageMakerEndpoint
+from aicore.models.router import Router, Tier
+from aicore.npc.turn import LoreCache, TurnDeps
+from aicore.sessions.store import DynamoSessionStore
+from aicore.settings import get_settings
+from aicore.world.store import DynamoWorldStore
+
+
+@lru_cache(maxsize=1)
+def connections() -> DynamoConnectionStore:
+    return DynamoConnectionStore(get_settings().connections_table)
+
+
+@lru_cache(maxsize=1)
+def sessions() -> DynamoSessionStore:
+    return DynamoSessionStore(get_settings().sessions_table)
+
+
+@lru_cache(maxsize=1)
+def world() -> DynamoWorldStore:
+    return DynamoWorldStore(get_settings().world_table)
+
+
+@lru_cache(maxsize=1)
+def pusher() -> ApiGatewayPusher:
+    url = get_settings().connections_url
+    if not url:
+        raise RuntimeError("CONNECTIONS_URL is not set: this function cannot push to clients.")
+    return ApiGatewayPusher(url)
+
+
+@lru_cache(maxsize=1)
+def router() -> Router:
+    settings = get_settings()
+    return Router(SageMakerEndpoint(), {tier: settings.endpoint_for(tier) for tier in Tier})
+
+
+@lru_cache(maxsize=1)
+def events() -> EventBridgePublisher:
+    return EventBridgePublisher(get_settings().event_bus_name)
+
+
+def token_issuer() -> TokenIssuer:
+    return issuer_for(get_settings())
+
+
+def turn_deps() -> TurnDeps:
+    return TurnDeps(
+        connections=connections(),
+        world=world(),
+        lore=LoreCache(world()),
+        sessions=sessions(),
+        router=router(),
+        pusher=pusher(),
+        events=events(),
+    )

@@ -1,0 +1,1 @@
+"""World content: NPC personas, lore, and what NPCs remember of players."""

@@ -1,0 +1,104 @@
+"""World content in DynamoDB: `pk = WORLD#<world>`, `sk = NPC#… | LORE#… | MEMORY#<npc>#<player>`."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from boto3.dynamodb.conditions import Key
+
+from aicore import aws
+from aicore.world.models import LoreFact, Npc, NpcMemory
+
+
+def world_pk(world_id: str) -> str:
+    return f"WORLD#{world_id}"
+
+
+def memory_sk(npc_id: str, player_id: str) -> str:
+    return f"MEMORY#{npc_id}#{player_id}"
+
+
+class WorldStore(Protocol):
+    def npc_and_memory(
+        self, world_id: str, npc_id: str, player_id: str
+    ) -> tuple[Npc | None, NpcMemory | None]: ...
+    def list_npcs(self, world_id: str) -> list[Npc]: ...
+    def lore(self, world_id: str) -> list[LoreFact]: ...
+    def remember(self, world_id: str, npc_id: str, player_id: str, line: str, at: str) -> NpcMemory: ...
+    def put_npc(self, npc: Npc) -> None: ...
+    def put_lore(self, fact: LoreFact) -> None: ...
+
+
+class DynamoWorldStore:
+    def __init__(self, table_name: str) -> None:
+        self._name = table_name
+        self._table = aws.table(table_name)
+
+    def npc_and_memory(
+        self, world_id: str, npc_id: str, player_id: str
+    ) -> tuple[Npc | None, NpcMemory | None]:
+        """Both in one round trip."""
+        keys = [
+            {"pk": world_pk(world_id), "sk": f"NPC#{npc_id}"},
+            {"pk": world_pk(world_id), "sk": memory_sk(npc_id, player_id)},
+        ]
+        found = self._table.meta.client.batch_get_item(RequestItems={self._name: {"Keys": keys}})
+        items = {i["sk"]: i for i in self._unprocessed_retry(found)}
+        npc_item, memory_item = items.get(keys[0]["sk"]), items.get(keys[1]["sk"])
+        return (
+            Npc.model_validate(npc_item) if npc_item else None,
+            NpcMemory.model_validate(memory_item) if memory_item else None,
+        )
+
+    def _unprocessed_retry(self, response: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = list(response["Responses"].get(self._name, []))
+        while response.get("UnprocessedKeys"):
+            response = self._table.meta.client.batch_get_item(RequestItems=response["UnprocessedKeys"])
+            items += response["Responses"].get(self._name, [])
+        return items
+
+    def list_npcs(self, world_id: str) -> list[Npc]:
+        return [Npc.model_validate(i) for i in self._query(world_id, "NPC#")]
+
+    def lore(self, world_id: str) -> list[LoreFact]:
+        return [LoreFact.model_validate(i) for i in self._query(world_id, "LORE#")]
+
+    def remember(self, world_id: str, npc_id: str, player_id: str, line: str, at: str) -> NpcMemory:
+        result = self._table.update_item(
+            Key={"pk": world_pk(world_id), "sk": memory_sk(npc_id, player_id)},
+            UpdateExpression=(
+                "ADD turns :one SET world_id = :w, npc_id = :n, player_id = :p, "
+                "last_player_line = :line, last_seen = :at"
+            ),
+            ExpressionAttributeValues={
+                ":one": 1,
+                ":w": world_id,
+                ":n": npc_id,
+                ":p": player_id,
+                ":line": line,
+                ":at": at,
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return NpcMemory.model_validate(result["Attributes"])
+
+    def put_npc(self, npc: Npc) -> None:
+        self._table.put_item(
+            Item={"pk": world_pk(npc.world_id), "sk": f"NPC#{npc.npc_id}", **npc.model_dump()}
+        )
+
+    def put_lore(self, fact: LoreFact) -> None:
+        self._table.put_item(
+            Item={"pk": world_pk(fact.world_id), "sk": f"LORE#{fact.fact_id}", **fact.model_dump()}
+        )
+
+    def _query(self, world_id: str, prefix: str) -> list[dict[str, Any]]:
+        condition = Key("pk").eq(world_pk(world_id)) & Key("sk").begins_with(prefix)
+        response = self._table.query(KeyConditionExpression=condition)
+        items: list[dict[str, Any]] = response["Items"]
+        while "LastEvaluatedKey" in response:
+            response = self._table.query(
+                KeyConditionExpression=condition, ExclusiveStartKey=response["LastEvaluatedKey"]
+            )
+            items += response["Items"]
+        return items

