@@ -7,7 +7,9 @@ from typing import Any
 
 import boto3
 import pytest
+from aicore.local.embedded_aws import free_port
 from aicore.local.model_server import LlamaEngine, ModelServerThread, local_endpoint_names
+from aicore.local.runtime import LocalRuntime, RuntimeOptions
 from aicore.models import SageMakerEndpoint
 
 REGION = "us-east-1"
@@ -55,3 +57,16 @@ def model_endpoint(
     """The production adapter, pointed at the local server the way `aicore local` does: by env var."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", model_server)
     return SageMakerEndpoint()
+
+
+@pytest.fixture(scope="session")
+def runtime(llama_engine: LlamaEngine) -> Iterator[LocalRuntime]:
+    """The whole local backend, in process: moto server, model server, gateway, event delivery.
+
+    It exports the environment Lambda would give the functions (process-wide, as `aicore local`
+    does), so adapters built with `aicore.wiring` talk to it.
+    """
+    local = LocalRuntime(RuntimeOptions(port=free_port()), engine=llama_engine)
+    local.start()
+    yield local
+    local.stop()

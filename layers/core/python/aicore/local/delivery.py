@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from aicore.local.embedded_aws import RuleDelivery, aws_client
+from aicore.local.embedded_aws import ACCOUNT, RuleDelivery, aws_client
 from aicore.local.lambdas import Lambdas
 from aicore.observability import logger
 
@@ -56,6 +56,7 @@ class EventDelivery:
 
     def _deliver(self, delivery: RuleDelivery, message: dict[str, Any]) -> None:
         event = json.loads(message["Body"])
+        event.setdefault("account", ACCOUNT)  # EventBridge always sets it; moto leaves it out
         try:
             self._lambdas.invoke(delivery.function, event)
         except Exception:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ class EmbeddedAws:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> str:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
         self._server.start()
         requests.post(f"{self.url}/moto-api/config", json=MOTO_CONFIG, timeout=5).raise_for_status()
         return self.url

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from aicore.auth import Caller, Role, TokenIssuer
 from aicore.local.delivery import EventDelivery
 from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
-from aicore.local.gateway import GatewayThread
+from aicore.local.gateway import Gateway, GatewayThread
 from aicore.local.lambdas import Lambdas
-from aicore.local.model_server import LlamaEngine, ModelServerThread, local_endpoint_names
+from aicore.local.model_server import ChatEngine, LlamaEngine, ModelServerThread, local_endpoint_names
 from aicore.local.seed import seed_world
 from aicore.settings import Settings
 from aicore.topology import TOPOLOGY, physical_name, resource_environment
@@ -45,13 +45,15 @@ class RuntimeOptions:
 @dataclass
 class LocalRuntime:
     options: RuntimeOptions = field(default_factory=RuntimeOptions)
+    engine: ChatEngine | None = None  # tests share one loaded model; by default, SmolLM2 via llama.cpp
     started_in_s: float = 0.0
 
     def __post_init__(self) -> None:
         self.aws = EmbeddedAws(self.options.aws_port)
-        self.model = ModelServerThread(LlamaEngine(), local_endpoint_names(ENV), port=self.options.model_port)
+        engine = self.engine or LlamaEngine()
+        self.model = ModelServerThread(engine, local_endpoint_names(ENV), port=self.options.model_port)
         self.lambdas = Lambdas()
-        self.gateway = GatewayThread(TOPOLOGY, self.lambdas, host=self.options.host, port=self.options.port)
+        self.gateway = GatewayThread(Gateway(TOPOLOGY, self.lambdas, host=self.options.host, port=self.options.port))
         self.delivery: EventDelivery | None = None
 
     def start(self) -> None:

@@ -1,0 +1,79 @@
+"""A real NPC turn through the in-process runtime: WebSocket client, gateway, moto, the model."""
+
+import asyncio
+import json
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+import websockets
+
+from aicore import wiring
+from aicore.local.runtime import LocalRuntime, local_token
+
+pytestmark = pytest.mark.model
+
+
+async def _turn(ws_url: str, frame: dict[str, Any]) -> list[dict[str, Any]]:
+    async with websockets.connect(ws_url) as ws:
+        await ws.send(json.dumps(frame))
+        frames = []
+        while True:
+            received = json.loads(await asyncio.wait_for(ws.recv(), timeout=60))
+            frames.append(received)
+            if received["type"] != "npc.token":
+                return frames
+
+
+def _get(url: str, token: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_player_talks_to_an_npc_and_reads_the_session_back(runtime: LocalRuntime) -> None:
+    player = f"player-{time.time_ns()}"
+    token = local_token(player, "demo")
+    base = f"http://127.0.0.1:{runtime.options.port}"
+    ws_url = f"ws://127.0.0.1:{runtime.options.port}/ws?token={token}"
+
+    # When the player says something to Borin
+    frames = asyncio.run(_turn(ws_url, {"action": "npc.say", "request_id": "t1", "npc_id": "borin", "text": "Can you forge me a sword?"}))
+
+    # Then the reply streams token by token and ends with the envelope
+    *tokens, reply = frames
+    assert tokens and all(f["request_id"] == "t1" for f in frames)
+    assert reply["type"] == "npc.reply" and reply["ok"], reply
+    data = reply["data"]
+    assert data["text"] == "".join(t["data"]["text"] for t in tokens).strip()
+    assert data["tier"] == "gold" and data["timings"]["tokens"] == len(tokens)
+
+    # And both lines are in the session, readable over HTTP
+    status, body = _get(f"{base}/sessions/{data['session_id']}", token)
+    assert status == 200 and body["ok"]
+    texts = [(m["speaker"]["id"], m["text"]) for m in body["data"]["messages"]]
+    assert texts == [(player, "Can you forge me a sword?"), ("borin", data["text"])]
+
+    # And Borin remembers the player once the turn's event has been delivered
+    deadline = time.monotonic() + 15
+    memory = None
+    while memory is None and time.monotonic() < deadline:
+        _, memory = wiring.world().npc_and_memory("demo", "borin", player)
+        time.sleep(0.2)
+    assert memory is not None and memory.turns == 1
+
+
+def test_http_api_lists_npcs_and_scopes_worlds(runtime: LocalRuntime) -> None:
+    base = f"http://127.0.0.1:{runtime.options.port}"
+    status, body = _get(f"{base}/worlds/demo/npcs", local_token("p", "demo"))
+    assert status == 200 and {n["npc_id"] for n in body["data"]["npcs"]} >= {"mira", "borin", "sable"}
+    status, body = _get(f"{base}/worlds/demo/npcs", local_token("p", "elsewhere"))
+    assert status == 403 and body["error"]["code"] == "forbidden"
+    status, body = _get(f"{base}/sessions/ses_nope", local_token("p", "demo"))
+    assert status == 404 and body["error"]["code"] == "not_found"
+    status, _ = _get(f"{base}/worlds/demo/npcs", "not-a-token")
+    assert status == 403

@@ -1,0 +1,102 @@
+"""The DynamoDB adapters against moto server: versioned sessions, world content, memories."""
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from aicore import wiring
+from aicore.auth import Caller, Role
+from aicore.errors import Conflict, NotFound
+from aicore.local.runtime import LocalRuntime
+from aicore.sessions.models import NewMessage, Participant, ParticipantKind, SessionHead
+from aicore.sessions.service import conversation_with, read_session
+from aicore.sessions.store import DynamoSessionStore
+from aicore.world.models import Npc
+
+PLAYER = Participant(id="p1", kind=ParticipantKind.PLAYER)
+
+
+@pytest.fixture
+def store(runtime: LocalRuntime) -> DynamoSessionStore:
+    return wiring.sessions()
+
+
+def _new_session(store: DynamoSessionStore, world: str = "demo") -> SessionHead:
+    return store.create(SessionHead(world_id=world, participants=[PLAYER], metadata={"ratio": 0.5, "tags": ["a"]}))
+
+
+def test_head_round_trips_with_free_form_metadata(store: DynamoSessionStore) -> None:
+    head = _new_session(store)
+    read, messages = store.head_and_recent(head.session_id, 10)
+    assert read == head and messages == []
+
+
+def test_concurrent_appends_lose_nothing_and_share_one_order(store: DynamoSessionStore) -> None:
+    # Given one session and 16 writers appending 3 messages each at the same time
+    head = _new_session(store)
+
+    def write(writer: int) -> None:
+        current = head
+        for i in range(3):
+            current, _ = store.append(current, [NewMessage(speaker=PLAYER, text=f"w{writer}-{i}")])
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(write, range(16)))
+    # Then every message is there exactly once, numbered 1..48 with no gap
+    final, messages = store.head_and_recent(head.session_id, 100)
+    assert final.message_count == 48
+    assert [m.seq for m in messages] == list(range(1, 49))
+    assert sorted(m.text for m in messages) == sorted(f"w{w}-{i}" for w in range(16) for i in range(3))
+    # And each writer's own messages keep their order
+    for w in range(16):
+        mine = [m.text for m in messages if m.text.startswith(f"w{w}-")]
+        assert mine == [f"w{w}-{i}" for i in range(3)]
+
+
+def test_recent_page_is_the_newest_oldest_first(store: DynamoSessionStore) -> None:
+    head = _new_session(store)
+    store.append(head, [NewMessage(speaker=PLAYER, text=str(i)) for i in range(1, 8)])
+    _, recent = store.head_and_recent(head.session_id, 3)
+    assert [m.text for m in recent] == ["5", "6", "7"]
+
+
+def test_pair_session_is_created_once_under_a_race(store: DynamoSessionStore) -> None:
+    caller = Caller(subject=f"p-{uuid.uuid4().hex[:6]}", world_id="demo")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = set(pool.map(lambda _: conversation_with(store, caller, "mira", None, 5).session.session_id, range(8)))
+    assert len(ids) == 1
+
+
+def test_duplicate_create_is_a_conflict(store: DynamoSessionStore) -> None:
+    head = _new_session(store)
+    with pytest.raises(Conflict):
+        store.create(head)
+
+
+def test_reading_rules(store: DynamoSessionStore) -> None:
+    head = _new_session(store)
+    assert read_session(store, Caller(subject="p1", world_id="demo"), head.session_id).session == head
+    for outsider in (
+        Caller(subject="p2", world_id="demo"),
+        Caller(subject="p1", world_id="elsewhere"),
+        Caller(subject="s", world_id="elsewhere", roles=(Role.STUDIO,)),
+    ):
+        with pytest.raises(NotFound):
+            read_session(store, outsider, head.session_id)
+    assert read_session(store, Caller(subject="s", world_id="demo", roles=(Role.STUDIO,)), head.session_id)
+    assert read_session(store, Caller(subject="a", world_id="x", roles=(Role.ADMIN,)), head.session_id)
+
+
+def test_world_store_seeded_and_memory_counts(runtime: LocalRuntime) -> None:
+    world = wiring.world()
+    npcs = {n.npc_id: n for n in world.list_npcs("demo")}
+    assert {"mira", "borin", "sable"} <= set(npcs)
+    assert len({n.persona for n in npcs.values()}) == len(npcs)
+    assert world.lore("demo")
+    player = f"p-{uuid.uuid4().hex[:6]}"
+    world.remember("demo", "borin", player, "hello", "2026-11-23T00:00:00Z")
+    world.remember("demo", "borin", player, "again", "2026-11-23T00:01:00Z")
+    npc, memory = world.npc_and_memory("demo", "borin", player)
+    assert isinstance(npc, Npc) and memory is not None
+    assert (memory.turns, memory.last_player_line) == (2, "again")
