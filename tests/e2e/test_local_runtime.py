@@ -1,0 +1,137 @@
+"""`aicore local` as a subprocess, driven by real clients: a turn, the session over HTTP, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+
+from aicore.local.embedded_aws import free_port
+
+pytestmark = pytest.mark.model
+READY_TIMEOUT_S = 120
+
+
+@dataclass
+class Running:
+    port: int
+    token: str
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ws(self, token: str | None = None) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws?token={token or self.token}"
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[Running]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aicore.local.cli", "local", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
+    )
+    assert process.stdout is not None
+    banner = _read_banner(process)
+    token = re.search(r"token\s+(\S+)", banner)
+    assert token, banner
+    yield Running(port, token.group(1))
+    process.terminate()
+    process.wait(timeout=20)
+    assert process.returncode == 0
+
+
+def _read_banner(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        lines.append(line)
+        if line.startswith("Ctrl-C"):
+            return "".join(lines)
+    process.kill()
+    raise AssertionError("aicore local did not become ready:\n" + "".join(lines))
+
+
+async def _exchange(url: str, frames: list[str]) -> list[dict[str, Any]]:
+    """Send each frame and collect everything up to its final (non-token) answer."""
+    answers: list[dict[str, Any]] = []
+    async with websockets.connect(url, max_size=None) as ws:
+        for frame in frames:
+            await ws.send(frame)
+            while True:
+                received = json.loads(await asyncio.wait_for(ws.recv(), timeout=60))
+                answers.append(received)
+                if received["type"] != "npc.token":
+                    break
+    return answers
+
+
+def _http(url: str, token: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _say(request_id: str, **fields: Any) -> str:
+    return json.dumps({"action": "npc.say", "request_id": request_id, "npc_id": "mira", "text": "Hello!"} | fields)
+
+
+def test_a_turn_streams_and_is_stored(local: Running) -> None:
+    answers = asyncio.run(_exchange(local.ws(), [_say("e2e-1", text="Do you have a room for the night?")]))
+    *tokens, reply = answers
+    assert tokens, "the reply must stream token by token"
+    assert reply["type"] == "npc.reply" and reply["ok"] and reply["request_id"] == "e2e-1"
+    assert set(reply) >= {"ok", "service", "operation", "correlation_id", "duration_ms", "data", "error"}
+    status, body = _http(f"{local.base}/sessions/{reply['data']['session_id']}", local.token)
+    assert status == 200
+    assert [m["text"] for m in body["data"]["messages"]][-2:] == ["Do you have a room for the night?", reply["data"]["text"]]
+
+
+BAD_FRAMES = [
+    ("not json", "{nope", "invalid_json"),
+    ("unknown action", json.dumps({"action": "npc.dance", "request_id": "b2"}), "unknown_action"),
+    ("missing fields", json.dumps({"action": "npc.say", "request_id": "b3"}), "invalid_request"),
+    ("wrong types", _say("b4", npc_id=["mira"], text=7), "invalid_request"),
+    ("over 128 KB", _say("b5", text="x" * (129 * 1024)), "payload_too_large"),
+    ("unknown NPC", _say("b6", npc_id="nobody"), "not_found"),
+]
+
+
+def test_bad_frames_get_error_frames_and_the_server_keeps_serving(local: Running) -> None:
+    frames = [frame for _, frame, _ in BAD_FRAMES] + [_say("after")]
+    answers = asyncio.run(_exchange(local.ws(), frames))
+    errors = [a for a in answers if a["type"] == "error"]
+    assert [e["error"]["code"] for e in errors] == [code for _, _, code in BAD_FRAMES]
+    for error in errors:
+        assert not error["ok"] and error["error"]["message"]
+        assert "Traceback" not in json.dumps(error)
+    assert answers[-1]["type"] == "npc.reply" and answers[-1]["ok"]  # same connection, still served
+
+
+@pytest.mark.parametrize("token", ["not-a-jwt", ""])
+def test_bad_or_missing_token_is_refused(local: Running, token: str) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        asyncio.run(_exchange(f"ws://127.0.0.1:{local.port}/ws?token={token}", []))
+    assert refused.value.response.status_code == 401
+    # and the server still accepts good connections
+    assert asyncio.run(_exchange(local.ws(), [_say("ok")]))[-1]["ok"]
