@@ -50,7 +50,7 @@ def local() -> Iterator[Running]:
     assert token, banner
     yield Running(port, token.group(1))
     process.terminate()
-    process.wait(timeout=20)
+    process.wait(timeout=60)
     assert process.returncode == 0
 
 

@@ -59,12 +59,13 @@ def model_endpoint(
     return SageMakerEndpoint()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def runtime(llama_engine: LlamaEngine) -> Iterator[LocalRuntime]:
     """The whole local backend, in process: moto server, model server, gateway, event delivery.
 
     It exports the environment Lambda would give the functions (process-wide, as `aicore local`
-    does), so adapters built with `aicore.wiring` talk to it.
+    does), so adapters built with `aicore.wiring` talk to it. Package scope: it is gone before
+    the unit tests (which forbid sockets) start.
     """
     local = LocalRuntime(RuntimeOptions(port=free_port()), engine=llama_engine)
     local.start()

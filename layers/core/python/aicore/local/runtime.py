@@ -13,6 +13,7 @@ from aicore.local.gateway import Gateway, GatewayThread
 from aicore.local.lambdas import Lambdas
 from aicore.local.model_server import ChatEngine, LlamaEngine, ModelServerThread, local_endpoint_names
 from aicore.local.seed import seed_world
+from aicore.observability import logger
 from aicore.settings import Settings
 from aicore.topology import TOPOLOGY, physical_name, resource_environment
 from aicore.world.store import DynamoWorldStore
@@ -58,6 +59,7 @@ class LocalRuntime:
 
     def start(self) -> None:
         started = time.perf_counter()
+        logger.setLevel(self.options.log_level)
         aws_url = self.aws.start()
         model_url = self.model.start()
         self._export_environment(aws_url, model_url, f"http://{self.options.host}:{self.options.port}")

@@ -128,7 +128,7 @@ class WebSocketApi:
             source_ip=request.remote or "127.0.0.1",
             user_agent=request.headers.get("User-Agent"),
         )
-        handshake = Handshake(list(request.headers.items()), list(request.query.items()))
+        handshake = Handshake(headers_as_sent(request), list(request.query.items()))
         try:
             await self._admit(peer, handshake)
         except Refused as refusal:
@@ -197,7 +197,7 @@ class WebSocketApi:
         connection.last_active_at_ms = now_ms()
         size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8"))
         if size > MAX_FRAME_BYTES:
-            self._spawn(connection.send(payload_too_large_frame()))
+            self._spawn(self._send_quietly(connection, payload_too_large_frame()))
             return
         route_key = select_route_key(data, self._topology.websocket_route_keys)
         self._spawn(self._route(connection, route_key, data))
@@ -207,7 +207,9 @@ class WebSocketApi:
         function = self._topology.websocket_route(route_key)
         request_id = event["requestContext"]["requestId"]
         if function is None:
-            await self._send_gateway_error(connection, "Forbidden", request_id)
+            await self._send_quietly(
+                connection, gateway_error_frame("Forbidden", connection.peer, request_id)
+            )
             return
         try:
             await self._invoke(function.name, event)
@@ -215,11 +217,14 @@ class WebSocketApi:
             log.exception(
                 "Route %s (%s) failed on %s", route_key, function.name, connection.peer.connection_id
             )
-            await self._send_gateway_error(connection, "Internal server error", request_id)
+            failure = gateway_error_frame("Internal server error", connection.peer, request_id)
+            await self._send_quietly(connection, failure)
 
-    async def _send_gateway_error(self, connection: Connection, message: str, request_id: str) -> None:
+    @staticmethod
+    async def _send_quietly(connection: Connection, frame: str) -> None:
+        """A frame from the gateway itself; a client that has gone simply misses it."""
         with contextlib.suppress(ConnectionError):
-            await connection.send(gateway_error_frame(message, connection.peer, request_id))
+            await connection.send(frame)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(work)
@@ -294,6 +299,14 @@ class WebSocketApi:
             return self._gone(request)
         await self._close(connection, 1000, "Connection deleted through the @connections API")
         return web.Response(status=204)
+
+
+def headers_as_sent(request: web.Request) -> list[tuple[str, str]]:
+    """Header names in the client's own case, as WebSocket API events carry them."""
+    return [
+        (name.decode("utf-8", "replace"), value.decode("utf-8", "replace"))
+        for name, value in request.raw_headers
+    ]
 
 
 def client_close_status(code: int | None, reason: str | None) -> tuple[int, str]:

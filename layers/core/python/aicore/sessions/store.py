@@ -23,7 +23,8 @@ from aicore.events import utc_now
 from aicore.sessions.models import Message, NewMessage, SessionHead
 
 HEAD_SK = "SESSION"
-MAX_APPEND_ATTEMPTS = 25
+MAX_APPEND_ATTEMPTS = 200  # generous: 50 writers on one session still all get in
+MAX_BACKOFF_S = 0.05
 
 
 def message_sk(seq: int) -> str:
@@ -113,7 +114,7 @@ class DynamoSessionStore:
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                time.sleep(random.uniform(0, min(MAX_BACKOFF_S, 0.002 * 2**attempt)))
                 head = self._get_head(head.session_id)
                 continue
             count = head.message_count + len(messages)
