@@ -42,7 +42,10 @@ def local() -> Iterator[Running]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "aicore.local.cli", "local", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ.copy(),
     )
     assert process.stdout is not None
     banner = _read_banner(process)
@@ -93,7 +96,9 @@ def _http(url: str, token: str) -> tuple[int, dict[str, Any]]:
 
 
 def _say(request_id: str, **fields: Any) -> str:
-    return json.dumps({"action": "npc.say", "request_id": request_id, "npc_id": "mira", "text": "Hello!"} | fields)
+    return json.dumps(
+        {"action": "npc.say", "request_id": request_id, "npc_id": "mira", "text": "Hello!"} | fields
+    )
 
 
 def test_a_turn_streams_and_is_stored(local: Running) -> None:
@@ -104,7 +109,10 @@ def test_a_turn_streams_and_is_stored(local: Running) -> None:
     assert set(reply) >= {"ok", "service", "operation", "correlation_id", "duration_ms", "data", "error"}
     status, body = _http(f"{local.base}/sessions/{reply['data']['session_id']}", local.token)
     assert status == 200
-    assert [m["text"] for m in body["data"]["messages"]][-2:] == ["Do you have a room for the night?", reply["data"]["text"]]
+    assert [m["text"] for m in body["data"]["messages"]][-2:] == [
+        "Do you have a room for the night?",
+        reply["data"]["text"],
+    ]
 
 
 BAD_FRAMES = [

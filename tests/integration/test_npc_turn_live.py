@@ -42,7 +42,12 @@ def test_player_talks_to_an_npc_and_reads_the_session_back(runtime: LocalRuntime
     ws_url = f"ws://127.0.0.1:{runtime.options.port}/ws?token={token}"
 
     # When the player says something to Borin
-    frames = asyncio.run(_turn(ws_url, {"action": "npc.say", "request_id": "t1", "npc_id": "borin", "text": "Can you forge me a sword?"}))
+    frames = asyncio.run(
+        _turn(
+            ws_url,
+            {"action": "npc.say", "request_id": "t1", "npc_id": "borin", "text": "Can you forge me a sword?"},
+        )
+    )
 
     # Then the reply streams token by token and ends with the envelope
     *tokens, reply = frames
@@ -77,3 +82,10 @@ def test_http_api_lists_npcs_and_scopes_worlds(runtime: LocalRuntime) -> None:
     assert status == 404 and body["error"]["code"] == "not_found"
     status, _ = _get(f"{base}/worlds/demo/npcs", "not-a-token")
     assert status == 403
+
+
+def test_console_page_is_served_with_a_ready_token(runtime: LocalRuntime) -> None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{runtime.options.port}/", timeout=10) as response:
+        page = response.read().decode()
+    assert response.status == 200 and "<title>aicore local console</title>" in page
+    assert runtime.console_token in page and "__TOKEN__" not in page.split("||")[1]

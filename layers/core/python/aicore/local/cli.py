@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_local(args: argparse.Namespace) -> int:
-    from aicore.local.runtime import LocalRuntime, RuntimeOptions, local_token
+    from aicore.local.runtime import LocalRuntime, RuntimeOptions
 
     runtime = LocalRuntime(
         RuntimeOptions(
@@ -53,10 +53,10 @@ def run_local(args: argparse.Namespace) -> int:
     )
     runtime.start()
     base = f"http://{args.host}:{args.port}"
-    token = local_token("player-1", "demo")
+    token = runtime.console_token
     print(
         f"aicore local is ready in {runtime.started_in_s:.1f} s\n"
-        f"  console    {base}/\n"
+        f"  console    {base}/   (talk to the NPCs in a browser)\n"
         f"  HTTP API   {base}/worlds/demo/npcs   (Authorization: Bearer <token>)\n"
         f"  WebSocket  ws://{args.host}:{args.port}/ws?token=<token>\n"
         f"  AWS (moto) {runtime.aws.url}\n"

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from aicore.auth import Caller, Role, TokenIssuer
+from aicore.local.console import console_routes
 from aicore.local.delivery import EventDelivery
 from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
 from aicore.local.gateway import Gateway, GatewayThread
@@ -54,7 +55,15 @@ class LocalRuntime:
         engine = self.engine or LlamaEngine()
         self.model = ModelServerThread(engine, local_endpoint_names(ENV), port=self.options.model_port)
         self.lambdas = Lambdas()
-        self.gateway = GatewayThread(Gateway(TOPOLOGY, self.lambdas, host=self.options.host, port=self.options.port))
+        self.console_token = local_token("player-1", "demo")
+        gateway = Gateway(
+            TOPOLOGY,
+            self.lambdas,
+            host=self.options.host,
+            port=self.options.port,
+            extra_routes=console_routes(self.console_token),
+        )
+        self.gateway = GatewayThread(gateway)
         self.delivery: EventDelivery | None = None
 
     def start(self) -> None:
