@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import websockets
-
 from aicore import wiring
 from aicore.local.runtime import LocalRuntime, local_token
 
@@ -51,15 +50,19 @@ def test_player_talks_to_an_npc_and_reads_the_session_back(runtime: LocalRuntime
 
     # Then the reply streams token by token and ends with the envelope
     *tokens, reply = frames
-    assert tokens and all(f["request_id"] == "t1" for f in frames)
-    assert reply["type"] == "npc.reply" and reply["ok"], reply
+    assert tokens
+    assert all(f["request_id"] == "t1" for f in frames)
+    assert reply["type"] == "npc.reply", reply
+    assert reply["ok"], reply
     data = reply["data"]
     assert data["text"] == "".join(t["data"]["text"] for t in tokens).strip()
-    assert data["tier"] == "gold" and data["timings"]["tokens"] == len(tokens)
+    assert data["tier"] == "gold"
+    assert data["timings"]["tokens"] == len(tokens)
 
     # And both lines are in the session, readable over HTTP
     status, body = _get(f"{base}/sessions/{data['session_id']}", token)
-    assert status == 200 and body["ok"]
+    assert status == 200
+    assert body["ok"]
     texts = [(m["speaker"]["id"], m["text"]) for m in body["data"]["messages"]]
     assert texts == [(player, "Can you forge me a sword?"), ("borin", data["text"])]
 
@@ -69,17 +72,21 @@ def test_player_talks_to_an_npc_and_reads_the_session_back(runtime: LocalRuntime
     while memory is None and time.monotonic() < deadline:
         _, memory = wiring.world().npc_and_memory("demo", "borin", player)
         time.sleep(0.2)
-    assert memory is not None and memory.turns == 1
+    assert memory is not None
+    assert memory.turns == 1
 
 
 def test_http_api_lists_npcs_and_scopes_worlds(runtime: LocalRuntime) -> None:
     base = f"http://127.0.0.1:{runtime.options.port}"
     status, body = _get(f"{base}/worlds/demo/npcs", local_token("p", "demo"))
-    assert status == 200 and {n["npc_id"] for n in body["data"]["npcs"]} >= {"mira", "borin", "sable"}
+    assert status == 200
+    assert {n["npc_id"] for n in body["data"]["npcs"]} >= {"mira", "borin", "sable"}
     status, body = _get(f"{base}/worlds/demo/npcs", local_token("p", "elsewhere"))
-    assert status == 403 and body["error"]["code"] == "forbidden"
+    assert status == 403
+    assert body["error"]["code"] == "forbidden"
     status, body = _get(f"{base}/sessions/ses_nope", local_token("p", "demo"))
-    assert status == 404 and body["error"]["code"] == "not_found"
+    assert status == 404
+    assert body["error"]["code"] == "not_found"
     status, _ = _get(f"{base}/worlds/demo/npcs", "not-a-token")
     assert status == 403
 
@@ -87,5 +94,7 @@ def test_http_api_lists_npcs_and_scopes_worlds(runtime: LocalRuntime) -> None:
 def test_console_page_is_served_with_a_ready_token(runtime: LocalRuntime) -> None:
     with urllib.request.urlopen(f"http://127.0.0.1:{runtime.options.port}/", timeout=10) as response:
         page = response.read().decode()
-    assert response.status == 200 and "<title>aicore local console</title>" in page
-    assert runtime.console_token in page and "__TOKEN__" not in page.split("||")[1]
+    assert response.status == 200
+    assert "<title>aicore local console</title>" in page
+    assert runtime.console_token in page
+    assert "__TOKEN__" not in page.split("||")[1]

@@ -4,7 +4,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from aicore import wiring
 from aicore.auth import Caller, Role
 from aicore.errors import Conflict, NotFound
@@ -23,13 +22,15 @@ def store(runtime: LocalRuntime) -> DynamoSessionStore:
 
 
 def _new_session(store: DynamoSessionStore, world: str = "demo") -> SessionHead:
-    return store.create(SessionHead(world_id=world, participants=[PLAYER], metadata={"ratio": 0.5, "tags": ["a"]}))
+    metadata = {"ratio": 0.5, "tags": ["a"]}
+    return store.create(SessionHead(world_id=world, participants=[PLAYER], metadata=metadata))
 
 
 def test_head_round_trips_with_free_form_metadata(store: DynamoSessionStore) -> None:
     head = _new_session(store)
     read, messages = store.head_and_recent(head.session_id, 10)
-    assert read == head and messages == []
+    assert read == head
+    assert messages == []
 
 
 def test_concurrent_appends_lose_nothing_and_share_one_order(store: DynamoSessionStore) -> None:
@@ -64,7 +65,8 @@ def test_recent_page_is_the_newest_oldest_first(store: DynamoSessionStore) -> No
 def test_pair_session_is_created_once_under_a_race(store: DynamoSessionStore) -> None:
     caller = Caller(subject=f"p-{uuid.uuid4().hex[:6]}", world_id="demo")
     with ThreadPoolExecutor(max_workers=8) as pool:
-        ids = set(pool.map(lambda _: conversation_with(store, caller, "mira", None, 5).session.session_id, range(8)))
+        views = list(pool.map(lambda _: conversation_with(store, caller, "mira", None, 5), range(8)))
+    ids = {view.session.session_id for view in views}
     assert len(ids) == 1
 
 
@@ -98,5 +100,6 @@ def test_world_store_seeded_and_memory_counts(runtime: LocalRuntime) -> None:
     world.remember("demo", "borin", player, "hello", "2026-11-23T00:00:00Z")
     world.remember("demo", "borin", player, "again", "2026-11-23T00:01:00Z")
     npc, memory = world.npc_and_memory("demo", "borin", player)
-    assert isinstance(npc, Npc) and memory is not None
+    assert isinstance(npc, Npc)
+    assert memory is not None
     assert (memory.turns, memory.last_player_line) == (2, "again")

@@ -4,7 +4,6 @@ import json
 from typing import Any
 
 import pytest
-
 from aicore.auth import Caller
 from aicore.connections import new_connection
 from aicore.local.lambdas import LambdaContext, Lambdas
@@ -12,6 +11,7 @@ from aicore.models.router import Router, Tier
 from aicore.npc.turn import LoreCache, TurnDeps
 from aicore.topology import NPC_TURN_COMPLETED, TOPOLOGY
 from aicore.world.models import Npc
+
 from tests.events import load_event
 from tests.fakes import FakeConnections, FakePublisher, FakePusher, FakeSessions, FakeWorld, ScriptedEndpoint
 
@@ -61,8 +61,11 @@ def test_turn_streams_tokens_then_replies_and_stores_both_lines(deps: TurnDeps) 
     # Then: tokens first, in order, then one reply frame carrying the envelope
     assert [f["data"]["text"] for f in pusher.of_type("npc.token")] == ["Well ", "met, ", "traveller."]
     [reply] = pusher.of_type("npc.reply")
-    assert reply["ok"] and reply["request_id"] == "r-1" and reply["operation"] == "npc.say"
-    assert reply["data"]["text"] == "Well met, traveller." and reply["data"]["tier"] == "gold"
+    assert reply["ok"]
+    assert reply["request_id"] == "r-1"
+    assert reply["operation"] == "npc.say"
+    assert reply["data"]["text"] == "Well met, traveller."
+    assert reply["data"]["tier"] == "gold"
     assert pusher.frames[-1][1] is reply
     # And both utterances are in the session, in order
     sessions = deps.sessions
@@ -75,7 +78,8 @@ def test_turn_streams_tokens_then_replies_and_stores_both_lines(deps: TurnDeps) 
     # And the turn is announced on the bus
     assert isinstance(deps.events, FakePublisher)
     [(_, detail_type, detail)] = deps.events.published
-    assert detail_type == NPC_TURN_COMPLETED and detail.world_id == "demo"
+    assert detail_type == NPC_TURN_COMPLETED
+    assert detail.world_id == "demo"
 
 
 def test_second_turn_reuses_the_pair_session(deps: TurnDeps) -> None:
@@ -98,7 +102,9 @@ def test_bad_turns_get_an_error_frame_and_store_nothing(
 ) -> None:
     pusher = _say(deps, **frame)
     [error] = pusher.of_type("error")
-    assert not error["ok"] and error["error"]["code"] == code and error["request_id"] == "r-1"
+    assert not error["ok"]
+    assert error["error"]["code"] == code
+    assert error["request_id"] == "r-1"
     assert "Traceback" not in json.dumps(error)
     assert isinstance(deps.sessions, FakeSessions)
     assert all(not messages for messages in deps.sessions.messages.values())

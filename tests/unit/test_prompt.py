@@ -21,12 +21,10 @@ def test_prompt_has_persona_lore_memory_history_and_line() -> None:
     memory = NpcMemory(world_id="demo", npc_id="mira", player_id="p1", turns=2, last_player_line="ale please")
     messages = build_prompt(NPC, lore, memory, _history(2), "Any rooms?")
     system = messages[0].content
-    assert (
-        "You are Mira" in system
-        and "The inn is old." in system
-        and "2 times" in system
-        and "ale please" in system
-    )
+    assert "You are Mira" in system
+    assert "The inn is old." in system
+    assert "2 times" in system
+    assert "ale please" in system
     assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[-1].content == "Any rooms?"
 

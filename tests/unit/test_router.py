@@ -1,12 +1,13 @@
-from aicore.models.router import SCRIPTED, ModelRequest, Router, Tier, tier_for_budget
+from aicore.models.router import SCRIPTED, Completion, ModelRequest, Router, Tier, tier_for_budget
 from aicore.models.wire import ChatMessage
+
 from tests.fakes import ScriptedEndpoint
 
 NAMES = {Tier.GOLD: "ep-gold", Tier.SILVER: "ep-silver"}
 REQUEST = ModelRequest([ChatMessage(role="user", content="hi")], first_token_budget_ms=100, max_tokens=16)
 
 
-def _stream(endpoint: ScriptedEndpoint) -> tuple[object, list[str]]:
+def _stream(endpoint: ScriptedEndpoint) -> tuple[Completion, list[str]]:
     tokens: list[str] = []
     completion = Router(endpoint, NAMES).stream(REQUEST, tokens.append, lambda: "A scripted line.")
     return completion, tokens
@@ -22,18 +23,18 @@ def test_budget_picks_the_tier() -> None:
 def test_gold_answers_when_healthy() -> None:
     completion, tokens = _stream(ScriptedEndpoint())
     assert tokens == ["Well ", "met, ", "traveller."]
-    assert completion.text == "Well met, traveller."  # type: ignore[attr-defined]
-    assert (completion.tier, completion.fallback, completion.tokens) == ("gold", False, 3)  # type: ignore[attr-defined]
+    assert completion.text == "Well met, traveller."
+    assert (completion.tier, completion.fallback, completion.tokens) == ("gold", False, 3)
 
 
 def test_falls_back_to_silver_then_scripted() -> None:
     endpoint = ScriptedEndpoint(failing={"ep-gold"})
     completion, _ = _stream(endpoint)
     assert endpoint.calls == ["ep-gold", "ep-silver"]
-    assert (completion.tier, completion.fallback) == ("silver", True)  # type: ignore[attr-defined]
+    assert (completion.tier, completion.fallback) == ("silver", True)
 
     completion, tokens = _stream(ScriptedEndpoint(failing={"ep-gold", "ep-silver"}))
-    assert (completion.tier, completion.text) == (SCRIPTED, "A scripted line.")  # type: ignore[attr-defined]
+    assert (completion.tier, completion.text) == (SCRIPTED, "A scripted line.")
     assert tokens == ["A scripted line."]
 
 
@@ -42,4 +43,5 @@ def test_a_stream_cut_midway_keeps_what_was_said() -> None:
     completion, tokens = _stream(endpoint)
     assert endpoint.calls == ["ep-gold"]  # no second answer on top of the first one's start
     assert tokens == ["Well ", "met, "]
-    assert completion.truncated and completion.text == "Well met,"  # type: ignore[attr-defined]
+    assert completion.truncated
+    assert completion.text == "Well met,"

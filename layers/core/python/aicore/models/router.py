@@ -66,7 +66,7 @@ class Completion:
 
 
 class Router:
-    def __init__(self, endpoint: ModelEndpoint, endpoint_names: Mapping[str, str]) -> None:
+    def __init__(self, endpoint: ModelEndpoint, endpoint_names: Mapping[Tier, str]) -> None:
         self._endpoint = endpoint
         self._names = endpoint_names
 
