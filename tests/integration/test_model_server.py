@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+import boto3
 import pytest
 from aicore.errors import ModelUnavailable
 from aicore.local.model_server import ACCOUNT_ID, Faults, ModelServerThread
@@ -25,6 +26,7 @@ GREETING = [
 ]
 CHAT_BODY = json.dumps({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8, "temperature": 0.0})
 SCRIPTED = "aicore-test-gold"
+MODEL_TIMEOUT_S = 60  # generous: a busy 2-core machine slows llama.cpp a lot
 
 
 def chat_body(**fields: Any) -> bytes:
@@ -45,7 +47,7 @@ def test_chat_answers_with_text_and_token_counts(
     model_endpoint: SageMakerEndpoint, model_endpoint_names: list[str], tier: int
 ) -> None:
     result = model_endpoint.chat(
-        model_endpoint_names[tier], GREETING, max_tokens=16, temperature=0.2, timeout_s=30
+        model_endpoint_names[tier], GREETING, max_tokens=16, temperature=0.2, timeout_s=MODEL_TIMEOUT_S
     )
 
     assert result.text.strip()
@@ -60,7 +62,7 @@ def test_stream_chat_yields_the_answer_piece_by_piece(
 ) -> None:
     deltas = list(
         model_endpoint.stream_chat(
-            model_endpoint_names[0], GREETING, max_tokens=16, temperature=0.2, timeout_s=30
+            model_endpoint_names[0], GREETING, max_tokens=16, temperature=0.2, timeout_s=MODEL_TIMEOUT_S
         )
     )
 
@@ -74,7 +76,7 @@ def test_streamed_and_whole_answers_agree_when_greedy(
     model_endpoint: SageMakerEndpoint, model_endpoint_names: list[str]
 ) -> None:
     endpoint = model_endpoint_names[1]
-    options: dict[str, Any] = {"max_tokens": 12, "temperature": 0.0, "timeout_s": 30}
+    options: dict[str, Any] = {"max_tokens": 12, "temperature": 0.0, "timeout_s": MODEL_TIMEOUT_S}
 
     streamed = "".join(model_endpoint.stream_chat(endpoint, GREETING, **options))
     whole = model_endpoint.chat(endpoint, GREETING, **options)
@@ -104,14 +106,14 @@ def test_a_caller_that_stops_early_frees_the_model(
 ) -> None:
     # Given a stream abandoned after its first delta
     deltas = model_endpoint.stream_chat(
-        model_endpoint_names[0], GREETING, max_tokens=64, temperature=0.2, timeout_s=30
+        model_endpoint_names[0], GREETING, max_tokens=64, temperature=0.2, timeout_s=MODEL_TIMEOUT_S
     )
     next(deltas)
-    deltas.close()  # type: ignore[attr-defined]
+    deltas.close()
 
     # Then the model still answers the next caller (a held lock would time out instead)
     result = model_endpoint.chat(
-        model_endpoint_names[0], GREETING, max_tokens=4, temperature=0.2, timeout_s=30
+        model_endpoint_names[0], GREETING, max_tokens=4, temperature=0.2, timeout_s=MODEL_TIMEOUT_S
     )
     assert result.completion_tokens > 0
 
@@ -122,7 +124,9 @@ def test_concurrent_streams_each_get_a_whole_answer(
 ) -> None:
     def answer(endpoint: str) -> str:
         return "".join(
-            model_endpoint.stream_chat(endpoint, GREETING, max_tokens=8, temperature=0.0, timeout_s=30)
+            model_endpoint.stream_chat(
+                endpoint, GREETING, max_tokens=8, temperature=0.0, timeout_s=MODEL_TIMEOUT_S
+            )
         )
 
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -157,7 +161,7 @@ def test_an_unknown_endpoint_is_model_unavailable(model_endpoint: SageMakerEndpo
     call = model_endpoint.stream_chat if streaming else model_endpoint.chat
 
     with pytest.raises(ModelUnavailable, match="no-such-model of account") as failure:
-        call("no-such-model", GREETING, max_tokens=4, temperature=0.2, timeout_s=30)
+        call("no-such-model", GREETING, max_tokens=4, temperature=0.2, timeout_s=MODEL_TIMEOUT_S)
 
     assert failure.value.details == {"endpoint": "no-such-model", "reason": "ValidationError"}
 
@@ -253,7 +257,7 @@ class RewriteFrames(Faults):
     def __init__(self, rewrite: Callable[[list[bytes]], list[bytes]]) -> None:
         self.rewrite = rewrite
 
-    async def stream_frames(self, endpoint_name: str, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:  # type: ignore[override]
+    async def stream_frames(self, endpoint_name: str, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         for frame in self.rewrite([frame async for frame in frames]):
             yield frame
 
@@ -350,3 +354,15 @@ def test_nothing_listening_is_model_unavailable(fake_aws_credentials: None) -> N
     with pytest.raises(ModelUnavailable, match="Could not connect") as failure:
         endpoint.stream_chat(SCRIPTED, GREETING, max_tokens=8, temperature=0, timeout_s=1)
     assert failure.value.details["reason"] == "EndpointConnectionError"
+
+
+def test_a_body_over_six_megabytes_is_refused(serve: ServerFactory) -> None:
+    huge = chat_body(messages=[{"role": "user", "content": "a" * (6 * 1024 * 1024)}])
+
+    with serve(ScriptedEngine(["never"])) as url:
+        client = boto3.client("sagemaker-runtime", endpoint_url=url, region_name="us-east-1")
+        with pytest.raises(ClientError) as failure:
+            client.invoke_endpoint(EndpointName=SCRIPTED, Body=huge, ContentType="application/json")
+
+    assert failure.value.response["Error"]["Code"] == "ValidationError"
+    assert failure.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413

@@ -7,7 +7,7 @@ address from `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`, so nothing here knows which w
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -100,7 +100,7 @@ class SageMakerEndpoint:
         max_tokens: int,
         temperature: float,
         timeout_s: float,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Calls the endpoint now (so a dead endpoint fails here) and yields deltas as they arrive."""
         body = _request_body(messages, max_tokens, temperature, stream=True)
         with _as_model_unavailable(endpoint_name):
@@ -168,7 +168,7 @@ def _chat_result(endpoint_name: str, payload: bytes) -> ChatResult:
     )
 
 
-def text_deltas(endpoint_name: str, event_stream: Any) -> Iterator[str]:
+def text_deltas(endpoint_name: str, event_stream: Any) -> Generator[str, None, None]:
     """The text deltas in a response stream (botocore's `EventStream` of `PayloadPart` events).
 
     Yields the non-empty text of each chunk until `[DONE]`; the rest is drained, then closed.
