@@ -60,6 +60,11 @@ class ModelTier:
     def env_var(self) -> str:
         return f"{self.name.upper()}_ENDPOINT"
 
+    @property
+    def component_env_var(self) -> str:
+        """The inference component serving this tier: `InvokeEndpoint`'s `InferenceComponentName`."""
+        return f"{self.name.upper()}_INFERENCE_COMPONENT"
+
 
 @dataclass(frozen=True)
 class HttpRoute:
@@ -116,6 +121,12 @@ class Function:
     model_tiers: tuple[str, ...] = ()
     pushes_to_clients: bool = False
     reads_jwt_key: bool = False
+    starts_state_machines: tuple[str, ...] = ()  # states:StartExecution; gets <NAME>_STATE_MACHINE_ARN
+
+    @property
+    def arn_variable(self) -> str:
+        """Placeholder for this function's ARN in state machine definitions: `${NPC_SAY_FUNCTION_ARN}`."""
+        return f"{self.name.upper().replace('-', '_')}_FUNCTION_ARN"
 
     @property
     def module_path(self) -> str:
@@ -129,6 +140,36 @@ class Function:
 
 
 @dataclass(frozen=True)
+class StateMachine:
+    """A Step Functions state machine; its ASL is `definition` (default `state_machines/<name>.asl.json`).
+
+    The ASL may use `${PLACEHOLDERS}`: every key of `resource_environment` (table, bucket, bus and
+    endpoint names) and every function's `arn_variable`. The state machine may touch only what
+    it declares here, like a function: the functions it invokes, tables, buckets, events, tiers.
+    """
+
+    name: str
+    description: str
+    invokes: tuple[str, ...] = ()
+    tables: tuple[tuple[str, Access], ...] = ()
+    buckets: tuple[tuple[str, Access], ...] = ()
+    publishes_events: bool = False
+    model_tiers: tuple[str, ...] = ()
+    express: bool = False
+    definition: str | None = None
+
+    @property
+    def definition_path(self) -> str:
+        """File of the ASL definition, relative to the repository root."""
+        return self.definition or f"state_machines/{self.name}.asl.json"
+
+    @property
+    def env_var(self) -> str:
+        """Environment variable with this state machine's ARN, given to functions that start it."""
+        return f"{self.name.upper().replace('-', '_')}_STATE_MACHINE_ARN"
+
+
+@dataclass(frozen=True)
 class Topology:
     tables: tuple[Table, ...]
     buckets: tuple[Bucket, ...]
@@ -137,6 +178,12 @@ class Topology:
     authorizer: Function
     functions: tuple[Function, ...]
     event_sources: tuple[str, ...] = field(default=())
+    state_machines: tuple[StateMachine, ...] = field(default=())
+    # WebSocket frames are routed on this (API Gateway syntax); binary frames go to $default.
+    websocket_route_selection: str = "$request.body.action"
+
+    def state_machine(self, name: str) -> StateMachine:
+        return next(m for m in self.state_machines if m.name == name)
 
     def function(self, name: str) -> Function:
         for fn in (self.authorizer, *self.functions):
@@ -166,6 +213,12 @@ def physical_name(env: str, logical: str) -> str:
 
 RW = Access.READ_WRITE
 R = Access.READ
+
+# Custom metrics (namespace SERVICE, dimensions `service` and TIER_DIMENSION) that the dashboard
+# and the alarms read: emitted by the NPC turn for each model call.
+TIER_DIMENSION = "tier"
+FIRST_TOKEN_METRIC = "FirstTokenMs"
+FALLBACK_METRIC = "Fallbacks"
 
 NPC_SOURCE = "aicore.npc"
 NPC_TURN_COMPLETED = "NPC Turn Completed"
@@ -261,6 +314,7 @@ def resource_environment(env: str, topology: Topology = TOPOLOGY) -> dict[str, s
     values = {t.env_var: physical_name(env, t.name) for t in topology.tables}
     values |= {b.env_var: physical_name(env, b.name) for b in topology.buckets}
     values |= {m.env_var: physical_name(env, m.name) for m in topology.model_tiers}
+    values |= {m.component_env_var: physical_name(env, m.name) for m in topology.model_tiers}
     values[topology.bus.env_var] = physical_name(env, topology.bus.name)
     values["ENVIRONMENT"] = env
     values["POWERTOOLS_SERVICE_NAME"] = SERVICE

@@ -14,6 +14,7 @@ from aicore.local.gateway import Gateway, GatewayThread
 from aicore.local.lambdas import Lambdas
 from aicore.local.model_server import ChatEngine, LlamaEngine, ModelServerThread, local_endpoint_names
 from aicore.local.seed import seed_world
+from aicore.local.step_functions import LambdaBridge, create_state_machines
 from aicore.observability import logger
 from aicore.settings import Settings
 from aicore.topology import TOPOLOGY, physical_name, resource_environment
@@ -65,6 +66,7 @@ class LocalRuntime:
         )
         self.gateway = GatewayThread(gateway)
         self.delivery: EventDelivery | None = None
+        self.bridge = LambdaBridge(self.lambdas, ENV)
 
     def start(self) -> None:
         started = time.perf_counter()
@@ -73,6 +75,8 @@ class LocalRuntime:
         model_url = self.model.start()
         self._export_environment(aws_url, model_url, f"http://{self.options.host}:{self.options.port}")
         deliveries = create_resources(aws_url, ENV)
+        self.bridge.install()
+        os.environ.update(create_state_machines(aws_url, ENV))
         seed_world(DynamoWorldStore(physical_name(ENV, "world")))
         self.gateway.start()
         self.delivery = EventDelivery(self.lambdas, aws_url, deliveries)
@@ -84,6 +88,7 @@ class LocalRuntime:
             self.delivery.stop()
         self.gateway.stop()
         self.model.stop()
+        self.bridge.uninstall()
         self.aws.stop()
 
     def _export_environment(self, aws_url: str, model_url: str, gateway_url: str) -> None:
