@@ -49,6 +49,11 @@ def events() -> EventBridgePublisher:
     return EventBridgePublisher(get_settings().event_bus_name)
 
 
+@lru_cache(maxsize=1)
+def lore() -> LoreCache:
+    return LoreCache(world())
+
+
 def token_issuer() -> TokenIssuer:
     return issuer_for(get_settings())
 
@@ -57,7 +62,7 @@ def turn_deps() -> TurnDeps:
     return TurnDeps(
         connections=connections(),
         world=world(),
-        lore=LoreCache(world()),
+        lore=lore(),
         sessions=sessions(),
         router=router(),
         pusher=pusher(),

@@ -1,0 +1,215 @@
+"""An NPC turn through the whole local backend vs the raw model: first token, tokens/s, AWS calls.
+
+"WebSocket turn": a real WebSocket client sends `npc.say` to `aicore local` (in process): gateway
+-> npc-say handler -> DynamoDB (moto server) -> router -> SageMaker Runtime (local model server)
+-> tokens pushed back through `@connections`. First token = send to first `npc.token` frame.
+"model direct": the prompt the turn builds (persona, lore, memory, the conversation so far)
+straight into llama.cpp. The two take turns on one loaded model, each from the same prompt-cache
+state. Every AWS call the turn makes is counted by operation.
+
+    .venv/bin/python bench/ws_turn.py [--runs 20]
+
+Prints a table and writes bench/results/ws_turn.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import websockets
+from botocore.client import BaseClient
+
+from aicore import wiring
+from aicore.auth import Caller
+from aicore.local.embedded_aws import free_port
+from aicore.local.model_server import LlamaEngine
+from aicore.local.runtime import LocalRuntime, RuntimeOptions, local_token
+from aicore.models.wire import ChatCompletionChunk, ChatMessage, ChatRequest
+from aicore.npc.prompt import build_prompt
+from aicore.npc.turn import CONTEXT_MESSAGES, NPC_SAY_MAX_TOKENS
+from aicore.sessions.service import conversation_with
+
+RESULTS = Path(__file__).parent / "results" / "ws_turn.json"
+LINES = ["Can you forge me a sword?", "What news from the mountains?", "Is the forge hot today?"]
+NPC = "borin"
+PLAYER = "bench-player"
+
+
+@dataclass(frozen=True)
+class Sample:
+    first_token_ms: float
+    total_ms: float
+    tokens: int
+
+    @property
+    def tokens_per_s(self) -> float:
+        generating_s = (self.total_ms - self.first_token_ms) / 1000
+        return (self.tokens - 1) / generating_s if self.tokens > 1 and generating_s > 0 else 0.0
+
+
+class CallCounter:
+    """Counts every botocore API call in this process, by service and operation."""
+
+    def __init__(self) -> None:
+        self.calls: collections.Counter[str] = collections.Counter()
+        original = BaseClient._make_api_call
+
+        def counting(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+            self.calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
+            return original(client, operation, params)
+
+        BaseClient._make_api_call = counting  # type: ignore[method-assign]
+
+    def take(self) -> collections.Counter[str]:
+        taken, self.calls = self.calls, collections.Counter()
+        return taken
+
+
+async def websocket_turn(ws: Any, line: str) -> Sample:
+    started = time.perf_counter()
+    await ws.send(json.dumps({"action": "npc.say", "request_id": "b", "npc_id": NPC, "text": line}))
+    first = 0.0
+    tokens = 0
+    while True:
+        frame = json.loads(await ws.recv())
+        if frame["type"] != "npc.token":
+            assert frame["ok"], frame
+            return Sample(first, (time.perf_counter() - started) * 1000, tokens)
+        tokens += 1
+        if tokens == 1:
+            first = (time.perf_counter() - started) * 1000
+
+
+def reset_prompt_cache(engine: LlamaEngine) -> None:
+    """llama.cpp reuses the previous prompt's longest common prefix: start both paths equal."""
+    unrelated = [ChatMessage(role="user", content="Count to three.")]
+    list(engine.stream(ChatRequest(messages=unrelated, max_tokens=1, temperature=0.0, stream=True)))
+
+
+def direct_turn(engine: LlamaEngine, line: str) -> Sample:
+    """The prompt the turn would build (persona, lore, memory, the session so far), into llama.cpp."""
+    world = wiring.world()
+    npc, memory = world.npc_and_memory("demo", NPC, PLAYER)
+    assert npc is not None
+    caller = Caller(subject=PLAYER, world_id="demo")
+    history = conversation_with(wiring.sessions(), caller, NPC, None, CONTEXT_MESSAGES).messages
+    messages = build_prompt(npc, world.lore("demo"), memory, history, line)
+    request = ChatRequest(messages=messages, max_tokens=NPC_SAY_MAX_TOKENS, temperature=0.7, stream=True)
+    reset_prompt_cache(engine)
+    started = time.perf_counter()
+    first = 0.0
+    tokens = 0
+    for chunk in engine.stream(request):
+        if ChatCompletionChunk.model_validate(chunk).text:
+            tokens += 1
+            if tokens == 1:
+                first = (time.perf_counter() - started) * 1000
+    return Sample(first, (time.perf_counter() - started) * 1000, tokens)
+
+
+def summary(samples: list[Sample]) -> dict[str, float]:
+    return {
+        "first_token_ms_median": statistics.median(s.first_token_ms for s in samples),
+        "tokens_per_s_median": statistics.median(s.tokens_per_s for s in samples),
+        "total_ms_median": statistics.median(s.total_ms for s in samples),
+        "tokens_median": statistics.median(s.tokens for s in samples),
+    }
+
+
+async def alternate(
+    runtime: LocalRuntime, engine: LlamaEngine, runs: int, counter: CallCounter
+) -> tuple[dict[str, list[Sample]], list[collections.Counter[str]]]:
+    """One player on one connection, as a game client would; run 0 warms up and is not kept."""
+    samples: dict[str, list[Sample]] = {"model direct": [], "WebSocket turn": []}
+    calls_per_turn: list[collections.Counter[str]] = []
+    url = f"ws://127.0.0.1:{runtime.options.port}/ws?token={local_token(PLAYER, 'demo')}"
+    async with websockets.connect(url) as ws:
+        for run in range(runs + 1):
+            line = LINES[run % len(LINES)]
+            direct = direct_turn(engine, f"{line} (#{run}, direct)")
+            reset_prompt_cache(engine)
+            counter.take()
+            turn = await websocket_turn(ws, f"{line} (#{run}, ws)")
+            await asyncio.sleep(0.5)  # the turn's event is delivered: its calls are counted with it
+            calls = counter.take()
+            if run:
+                samples["model direct"].append(direct)
+                samples["WebSocket turn"].append(turn)
+                calls_per_turn.append(calls)
+    return samples, calls_per_turn
+
+
+def run_bench(runs: int) -> dict[str, Any]:
+    engine = LlamaEngine()
+    runtime = LocalRuntime(RuntimeOptions(port=free_port()), engine=engine)
+    started = time.perf_counter()
+    runtime.start()
+    ready_s = time.perf_counter() - started
+    counter = CallCounter()
+    try:
+        samples, calls_per_turn = asyncio.run(alternate(runtime, engine, runs, counter))
+    finally:
+        runtime.stop()
+    # SQS calls are the local runtime's own event plumbing (EventBridge invokes Lambda directly).
+    operations = {op for calls in calls_per_turn for op in calls if not op.startswith("sqs:")}
+    typical_calls = {op: statistics.median(c[op] for c in calls_per_turn) for op in operations}
+    return {
+        "bench": "ws_turn",
+        "runs": runs,
+        "max_tokens": NPC_SAY_MAX_TOKENS,
+        "ready_s": round(ready_s, 2),
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+        },
+        "results": {name: summary(found) for name, found in samples.items()},
+        "aws_calls_per_turn_median": dict(sorted(typical_calls.items())),
+        "samples": {name: [asdict(s) for s in found] for name, found in samples.items()},
+    }
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print(f"SmolLM2-135M via llama.cpp, median of {report['runs']} runs, max_tokens={report['max_tokens']}")
+    print(f"local runtime ready in {report['ready_s']} s (in process)")
+    print(f"{'path':<16} {'first token ms':>15} {'tokens/s':>9} {'total ms':>9} {'tokens':>7}")
+    for name, row in report["results"].items():
+        print(
+            f"{name:<16} {row['first_token_ms_median']:>15.1f} {row['tokens_per_s_median']:>9.1f} "
+            f"{row['total_ms_median']:>9.1f} {row['tokens_median']:>7.0f}"
+        )
+    direct, turn = report["results"]["model direct"], report["results"]["WebSocket turn"]
+    print(
+        "WebSocket turn overhead on first token: "
+        f"{turn['first_token_ms_median'] - direct['first_token_ms_median']:+.1f} ms"
+    )
+    calls = report["aws_calls_per_turn_median"]
+    pushes = sum(v for k, v in calls.items() if k.startswith("apigatewaymanagementapi"))
+    print(f"AWS calls per turn (median): {sum(calls.values()):.0f}, of which {pushes:.0f} frame pushes")
+    for operation, count in calls.items():
+        print(f"  {operation:<50} {count:>4.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    report = run_bench(args.runs)
+    print_table(report)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
