@@ -1,0 +1,54 @@
+"""schemas/*.proto are the contracts: they must name exactly the fields our pydantic models use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from google.protobuf import descriptor_pb2
+from grpc_tools import protoc
+from pydantic import BaseModel
+
+from aicore.envelope import Envelope, ErrorBody
+from aicore.frames import NpcSay
+from aicore.npc.turn import NpcTurnCompleted, TurnReply, TurnTimings
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+INCLUDE = Path(protoc.__file__).parent / "_proto"
+
+
+def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
+    out = tmp_path / f"{proto}.pb"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{SCHEMAS}",
+            f"-I{INCLUDE}",
+            f"--descriptor_set_out={out}",
+            proto,
+        ],
+        check=True,
+    )
+    files = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+    return {m.name: {f.name for f in m.field} for f in files.file for m in f.message_type}
+
+
+@pytest.mark.parametrize(
+    ("proto", "message", "model", "not_on_wire"),
+    [
+        ("frames.proto", "NpcSay", NpcSay, {"action"}),  # action is the oneof's case, not a field
+        ("frames.proto", "Envelope", Envelope, set()),
+        ("frames.proto", "ErrorBody", ErrorBody, set()),
+        ("frames.proto", "NpcReply", TurnReply, set()),
+        ("frames.proto", "TurnTimings", TurnTimings, set()),
+        ("events.proto", "NpcTurnCompleted", NpcTurnCompleted, set()),
+    ],
+)
+def test_proto_fields_match_the_models(
+    proto: str, message: str, model: type[BaseModel], not_on_wire: set[str], tmp_path: Path
+) -> None:
+    assert _messages(proto, tmp_path)[message] == set(model.model_fields) - not_on_wire
