@@ -2,18 +2,20 @@
 
 from typing import Any
 
-from aicore import wiring
-from aicore.auth import Caller, TokenIssuer, bearer_token
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aicore.auth import Caller, bearer_token
 from aicore.errors import Unauthorized
 from aicore.observability import entrypoint, logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aicore.settings import get_settings
+from aicore.tokens import TokenIssuer, issuer_for
 
 
 @entrypoint(correlation_id_path="requestContext.requestId")
 def handler(
     event: dict[str, Any], context: LambdaContext, issuer: TokenIssuer | None = None
 ) -> dict[str, Any]:
-    issuer = issuer or wiring.token_issuer()
+    issuer = issuer or issuer_for(get_settings())
     if event.get("version") == "2.0":
         return _http_api(event, issuer)
     return _websocket(event, issuer)

@@ -2,13 +2,14 @@
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from aicore import wiring
 from aicore.npc.turn import NpcTurnCompleted
 from aicore.observability import entrypoint
 from aicore.world.store import WorldStore
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @entrypoint(correlation_id_path="detail.correlation_id")

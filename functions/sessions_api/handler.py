@@ -2,12 +2,13 @@
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from aicore import wiring
 from aicore.http import CORRELATION_ID_PATH, caller, envelope_route, resolver
 from aicore.observability import entrypoint
 from aicore.sessions.models import SessionView
 from aicore.sessions.service import read_session
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 app = resolver()
 

@@ -2,10 +2,11 @@
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from aicore import wiring
 from aicore.http import CORRELATION_ID_PATH, caller, envelope_route, resolver
 from aicore.observability import entrypoint
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 app = resolver()
 

@@ -2,13 +2,14 @@
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from aicore import wiring
 from aicore.auth import Caller
 from aicore.connections import ConnectionStore, new_connection
 from aicore.errors import Unauthorized
 from aicore.observability import entrypoint, logger
 from aicore.ws import CORRELATION_ID_PATH, OK, WebSocketRequest
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)

@@ -2,13 +2,14 @@
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from aicore import wiring
 from aicore.connections import ClientPusher
 from aicore.envelope import operation
 from aicore.frames import parse_client_frame
 from aicore.observability import entrypoint
 from aicore.ws import CORRELATION_ID_PATH, WebSocketRequest, answer
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)

@@ -2,11 +2,12 @@
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from aicore import wiring
 from aicore.connections import ConnectionStore
 from aicore.observability import entrypoint
 from aicore.ws import CORRELATION_ID_PATH, OK, WebSocketRequest
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)

@@ -1,7 +1,9 @@
 import jwt
 import pytest
-from aicore.auth import Caller, Role, TokenIssuer, bearer_token
+
+from aicore.auth import Caller, Role, bearer_token
 from aicore.errors import Forbidden, Unauthorized
+from aicore.tokens import TokenIssuer
 
 ISSUER = TokenIssuer("k" * 32, "aicore", "aicore-game")
 ALICE = Caller(subject="alice", world_id="demo")

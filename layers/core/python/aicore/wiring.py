@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from aicore.auth import TokenIssuer, issuer_for
 from aicore.connections import ApiGatewayPusher, DynamoConnectionStore
 from aicore.events import EventBridgePublisher
 from aicore.models.endpoint import SageMakerEndpoint
@@ -52,10 +51,6 @@ def events() -> EventBridgePublisher:
 @lru_cache(maxsize=1)
 def lore() -> LoreCache:
     return LoreCache(world())
-
-
-def token_issuer() -> TokenIssuer:
-    return issuer_for(get_settings())
 
 
 def turn_deps() -> TurnDeps:

@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from aicore.auth import Caller, Role, TokenIssuer
+from aicore.auth import Caller, Role
 from aicore.local.console import console_routes
 from aicore.local.delivery import EventDelivery
 from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
@@ -17,6 +17,7 @@ from aicore.local.seed import seed_world
 from aicore.local.step_functions import LambdaBridge, create_state_machines
 from aicore.observability import logger
 from aicore.settings import Settings
+from aicore.tokens import TokenIssuer
 from aicore.topology import TOPOLOGY, physical_name, resource_environment
 from aicore.world.store import DynamoWorldStore
 

@@ -83,7 +83,7 @@ class LambdaBridge:
         ) -> bytes:
             return bridge.invoke(function_name, body, response_headers)
 
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
         LambdaSimpleBackend.invoke = self._original  # type: ignore[method-assign]
@@ -95,7 +95,7 @@ class LambdaBridge:
         payload = json.loads(body) if body else {}
         try:
             result = self._lambdas.invoke(name, payload)
-        except Exception as exc:  # noqa: BLE001 - reported as Lambda does, so Retry/Catch apply
+        except Exception as exc:
             logger.warning("State machine task failed", extra={"function": name, "error": repr(exc)})
             return self._error(response_headers, type(exc).__name__, str(exc))
         return json.dumps(result).encode()
