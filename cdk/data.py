@@ -1,0 +1,109 @@
+"""DynamoDB tables and S3 buckets of the topology."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from aicore.topology import Topology, physical_name
+from cdk.config import EnvironmentConfig
+from cdk.nag import acknowledge
+
+
+class DataStore(Construct):
+    """One on-demand table per topology table (PITR, TTL, deletion protection in prod) and the buckets."""
+
+    def __init__(self, scope: Construct, id: str, *, topology: Topology, config: EnvironmentConfig) -> None:
+        super().__init__(scope, id)
+        removal = RemovalPolicy.RETAIN if config.deletion_protection else RemovalPolicy.DESTROY
+        self.tables: dict[str, dynamodb.Table] = {}
+        for table in topology.tables:
+            self.tables[table.name] = dynamodb.Table(
+                self,
+                f"{table.name}-table",
+                table_name=physical_name(config.name, table.name),
+                partition_key=dynamodb.Attribute(
+                    name=table.partition_key, type=dynamodb.AttributeType.STRING
+                ),
+                sort_key=(
+                    dynamodb.Attribute(name=table.sort_key, type=dynamodb.AttributeType.STRING)
+                    if table.sort_key
+                    else None
+                ),
+                billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+                point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                    point_in_time_recovery_enabled=True
+                ),
+                time_to_live_attribute=table.ttl_attribute,
+                deletion_protection=config.deletion_protection,
+                removal_policy=removal,
+            )
+            for index in table.indexes:
+                self.tables[table.name].add_global_secondary_index(
+                    index_name=index.name,
+                    partition_key=dynamodb.Attribute(
+                        name=index.partition_key, type=dynamodb.AttributeType.STRING
+                    ),
+                    sort_key=(
+                        dynamodb.Attribute(name=index.sort_key, type=dynamodb.AttributeType.STRING)
+                        if index.sort_key
+                        else None
+                    ),
+                    projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+                )
+
+        self.access_logs = s3.Bucket(
+            self,
+            "access-logs",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # the only encryption S3 server access logging accepts
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-logs", expiration=Duration.days(config.log_retention_days))
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.access_logs,
+            "AwsSolutions-S1",
+            "This bucket receives the server access logs of the data buckets; "
+            "logging it into itself would loop.",
+        )
+        lifecycle = config.archive
+        self.buckets: dict[str, s3.Bucket] = {}
+        for bucket in topology.buckets:
+            # No bucket_name: S3 names are global, so CloudFormation picks a unique one and every
+            # function learns it from its environment (`<NAME>_BUCKET`).
+            self.buckets[bucket.name] = s3.Bucket(
+                self,
+                f"{bucket.name}-bucket",
+                encryption=s3.BucketEncryption.S3_MANAGED,
+                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                enforce_ssl=True,
+                versioned=True,
+                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+                server_access_logs_bucket=self.access_logs,
+                server_access_logs_prefix=f"{bucket.name}/",
+                lifecycle_rules=[
+                    s3.LifecycleRule(
+                        id="cold-sessions",
+                        transitions=[
+                            s3.Transition(
+                                storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                                transition_after=Duration.days(lifecycle.infrequent_access_after_days),
+                            ),
+                            # Instant retrieval: a cold session is rehydrated while a player waits.
+                            s3.Transition(
+                                storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                                transition_after=Duration.days(lifecycle.glacier_ir_after_days),
+                            ),
+                        ],
+                        noncurrent_version_expiration=Duration.days(lifecycle.noncurrent_expire_after_days),
+                        abort_incomplete_multipart_upload_after=Duration.days(7),
+                    )
+                ],
+                removal_policy=RemovalPolicy.RETAIN,
+            )

@@ -1,0 +1,144 @@
+"""The event bus (with an archive for replay), the topology's rules and schedules, and their DLQs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from aicore.topology import Function, Topology, physical_name
+from cdk.config import EnvironmentConfig
+from cdk.nag import acknowledge, logical_id, wildcard_resource
+
+# Lambda's own retries of a failed asynchronous invocation, before the failure goes to the DLQ.
+ASYNC_RETRIES = 2
+
+
+class EventBus(Construct):
+    def __init__(self, scope: Construct, id: str, *, topology: Topology, config: EnvironmentConfig) -> None:
+        super().__init__(scope, id)
+        self.bus = events.EventBus(self, "bus", event_bus_name=physical_name(config.name, topology.bus.name))
+        self.archive = events.Archive(
+            self,
+            "archive",
+            source_event_bus=self.bus,
+            archive_name=physical_name(config.name, f"{topology.bus.name}-archive"),
+            description="Every event on the bus, for replay",
+            event_pattern=events.EventPattern(account=[Stack.of(self).account]),
+            retention=Duration.days(config.events.archive_retention_days),
+        )
+
+
+class Triggers(Construct):
+    """Rules and schedules from the topology; each target retries, then lands in its function's DLQ.
+
+    A function triggered asynchronously (by a rule or a schedule) gets one DLQ, used both as the
+    target's dead-letter queue (delivery failed) and as its on-failure destination (the handler
+    failed after Lambda's retries). `dead_letter_queues[fn.name]` lists them for the alarms.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topology: Topology,
+        config: EnvironmentConfig,
+        bus: events.IEventBus,
+        functions: Mapping[str, lambda_.Function],
+    ) -> None:
+        super().__init__(scope, id)
+        self._config = config
+        self.dead_letter_queues: dict[str, sqs.Queue] = {}
+        self.rules: dict[str, events.Rule] = {}
+        self.schedules: dict[str, scheduler.Schedule] = {}
+        retries = config.events.retry_attempts
+        max_age = Duration.seconds(config.events.max_event_age_s)
+        for fn in topology.functions:
+            if not fn.events and not fn.schedules:
+                continue
+            function = functions[fn.name]
+            dlq = self._dead_letter_queue(fn)
+            function.configure_async_invoke(
+                retry_attempts=ASYNC_RETRIES,
+                max_event_age=max_age,
+                on_failure=destinations.SqsDestination(dlq),
+            )
+            for rule in fn.events:
+                self.rules[rule.name] = events.Rule(
+                    self,
+                    f"{rule.name}-rule",
+                    rule_name=physical_name(config.name, rule.name),
+                    description=f"{rule.source} {', '.join(rule.detail_types)} -> {fn.name}",
+                    event_bus=bus,
+                    event_pattern=events.EventPattern(
+                        source=[rule.source], detail_type=list(rule.detail_types)
+                    ),
+                    targets=[
+                        targets.LambdaFunction(
+                            function, dead_letter_queue=dlq, retry_attempts=retries, max_event_age=max_age
+                        )
+                    ],
+                )
+            if fn.schedules:
+                self._schedules(fn, function, dlq, retries, max_age)
+
+    def _schedules(
+        self, fn: Function, function: lambda_.Function, dlq: sqs.Queue, retries: int, max_age: Duration
+    ) -> None:
+        # Scheduler's role for this function: may invoke it (and its versions), nothing else.
+        role = iam.Role(
+            self,
+            f"{fn.name}-scheduler-role",
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+            description=f"EventBridge Scheduler invokes {physical_name(self._config.name, fn.name)}",
+        )
+        for schedule in fn.schedules:
+            self.schedules[schedule.name] = scheduler.Schedule(
+                self,
+                f"{schedule.name}-schedule",
+                schedule_name=physical_name(self._config.name, schedule.name),
+                description=f"{schedule.expression} -> {fn.name}",
+                schedule=scheduler.ScheduleExpression.expression(schedule.expression),
+                target=scheduler_targets.LambdaInvoke(
+                    function,
+                    role=role,
+                    dead_letter_queue=dlq,
+                    retry_attempts=retries,
+                    max_event_age=max_age,
+                    input=scheduler.ScheduleTargetInput.from_object(
+                        {"schedule": schedule.name, "environment": self._config.name}
+                    ),
+                ),
+            )
+        acknowledge(
+            role,
+            wildcard_resource(f"<{logical_id(function)}.Arn>:*"),
+            f"Scheduler may invoke {fn.name} and its versions and aliases (ARN suffix :*), nothing else.",
+        )
+
+    def _dead_letter_queue(self, fn: Function) -> sqs.Queue:
+        queue = sqs.Queue(
+            self,
+            f"{fn.name}-dlq",
+            queue_name=physical_name(self._config.name, f"{fn.name}-dlq"),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(self._config.events.dlq_retention_days),
+        )
+        acknowledge(
+            queue,
+            "AwsSolutions-SQS3",
+            f"This queue is itself the dead-letter queue of {fn.name}'s rules, schedules and async failures.",
+        )
+        self.dead_letter_queues[fn.name] = queue
+        return queue

@@ -1,0 +1,232 @@
+"""The dashboard and the alarms (to one SNS topic): tiers, functions, DLQs, the two APIs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from aicore.topology import FALLBACK_METRIC, FIRST_TOKEN_METRIC, SERVICE, TIER_DIMENSION, physical_name
+from cdk.config import EnvironmentConfig
+from cdk.model_tier import ModelTier
+
+FIVE_MINUTES = Duration.minutes(5)
+WIDTH = 12  # half of the dashboard's 24 columns
+
+
+def first_token_metric(tier: str, statistic: str, *, labelled: bool = True) -> cloudwatch.Metric:
+    """The NPC turn's first-token latency for a tier (Powertools metrics: dimensions service + tier)."""
+    return cloudwatch.Metric(
+        namespace=SERVICE,
+        metric_name=FIRST_TOKEN_METRIC,
+        dimensions_map={"service": SERVICE, TIER_DIMENSION: tier},
+        statistic=statistic,
+        period=FIVE_MINUTES,
+        label=f"{tier} {statistic}" if labelled else None,
+    )
+
+
+def fallback_metric(tier: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=SERVICE,
+        metric_name=FALLBACK_METRIC,
+        dimensions_map={"service": SERVICE, TIER_DIMENSION: tier},
+        statistic="Sum",
+        period=FIVE_MINUTES,
+        label=f"{tier} fallbacks",
+    )
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: EnvironmentConfig,
+        functions: Mapping[str, lambda_.Function],
+        dead_letter_queues: Mapping[str, sqs.Queue],
+        tiers: Mapping[str, ModelTier],
+        websocket: apigw.WebSocketApi,
+        websocket_stage: apigw.WebSocketStage,
+        http: apigw.HttpApi,
+    ) -> None:
+        super().__init__(scope, id)
+        # Alarms publish to an encrypted topic: CloudWatch needs a customer managed key it may use.
+        key = kms.Key(
+            self,
+            "alarms-key",
+            description=f"{physical_name(config.name, 'alarms')} topic encryption",
+            enable_key_rotation=True,
+        )
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topic = sns.Topic(
+            self,
+            "alarms",
+            topic_name=physical_name(config.name, "alarms"),
+            display_name=f"aicore {config.name} alarms",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        if config.alarms.email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarms.email))
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        # Tiers that stream tokens (LLMs) have a first-token budget; an embedding tier does not.
+        generating = {n: t for n, t in tiers.items() if t.endpoint_config.engine.engine != "tei"}
+        for name, tier in tiers.items():
+            budget = tier.endpoint_config.latency_budget_ms
+            if name in generating:
+                self._alarm(
+                    f"{name}-first-token",
+                    first_token_metric(name, "p90", labelled=False),
+                    threshold=budget,
+                    periods=3,
+                    description=f"{name}: p90 first token over its {budget} ms budget for 15 minutes",
+                )
+            self._alarm(
+                f"{name}-errors",
+                tier.metric("Invocation5XXErrors", labelled=False),
+                threshold=5,
+                description=f"{name}: endpoint 5xx errors",
+            )
+        for name, function in functions.items():
+            self._alarm(
+                f"{name}-errors",
+                function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=config.alarms.lambda_errors_per_5_min,
+                description=f"{name}: function errors",
+            )
+        for name, queue in dead_letter_queues.items():
+            self._alarm(
+                f"{name}-dlq",
+                queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum"),
+                threshold=1,
+                description=f"{name}: failed events are waiting in its dead-letter queue",
+            )
+        http_5xx = http.metric_server_error(period=FIVE_MINUTES, statistic="Sum")
+        self._alarm("http-5xx", http_5xx, threshold=5, description="HTTP API answered 5xx")
+
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "dashboard",
+            dashboard_name=physical_name(config.name, "dashboard"),
+            default_interval=Duration.hours(3),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="First token latency by tier (ms)",
+                width=WIDTH,
+                left=[first_token_metric(t, s) for t in generating for s in ("p50", "p90", "p99")],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=tier.endpoint_config.latency_budget_ms, label=f"{t} budget"
+                    )
+                    for t, tier in generating.items()
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="Model tier errors",
+                width=WIDTH,
+                left=[
+                    tier.metric(m)
+                    for tier in tiers.values()
+                    for m in ("Invocation5XXErrors", "Invocation4XXErrors")
+                ],
+                right=[fallback_metric(t) for t in generating],
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Model tier invocations and latency",
+                width=WIDTH,
+                left=[tier.metric("Invocations") for tier in tiers.values()],
+                right=[tier.metric("ModelLatency", statistic="p90") for tier in tiers.values()],
+            ),
+            cloudwatch.GraphWidget(
+                title="Dead-letter queue depth",
+                width=WIDTH,
+                left=[
+                    q.metric_approximate_number_of_messages_visible(
+                        period=FIVE_MINUTES, statistic="Maximum", label=n
+                    )
+                    for n, q in dead_letter_queues.items()
+                ],
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Lambda errors",
+                width=WIDTH,
+                left=[
+                    f.metric_errors(period=FIVE_MINUTES, statistic="Sum", label=n)
+                    for n, f in functions.items()
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="Lambda duration p99 (ms)",
+                width=WIDTH,
+                left=[
+                    f.metric_duration(period=FIVE_MINUTES, statistic="p99", label=n)
+                    for n, f in functions.items()
+                ],
+            ),
+        )
+        ws_dimensions = {"ApiId": websocket.api_id, "Stage": websocket_stage.stage_name}
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="WebSocket connections and messages",
+                width=WIDTH,
+                left=[
+                    cloudwatch.Metric(
+                        namespace="AWS/ApiGateway",
+                        metric_name=metric,
+                        dimensions_map=ws_dimensions,
+                        statistic="Sum",
+                        period=FIVE_MINUTES,
+                        label=metric,
+                    )
+                    for metric in ("ConnectCount", "MessageCount", "ClientError", "ExecutionError")
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="HTTP API",
+                width=WIDTH,
+                left=[
+                    http.metric_count(period=FIVE_MINUTES, statistic="Sum"),
+                    http.metric_client_error(period=FIVE_MINUTES, statistic="Sum"),
+                    http_5xx,
+                ],
+                right=[http.metric_latency(period=FIVE_MINUTES, statistic="p99")],
+            ),
+        )
+        self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", width=24, alarms=self.alarms))
+
+    def _alarm(
+        self, id: str, metric: cloudwatch.IMetric, *, threshold: float, description: str, periods: int = 1
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        alarm.add_ok_action(cloudwatch_actions.SnsAction(self.topic))
+        self.alarms.append(alarm)
+        return alarm

@@ -1,0 +1,279 @@
+"""`aicore doctor`: preflight checks before `cdk deploy -c env=<env> --all`.
+
+Checks AWS credentials (STS), the region, the CDK bootstrap stack (its SSM version parameter),
+the SageMaker quotas for the instances the environment may scale to (Service Quotas), and the
+node, npm and CDK CLI versions. Every failing check says how to fix it. A check that cannot run
+fails with its error; none crashes the doctor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from aicore.endpoints_config import load_endpoints
+from aicore.topology import TOPOLOGY
+
+REPO_ROOT = Path(__file__).resolve().parents[5]
+BOOTSTRAP_QUALIFIER = "hnb659fds"  # the CDK default; cdk.json sets no other
+MIN_BOOTSTRAP_VERSION = 6  # what the synthesized templates' CheckBootstrapVersion rule demands
+MIN_NODE = 20
+SUPPORTED_NODE = 22  # node 20 is end-of-life for jsii (aws-cdk-lib's runtime)
+ENVIRONMENTS_KEY = "aicore:environments"
+
+Runner = Callable[[list[str]], str | None]
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    status: str  # "ok", "warn" (passes, with advice), "FAIL", "skip"
+    detail: str
+    fix: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "FAIL"
+
+
+def run_command(command: list[str]) -> str | None:
+    """Output of a command, or None when it is missing or fails."""
+    if shutil.which(command[0]) is None and not Path(command[0]).exists():
+        return None
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _major(version: str) -> int:
+    return int(version.strip().lstrip("v").split(".")[0])
+
+
+def environments(root: Path) -> list[str]:
+    context = json.loads((root / "cdk.json").read_text(encoding="utf-8"))["context"]
+    return list(context[ENVIRONMENTS_KEY])
+
+
+def required_instances(env: str, root: Path) -> dict[str, int]:
+    """Instances of each type the environment may scale to: cdk.json bounds times endpoints/*.json types."""
+    context = json.loads((root / "cdk.json").read_text(encoding="utf-8"))["context"]
+    environment = context[ENVIRONMENTS_KEY][env]
+    endpoints = load_endpoints(root / "endpoints")
+    needed: dict[str, int] = {}
+    deployed = {t.name for t in TOPOLOGY.model_tiers}
+    for tier, bounds in environment["endpoints"].items():
+        if tier not in deployed:
+            continue
+        instance_type = endpoints[tier].instance_type
+        needed[instance_type] = needed.get(instance_type, 0) + int(bounds["max_instances"])
+    return needed
+
+
+def configured_region(env: str, root: Path) -> str | None:
+    context = json.loads((root / "cdk.json").read_text(encoding="utf-8"))["context"]
+    region = context[ENVIRONMENTS_KEY][env].get("region")
+    return str(region) if region else None
+
+
+def check_credentials(session: boto3.session.Session) -> tuple[Result, str | None]:
+    fix = (
+        "configure credentials: `aws configure`, or `aws sso login --profile NAME` then "
+        "`export AWS_PROFILE=NAME`, or set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+    )
+    try:
+        identity = session.client("sts", region_name=session.region_name or "us-east-1").get_caller_identity()
+    except Exception as error:  # a doctor reports, never crashes
+        return Result("AWS credentials", "FAIL", f"STS GetCallerIdentity failed: {error}", fix), None
+    account = str(identity["Account"])
+    return Result("AWS credentials", "ok", f"account {account} as {identity['Arn']}"), account
+
+
+def check_region(region: str | None, expected: str | None) -> Result:
+    if not region:
+        return Result(
+            "region",
+            "FAIL",
+            "no region: boto3 found none",
+            "`export AWS_REGION=us-east-1` (or `aws configure set region us-east-1`), or pass --region",
+        )
+    if expected and expected != region:
+        return Result(
+            "region",
+            "FAIL",
+            f"{region}, but cdk.json pins this environment to {expected}",
+            f"`export AWS_REGION={expected}` or pass --region {expected}",
+        )
+    return Result("region", "ok", region)
+
+
+def check_bootstrap(session: boto3.session.Session, account: str, region: str) -> Result:
+    parameter = f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version"
+    fix = f"npx cdk bootstrap aws://{account}/{region}"
+    ssm = session.client("ssm", region_name=region)
+    try:
+        version = int(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
+    except ssm.exceptions.ParameterNotFound:
+        detail = f"{account}/{region} is not bootstrapped ({parameter} missing)"
+        return Result("CDK bootstrap", "FAIL", detail, fix)
+    except Exception as error:
+        return Result("CDK bootstrap", "FAIL", f"cannot read {parameter}: {error}", fix)
+    if version < MIN_BOOTSTRAP_VERSION:
+        detail = f"version {version}; these templates need {MIN_BOOTSTRAP_VERSION} or later"
+        return Result("CDK bootstrap", "FAIL", detail, fix)
+    return Result("CDK bootstrap", "ok", f"version {version} in {account}/{region}")
+
+
+def _quotas(client: Any) -> Iterator[dict[str, Any]]:
+    token: str | None = None
+    while True:
+        page = client.list_service_quotas(ServiceCode="sagemaker", **({"NextToken": token} if token else {}))
+        yield from page.get("Quotas", [])
+        token = page.get("NextToken")
+        if not token:
+            return
+
+
+def check_quotas(client: Any, region: str, needed: Mapping[str, int]) -> list[Result]:
+    """One result per instance type: its endpoint quota against the environment's maximum."""
+    try:
+        by_name = {q["QuotaName"]: q for q in _quotas(client)}
+    except Exception as error:
+        names = ", ".join(f"'{t} for endpoint usage' >= {n}" for t, n in needed.items())
+        return [
+            Result(
+                "SageMaker quotas",
+                "FAIL",
+                f"cannot read SageMaker quotas in {region}: {error}",
+                f"allow servicequotas:ListServiceQuotas, or check in the Service Quotas console: {names}",
+            )
+        ]
+    results = []
+    for instance_type, count in sorted(needed.items()):
+        name = f"{instance_type} for endpoint usage"
+        quota = by_name.get(name)
+        if quota is None:
+            results.append(
+                Result(
+                    f"quota {instance_type}",
+                    "FAIL",
+                    f"no quota named {name!r} in {region}",
+                    "check that SageMaker offers this instance type in the region (Service Quotas console)",
+                )
+            )
+            continue
+        value = int(quota["Value"])
+        if value < count:
+            results.append(
+                Result(
+                    f"quota {instance_type}",
+                    "FAIL",
+                    f"{value} allowed, the environment may scale to {count}",
+                    f"aws service-quotas request-service-quota-increase --service-code sagemaker "
+                    f"--quota-code {quota['QuotaCode']} --desired-value {count} --region {region}",
+                )
+            )
+        else:
+            results.append(Result(f"quota {instance_type}", "ok", f"{value} allowed, {count} needed"))
+    return results
+
+
+def check_node(run: Runner) -> Result:
+    version = run(["node", "--version"])
+    fix = f"install Node.js {SUPPORTED_NODE} LTS (nodejs.org, nvm, or your package manager)"
+    if version is None:
+        return Result("node", "FAIL", "node not found", fix)
+    major = _major(version)
+    if major < MIN_NODE:
+        return Result("node", "FAIL", f"{version} is too old for the CDK CLI", fix)
+    if major < SUPPORTED_NODE:
+        return Result("node", "warn", f"{version} works, but jsii (aws-cdk-lib) no longer supports it", fix)
+    return Result("node", "ok", version)
+
+
+def check_npm(run: Runner) -> Result:
+    version = run(["npm", "--version"])
+    if version is None:
+        return Result("npm", "FAIL", "npm not found", "install Node.js (it ships npm)")
+    return Result("npm", "ok", version)
+
+
+def check_cdk_cli(run: Runner, root: Path) -> Result:
+    cli = root / "node_modules" / ".bin" / "cdk"
+    fix = "`npm ci` in the repository (installs the pinned aws-cdk 2.x CLI)"
+    version = run([str(cli), "--version"])
+    if version is None:
+        return Result("CDK CLI", "FAIL", f"{cli} not found", fix)
+    if _major(version) != 2:
+        return Result("CDK CLI", "FAIL", f"{version}: only the 2.x CLI reads aws-cdk-lib 2.x assemblies", fix)
+    return Result("CDK CLI", "ok", version.split()[0])
+
+
+def diagnose(
+    env: str,
+    *,
+    session: boto3.session.Session,
+    region: str | None = None,
+    root: Path = REPO_ROOT,
+    run: Runner | None = None,
+    quotas_client: Any = None,
+) -> list[Result]:
+    run = run or run_command
+    known = environments(root)
+    if env not in known:
+        detail = f"no environment {env!r} in cdk.json"
+        return [Result("environment", "FAIL", detail, f"--env {'|'.join(known)}")]
+    results: list[Result] = []
+    credentials, account = check_credentials(session)
+    results.append(credentials)
+    region = region or session.region_name
+    results.append(check_region(region, configured_region(env, root)))
+    if account and region:
+        results.append(check_bootstrap(session, account, region))
+        client = quotas_client or session.client("service-quotas", region_name=region)
+        results += check_quotas(client, region, required_instances(env, root))
+    else:
+        results.append(Result("CDK bootstrap and quotas", "skip", "need credentials and a region first"))
+    results += [check_node(run), check_npm(run), check_cdk_cli(run, root)]
+    return results
+
+
+def render(env: str, results: list[Result]) -> str:
+    lines = [f"aicore doctor: environment {env}"]
+    for r in results:
+        lines.append(f"  {r.status:<5} {r.name:<22} {r.detail}")
+        if r.fix and r.status in ("FAIL", "warn"):
+            lines.append(f"  {'':<5} {'':<22} fix: {r.fix}")
+    failed = sum(r.failed for r in results)
+    lines.append("ready to deploy" if not failed else f"{failed} check(s) failed")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aicore doctor", description="preflight checks before `cdk deploy`")
+    parser.add_argument("--env", default="dev", help="environment in cdk.json (dev, staging, prod)")
+    parser.add_argument("--region", help="AWS region (default: the profile's or AWS_REGION)")
+    parser.add_argument("--profile", help="AWS profile (default: AWS_PROFILE or the default profile)")
+    args = parser.parse_args(argv)
+    try:
+        session = boto3.session.Session(profile_name=args.profile)
+    except Exception as error:
+        print(f"aicore doctor: cannot open AWS profile {args.profile!r}: {error}", file=sys.stderr)
+        return 1
+    results = diagnose(args.env, session=session, region=args.region)
+    print(render(args.env, results))
+    return 1 if any(r.failed for r in results) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

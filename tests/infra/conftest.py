@@ -1,0 +1,166 @@
+"""One synth per test session: dev, staging, prod, and a `fixture` stage whose topology adds a
+scheduled function and a state machine (the real topology has neither yet), cdk-nag included."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from aicore.topology import TOPOLOGY, Access, Function, ModelTier, Schedule, StateMachine, Topology
+from cdk.app import build_app, cdk_json_context
+from cdk.config import EnvironmentConfig, load_environment
+from cdk.sources import Sources
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+FIXTURE = "fixture"
+
+# Runs through a Task, a service integration and a placeholder of each kind the stack fills.
+ARCHIVE_ASL = {
+    "Comment": "Archive a cold session (test fixture)",
+    "StartAt": "Remember",
+    "States": {
+        "Remember": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "${NPC_MEMORY_FUNCTION_ARN}", "Payload.$": "$"},
+            "Retry": [{"ErrorEquals": ["States.TaskFailed"], "MaxAttempts": 2}],
+            "Next": "Mark",
+        },
+        "Mark": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::dynamodb:updateItem",
+            "Parameters": {
+                "TableName": "${SESSIONS_TABLE}",
+                "Key": {"pk": {"S.$": "$.pk"}, "sk": {"S.$": "$.sk"}},
+                "UpdateExpression": "SET archived_in = :bucket",
+                "ExpressionAttributeValues": {":bucket": {"S": "${ARCHIVE_BUCKET}"}},
+            },
+            "End": True,
+        },
+    },
+}
+
+
+def fixture_topology(asl: Path) -> Topology:
+    """The real topology plus what it may not use yet: a schedule, a state machine, a CPU tier."""
+    clock = Function(
+        name="world-clock",
+        description="Ticks the game clock (test fixture).",
+        code="functions/npc_memory",
+        memory_mb=256,
+        schedules=(Schedule("world-tick", 5),),
+        tables=(("sessions", Access.READ),),
+        buckets=(("archive", Access.READ_WRITE),),
+        starts_state_machines=("archive-session",),
+    )
+    machine = StateMachine(
+        name="archive-session",
+        description="Archives a cold session (test fixture).",
+        invokes=("npc-memory",),
+        tables=(("sessions", Access.READ_WRITE),),
+        buckets=(("archive", Access.WRITE),),
+        publishes_events=True,
+        definition=str(asl),
+    )
+    tiers = TOPOLOGY.model_tiers
+    if "embed" not in {t.name for t in tiers}:  # a CPU tier (endpoints/embed.json), scaled like the others
+        tiers = (*tiers, ModelTier("embed"))
+    return dataclasses.replace(
+        TOPOLOGY,
+        functions=(*TOPOLOGY.functions, clock),
+        state_machines=(*TOPOLOGY.state_machines, machine),
+        model_tiers=tiers,
+    )
+
+
+STAND_IN_HANDLER = "def handler(event, context):\n    raise NotImplementedError('stand-in for synth tests')\n"
+STAND_IN_ASL = {"StartAt": "StandIn", "States": {"StandIn": {"Type": "Pass", "End": True}}}
+
+
+def write_stand_ins(topology: Topology, root: Path, stand_ins: Path) -> list[str]:
+    """Stand-ins for handler folders and ASL files the topology declares but the tree lacks yet."""
+    written = []
+    for fn in (topology.authorizer, *topology.functions):
+        if not (root / fn.module_path).exists():
+            (stand_ins / fn.module_path).parent.mkdir(parents=True, exist_ok=True)
+            (stand_ins / fn.module_path).write_text(STAND_IN_HANDLER, encoding="utf-8")
+            written.append(fn.module_path)
+    for machine in topology.state_machines:
+        if not (root / machine.definition_path).exists():
+            (stand_ins / machine.definition_path).parent.mkdir(parents=True, exist_ok=True)
+            (stand_ins / machine.definition_path).write_text(json.dumps(STAND_IN_ASL), encoding="utf-8")
+            written.append(machine.definition_path)
+    return written
+
+
+@dataclass
+class Synth:
+    outdir: Path
+    seconds: float
+    validation_error: str | None
+    topologies: dict[str, Topology]
+    configs: dict[str, EnvironmentConfig]
+    stand_ins: list[str]
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+    template_files: dict[str, Path] = field(default_factory=dict)
+
+    def resources(self, env: str, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: r for k, r in self.templates[env]["Resources"].items() if r["Type"] == kind}
+
+    def resource(self, env: str, logical_id: str) -> dict[str, Any]:
+        resource: dict[str, Any] = self.templates[env]["Resources"][logical_id]
+        return resource
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    work = tmp_path_factory.mktemp("infra")
+    asl = work / "archive-session.asl.json"
+    asl.write_text(json.dumps(ARCHIVE_ASL, indent=2), encoding="utf-8")
+    outdir = work / "cdk.out"
+    context = {**cdk_json_context(Sources().root), "env": ",".join(ENVIRONMENTS)}
+    environ: dict[str, str] = {}  # no AWS variables: the fallback region, an unknown account
+    extra = fixture_topology(asl)
+    sources = Sources(stand_ins=work / "stand-ins")
+    stand_ins = write_stand_ins(extra, sources.root, work / "stand-ins")
+
+    started = time.perf_counter()
+    app = build_app(
+        context=context, environ=environ, outdir=str(outdir), sources=sources, extra_stages={FIXTURE: extra}
+    )
+    error: str | None = None
+    try:
+        app.synth()
+    except RuntimeError as failure:  # cdk-nag findings fail the synth (the assembly is still written)
+        error = str(failure)
+    seconds = time.perf_counter() - started
+
+    configs = {env: load_environment(env, context, environ) for env in ENVIRONMENTS}
+    configs[FIXTURE] = configs["dev"].model_copy(update={"name": FIXTURE})
+    result = Synth(
+        outdir=outdir,
+        seconds=seconds,
+        validation_error=error,
+        topologies={**dict.fromkeys(ENVIRONMENTS, TOPOLOGY), FIXTURE: extra},
+        configs=configs,
+        stand_ins=stand_ins,
+    )
+    for env in (*ENVIRONMENTS, FIXTURE):
+        assembly = outdir / f"assembly-aicore-{env}"
+        (template,) = assembly.glob("*.template.json")
+        (metadata,) = assembly.glob("*.metadata.json")
+        result.template_files[env] = template
+        result.templates[env] = json.loads(template.read_text(encoding="utf-8"))
+        result.metadata[env] = json.loads(metadata.read_text(encoding="utf-8"))
+    print(f"\nsynth of {len(result.templates)} stages with cdk-nag: {seconds:.1f} s")
+    return result

@@ -1,0 +1,174 @@
+"""Tables, the archive bucket, the bus and its archive, rules, schedules and state machines."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from aicore.topology import physical_name
+from tests.infra.conftest import ARCHIVE_ASL, ENVIRONMENTS, FIXTURE, Synth
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_tables_are_on_demand_recoverable_and_protected_in_prod(synth: Synth, env: str) -> None:
+    protected = synth.configs[env].deletion_protection
+    assert protected == (env == "prod")
+    tables = {r["Properties"]["TableName"]: r for r in synth.resources(env, "AWS::DynamoDB::Table").values()}
+    for table in synth.topologies[env].tables:
+        resource = tables[physical_name(env, table.name)]
+        props = resource["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["DeletionProtectionEnabled"] is protected
+        assert resource["DeletionPolicy"] == ("Retain" if protected else "Delete")
+        keys = {k["AttributeName"]: k["KeyType"] for k in props["KeySchema"]}
+        assert keys == {table.partition_key: "HASH", **({table.sort_key: "RANGE"} if table.sort_key else {})}
+        if table.ttl_attribute:
+            assert props["TimeToLiveSpecification"] == {"AttributeName": table.ttl_attribute, "Enabled": True}
+        else:
+            assert "TimeToLiveSpecification" not in props
+
+
+def _archive(synth: Synth, env: str) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (k, r) for k, r in synth.resources(env, "AWS::S3::Bucket").items() if k.startswith("dataarchive")
+    ]
+    return found
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_archive_bucket_is_private_encrypted_tls_only_and_cools_down(synth: Synth, env: str) -> None:
+    lifecycle = synth.configs[env].archive
+    logical, bucket = _archive(synth, env)
+    props = bucket["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert "LoggingConfiguration" in props
+    assert bucket["DeletionPolicy"] == "Retain"
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["Transitions"] == [
+        {"StorageClass": "STANDARD_IA", "TransitionInDays": lifecycle.infrequent_access_after_days},
+        {"StorageClass": "GLACIER_IR", "TransitionInDays": lifecycle.glacier_ir_after_days},
+    ]
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": lifecycle.noncurrent_expire_after_days}
+    # TLS only: the bucket policy denies any request without SecureTransport.
+    (policy,) = [
+        p
+        for p in synth.resources(env, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": logical}
+    ]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_bus_keeps_an_archive_for_replay(synth: Synth, env: str) -> None:
+    template = Template.from_json(synth.templates[env])
+    bus_name = physical_name(env, synth.topologies[env].bus.name)
+    template.has_resource_properties("AWS::Events::EventBus", {"Name": bus_name})
+    template.has_resource_properties(
+        "AWS::Events::Archive",
+        {
+            "ArchiveName": physical_name(env, "events-archive"),
+            "RetentionDays": synth.configs[env].events.archive_retention_days,
+            "EventPattern": {"account": [{"Ref": "AWS::AccountId"}]},
+        },
+    )
+
+
+@pytest.mark.parametrize("env", [*ENVIRONMENTS, FIXTURE])
+def test_each_rule_targets_its_function_with_retries_and_a_dead_letter_queue(synth: Synth, env: str) -> None:
+    events = synth.configs[env].events
+    rules = {
+        r["Properties"]["Name"]: r["Properties"] for r in synth.resources(env, "AWS::Events::Rule").values()
+    }
+    declared = [(rule, fn) for fn in synth.topologies[env].functions for rule in fn.events]
+    assert set(rules) == {physical_name(env, rule.name) for rule, _ in declared}
+    for rule, fn in declared:
+        props = rules[physical_name(env, rule.name)]
+        assert props["EventPattern"] == {"source": [rule.source], "detail-type": list(rule.detail_types)}
+        (target,) = props["Targets"]
+        assert target["RetryPolicy"] == {
+            "MaximumRetryAttempts": events.retry_attempts,
+            "MaximumEventAgeInSeconds": events.max_event_age_s,
+        }
+        queue = synth.resource(env, target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])["Properties"]
+        assert queue["QueueName"] == physical_name(env, f"{fn.name}-dlq")
+        assert queue["SqsManagedSseEnabled"] is True
+
+
+@pytest.mark.parametrize("env", [*ENVIRONMENTS, FIXTURE])
+def test_async_failures_of_triggered_functions_land_in_their_dead_letter_queue(
+    synth: Synth, env: str
+) -> None:
+    configs = synth.resources(env, "AWS::Lambda::EventInvokeConfig").values()
+    triggered = [fn for fn in synth.topologies[env].functions if fn.events or fn.schedules]
+    assert len(configs) == len(triggered)
+    for config in configs:
+        props = config["Properties"]
+        assert props["MaximumRetryAttempts"] == 2
+        destination = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        assert synth.resource(env, destination)["Type"] == "AWS::SQS::Queue"
+
+
+def test_schedules_come_from_the_topology_with_retries_and_a_dead_letter_queue(synth: Synth) -> None:
+    events = synth.configs[FIXTURE].events
+    schedules = {
+        r["Properties"]["Name"]: r["Properties"]
+        for r in synth.resources(FIXTURE, "AWS::Scheduler::Schedule").values()
+    }
+    declared = [(s, fn) for fn in synth.topologies[FIXTURE].functions for s in fn.schedules]
+    assert declared
+    assert set(schedules) == {physical_name(FIXTURE, s.name) for s, _ in declared}
+    for schedule, fn in declared:
+        props = schedules[physical_name(FIXTURE, schedule.name)]
+        assert props["ScheduleExpression"] == schedule.expression
+        target = props["Target"]
+        assert target["RetryPolicy"] == {
+            "MaximumRetryAttempts": events.retry_attempts,
+            "MaximumEventAgeInSeconds": events.max_event_age_s,
+        }
+        queue = synth.resource(FIXTURE, target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])["Properties"]
+        assert queue["QueueName"] == physical_name(FIXTURE, f"{fn.name}-dlq")
+        assert json.loads(target["Input"]) == {"schedule": schedule.name, "environment": FIXTURE}
+
+
+def test_state_machines_are_loaded_from_asl_with_substitutions_logging_and_tracing(synth: Synth) -> None:
+    template = Template.from_json(synth.templates[FIXTURE])
+    for machine in synth.topologies[FIXTURE].state_machines:
+        template.has_resource_properties(
+            "AWS::StepFunctions::StateMachine",
+            {
+                "StateMachineName": physical_name(FIXTURE, machine.name),
+                "StateMachineType": "EXPRESS" if machine.express else "STANDARD",
+                "TracingConfiguration": {"Enabled": True},
+                "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": True}),
+            },
+        )
+    (props,) = [
+        r["Properties"]
+        for r in synth.resources(FIXTURE, "AWS::StepFunctions::StateMachine").values()
+        if r["Properties"]["StateMachineName"] == physical_name(FIXTURE, "archive-session")
+    ]
+    # The definition is the file (an asset), placeholders intact; CloudFormation fills them in.
+    asset = synth.outdir / f"asset.{props['DefinitionS3Location']['Key']}"
+    assert json.loads(asset.read_text(encoding="utf-8")) == ARCHIVE_ASL
+    substitutions = props["DefinitionSubstitutions"]
+    assert {"NPC_MEMORY_FUNCTION_ARN", "SESSIONS_TABLE", "ARCHIVE_BUCKET"} <= set(substitutions)
+    function = synth.resource(FIXTURE, substitutions["NPC_MEMORY_FUNCTION_ARN"]["Fn::GetAtt"][0])
+    assert function["Properties"]["FunctionName"] == physical_name(FIXTURE, "npc-memory")
+    table = synth.resource(FIXTURE, substitutions["SESSIONS_TABLE"]["Ref"])
+    assert table["Properties"]["TableName"] == physical_name(FIXTURE, "sessions")

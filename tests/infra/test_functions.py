@@ -1,0 +1,256 @@
+"""Every topology function is one Lambda, alike in shape, that may touch exactly what it declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from aicore.topology import Access, Function, StateMachine, Topology, physical_name, resource_environment
+from tests.infra.conftest import ENVIRONMENTS, FIXTURE, Synth
+from tests.infra.policies import function_role, grants, state_machine_role
+
+READ = {
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:ConditionCheckItem",
+}
+READ_STREAM = {"dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+XRAY = {("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")}
+ALL_STAGES = (*ENVIRONMENTS, FIXTURE)
+
+
+def all_functions(topology: Topology) -> list[Function]:
+    return [topology.authorizer, *topology.functions]
+
+
+def expected_data(topology: Topology, declared: Function | StateMachine) -> set[tuple[str, str]]:
+    """What a declaration allows on data, endpoints and events, written out independently of cdk/."""
+    pairs: set[tuple[str, str]] = set()
+    indexed = {t.name for t in topology.tables if t.indexes}
+    for table, access in declared.tables:
+        actions = {"dynamodb:DescribeTable"}
+        if access in (Access.READ, Access.READ_WRITE):
+            actions |= READ | READ_STREAM
+        if access in (Access.WRITE, Access.READ_WRITE):
+            actions |= WRITE
+        pairs |= {(a, f"table:{table}") for a in actions}
+        if table in indexed:  # the table's own indexes, nothing more
+            pairs |= {(a, f"table-index:{table}") for a in actions}
+    for bucket, access in declared.buckets:
+        if access in (Access.READ, Access.READ_WRITE):
+            pairs |= {("s3:GetObject", f"bucket-objects:{bucket}"), ("s3:ListBucket", f"bucket:{bucket}")}
+        if access in (Access.WRITE, Access.READ_WRITE):
+            pairs |= {(a, f"bucket-objects:{bucket}") for a in ("s3:PutObject", "s3:DeleteObject")}
+    if declared.publishes_events:
+        pairs.add(("events:PutEvents", "bus"))
+    for tier in declared.model_tiers:
+        for action in ("sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"):
+            pairs |= {(action, f"endpoint:{tier}"), (action, f"component:{tier}")}
+    return pairs
+
+
+def expected_function(env: str, topology: Topology, fn: Function) -> set[tuple[str, str]]:
+    name = physical_name(env, fn.name)
+    pairs = expected_data(topology, fn) | XRAY
+    pairs |= {(a, f"logs:/aws/lambda/{name}") for a in ("logs:CreateLogStream", "logs:PutLogEvents")}
+    if fn.pushes_to_clients:
+        pairs.add(("execute-api:ManageConnections", "connections"))
+    if fn.reads_jwt_key:
+        pairs |= {("secretsmanager:GetSecretValue", "secret"), ("secretsmanager:DescribeSecret", "secret")}
+    pairs |= {("states:StartExecution", f"state-machine:{m}") for m in fn.starts_state_machines}
+    for tier in fn.manages_model_tiers:  # its models, its inference component, passing its model role
+        pairs |= {("sagemaker:CreateModel", f"models:{tier}"), ("sagemaker:DescribeModel", f"models:{tier}")}
+        pairs |= {
+            (a, f"component:{tier}")
+            for a in ("sagemaker:DescribeInferenceComponent", "sagemaker:UpdateInferenceComponent")
+        }
+        pairs.add(("iam:PassRole", f"model-role:{tier}"))
+    if fn.events or fn.schedules:  # its own dead-letter queue, as the on-failure destination
+        queue = f"queue:{physical_name(env, fn.name)}-dlq"
+        pairs |= {(a, queue) for a in ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")}
+    return pairs
+
+
+@pytest.mark.parametrize("env", ALL_STAGES)
+def test_each_function_may_touch_exactly_what_the_topology_declares(synth: Synth, env: str) -> None:
+    template = synth.templates[env]
+    for fn in all_functions(synth.topologies[env]):
+        actual = grants(template, function_role(template, physical_name(env, fn.name)))
+        assert actual == expected_function(env, synth.topologies[env], fn), fn.name
+
+
+def test_every_declared_handler_and_definition_exists_in_the_repository(synth: Synth) -> None:
+    # The other tests stand in for what is missing; `cdk synth` itself would stop here.
+    assert synth.stand_ins == [], f"declared in the topology but missing: {synth.stand_ins}"
+
+
+def test_each_state_machine_may_touch_exactly_what_it_declares(synth: Synth) -> None:
+    template = synth.templates[FIXTURE]
+    for machine in synth.topologies[FIXTURE].state_machines:
+        actual = grants(template, state_machine_role(template, physical_name(FIXTURE, machine.name)))
+        invoke = {
+            ("lambda:InvokeFunction", f"function:{f}{suffix}")
+            for f in machine.invokes
+            for suffix in ("", ":*")
+        }
+        # Step Functions' log delivery and X-Ray take no resource-level permissions.
+        service_wide = {(a, "*") for a, target in actual if target == "*"}
+        assert {a for a, _ in service_wide} <= {
+            "logs:CreateLogDelivery",
+            "logs:GetLogDelivery",
+            "logs:UpdateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:ListLogDeliveries",
+            "logs:PutResourcePolicy",
+            "logs:DescribeResourcePolicies",
+            "logs:DescribeLogGroups",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+            "xray:GetSamplingRules",
+            "xray:GetSamplingTargets",
+        }
+        assert actual - service_wide == expected_data(synth.topologies[FIXTURE], machine) | invoke
+
+
+@pytest.mark.parametrize("env", ALL_STAGES)
+def test_no_wildcard_actions_and_no_wildcard_resources_on_data(synth: Synth, env: str) -> None:
+    for policy in synth.resources(env, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert not [a for a in actions if "*" in a and not a.startswith("kms:GenerateDataKey")], actions
+            if statement["Resource"] == "*":
+                services = {a.split(":")[0] for a in actions}
+                assert services <= {"xray", "logs", "ecr"}, actions  # none of them a data store
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_functions_are_python_312_arm64_traced_on_two_layers(synth: Synth, env: str) -> None:
+    template = Template.from_json(synth.templates[env])
+    config = synth.configs[env]
+    layers = sorted(synth.resources(env, "AWS::Lambda::LayerVersion"))
+    assert len(layers) == 2
+    for function in synth.resources(env, "AWS::Lambda::Function").values():
+        assert sorted(ref["Ref"] for ref in function["Properties"]["Layers"]) == layers
+    for fn in all_functions(synth.topologies[env]):
+        template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {
+                "FunctionName": physical_name(env, fn.name),
+                "Runtime": "python3.12",
+                "Architectures": ["arm64"],
+                "Handler": fn.handler,
+                "MemorySize": config.memory_mb(fn.memory_mb),
+                "Timeout": fn.timeout_s,
+                "TracingConfig": {"Mode": "Active"},
+                "Environment": {
+                    "Variables": Match.object_like(
+                        {
+                            "POWERTOOLS_SERVICE_NAME": "aicore",
+                            "POWERTOOLS_METRICS_NAMESPACE": "aicore",
+                            "POWERTOOLS_LOG_LEVEL": config.lambda_.log_level,
+                            "ENVIRONMENT": env,
+                        }
+                    )
+                },
+            },
+        )
+        template.has_resource_properties(
+            "AWS::Logs::LogGroup",
+            {
+                "LogGroupName": f"/aws/lambda/{physical_name(env, fn.name)}",
+                "RetentionInDays": config.log_retention_days,
+            },
+        )
+
+
+@pytest.mark.parametrize("env", ALL_STAGES)
+def test_every_function_sees_every_resource_name_under_the_topology_names(synth: Synth, env: str) -> None:
+    topology = synth.topologies[env]
+    names = set(resource_environment(env, topology))
+    tables = {t.env_var: physical_name(env, t.name) for t in topology.tables}
+    for resource in synth.resources(env, "AWS::Lambda::Function").values():
+        variables = resource["Properties"]["Environment"]["Variables"]
+        assert names <= set(variables)
+        for variable, table in tables.items():  # the real table, by reference
+            assert synth.resource(env, variables[variable]["Ref"])["Properties"]["TableName"] == table
+        assert variables["GOLD_ENDPOINT"] == physical_name(env, "gold")
+        assert variables["GOLD_INFERENCE_COMPONENT"] == physical_name(env, "gold")
+
+
+def test_extra_variables_come_with_their_permission(synth: Synth) -> None:
+    template = synth.templates[FIXTURE]
+    for fn in all_functions(synth.topologies[FIXTURE]):
+        (resource,) = [
+            r
+            for r in synth.resources(FIXTURE, "AWS::Lambda::Function").values()
+            if r["Properties"]["FunctionName"] == physical_name(FIXTURE, fn.name)
+        ]
+        variables = resource["Properties"]["Environment"]["Variables"]
+        assert ("CONNECTIONS_URL" in variables) == fn.pushes_to_clients, fn.name
+        assert ("JWT_SECRET_ARN" in variables) == fn.reads_jwt_key, fn.name
+        machines = synth.topologies[FIXTURE].state_machines
+        assert {m.env_var for m in machines if m.env_var in variables} == {
+            next(m for m in machines if m.name == name).env_var for name in fn.starts_state_machines
+        }
+        if fn.pushes_to_clients:
+            url = str(variables["CONNECTIONS_URL"])
+            assert "https://" in url
+            assert f"/{FIXTURE}" in url
+    assert template  # the fixture stage synthesized
+
+
+def test_a_function_added_to_the_topology_is_deployed(synth: Synth) -> None:
+    names = {
+        r["Properties"]["FunctionName"] for r in synth.resources(FIXTURE, "AWS::Lambda::Function").values()
+    }
+    assert physical_name(FIXTURE, "world-clock") in names
+    dev = {r["Properties"]["FunctionName"] for r in synth.resources("dev", "AWS::Lambda::Function").values()}
+    assert physical_name("dev", "world-clock") not in dev
+
+
+def _asset_dir(synth: Synth, env: str, description_prefix: str) -> Path:
+    (layer,) = [
+        r
+        for r in synth.resources(env, "AWS::Lambda::LayerVersion").values()
+        if r["Properties"]["Description"].startswith(description_prefix)
+    ]
+    key = layer["Properties"]["Content"]["S3Key"]
+    return synth.outdir / f"asset.{key.removesuffix('.zip')}"
+
+
+def test_core_layer_ships_aicore_without_the_local_runtime(synth: Synth) -> None:
+    layer = _asset_dir(synth, "dev", "aicore domain library")
+    assert (layer / "python" / "aicore" / "topology.py").is_file()
+    assert not (layer / "python" / "aicore" / "local").exists()
+    assert not list(layer.rglob("__pycache__"))
+    assert not list(layer.rglob("*.egg-info"))
+
+
+def test_dependencies_layer_is_built_for_arm64_without_the_runtime_sdk(synth: Synth) -> None:
+    layer = _asset_dir(synth, "dev", "pydantic, pydantic-settings")
+    site = layer / "python"
+    assert list(site.glob("pydantic_core/*cpython-312-aarch64-linux-gnu.so"))
+    for package in ("pydantic", "pydantic_settings", "aws_lambda_powertools", "jwt", "aws_xray_sdk"):
+        assert (site / package).is_dir(), package
+    for provided in ("boto3", "botocore", "s3transfer"):
+        assert not (site / provided).exists(), provided
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_model_roles_can_only_be_passed_to_sagemaker(synth: Synth, env: str) -> None:
+    passes = [
+        statement
+        for policy in synth.resources(env, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "iam:PassRole"
+    ]
+    assert passes == [] or all(
+        s["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}} for s in passes
+    )
+    managers = [fn for fn in synth.topologies[env].functions if fn.manages_model_tiers]
+    assert len(passes) == sum(len(fn.manages_model_tiers) for fn in managers)

@@ -1,0 +1,94 @@
+"""cdk-nag (AwsSolutions) has no unacknowledged finding, every acknowledgment says why; cfn-lint passes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cdk.sources import REPO_ROOT
+from tests.infra.conftest import ENVIRONMENTS, FIXTURE, Synth
+
+ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
+# CDK puts a function's role in its DependsOn, which its Role GetAtt already implies: harmless.
+CFN_LINT_IGNORED = ("W3005",)
+
+
+def acknowledgments(synth: Synth, env: str) -> dict[tuple[str, str], str]:
+    found = {}
+    for path, entries in synth.metadata[env].items():
+        for entry in entries:
+            if entry["type"] == ACKNOWLEDGED:
+                for rule, reason in entry["data"].items():
+                    found[(path, rule.removeprefix("Annotation::"))] = reason
+    return found
+
+
+def test_synth_passes_aws_solutions_checks(synth: Synth) -> None:
+    assert synth.validation_error is None, synth.validation_error
+    report = synth.outdir / "validation-report.json"
+    assert not report.exists() or '"violations"' not in report.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("env", [*ENVIRONMENTS, FIXTURE])
+def test_every_acknowledgment_names_one_rule_and_says_why(synth: Synth, env: str) -> None:
+    acks = acknowledgments(synth, env)
+    assert acks
+    for (path, rule), reason in acks.items():
+        assert rule.startswith("AwsSolutions-"), (path, rule)
+        assert len(reason.split()) >= 6, (path, rule, reason)
+        if rule.startswith("AwsSolutions-IAM"):
+            assert "[" in rule, (
+                f"{path}: acknowledge IAM findings one resource or action at a time, not {rule}"
+            )
+
+
+def test_acknowledged_rules_are_the_known_few(synth: Synth) -> None:
+    rules = {rule.split("[")[0] for env in synth.metadata for _, rule in acknowledgments(synth, env)}
+    assert rules <= {
+        "AwsSolutions-L1",  # Python 3.12 on purpose (the dependencies layer is built for cp312)
+        "AwsSolutions-IAM4",  # API Gateway's own logging policy on its account-level role
+        "AwsSolutions-IAM5",  # X-Ray, ECR token, log delivery; bucket objects; indexes; connections; :*
+        "AwsSolutions-S1",  # the access-log bucket itself
+        "AwsSolutions-SQS3",  # dead-letter queues are the DLQs
+        "AwsSolutions-SMG4",  # the token-signing key rotates by runbook
+        "AwsSolutions-APIG4",  # WebSocket frames after $connect; routes declared unauthorized
+    }
+
+
+def test_cfn_lint_passes_on_every_template(synth: Synth) -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    command = [
+        str(cfn_lint),
+        "--ignore-checks",
+        *CFN_LINT_IGNORED,
+        "--",
+        *map(str, synth.template_files.values()),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_synth_takes_seconds(synth: Synth) -> None:
+    # Not a benchmark: a guard against a synth that starts downloading or building things.
+    assert synth.seconds < 120
+
+
+@pytest.mark.skipif(not (REPO_ROOT / "node_modules" / ".bin" / "cdk").exists(), reason="npm ci not run")
+def test_the_pinned_cdk_cli_reads_the_assembly(synth: Synth) -> None:
+    cli = REPO_ROOT / "node_modules" / ".bin" / "cdk"
+    done = subprocess.run(
+        [str(cli), "ls", "--app", str(synth.outdir), "--no-notices", "--no-version-reporting"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=synth.outdir.parent,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    for env in ENVIRONMENTS:
+        assert f"aicore-{env}" in done.stdout
+    assert shutil.which("node")
