@@ -68,6 +68,7 @@ bench: setup
 	$(BIN)/python bench/model_stream.py
 	$(BIN)/python bench/ws_turn.py
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/sessions.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache

@@ -68,25 +68,27 @@ class CallCounter:
             self.calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
             return original(client, operation, params)
 
-        BaseClient._make_api_call = counting  # type: ignore[method-assign]
+        BaseClient._make_api_call = counting
 
     def take(self) -> collections.Counter[str]:
         taken, self.calls = self.calls, collections.Counter()
         return taken
 
 
-async def websocket_turn(ws: Any, line: str) -> Sample:
+async def websocket_turn(ws: Any, line: str) -> tuple[Sample, int]:
+    """The turn as the client sees it, and how many token frames carried it."""
     started = time.perf_counter()
     await ws.send(json.dumps({"action": "npc.say", "request_id": "b", "npc_id": NPC, "text": line}))
     first = 0.0
-    tokens = 0
+    frames = 0
     while True:
         frame = json.loads(await ws.recv())
         if frame["type"] != "npc.token":
             assert frame["ok"], frame
-            return Sample(first, (time.perf_counter() - started) * 1000, tokens)
-        tokens += 1
-        if tokens == 1:
+            tokens = frame["data"]["timings"]["tokens"]
+            return Sample(first, (time.perf_counter() - started) * 1000, tokens), frames
+        frames += 1
+        if frames == 1:
             first = (time.perf_counter() - started) * 1000
 
 
@@ -128,10 +130,11 @@ def summary(samples: list[Sample]) -> dict[str, float]:
 
 async def alternate(
     runtime: LocalRuntime, engine: LlamaEngine, runs: int, counter: CallCounter
-) -> tuple[dict[str, list[Sample]], list[collections.Counter[str]]]:
+) -> tuple[dict[str, list[Sample]], list[collections.Counter[str]], list[int]]:
     """One player on one connection, as a game client would; run 0 warms up and is not kept."""
     samples: dict[str, list[Sample]] = {"model direct": [], "WebSocket turn": []}
     calls_per_turn: list[collections.Counter[str]] = []
+    token_frames: list[int] = []
     url = f"ws://127.0.0.1:{runtime.options.port}/ws?token={local_token(PLAYER, 'demo')}"
     async with websockets.connect(url) as ws:
         for run in range(runs + 1):
@@ -139,14 +142,15 @@ async def alternate(
             direct = direct_turn(engine, f"{line} (#{run}, direct)")
             reset_prompt_cache(engine)
             counter.take()
-            turn = await websocket_turn(ws, f"{line} (#{run}, ws)")
+            turn, frames = await websocket_turn(ws, f"{line} (#{run}, ws)")
             await asyncio.sleep(0.5)  # the turn's event is delivered: its calls are counted with it
             calls = counter.take()
             if run:
                 samples["model direct"].append(direct)
                 samples["WebSocket turn"].append(turn)
                 calls_per_turn.append(calls)
-    return samples, calls_per_turn
+                token_frames.append(frames)
+    return samples, calls_per_turn, token_frames
 
 
 def run_bench(runs: int) -> dict[str, Any]:
@@ -157,7 +161,7 @@ def run_bench(runs: int) -> dict[str, Any]:
     ready_s = time.perf_counter() - started
     counter = CallCounter()
     try:
-        samples, calls_per_turn = asyncio.run(alternate(runtime, engine, runs, counter))
+        samples, calls_per_turn, token_frames = asyncio.run(alternate(runtime, engine, runs, counter))
     finally:
         runtime.stop()
     # SQS calls are the local runtime's own event plumbing (EventBridge invokes Lambda directly).
@@ -175,6 +179,7 @@ def run_bench(runs: int) -> dict[str, Any]:
         },
         "results": {name: summary(found) for name, found in samples.items()},
         "aws_calls_per_turn_median": dict(sorted(typical_calls.items())),
+        "token_frames_per_turn_median": statistics.median(token_frames),
         "samples": {name: [asdict(s) for s in found] for name, found in samples.items()},
     }
 
@@ -196,6 +201,7 @@ def print_table(report: dict[str, Any]) -> None:
     calls = report["aws_calls_per_turn_median"]
     pushes = sum(v for k, v in calls.items() if k.startswith("apigatewaymanagementapi"))
     print(f"AWS calls per turn (median): {sum(calls.values()):.0f}, of which {pushes:.0f} frame pushes")
+    print(f"token frames per turn (median): {report['token_frames_per_turn_median']:.0f}")
     for operation, count in calls.items():
         print(f"  {operation:<50} {count:>4.0f}")
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aicore.connections import Connection
 from aicore.errors import Conflict, ModelUnavailable, NotFound
 from aicore.events import EventDetail
-from aicore.models.endpoint import ChatResult
-from aicore.models.wire import ChatMessage
-from aicore.sessions.models import Message, NewMessage, SessionHead
-from aicore.world.models import LoreFact, Npc, NpcMemory
+from aicore.flows import FlowStarted
+from aicore.models.endpoint import ChatResult, ChatStream
+from aicore.models.wire import ChatMessage, Usage
+from aicore.performance import PerformanceSettings
+from aicore.sessions.archive import ArchivedSession
+from aicore.sessions.models import HeadChanges, Message, NewMessage, SessionHead, Tier
+from aicore.sessions.store import SessionNotLive
+from aicore.world.models import LoreFact, Npc, NpcMemory, PerformanceSetting, TurnContext
 
 
 @dataclass
@@ -57,12 +62,26 @@ class FakeWorld:
     npcs: dict[tuple[str, str], Npc] = field(default_factory=dict)
     facts: list[LoreFact] = field(default_factory=list)
     memories: dict[tuple[str, str, str], NpcMemory] = field(default_factory=dict)
+    modes: dict[tuple[str, str | None], PerformanceSetting] = field(default_factory=dict)
     lore_reads: int = 0
 
     def npc_and_memory(
         self, world_id: str, npc_id: str, player_id: str
     ) -> tuple[Npc | None, NpcMemory | None]:
         return self.npcs.get((world_id, npc_id)), self.memories.get((world_id, npc_id, player_id))
+
+    def turn_context(self, world_id: str, npc_id: str, player_id: str) -> TurnContext:
+        npc, memory = self.npc_and_memory(world_id, npc_id, player_id)
+        return TurnContext(npc, memory, self.performance(world_id, player_id))
+
+    def performance(self, world_id: str, player_id: str) -> PerformanceSettings:
+        world, player = self.modes.get((world_id, None)), self.modes.get((world_id, player_id))
+        return PerformanceSettings(
+            world_mode=world.mode if world else None, player_mode=player.mode if player else None
+        )
+
+    def set_performance_mode(self, setting: PerformanceSetting) -> None:
+        self.modes[(setting.world_id, setting.player_id)] = setting
 
     def list_npcs(self, world_id: str) -> list[Npc]:
         return [n for (w, _), n in self.npcs.items() if w == world_id]
@@ -111,6 +130,8 @@ class FakeSessions:
 
     def append(self, head: SessionHead, new: list[NewMessage]) -> tuple[SessionHead, list[Message]]:
         current = self.heads[head.session_id]
+        if not current.is_live:
+            raise SessionNotLive(current)
         added = [
             Message(seq=current.message_count + i + 1, speaker=m.speaker, text=m.text)
             for i, m in enumerate(new)
@@ -121,16 +142,84 @@ class FakeSessions:
         )
         return self.heads[head.session_id], added
 
+    def get_head(self, session_id: str) -> SessionHead:
+        if session_id not in self.heads:
+            raise NotFound(f"Session '{session_id}' does not exist.")
+        return self.heads[session_id]
+
+    def page(self, head: SessionHead, before: int | None, limit: int) -> list[Message]:
+        older = [m for m in self.messages[head.session_id] if before is None or m.seq < before]
+        return older[-limit:] if limit > 0 else []
+
+    def update_head(self, session_id: str, expected_version: int, changes: HeadChanges) -> SessionHead:
+        current = self.get_head(session_id)
+        if not current.is_live:
+            raise SessionNotLive(current)
+        if current.version != expected_version:
+            raise Conflict("stale", {"current_version": current.version})
+        update: dict[str, Any] = {"version": expected_version + 1}
+        if changes.metadata is not None:
+            update["metadata"] = changes.metadata
+        if changes.participants is not None:
+            update["participants"] = changes.participants
+        self.heads[session_id] = current.model_copy(update=update)
+        return self.heads[session_id]
+
+
+@dataclass
+class FakeColdTier:
+    """Cold sessions of a `FakeSessions`: archived copies, brought back on demand."""
+
+    sessions: FakeSessions
+    archived: dict[str, ArchivedSession] = field(default_factory=dict)
+    rehydrated: list[str] = field(default_factory=list)
+
+    def archive(self, session_id: str) -> None:
+        head = self.sessions.heads[session_id]
+        self.archived[session_id] = ArchivedSession.of(head, self.sessions.messages[session_id], [])
+        key = f"sessions/{head.world_id}/{session_id}.json.gz"
+        self.sessions.heads[session_id] = head.model_copy(update={"tier": Tier.COLD, "archive_key": key})
+        self.sessions.messages[session_id] = []
+
+    def read_archived(self, head: SessionHead) -> ArchivedSession | None:
+        return self.archived.get(head.session_id)
+
+    def rehydrate_now(self, session_id: str) -> SessionHead:
+        archived = self.archived.pop(session_id)
+        self.sessions.heads[session_id] = archived.head
+        self.sessions.messages[session_id] = list(archived.messages)
+        self.rehydrated.append(session_id)
+        return archived.head
+
+
+@dataclass
+class FakeFlows:
+    started: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def start(self, machine: str, name: str, payload: Mapping[str, Any]) -> FlowStarted:
+        already = any(n == name for _, n, _ in self.started)
+        if not already:
+            self.started.append((machine, name, dict(payload)))
+        return FlowStarted(execution_arn=f"arn:aws:states:::execution:{machine}:{name}", started=not already)
+
 
 @dataclass
 class ScriptedEndpoint:
-    """Answers each endpoint with scripted tokens, or fails it (before or after some tokens)."""
+    """Answers each endpoint with scripted tokens, or fails it (before or after some tokens).
+
+    `delays_s` makes an endpoint wait before its first token (a slow or silent tier); `usage`
+    is sent after the tokens, as an endpoint that counts tokens does.
+    """
 
     tokens: Sequence[str] = ("Well ", "met, ", "traveller.")
     failing: set[str] = field(default_factory=set)
     cut_after: int | None = None
+    delays_s: dict[str, float] = field(default_factory=dict)
+    usage: Usage | None = None
     calls: list[str] = field(default_factory=list)
+    components: list[str | None] = field(default_factory=list)
     last_messages: Sequence[ChatMessage] = ()
+    last_max_tokens: int = 0
 
     def stream_chat(
         self,
@@ -140,15 +229,25 @@ class ScriptedEndpoint:
         max_tokens: int,
         temperature: float,
         timeout_s: float,
-    ) -> Iterator[str]:
+        inference_component: str | None = None,
+    ) -> ChatStream:
         self.calls.append(endpoint_name)
+        self.components.append(inference_component)
         self.last_messages = messages
+        self.last_max_tokens = max_tokens
+        return ChatStream(self._items(endpoint_name))
+
+    def _items(self, endpoint_name: str) -> Iterator[str | Usage]:
+        if endpoint_name in self.delays_s:
+            time.sleep(self.delays_s[endpoint_name])
         if endpoint_name in self.failing:
-            raise ModelUnavailable(f"{endpoint_name} is down")
+            raise ModelUnavailable(f"{endpoint_name} is down", {"reason": "ModelError"})
         for i, token in enumerate(self.tokens):
             if self.cut_after is not None and i == self.cut_after:
-                raise ModelUnavailable("stream cut")
+                raise ModelUnavailable("stream cut", {"reason": "StreamCut"})
             yield token
+        if self.usage is not None:
+            yield self.usage
 
     def chat(
         self,
@@ -158,5 +257,10 @@ class ScriptedEndpoint:
         max_tokens: int,
         temperature: float,
         timeout_s: float,
+        inference_component: str | None = None,
     ) -> ChatResult:
+        self.calls.append(endpoint_name)
+        self.components.append(inference_component)
+        if endpoint_name in self.failing:
+            raise ModelUnavailable(f"{endpoint_name} is down", {"reason": "ModelError"})
         return ChatResult("".join(self.tokens), 10, len(self.tokens))

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
 from aicore.envelope import operation
-from aicore.frames import parse_client_frame
+from aicore.frames import NpcSay, parse_frame
 from aicore.npc.turn import TurnDeps, take_turn
 from aicore.observability import entrypoint
 from aicore.ws import CORRELATION_ID_PATH, WebSocketRequest, answer
@@ -17,6 +17,6 @@ def handler(event: dict[str, Any], context: LambdaContext, deps: TurnDeps | None
     deps = deps or wiring.turn_deps()
     request = WebSocketRequest.model_validate(event)
     with operation("npc.say", request.correlation_id) as op:
-        frame = parse_client_frame(request.body)
+        frame = parse_frame(request.body, NpcSay)
         op.succeed(take_turn(frame, request.connection_id, request.correlation_id, deps))
     return answer(deps.pusher, request, op, "npc.reply")

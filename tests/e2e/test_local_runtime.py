@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 import websockets
-from aicore.local.embedded_aws import free_port
 from websockets.exceptions import InvalidStatus
+
+from aicore.local.embedded_aws import free_port
 
 pytestmark = pytest.mark.model
 READY_TIMEOUT_S = 120

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from aicore.local.embedded_aws import free_port
 from aicore.local.model_server import LlamaEngine, ModelServerThread, local_endpoint_names
 from aicore.local.runtime import LocalRuntime, RuntimeOptions

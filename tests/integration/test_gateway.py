@@ -22,9 +22,6 @@ from typing import Any, Literal
 
 import boto3
 import pytest
-from aicore.local.gateway import Gateway, GatewayThread
-from aicore.local.lambdas import Lambdas
-from aicore.topology import EventBus, Function, HttpRoute, Topology
 from aiohttp import web
 from aws_lambda_powertools.utilities.parser.models import (
     ApiGatewayAuthorizerRequestV2,
@@ -38,6 +35,10 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
+
+from aicore.local.gateway import Gateway, GatewayThread
+from aicore.local.lambdas import Lambdas
+from aicore.topology import EventBus, Function, HttpRoute, Topology
 
 REGION = "us-east-1"
 CONNECTION_ID = re.compile(r"^[A-Za-z0-9]{15}=$")

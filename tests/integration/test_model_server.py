@@ -13,12 +13,13 @@ from typing import Any
 
 import boto3
 import pytest
+from aiohttp import web
+from botocore.exceptions import ClientError
+
 from aicore.errors import ModelUnavailable
 from aicore.local.model_server import ACCOUNT_ID, Faults, ModelServerThread
 from aicore.models import ChatMessage, SageMakerEndpoint
 from aicore.models.wire import ChatRequest
-from aiohttp import web
-from botocore.exceptions import ClientError
 
 GREETING = [
     ChatMessage(role="system", content="You are Brom, the village blacksmith. Answer in one short line."),
@@ -221,6 +222,9 @@ class ScriptedEngine:
         self.fail_after = fail_after
         self.pause_after_first = pause_after_first
         self.resumed_in_time: bool | None = None
+
+    def prompt_tokens(self, request: ChatRequest) -> int:
+        return 3
 
     def complete(self, request: ChatRequest) -> dict[str, Any]:
         if self.fail_after is not None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import websockets
+
 from aicore import wiring
 from aicore.local.runtime import LocalRuntime, local_token
 
@@ -57,7 +58,7 @@ def test_player_talks_to_an_npc_and_reads_the_session_back(runtime: LocalRuntime
     data = reply["data"]
     assert data["text"] == "".join(t["data"]["text"] for t in tokens).strip()
     assert data["tier"] == "gold"
-    assert data["timings"]["tokens"] == len(tokens)
+    assert 1 <= len(tokens) <= data["timings"]["tokens"]  # tokens that outrun a push share a frame
 
     # And both lines are in the session, readable over HTTP
     status, body = _get(f"{base}/sessions/{data['session_id']}", token)

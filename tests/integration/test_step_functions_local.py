@@ -72,7 +72,9 @@ def probe(runtime: LocalRuntime, tmp_path: Path) -> Iterator[tuple[str, Any]]:
 
 def _run(client: Any, arn: str, payload: dict[str, Any]) -> dict[str, Any]:
     name = uuid.uuid4().hex  # moto names unnamed executions "None": always name them
-    execution = client.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))["executionArn"]
+    execution = client.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))[
+        "executionArn"
+    ]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         described = client.describe_execution(executionArn=execution)

@@ -4,6 +4,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from aicore import wiring
 from aicore.auth import Caller, Role
 from aicore.errors import Conflict, NotFound

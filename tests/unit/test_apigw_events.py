@@ -8,6 +8,16 @@ import re
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.parser.models import (
+    ApiGatewayAuthorizerRequestV2,
+    APIGatewayProxyEventV2Model,
+    APIGatewayWebSocketConnectEventModel,
+    APIGatewayWebSocketDisconnectEventModel,
+    APIGatewayWebSocketMessageEventModel,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+
 from aicore.local.apigw_events import (
     Api,
     Handshake,
@@ -30,15 +40,6 @@ from aicore.local.apigw_events import (
     websocket_message_event,
 )
 from aicore.local.websocket_api import client_close_status
-from aws_lambda_powertools.utilities.parser.models import (
-    ApiGatewayAuthorizerRequestV2,
-    APIGatewayProxyEventV2Model,
-    APIGatewayWebSocketConnectEventModel,
-    APIGatewayWebSocketDisconnectEventModel,
-    APIGatewayWebSocketMessageEventModel,
-)
-from hypothesis import given
-from hypothesis import strategies as st
 
 WS_API = Api("wsapi00001", "local")
 HTTP_API = Api("httpapi001", "$default")

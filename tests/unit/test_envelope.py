@@ -1,7 +1,8 @@
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from aicore import errors
 from aicore.envelope import ERRORS, ErrorSpec, operation
-from pydantic import BaseModel, ValidationError
 
 
 class _Body(BaseModel):

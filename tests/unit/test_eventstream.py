@@ -9,12 +9,13 @@ from typing import Any
 
 import botocore.session
 import pytest
-from aicore.local.eventstream import encode_message, exception_event, payload_part
 from botocore.eventstream import ChecksumMismatch, EventStream, EventStreamBuffer, EventStreamMessage
 from botocore.exceptions import EventStreamError
 from botocore.parsers import EventStreamJSONParser
 from hypothesis import given
 from hypothesis import strategies as st
+
+from aicore.local.eventstream import encode_message, exception_event, payload_part
 
 header_names = st.text(min_size=1, max_size=60)  # at most 4 bytes a character: within 255 bytes
 header_values = st.text(max_size=200)

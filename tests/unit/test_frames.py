@@ -2,11 +2,12 @@ import contextlib
 import json
 
 import pytest
-from aicore.errors import AicoreError, InvalidJson, InvalidRequest, PayloadTooLarge, UnknownAction
-from aicore.frames import MAX_FRAME_BYTES, NpcSay, parse_client_frame, request_id_of
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
+
+from aicore.errors import AicoreError, InvalidJson, InvalidRequest, PayloadTooLarge, UnknownAction
+from aicore.frames import MAX_FRAME_BYTES, NpcSay, parse_client_frame, request_id_of
 
 
 def test_npc_say_frame_parses() -> None:

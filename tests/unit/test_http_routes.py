@@ -6,10 +6,11 @@ import string
 from urllib.parse import quote
 
 import pytest
-from aicore.local.http_routes import RouteTable, Segment, SegmentKind, match_path, parse_path_template
-from aicore.topology import HttpRoute
 from hypothesis import given
 from hypothesis import strategies as st
+
+from aicore.local.http_routes import RouteTable, Segment, SegmentKind, match_path, parse_path_template
+from aicore.topology import HttpRoute
 
 literals = st.text(alphabet=string.ascii_letters + string.digits + "-_.", min_size=1, max_size=10)
 parameter_names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)

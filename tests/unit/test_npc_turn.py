@@ -1,9 +1,11 @@
 """The npc.say handler over fakes: frames out, session writes, event, errors."""
 
 import json
+import time
 from typing import Any
 
 import pytest
+
 from aicore.auth import Caller
 from aicore.connections import new_connection
 from aicore.local.lambdas import LambdaContext, Lambdas
@@ -11,7 +13,6 @@ from aicore.models.router import Router, Tier
 from aicore.npc.turn import LoreCache, TurnDeps
 from aicore.topology import NPC_TURN_COMPLETED, TOPOLOGY
 from aicore.world.models import Npc
-
 from tests.events import load_event
 from tests.fakes import FakeConnections, FakePublisher, FakePusher, FakeSessions, FakeWorld, ScriptedEndpoint
 
@@ -58,8 +59,8 @@ def _say(deps: TurnDeps, **frame: Any) -> FakePusher:
 
 def test_turn_streams_tokens_then_replies_and_stores_both_lines(deps: TurnDeps) -> None:
     pusher = _say(deps)
-    # Then: tokens first, in order, then one reply frame carrying the envelope
-    assert [f["data"]["text"] for f in pusher.of_type("npc.token")] == ["Well ", "met, ", "traveller."]
+    # Then: tokens first, in order (batched when they outrun the pushes), then one reply frame
+    assert "".join(f["data"]["text"] for f in pusher.of_type("npc.token")) == "Well met, traveller."
     [reply] = pusher.of_type("npc.reply")
     assert reply["ok"]
     assert reply["request_id"] == "r-1"
@@ -131,3 +132,22 @@ def test_lore_is_cached_per_container(deps: TurnDeps) -> None:
     _say(deps, request_id="r-2")
     assert isinstance(deps.world, FakeWorld)
     assert deps.world.lore_reads == 1
+
+
+def test_tokens_that_outrun_slow_pushes_share_frames_and_keep_their_order(deps: TurnDeps) -> None:
+    # Given a connection where each push takes a while and a model that answers in 30 tokens
+    class SlowPusher(FakePusher):
+        def send(self, connection_id: str, frame: dict[str, Any]) -> bool:
+            time.sleep(0.01)
+            return super().send(connection_id, frame)
+
+    tokens = [f"w{i} " for i in range(30)]
+    deps.pusher = SlowPusher()
+    deps.router = Router(ScriptedEndpoint(tokens=tokens), {Tier.GOLD: "gold", Tier.SILVER: "silver"})
+    # When the player speaks
+    pusher = _say(deps)
+    # Then fewer frames than tokens went out, and nothing was lost or reordered
+    frames = [f["data"]["text"] for f in pusher.of_type("npc.token")]
+    assert len(frames) < len(tokens)
+    assert "".join(frames) == "".join(tokens)
+    assert pusher.frames[-1][1]["type"] == "npc.reply"

@@ -12,8 +12,9 @@ from grpc_tools import protoc
 from pydantic import BaseModel
 
 from aicore.envelope import Envelope, ErrorBody
-from aicore.frames import NpcSay
+from aicore.frames import NpcSay, SessionHistory, SessionJoin, SessionLeave
 from aicore.npc.turn import NpcTurnCompleted, TurnReply, TurnTimings
+from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 INCLUDE = Path(protoc.__file__).parent / "_proto"
@@ -46,6 +47,11 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("frames.proto", "NpcReply", TurnReply, set()),
         ("frames.proto", "TurnTimings", TurnTimings, set()),
         ("events.proto", "NpcTurnCompleted", NpcTurnCompleted, set()),
+        ("frames.proto", "SessionHistory", SessionHistory, {"action"}),
+        ("frames.proto", "SessionJoin", SessionJoin, {"action"}),
+        ("frames.proto", "SessionLeave", SessionLeave, {"action"}),
+        ("events.proto", "SessionCompactionNeeded", SessionCompactionNeeded, set()),
+        ("events.proto", "SessionRehydrationRequested", SessionRehydrationRequested, set()),
     ],
 )
 def test_proto_fields_match_the_models(

@@ -8,11 +8,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from aicore.errors import ModelUnavailable
 from aicore.models.endpoint import text_deltas
 from aicore.models.wire import SSE_DONE, SseDecoder, sse_event
-from hypothesis import given
-from hypothesis import strategies as st
 
 ENDPOINT = "aicore-test-gold"
 

@@ -25,6 +25,7 @@ class ErrorSpec:
 ERRORS: tuple[tuple[type[errors.AicoreError], ErrorSpec], ...] = (
     (errors.InvalidJson, ErrorSpec("invalid_json", 400)),
     (errors.UnknownAction, ErrorSpec("unknown_action", 400)),
+    (errors.PreconditionRequired, ErrorSpec("precondition_required", 428)),
     (errors.InvalidRequest, ErrorSpec("invalid_request", 400)),
     (errors.PayloadTooLarge, ErrorSpec("payload_too_large", 413)),
     (errors.Unauthorized, ErrorSpec("unauthorized", 401)),

@@ -26,6 +26,10 @@ class UnknownAction(InvalidRequest):
     """A WebSocket frame names an action nobody handles."""
 
 
+class PreconditionRequired(InvalidRequest):
+    """A conditional write came without its condition (e.g. PATCH without If-Match)."""
+
+
 class PayloadTooLarge(AicoreError):
     """A frame or body is larger than the limit."""
 

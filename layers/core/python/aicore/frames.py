@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from aicore.envelope import Envelope
 from aicore.errors import InvalidJson, InvalidRequest, PayloadTooLarge, UnknownAction
+from aicore.sessions.models import ParticipantKind
 
 MAX_FRAME_BYTES = 128 * 1024
 RequestId = Annotated[str, Field(min_length=1, max_length=128)]
@@ -28,9 +29,31 @@ class NpcSay(_Frame):
     session_id: Identifier | None = None
 
 
-ClientFrame = Annotated[NpcSay, Field(discriminator="action")]
+class SessionHistory(_Frame):
+    action: Literal["session.history"]
+    session_id: Identifier
+    before: int | None = Field(None, ge=1)
+    limit: int = Field(50, ge=1, le=200)
+
+
+class SessionJoin(_Frame):
+    action: Literal["session.join"]
+    session_id: Identifier
+    participant_id: Identifier | None = None  # None: the caller
+    kind: ParticipantKind = ParticipantKind.PLAYER
+
+
+class SessionLeave(_Frame):
+    action: Literal["session.leave"]
+    session_id: Identifier
+    participant_id: Identifier | None = None  # None: the caller
+
+
+SessionFrame = SessionHistory | SessionJoin | SessionLeave
+ClientFrame = Annotated[NpcSay | SessionHistory | SessionJoin | SessionLeave, Field(discriminator="action")]
 _client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
-KNOWN_ACTIONS: tuple[str, ...] = ("npc.say",)
+KNOWN_ACTIONS: tuple[str, ...] = ("npc.say", "session.history", "session.join", "session.leave")
+F = TypeVar("F", bound=_Frame)
 
 
 def parse_client_frame(body: str | None, *, binary: bool = False) -> ClientFrame:
@@ -45,6 +68,14 @@ def parse_client_frame(body: str | None, *, binary: bool = False) -> ClientFrame
             {"known_actions": list(KNOWN_ACTIONS)},
         )
     return _client_frame.validate_python(raw)
+
+
+def parse_frame(body: str | None, kind: type[F]) -> F:
+    """Parse a frame for a route that handles one action (API Gateway routed it on `action`)."""
+    frame = parse_client_frame(body)
+    if not isinstance(frame, kind):
+        raise UnknownAction(f"This route does not handle {frame.action!r}.", {"action": frame.action})
+    return frame
 
 
 def decode_object(body: str | None) -> dict[str, Any]:

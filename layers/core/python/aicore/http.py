@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, ParamSpec
+from typing import Any, ParamSpec, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from pydantic import BaseModel, ValidationError
 
 from aicore.auth import Caller
 from aicore.envelope import Operation, operation
-from aicore.errors import NotFound
+from aicore.errors import InvalidJson, InvalidRequest, NotFound, PreconditionRequired
 
 CORRELATION_ID_PATH = "requestContext.requestId"
 P = ParamSpec("P")
+M = TypeVar("M", bound=BaseModel)
 
 
 def respond(op: Operation) -> Response[str]:
@@ -35,20 +37,60 @@ def caller(app: APIGatewayHttpResolver) -> Caller:
 
 
 def envelope_route(
-    app: APIGatewayHttpResolver, name: str
+    app: APIGatewayHttpResolver, name: str, status: int = 200
 ) -> Callable[[Callable[P, Any]], Callable[P, Response[str]]]:
-    """A route whose return value (or domain error) becomes the envelope."""
+    """A route whose return value (answered with `status`) or domain error becomes the envelope."""
 
     def decorate(route: Callable[P, Any]) -> Callable[P, Response[str]]:
         @wraps(route)
         def wrapped(*args: P.args, **kwargs: P.kwargs) -> Response[str]:
             with operation(name, correlation_id(app)) as op:
-                op.succeed(route(*args, **kwargs))
+                op.succeed(route(*args, **kwargs), status)
             return respond(op)
 
         return wrapped
 
     return decorate
+
+
+def json_body(app: APIGatewayHttpResolver, model: type[M]) -> M:
+    """The request's JSON body as `model`; a body that is not JSON is the caller's mistake (400)."""
+    body = app.current_event.decoded_body
+    if not body or not body.strip():
+        raise InvalidJson("The request needs a JSON body.")
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise InvalidJson(f"The body is not valid JSON: {exc.errors()[0]['msg']}.") from None
+        raise
+
+
+def query_int(app: APIGatewayHttpResolver, name: str) -> int | None:
+    """An integer query parameter (`?limit=20`); None when it is not given."""
+    raw = (app.current_event.query_string_parameters or {}).get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidRequest(f"'{name}' must be an integer, not {raw[:32]!r}.", {name: raw[:32]}) from None
+
+
+def if_match(app: APIGatewayHttpResolver, required: bool) -> int | None:
+    """The version in `If-Match: <version>` (also `"3"` or `W/"3"`, as ETags are written)."""
+    raw = (app.current_event.headers or {}).get("if-match")
+    if raw is None:
+        if required:
+            raise PreconditionRequired(
+                "This write needs 'If-Match: <version>': the version you read (GET), so that a stale "
+                "writer never overwrites a newer change."
+            )
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise InvalidRequest(f"If-Match must be a version number, not {raw[:32]!r}.")
+    return int(value)
 
 
 def resolver() -> APIGatewayHttpResolver:

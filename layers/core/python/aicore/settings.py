@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,8 +19,12 @@ class Settings(BaseSettings):
     world_table: str
     archive_bucket: str
     event_bus_name: str
+    models_table: str
     gold_endpoint: str
     silver_endpoint: str
+    # The inference component serving each tier on its endpoint (SageMaker needs it on every call).
+    gold_inference_component: str | None = None
+    silver_inference_component: str | None = None
     # The WebSocket API's management endpoint: https://{api}.execute-api.{region}.amazonaws.com/{stage}
     connections_url: str | None = None
     # The key that signs player tokens: inline for local runs, a Secrets Manager ARN in the cloud.
@@ -28,9 +32,29 @@ class Settings(BaseSettings):
     jwt_secret_arn: str | None = None
     jwt_issuer: str = "aicore"
     jwt_audience: str = "aicore-game"
+    # Sessions: when the hot part is compacted into warm chunks, and when a quiet session goes cold.
+    session_compaction_threshold: int = Field(200, ge=2)
+    session_hot_keep: int = Field(50, ge=1)
+    session_chunk_messages: int = Field(100, ge=1)
+    session_dormancy_days: float = Field(365.0, gt=0)
+    session_summary_max_tokens: int = Field(160, ge=16)
+    session_summary_input_tokens: int = Field(1200, ge=64)
+    # State machines a function may start: set for the functions that declare them in the topology.
+    session_archive_state_machine_arn: str | None = None
+    session_rehydrate_state_machine_arn: str | None = None
+    model_deploy_state_machine_arn: str | None = None
+    # The router's wall-clock deadlines are the latency budgets times this: 1 on the tiers' GPUs,
+    # more where a laptop's CPU model stands in for them.
+    model_deadline_scale: float = Field(1.0, gt=0, le=1000)
+    # Model deployment: how often it looks whether the new model serves, and for how long at most.
+    model_deploy_poll_s: int = Field(30, ge=0, le=3600)
+    model_deploy_max_polls: int = Field(80, ge=1)
 
     def endpoint_for(self, tier: str) -> str:
         return {"gold": self.gold_endpoint, "silver": self.silver_endpoint}[tier]
+
+    def component_for(self, tier: str) -> str | None:
+        return {"gold": self.gold_inference_component, "silver": self.silver_inference_component}[tier]
 
 
 @lru_cache(maxsize=1)

@@ -20,6 +20,18 @@ class Access(StrEnum):
 
 
 @dataclass(frozen=True)
+class Index:
+    """A global secondary index: string keys, projecting only the table's keys (KEYS_ONLY).
+
+    Sparse by design: an item without the index's partition key is not in the index.
+    """
+
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+
+
+@dataclass(frozen=True)
 class Table:
     """A DynamoDB table (on demand). Keys are strings named `pk`/`sk` unless said otherwise."""
 
@@ -28,6 +40,7 @@ class Table:
     partition_key: str = "pk"
     sort_key: str | None = "sk"
     ttl_attribute: str | None = None
+    indexes: tuple[Index, ...] = ()
 
     @property
     def env_var(self) -> str:
@@ -122,6 +135,9 @@ class Function:
     pushes_to_clients: bool = False
     reads_jwt_key: bool = False
     starts_state_machines: tuple[str, ...] = ()  # states:StartExecution; gets <NAME>_STATE_MACHINE_ARN
+    # Model deployment on these tiers (SageMaker control plane): create and describe models, describe
+    # and update the tier's inference component, and pass the tier's model execution role to SageMaker.
+    manages_model_tiers: tuple[str, ...] = ()
 
     @property
     def arn_variable(self) -> str:
@@ -218,23 +234,38 @@ R = Access.READ
 # and the alarms read: emitted by the NPC turn for each model call.
 TIER_DIMENSION = "tier"
 FIRST_TOKEN_METRIC = "FirstTokenMs"
+TOKENS_PER_SECOND_METRIC = "TokensPerSecond"
 FALLBACK_METRIC = "Fallbacks"
 
 NPC_SOURCE = "aicore.npc"
 NPC_TURN_COMPLETED = "NPC Turn Completed"
+
+SESSIONS_SOURCE = "aicore.sessions"
+SESSION_COMPACTION_NEEDED = "Session Compaction Needed"
+SESSION_REHYDRATION_REQUESTED = "Session Rehydration Requested"
+# Live session heads by the day they were last active: the archive sweep finds dormant ones here.
+SESSION_DORMANCY_INDEX = Index("dormancy", partition_key="dormancy_shard", sort_key="active_day")
+SESSION_ARCHIVE_FLOW = "session-archive"
+SESSION_REHYDRATE_FLOW = "session-rehydrate"
+MODEL_DEPLOY_FLOW = "model-deploy"
 
 TOPOLOGY = Topology(
     tables=(
         Table(
             "connections", "Live WebSocket connections: who is on which world.", ttl_attribute="expires_at"
         ),
-        Table("sessions", "Forever conversations: session heads, messages, lookup pointers."),
+        Table(
+            "sessions",
+            "Forever conversations: session heads, hot messages, warm chunks, lookup pointers.",
+            indexes=(SESSION_DORMANCY_INDEX,),
+        ),
         Table("world", "World content: NPC personas, lore facts, NPC memories of players."),
+        Table("models", "Model registry: versions per tier, what serves each tier, deployments in flight."),
     ),
     buckets=(Bucket("archive", "Cold sessions, compressed."),),
     bus=EventBus(),
     model_tiers=(ModelTier("gold"), ModelTier("silver")),
-    event_sources=(NPC_SOURCE,),
+    event_sources=(NPC_SOURCE, SESSIONS_SOURCE),
     authorizer=Function(
         name="authorizer",
         description="Checks the player's JWT for $connect and the HTTP API.",
@@ -279,16 +310,81 @@ TOPOLOGY = Topology(
             timeout_s=60,
             websocket_routes=("npc.say",),
             tables=(("connections", R), ("sessions", RW), ("world", R)),
+            buckets=(("archive", RW),),  # a turn in a cold session brings it back first
             publishes_events=True,
             model_tiers=("gold", "silver"),
             pushes_to_clients=True,
         ),
         Function(
             name="sessions-api",
-            description="HTTP API over sessions.",
+            description="HTTP API over sessions: create, read, page, metadata, participants, append, suspend",
             code="functions/sessions_api",
-            http_routes=(HttpRoute("GET", "/sessions/{id}"),),
+            http_routes=(
+                HttpRoute("POST", "/sessions"),
+                HttpRoute("GET", "/sessions/{id}"),
+                HttpRoute("PATCH", "/sessions/{id}"),
+                HttpRoute("POST", "/sessions/{id}/participants"),
+                HttpRoute("DELETE", "/sessions/{id}/participants/{participant_id}"),
+                HttpRoute("POST", "/sessions/{id}/messages"),
+                HttpRoute("GET", "/sessions/{id}/messages"),
+                HttpRoute("POST", "/sessions/{id}/suspend"),
+            ),
+            tables=(("sessions", RW),),
+            buckets=(("archive", RW),),  # reads answer from a cold session's archive; writes rehydrate
+            publishes_events=True,
+            starts_state_machines=(SESSION_ARCHIVE_FLOW,),
+        ),
+        Function(
+            name="session-ws",
+            description="WebSocket session actions: session.history, session.join, session.leave.",
+            code="functions/session_ws",
+            memory_mb=512,
+            timeout_s=30,
+            websocket_routes=("session.history", "session.join", "session.leave"),
+            tables=(("connections", R), ("sessions", RW)),
+            buckets=(("archive", RW),),
+            publishes_events=True,
+            pushes_to_clients=True,
+        ),
+        Function(
+            name="session-summarizer",
+            description="Writes a session's rolling summary (silver tier) and compacts older messages.",
+            code="functions/session_summarizer",
+            timeout_s=120,
+            events=(EventRule("session-compaction-needed", SESSIONS_SOURCE, (SESSION_COMPACTION_NEEDED,)),),
+            tables=(("sessions", RW),),
+            model_tiers=("silver",),
+        ),
+        Function(
+            name="session-tiering",
+            description="Starts the tier flows: archive sweep of dormant sessions, rehydration on request.",
+            code="functions/session_tiering",
+            memory_mb=256,
+            timeout_s=300,
+            schedules=(Schedule("session-dormancy-sweep", rate_minutes=60),),
+            events=(
+                EventRule("session-rehydration-requested", SESSIONS_SOURCE, (SESSION_REHYDRATION_REQUESTED,)),
+            ),
             tables=(("sessions", R),),
+            starts_state_machines=(SESSION_ARCHIVE_FLOW, SESSION_REHYDRATE_FLOW),
+        ),
+        Function(
+            name="session-archiver",
+            description="Steps of the archive flow: freeze, upload to S3, seal as a tombstone, thaw.",
+            code="functions/session_archiver",
+            memory_mb=1024,
+            timeout_s=300,
+            tables=(("sessions", RW),),
+            buckets=(("archive", RW),),  # the seal step reads the object back before the items go
+        ),
+        Function(
+            name="session-rehydrator",
+            description="Steps of the rehydrate flow: claim, restore from S3, discard the archive, release.",
+            code="functions/session_rehydrator",
+            memory_mb=1024,
+            timeout_s=300,
+            tables=(("sessions", RW),),
+            buckets=(("archive", RW),),
         ),
         Function(
             name="worlds-api",
@@ -304,6 +400,62 @@ TOPOLOGY = Topology(
             memory_mb=256,
             events=(EventRule("npc-turn-completed", NPC_SOURCE, (NPC_TURN_COMPLETED,)),),
             tables=(("world", RW),),
+        ),
+        Function(
+            name="settings-api",
+            description="HTTP API over settings: performance modes of a world and of a player.",
+            code="functions/settings_api",
+            memory_mb=256,
+            timeout_s=10,
+            http_routes=(
+                HttpRoute("GET", "/worlds/{world}/performance"),
+                HttpRoute("PUT", "/worlds/{world}/performance"),
+                HttpRoute("PUT", "/worlds/{world}/players/me/performance"),
+            ),
+            tables=(("world", RW),),
+        ),
+        Function(
+            name="models-api",
+            description="HTTP API for studios: list, register, deploy and roll back model versions.",
+            code="functions/models_api",
+            memory_mb=256,
+            timeout_s=10,
+            http_routes=(
+                HttpRoute("GET", "/models/{tier}"),
+                HttpRoute("POST", "/models/{tier}/versions"),
+                HttpRoute("GET", "/models/{tier}/versions/{version}"),
+                HttpRoute("POST", "/models/{tier}/versions/{version}/deploy"),
+                HttpRoute("POST", "/models/{tier}/rollback"),
+            ),
+            tables=(("models", RW),),
+            starts_state_machines=(MODEL_DEPLOY_FLOW,),
+        ),
+        Function(
+            name="model-deploy-steps",
+            description="Model deployment steps: create model, update, check, smoke test, keep or roll back.",
+            code="functions/model_deploy_steps",
+            memory_mb=512,
+            timeout_s=120,  # the smoke test waits up to 60 s for a freshly started model
+            tables=(("models", RW),),
+            model_tiers=("gold", "silver"),  # the smoke test is a real invocation
+            manages_model_tiers=("gold", "silver"),
+        ),
+    ),
+    state_machines=(
+        StateMachine(
+            name=MODEL_DEPLOY_FLOW,
+            description="Deploys a model version; keeps it if a real generation works, else rolls back.",
+            invokes=("model-deploy-steps",),
+        ),
+        StateMachine(
+            name=SESSION_ARCHIVE_FLOW,
+            description="A dormant or suspended session moves to S3; its head stays as a tombstone.",
+            invokes=("session-archiver",),
+        ),
+        StateMachine(
+            name=SESSION_REHYDRATE_FLOW,
+            description="A cold session comes back from S3 into DynamoDB, as it was.",
+            invokes=("session-rehydrator",),
         ),
     ),
 )

@@ -11,9 +11,20 @@ from aicore.settings import get_settings
 if TYPE_CHECKING:
     from aicore.connections import ApiGatewayPusher, DynamoConnectionStore
     from aicore.events import EventBridgePublisher
-    from aicore.models.router import Router
+    from aicore.flows import StepFunctionsStarter
+    from aicore.modelops.deploy import DeployDeps
+    from aicore.modelops.hosting import SageMakerHosting
+    from aicore.modelops.registry import DynamoModelRegistry
+    from aicore.models.endpoint import SageMakerEndpoint
+    from aicore.models.router import Router, TierTarget
     from aicore.npc.turn import LoreCache, TurnDeps
+    from aicore.sessions.actions import SessionActionDeps
+    from aicore.sessions.archive import S3SessionArchive
+    from aicore.sessions.compaction import ModelSummarizer
+    from aicore.sessions.policy import SessionPolicy
+    from aicore.sessions.service import SessionService
     from aicore.sessions.store import DynamoSessionStore
+    from aicore.sessions.tiers import RehydratingStore, Tiering
     from aicore.world.store import DynamoWorldStore
 
 
@@ -26,9 +37,90 @@ def connections() -> DynamoConnectionStore:
 
 @lru_cache(maxsize=1)
 def sessions() -> DynamoSessionStore:
+    """The session store; appends that grow the hot part past the threshold ask for compaction."""
+    from aicore.sessions.compaction import CompactionTrigger
     from aicore.sessions.store import DynamoSessionStore
 
-    return DynamoSessionStore(get_settings().sessions_table)
+    return DynamoSessionStore(
+        get_settings().sessions_table, observer=CompactionTrigger(events, session_policy())
+    )
+
+
+@lru_cache(maxsize=1)
+def session_policy() -> SessionPolicy:
+    from aicore.sessions.policy import SessionPolicy
+
+    settings = get_settings()
+    return SessionPolicy(
+        compaction_threshold=settings.session_compaction_threshold,
+        hot_keep=settings.session_hot_keep,
+        chunk_messages=settings.session_chunk_messages,
+        dormancy_days=settings.session_dormancy_days,
+        summary_max_tokens=settings.session_summary_max_tokens,
+        summary_input_tokens=settings.session_summary_input_tokens,
+    )
+
+
+@lru_cache(maxsize=1)
+def session_archive() -> S3SessionArchive:
+    from aicore.sessions.archive import S3SessionArchive
+
+    return S3SessionArchive(get_settings().archive_bucket)
+
+
+@lru_cache(maxsize=1)
+def tiering() -> Tiering:
+    from aicore.sessions.tiers import Tiering
+
+    return Tiering(sessions(), session_archive(), session_policy())
+
+
+@lru_cache(maxsize=1)
+def flows() -> StepFunctionsStarter:
+    from aicore.flows import StepFunctionsStarter
+    from aicore.topology import SESSION_ARCHIVE_FLOW, SESSION_REHYDRATE_FLOW
+
+    settings = get_settings()
+    return StepFunctionsStarter(
+        {
+            SESSION_ARCHIVE_FLOW: settings.session_archive_state_machine_arn,
+            SESSION_REHYDRATE_FLOW: settings.session_rehydrate_state_machine_arn,
+        }
+    )
+
+
+def session_service() -> SessionService:
+    from aicore.sessions.service import SessionService
+
+    return SessionService(sessions(), tiering(), events(), flows(), session_policy())
+
+
+def session_action_deps() -> SessionActionDeps:
+    from aicore.sessions.actions import SessionActionDeps
+
+    return SessionActionDeps(connections=connections(), service=session_service(), pusher=pusher())
+
+
+def live_sessions() -> RehydratingStore:
+    """The store for writers about to speak: a cold session is brought back before it is used."""
+    from aicore.sessions.tiers import RehydratingStore
+
+    return RehydratingStore(sessions(), tiering())
+
+
+@lru_cache(maxsize=1)
+def summarizer() -> ModelSummarizer:
+    """Rolling summaries from the silver tier."""
+    from aicore.models.endpoint import SageMakerEndpoint
+    from aicore.sessions.compaction import ModelSummarizer
+
+    settings = get_settings()
+    return ModelSummarizer(
+        SageMakerEndpoint(),
+        settings.endpoint_for("silver"),
+        session_policy().summary_input_tokens,
+        inference_component=settings.component_for("silver"),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -49,12 +141,66 @@ def pusher() -> ApiGatewayPusher:
 
 
 @lru_cache(maxsize=1)
-def router() -> Router:
+def model_endpoint() -> SageMakerEndpoint:
     from aicore.models.endpoint import SageMakerEndpoint
-    from aicore.models.router import Router, Tier
+
+    return SageMakerEndpoint()
+
+
+def tier_targets() -> dict[str, TierTarget]:
+    """Each tier's endpoint and inference component, by tier name."""
+    from aicore.models.router import Tier, TierTarget
 
     settings = get_settings()
-    return Router(SageMakerEndpoint(), {tier: settings.endpoint_for(tier) for tier in Tier})
+    return {tier: TierTarget(settings.endpoint_for(tier), settings.component_for(tier)) for tier in Tier}
+
+
+@lru_cache(maxsize=1)
+def router() -> Router:
+    """One per warm container: its circuit breakers remember each tier's health between turns."""
+    from aicore.models.router import Router, RouterPolicy, Tier
+
+    policy = RouterPolicy(deadline_scale=get_settings().model_deadline_scale)
+    endpoint = model_endpoint()
+    endpoint.warm_up(policy.socket_timeout_s)  # botocore's set-up is paid here, not in a turn's budget
+    return Router(endpoint, {Tier(t): target for t, target in tier_targets().items()}, policy)
+
+
+@lru_cache(maxsize=1)
+def model_registry() -> DynamoModelRegistry:
+    from aicore.modelops.registry import DynamoModelRegistry
+
+    return DynamoModelRegistry(get_settings().models_table)
+
+
+@lru_cache(maxsize=1)
+def model_flows() -> StepFunctionsStarter:
+    from aicore.flows import StepFunctionsStarter
+    from aicore.modelops.service import MODEL_DEPLOY
+
+    return StepFunctionsStarter({MODEL_DEPLOY: get_settings().model_deploy_state_machine_arn})
+
+
+@lru_cache(maxsize=1)
+def model_hosting() -> SageMakerHosting:
+    from aicore.modelops.hosting import SageMakerHosting
+
+    return SageMakerHosting()
+
+
+def deploy_deps() -> DeployDeps:
+    from aicore.model_tiers import Tier
+    from aicore.modelops.deploy import DeployDeps
+
+    settings = get_settings()
+    return DeployDeps(
+        registry=model_registry(),
+        hosting=model_hosting(),
+        endpoint=model_endpoint(),
+        targets={Tier(t): target for t, target in tier_targets().items()},
+        poll_seconds=settings.model_deploy_poll_s,
+        max_polls=settings.model_deploy_max_polls,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -78,7 +224,7 @@ def turn_deps() -> TurnDeps:
         connections=connections(),
         world=world(),
         lore=lore(),
-        sessions=sessions(),
+        sessions=live_sessions(),
         router=router(),
         pusher=pusher(),
         events=events(),

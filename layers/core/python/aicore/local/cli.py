@@ -60,6 +60,7 @@ def run_local(args: argparse.Namespace) -> int:
         f"  HTTP API   {base}/worlds/demo/npcs   (Authorization: Bearer <token>)\n"
         f"  WebSocket  ws://{args.host}:{args.port}/ws?token=<token>\n"
         f"  AWS (moto) {runtime.aws.url}\n"
+        f"  models     {runtime.model.url}   (fault injection: POST {runtime.model.url}/_aicore/faults)\n"
         f"  token      {token}\n"
         f"  (player-1 in world demo; more with: aicore token --player NAME --world demo)\n"
         "Ctrl-C stops it.",

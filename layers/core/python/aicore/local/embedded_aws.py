@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import requests
+from moto.dynamodb.responses import DynamoHandler
 from moto.server import ThreadedMotoServer
 
-from aicore.topology import TOPOLOGY, EventRule, Topology, physical_name
+from aicore.topology import TOPOLOGY, EventRule, Table, Topology, physical_name
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -40,12 +42,39 @@ class EmbeddedAws:
 
     def start(self) -> str:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
+        serialize_dynamodb_requests()
         self._server.start()
         requests.post(f"{self.url}/moto-api/config", json=MOTO_CONFIG, timeout=5).raise_for_status()
         return self.url
 
     def stop(self) -> None:
         self._server.stop()
+
+
+_dynamodb_serialized = threading.Lock()
+
+
+def serialize_dynamodb_requests() -> None:
+    """Make each DynamoDB request atomic, as DynamoDB is and moto is not.
+
+    DynamoDB applies a request to an item atomically: an `ADD` counter never loses an increment
+    and a condition is checked and the write made as one step. moto's backend takes no lock, so
+    concurrent requests interleave between the check and the write. Running moto's DynamoDB
+    requests one at a time (they are CPU-bound under the GIL anyway) restores the guarantee that
+    concurrent writers rely on. Patched once per process, like the Lambda bridge.
+    """
+    with _dynamodb_serialized:
+        if getattr(DynamoHandler.call_action, "serialized", False):
+            return
+        original = DynamoHandler.call_action
+        one_at_a_time = threading.Lock()
+
+        def call_action(handler: DynamoHandler) -> Any:
+            with one_at_a_time:
+                return original(handler)
+
+        call_action.serialized = True  # type: ignore[attr-defined]
+        DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
 def aws_client(service: str, endpoint_url: str) -> Any:
@@ -81,7 +110,8 @@ def create_resources(endpoint_url: str, env: str, topology: Topology = TOPOLOGY)
             TableName=name,
             BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in _key_attributes(table)],
+            **_indexes(table),
         )
         if table.ttl_attribute:
             dynamodb.update_time_to_live(
@@ -99,6 +129,30 @@ def create_resources(endpoint_url: str, env: str, topology: Topology = TOPOLOGY)
         for fn in topology.functions
         for rule in fn.events
     ]
+
+
+def _key_attributes(table: Table) -> list[str]:
+    names = [table.partition_key, *([table.sort_key] if table.sort_key else [])]
+    for index in table.indexes:
+        names += [index.partition_key, *([index.sort_key] if index.sort_key else [])]
+    return list(dict.fromkeys(names))
+
+
+def _indexes(table: Table) -> dict[str, Any]:
+    """Global secondary indexes as the topology declares them (keys only, like cdk/)."""
+    if not table.indexes:
+        return {}
+    return {
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index.name,
+                "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
+                + ([{"AttributeName": index.sort_key, "KeyType": "RANGE"}] if index.sort_key else []),
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+            for index in table.indexes
+        ]
+    }
 
 
 def _route_rule(events: Any, sqs: Any, env: str, bus: str, rule: EventRule, function: str) -> RuleDelivery:

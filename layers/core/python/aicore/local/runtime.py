@@ -10,9 +10,12 @@ from aicore.auth import Caller, Role
 from aicore.local.console import console_routes
 from aicore.local.delivery import EventDelivery
 from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
+from aicore.local.faults import FaultPlan, admin_routes
 from aicore.local.gateway import Gateway, GatewayThread
-from aicore.local.lambdas import Lambdas
+from aicore.local.lambdas import REPO_ROOT, Lambdas
 from aicore.local.model_server import ChatEngine, LlamaEngine, ModelServerThread, local_endpoint_names
+from aicore.local.sagemaker_control import LocalHosting
+from aicore.local.schedules import ScheduleTicker
 from aicore.local.seed import seed_world
 from aicore.local.step_functions import LambdaBridge, create_state_machines
 from aicore.observability import logger
@@ -24,6 +27,11 @@ from aicore.world.store import DynamoWorldStore
 ENV = "local"
 # A development-only signing key: tokens it signs are worthless outside `aicore local`.
 LOCAL_JWT_SECRET = os.environ.get("AICORE_LOCAL_JWT_SECRET", "aicore-local-development-key-not-a-secret")
+# The local model runs on a laptop's CPU, not the tiers' GPUs: reading an NPC prompt (~500 tokens)
+# takes it 0.5-3 s where a GPU takes tens of ms, so the router's deadlines stretch to match (gold's
+# 100 ms budget becomes 10 s). Budgets still pick the tiers; the metrics report real times.
+LOCAL_DEADLINE_SCALE = 100
+LOCAL_DEPLOY_POLL_S = 1
 
 
 def local_issuer() -> TokenIssuer:
@@ -55,7 +63,16 @@ class LocalRuntime:
     def __post_init__(self) -> None:
         self.aws = EmbeddedAws(self.options.aws_port)
         engine = self.engine or LlamaEngine()
-        self.model = ModelServerThread(engine, local_endpoint_names(ENV), port=self.options.model_port)
+        self.faults = FaultPlan()  # faults on demand: tests, or POST /_aicore/faults on the model server
+        self.hosting = LocalHosting.for_tiers(ENV, REPO_ROOT / "endpoints")  # what deployments change
+        self.model = ModelServerThread(
+            engine,
+            local_endpoint_names(ENV),
+            port=self.options.model_port,
+            faults=self.faults,
+            hosting=self.hosting,
+            extra_routes=admin_routes(self.faults),
+        )
         self.lambdas = Lambdas()
         self.console_token = local_token("player-1", "demo")
         gateway = Gateway(
@@ -68,6 +85,8 @@ class LocalRuntime:
         self.gateway = GatewayThread(gateway)
         self.delivery: EventDelivery | None = None
         self.bridge = LambdaBridge(self.lambdas, ENV)
+        self._saved_environment: dict[str, str | None] = {}
+        self.schedules = ScheduleTicker(self.lambdas, ENV)
 
     def start(self) -> None:
         started = time.perf_counter()
@@ -77,28 +96,34 @@ class LocalRuntime:
         self._export_environment(aws_url, model_url, f"http://{self.options.host}:{self.options.port}")
         deliveries = create_resources(aws_url, ENV)
         self.bridge.install()
-        os.environ.update(create_state_machines(aws_url, ENV))
+        self._export(create_state_machines(aws_url, ENV))
         seed_world(DynamoWorldStore(physical_name(ENV, "world")))
         self.gateway.start()
         self.delivery = EventDelivery(self.lambdas, aws_url, deliveries)
         self.delivery.start()
+        self.schedules.start()
         self.started_in_s = time.perf_counter() - started
 
     def stop(self) -> None:
+        self.schedules.stop()
         if self.delivery is not None:
             self.delivery.stop()
         self.gateway.stop()
         self.model.stop()
         self.bridge.uninstall()
         self.aws.stop()
+        self._restore_environment()
 
     def _export_environment(self, aws_url: str, model_url: str, gateway_url: str) -> None:
         """What Lambda's configuration gives each function in the cloud, pointed at loopback."""
-        os.environ.update(resource_environment(ENV))
-        os.environ.update(
+        self._export(resource_environment(ENV))
+        self._export(
             {
                 "AWS_ENDPOINT_URL": aws_url,
                 "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": model_url,
+                "AWS_ENDPOINT_URL_SAGEMAKER": model_url,  # deployments: aicore.local.sagemaker_control
+                "MODEL_DEADLINE_SCALE": str(LOCAL_DEADLINE_SCALE),
+                "MODEL_DEPLOY_POLL_S": str(LOCAL_DEPLOY_POLL_S),
                 "CONNECTIONS_URL": gateway_url,
                 "JWT_SECRET": LOCAL_JWT_SECRET,
                 "AWS_ACCESS_KEY_ID": "testing",
@@ -109,6 +134,22 @@ class LocalRuntime:
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_LOG_LEVEL": self.options.log_level,
+                # SmolLM2 on a laptop reads prompts slowly: summaries see fewer new lines than silver's.
+                "SESSION_SUMMARY_INPUT_TOKENS": "400",
             }
         )
-        os.environ.pop("AWS_PROFILE", None)
+        self._saved_environment.setdefault("AWS_PROFILE", os.environ.pop("AWS_PROFILE", None))
+
+    def _export(self, values: dict[str, str]) -> None:
+        """Set process environment variables, remembering what was there for `stop`."""
+        for key, value in values.items():
+            self._saved_environment.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _restore_environment(self) -> None:
+        for key, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_environment.clear()

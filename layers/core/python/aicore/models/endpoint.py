@@ -27,6 +27,8 @@ from aicore.models.wire import (
     ChatMessage,
     ChatRequest,
     SseDecoder,
+    StreamOptions,
+    Usage,
 )
 
 JSON = "application/json"
@@ -41,8 +43,38 @@ class ChatResult:
     finish_reason: str | None = None
 
 
+class ChatStream(Iterator[str]):
+    """The text deltas of a streamed answer; `usage` holds the token counts once the endpoint sent them.
+
+    Iterating yields only text. A `Usage` in the underlying stream (the last chunk, when the
+    request asked for it) is kept in `usage` instead of being yielded.
+    """
+
+    def __init__(self, items: Iterator[str | Usage]) -> None:
+        self._items = items
+        self.usage: Usage | None = None
+
+    def __next__(self) -> str:
+        while True:
+            item = next(self._items)
+            if isinstance(item, Usage):
+                self.usage = item
+                continue
+            return item
+
+    def close(self) -> None:
+        """Stops reading: the connection is released even when the answer is not finished."""
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            close()
+
+
 class ModelEndpoint(Protocol):
-    """A hosted chat model. Every failure is an `aicore.errors.ModelUnavailable`."""
+    """A hosted chat model. Every failure is an `aicore.errors.ModelUnavailable`.
+
+    `inference_component` names the model on an endpoint that hosts inference components
+    (SageMaker requires it there); None for an endpoint that serves one model.
+    """
 
     def stream_chat(
         self,
@@ -52,7 +84,8 @@ class ModelEndpoint(Protocol):
         max_tokens: int,
         temperature: float,
         timeout_s: float,
-    ) -> Iterator[str]:
+        inference_component: str | None = None,
+    ) -> ChatStream:
         """Text deltas of the answer, each as soon as it arrives."""
         ...
 
@@ -64,6 +97,7 @@ class ModelEndpoint(Protocol):
         max_tokens: int,
         temperature: float,
         timeout_s: float,
+        inference_component: str | None = None,
     ) -> ChatResult:
         """The whole answer at once, with its token counts."""
         ...
@@ -100,14 +134,19 @@ class SageMakerEndpoint:
         max_tokens: int,
         temperature: float,
         timeout_s: float,
-    ) -> Generator[str, None, None]:
+        inference_component: str | None = None,
+    ) -> ChatStream:
         """Calls the endpoint now (so a dead endpoint fails here) and yields deltas as they arrive."""
         body = _request_body(messages, max_tokens, temperature, stream=True)
         with _as_model_unavailable(endpoint_name):
             response = self._client(timeout_s).invoke_endpoint_with_response_stream(
-                EndpointName=endpoint_name, Body=body, ContentType=JSON, Accept=EVENT_STREAM
+                EndpointName=endpoint_name,
+                Body=body,
+                ContentType=JSON,
+                Accept=EVENT_STREAM,
+                **_component(inference_component),
             )
-        return text_deltas(endpoint_name, response["Body"])
+        return ChatStream(stream_items(endpoint_name, response["Body"]))
 
     def chat(
         self,
@@ -117,14 +156,23 @@ class SageMakerEndpoint:
         max_tokens: int,
         temperature: float,
         timeout_s: float,
+        inference_component: str | None = None,
     ) -> ChatResult:
         body = _request_body(messages, max_tokens, temperature, stream=False)
         with _as_model_unavailable(endpoint_name):
             response = self._client(timeout_s).invoke_endpoint(
-                EndpointName=endpoint_name, Body=body, ContentType=JSON, Accept=JSON
+                EndpointName=endpoint_name,
+                Body=body,
+                ContentType=JSON,
+                Accept=JSON,
+                **_component(inference_component),
             )
             payload = response["Body"].read()
         return _chat_result(endpoint_name, payload)
+
+    def warm_up(self, timeout_s: float) -> None:
+        """Builds the client for `timeout_s` now (~100 ms of botocore set-up), not in a caller's budget."""
+        self._client(timeout_s)
 
     def _client(self, read_timeout_s: float) -> Any:
         with self._lock:
@@ -145,13 +193,21 @@ class SageMakerEndpoint:
         )
 
 
+def _component(inference_component: str | None) -> dict[str, str]:
+    return {"InferenceComponentName": inference_component} if inference_component else {}
+
+
 def _request_body(
     messages: Sequence[ChatMessage], max_tokens: int, temperature: float, *, stream: bool
 ) -> bytes:
     request = ChatRequest(
-        messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=stream
+        messages=list(messages),
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stream=stream,
+        stream_options=StreamOptions(include_usage=True) if stream else None,
     )
-    return request.model_dump_json().encode()
+    return request.model_dump_json(exclude_none=True).encode()
 
 
 def _chat_result(endpoint_name: str, payload: bytes) -> ChatResult:
@@ -169,7 +225,18 @@ def _chat_result(endpoint_name: str, payload: bytes) -> ChatResult:
 
 
 def text_deltas(endpoint_name: str, event_stream: Any) -> Generator[str, None, None]:
-    """The text deltas in a response stream (botocore's `EventStream` of `PayloadPart` events).
+    """The text deltas in a response stream (botocore's `EventStream` of `PayloadPart` events)."""
+    items = stream_items(endpoint_name, event_stream)
+    try:
+        for item in items:
+            if isinstance(item, str):
+                yield item
+    finally:
+        items.close()
+
+
+def stream_items(endpoint_name: str, event_stream: Any) -> Generator[str | Usage, None, None]:
+    """The text deltas in a response stream, and its token counts (`Usage`) when the endpoint sends them.
 
     Yields the non-empty text of each chunk until `[DONE]`; the rest is drained, then closed.
 
@@ -184,9 +251,11 @@ def text_deltas(endpoint_name: str, event_stream: Any) -> Generator[str, None, N
             if data == SSE_DONE:
                 done = True
                 continue
-            text = _chunk_text(endpoint_name, data)
-            if text:
-                yield text
+            chunk = _chunk(endpoint_name, data)
+            if chunk.text:
+                yield chunk.text
+            if chunk.usage is not None:
+                yield chunk.usage
     finally:
         event_stream.close()
     if not done:
@@ -206,9 +275,9 @@ def _sse_data(endpoint_name: str, event_stream: Iterable[dict[str, Any]]) -> Ite
                 yield from decoder.feed(part["Bytes"])
 
 
-def _chunk_text(endpoint_name: str, data: str) -> str:
+def _chunk(endpoint_name: str, data: str) -> ChatCompletionChunk:
     try:
-        return ChatCompletionChunk.model_validate_json(data).text
+        return ChatCompletionChunk.model_validate_json(data)
     except ValidationError as error:
         raise _malformed(endpoint_name, "stream chunk", error) from None
 

@@ -1,40 +1,201 @@
 """The AI router: picks a tier for a latency budget and never leaves a player without an answer.
 
-Fallback order: the chosen tier, then the slower tier(s) after it, then an in-character
-scripted line. The result says which happened.
+- **Tier.** A first-token budget of 100 ms or less asks for gold; anything else (or none) silver.
+- **Health.** Each tier has a circuit breaker, kept for the life of the warm container: after
+  `failure_threshold` failures in a row (errors, throttling, timeouts, broken streams) it opens
+  and the tier is skipped; after `cooldown_s` one request goes through as a probe (half-open);
+  its success closes the breaker, its failure opens it again.
+- **Fallback.** The chosen tier, then the other one (gold -> silver; silver -> gold, a faster
+  answer rather than none), then an in-character scripted line. The completion says which
+  tier answered, whether that was a fallback, and why each skipped tier was skipped.
+- **Deadline.** The budget is a deadline for the first token: the time left of it is each
+  attempt's timeout, so a slow tier cannot spend its fallback's time, and the scripted line is
+  there by the deadline at the latest. Wall-clock deadlines are the budget times
+  `deadline_scale`: 1 where the tiers run on their GPUs, more where a laptop's CPU model
+  stands in for them (`aicore local`).
+
+The endpoint is read in a worker thread and the caller waits for each token with a deadline,
+because botocore's timeouts apply to each socket read, not to the wait for the first token.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from aicore.errors import ModelUnavailable
-from aicore.models.endpoint import ModelEndpoint
-from aicore.models.wire import ChatMessage
+from aicore.model_tiers import GOLD_BUDGET_MS, SCRIPTED, SILVER_BUDGET_MS, Tier, tier_for_budget
+from aicore.models.endpoint import ChatStream, ModelEndpoint
+from aicore.models.wire import ChatMessage, Usage
 from aicore.observability import logger
 
+__all__ = [
+    "GOLD_BUDGET_MS",
+    "SCRIPTED",
+    "SILVER_BUDGET_MS",
+    "Attempt",
+    "CircuitBreaker",
+    "Completion",
+    "ModelRequest",
+    "Outcome",
+    "Router",
+    "RouterPolicy",
+    "Tier",
+    "TierTarget",
+    "tier_for_budget",
+]
 
-class Tier(StrEnum):
-    GOLD = "gold"
-    SILVER = "silver"
+
+FALLBACKS: Mapping[Tier, tuple[Tier, ...]] = {
+    Tier.GOLD: (Tier.GOLD, Tier.SILVER),
+    Tier.SILVER: (Tier.SILVER, Tier.GOLD),
+}
+
+Clock = Callable[[], float]
+MAX_SOCKET_TIMEOUT_S = 300.0
 
 
-SCRIPTED = "scripted"
-FALLBACK_ORDER: tuple[Tier, ...] = (Tier.GOLD, Tier.SILVER)
-GOLD_BUDGET_MS = 100
-SILVER_BUDGET_MS = 1000
-# How long a tier may take to send its first (or next) token before we give up on it.
-TIER_TIMEOUT_S: Mapping[Tier, float] = {Tier.GOLD: 10.0, Tier.SILVER: 20.0}
+@dataclass(frozen=True)
+class TierTarget:
+    """Where a tier is served: its endpoint and, on an endpoint with inference components, its component."""
+
+    endpoint: str
+    component: str | None = None
 
 
-def tier_for_budget(first_token_budget_ms: int | None) -> Tier:
-    """Under 100 ms: gold. Anything else (or no budget): silver, the smarter tier."""
-    if first_token_budget_ms is not None and first_token_budget_ms <= GOLD_BUDGET_MS:
-        return Tier.GOLD
-    return Tier.SILVER
+@dataclass(frozen=True)
+class RouterPolicy:
+    """How long the router waits and when it gives up on a tier.
+
+    First-token deadlines are the budgets times `deadline_scale`. The stall timeout is not scaled:
+    once an answer streams, a silence of seconds means a broken stream on any hardware.
+    """
+
+    deadline_scale: float = 1.0
+    unbudgeted_deadline_ms: float = 10_000  # first-token deadline of a request with no budget
+    min_attempt_ms: float = 5.0  # less time than this left: do not start another tier
+    stall_timeout_ms: float = 5_000  # longest gap between tokens once the answer has started (unscaled)
+    failure_threshold: int = 3  # failures in a row that open a tier's breaker
+    cooldown_s: float = 10.0  # how long an open breaker stays open before a probe
+
+    def deadline_s(self, first_token_budget_ms: int | None) -> float:
+        budget = self.unbudgeted_deadline_ms if first_token_budget_ms is None else first_token_budget_ms
+        return budget * self.deadline_scale / 1000
+
+    @property
+    def stall_timeout_s(self) -> float:
+        return self.stall_timeout_ms / 1000
+
+    @property
+    def socket_timeout_s(self) -> float:
+        """botocore's read timeout for every call: the longest first-token wait or stall, capped.
+
+        The router gives up at each request's own deadline; this only bounds how long a socket
+        waits (the first byte comes with the first token) and how long an abandoned reader lives.
+        One value, so one botocore client, built before the first turn (`SageMakerEndpoint.warm_up`).
+        """
+        return min(max(self.stall_timeout_s, self.deadline_s(None)), MAX_SOCKET_TIMEOUT_S)
+
+    @property
+    def min_attempt_s(self) -> float:
+        return self.min_attempt_ms / 1000
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitBreaker:
+    """Closed -> (threshold failures in a row) -> open -> (cooldown) -> half-open: one probe decides.
+
+    A probe that never reports back (its caller died) is given up after another cooldown, so
+    the tier is probed again rather than skipped forever.
+    """
+
+    def __init__(self, name: str, failure_threshold: int, cooldown_s: float, clock: Clock) -> None:
+        self.name = name
+        self._threshold = failure_threshold
+        self._cooldown_s = cooldown_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._state = BreakerState.CLOSED
+        self._failures = 0
+        self._opened_at = 0.0
+        self._probe_since: float | None = None
+
+    @property
+    def state(self) -> BreakerState:
+        with self._lock:
+            if self._state is BreakerState.OPEN and self._cooled_down():
+                return BreakerState.HALF_OPEN
+            return self._state
+
+    def allow(self) -> bool:
+        """Whether a request may go to this tier now (in half-open state, only the one probe)."""
+        with self._lock:
+            if self._state is BreakerState.CLOSED:
+                return True
+            now = self._clock()
+            if self._state is BreakerState.OPEN:
+                if not self._cooled_down():
+                    return False
+                self._state = BreakerState.HALF_OPEN
+                self._probe_since = now
+                logger.info("Circuit half-open: probing", extra={"tier": self.name})
+                return True
+            if self._probe_since is None or now - self._probe_since >= self._cooldown_s:
+                self._probe_since = now
+                return True
+            return False
+
+    def record_success(self) -> None:
+        with self._lock:
+            if self._state is not BreakerState.CLOSED:
+                logger.info("Circuit closed", extra={"tier": self.name})
+            self._state = BreakerState.CLOSED
+            self._failures = 0
+            self._probe_since = None
+
+    def record_failure(self) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._state is BreakerState.HALF_OPEN or self._failures >= self._threshold:
+                if self._state is not BreakerState.OPEN:
+                    logger.warning(
+                        "Circuit opened", extra={"tier": self.name, "failures_in_a_row": self._failures}
+                    )
+                self._state = BreakerState.OPEN
+                self._opened_at = self._clock()
+                self._probe_since = None
+
+    def _cooled_down(self) -> bool:
+        return self._clock() - self._opened_at >= self._cooldown_s
+
+
+class Outcome(StrEnum):
+    ANSWERED = "answered"
+    TRUNCATED = "truncated"  # answered, then the stream broke: what was said is kept
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    BREAKER_OPEN = "breaker_open"
+    NO_TIME_LEFT = "no_time_left"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What happened to one tier during one request."""
+
+    tier: str
+    outcome: Outcome
+    ms: float = 0.0
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,8 +213,10 @@ class Completion:
     fallback: bool
     first_token_ms: float
     total_ms: float
-    tokens: int
+    tokens: int  # completion tokens: the endpoint's count when it sends one, else the deltas received
     truncated: bool = False
+    prompt_tokens: int | None = None
+    attempts: tuple[Attempt, ...] = field(default=())
 
     @property
     def tokens_per_s(self) -> float:
@@ -64,81 +227,220 @@ class Completion:
             else 0.0
         )
 
+    @property
+    def fallback_reason(self) -> str | None:
+        """Why the tiers before the one that answered did not: `gold: timed_out; ...`."""
+        skipped = [a for a in self.attempts if a.tier != self.tier]
+        if not skipped:
+            return None
+        return "; ".join(f"{a.tier}: {a.reason or a.outcome.value}" for a in skipped)
+
+
+@dataclass(frozen=True)
+class _End:
+    usage: Usage | None = None
+    error: ModelUnavailable | None = None
+    stalled: bool = False
+
+
+_Item = str | _End
+
+# Shared by every router of the process: an idle thread costs nothing, and a reader stuck on a
+# silent endpoint ends at its socket timeout (the stall timeout) at the latest.
+_READERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="model-stream")
+
+
+class _StreamReader:
+    """Reads one answer in a worker thread; the caller takes each delta with its own deadline."""
+
+    def __init__(self, open_stream: Callable[[], ChatStream]) -> None:
+        self._items: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._abandoned = threading.Event()
+        _READERS.submit(self._read, open_stream)
+
+    def next(self, timeout_s: float) -> _Item:
+        """The next delta or the end; `queue.Empty` when nothing came in `timeout_s`."""
+        return self._items.get(timeout=max(timeout_s, 0.0))
+
+    def abandon(self) -> None:
+        """The caller has stopped waiting: the worker closes the stream at its next delta."""
+        self._abandoned.set()
+
+    def _read(self, open_stream: Callable[[], ChatStream]) -> None:
+        stream: ChatStream | None = None
+        try:
+            stream = open_stream()
+            for delta in stream:
+                if self._abandoned.is_set():
+                    return
+                self._items.put(delta)
+            self._items.put(_End(usage=stream.usage))
+        except ModelUnavailable as error:
+            self._items.put(_End(error=error))
+        except Exception as error:
+            reason = type(error).__name__
+            self._items.put(_End(error=ModelUnavailable(f"{reason}: {error}", details={"reason": reason})))
+        finally:
+            if stream is not None:
+                stream.close()
+
+
+@dataclass
+class _Attempted:
+    attempt: Attempt
+    completion: Completion | None = None
+
 
 class Router:
-    def __init__(self, endpoint: ModelEndpoint, endpoint_names: Mapping[Tier, str]) -> None:
+    def __init__(
+        self,
+        endpoint: ModelEndpoint,
+        targets: Mapping[Tier, TierTarget | str],
+        policy: RouterPolicy | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self._endpoint = endpoint
-        self._names = endpoint_names
+        self._targets = {
+            tier: target if isinstance(target, TierTarget) else TierTarget(target)
+            for tier, target in targets.items()
+        }
+        self.policy = policy or RouterPolicy()
+        self._clock = clock
+        self.breakers = {
+            tier: CircuitBreaker(tier.value, self.policy.failure_threshold, self.policy.cooldown_s, clock)
+            for tier in Tier
+        }
 
     def stream(
         self, request: ModelRequest, on_token: Callable[[str], None], scripted_line: Callable[[], str]
     ) -> Completion:
-        started = time.perf_counter()
+        """Streams the answer to `on_token`; the returned completion says who answered and how fast."""
+        started = self._clock()
+        deadline = started + self.policy.deadline_s(request.first_token_budget_ms)
         first = tier_for_budget(request.first_token_budget_ms)
-        for tier in FALLBACK_ORDER[FALLBACK_ORDER.index(first) :]:
-            try:
-                return self._stream_tier(tier, request, on_token, started, fallback=tier != first)
-            except ModelUnavailable as exc:
-                logger.warning(
-                    "Model tier failed before its first token", extra={"tier": tier, "error": exc.message}
+        attempts: list[Attempt] = []
+        for tier in FALLBACKS[first]:
+            if tier not in self._targets:
+                continue
+            if deadline - self._clock() < self.policy.min_attempt_s:
+                attempts.append(
+                    Attempt(tier.value, Outcome.NO_TIME_LEFT, reason="no time left in the budget")
                 )
-        line = scripted_line()
-        elapsed = _ms_since(started)
-        on_token(line)
-        return Completion(line, SCRIPTED, fallback=True, first_token_ms=elapsed, total_ms=elapsed, tokens=1)
+                continue
+            if not self.breakers[tier].allow():
+                attempts.append(Attempt(tier.value, Outcome.BREAKER_OPEN, reason="circuit open"))
+                continue
+            attempted = self._attempt(tier, request, on_token, started, deadline)
+            attempts.append(attempted.attempt)
+            if attempted.completion is not None:
+                return replace(attempted.completion, fallback=tier != first, attempts=tuple(attempts))
+            logger.warning(
+                "Model tier gave no answer",
+                extra={"tier": tier, "outcome": attempted.attempt.outcome, "error": attempted.attempt.reason},
+            )
+        return self._scripted(scripted_line, on_token, started, attempts)
 
-    def _stream_tier(
+    def _attempt(
         self,
         tier: Tier,
         request: ModelRequest,
         on_token: Callable[[str], None],
         started: float,
-        fallback: bool,
-    ) -> Completion:
-        pieces: list[str] = []
-        first_token_ms = 0.0
-        deltas = self._endpoint.stream_chat(
-            self._names[tier],
-            request.messages,
-            max_tokens=request.max_tokens,
-            temperature=request.temperature,
-            timeout_s=TIER_TIMEOUT_S[tier],
+        deadline: float,
+    ) -> _Attempted:
+        attempt_started = self._clock()
+        target = self._targets[tier]
+        reader = _StreamReader(
+            lambda: self._endpoint.stream_chat(
+                target.endpoint,
+                request.messages,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                timeout_s=self.policy.socket_timeout_s,
+                inference_component=target.component,
+            )
         )
+        breaker = self.breakers[tier]
+
+        def attempt(outcome: Outcome, reason: str = "") -> Attempt:
+            return Attempt(tier.value, outcome, self._since(attempt_started), reason)
+
         try:
-            for delta in deltas:
-                if not pieces:
-                    first_token_ms = _ms_since(started)
-                pieces.append(delta)
-                on_token(delta)
-        except ModelUnavailable:
-            if not pieces:
-                raise
+            item = reader.next(deadline - self._clock())
+        except queue.Empty:
+            reader.abandon()
+            breaker.record_failure()
+            return _Attempted(attempt(Outcome.TIMED_OUT, "no first token in time"))
+        if isinstance(item, _End):
+            breaker.record_failure()
+            return _Attempted(attempt(Outcome.FAILED, _reason(item.error) if item.error else "empty answer"))
+
+        first_token_ms = self._since(started)
+        pieces = [item]
+        on_token(item)
+        end = self._rest(reader, pieces, on_token)
+        truncated = end.error is not None or end.stalled
+        if truncated:
+            breaker.record_failure()
             # Tokens already reached the player: keep what was said rather than start over.
             logger.warning("Model stream cut mid-way", extra={"tier": tier, "tokens": len(pieces)})
-            return self._completion(tier, pieces, first_token_ms, started, fallback, truncated=True)
-        if not pieces:
-            raise ModelUnavailable(f"The {tier} tier returned an empty answer.")
-        return self._completion(tier, pieces, first_token_ms, started, fallback)
+        else:
+            breaker.record_success()
+        usage = end.usage
+        completion = Completion(
+            text="".join(pieces).strip(),
+            tier=tier.value,
+            fallback=False,
+            first_token_ms=first_token_ms,
+            total_ms=self._since(started),
+            tokens=usage.completion_tokens if usage else len(pieces),
+            truncated=truncated,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+        )
+        if not truncated:
+            return _Attempted(attempt(Outcome.ANSWERED), completion)
+        reason = _reason(end.error) if end.error else "stalled mid-answer"
+        return _Attempted(attempt(Outcome.TRUNCATED, reason), completion)
 
-    @staticmethod
-    def _completion(
-        tier: Tier,
-        pieces: list[str],
-        first_token_ms: float,
+    def _rest(self, reader: _StreamReader, pieces: list[str], on_token: Callable[[str], None]) -> _End:
+        while True:
+            try:
+                item = reader.next(self.policy.stall_timeout_s)
+            except queue.Empty:
+                reader.abandon()
+                return _End(stalled=True)
+            if isinstance(item, _End):
+                return item
+            pieces.append(item)
+            on_token(item)
+
+    def _scripted(
+        self,
+        scripted_line: Callable[[], str],
+        on_token: Callable[[str], None],
         started: float,
-        fallback: bool,
-        truncated: bool = False,
+        attempts: Iterable[Attempt],
     ) -> Completion:
+        line = scripted_line()
+        on_token(line)
+        elapsed = self._since(started)
         return Completion(
-            "".join(pieces).strip(),
-            tier.value,
-            fallback,
-            first_token_ms,
-            _ms_since(started),
-            len(pieces),
-            truncated,
+            line,
+            SCRIPTED,
+            fallback=True,
+            first_token_ms=elapsed,
+            total_ms=elapsed,
+            tokens=1,
+            attempts=tuple(attempts),
         )
 
+    def _since(self, start: float) -> float:
+        return _ms(start, self._clock())
 
-def _ms_since(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)
+
+def _reason(error: ModelUnavailable) -> str:
+    return str(error.details.get("reason") or error.message)
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 3)

@@ -23,6 +23,12 @@ class ChatMessage(BaseModel):
     content: str
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    include_usage: bool = False  # a last chunk, with no choices, carries the token counts
+
+
 class ChatRequest(BaseModel):
     """The body of `InvokeEndpoint` and `InvokeEndpointWithResponseStream`."""
 
@@ -32,6 +38,7 @@ class ChatRequest(BaseModel):
     max_tokens: int = Field(ge=1, le=8192)
     temperature: float = Field(ge=0.0, le=2.0)
     stream: bool = False
+    stream_options: StreamOptions | None = None
 
 
 class Usage(BaseModel):
@@ -76,6 +83,7 @@ class ChatCompletionChunk(BaseModel):
     created: int
     model: str
     choices: list[ChunkChoice]
+    usage: Usage | None = None  # only on the last chunk, when the request asked for it
 
     @property
     def text(self) -> str:

@@ -8,6 +8,7 @@ from aicore.world.models import LoreFact, Npc, NpcMemory
 
 CHARS_PER_TOKEN = 4  # a rough, safe estimate for budgeting context
 HISTORY_TOKEN_BUDGET = 600
+SUMMARY_TOKEN_BUDGET = 200  # of the history budget, at most this much goes to the rolling summary
 MAX_LORE_FACTS = 6
 
 
@@ -41,11 +42,32 @@ def history_within_budget(history: list[Message], npc_id: str, budget_tokens: in
     return list(reversed(chosen))
 
 
+def summary_within_budget(summary: str, budget_tokens: int) -> str:
+    """The rolling summary, cut at a word to fit the budget (its end is the most recent part)."""
+    limit = budget_tokens * CHARS_PER_TOKEN
+    if len(summary) <= limit:
+        return summary
+    clipped = summary[len(summary) - limit :]
+    return "…" + clipped.split(" ", 1)[-1]
+
+
 def build_prompt(
-    npc: Npc, lore: list[LoreFact], memory: NpcMemory | None, history: list[Message], player_line: str
+    npc: Npc,
+    lore: list[LoreFact],
+    memory: NpcMemory | None,
+    history: list[Message],
+    player_line: str,
+    summary: str = "",
 ) -> list[ChatMessage]:
+    """Persona and facts, the summary of what came before, then the newest lines that fit the budget."""
+    system = system_prompt(npc, lore, memory)
+    history_budget = HISTORY_TOKEN_BUDGET
+    if summary:
+        earlier = summary_within_budget(summary, SUMMARY_TOKEN_BUDGET)
+        system += f"\nEarlier in this conversation: {earlier}"
+        history_budget -= len(earlier) // CHARS_PER_TOKEN + 4
     return [
-        ChatMessage(role="system", content=system_prompt(npc, lore, memory)),
-        *history_within_budget(history, npc.npc_id, HISTORY_TOKEN_BUDGET),
+        ChatMessage(role="system", content=system),
+        *history_within_budget(history, npc.npc_id, history_budget),
         ChatMessage(role="user", content=player_line),
     ]

@@ -1,14 +1,19 @@
-"""Sessions and their messages."""
+"""Sessions and their messages, the tiers a session lives in, and what the API takes and gives."""
 
 from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from aicore.events import utc_now
+
+MAX_TEXT_CHARS = 4000
+MAX_MESSAGES_PER_APPEND = 25
+MAX_PARTICIPANTS = 64
+ParticipantId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
 
 class ParticipantKind(StrEnum):
@@ -17,8 +22,29 @@ class ParticipantKind(StrEnum):
 
 
 class Participant(BaseModel):
-    id: str
+    model_config = ConfigDict(frozen=True)
+
+    id: ParticipantId
     kind: ParticipantKind
+
+
+class Tier(StrEnum):
+    """Where a session's words live.
+
+    hot: every message is its own item in DynamoDB. warm: older messages are compacted into
+    compressed chunks beside a rolling summary (still DynamoDB). cold: the whole session is one
+    compressed object in S3; the head stays as a tombstone. `archiving` and `rehydrating` are the
+    moves between them: writes wait for them, reads do not.
+    """
+
+    HOT = "hot"
+    WARM = "warm"
+    ARCHIVING = "archiving"
+    COLD = "cold"
+    REHYDRATING = "rehydrating"
+
+
+LIVE_TIERS = (Tier.HOT, Tier.WARM)
 
 
 class Message(BaseModel):
@@ -31,7 +57,7 @@ class Message(BaseModel):
 
 class NewMessage(BaseModel):
     speaker: Participant
-    text: str
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     correlation_id: str | None = None
 
 
@@ -40,18 +66,57 @@ class SessionHead(BaseModel):
     world_id: str
     participants: list[Participant]
     metadata: dict[str, Any] = {}
-    version: int = 1
-    message_count: int = 0
-    tier: str = "hot"
+    version: int = Field(1, description="Bumped by every metadata or participant change.")
+    message_count: int = Field(0, description="Sequence numbers handed out so far.")
+    tier: Tier = Tier.HOT
+    summary: str = Field("", description="Rolling summary of the messages up to `summary_through`.")
+    summary_through: int = 0
+    compacted_through: int = Field(0, description="Messages up to this seq live in warm chunks.")
+    archive_key: str | None = Field(None, description="The S3 object of a cold session.")
+    tier_changed_at: str | None = None
     created_at: str = Field(default_factory=utc_now)
     updated_at: str = Field(default_factory=utc_now)
 
     def includes(self, participant_id: str) -> bool:
         return any(p.id == participant_id for p in self.participants)
 
+    @property
+    def is_live(self) -> bool:
+        return self.tier in LIVE_TIERS
+
+    @property
+    def live_tier(self) -> Tier:
+        """The tier a live session is in, from what it holds."""
+        return Tier.WARM if self.compacted_through > 0 else Tier.HOT
+
+    @property
+    def hot_count(self) -> int:
+        return self.message_count - self.compacted_through
+
 
 class SessionView(BaseModel):
     """What a reader gets: the head and a page of messages, oldest first."""
 
     session: SessionHead
+    messages: list[Message]
+
+
+class MessagePage(BaseModel):
+    """Messages oldest first; `next_before` asks for the page before this one (None: no more)."""
+
+    session_id: str
+    messages: list[Message]
+    next_before: int | None
+
+
+class HeadChanges(BaseModel):
+    """A versioned change to a head: new metadata and/or a new participant list."""
+
+    metadata: dict[str, Any] | None = None
+    participants: list[Participant] | None = None
+
+
+class AppendResult(BaseModel):
+    session_id: str
+    message_count: int
     messages: list[Message]

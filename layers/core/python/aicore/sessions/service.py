@@ -1,37 +1,295 @@
-"""Session rules: who may see a session, and finding the conversation between a player and an NPC."""
+"""The sessions API's logic: create, read and page, change metadata and participants, append, suspend.
+
+Reads never wait for a tier move: a cold session is answered from its archive object (and its
+rehydration is asked for on the bus); a write to a session that is not live brings it back first,
+inline, with the rehydrate flow's own steps.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, Field, field_validator
+
 from aicore.auth import Caller, Role
-from aicore.errors import Conflict, NotFound
-from aicore.sessions.models import Participant, ParticipantKind, SessionHead, SessionView
-from aicore.sessions.store import SessionStore, pair_key
+from aicore.errors import Conflict, InvalidRequest, NotFound
+from aicore.events import EventPublisher, utc_now
+from aicore.flows import FlowStarter
+from aicore.observability import logger
+from aicore.sessions.access import (
+    Operation,
+    authorize,
+    authorize_create,
+    authorize_removal,
+    authorize_speaker,
+    can_read,
+    hidden,
+)
+from aicore.sessions.archive import ArchivedSession
+from aicore.sessions.chunks import newest_before, next_before
+from aicore.sessions.events import SessionRehydrationRequested
+from aicore.sessions.models import (
+    MAX_MESSAGES_PER_APPEND,
+    MAX_PARTICIPANTS,
+    MAX_TEXT_CHARS,
+    AppendResult,
+    HeadChanges,
+    Message,
+    MessagePage,
+    NewMessage,
+    Participant,
+    ParticipantKind,
+    SessionHead,
+    SessionView,
+    Tier,
+)
+from aicore.sessions.policy import DEFAULT_PAGE, MAX_PAGE, SessionPolicy
+from aicore.sessions.store import SessionNotLive, SessionStore, pair_key
+from aicore.topology import SESSION_ARCHIVE_FLOW, SESSION_REHYDRATION_REQUESTED, SESSIONS_SOURCE
 
-DEFAULT_PAGE = 50
+MAX_METADATA_BYTES = 16 * 1024
+PARTICIPANT_RETRIES = 5
+T = TypeVar("T")
 
 
-def can_read(caller: Caller, head: SessionHead) -> bool:
-    if caller.has(Role.ADMIN):
-        return True
-    if head.world_id != caller.world_id:
-        return False
-    if caller.has(Role.STUDIO) or caller.has(Role.NPC):
-        return True
-    return head.includes(caller.subject)
+class ColdTier(Protocol):
+    """What the service needs of the cold tier (`aicore.sessions.tiers.Tiering`)."""
+
+    def read_archived(self, head: SessionHead) -> ArchivedSession | None: ...
+    def rehydrate_now(self, session_id: str) -> SessionHead: ...
 
 
-def _hidden(session_id: str) -> NotFound:
-    # A session the caller may not see is reported as missing: its existence is not leaked.
-    return NotFound(f"Session '{session_id}' does not exist.", {"session_id": session_id})
+class NewSession(BaseModel):
+    world_id: str | None = Field(None, min_length=1, max_length=64)
+    participants: list[Participant] = Field(min_length=1, max_length=MAX_PARTICIPANTS)
+    metadata: dict[str, Any] = {}
+
+    @field_validator("participants")
+    @classmethod
+    def _unique(cls, participants: list[Participant]) -> list[Participant]:
+        ids = [p.id for p in participants]
+        if len(set(ids)) != len(ids):
+            raise ValueError("participant ids must be unique")
+        return participants
 
 
-def read_session(
-    store: SessionStore, caller: Caller, session_id: str, limit: int = DEFAULT_PAGE
-) -> SessionView:
-    head, messages = store.head_and_recent(session_id, limit)
-    if not can_read(caller, head):
-        raise _hidden(session_id)
-    return SessionView(session=head, messages=messages)
+class SpokenLine(BaseModel):
+    speaker: Participant | None = None
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+
+
+class NewMessages(BaseModel):
+    """An append: one to 25 messages; a player's own lines need no speaker."""
+
+    messages: list[SpokenLine] = Field(min_length=1, max_length=MAX_MESSAGES_PER_APPEND)
+
+
+class SuspendResult(BaseModel):
+    session_id: str
+    tier: Tier
+    archiving: bool
+    execution_arn: str | None = None
+
+
+@dataclass
+class SessionService:
+    store: SessionStore
+    cold: ColdTier
+    events: EventPublisher
+    flows: FlowStarter | None = None
+    policy: SessionPolicy = field(default_factory=SessionPolicy)
+
+    # --- create and read --------------------------------------------------------------------------
+
+    def create(self, caller: Caller, request: NewSession) -> SessionHead:
+        _check_metadata(request.metadata)
+        head = SessionHead(
+            world_id=request.world_id or caller.world_id,
+            participants=request.participants,
+            metadata=request.metadata,
+        )
+        authorize_create(caller, head)
+        return self.store.create(head)
+
+    def get(self, caller: Caller, session_id: str, limit: int = DEFAULT_PAGE) -> SessionView:
+        head, recent = self.store.head_and_recent(session_id, _page_size(limit))
+        authorize(caller, Operation.READ, head)
+        if not head.is_live:
+            head, recent = self._read(head, None, limit)
+        return SessionView(session=head, messages=recent)
+
+    def messages(
+        self, caller: Caller, session_id: str, before: int | None = None, limit: int = DEFAULT_PAGE
+    ) -> MessagePage:
+        if before is not None and before < 1:
+            raise InvalidRequest("'before' is a message seq: 1 or more.", {"before": before})
+        if before is None:  # the newest page: one query returns it with the head
+            view = self.get(caller, session_id, limit)
+            return MessagePage(
+                session_id=session_id, messages=view.messages, next_before=next_before(view.messages)
+            )
+        head = self.store.get_head(session_id)
+        authorize(caller, Operation.READ, head)
+        _, page = self._read(head, before, _page_size(limit))
+        return MessagePage(session_id=session_id, messages=page, next_before=next_before(page))
+
+    def _read(self, head: SessionHead, before: int | None, limit: int) -> tuple[SessionHead, list[Message]]:
+        """A page from wherever the session's words are now, without waiting for a tier move."""
+        for _ in range(3):
+            if head.is_live:
+                return head, self.store.page(head, before, limit)
+            if head.tier is Tier.ARCHIVING:
+                # Items stay until the archive is sealed; if it sealed while we read, read the archive.
+                page = self.store.page(head, before, limit)
+                current = self.store.get_head(head.session_id)
+                if current.tier is not Tier.COLD:
+                    return current, page
+                head = current
+                continue
+            archived = self.cold.read_archived(head)
+            if archived is not None:
+                if head.tier is Tier.COLD:
+                    self._request_rehydration(head)
+                upper = head.message_count + 1 if before is None else min(before, head.message_count + 1)
+                return head, newest_before([archived.messages], upper, limit)
+            head = self.store.get_head(head.session_id)  # it came back meanwhile
+        raise SessionNotLive(head)
+
+    def _request_rehydration(self, head: SessionHead) -> None:
+        assert head.archive_key is not None
+        detail = SessionRehydrationRequested(
+            world_id=head.world_id,
+            correlation_id=head.session_id,
+            session_id=head.session_id,
+            archive_key=head.archive_key,
+        )
+        try:
+            self.events.publish(SESSIONS_SOURCE, SESSION_REHYDRATION_REQUESTED, detail)
+        except Exception:  # the read is answered anyway; the next read asks again
+            logger.exception("Could not ask for rehydration", extra={"session_id": head.session_id})
+
+    # --- write ------------------------------------------------------------------------------------
+
+    def update_metadata(
+        self, caller: Caller, session_id: str, expected_version: int, patch: dict[str, Any]
+    ) -> SessionHead:
+        """JSON merge patch (RFC 7396) of the metadata, if the session is still at `expected_version`."""
+        head = self._live_head(caller, Operation.UPDATE_METADATA, session_id)
+        _check_version(head, expected_version)
+        metadata = merge_patch(head.metadata, patch)
+        _check_metadata(metadata)
+        return self._live(
+            session_id,
+            lambda: self.store.update_head(session_id, expected_version, HeadChanges(metadata=metadata)),
+        )
+
+    def add_participant(
+        self, caller: Caller, session_id: str, participant: Participant, expected_version: int | None = None
+    ) -> SessionHead:
+        def change(head: SessionHead) -> list[Participant] | None:
+            known = next((p for p in head.participants if p.id == participant.id), None)
+            if known == participant:
+                return None
+            if known is not None:
+                raise Conflict(
+                    f"'{participant.id}' is already in the session as a {known.kind.value}.",
+                    {"participant_id": participant.id},
+                )
+            if len(head.participants) >= MAX_PARTICIPANTS:
+                raise InvalidRequest(f"A session has at most {MAX_PARTICIPANTS} participants.")
+            return [*head.participants, participant]
+
+        return self._change_participants(
+            caller, session_id, Operation.ADD_PARTICIPANT, change, expected_version
+        )
+
+    def remove_participant(
+        self, caller: Caller, session_id: str, participant_id: str, expected_version: int | None = None
+    ) -> SessionHead:
+        def change(head: SessionHead) -> list[Participant] | None:
+            authorize_removal(caller, head, participant_id)
+            if not head.includes(participant_id):
+                raise NotFound(
+                    f"'{participant_id}' is not a participant of this session.",
+                    {"participant_id": participant_id},
+                )
+            return [p for p in head.participants if p.id != participant_id]
+
+        return self._change_participants(
+            caller, session_id, Operation.REMOVE_PARTICIPANT, change, expected_version
+        )
+
+    def _change_participants(
+        self,
+        caller: Caller,
+        session_id: str,
+        operation: Operation,
+        change: Callable[[SessionHead], list[Participant] | None],
+        expected_version: int | None,
+    ) -> SessionHead:
+        """Read, change, write conditionally on the version read; retried on a race unless pinned."""
+        for _ in range(PARTICIPANT_RETRIES):
+            head = self._live_head(caller, operation, session_id)
+            if expected_version is not None:
+                _check_version(head, expected_version)
+            participants = change(head)
+            if participants is None:
+                return head  # already as asked: nothing to write
+            try:
+                return self.store.update_head(
+                    session_id, head.version, HeadChanges(participants=participants)
+                )
+            except SessionNotLive:
+                continue
+            except Conflict:
+                if expected_version is not None:
+                    raise
+        raise Conflict("The session's participants keep changing: try again.", {"session_id": session_id})
+
+    def append(self, caller: Caller, session_id: str, request: NewMessages) -> AppendResult:
+        head = self.store.get_head(session_id)
+        new = [
+            NewMessage(speaker=line.speaker or _own_voice(caller), text=line.text)
+            for line in request.messages
+        ]
+        for message in new:
+            authorize_speaker(caller, head, message.speaker)
+        updated, stored = self._live(session_id, lambda: self.store.append(head, new))
+        return AppendResult(session_id=session_id, message_count=updated.message_count, messages=stored)
+
+    def suspend(self, caller: Caller, session_id: str) -> SuspendResult:
+        """Make a session dormant now: the archive flow moves it to S3 (one flow a minute at most)."""
+        head = self.store.get_head(session_id)
+        authorize(caller, Operation.SUSPEND, head)
+        if not head.is_live:
+            return SuspendResult(session_id=session_id, tier=head.tier, archiving=head.tier is Tier.ARCHIVING)
+        if self.flows is None:
+            raise RuntimeError("this function cannot start the archive flow: it does not declare it")
+        minute = "".join(c for c in utc_now()[:16] if c.isdigit())
+        flow = self.flows.start(
+            SESSION_ARCHIVE_FLOW,
+            f"{session_id}-suspend-{minute}",
+            {"session_id": session_id, "active_before": None, "reason": "suspended"},
+        )
+        return SuspendResult(
+            session_id=session_id, tier=head.tier, archiving=True, execution_arn=flow.execution_arn
+        )
+
+    def _live_head(self, caller: Caller, operation: Operation, session_id: str) -> SessionHead:
+        head = self.store.get_head(session_id)
+        authorize(caller, operation, head)
+        return head if head.is_live else self.cold.rehydrate_now(session_id)
+
+    def _live(self, session_id: str, write: Callable[[], T]) -> T:
+        """Run a write; if the session is not live, bring it back and run it once more."""
+        try:
+            return write()
+        except SessionNotLive:
+            self.cold.rehydrate_now(session_id)
+            return write()
 
 
 def conversation_with(
@@ -62,3 +320,52 @@ def conversation_with(
                 raise
     head, messages = store.head_and_recent(existing, context_messages)
     return SessionView(session=head, messages=messages)
+
+
+def read_session(
+    store: SessionStore, caller: Caller, session_id: str, limit: int = DEFAULT_PAGE
+) -> SessionView:
+    head, messages = store.head_and_recent(session_id, limit)
+    if not can_read(caller, head):
+        raise hidden(session_id)
+    return SessionView(session=head, messages=messages)
+
+
+def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """RFC 7396: keys in `patch` replace those in `target`; null removes; objects merge recursively."""
+    merged = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_patch(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _check_version(head: SessionHead, expected_version: int) -> None:
+    if head.version != expected_version:
+        raise Conflict(
+            f"Session '{head.session_id}' is at version {head.version}, not {expected_version}: "
+            "read it again and retry with If-Match set to the current version.",
+            {"session_id": head.session_id, "current_version": head.version},
+        )
+
+
+def _check_metadata(metadata: dict[str, Any]) -> None:
+    if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
+        raise InvalidRequest(f"Session metadata is limited to {MAX_METADATA_BYTES // 1024} KB of JSON.")
+
+
+def _page_size(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidRequest(f"'limit' must be between 1 and {MAX_PAGE}.", {"limit": limit})
+    return limit
+
+
+def _own_voice(caller: Caller) -> Participant:
+    """A line without a speaker is the calling player's own; services must say who speaks."""
+    if not caller.has(Role.PLAYER):
+        raise InvalidRequest("Each message needs a 'speaker' (a participant of the session).")
+    return Participant(id=caller.subject, kind=ParticipantKind.PLAYER)

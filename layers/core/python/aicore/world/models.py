@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, Field
 
 from aicore.events import utc_now
+from aicore.performance import PerformanceMode, PerformanceSettings
 
 
 class Npc(BaseModel):
@@ -34,3 +37,22 @@ class NpcMemory(BaseModel):
     turns: int = 0
     last_player_line: str = ""
     last_seen: str = Field(default_factory=utc_now)
+
+
+class PerformanceSetting(BaseModel):
+    """A stored performance mode: the world's (`player_id` None) or one player's."""
+
+    world_id: str
+    player_id: str | None = None
+    mode: PerformanceMode
+    updated_by: str
+    updated_at: str = Field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """Everything an NPC turn reads from the world, read together in one round trip."""
+
+    npc: Npc | None
+    memory: NpcMemory | None
+    performance: PerformanceSettings

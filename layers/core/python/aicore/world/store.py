@@ -1,4 +1,8 @@
-"""World content in DynamoDB: `pk = WORLD#<world>`, `sk = NPC#… | LORE#… | MEMORY#<npc>#<player>`."""
+"""World content in DynamoDB: `pk = WORLD#<world>`, `sk = NPC#… | LORE#… | MEMORY#<npc>#<player>`.
+
+Performance modes live beside them: `sk = SETTINGS#PERFORMANCE` (the world's) and
+`SETTINGS#PERFORMANCE#<player>` (a player's own), so a turn reads them with its NPC and memory.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from typing import Any, Protocol
 from boto3.dynamodb.conditions import Key
 
 from aicore import aws
-from aicore.world.models import LoreFact, Npc, NpcMemory
+from aicore.performance import PerformanceMode, PerformanceSettings
+from aicore.world.models import LoreFact, Npc, NpcMemory, PerformanceSetting, TurnContext
 
 
 def world_pk(world_id: str) -> str:
@@ -18,10 +23,20 @@ def memory_sk(npc_id: str, player_id: str) -> str:
     return f"MEMORY#{npc_id}#{player_id}"
 
 
+PERFORMANCE_SK = "SETTINGS#PERFORMANCE"
+
+
+def performance_sk(player_id: str | None) -> str:
+    return PERFORMANCE_SK if player_id is None else f"{PERFORMANCE_SK}#{player_id}"
+
+
 class WorldStore(Protocol):
     def npc_and_memory(
         self, world_id: str, npc_id: str, player_id: str
     ) -> tuple[Npc | None, NpcMemory | None]: ...
+    def turn_context(self, world_id: str, npc_id: str, player_id: str) -> TurnContext: ...
+    def performance(self, world_id: str, player_id: str) -> PerformanceSettings: ...
+    def set_performance_mode(self, setting: PerformanceSetting) -> None: ...
     def list_npcs(self, world_id: str) -> list[Npc]: ...
     def lore(self, world_id: str) -> list[LoreFact]: ...
     def remember(self, world_id: str, npc_id: str, player_id: str, line: str, at: str) -> NpcMemory: ...
@@ -49,6 +64,37 @@ class DynamoWorldStore:
             Npc.model_validate(npc_item) if npc_item else None,
             NpcMemory.model_validate(memory_item) if memory_item else None,
         )
+
+    def turn_context(self, world_id: str, npc_id: str, player_id: str) -> TurnContext:
+        """The NPC, its memory of the player and the performance modes, in one round trip."""
+        items = self._get_many(
+            world_id,
+            [f"NPC#{npc_id}", memory_sk(npc_id, player_id), performance_sk(None), performance_sk(player_id)],
+        )
+        npc_item, memory_item = items.get(f"NPC#{npc_id}"), items.get(memory_sk(npc_id, player_id))
+        return TurnContext(
+            npc=Npc.model_validate(npc_item) if npc_item else None,
+            memory=NpcMemory.model_validate(memory_item) if memory_item else None,
+            performance=_performance(items, player_id),
+        )
+
+    def performance(self, world_id: str, player_id: str) -> PerformanceSettings:
+        items = self._get_many(world_id, [performance_sk(None), performance_sk(player_id)])
+        return _performance(items, player_id)
+
+    def set_performance_mode(self, setting: PerformanceSetting) -> None:
+        self._table.put_item(
+            Item={
+                "pk": world_pk(setting.world_id),
+                "sk": performance_sk(setting.player_id),
+                **setting.model_dump(exclude_none=True),
+            }
+        )
+
+    def _get_many(self, world_id: str, sort_keys: list[str]) -> dict[str, dict[str, Any]]:
+        keys = [{"pk": world_pk(world_id), "sk": sk} for sk in sort_keys]
+        found = self._table.meta.client.batch_get_item(RequestItems={self._name: {"Keys": keys}})
+        return {i["sk"]: i for i in self._unprocessed_retry(found)}
 
     def _unprocessed_retry(self, response: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = list(response["Responses"].get(self._name, []))
@@ -102,3 +148,11 @@ class DynamoWorldStore:
             )
             items += response["Items"]
         return items
+
+
+def _performance(items: dict[str, dict[str, Any]], player_id: str) -> PerformanceSettings:
+    world_item, player_item = items.get(performance_sk(None)), items.get(performance_sk(player_id))
+    return PerformanceSettings(
+        world_mode=PerformanceMode(world_item["mode"]) if world_item else None,
+        player_mode=PerformanceMode(player_item["mode"]) if player_item else None,
+    )

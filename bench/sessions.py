@@ -1,0 +1,257 @@
+"""Sessions: AWS calls per append, reading the newest page of a 10,000-message session, archive and rehydrate.
+
+Runs against the local runtime's embedded AWS (moto server on loopback, DynamoDB requests atomic as
+in AWS), with the production adapters and service; no model is needed. AWS calls are counted with a
+botocore `before-call` hook on the clients the adapters use, not estimated.
+
+    .venv/bin/python bench/sessions.py [--runs 20] [--messages 10000] [--rehydrations 5]
+
+Prints a table and writes bench/results/sessions.json. Times are local (moto costs ~6 ms a call
+here, far more than DynamoDB's single-digit ms in a region): compare call counts across machines,
+times only on this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aicore import aws
+from aicore.auth import Caller, Role
+from aicore.events import EventDetail
+from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
+from aicore.local.long_sessions import seed_long_session
+from aicore.sessions.archive import S3SessionArchive
+from aicore.sessions.models import NewMessage, Participant, ParticipantKind, SessionHead
+from aicore.sessions.service import NewMessages, NewSession, SessionService, SpokenLine
+from aicore.sessions.store import DynamoSessionStore
+from aicore.sessions.tiers import Tiering
+from aicore.topology import physical_name, resource_environment
+
+RESULTS = Path(__file__).parent / "results" / "sessions.json"
+ENV = "local"
+STUDIO = Caller(subject="bench", world_id="demo", roles=(Role.STUDIO,))
+PLAYER = Participant(id="player-bench", kind=ParticipantKind.PLAYER)
+T = TypeVar("T")
+
+
+class CallCounter:
+    """Counts AWS calls (`service:Operation`) made by the shared clients while `counting()` is open."""
+
+    def __init__(self, *clients: Any) -> None:
+        self._calls: Counter[str] | None = None
+        for client in clients:
+            client.meta.events.register("before-call", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        if self._calls is not None:
+            self._calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    @contextmanager
+    def counting(self) -> Iterator[Counter[str]]:
+        self._calls = Counter()
+        try:
+            yield self._calls
+        finally:
+            self._calls = None
+
+
+class NoEvents:
+    def publish(self, source: str, detail_type: str, detail: EventDetail) -> None:
+        """The bench measures storage; events are not part of it."""
+
+
+def timed(work: Callable[[], T]) -> tuple[float, T]:
+    started = time.perf_counter()
+    result = work()
+    return (time.perf_counter() - started) * 1000, result
+
+
+def summary(samples_ms: list[float], calls: list[Counter[str]]) -> dict[str, Any]:
+    merged: Counter[str] = Counter()
+    for counted in calls:
+        merged.update(counted)
+    per_run = {name: round(total / len(calls), 2) for name, total in sorted(merged.items())}
+    return {
+        "median_ms": round(statistics.median(samples_ms), 2),
+        "p90_ms": round(sorted(samples_ms)[int(len(samples_ms) * 0.9) - 1], 2)
+        if len(samples_ms) >= 10
+        else None,
+        "runs": len(samples_ms),
+        "aws_calls_per_run": per_run,
+        "dynamodb_calls_per_run": round(
+            sum(v for k, v in merged.items() if k.startswith("dynamodb:")) / len(calls), 2
+        ),
+    }
+
+
+def measure(counter: CallCounter, runs: int, work: Callable[[], object]) -> dict[str, Any]:
+    samples: list[float] = []
+    calls: list[Counter[str]] = []
+    for _ in range(runs):
+        with counter.counting() as counted:
+            elapsed, _ = timed(work)
+        samples.append(elapsed)
+        calls.append(Counter(counted))
+    return summary(samples, calls)
+
+
+def concurrent_writers(service: SessionService, writers: int, each: int) -> dict[str, Any]:
+    names = [f"w{i:02d}" for i in range(writers)]
+    participants = [Participant(id=n, kind=ParticipantKind.PLAYER) for n in names]
+    head = service.create(STUDIO, NewSession(participants=participants))
+
+    def write(name: str) -> None:
+        me = Caller(subject=name, world_id="demo")
+        for k in range(each):
+            service.append(me, head.session_id, NewMessages(messages=[SpokenLine(text=f"{name}-{k}")]))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        list(pool.map(write, names))
+    elapsed_s = time.perf_counter() - started
+    stored = service.messages(STUDIO, head.session_id, limit=200).messages
+    expected = writers * each
+    count = service.get(STUDIO, head.session_id, limit=1).session.message_count
+    return {
+        "writers": writers,
+        "appends": expected,
+        "wall_s": round(elapsed_s, 2),
+        "appends_per_s": round(expected / elapsed_s, 1),
+        "message_count": count,
+        "lost_appends": expected - len({m.seq for m in stored}) if expected <= 200 else None,
+    }
+
+
+def run(runs: int, messages: int, rehydrations: int) -> dict[str, Any]:
+    embedded = EmbeddedAws()
+    url = embedded.start()
+    os.environ.update(resource_environment(ENV))
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+        }
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    try:
+        create_resources(url, ENV)
+        table_name = physical_name(ENV, "sessions")
+        store = DynamoSessionStore(table_name)
+        tiering = Tiering(store, S3SessionArchive(physical_name(ENV, "archive")))
+        service = SessionService(store, tiering, NoEvents())
+        counter = CallCounter(aws.table(table_name).meta.client, aws.client("s3"))
+
+        chat = store.create(SessionHead(world_id="demo", participants=[PLAYER]))
+        line = [NewMessage(speaker=PLAYER, text="One more round, innkeeper.")]
+        results: dict[str, Any] = {
+            "append, store (the NPC turn's path)": measure(counter, runs, lambda: store.append(chat, line)),
+            "append, service (HTTP: RBAC head read + append)": measure(
+                counter,
+                runs,
+                lambda: service.append(
+                    Caller(subject=PLAYER.id, world_id="demo"),
+                    chat.session_id,
+                    NewMessages(messages=[SpokenLine(text="And another.")]),
+                ),
+            ),
+        }
+
+        seeded_s, long = timed(lambda: seed_long_session(store, messages))
+        results[f"newest page (50) of a {messages:,}-message session (with its head)"] = measure(
+            counter, runs, lambda: service.messages(STUDIO, long.session_id, limit=50)
+        )
+        results[f"a warm page (50, before={messages // 2}) of the same session"] = measure(
+            counter, runs, lambda: service.messages(STUDIO, long.session_id, before=messages // 2, limit=50)
+        )
+
+        archive_ms: list[float] = []
+        rehydrate_ms: list[float] = []
+        archive_calls: list[Counter[str]] = []
+        rehydrate_calls: list[Counter[str]] = []
+        sizes: list[int] = []
+        for _ in range(rehydrations):
+            with counter.counting() as counted:
+                elapsed, _ = timed(lambda: _archive(tiering, long.session_id, sizes))
+            archive_ms.append(elapsed)
+            archive_calls.append(Counter(counted))
+            with counter.counting() as counted:
+                elapsed, _ = timed(lambda: tiering.rehydrate_now(long.session_id))
+            rehydrate_ms.append(elapsed)
+            rehydrate_calls.append(Counter(counted))
+        results[f"archive to S3 ({messages:,} messages: freeze, upload, seal)"] = summary(
+            archive_ms, archive_calls
+        )
+        results[f"rehydrate from S3 ({messages:,} messages: claim, restore, discard)"] = summary(
+            rehydrate_ms, rehydrate_calls
+        )
+        writers = concurrent_writers(service, writers=50, each=4)
+        return {
+            "bench": "sessions",
+            "runs": runs,
+            "messages": messages,
+            "seed_s": round(seeded_s / 1000, 2),
+            "archive_object_bytes": sizes[0] if sizes else None,
+            "machine": {
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+            },
+            "results": results,
+            "concurrent_writers": writers,
+        }
+    finally:
+        embedded.stop()
+
+
+def _archive(tiering: Tiering, session_id: str, sizes: list[int]) -> None:
+    tiering.freeze(session_id, None)
+    uploaded = tiering.upload(session_id)
+    sizes.append(uploaded.bytes)
+    tiering.seal(session_id, uploaded.archive_key)
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print(f"sessions bench: moto server on loopback, {report['runs']} runs (rehydrate: fewer), medians")
+    print(f"{'operation':<68} {'median ms':>10} {'DynamoDB calls':>15}  other AWS calls")
+    for name, result in report["results"].items():
+        others = ", ".join(
+            f"{k} x{v:g}" for k, v in result["aws_calls_per_run"].items() if not k.startswith("dynamodb:")
+        )
+        print(f"{name:<68} {result['median_ms']:>10.1f} {result['dynamodb_calls_per_run']:>15g}  {others}")
+    writers = report["concurrent_writers"]
+    print(
+        f"{writers['writers']} concurrent writers x {writers['appends'] // writers['writers']} appends: "
+        f"{writers['wall_s']} s, {writers['appends_per_s']} appends/s, "
+        f"message_count {writers['message_count']}, lost {writers['lost_appends']}"
+    )
+    print(f"archive object: {report['archive_object_bytes']:,} bytes for {report['messages']:,} messages")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--rehydrations", type=int, default=5)
+    args = parser.parse_args()
+    report = run(args.runs, args.messages, args.rehydrations)
+    print_table(report)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

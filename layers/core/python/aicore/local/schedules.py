@@ -1,0 +1,73 @@
+"""Schedules, locally: each topology `Schedule` invokes its function on its rate, as Scheduler does.
+
+The event is the input `cdk/` gives the schedule's Lambda target: `{"schedule": name,
+"environment": env}`. A schedule's first tick comes one period after start; `fire` runs one now
+(tests, the console), on the caller's thread, and returns what the handler returned.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from aicore.local.lambdas import Lambdas
+from aicore.observability import logger
+from aicore.topology import TOPOLOGY, Schedule, Topology
+
+
+@dataclass(frozen=True)
+class ScheduledTarget:
+    schedule: Schedule
+    function: str
+
+
+def scheduled_targets(topology: Topology = TOPOLOGY) -> list[ScheduledTarget]:
+    return [ScheduledTarget(s, fn.name) for fn in topology.functions for s in fn.schedules]
+
+
+def schedule_event(schedule: Schedule, env: str) -> dict[str, Any]:
+    return {"schedule": schedule.name, "environment": env}
+
+
+class ScheduleTicker:
+    def __init__(
+        self, lambdas: Lambdas, env: str, topology: Topology = TOPOLOGY, seconds_per_minute: float = 60.0
+    ) -> None:
+        self._lambdas = lambdas
+        self._env = env
+        self._targets = {t.schedule.name: t for t in scheduled_targets(topology)}
+        self._seconds_per_minute = seconds_per_minute
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._tick, args=(t,), name=f"schedule-{name}", daemon=True)
+            for name, t in self._targets.items()
+        ]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._targets)
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def fire(self, name: str) -> Any:
+        """Run schedule `name` once, now."""
+        target = self._targets.get(name)
+        if target is None:
+            raise KeyError(f"no schedule {name!r}: known are {', '.join(self._targets) or 'none'}")
+        return self._lambdas.invoke(target.function, schedule_event(target.schedule, self._env))
+
+    def _tick(self, target: ScheduledTarget) -> None:
+        period_s = target.schedule.rate_minutes * self._seconds_per_minute
+        while not self._stop.wait(period_s):
+            try:
+                self.fire(target.schedule.name)
+            except Exception:  # Scheduler retries and then dead-letters; locally the next tick retries
+                logger.exception("Scheduled invocation failed", extra={"schedule": target.schedule.name})

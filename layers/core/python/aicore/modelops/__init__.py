@@ -1,0 +1,1 @@
+"""Model management: the registry of model versions per tier and their deployment."""

@@ -1,0 +1,220 @@
+"""The steps of the deployment state machine (`state_machines/model-deploy.asl.json`).
+
+prepare -> update -> (wait, check)* -> smoke_test -> keep
+                                   \\-> roll_back -> (wait, check)* -> fail
+Each step takes the `DeployState` and returns it updated; the state machine decides from
+`status` and `smoke.passed` where to go. `abort` ends a deployment that cannot go on (the
+preparation failed, or the rollback did): the registry says why, the lock is released.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aicore.errors import AicoreError, ModelUnavailable, NotFound
+from aicore.model_tiers import Tier
+from aicore.modelops.hosting import ModelHosting
+from aicore.modelops.models import DeployState, SmokeResult, sagemaker_model_name
+from aicore.modelops.registry import ModelRegistry
+from aicore.models.endpoint import ModelEndpoint
+from aicore.models.router import TierTarget
+from aicore.models.wire import ChatMessage
+from aicore.observability import logger
+
+IN_PROGRESS = frozenset({"Creating", "Updating"})
+SMOKE_MESSAGES = (
+    ChatMessage(
+        role="system",
+        content="You are Maren, the innkeeper of a village inn in a fantasy game. Answer in one short line.",
+    ),
+    ChatMessage(role="user", content="Good evening! Have you a room for the night?"),
+)
+SMOKE_MAX_TOKENS = 16
+
+
+class DeploymentError(AicoreError):
+    """A deployment cannot go on."""
+
+
+@dataclass(frozen=True)
+class DeployDeps:
+    registry: ModelRegistry
+    hosting: ModelHosting
+    endpoint: ModelEndpoint
+    targets: Mapping[Tier, TierTarget]
+    poll_seconds: int = 30
+    max_polls: int = 80
+    smoke_timeout_s: float = 60.0
+    clock: Callable[[], float] = time.perf_counter
+
+
+def prepare(state: DeployState, deps: DeployDeps) -> DeployState:
+    """Creates the version's SageMaker model, like the one serving now but for its weights and settings."""
+    deployment = state.deployment
+    version = deps.registry.get_version(deployment.tier, deployment.version)
+    if version is None:
+        raise NotFound(f"The {deployment.tier} tier has no version {deployment.version!r}.")
+    target = _target(deps, deployment.tier)
+    component = deps.hosting.describe_component(target)
+    if component.status != "InService":
+        raise DeploymentError(f"Inference component {component.name} is {component.status}: try again later.")
+    serving = deps.hosting.describe_model(component.model_name)
+    if serving is None:
+        raise DeploymentError(f"The model {component.model_name} serving {component.name} does not exist.")
+    model_name = sagemaker_model_name(component.name, version.version)
+    if deps.hosting.describe_model(model_name) is None:
+        deps.hosting.create_model(
+            model_name, version.image_uri or serving.image, version.environment, serving.role_arn
+        )
+    deps.registry.record_model(deployment, model_name)
+    return state.model_copy(
+        update={
+            "component": component.name,
+            "endpoint": component.endpoint,
+            "model_name": model_name,
+            "previous_model": component.model_name,
+            "expected_model": model_name,
+            "poll_seconds": deps.poll_seconds,
+            "max_polls": deps.max_polls,
+        }
+    )
+
+
+def update(state: DeployState, deps: DeployDeps) -> DeployState:
+    """Points the component at the version's model."""
+    component = deps.hosting.describe_component(state.component)
+    deps.hosting.update_component(component, state.model_name)
+    return state.model_copy(update={"expected_model": state.model_name, "status": "in_progress", "polls": 0})
+
+
+def check(state: DeployState, deps: DeployDeps) -> DeployState:
+    """Whether the component serves `expected_model` now (in_service), not yet, or never will (failed)."""
+    component = deps.hosting.describe_component(state.component)
+    polls = state.polls + 1
+    if component.status in IN_PROGRESS:
+        if polls >= state.max_polls:
+            failure = f"{component.name} was still {component.status} after {polls} checks"
+            return state.model_copy(update={"status": "failed", "polls": polls, "failure": failure})
+        return state.model_copy(update={"status": "in_progress", "polls": polls})
+    if component.status == "InService" and component.model_name == state.expected_model:
+        return state.model_copy(update={"status": "in_service", "polls": polls})
+    failure = component.failure or (
+        f"{component.name} is {component.status}, serving {component.model_name}, not {state.expected_model}"
+    )
+    return state.model_copy(update={"status": "failed", "polls": polls, "failure": failure})
+
+
+def smoke_test(state: DeployState, deps: DeployDeps) -> DeployState:
+    """A real generation through the tier's endpoint and component: text must come back."""
+    started = deps.clock()
+    first_token_ms: float | None = None
+    pieces: list[str] = []
+    try:
+        stream = deps.endpoint.stream_chat(
+            state.endpoint,
+            SMOKE_MESSAGES,
+            max_tokens=SMOKE_MAX_TOKENS,
+            temperature=0.0,
+            timeout_s=deps.smoke_timeout_s,
+            inference_component=state.component,
+        )
+        for delta in stream:
+            if first_token_ms is None:
+                first_token_ms = round((deps.clock() - started) * 1000, 1)
+            pieces.append(delta)
+    except ModelUnavailable as error:
+        smoke = SmokeResult(
+            passed=False, first_token_ms=first_token_ms, tokens=len(pieces), error=error.message
+        )
+    else:
+        text = "".join(pieces).strip()
+        smoke = SmokeResult(
+            passed=bool(text),
+            first_token_ms=first_token_ms,
+            tokens=len(pieces),
+            text=text[:200],
+            error=None if text else "the model answered with no text",
+        )
+    logger.info("Smoke test", extra={"component": state.component, "smoke": smoke.model_dump()})
+    failure = None if smoke.passed else f"smoke test failed: {smoke.error}"
+    return state.model_copy(update={"smoke": smoke, "failure": failure})
+
+
+def keep(state: DeployState, deps: DeployDeps) -> DeployState:
+    """The version serves: the registry says so, the tier is free for the next deployment."""
+    deps.registry.succeed(state.deployment, state.smoke)
+    return state.model_copy(update={"status": "in_service"})
+
+
+def roll_back(state: DeployState, deps: DeployDeps, caught: Mapping[str, Any] | None = None) -> DeployState:
+    """Points the component back at what it served before (unless it still serves that)."""
+    failure = state.failure or _caught(caught) or "the deployment failed"
+    component = deps.hosting.describe_component(state.component)
+    if component.status == "InService" and component.model_name == state.previous_model:
+        return state.model_copy(
+            update={"expected_model": state.previous_model, "status": "in_service", "failure": failure}
+        )
+    deps.hosting.update_component(component, state.previous_model)
+    return state.model_copy(
+        update={
+            "expected_model": state.previous_model,
+            "status": "in_progress",
+            "polls": 0,
+            "failure": failure,
+        }
+    )
+
+
+def fail(state: DeployState, deps: DeployDeps) -> DeployState:
+    """The version does not serve; what served before does: the registry says so and why."""
+    deps.registry.fail(state.deployment, state.failure or "the deployment failed", state.smoke)
+    return state.model_copy(update={"status": "failed"})
+
+
+def abort(state: DeployState, deps: DeployDeps, caught: Mapping[str, Any] | None = None) -> DeployState:
+    """Ends a deployment that cannot go on; if the component may be serving something else, says so."""
+    reason = _caught(caught) or state.failure or "the deployment could not go on"
+    if state.expected_model and state.expected_model == state.previous_model:
+        reason = f"rolling back failed, check {state.component} by hand: {reason}"
+    deps.registry.fail(state.deployment, reason, state.smoke)
+    return state.model_copy(update={"status": "failed", "failure": reason})
+
+
+STEPS: Mapping[str, Callable[..., DeployState]] = {
+    "prepare": prepare,
+    "update": update,
+    "check": check,
+    "smoke_test": smoke_test,
+    "keep": keep,
+    "roll_back": roll_back,
+    "fail": fail,
+    "abort": abort,
+}
+TAKES_CAUGHT = frozenset({"roll_back", "abort"})
+
+
+def run_step(
+    step: str, state: DeployState, deps: DeployDeps, caught: Mapping[str, Any] | None = None
+) -> DeployState:
+    if step not in STEPS:
+        raise DeploymentError(f"Unknown deployment step {step!r}: one of {', '.join(STEPS)}.")
+    if step in TAKES_CAUGHT:
+        return STEPS[step](state, deps, caught)
+    return STEPS[step](state, deps)
+
+
+def _target(deps: DeployDeps, tier: Tier) -> str:
+    target = deps.targets.get(tier)
+    if target is None or not target.component:
+        raise DeploymentError(f"The {tier} tier has no inference component configured.")
+    return target.component
+
+
+def _caught(caught: Mapping[str, Any] | None) -> str | None:
+    """The error a Catch put in the state (`{"Error": ..., "Cause": ...}`), in one line."""
+    if not caught:
+        return None
+    return f"{caught.get('Error', 'Error')}: {str(caught.get('Cause', ''))[:500]}"

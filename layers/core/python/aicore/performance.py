@@ -1,0 +1,53 @@
+"""Performance modes: how a world (set by its studio) and a player (for themselves) trade speed for depth.
+
+A mode shifts the NPC turn's first-token budget (which picks the model tier, see
+`aicore.models.router`) and how many tokens a reply may have. The player's own choice wins
+over the world's; with neither, `balanced`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from aicore.model_tiers import GOLD_BUDGET_MS, SILVER_BUDGET_MS
+
+
+class PerformanceMode(StrEnum):
+    FAST = "fast"  # gold, a tighter budget, short lines
+    BALANCED = "balanced"  # gold, within its 100 ms budget
+    QUALITY = "quality"  # silver: a smarter model, longer replies, up to a second to start
+
+
+DEFAULT_MODE = PerformanceMode.BALANCED
+
+
+@dataclass(frozen=True)
+class TurnProfile:
+    first_token_budget_ms: int
+    max_tokens: int
+
+
+NPC_SAY_PROFILES: dict[PerformanceMode, TurnProfile] = {
+    PerformanceMode.FAST: TurnProfile(first_token_budget_ms=GOLD_BUDGET_MS * 8 // 10, max_tokens=40),
+    PerformanceMode.BALANCED: TurnProfile(first_token_budget_ms=GOLD_BUDGET_MS, max_tokens=64),
+    PerformanceMode.QUALITY: TurnProfile(first_token_budget_ms=SILVER_BUDGET_MS, max_tokens=160),
+}
+
+
+class PerformanceSettings(BaseModel):
+    """The modes that apply to one player in one world."""
+
+    model_config = ConfigDict(frozen=True)
+
+    world_mode: PerformanceMode | None = None
+    player_mode: PerformanceMode | None = None
+
+    @property
+    def effective(self) -> PerformanceMode:
+        return self.player_mode or self.world_mode or DEFAULT_MODE
+
+    def npc_say(self) -> TurnProfile:
+        return NPC_SAY_PROFILES[self.effective]

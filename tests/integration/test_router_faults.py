@@ -1,0 +1,245 @@
+"""Fault injection on the local model server: the router through real boto3 still answers every turn.
+
+A scripted engine stands in for the model (these tests are about failures, not words), served
+by the real local server: SageMaker Runtime over HTTP, event streams, SageMaker's error codes.
+Each fault is one that endpoints really have: a stall, a 5xx, throttling, a stream cut mid-way,
+bytes that are no event stream. Every turn must get an answer by its deadline (the scripted line
+if need be), the breaker must open and close, nothing may hang.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Generator, Iterator
+from typing import Any
+
+import pytest
+
+from aicore.local.faults import ADMIN_PATH, Fault, FaultKind, FaultPlan, admin_routes
+from aicore.local.model_server import ModelServerThread
+from aicore.models import ChatMessage, SageMakerEndpoint
+from aicore.models.router import (
+    SCRIPTED,
+    BreakerState,
+    Completion,
+    ModelRequest,
+    Outcome,
+    Router,
+    RouterPolicy,
+    Tier,
+)
+from aicore.models.wire import ChatRequest
+
+pytestmark = pytest.mark.timeout(60)
+
+GOLD, SILVER = "aicore-faults-gold", "aicore-faults-silver"
+LINE = ["Well ", "met, ", "traveller", "."]
+REQUEST = ModelRequest([ChatMessage(role="user", content="Hello")], first_token_budget_ms=100, max_tokens=8)
+# Deadlines are the budgets x 10 here: a scripted engine on loopback answers in a few ms, but this
+# machine is shared and busy. Slack: how late past its deadline an answer may come (scheduling).
+POLICY = RouterPolicy(deadline_scale=10, stall_timeout_ms=500, failure_threshold=3, cooldown_s=0.5)
+SLACK_MS = 300
+
+
+class LinesEngine:
+    """A `ChatEngine` that says `LINE`, a few milliseconds a token."""
+
+    def prompt_tokens(self, request: ChatRequest) -> int:
+        return 5
+
+    def complete(self, request: ChatRequest) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "lines",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(LINE)}}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": len(LINE), "total_tokens": 5 + len(LINE)},
+        }
+
+    def stream(self, request: ChatRequest) -> Generator[dict[str, Any], None, None]:
+        for piece in LINE:
+            time.sleep(0.002)
+            yield {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": "lines",
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+            }
+
+
+@pytest.fixture(scope="module")
+def faults() -> FaultPlan:
+    return FaultPlan()
+
+
+@pytest.fixture(scope="module")
+def server(faults: FaultPlan) -> Iterator[str]:
+    with ModelServerThread(
+        LinesEngine(), [GOLD, SILVER], faults=faults, extra_routes=admin_routes(faults)
+    ) as url:
+        yield url
+
+
+@pytest.fixture
+def router(server: str, faults: FaultPlan, fake_aws_credentials: None) -> Iterator[Router]:
+    faults.clear()
+    endpoint = SageMakerEndpoint(endpoint_url=server)
+    endpoint.warm_up(POLICY.socket_timeout_s)
+    yield Router(endpoint, {Tier.GOLD: GOLD, Tier.SILVER: SILVER}, POLICY)
+    faults.clear()
+
+
+def turn(router: Router, request: ModelRequest = REQUEST) -> tuple[Completion, list[str]]:
+    tokens: list[str] = []
+    completion = router.stream(request, tokens.append, lambda: "Hm? Say that again, friend.")
+    print(completion.tier, completion.attempts)  # shown when a test fails
+    # Every turn has an answer, and it came by the deadline (plus a little scheduling)
+    assert tokens
+    assert completion.text
+    assert completion.first_token_ms <= POLICY.deadline_s(request.first_token_budget_ms) * 1000 + SLACK_MS
+    return completion, tokens
+
+
+def test_a_healthy_gold_tier_answers_with_token_counts(router: Router) -> None:
+    completion, tokens = turn(router)
+    assert tokens == LINE
+    assert (completion.tier, completion.fallback) == ("gold", False)
+    assert (completion.prompt_tokens, completion.tokens) == (5, 4)  # the stream's usage chunk
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        (FaultKind.MODEL_ERROR, "ModelError"),
+        (FaultKind.INTERNAL_FAILURE, "InternalFailure"),
+        (FaultKind.THROTTLING, "ThrottlingException"),
+    ],
+)
+def test_a_failing_gold_tier_falls_back_to_silver(
+    router: Router, faults: FaultPlan, kind: FaultKind, reason: str
+) -> None:
+    faults.inject(Fault(endpoint=GOLD, kind=kind))
+
+    completion, tokens = turn(router)
+
+    assert tokens == LINE
+    assert (completion.tier, completion.fallback) == ("silver", True)
+    assert completion.fallback_reason == f"gold: {reason}"
+
+
+def test_a_stalled_gold_tier_times_out_and_the_script_answers_by_the_deadline(
+    router: Router, faults: FaultPlan
+) -> None:
+    # Given a gold endpoint that says nothing for 5 s
+    faults.inject(Fault(endpoint=GOLD, kind=FaultKind.STALL, delay_s=5))
+
+    # When a gold turn comes (deadline: 100 ms x 10)
+    completion, tokens = turn(router)
+
+    # Then gold used the whole budget, and the scripted line answered at the deadline
+    assert completion.tier == SCRIPTED
+    assert tokens == ["Hm? Say that again, friend."]
+    assert [(a.tier, a.outcome) for a in completion.attempts] == [
+        ("gold", Outcome.TIMED_OUT),
+        ("silver", Outcome.NO_TIME_LEFT),
+    ]
+    assert completion.first_token_ms >= POLICY.deadline_s(REQUEST.first_token_budget_ms) * 1000
+
+
+def test_a_slow_silver_turn_within_its_budget_is_answered_by_silver(
+    router: Router, faults: FaultPlan
+) -> None:
+    faults.inject(Fault(endpoint=SILVER, kind=FaultKind.SLOW, delay_s=0.3))
+    completion, _ = turn(router, ModelRequest(REQUEST.messages, first_token_budget_ms=1000, max_tokens=8))
+    assert (completion.tier, completion.fallback) == ("silver", False)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        (FaultKind.CUT, "StreamCut"),
+        (FaultKind.GARBAGE, "ChecksumMismatch"),
+        (FaultKind.STALL_MID_STREAM, "stalled mid-answer"),
+    ],
+)
+def test_a_stream_broken_mid_way_keeps_what_was_said(
+    router: Router, faults: FaultPlan, kind: FaultKind, reason: str
+) -> None:
+    faults.inject(Fault(endpoint=GOLD, kind=kind, after_chunks=2, delay_s=3))
+
+    completion, tokens = turn(router)
+
+    assert tokens == LINE[:2], completion.attempts  # nothing said twice, nothing invented
+    assert (completion.tier, completion.truncated) == ("gold", True)
+    assert completion.attempts[0].reason == reason
+
+
+def test_both_tiers_down_is_a_scripted_line_at_once(router: Router, faults: FaultPlan) -> None:
+    faults.inject(Fault(endpoint=GOLD, kind=FaultKind.MODEL_ERROR))
+    faults.inject(Fault(endpoint=SILVER, kind=FaultKind.THROTTLING))
+
+    completion, _ = turn(router)
+
+    assert completion.tier == SCRIPTED
+    assert completion.fallback_reason == "gold: ModelError; silver: ThrottlingException"
+
+
+def test_the_breaker_opens_after_repeated_failures_and_closes_after_a_good_probe(
+    router: Router, faults: FaultPlan
+) -> None:
+    # Given gold throttling every call
+    faults.inject(Fault(endpoint=GOLD, kind=FaultKind.THROTTLING))
+
+    # When three turns fail over to silver, the breaker opens
+    for _ in range(3):
+        assert turn(router)[0].tier == "silver"
+    assert router.breakers[Tier.GOLD].state == BreakerState.OPEN
+    assert faults.hits(GOLD) == 3
+
+    # Then the next turn does not call gold at all
+    completion, _ = turn(router)
+    assert (completion.tier, completion.fallback_reason) == ("silver", "gold: circuit open")
+    assert faults.hits(GOLD) == 3
+
+    # When gold recovers and the cooldown has passed, one probe goes through, answers, and closes it
+    faults.clear(GOLD)
+    time.sleep(POLICY.cooldown_s)
+    assert router.breakers[Tier.GOLD].state == BreakerState.HALF_OPEN
+    completion, _ = turn(router)
+    assert (completion.tier, completion.fallback) == ("gold", False)
+    assert router.breakers[Tier.GOLD].state == BreakerState.CLOSED
+
+
+def test_timeouts_open_the_breaker_too(router: Router, faults: FaultPlan) -> None:
+    faults.inject(Fault(endpoint=GOLD, kind=FaultKind.STALL, delay_s=2))
+    for _ in range(3):
+        assert turn(router)[0].tier == SCRIPTED
+    assert router.breakers[Tier.GOLD].state == BreakerState.OPEN
+
+    completion, _ = turn(router)  # gold skipped: silver has the whole budget
+    assert (completion.tier, completion.fallback_reason) == ("silver", "gold: circuit open")
+
+
+def test_faults_heal_after_their_count(router: Router, faults: FaultPlan) -> None:
+    faults.inject(Fault(endpoint=GOLD, kind=FaultKind.MODEL_ERROR, times=1))
+    assert turn(router)[0].tier == "silver"
+    assert turn(router)[0].tier == "gold"
+
+
+def test_faults_are_set_over_http_on_a_running_server(server: str, router: Router) -> None:
+    def call(method: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{server}{ADMIN_PATH}", data=data, method=method)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+
+    call("POST", {"endpoint": GOLD, "kind": "throttling"})
+    assert turn(router)[0].fallback_reason == "gold: ThrottlingException"
+    assert call("GET")["faults"][0]["hits"] == 1
+    assert call("DELETE") == {"faults": []}
+    assert turn(router)[0].tier == "gold"

@@ -1,0 +1,272 @@
+"""Model management over fakes: registering, starting deployments, and each step of the deployment flow.
+
+The SageMaker side is the local control plane (`aicore.local.sagemaker_control`) behind the real
+`SageMakerHosting` adapter, through an in-process client. The whole flow, through the real ASL,
+the local model server and a real generation, is in tests/integration/test_model_deploy.py.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aicore.auth import Caller, Role
+from aicore.endpoints_config import EngineSettings, ModelSource
+from aicore.errors import Conflict, Forbidden, NotFound
+from aicore.local.sagemaker_control import NAME, LocalHosting
+from aicore.model_tiers import Tier
+from aicore.modelops import service
+from aicore.modelops.deploy import DeployDeps, run_step
+from aicore.modelops.hosting import SageMakerHosting
+from aicore.modelops.models import DeployState, VersionSpec, VersionStatus, sagemaker_model_name
+from aicore.models.router import TierTarget
+from tests.fakes import ScriptedEndpoint
+from tests.model_fakes import FakeRegistry, FakeStarter, LocalSageMakerClient
+
+ENDPOINTS = Path(__file__).resolve().parents[2] / "endpoints"
+GOLD = "aicore-unit-gold"
+STUDIO = Caller(subject="studio-1", world_id="demo", roles=(Role.STUDIO,))
+PLAYER = Caller(subject="p1", world_id="demo")
+ENGINE = EngineSettings(max_model_len=4096, max_batch_size=32, quantization="awq")
+
+
+def spec(version: str, **engine: int) -> VersionSpec:
+    return VersionSpec(
+        version=version,
+        model=ModelSource(hf_model_id="Qwen/Qwen2.5-3B-Instruct-AWQ"),
+        engine=ENGINE.model_copy(update=engine),
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class World:
+    """A registry, the local control plane (updates take 5 s of a fake clock) and a scripted endpoint."""
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.hosting = LocalHosting.for_tiers("unit", ENDPOINTS, update_s=5, clock=self.clock)
+        self.registry = FakeRegistry()
+        self.starter = FakeStarter()
+        self.endpoint = ScriptedEndpoint()
+        self.deps = DeployDeps(
+            registry=self.registry,
+            hosting=SageMakerHosting(LocalSageMakerClient(self.hosting)),
+            endpoint=self.endpoint,
+            targets={Tier.GOLD: TierTarget(GOLD, GOLD)},
+            poll_seconds=5,
+            max_polls=3,
+        )
+
+    def start(self, version: str, **engine: int) -> DeployState:
+        service.register_version(self.registry, Tier.GOLD, spec(version, **engine), STUDIO)
+        service.deploy(self.registry, self.starter, Tier.GOLD, version, STUDIO)
+        return DeployState.model_validate(self.starter.started[-1][2])
+
+    def wait(self, state: DeployState) -> DeployState:
+        """The Wait/check loop of the state machine."""
+        while True:
+            self.clock.now += state.poll_seconds
+            state = run_step("check", state, self.deps)
+            if state.status != "in_progress":
+                return state
+
+    def flow(self, state: DeployState) -> DeployState:
+        """The state machine's path, step by step, as the ASL takes it."""
+        state = run_step("prepare", state, self.deps)
+        state = self.wait(run_step("update", state, self.deps))
+        if state.status == "in_service":
+            state = run_step("smoke_test", state, self.deps)
+            if state.smoke is not None and state.smoke.passed:
+                return run_step("keep", state, self.deps)
+        state = run_step("roll_back", state, self.deps)
+        if state.status == "in_progress":
+            state = self.wait(state)
+        return run_step("fail", state, self.deps)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_registering_is_idempotent_and_a_changed_spec_is_a_conflict(world: World) -> None:
+    first = service.register_version(world.registry, Tier.GOLD, spec("v1"), STUDIO)
+    again = service.register_version(world.registry, Tier.GOLD, spec("v1"), STUDIO)
+
+    assert again == first
+    assert first.status == VersionStatus.REGISTERED
+    assert first.environment["OPTION_MAX_MODEL_LEN"] == "4096"
+    assert first.environment["OPTION_QUANTIZE"] == "awq"
+    with pytest.raises(Conflict, match="other settings"):
+        service.register_version(world.registry, Tier.GOLD, spec("v1", max_model_len=2048), STUDIO)
+
+
+def test_only_studios_manage_models(world: World) -> None:
+    with pytest.raises(Forbidden):
+        service.register_version(world.registry, Tier.GOLD, spec("v1"), PLAYER)
+    with pytest.raises(Forbidden):
+        service.tier_view(world.registry, Tier.GOLD, PLAYER)
+
+
+def test_a_good_version_goes_in_service(world: World) -> None:
+    # Given a registered version, deployed by a studio user
+    state = world.start("v1")
+    assert world.registry.state(Tier.GOLD).deploying is not None
+
+    # When the flow runs
+    done = world.flow(state)
+
+    # Then the new model serves the component, it passed a real call, and the registry says so
+    assert done.status == "in_service"
+    assert world.hosting.serving_model(GOLD) == done.model_name == sagemaker_model_name(GOLD, "v1")
+    assert world.endpoint.components == [GOLD]  # the smoke test went to the tier's component
+    version = world.registry.get_version(Tier.GOLD, "v1")
+    assert version is not None
+    assert version.status == VersionStatus.IN_SERVICE
+    assert version.sagemaker_model == done.model_name
+    assert version.smoke is not None
+    assert version.smoke.passed
+    state_after = world.registry.state(Tier.GOLD)
+    assert (state_after.live_version, state_after.deploying) == ("v1", None)
+
+
+def test_the_new_model_has_the_image_and_role_of_the_one_it_replaces(world: World) -> None:
+    done = world.flow(world.start("v1"))
+    described = world.hosting.handle("DescribeModel", {"ModelName": done.model_name})
+    initial = world.hosting.handle("DescribeModel", {"ModelName": done.previous_model})
+
+    assert described["PrimaryContainer"]["Image"] == initial["PrimaryContainer"]["Image"]
+    assert described["ExecutionRoleArn"] == initial["ExecutionRoleArn"]
+    assert described["PrimaryContainer"]["Environment"]["HF_MODEL_ID"] == "Qwen/Qwen2.5-3B-Instruct-AWQ"
+
+
+def test_a_version_whose_smoke_test_fails_is_rolled_back(world: World) -> None:
+    # Given v1 serving, and v2 whose endpoint answers nothing
+    world.flow(world.start("v1"))
+    serving_v1 = world.hosting.serving_model(GOLD)
+    state = world.start("v2")
+    world.endpoint.failing.add(GOLD)
+
+    # When the flow runs
+    done = world.flow(state)
+
+    # Then v1's model serves again, v2 is failed with the reason, v1 is still live
+    assert world.hosting.serving_model(GOLD) == serving_v1
+    v2 = world.registry.get_version(Tier.GOLD, "v2")
+    assert v2 is not None
+    assert v2.status == VersionStatus.FAILED
+    assert v2.failure == f"smoke test failed: {GOLD} is down" == done.failure
+    assert world.registry.state(Tier.GOLD).live_version == "v1"
+    assert world.registry.state(Tier.GOLD).deploying is None
+
+
+def test_a_model_that_cannot_start_is_failed_without_a_second_update(world: World) -> None:
+    # Given a version whose container cannot start: SageMaker keeps the old model serving itself
+    state = world.start("v1")
+    state = run_step("prepare", state, world.deps)
+    world.hosting.handle("DeleteModel", {"ModelName": state.model_name})
+    world.hosting.handle(
+        "CreateModel",
+        {"ModelName": state.model_name, "PrimaryContainer": {"Image": "img", "Environment": {}}},
+    )
+
+    # When the update is checked
+    state = world.wait(run_step("update", state, world.deps))
+
+    # Then it failed with SageMaker's reason, and rolling back needs no update
+    assert state.status == "failed"
+    assert "names no model" in (state.failure or "")
+    client = world.deps.hosting._client  # type: ignore[attr-defined]
+    updates = client.calls.count("UpdateInferenceComponent")
+    state = run_step("roll_back", state, world.deps)
+    assert state.status == "in_service"
+    assert client.calls.count("UpdateInferenceComponent") == updates
+
+
+def test_an_update_that_never_finishes_fails_after_the_last_poll(world: World) -> None:
+    state = run_step("update", run_step("prepare", world.start("v1"), world.deps), world.deps)
+    for _ in range(3):
+        state = run_step("check", state, world.deps)  # the fake clock does not move: still Updating
+    assert state.status == "failed"
+    assert "still Updating after 3 checks" in (state.failure or "")
+
+
+def test_abort_releases_the_tier_and_says_why(world: World) -> None:
+    state = world.start("v1")
+    done = run_step("abort", state, world.deps, {"Error": "NotFound", "Cause": "no such model"})
+
+    assert done.failure == "NotFound: no such model"
+    assert world.registry.state(Tier.GOLD).deploying is None
+    version = world.registry.get_version(Tier.GOLD, "v1")
+    assert version is not None
+    assert version.status == VersionStatus.FAILED
+
+
+def test_one_deployment_per_tier_at_a_time(world: World) -> None:
+    world.start("v1")
+    service.register_version(world.registry, Tier.GOLD, spec("v2"), STUDIO)
+    with pytest.raises(Conflict, match="already running"):
+        service.deploy(world.registry, world.starter, Tier.GOLD, "v2", STUDIO)
+
+
+def test_a_deployment_that_cannot_start_gives_the_tier_back(world: World) -> None:
+    service.register_version(world.registry, Tier.GOLD, spec("v1"), STUDIO)
+    world.starter.failing = True
+    with pytest.raises(RuntimeError):
+        service.deploy(world.registry, world.starter, Tier.GOLD, "v1", STUDIO)
+    assert world.registry.state(Tier.GOLD).deploying is None
+    version = world.registry.get_version(Tier.GOLD, "v1")
+    assert version is not None
+    assert version.status == VersionStatus.REGISTERED
+
+
+def test_rollback_redeploys_the_version_before_the_live_one(world: World) -> None:
+    with pytest.raises(Conflict, match="no earlier version"):
+        service.roll_back(world.registry, world.starter, Tier.GOLD, STUDIO)
+    world.flow(world.start("v1"))
+    world.flow(world.start("v2"))
+    assert world.registry.state(Tier.GOLD).history == ["v1", "v2"]
+
+    started = service.roll_back(world.registry, world.starter, Tier.GOLD, STUDIO)
+    assert (started.deployment.kind, started.deployment.version) == ("rollback", "v1")
+    world.flow(DeployState(deployment=started.deployment))
+
+    assert world.registry.state(Tier.GOLD).history == ["v1"]
+    assert world.hosting.serving_model(GOLD) == sagemaker_model_name(GOLD, "v1")
+    statuses = {v.version: v.status for v in world.registry.tier(Tier.GOLD)[1]}
+    assert statuses == {"v1": VersionStatus.IN_SERVICE, "v2": VersionStatus.ROLLED_BACK}
+
+
+def test_unknown_versions_and_steps_are_clear_errors(world: World) -> None:
+    with pytest.raises(NotFound, match="GET /models/gold"):
+        service.deploy(world.registry, world.starter, Tier.GOLD, "v9", STUDIO)
+    with pytest.raises(Exception, match="Unknown deployment step"):
+        run_step("explode", DeployState.model_validate(world.start("v1").model_dump()), world.deps)
+
+
+versions = st.from_regex(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,30}[A-Za-z0-9])?", fullmatch=True)
+components = st.text(alphabet=string.ascii_lowercase + "-", min_size=1, max_size=40).map(
+    lambda s: f"a{s.strip('-')}z"
+)
+
+
+@given(components, versions)
+def test_sagemaker_model_names_are_always_valid_and_distinct_per_version(
+    component: str, version: str
+) -> None:
+    name = sagemaker_model_name(component, version)
+    assert len(name) <= 63
+    assert NAME.match(name), name
+    assert name.startswith(f"{component}-")  # the prefix IAM grants
+    assert name != sagemaker_model_name(component, version + "x")
