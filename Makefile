@@ -69,6 +69,7 @@ bench: setup
 	$(BIN)/python bench/ws_turn.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/sessions.py
+	$(BIN)/python bench/router_overhead.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache
