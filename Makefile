@@ -65,11 +65,11 @@ e2e: setup
 	$(BIN)/pytest tests/e2e
 
 bench: setup
-	$(BIN)/python bench/model_stream.py
-	$(BIN)/python bench/ws_turn.py
-	$(BIN)/python bench/cold_start.py
-	$(BIN)/python bench/sessions.py
-	$(BIN)/python bench/router_overhead.py
+	$(BIN)/python -m bench.model_stream
+	$(BIN)/python -m bench.ws_turn
+	$(BIN)/python -m bench.cold_start
+	$(BIN)/python -m bench.sessions
+	$(BIN)/python -m bench.router_overhead
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache

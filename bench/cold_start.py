@@ -3,7 +3,7 @@
 Each sample is a fresh interpreter that imports one handler by its real module path (as Lambda
 does) with the environment Lambda gives it; the bare interpreter's start is subtracted.
 
-    .venv/bin/python bench/cold_start.py [--runs 5]
+    .venv/bin/python -m bench.cold_start [--runs 5]
 
 Prints a table and writes bench/results/cold_start.json.
 """

@@ -6,7 +6,7 @@ Both paths share one loaded model and take turns, run after run. Every call is a
 to the same NPC persona: llama.cpp reuses the cached persona, never a whole cached prompt, so both
 paths pay the same prompt work.
 
-    .venv/bin/python bench/model_stream.py [--runs 20] [--max-tokens 64]
+    .venv/bin/python -m bench.model_stream [--runs 20] [--max-tokens 64]
 
 Prints a table and writes bench/results/model_stream.json.
 """
@@ -14,40 +14,23 @@ Prints a table and writes bench/results/model_stream.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import statistics
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
 
 from aicore.local.model_server import LlamaEngine, ModelServerThread, local_endpoint_names
 from aicore.models import ChatMessage, SageMakerEndpoint
 from aicore.models.wire import ChatCompletionChunk, ChatRequest
+from bench.common import StreamSample, machine, stream_summary, write_report
 
-RESULTS = Path(__file__).parent / "results" / "model_stream.json"
 PERSONA = "You are Brom, the village blacksmith. You are gruff but kind. Answer in one or two short lines."
 PLAYER_LINES = ["Hello! What do you sell?", "Can you fix my sword?", "Any news from the capital?"]
 
 Stream = Callable[[list[ChatMessage]], Iterator[str]]
 
 
-@dataclass(frozen=True)
-class Sample:
-    first_token_ms: float
-    total_ms: float
-    tokens: int
-
-    @property
-    def tokens_per_s(self) -> float:
-        """Generation speed after the first token."""
-        generating_s = (self.total_ms - self.first_token_ms) / 1000
-        return (self.tokens - 1) / generating_s if self.tokens > 1 and generating_s > 0 else 0.0
-
-
-def measure(stream: Stream, messages: list[ChatMessage]) -> Sample:
+def measure(stream: Stream, messages: list[ChatMessage]) -> StreamSample:
     started = time.perf_counter()
     first_token_at = 0.0
     tokens = 0
@@ -56,7 +39,7 @@ def measure(stream: Stream, messages: list[ChatMessage]) -> Sample:
         if tokens == 1:
             first_token_at = time.perf_counter()
     ended = time.perf_counter()
-    return Sample((first_token_at - started) * 1000, (ended - started) * 1000, tokens)
+    return StreamSample((first_token_at - started) * 1000, (ended - started) * 1000, tokens)
 
 
 def direct(engine: LlamaEngine, max_tokens: int) -> Stream:
@@ -84,17 +67,6 @@ def conversation(run: int) -> list[ChatMessage]:
     return [ChatMessage(role="system", content=PERSONA), ChatMessage(role="user", content=f"{line} (#{run})")]
 
 
-def summary(samples: Iterable[Sample]) -> dict[str, float]:
-    listed = list(samples)
-    return {
-        "first_token_ms_median": statistics.median(s.first_token_ms for s in listed),
-        "first_token_ms_p90": statistics.quantiles([s.first_token_ms for s in listed], n=10)[-1],
-        "tokens_per_s_median": statistics.median(s.tokens_per_s for s in listed),
-        "total_ms_median": statistics.median(s.total_ms for s in listed),
-        "tokens_median": statistics.median(s.tokens for s in listed),
-    }
-
-
 def run_bench(runs: int, max_tokens: int) -> dict[str, object]:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")  # loopback only: nothing checks them
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -109,7 +81,7 @@ def run_bench(runs: int, max_tokens: int) -> dict[str, object]:
         }
         for stream in paths.values():  # warm up: first load of code paths, client, connection
             measure(stream, conversation(-1))
-        samples: dict[str, list[Sample]] = {name: [] for name in paths}
+        samples: dict[str, list[StreamSample]] = {name: [] for name in paths}
         for run in range(runs):
             for index, (name, stream) in enumerate(paths.items()):
                 samples[name].append(measure(stream, conversation(run * len(paths) + index)))
@@ -119,12 +91,8 @@ def run_bench(runs: int, max_tokens: int) -> dict[str, object]:
         "runs": runs,
         "max_tokens": max_tokens,
         "temperature": 0.0,
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-        },
-        "results": {name: summary(found) for name, found in samples.items()},
+        "machine": machine(),
+        "results": {name: stream_summary(found) for name, found in samples.items()},
         "samples": {name: [asdict(sample) for sample in found] for name, found in samples.items()},
     }
 
@@ -151,9 +119,7 @@ def main() -> None:
     args = parser.parse_args()
     report = run_bench(args.runs, args.max_tokens)
     print_table(report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_report("model_stream", report)
 
 
 if __name__ == "__main__":

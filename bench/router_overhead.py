@@ -9,7 +9,7 @@
 
 Log lines are off (level ERROR): the fallback path's warning is the logger's cost, not the router's.
 
-    .venv/bin/python bench/router_overhead.py [--calls 2000] [--tokens 64]
+    .venv/bin/python -m bench.router_overhead [--calls 2000] [--tokens 64]
 
 Prints a table and writes bench/results/router_overhead.json.
 """

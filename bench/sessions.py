@@ -4,7 +4,7 @@ Runs against the local runtime's embedded AWS (moto server on loopback, DynamoDB
 in AWS), with the production adapters and service; no model is needed. AWS calls are counted with a
 botocore `before-call` hook on the clients the adapters use, not estimated.
 
-    .venv/bin/python bench/sessions.py [--runs 20] [--messages 10000] [--rehydrations 5]
+    .venv/bin/python -m bench.sessions [--runs 20] [--messages 10000] [--rehydrations 5]
 
 Prints a table and writes bench/results/sessions.json. Times are local (moto costs ~6 ms a call
 here, far more than DynamoDB's single-digit ms in a region): compare call counts across machines,
@@ -14,19 +14,15 @@ times only on this one.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TypeVar
 
-from aicore import aws
 from aicore.auth import Caller, Role
 from aicore.events import EventDetail
 from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
@@ -37,33 +33,12 @@ from aicore.sessions.service import NewMessages, NewSession, SessionService, Spo
 from aicore.sessions.store import DynamoSessionStore
 from aicore.sessions.tiers import Tiering
 from aicore.topology import physical_name, resource_environment
+from bench.common import CallCounter, write_report
 
-RESULTS = Path(__file__).parent / "results" / "sessions.json"
 ENV = "local"
 STUDIO = Caller(subject="bench", world_id="demo", roles=(Role.STUDIO,))
 PLAYER = Participant(id="player-bench", kind=ParticipantKind.PLAYER)
 T = TypeVar("T")
-
-
-class CallCounter:
-    """Counts AWS calls (`service:Operation`) made by the shared clients while `counting()` is open."""
-
-    def __init__(self, *clients: Any) -> None:
-        self._calls: Counter[str] | None = None
-        for client in clients:
-            client.meta.events.register("before-call", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        if self._calls is not None:
-            self._calls[f"{model.service_model.service_name}:{model.name}"] += 1
-
-    @contextmanager
-    def counting(self) -> Iterator[Counter[str]]:
-        self._calls = Counter()
-        try:
-            yield self._calls
-        finally:
-            self._calls = None
 
 
 class NoEvents:
@@ -152,7 +127,7 @@ def run(runs: int, messages: int, rehydrations: int) -> dict[str, Any]:
         store = DynamoSessionStore(table_name)
         tiering = Tiering(store, S3SessionArchive(physical_name(ENV, "archive")))
         service = SessionService(store, tiering, NoEvents())
-        counter = CallCounter(aws.table(table_name).meta.client, aws.client("s3"))
+        counter = CallCounter()
 
         chat = store.create(SessionHead(world_id="demo", participants=[PLAYER]))
         line = [NewMessage(speaker=PLAYER, text="One more round, innkeeper.")]
@@ -248,9 +223,7 @@ def main() -> None:
     args = parser.parse_args()
     report = run(args.runs, args.messages, args.rehydrations)
     print_table(report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_report("sessions", report)
 
 
 if __name__ == "__main__":

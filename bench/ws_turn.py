@@ -7,7 +7,7 @@
 straight into llama.cpp. The two take turns on one loaded model, each from the same prompt-cache
 state. Every AWS call the turn makes is counted by operation.
 
-    .venv/bin/python bench/ws_turn.py [--runs 20]
+    .venv/bin/python -m bench.ws_turn [--runs 20]
 
 Prints a table and writes bench/results/ws_turn.json.
 """
@@ -18,16 +18,12 @@ import argparse
 import asyncio
 import collections
 import json
-import os
-import platform
 import statistics
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 import websockets
-from botocore.client import BaseClient
 
 from aicore import wiring
 from aicore.auth import Caller
@@ -38,44 +34,14 @@ from aicore.models.wire import ChatCompletionChunk, ChatMessage, ChatRequest
 from aicore.npc.prompt import build_prompt
 from aicore.npc.turn import CONTEXT_MESSAGES, NPC_SAY_MAX_TOKENS
 from aicore.sessions.service import conversation_with
+from bench.common import CallCounter, StreamSample, machine, stream_summary, write_report
 
-RESULTS = Path(__file__).parent / "results" / "ws_turn.json"
 LINES = ["Can you forge me a sword?", "What news from the mountains?", "Is the forge hot today?"]
 NPC = "borin"
 PLAYER = "bench-player"
 
 
-@dataclass(frozen=True)
-class Sample:
-    first_token_ms: float
-    total_ms: float
-    tokens: int
-
-    @property
-    def tokens_per_s(self) -> float:
-        generating_s = (self.total_ms - self.first_token_ms) / 1000
-        return (self.tokens - 1) / generating_s if self.tokens > 1 and generating_s > 0 else 0.0
-
-
-class CallCounter:
-    """Counts every botocore API call in this process, by service and operation."""
-
-    def __init__(self) -> None:
-        self.calls: collections.Counter[str] = collections.Counter()
-        original = BaseClient._make_api_call
-
-        def counting(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            self.calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
-            return original(client, operation, params)
-
-        BaseClient._make_api_call = counting
-
-    def take(self) -> collections.Counter[str]:
-        taken, self.calls = self.calls, collections.Counter()
-        return taken
-
-
-async def websocket_turn(ws: Any, line: str) -> tuple[Sample, int]:
+async def websocket_turn(ws: Any, line: str) -> tuple[StreamSample, int]:
     """The turn as the client sees it, and how many token frames carried it."""
     started = time.perf_counter()
     await ws.send(json.dumps({"action": "npc.say", "request_id": "b", "npc_id": NPC, "text": line}))
@@ -86,7 +52,7 @@ async def websocket_turn(ws: Any, line: str) -> tuple[Sample, int]:
         if frame["type"] != "npc.token":
             assert frame["ok"], frame
             tokens = frame["data"]["timings"]["tokens"]
-            return Sample(first, (time.perf_counter() - started) * 1000, tokens), frames
+            return StreamSample(first, (time.perf_counter() - started) * 1000, tokens), frames
         frames += 1
         if frames == 1:
             first = (time.perf_counter() - started) * 1000
@@ -98,7 +64,7 @@ def reset_prompt_cache(engine: LlamaEngine) -> None:
     list(engine.stream(ChatRequest(messages=unrelated, max_tokens=1, temperature=0.0, stream=True)))
 
 
-def direct_turn(engine: LlamaEngine, line: str) -> Sample:
+def direct_turn(engine: LlamaEngine, line: str) -> StreamSample:
     """The prompt the turn would build (persona, lore, memory, the session so far), into llama.cpp."""
     world = wiring.world()
     npc, memory = world.npc_and_memory("demo", NPC, PLAYER)
@@ -116,23 +82,14 @@ def direct_turn(engine: LlamaEngine, line: str) -> Sample:
             tokens += 1
             if tokens == 1:
                 first = (time.perf_counter() - started) * 1000
-    return Sample(first, (time.perf_counter() - started) * 1000, tokens)
-
-
-def summary(samples: list[Sample]) -> dict[str, float]:
-    return {
-        "first_token_ms_median": statistics.median(s.first_token_ms for s in samples),
-        "tokens_per_s_median": statistics.median(s.tokens_per_s for s in samples),
-        "total_ms_median": statistics.median(s.total_ms for s in samples),
-        "tokens_median": statistics.median(s.tokens for s in samples),
-    }
+    return StreamSample(first, (time.perf_counter() - started) * 1000, tokens)
 
 
 async def alternate(
     runtime: LocalRuntime, engine: LlamaEngine, runs: int, counter: CallCounter
-) -> tuple[dict[str, list[Sample]], list[collections.Counter[str]], list[int]]:
+) -> tuple[dict[str, list[StreamSample]], list[collections.Counter[str]], list[int]]:
     """One player on one connection, as a game client would; run 0 warms up and is not kept."""
-    samples: dict[str, list[Sample]] = {"model direct": [], "WebSocket turn": []}
+    samples: dict[str, list[StreamSample]] = {"model direct": [], "WebSocket turn": []}
     calls_per_turn: list[collections.Counter[str]] = []
     token_frames: list[int] = []
     url = f"ws://127.0.0.1:{runtime.options.port}/ws?token={local_token(PLAYER, 'demo')}"
@@ -172,12 +129,8 @@ def run_bench(runs: int) -> dict[str, Any]:
         "runs": runs,
         "max_tokens": NPC_SAY_MAX_TOKENS,
         "ready_s": round(ready_s, 2),
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-        },
-        "results": {name: summary(found) for name, found in samples.items()},
+        "machine": machine(),
+        "results": {name: stream_summary(found) for name, found in samples.items()},
         "aws_calls_per_turn_median": dict(sorted(typical_calls.items())),
         "token_frames_per_turn_median": statistics.median(token_frames),
         "samples": {name: [asdict(s) for s in found] for name, found in samples.items()},
@@ -212,9 +165,7 @@ def main() -> None:
     args = parser.parse_args()
     report = run_bench(args.runs)
     print_table(report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_report("ws_turn", report)
 
 
 if __name__ == "__main__":
