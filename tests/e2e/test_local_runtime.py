@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import websockets
 from websockets.exceptions import InvalidStatus
 
 from aicore.local.embedded_aws import free_port
+from tests.clients import exchange, http_json
 
 pytestmark = pytest.mark.model
 READY_TIMEOUT_S = 120
@@ -72,29 +70,6 @@ def _read_banner(process: subprocess.Popen[str]) -> str:
     raise AssertionError("aicore local did not become ready:\n" + "".join(lines))
 
 
-async def _exchange(url: str, frames: list[str]) -> list[dict[str, Any]]:
-    """Send each frame and collect everything up to its final (non-token) answer."""
-    answers: list[dict[str, Any]] = []
-    async with websockets.connect(url, max_size=None) as ws:
-        for frame in frames:
-            await ws.send(frame)
-            while True:
-                received = json.loads(await asyncio.wait_for(ws.recv(), timeout=60))
-                answers.append(received)
-                if received["type"] != "npc.token":
-                    break
-    return answers
-
-
-def _http(url: str, token: str) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def _say(request_id: str, **fields: Any) -> str:
     return json.dumps(
         {"action": "npc.say", "request_id": request_id, "npc_id": "mira", "text": "Hello!"} | fields
@@ -102,14 +77,14 @@ def _say(request_id: str, **fields: Any) -> str:
 
 
 def test_a_turn_streams_and_is_stored(local: Running) -> None:
-    answers = asyncio.run(_exchange(local.ws(), [_say("e2e-1", text="Do you have a room for the night?")]))
+    answers = exchange(local.ws(), [_say("e2e-1", text="Do you have a room for the night?")])
     *tokens, reply = answers
     assert tokens, "the reply must stream token by token"
     assert reply["type"] == "npc.reply"
     assert reply["ok"]
     assert reply["request_id"] == "e2e-1"
     assert set(reply) >= {"ok", "service", "operation", "correlation_id", "duration_ms", "data", "error"}
-    status, body = _http(f"{local.base}/sessions/{reply['data']['session_id']}", local.token)
+    status, body = http_json(f"{local.base}/sessions/{reply['data']['session_id']}", local.token)
     assert status == 200
     assert [m["text"] for m in body["data"]["messages"]][-2:] == [
         "Do you have a room for the night?",
@@ -129,7 +104,7 @@ BAD_FRAMES = [
 
 def test_bad_frames_get_error_frames_and_the_server_keeps_serving(local: Running) -> None:
     frames = [frame for _, frame, _ in BAD_FRAMES] + [_say("after")]
-    answers = asyncio.run(_exchange(local.ws(), frames))
+    answers = exchange(local.ws(), frames)
     errors = [a for a in answers if a["type"] == "error"]
     assert [e["error"]["code"] for e in errors] == [code for _, _, code in BAD_FRAMES]
     for error in errors:
@@ -143,7 +118,7 @@ def test_bad_frames_get_error_frames_and_the_server_keeps_serving(local: Running
 @pytest.mark.parametrize("token", ["not-a-jwt", ""])
 def test_bad_or_missing_token_is_refused(local: Running, token: str) -> None:
     with pytest.raises(InvalidStatus) as refused:
-        asyncio.run(_exchange(f"ws://127.0.0.1:{local.port}/ws?token={token}", []))
+        exchange(f"ws://127.0.0.1:{local.port}/ws?token={token}", [])
     assert refused.value.response.status_code == 401
     # and the server still accepts good connections
-    assert asyncio.run(_exchange(local.ws(), [_say("ok")]))[-1]["ok"]
+    assert exchange(local.ws(), [_say("ok")])[-1]["ok"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import urllib.error
@@ -11,30 +10,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import websockets
 
 from aicore.auth import Role
 from aicore.local.faults import Fault, FaultKind
 from aicore.local.runtime import ENV, LocalRuntime, local_token
 from aicore.topology import physical_name
+from tests.clients import final_answers
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(120)]
 
 SILVER = physical_name(ENV, "silver")
 
 
-async def _turn(ws_url: str) -> dict[str, Any]:
-    frame = {"action": "npc.say", "request_id": "t1", "npc_id": "borin", "text": "Good morning!"}
-    async with websockets.connect(ws_url) as ws:
-        await ws.send(json.dumps(frame))
-        while True:
-            received: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=60))
-            if received["type"] != "npc.token":
-                return received
-
-
 def turn(runtime: LocalRuntime, token: str) -> dict[str, Any]:
-    reply = asyncio.run(_turn(f"ws://127.0.0.1:{runtime.options.port}/ws?token={token}"))
+    say = {"action": "npc.say", "request_id": "t1", "npc_id": "borin", "text": "Good morning!"}
+    [reply] = final_answers(f"ws://127.0.0.1:{runtime.options.port}/ws?token={token}", [say])
     assert reply["ok"], reply
     data: dict[str, Any] = reply["data"]
     print(data["tier"], data["fallback_reason"], data["timings"])  # shown when a test fails

@@ -1,38 +1,15 @@
 """A real NPC turn through the in-process runtime: WebSocket client, gateway, moto, the model."""
 
-import asyncio
-import json
 import time
 import urllib.request
-from typing import Any
 
 import pytest
-import websockets
 
 from aicore import wiring
 from aicore.local.runtime import LocalRuntime, local_token
+from tests.clients import exchange, http_json
 
 pytestmark = pytest.mark.model
-
-
-async def _turn(ws_url: str, frame: dict[str, Any]) -> list[dict[str, Any]]:
-    async with websockets.connect(ws_url) as ws:
-        await ws.send(json.dumps(frame))
-        frames = []
-        while True:
-            received = json.loads(await asyncio.wait_for(ws.recv(), timeout=60))
-            frames.append(received)
-            if received["type"] != "npc.token":
-                return frames
-
-
-def _get(url: str, token: str) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def test_player_talks_to_an_npc_and_reads_the_session_back(runtime: LocalRuntime) -> None:
@@ -42,12 +19,8 @@ def test_player_talks_to_an_npc_and_reads_the_session_back(runtime: LocalRuntime
     ws_url = f"ws://127.0.0.1:{runtime.options.port}/ws?token={token}"
 
     # When the player says something to Borin
-    frames = asyncio.run(
-        _turn(
-            ws_url,
-            {"action": "npc.say", "request_id": "t1", "npc_id": "borin", "text": "Can you forge me a sword?"},
-        )
-    )
+    say = {"action": "npc.say", "request_id": "t1", "npc_id": "borin", "text": "Can you forge me a sword?"}
+    frames = exchange(ws_url, [say])
 
     # Then the reply streams token by token and ends with the envelope
     *tokens, reply = frames
@@ -61,7 +34,7 @@ def test_player_talks_to_an_npc_and_reads_the_session_back(runtime: LocalRuntime
     assert 1 <= len(tokens) <= data["timings"]["tokens"]  # tokens that outrun a push share a frame
 
     # And both lines are in the session, readable over HTTP
-    status, body = _get(f"{base}/sessions/{data['session_id']}", token)
+    status, body = http_json(f"{base}/sessions/{data['session_id']}", token)
     assert status == 200
     assert body["ok"]
     texts = [(m["speaker"]["id"], m["text"]) for m in body["data"]["messages"]]
@@ -79,16 +52,16 @@ def test_player_talks_to_an_npc_and_reads_the_session_back(runtime: LocalRuntime
 
 def test_http_api_lists_npcs_and_scopes_worlds(runtime: LocalRuntime) -> None:
     base = f"http://127.0.0.1:{runtime.options.port}"
-    status, body = _get(f"{base}/worlds/demo/npcs", local_token("p", "demo"))
+    status, body = http_json(f"{base}/worlds/demo/npcs", local_token("p", "demo"))
     assert status == 200
     assert {n["npc_id"] for n in body["data"]["npcs"]} >= {"mira", "borin", "sable"}
-    status, body = _get(f"{base}/worlds/demo/npcs", local_token("p", "elsewhere"))
+    status, body = http_json(f"{base}/worlds/demo/npcs", local_token("p", "elsewhere"))
     assert status == 403
     assert body["error"]["code"] == "forbidden"
-    status, body = _get(f"{base}/sessions/ses_nope", local_token("p", "demo"))
+    status, body = http_json(f"{base}/sessions/ses_nope", local_token("p", "demo"))
     assert status == 404
     assert body["error"]["code"] == "not_found"
-    status, _ = _get(f"{base}/worlds/demo/npcs", "not-a-token")
+    status, _ = http_json(f"{base}/worlds/demo/npcs", "not-a-token")
     assert status == 403
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import urllib.error
@@ -11,12 +10,12 @@ import uuid
 from typing import Any
 
 import pytest
-import websockets
 
 from aicore import wiring
 from aicore.auth import Role
 from aicore.local.runtime import LocalRuntime, local_token
 from aicore.sessions.models import Tier
+from tests.clients import final_answers
 
 pytestmark = pytest.mark.model
 
@@ -105,15 +104,6 @@ def test_rbac_over_http(api: Api) -> None:
     assert (status, answer["error"]["code"]) == (428, "precondition_required")
 
 
-async def _exchange(url: str, frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    answers = []
-    async with websockets.connect(url) as ws:
-        for frame in frames:
-            await ws.send(json.dumps(frame))
-            answers.append(json.loads(await asyncio.wait_for(ws.recv(), timeout=30)))
-    return answers
-
-
 def test_websocket_session_actions(runtime: LocalRuntime, api: Api) -> None:
     # Given a session with a few lines
     player = f"p-{uuid.uuid4().hex[:8]}"
@@ -123,28 +113,26 @@ def test_websocket_session_actions(runtime: LocalRuntime, api: Api) -> None:
     url = f"ws://127.0.0.1:{runtime.options.port}/ws?token={_token(player)}"
 
     # When the client pages its history, brings the guard in, then leaves
-    history, joined, left, after = asyncio.run(
-        _exchange(
-            url,
-            [
-                {
-                    "action": "session.history",
-                    "request_id": "h",
-                    "session_id": session_id,
-                    "before": 5,
-                    "limit": 3,
-                },
-                {
-                    "action": "session.join",
-                    "request_id": "j",
-                    "session_id": session_id,
-                    "participant_id": "guard",
-                    "kind": "npc",
-                },
-                {"action": "session.leave", "request_id": "l", "session_id": session_id},
-                {"action": "session.history", "request_id": "a", "session_id": session_id},
-            ],
-        )
+    history, joined, left, after = final_answers(
+        url,
+        [
+            {
+                "action": "session.history",
+                "request_id": "h",
+                "session_id": session_id,
+                "before": 5,
+                "limit": 3,
+            },
+            {
+                "action": "session.join",
+                "request_id": "j",
+                "session_id": session_id,
+                "participant_id": "guard",
+                "kind": "npc",
+            },
+            {"action": "session.leave", "request_id": "l", "session_id": session_id},
+            {"action": "session.history", "request_id": "a", "session_id": session_id},
+        ],
     )
 
     # Then each action is answered with its own frame type, in the envelope
@@ -157,21 +145,12 @@ def test_websocket_session_actions(runtime: LocalRuntime, api: Api) -> None:
     assert (after["type"], after["error"]["code"]) == ("error", "not_found")
 
 
-async def _turn(url: str, frame: dict[str, Any]) -> dict[str, Any]:
-    async with websockets.connect(url) as ws:
-        await ws.send(json.dumps(frame))
-        while True:
-            answer: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=60))
-            if answer["type"] != "npc.token":
-                return answer
-
-
 def test_an_npc_turn_in_a_cold_session_brings_it_back_first(runtime: LocalRuntime, api: Api) -> None:
     # Given a player's conversation with Borin, suspended to S3
     player = f"p-{uuid.uuid4().hex[:8]}"
     url = f"ws://127.0.0.1:{runtime.options.port}/ws?token={_token(player)}"
     say = {"action": "npc.say", "request_id": "t", "npc_id": "borin", "text": "Can you mend a blade?"}
-    first = asyncio.run(_turn(url, say))
+    [first] = final_answers(url, [say])
     assert first["ok"], first
     session_id = first["data"]["session_id"]
     studio = _token("tools", "demo", Role.STUDIO)
@@ -183,7 +162,7 @@ def test_an_npc_turn_in_a_cold_session_brings_it_back_first(runtime: LocalRuntim
         time.sleep(0.2)
 
     # When the player speaks to Borin again
-    second = asyncio.run(_turn(url, {**say, "text": "And a shield?"}))
+    [second] = final_answers(url, [{**say, "text": "And a shield?"}])
 
     # Then the turn brought the session back and continued it where it was
     assert second["ok"], second
