@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from types import TracebackType
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from aicore.local.http_api import MAX_BODY_BYTES, HttpApi
+from aicore.local.server_thread import ServerThread
 from aicore.local.websocket_api import WEBSOCKET_PATH, WebSocketApi
 from aicore.topology import Topology
 
@@ -107,43 +106,9 @@ class Gateway:
         return web.json_response({"status": "ok", "connections": len(self.websocket.connection_ids)})
 
 
-class GatewayThread:
-    """Runs a `Gateway` on its own event loop in a background thread (tests, the local runtime)."""
+class GatewayThread(ServerThread):
+    """Runs a `Gateway` in a background thread; on `stop()` every WebSocket's `$disconnect` fires first."""
 
     def __init__(self, gateway: Gateway, *, timeout_s: float = 15.0) -> None:
+        super().__init__(gateway, name="gateway", timeout_s=timeout_s)
         self.gateway = gateway
-        self._timeout_s = timeout_s
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="gateway", daemon=True)
-
-    def start(self) -> str:
-        """Start serving; returns the base URL (`http://127.0.0.1:PORT`)."""
-        self._thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(self.gateway.start(), self._loop).result(self._timeout_s)
-        except BaseException:
-            self._end_loop()
-            raise
-        return self.gateway.url
-
-    def stop(self) -> None:
-        """Stop serving (every WebSocket's `$disconnect` fires first) and end the thread."""
-        if self._loop.is_closed():
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self.gateway.stop(), self._loop).result(self._timeout_s)
-        finally:
-            self._end_loop()
-
-    def _end_loop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(self._timeout_s)
-        self._loop.close()
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -25,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol, cast
 
 from aiohttp import web
@@ -34,6 +33,7 @@ from pydantic import ValidationError
 from aicore.local.eventstream import CONTENT_TYPE as EVENT_STREAM_CONTENT_TYPE
 from aicore.local.eventstream import exception_event, payload_part
 from aicore.local.sagemaker_control import ControlPlaneError, LocalHosting, ServingLimits
+from aicore.local.server_thread import AppServer, ServerThread
 from aicore.models.wire import SSE_DONE, ChatRequest, sse_event
 from aicore.observability import logger
 from aicore.topology import TOPOLOGY, resource_environment
@@ -459,7 +459,7 @@ def create_app(
     return app
 
 
-class ModelServerThread:
+class ModelServerThread(ServerThread):
     """Serves `create_app` on loopback from a background thread with its own event loop.
 
     `start()` returns the URL to give boto3 as `endpoint_url`; `port=0` picks a free port.
@@ -476,61 +476,8 @@ class ModelServerThread:
         hosting: LocalHosting | None = None,
         extra_routes: Iterable[web.RouteDef] = (),
     ) -> None:
-        self._app = create_app(
-            engine, endpoint_names, faults=faults, hosting=hosting, extra_routes=extra_routes
-        )
-        self._host = host
-        self._port = port
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._startup_error: BaseException | None = None
-        self.url = ""
-
-    def start(self, timeout_s: float = 10.0) -> str:
-        self._thread = threading.Thread(target=self._run, name="model-server", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout_s):
-            raise TimeoutError(f"model server did not start within {timeout_s} s")
-        if self._startup_error is not None:
-            raise RuntimeError(f"model server did not start: {self._startup_error}") from self._startup_error
-        return self.url
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        if self._loop is not None and self._stopping is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as error:  # reported to start(); the thread just ends
-            self._startup_error = error
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self._host, self._port).start()
-            host, port = runner.addresses[0][:2]
-            self.url = f"http://{host}:{port}"
-            self._ready.set()
-            await self._stopping.wait()
-        finally:
-            await runner.cleanup()
+        app = create_app(engine, endpoint_names, faults=faults, hosting=hosting, extra_routes=extra_routes)
+        super().__init__(AppServer(app, host, port), name="model-server", timeout_s=10.0)
 
 
 def main(argv: list[str] | None = None) -> None:
