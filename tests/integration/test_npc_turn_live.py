@@ -30,7 +30,8 @@ def test_player_talks_to_an_npc_and_reads_the_session_back(runtime: LocalRuntime
     assert reply["ok"], reply
     data = reply["data"]
     assert data["text"] == "".join(t["data"]["text"] for t in tokens).strip()
-    assert data["tier"] == "gold"
+    # gold is the first choice (the unit tests pin that); a CPU this busy may need silver's help
+    assert data["tier"] == "gold" or (data["tier"] == "silver" and data["fallback"]), data
     assert 1 <= len(tokens) <= data["timings"]["tokens"]  # tokens that outrun a push share a frame
 
     # And both lines are in the session, readable over HTTP
