@@ -32,13 +32,14 @@ class Settings(BaseSettings):
     jwt_secret_arn: str | None = None
     jwt_issuer: str = "aicore"
     jwt_audience: str = "aicore-game"
-    # Sessions: when the hot part is compacted into warm chunks, and when a quiet session goes cold.
-    session_compaction_threshold: int = Field(200, ge=2)
-    session_hot_keep: int = Field(50, ge=1)
-    session_chunk_messages: int = Field(100, ge=1)
-    session_dormancy_days: float = Field(365.0, gt=0)
-    session_summary_max_tokens: int = Field(160, ge=16)
-    session_summary_input_tokens: int = Field(1200, ge=64)
+    # Sessions: overrides of `aicore.sessions.policy.SessionPolicy`, which holds the defaults and
+    # the bounds (unset: the policy's default).
+    session_compaction_threshold: int | None = None
+    session_hot_keep: int | None = None
+    session_chunk_messages: int | None = None
+    session_dormancy_days: float | None = None
+    session_summary_max_tokens: int | None = None
+    session_summary_input_tokens: int | None = None
     # State machines a function may start: set for the functions that declare them in the topology.
     session_archive_state_machine_arn: str | None = None
     session_rehydrate_state_machine_arn: str | None = None

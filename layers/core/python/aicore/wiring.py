@@ -51,14 +51,12 @@ def session_policy() -> SessionPolicy:
     from aicore.sessions.policy import SessionPolicy
 
     settings = get_settings()
-    return SessionPolicy(
-        compaction_threshold=settings.session_compaction_threshold,
-        hot_keep=settings.session_hot_keep,
-        chunk_messages=settings.session_chunk_messages,
-        dormancy_days=settings.session_dormancy_days,
-        summary_max_tokens=settings.session_summary_max_tokens,
-        summary_input_tokens=settings.session_summary_input_tokens,
-    )
+    overrides = {
+        name: value
+        for name in SessionPolicy.model_fields
+        if (value := getattr(settings, f"session_{name}", None)) is not None
+    }
+    return SessionPolicy(**overrides)
 
 
 @lru_cache(maxsize=1)
