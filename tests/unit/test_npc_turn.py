@@ -6,59 +6,20 @@ from typing import Any
 
 import pytest
 
-from aicore.auth import Caller
-from aicore.connections import new_connection
-from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.models.router import Router, Tier
-from aicore.npc.turn import LoreCache, TurnDeps
-from aicore.topology import NPC_TURN_COMPLETED, TOPOLOGY
-from aicore.world.models import Npc
-from tests.events import load_event
+from aicore.npc.turn import TurnDeps
+from aicore.topology import NPC_TURN_COMPLETED
 from tests.fakes import FakeConnections, FakePublisher, FakePusher, FakeSessions, FakeWorld, ScriptedEndpoint
-
-CONNECTION = "bZ1wrcG1IAMCJbA="
+from tests.npc_turns import CONNECTION, say, turn_deps
 
 
 @pytest.fixture
 def deps() -> TurnDeps:
-    world = FakeWorld()
-    world.put_npc(
-        Npc(
-            npc_id="mira",
-            world_id="demo",
-            name="Mira",
-            persona="Innkeeper.",
-            speech_style="Warm.",
-            greeting="Welcome!",
-            fallback_lines=["One moment, love!"],
-        )
-    )
-    connections = FakeConnections()
-    connections.put(new_connection(CONNECTION, Caller(subject="p1", world_id="demo")))
-    return TurnDeps(
-        connections=connections,
-        world=world,
-        lore=LoreCache(world),
-        sessions=FakeSessions(),
-        router=Router(ScriptedEndpoint(), {Tier.GOLD: "gold", Tier.SILVER: "silver"}),
-        pusher=FakePusher(),
-        events=FakePublisher(),
-    )
-
-
-def _say(deps: TurnDeps, **frame: Any) -> FakePusher:
-    body = {"action": "npc.say", "request_id": "r-1", "npc_id": "mira", "text": "Any rooms?"} | frame
-    handler = Lambdas().module(TOPOLOGY.function("npc-say")).handler
-    result = handler(
-        load_event("ws_message", body=json.dumps(body)), LambdaContext("npc-say", 1024, 60), deps=deps
-    )
-    assert result == {"statusCode": 200}
-    assert isinstance(deps.pusher, FakePusher)
-    return deps.pusher
+    return turn_deps()
 
 
 def test_turn_streams_tokens_then_replies_and_stores_both_lines(deps: TurnDeps) -> None:
-    pusher = _say(deps)
+    pusher = say(deps)
     # Then: tokens first, in order (batched when they outrun the pushes), then one reply frame
     assert "".join(f["data"]["text"] for f in pusher.of_type("npc.token")) == "Well met, traveller."
     [reply] = pusher.of_type("npc.reply")
@@ -84,8 +45,8 @@ def test_turn_streams_tokens_then_replies_and_stores_both_lines(deps: TurnDeps) 
 
 
 def test_second_turn_reuses_the_pair_session(deps: TurnDeps) -> None:
-    first = _say(deps).of_type("npc.reply")[0]["data"]["session_id"]
-    second = _say(deps, request_id="r-2").of_type("npc.reply")[1]["data"]["session_id"]
+    first = say(deps).of_type("npc.reply")[0]["data"]["session_id"]
+    second = say(deps, request_id="r-2").of_type("npc.reply")[1]["data"]["session_id"]
     assert first == second
 
 
@@ -101,7 +62,7 @@ def test_second_turn_reuses_the_pair_session(deps: TurnDeps) -> None:
 def test_bad_turns_get_an_error_frame_and_store_nothing(
     deps: TurnDeps, frame: dict[str, Any], code: str
 ) -> None:
-    pusher = _say(deps, **frame)
+    pusher = say(deps, **frame)
     [error] = pusher.of_type("error")
     assert not error["ok"]
     assert error["error"]["code"] == code
@@ -114,22 +75,22 @@ def test_bad_turns_get_an_error_frame_and_store_nothing(
 def test_unknown_connection_is_refused(deps: TurnDeps) -> None:
     assert isinstance(deps.connections, FakeConnections)
     deps.connections.items.clear()
-    [error] = _say(deps).of_type("error")
+    [error] = say(deps).of_type("error")
     assert error["error"]["code"] == "unauthorized"
 
 
 def test_client_gone_mid_stream_still_stores_the_reply(deps: TurnDeps) -> None:
     assert isinstance(deps.pusher, FakePusher)
     deps.pusher.gone.add(CONNECTION)
-    _say(deps)
+    say(deps)
     assert isinstance(deps.sessions, FakeSessions)
     [messages] = deps.sessions.messages.values()
     assert [m.text for m in messages] == ["Any rooms?", "Well met, traveller."]
 
 
 def test_lore_is_cached_per_container(deps: TurnDeps) -> None:
-    _say(deps)
-    _say(deps, request_id="r-2")
+    say(deps)
+    say(deps, request_id="r-2")
     assert isinstance(deps.world, FakeWorld)
     assert deps.world.lore_reads == 1
 
@@ -145,7 +106,7 @@ def test_tokens_that_outrun_slow_pushes_share_frames_and_keep_their_order(deps: 
     deps.pusher = SlowPusher()
     deps.router = Router(ScriptedEndpoint(tokens=tokens), {Tier.GOLD: "gold", Tier.SILVER: "silver"})
     # When the player speaks
-    pusher = _say(deps)
+    pusher = say(deps)
     # Then fewer frames than tokens went out, and nothing was lost or reordered
     frames = [f["data"]["text"] for f in pusher.of_type("npc.token")]
     assert len(frames) < len(tokens)

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from aicore.auth import Caller, Role
-from aicore.connections import new_connection
 from aicore.errors import Forbidden
-from aicore.local.lambdas import LambdaContext, Lambdas
-from aicore.models.router import Router, Tier
-from aicore.npc.turn import LoreCache, TurnDeps
+from aicore.npc.turn import TurnDeps
 from aicore.performance import NPC_SAY_PROFILES, PerformanceMode, PerformanceSettings
-from aicore.topology import TOPOLOGY
-from aicore.world.models import Npc
 from aicore.world.performance import ModeChange, performance, set_player_mode, set_world_mode
-from tests.events import load_event
-from tests.fakes import FakeConnections, FakePublisher, FakePusher, FakeSessions, FakeWorld, ScriptedEndpoint
+from tests.fakes import FakeWorld, ScriptedEndpoint
+from tests.npc_turns import say, turn_deps
 
-CONNECTION = "bZ1wrcG1IAMCJbA="
 PLAYER = Caller(subject="p1", world_id="demo")
 STUDIO = Caller(subject="studio-1", world_id="demo", roles=(Role.STUDIO,))
 
@@ -61,36 +54,8 @@ def test_only_the_studio_sets_the_worlds_mode_and_a_player_sets_their_own() -> N
     assert performance(world, STUDIO, "demo").effective == "quality"  # the studio has no mode of its own
 
 
-def _deps(world: FakeWorld, endpoint: ScriptedEndpoint) -> TurnDeps:
-    world.put_npc(
-        Npc(
-            npc_id="mira",
-            world_id="demo",
-            name="Mira",
-            persona="Innkeeper.",
-            speech_style="Warm.",
-            greeting="Hi",
-        )
-    )
-    connections = FakeConnections()
-    connections.put(new_connection(CONNECTION, PLAYER))
-    return TurnDeps(
-        connections=connections,
-        world=world,
-        lore=LoreCache(world),
-        sessions=FakeSessions(),
-        router=Router(endpoint, {Tier.GOLD: "gold", Tier.SILVER: "silver"}),
-        pusher=FakePusher(),
-        events=FakePublisher(),
-    )
-
-
 def _reply(deps: TurnDeps) -> dict[str, Any]:
-    body = {"action": "npc.say", "request_id": "r-1", "npc_id": "mira", "text": "Any rooms?"}
-    handler = Lambdas().module(TOPOLOGY.function("npc-say")).handler
-    handler(load_event("ws_message", body=json.dumps(body)), LambdaContext("npc-say", 1024, 60), deps=deps)
-    assert isinstance(deps.pusher, FakePusher)
-    [reply] = deps.pusher.of_type("npc.reply")
+    [reply] = say(deps).of_type("npc.reply")
     data: dict[str, Any] = reply["data"]
     return data
 
@@ -103,7 +68,7 @@ def test_a_turn_runs_in_the_players_mode(mode: PerformanceMode | None, tier: str
     if mode is not None:
         set_player_mode(world, PLAYER, "demo", ModeChange(mode=mode))
 
-    data = _reply(_deps(world, endpoint))
+    data = _reply(turn_deps(world, endpoint, player=PLAYER))
 
     effective = mode or PerformanceMode.BALANCED
     assert (data["tier"], data["mode"]) == (tier, effective)
@@ -112,5 +77,5 @@ def test_a_turn_runs_in_the_players_mode(mode: PerformanceMode | None, tier: str
 
 
 def test_the_reply_says_why_it_fell_back() -> None:
-    data = _reply(_deps(FakeWorld(), ScriptedEndpoint(failing={"gold"})))
+    data = _reply(turn_deps(FakeWorld(), ScriptedEndpoint(failing={"gold"}), player=PLAYER))
     assert (data["tier"], data["fallback"], data["fallback_reason"]) == ("silver", True, "gold: ModelError")
