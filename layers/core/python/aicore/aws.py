@@ -6,6 +6,7 @@ the local runtime points them at loopback, the cloud leaves them unset. No code 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -23,3 +24,13 @@ def client(service: str, endpoint_url: str | None = None) -> Any:
 @cache
 def table(name: str) -> Any:
     return boto3.session.Session().resource("dynamodb", config=_CONFIG).Table(name)
+
+
+def query_items(dynamodb_table: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    """Every item a `Table.query` matches, page after page, fetched as they are consumed."""
+    while True:
+        response = dynamodb_table.query(**query)
+        yield from response["Items"]
+        if "LastEvaluatedKey" not in response:
+            return
+        query["ExclusiveStartKey"] = response["LastEvaluatedKey"]

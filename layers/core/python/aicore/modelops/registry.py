@@ -91,14 +91,7 @@ class DynamoModelRegistry:
         return ModelVersion.model_validate(found) if found else None
 
     def tier(self, tier: Tier) -> tuple[TierState, list[ModelVersion]]:
-        condition = Key("pk").eq(tier_pk(tier))
-        response = self._table.query(KeyConditionExpression=condition)
-        items: list[dict[str, Any]] = response["Items"]
-        while "LastEvaluatedKey" in response:
-            response = self._table.query(
-                KeyConditionExpression=condition, ExclusiveStartKey=response["LastEvaluatedKey"]
-            )
-            items += response["Items"]
+        items = list(aws.query_items(self._table, KeyConditionExpression=Key("pk").eq(tier_pk(tier))))
         state = next((_state(i) for i in items if i["sk"] == TIER_SK), TierState(tier=tier))
         versions = [ModelVersion.model_validate(i) for i in items if i["sk"].startswith("VERSION#")]
         return state, sorted(versions, key=lambda v: v.created_at, reverse=True)

@@ -207,13 +207,8 @@ class DynamoSessionStore:
             "ConsistentRead": True,
             "Limit": CHUNKS_PER_READ,
         }
-        while True:
-            response = self._table.query(**query)
-            for item in response["Items"]:
-                yield decode_messages(bytes(item["data"]))
-            if "LastEvaluatedKey" not in response:
-                return
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in aws.query_items(self._table, **query):
+            yield decode_messages(bytes(item["data"]))
 
     # --- write ------------------------------------------------------------------------------------
 
@@ -610,12 +605,7 @@ class DynamoSessionStore:
         }
         if keys_only:
             query["ProjectionExpression"] = "pk, sk"
-        while True:
-            response = self._table.query(**query)
-            yield from response["Items"]
-            if "LastEvaluatedKey" not in response:
-                return
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        yield from aws.query_items(self._table, **query)
 
     def _delete_sks(self, session_id: str, sks: Sequence[str]) -> None:
         with self._table.batch_writer() as batch:

@@ -140,14 +140,7 @@ class DynamoWorldStore:
 
     def _query(self, world_id: str, prefix: str) -> list[dict[str, Any]]:
         condition = Key("pk").eq(world_pk(world_id)) & Key("sk").begins_with(prefix)
-        response = self._table.query(KeyConditionExpression=condition)
-        items: list[dict[str, Any]] = response["Items"]
-        while "LastEvaluatedKey" in response:
-            response = self._table.query(
-                KeyConditionExpression=condition, ExclusiveStartKey=response["LastEvaluatedKey"]
-            )
-            items += response["Items"]
-        return items
+        return list(aws.query_items(self._table, KeyConditionExpression=condition))
 
 
 def _performance(items: dict[str, dict[str, Any]], player_id: str) -> PerformanceSettings:
