@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 
+from aicore.llm.endpoint import ChatCall, TierTarget
+from aicore.llm.sagemaker import SageMakerEndpoint
+from aicore.llm.wire import ChatCompletionChunk, ChatMessage, ChatRequest
 from aicore.local.model_server import LlamaEngine, ModelServerThread, local_endpoint_names
-from aicore.models import ChatMessage, SageMakerEndpoint
-from aicore.models.wire import ChatCompletionChunk, ChatRequest
 from bench.common import StreamSample, machine, stream_summary, write_report
 
 PERSONA = "You are Brom, the village blacksmith. You are gruff but kind. Answer in one or two short lines."
@@ -56,7 +57,9 @@ def direct(engine: LlamaEngine, max_tokens: int) -> Stream:
 def through_server(endpoint: SageMakerEndpoint, endpoint_name: str, max_tokens: int) -> Stream:
     def stream(messages: list[ChatMessage]) -> Iterator[str]:
         return endpoint.stream_chat(
-            endpoint_name, messages, max_tokens=max_tokens, temperature=0.0, timeout_s=30
+            ChatCall(
+                TierTarget(endpoint_name), messages, max_tokens=max_tokens, temperature=0.0, timeout_s=30
+            )
         )
 
     return stream

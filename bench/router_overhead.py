@@ -22,13 +22,13 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from aicore.errors import ModelUnavailable
-from aicore.models.endpoint import ChatResult, ChatStream
-from aicore.models.router import ModelRequest, Router, RouterPolicy, Tier, tier_for_budget
-from aicore.models.wire import ChatMessage, Usage
+from aicore.llm.endpoint import ChatCall, ChatResult, ChatStream, TierTarget
+from aicore.llm.router import ModelRequest, Router, RouterPolicy, Tier, tier_for_budget
+from aicore.llm.wire import ChatMessage, Usage
 from aicore.observability import logger
 
 RESULTS = Path(__file__).parent / "results" / "router_overhead.json"
@@ -42,17 +42,8 @@ class InstantEndpoint:
         self._tokens = [f"t{i} " for i in range(tokens)]
         self._failing = failing
 
-    def stream_chat(
-        self,
-        endpoint_name: str,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        timeout_s: float,
-        inference_component: str | None = None,
-    ) -> ChatStream:
-        if endpoint_name in self._failing:
+    def stream_chat(self, call: ChatCall) -> ChatStream:
+        if call.target.endpoint in self._failing:
             raise ModelUnavailable("refused", {"reason": "ThrottlingException"})
         return ChatStream(self._items())
 
@@ -62,16 +53,7 @@ class InstantEndpoint:
             prompt_tokens=10, completion_tokens=len(self._tokens), total_tokens=10 + len(self._tokens)
         )
 
-    def chat(
-        self,
-        endpoint_name: str,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        timeout_s: float,
-        inference_component: str | None = None,
-    ) -> ChatResult:
+    def chat(self, call: ChatCall) -> ChatResult:
         return ChatResult("".join(self._tokens), 10, len(self._tokens))
 
 
@@ -117,7 +99,9 @@ def main(argv: list[str] | None = None) -> None:
         router.policy.deadline_s(request.first_token_budget_ms)
 
     def direct() -> None:
-        stream = endpoint.stream_chat("gold", MESSAGES, max_tokens=args.tokens, temperature=0.7, timeout_s=5)
+        stream = endpoint.stream_chat(
+            ChatCall(TierTarget("gold"), MESSAGES, max_tokens=args.tokens, temperature=0.7, timeout_s=5)
+        )
         for delta in stream:
             on_token(delta)
 

@@ -31,6 +31,8 @@ from aicore.sessions.archive import S3SessionArchive
 from aicore.sessions.models import NewMessage, Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import NewMessages, NewSession, SessionService, SpokenLine
 from aicore.sessions.store import DynamoSessionStore
+from aicore.sessions.table import SessionTable
+from aicore.sessions.tiering_store import DynamoTieringStore
 from aicore.sessions.tiers import Tiering
 from aicore.topology import physical_name, resource_environment
 from bench.common import CallCounter, write_report
@@ -124,8 +126,9 @@ def run(runs: int, messages: int, rehydrations: int) -> dict[str, Any]:
     try:
         create_resources(url, ENV)
         table_name = physical_name(ENV, "sessions")
-        store = DynamoSessionStore(table_name)
-        tiering = Tiering(store, S3SessionArchive(physical_name(ENV, "archive")))
+        table = SessionTable(table_name)
+        store = DynamoSessionStore(table)
+        tiering = Tiering(DynamoTieringStore(table), S3SessionArchive(physical_name(ENV, "archive")))
         service = SessionService(store, tiering, NoEvents())
         counter = CallCounter()
 
@@ -144,7 +147,7 @@ def run(runs: int, messages: int, rehydrations: int) -> dict[str, Any]:
             ),
         }
 
-        seeded_s, long = timed(lambda: seed_long_session(store, messages))
+        seeded_s, long = timed(lambda: seed_long_session(table, messages))
         results[f"newest page (50) of a {messages:,}-message session (with its head)"] = measure(
             counter, runs, lambda: service.messages(STUDIO, long.session_id, limit=50)
         )

@@ -27,13 +27,12 @@ import websockets
 
 from aicore import wiring
 from aicore.auth import Caller
+from aicore.llm.wire import ChatCompletionChunk, ChatMessage, ChatRequest
 from aicore.local.embedded_aws import free_port
 from aicore.local.model_server import LlamaEngine
 from aicore.local.runtime import LocalRuntime, RuntimeOptions, local_token
-from aicore.models.wire import ChatCompletionChunk, ChatMessage, ChatRequest
 from aicore.npc.prompt import build_prompt
 from aicore.npc.turn import CONTEXT_MESSAGES, NPC_SAY_MAX_TOKENS
-from aicore.sessions.service import conversation_with
 from bench.common import CallCounter, StreamSample, machine, stream_summary, write_report
 
 LINES = ["Can you forge me a sword?", "What news from the mountains?", "Is the forge hot today?"]
@@ -70,7 +69,7 @@ def direct_turn(engine: LlamaEngine, line: str) -> StreamSample:
     npc, memory = world.npc_and_memory("demo", NPC, PLAYER)
     assert npc is not None
     caller = Caller(subject=PLAYER, world_id="demo")
-    history = conversation_with(wiring.sessions(), caller, NPC, None, CONTEXT_MESSAGES).messages
+    history = wiring.session_service().conversation(caller, NPC, None, CONTEXT_MESSAGES).messages
     messages = build_prompt(npc, world.lore("demo"), memory, history, line)
     request = ChatRequest(messages=messages, max_tokens=NPC_SAY_MAX_TOKENS, temperature=0.7, stream=True)
     reset_prompt_cache(engine)

@@ -52,7 +52,8 @@ def _grant_data(
     principal: iam.IGrantable, owner: IConstruct, declared: Function | StateMachine, resources: Resources
 ) -> None:
     """`owner` is the principal's role: where cdk-nag finds (and we acknowledge) its findings."""
-    for table_name, access in declared.tables:
+    for declared_table, access in declared.tables:
+        table_name = declared_table.name
         table = resources.tables[table_name]
         {
             Access.READ: table.grant_read_data,
@@ -66,7 +67,8 @@ def _grant_data(
                 f"{declared.name} is declared {access.value} on the {table_name} table, "
                 "which includes that table's own indexes.",
             )
-    for bucket_name, access in declared.buckets:
+    for declared_bucket, access in declared.buckets:
+        bucket_name = declared_bucket.name
         bucket = resources.buckets[bucket_name]
         object_actions, bucket_actions = BUCKET_ACTIONS[access]
         iam.Grant.add_to_principal(
@@ -84,8 +86,8 @@ def _grant_data(
         )
     if declared.publishes_events:
         resources.bus.grant_put_events_to(principal)
-    for tier_name in declared.model_tiers:
-        tier = resources.tiers[tier_name]
+    for declared_tier in declared.model_tiers:
+        tier = resources.tiers[declared_tier.name]
         iam.Grant.add_to_principal(
             grantee=principal,
             actions=list(INVOKE_ENDPOINT),
@@ -115,12 +117,12 @@ def grant_function(
     if fn.reads_jwt_key:
         resources.jwt_secret.grant_read(function)
         function.add_environment(JWT_SECRET_ARN, resources.jwt_secret.secret_arn)
-    for tier_name in fn.manages_model_tiers:
-        _grant_model_management(function, role, tier_name, resources.tiers[tier_name])
-    for machine_name in fn.starts_state_machines:
-        machine = resources.state_machines[machine_name]
+    for managed in fn.manages_model_tiers:
+        _grant_model_management(function, role, managed.name, resources.tiers[managed.name])
+    for started in fn.starts_state_machines:
+        machine = resources.state_machines[started.name]
         machine.grant_start_execution(function)
-        function.add_environment(topology.state_machine(machine_name).env_var, machine.state_machine_arn)
+        function.add_environment(started.env_var, machine.state_machine_arn)
 
 
 def _grant_model_management(function: lambda_.Function, role: iam.IRole, name: str, tier: ModelTier) -> None:
@@ -173,30 +175,4 @@ def _role(role: iam.IRole | None) -> iam.IRole:
 
 def check_declarations(topology: Topology) -> None:
     """What the topology names exists, and no function both starts and is invoked by one machine."""
-    tables = {t.name for t in topology.tables}
-    buckets = {b.name for b in topology.buckets}
-    tiers = {m.name for m in topology.model_tiers}
-    machines = {m.name: m for m in topology.state_machines}
-    functions = {f.name for f in (topology.authorizer, *topology.functions)}
-    problems: list[str] = []
-    everything: tuple[Function | StateMachine, ...] = (
-        topology.authorizer,
-        *topology.functions,
-        *topology.state_machines,
-    )
-    for declared in everything:
-        problems += [f"{declared.name}: no table {t!r}" for t, _ in declared.tables if t not in tables]
-        problems += [f"{declared.name}: no bucket {b!r}" for b, _ in declared.buckets if b not in buckets]
-        problems += [f"{declared.name}: no model tier {m!r}" for m in declared.model_tiers if m not in tiers]
-    for fn in (topology.authorizer, *topology.functions):
-        problems += [f"{fn.name}: no model tier {m!r}" for m in fn.manages_model_tiers if m not in tiers]
-    for fn in (topology.authorizer, *topology.functions):
-        for name in fn.starts_state_machines:
-            if name not in machines:
-                problems.append(f"{fn.name}: no state machine {name!r}")
-            elif fn.name in machines[name].invokes:
-                problems.append(f"{fn.name} both starts and is invoked by {name}: a dependency cycle")
-    for machine in topology.state_machines:
-        problems += [f"{machine.name}: no function {f!r}" for f in machine.invokes if f not in functions]
-    if problems:
-        raise ValueError("the topology names things that do not exist:\n  " + "\n  ".join(problems))
+    topology.check()

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aicore.endpoints_config import load_endpoints
+from aicore.llm.endpoints_config import load_endpoints
 from aicore.topology import TOPOLOGY, Topology
 from cdk.build_assets import check_builds
 from cdk.config import load_environment, selected_environments

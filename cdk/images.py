@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from aicore.endpoints_config import EndpointConfig
+from aicore.llm.endpoints_config import EndpointConfig
 from aicore.topology import Topology
 from cdk.config import EnvironmentConfig
 

@@ -21,7 +21,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from aicore.endpoints_config import EndpointConfig
+from aicore.llm.endpoints_config import EndpointConfig
 from aicore.topology import physical_name
 from cdk.config import EndpointScaling, EnvironmentConfig
 from cdk.images import repository_arn

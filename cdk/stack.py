@@ -9,7 +9,7 @@ from aws_cdk import Aws, CfnOutput, Environment, Stack, Stage, Tags
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from aicore.endpoints_config import EndpointConfig
+from aicore.llm.endpoints_config import EndpointConfig
 from aicore.topology import SERVICE, Topology, physical_name, resource_environment
 from cdk.access import Resources, check_declarations, grant_function, grant_state_machine
 from cdk.apis import HttpApi, RealtimeApi

@@ -11,11 +11,11 @@ from aicore.connections import Connection
 from aicore.errors import Conflict, ModelUnavailable, NotFound
 from aicore.events import EventDetail
 from aicore.flows import FlowStarted
-from aicore.models.endpoint import ChatResult, ChatStream
-from aicore.models.wire import ChatMessage, Usage
+from aicore.llm.endpoint import ChatCall, ChatResult, ChatStream
+from aicore.llm.wire import ChatMessage, Usage
 from aicore.performance import PerformanceSettings
 from aicore.sessions.archive import ArchivedSession
-from aicore.sessions.models import HeadChanges, Message, NewMessage, SessionHead, Tier
+from aicore.sessions.models import HeadChanges, Message, NewMessage, SessionHead, StorageTier
 from aicore.sessions.store import SessionNotLive
 from aicore.world.models import LoreFact, Npc, NpcMemory, PerformanceSetting, TurnContext
 
@@ -178,7 +178,9 @@ class FakeColdTier:
         head = self.sessions.heads[session_id]
         self.archived[session_id] = ArchivedSession.of(head, self.sessions.messages[session_id], [])
         key = f"sessions/{head.world_id}/{session_id}.json.gz"
-        self.sessions.heads[session_id] = head.model_copy(update={"tier": Tier.COLD, "archive_key": key})
+        self.sessions.heads[session_id] = head.model_copy(
+            update={"tier": StorageTier.COLD, "archive_key": key}
+        )
         self.sessions.messages[session_id] = []
 
     def read_archived(self, head: SessionHead) -> ArchivedSession | None:
@@ -221,21 +223,12 @@ class ScriptedEndpoint:
     last_messages: Sequence[ChatMessage] = ()
     last_max_tokens: int = 0
 
-    def stream_chat(
-        self,
-        endpoint_name: str,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        timeout_s: float,
-        inference_component: str | None = None,
-    ) -> ChatStream:
-        self.calls.append(endpoint_name)
-        self.components.append(inference_component)
-        self.last_messages = messages
-        self.last_max_tokens = max_tokens
-        return ChatStream(self._items(endpoint_name))
+    def stream_chat(self, call: ChatCall) -> ChatStream:
+        self.calls.append(call.target.endpoint)
+        self.components.append(call.target.component)
+        self.last_messages = call.messages
+        self.last_max_tokens = call.max_tokens
+        return ChatStream(self._items(call.target.endpoint))
 
     def _items(self, endpoint_name: str) -> Iterator[str | Usage]:
         if endpoint_name in self.delays_s:
@@ -249,18 +242,10 @@ class ScriptedEndpoint:
         if self.usage is not None:
             yield self.usage
 
-    def chat(
-        self,
-        endpoint_name: str,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        timeout_s: float,
-        inference_component: str | None = None,
-    ) -> ChatResult:
+    def chat(self, call: ChatCall) -> ChatResult:
+        endpoint_name = call.target.endpoint
         self.calls.append(endpoint_name)
-        self.components.append(inference_component)
+        self.components.append(call.target.component)
         if endpoint_name in self.failing:
             raise ModelUnavailable(f"{endpoint_name} is down", {"reason": "ModelError"})
         return ChatResult("".join(self.tokens), 10, len(self.tokens))

@@ -9,11 +9,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from aicore.clock import utc_now
 from aicore.errors import Conflict
-from aicore.events import utc_now
 from aicore.flows import FlowStarted
+from aicore.llm.tiers import Tier
 from aicore.local.sagemaker_control import ControlPlaneError, LocalHosting
-from aicore.model_tiers import Tier
 from aicore.modelops.models import DEPLOYABLE, Deployment, ModelVersion, SmokeResult, TierState, VersionStatus
 
 

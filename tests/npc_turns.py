@@ -7,13 +7,22 @@ from typing import Any
 
 from aicore.auth import Caller
 from aicore.connections import new_connection
+from aicore.llm.router import Router, Tier
 from aicore.local.lambdas import LambdaContext, Lambdas
-from aicore.models.router import Router, Tier
 from aicore.npc.turn import LoreCache, TurnDeps
+from aicore.sessions.service import SessionService
 from aicore.topology import TOPOLOGY
 from aicore.world.models import Npc
 from tests.events import load_event
-from tests.fakes import FakeConnections, FakePublisher, FakePusher, FakeSessions, FakeWorld, ScriptedEndpoint
+from tests.fakes import (
+    FakeColdTier,
+    FakeConnections,
+    FakePublisher,
+    FakePusher,
+    FakeSessions,
+    FakeWorld,
+    ScriptedEndpoint,
+)
 
 CONNECTION = "bZ1wrcG1IAMCJbA="  # the connection id of tests/events/ws_message.json
 MIRA = Npc(
@@ -42,7 +51,7 @@ def turn_deps(
         connections=connections,
         world=world,
         lore=LoreCache(world),
-        sessions=FakeSessions(),
+        sessions=SessionService(sessions := FakeSessions(), FakeColdTier(sessions), FakePublisher()),
         router=Router(endpoint or ScriptedEndpoint(), {Tier.GOLD: "gold", Tier.SILVER: "silver"}),
         pusher=FakePusher(),
         events=FakePublisher(),

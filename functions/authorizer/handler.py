@@ -6,12 +6,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore.auth import Caller, bearer_token
 from aicore.errors import Unauthorized
-from aicore.observability import entrypoint, logger
+from aicore.observability import CORRELATION_ID_PATH, entrypoint, logger
 from aicore.settings import get_settings
 from aicore.tokens import TokenIssuer, issuer_for
 
 
-@entrypoint(correlation_id_path="requestContext.requestId")
+@entrypoint(correlation_id_path=CORRELATION_ID_PATH)
 def handler(
     event: dict[str, Any], context: LambdaContext, issuer: TokenIssuer | None = None
 ) -> dict[str, Any]:

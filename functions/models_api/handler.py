@@ -7,12 +7,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from aicore import wiring
 from aicore.errors import NotFound
 from aicore.flows import FlowStarter
-from aicore.http import CORRELATION_ID_PATH, caller, envelope_route, json_body, resolver
-from aicore.model_tiers import Tier
+from aicore.http import caller, envelope_route, json_body, resolver
+from aicore.llm.tiers import Tier
 from aicore.modelops import service
 from aicore.modelops.models import ModelVersion, VersionSpec
 from aicore.modelops.registry import ModelRegistry
-from aicore.observability import entrypoint
+from aicore.observability import CORRELATION_ID_PATH, entrypoint
 
 app = resolver()
 

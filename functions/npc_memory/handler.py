@@ -8,11 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
 from aicore.npc.turn import NpcTurnCompleted
-from aicore.observability import entrypoint
+from aicore.observability import EVENT_CORRELATION_ID_PATH, entrypoint
 from aicore.world.store import WorldStore
 
 
-@entrypoint(correlation_id_path="detail.correlation_id")
+@entrypoint(correlation_id_path=EVENT_CORRELATION_ID_PATH)
 @event_parser(model=NpcTurnCompleted, envelope=EventBridgeEnvelope)
 def handler(
     event: NpcTurnCompleted, context: LambdaContext, world: WorldStore | None = None

@@ -7,12 +7,12 @@ from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
-from aicore.observability import entrypoint
+from aicore.observability import EVENT_CORRELATION_ID_PATH, entrypoint
 from aicore.sessions.compaction import CompactionStore, Summarizer, compact
 from aicore.sessions.events import SessionCompactionNeeded
 
 
-@entrypoint(correlation_id_path="detail.correlation_id")
+@entrypoint(correlation_id_path=EVENT_CORRELATION_ID_PATH)
 @event_parser(model=SessionCompactionNeeded, envelope=EventBridgeEnvelope)
 def handler(
     event: SessionCompactionNeeded,
@@ -21,7 +21,7 @@ def handler(
     summarizer: Summarizer | None = None,
 ) -> dict[str, Any]:
     outcome = compact(
-        store or wiring.sessions(),
+        store or wiring.compaction_store(),
         summarizer or wiring.summarizer(),
         wiring.session_policy(),
         event.session_id,

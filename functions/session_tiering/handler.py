@@ -6,13 +6,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
 from aicore.flows import FlowStarter
-from aicore.observability import entrypoint
+from aicore.observability import EVENT_CORRELATION_ID_PATH, entrypoint
 from aicore.sessions.events import SessionRehydrationRequested
 from aicore.sessions.flow_steps import start_rehydration
 from aicore.sessions.tiers import Tiering
 
 
-@entrypoint(correlation_id_path="detail.correlation_id")
+@entrypoint(correlation_id_path=EVENT_CORRELATION_ID_PATH)
 def handler(
     event: dict[str, Any],
     context: LambdaContext,

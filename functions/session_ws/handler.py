@@ -8,9 +8,9 @@ from aicore import wiring
 from aicore.envelope import operation
 from aicore.errors import UnknownAction
 from aicore.frames import SessionHistory, SessionJoin, SessionLeave, parse_client_frame
-from aicore.observability import entrypoint
+from aicore.observability import CORRELATION_ID_PATH, entrypoint
 from aicore.sessions.actions import REPLY_TYPES, SessionActionDeps, answer_session_action
-from aicore.ws import CORRELATION_ID_PATH, WebSocketRequest, answer
+from aicore.ws import WebSocketRequest, answer
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)

@@ -6,8 +6,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from aicore import wiring
-from aicore.http import CORRELATION_ID_PATH, caller, envelope_route, if_match, json_body, query_int, resolver
-from aicore.observability import entrypoint
+from aicore.http import caller, envelope_route, if_match, json_body, query_int, resolver
+from aicore.observability import CORRELATION_ID_PATH, entrypoint
 from aicore.sessions.models import AppendResult, MessagePage, Participant, SessionHead, SessionView
 from aicore.sessions.policy import DEFAULT_PAGE
 from aicore.sessions.service import NewMessages, NewSession, SessionService, SuspendResult

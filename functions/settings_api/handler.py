@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
-from aicore.http import CORRELATION_ID_PATH, caller, envelope_route, json_body, resolver
-from aicore.observability import entrypoint
+from aicore.http import caller, envelope_route, json_body, resolver
+from aicore.observability import CORRELATION_ID_PATH, entrypoint
 from aicore.world.performance import ModeChange, PerformanceView, performance, set_player_mode, set_world_mode
 from aicore.world.store import WorldStore
 

@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
-from aicore.http import CORRELATION_ID_PATH, caller, envelope_route, resolver
-from aicore.observability import entrypoint
+from aicore.http import caller, envelope_route, resolver
+from aicore.observability import CORRELATION_ID_PATH, entrypoint
 
 app = resolver()
 

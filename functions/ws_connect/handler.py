@@ -8,8 +8,8 @@ from aicore import wiring
 from aicore.auth import Caller
 from aicore.connections import ConnectionStore, new_connection
 from aicore.errors import Unauthorized
-from aicore.observability import entrypoint, logger
-from aicore.ws import CORRELATION_ID_PATH, OK, WebSocketRequest
+from aicore.observability import CORRELATION_ID_PATH, entrypoint, logger
+from aicore.ws import OK, WebSocketRequest
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)

@@ -8,8 +8,8 @@ from aicore import wiring
 from aicore.connections import ClientPusher
 from aicore.envelope import operation
 from aicore.frames import parse_client_frame
-from aicore.observability import entrypoint
-from aicore.ws import CORRELATION_ID_PATH, WebSocketRequest, answer
+from aicore.observability import CORRELATION_ID_PATH, entrypoint
+from aicore.ws import WebSocketRequest, answer
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)

@@ -6,8 +6,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
 from aicore.connections import ConnectionStore
-from aicore.observability import entrypoint
-from aicore.ws import CORRELATION_ID_PATH, OK, WebSocketRequest
+from aicore.observability import CORRELATION_ID_PATH, entrypoint
+from aicore.ws import OK, WebSocketRequest
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)

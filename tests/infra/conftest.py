@@ -15,7 +15,17 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from aicore.topology import TOPOLOGY, Access, Function, ModelTier, Schedule, StateMachine, Topology
+from aicore.topology import (
+    ARCHIVE,
+    SESSIONS,
+    TOPOLOGY,
+    Access,
+    Function,
+    ModelTier,
+    Schedule,
+    StateMachine,
+    Topology,
+)
 from cdk.app import build_app, cdk_json_context
 from cdk.config import EnvironmentConfig, load_environment
 from cdk.sources import Sources
@@ -52,24 +62,24 @@ ARCHIVE_ASL = {
 
 def fixture_topology(asl: Path) -> Topology:
     """The real topology plus what it may not use yet: a schedule, a state machine, a CPU tier."""
+    machine = StateMachine(
+        name="archive-session",
+        description="Archives a cold session (test fixture).",
+        invokes=("npc-memory",),
+        tables=((SESSIONS, Access.READ_WRITE),),
+        buckets=((ARCHIVE, Access.WRITE),),
+        publishes_events=True,
+        definition=str(asl),
+    )
     clock = Function(
         name="world-clock",
         description="Ticks the game clock (test fixture).",
         code="functions/npc_memory",
         memory_mb=256,
         schedules=(Schedule("world-tick", 5),),
-        tables=(("sessions", Access.READ),),
-        buckets=(("archive", Access.READ_WRITE),),
-        starts_state_machines=("archive-session",),
-    )
-    machine = StateMachine(
-        name="archive-session",
-        description="Archives a cold session (test fixture).",
-        invokes=("npc-memory",),
-        tables=(("sessions", Access.READ_WRITE),),
-        buckets=(("archive", Access.WRITE),),
-        publishes_events=True,
-        definition=str(asl),
+        tables=((SESSIONS, Access.READ),),
+        buckets=((ARCHIVE, Access.READ_WRITE),),
+        starts_state_machines=(machine,),
     )
     tiers = TOPOLOGY.model_tiers
     if "embed" not in {t.name for t in tiers}:  # a CPU tier (endpoints/embed.json), scaled like the others

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aicore.endpoints_config import EndpointConfig, load_endpoint
+from aicore.llm.endpoints_config import EndpointConfig, load_endpoint
 from aicore.topology import TOPOLOGY, StateMachine
 from cdk.app import build_app, cdk_json_context
 from cdk.build_assets import _prune, layer_requirements

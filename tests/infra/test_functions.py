@@ -32,7 +32,8 @@ def expected_data(topology: Topology, declared: Function | StateMachine) -> set[
     """What a declaration allows on data, endpoints and events, written out independently of cdk/."""
     pairs: set[tuple[str, str]] = set()
     indexed = {t.name for t in topology.tables if t.indexes}
-    for table, access in declared.tables:
+    for declared_table, access in declared.tables:
+        table = declared_table.name
         actions = {"dynamodb:DescribeTable"}
         if access in (Access.READ, Access.READ_WRITE):
             actions |= READ | READ_STREAM
@@ -41,14 +42,15 @@ def expected_data(topology: Topology, declared: Function | StateMachine) -> set[
         pairs |= {(a, f"table:{table}") for a in actions}
         if table in indexed:  # the table's own indexes, nothing more
             pairs |= {(a, f"table-index:{table}") for a in actions}
-    for bucket, access in declared.buckets:
+    for declared_bucket, access in declared.buckets:
+        bucket = declared_bucket.name
         if access in (Access.READ, Access.READ_WRITE):
             pairs |= {("s3:GetObject", f"bucket-objects:{bucket}"), ("s3:ListBucket", f"bucket:{bucket}")}
         if access in (Access.WRITE, Access.READ_WRITE):
             pairs |= {(a, f"bucket-objects:{bucket}") for a in ("s3:PutObject", "s3:DeleteObject")}
     if declared.publishes_events:
         pairs.add(("events:PutEvents", "bus"))
-    for tier in declared.model_tiers:
+    for tier in (t.name for t in declared.model_tiers):
         for action in ("sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"):
             pairs |= {(action, f"endpoint:{tier}"), (action, f"component:{tier}")}
     return pairs
@@ -62,8 +64,10 @@ def expected_function(env: str, topology: Topology, fn: Function) -> set[tuple[s
         pairs.add(("execute-api:ManageConnections", "connections"))
     if fn.reads_jwt_key:
         pairs |= {("secretsmanager:GetSecretValue", "secret"), ("secretsmanager:DescribeSecret", "secret")}
-    pairs |= {("states:StartExecution", f"state-machine:{m}") for m in fn.starts_state_machines}
-    for tier in fn.manages_model_tiers:  # its models, its inference component, passing its model role
+    pairs |= {("states:StartExecution", f"state-machine:{m.name}") for m in fn.starts_state_machines}
+    for tier in (
+        t.name for t in fn.manages_model_tiers
+    ):  # its models, its inference component, passing its model role
         pairs |= {("sagemaker:CreateModel", f"models:{tier}"), ("sagemaker:DescribeModel", f"models:{tier}")}
         pairs |= {
             (a, f"component:{tier}")
@@ -195,7 +199,7 @@ def test_extra_variables_come_with_their_permission(synth: Synth) -> None:
         assert ("JWT_SECRET_ARN" in variables) == fn.reads_jwt_key, fn.name
         machines = synth.topologies[FIXTURE].state_machines
         assert {m.env_var for m in machines if m.env_var in variables} == {
-            next(m for m in machines if m.name == name).env_var for name in fn.starts_state_machines
+            machine.env_var for machine in fn.starts_state_machines
         }
         if fn.pushes_to_clients:
             url = str(variables["CONNECTIONS_URL"])

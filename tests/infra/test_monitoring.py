@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from aicore.endpoints_config import load_endpoints
+from aicore.llm.endpoints_config import load_endpoints
 from aicore.topology import FIRST_TOKEN_METRIC, Topology, physical_name
 from cdk.sources import Sources
 from tests.infra.conftest import ENVIRONMENTS, FIXTURE, Synth

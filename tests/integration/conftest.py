@@ -8,10 +8,10 @@ from typing import Any
 import boto3
 import pytest
 
+from aicore.llm.sagemaker import SageMakerEndpoint
 from aicore.local.embedded_aws import free_port
 from aicore.local.model_server import LlamaEngine, ModelServerThread, local_endpoint_names
 from aicore.local.runtime import LocalRuntime, RuntimeOptions
-from aicore.models import SageMakerEndpoint
 
 REGION = "us-east-1"
 

@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 
 from aicore.auth import Role
+from aicore.llm.endpoint import ChatCall, TierTarget
+from aicore.llm.sagemaker import SageMakerEndpoint
+from aicore.llm.wire import ChatMessage
 from aicore.local.embedded_aws import aws_client
 from aicore.local.runtime import ENV, LocalRuntime, local_token
-from aicore.models import ChatMessage, SageMakerEndpoint
 from aicore.topology import TOPOLOGY, resource_environment
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(180)]
@@ -85,7 +87,7 @@ def names(tier: str) -> tuple[str, str]:
 def real_answer(tier: str) -> str:
     endpoint, component = names(tier)
     stream = SageMakerEndpoint().stream_chat(
-        endpoint, GREETING, max_tokens=4, temperature=0.0, timeout_s=60, inference_component=component
+        ChatCall(TierTarget(endpoint, component), GREETING, max_tokens=4, temperature=0.0, timeout_s=60)
     )
     return "".join(stream).strip()
 

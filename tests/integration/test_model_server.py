@@ -17,9 +17,10 @@ from aiohttp import web
 from botocore.exceptions import ClientError
 
 from aicore.errors import ModelUnavailable
+from aicore.llm.endpoint import ChatCall, TierTarget
+from aicore.llm.sagemaker import SageMakerEndpoint
+from aicore.llm.wire import ChatMessage, ChatRequest
 from aicore.local.model_server import ACCOUNT_ID, Faults, ModelServerThread
-from aicore.models import ChatMessage, SageMakerEndpoint
-from aicore.models.wire import ChatRequest
 
 GREETING = [
     ChatMessage(role="system", content="You are Brom, the village blacksmith. Answer in one short line."),
@@ -48,7 +49,13 @@ def test_chat_answers_with_text_and_token_counts(
     model_endpoint: SageMakerEndpoint, model_endpoint_names: list[str], tier: int
 ) -> None:
     result = model_endpoint.chat(
-        model_endpoint_names[tier], GREETING, max_tokens=16, temperature=0.2, timeout_s=MODEL_TIMEOUT_S
+        ChatCall(
+            TierTarget(model_endpoint_names[tier]),
+            GREETING,
+            max_tokens=16,
+            temperature=0.2,
+            timeout_s=MODEL_TIMEOUT_S,
+        )
     )
 
     assert result.text.strip()
@@ -63,7 +70,13 @@ def test_stream_chat_yields_the_answer_piece_by_piece(
 ) -> None:
     deltas = list(
         model_endpoint.stream_chat(
-            model_endpoint_names[0], GREETING, max_tokens=16, temperature=0.2, timeout_s=MODEL_TIMEOUT_S
+            ChatCall(
+                TierTarget(model_endpoint_names[0]),
+                GREETING,
+                max_tokens=16,
+                temperature=0.2,
+                timeout_s=MODEL_TIMEOUT_S,
+            )
         )
     )
 
@@ -79,8 +92,8 @@ def test_streamed_and_whole_answers_agree_when_greedy(
     endpoint = model_endpoint_names[1]
     options: dict[str, Any] = {"max_tokens": 12, "temperature": 0.0, "timeout_s": MODEL_TIMEOUT_S}
 
-    streamed = "".join(model_endpoint.stream_chat(endpoint, GREETING, **options))
-    whole = model_endpoint.chat(endpoint, GREETING, **options)
+    streamed = "".join(model_endpoint.stream_chat(ChatCall(TierTarget(endpoint), GREETING, **options)))
+    whole = model_endpoint.chat(ChatCall(TierTarget(endpoint), GREETING, **options))
 
     assert streamed == whole.text
 
@@ -107,14 +120,26 @@ def test_a_caller_that_stops_early_frees_the_model(
 ) -> None:
     # Given a stream abandoned after its first delta
     deltas = model_endpoint.stream_chat(
-        model_endpoint_names[0], GREETING, max_tokens=64, temperature=0.2, timeout_s=MODEL_TIMEOUT_S
+        ChatCall(
+            TierTarget(model_endpoint_names[0]),
+            GREETING,
+            max_tokens=64,
+            temperature=0.2,
+            timeout_s=MODEL_TIMEOUT_S,
+        )
     )
     next(deltas)
     deltas.close()
 
     # Then the model still answers the next caller (a held lock would time out instead)
     result = model_endpoint.chat(
-        model_endpoint_names[0], GREETING, max_tokens=4, temperature=0.2, timeout_s=MODEL_TIMEOUT_S
+        ChatCall(
+            TierTarget(model_endpoint_names[0]),
+            GREETING,
+            max_tokens=4,
+            temperature=0.2,
+            timeout_s=MODEL_TIMEOUT_S,
+        )
     )
     assert result.completion_tokens > 0
 
@@ -126,7 +151,9 @@ def test_concurrent_streams_each_get_a_whole_answer(
     def answer(endpoint: str) -> str:
         return "".join(
             model_endpoint.stream_chat(
-                endpoint, GREETING, max_tokens=8, temperature=0.0, timeout_s=MODEL_TIMEOUT_S
+                ChatCall(
+                    TierTarget(endpoint), GREETING, max_tokens=8, temperature=0.0, timeout_s=MODEL_TIMEOUT_S
+                )
             )
         )
 
@@ -162,7 +189,15 @@ def test_an_unknown_endpoint_is_model_unavailable(model_endpoint: SageMakerEndpo
     call = model_endpoint.stream_chat if streaming else model_endpoint.chat
 
     with pytest.raises(ModelUnavailable, match="no-such-model of account") as failure:
-        call("no-such-model", GREETING, max_tokens=4, temperature=0.2, timeout_s=MODEL_TIMEOUT_S)
+        call(
+            ChatCall(
+                TierTarget("no-such-model"),
+                GREETING,
+                max_tokens=4,
+                temperature=0.2,
+                timeout_s=MODEL_TIMEOUT_S,
+            )
+        )
 
     assert failure.value.details == {"endpoint": "no-such-model", "reason": "ValidationError"}
 
@@ -283,7 +318,7 @@ def test_the_first_delta_arrives_before_the_model_makes_the_second(serve: Server
 
     with serve(engine) as url:
         deltas = SageMakerEndpoint(endpoint_url=url).stream_chat(
-            SCRIPTED, GREETING, max_tokens=8, temperature=0, timeout_s=20
+            ChatCall(TierTarget(SCRIPTED), GREETING, max_tokens=8, temperature=0, timeout_s=20)
         )
         # When the caller reads the first delta
         assert next(deltas) == "Well "
@@ -299,14 +334,14 @@ def test_a_model_that_fails_at_once_is_a_model_error(serve: ServerFactory) -> No
         endpoint = SageMakerEndpoint(endpoint_url=url)
         for call in (endpoint.chat, endpoint.stream_chat):
             with pytest.raises(ModelUnavailable, match="out of memory") as failure:
-                call(SCRIPTED, GREETING, max_tokens=8, temperature=0, timeout_s=20)
+                call(ChatCall(TierTarget(SCRIPTED), GREETING, max_tokens=8, temperature=0, timeout_s=20))
             assert failure.value.details["reason"] == "ModelError"
 
 
 def test_a_model_that_fails_mid_stream_is_a_model_stream_error(serve: ServerFactory) -> None:
     with serve(ScriptedEngine(["one ", "two ", "three"], fail_after=2)) as url:
         deltas = SageMakerEndpoint(endpoint_url=url).stream_chat(
-            SCRIPTED, GREETING, max_tokens=8, temperature=0, timeout_s=20
+            ChatCall(TierTarget(SCRIPTED), GREETING, max_tokens=8, temperature=0, timeout_s=20)
         )
 
         assert [next(deltas), next(deltas)] == ["one ", "two "]
@@ -320,7 +355,7 @@ def test_a_slow_endpoint_times_out_as_model_unavailable(serve: ServerFactory) ->
         endpoint = SageMakerEndpoint(endpoint_url=url)
         for call in (endpoint.chat, endpoint.stream_chat):
             with pytest.raises(ModelUnavailable, match="Read timeout") as failure:
-                call(SCRIPTED, GREETING, max_tokens=8, temperature=0, timeout_s=0.3)
+                call(ChatCall(TierTarget(SCRIPTED), GREETING, max_tokens=8, temperature=0, timeout_s=0.3))
             assert failure.value.details["reason"] == "ReadTimeoutError"
             assert failure.value.__cause__ is None
             assert failure.value.__suppress_context__
@@ -342,7 +377,7 @@ def test_a_broken_stream_is_model_unavailable(
 ) -> None:
     with serve(ScriptedEngine(["one ", "two"]), RewriteFrames(rewrite)) as url:
         deltas = SageMakerEndpoint(endpoint_url=url).stream_chat(
-            SCRIPTED, GREETING, max_tokens=8, temperature=0, timeout_s=20
+            ChatCall(TierTarget(SCRIPTED), GREETING, max_tokens=8, temperature=0, timeout_s=20)
         )
         with pytest.raises(ModelUnavailable) as failure:
             list(deltas)
@@ -356,7 +391,9 @@ def test_nothing_listening_is_model_unavailable(fake_aws_credentials: None) -> N
     endpoint = SageMakerEndpoint(endpoint_url=url, connect_timeout_s=0.5)
 
     with pytest.raises(ModelUnavailable, match="Could not connect") as failure:
-        endpoint.stream_chat(SCRIPTED, GREETING, max_tokens=8, temperature=0, timeout_s=1)
+        endpoint.stream_chat(
+            ChatCall(TierTarget(SCRIPTED), GREETING, max_tokens=8, temperature=0, timeout_s=1)
+        )
     assert failure.value.details["reason"] == "EndpointConnectionError"
 
 

@@ -17,10 +17,7 @@ from typing import Any
 
 import pytest
 
-from aicore.local.faults import ADMIN_PATH, Fault, FaultKind, FaultPlan, admin_routes
-from aicore.local.model_server import ModelServerThread
-from aicore.models import ChatMessage, SageMakerEndpoint
-from aicore.models.router import (
+from aicore.llm.router import (
     SCRIPTED,
     BreakerState,
     Completion,
@@ -30,7 +27,10 @@ from aicore.models.router import (
     RouterPolicy,
     Tier,
 )
-from aicore.models.wire import ChatRequest
+from aicore.llm.sagemaker import SageMakerEndpoint
+from aicore.llm.wire import ChatMessage, ChatRequest
+from aicore.local.faults import ADMIN_PATH, Fault, FaultKind, FaultPlan, admin_routes
+from aicore.local.model_server import ModelServerThread
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -26,7 +26,7 @@ from aicore.errors import Conflict
 from aicore.local.embedded_aws import aws_client
 from aicore.local.long_sessions import seed_long_session
 from aicore.local.runtime import LocalRuntime
-from aicore.sessions.models import Participant, ParticipantKind, SessionHead, Tier
+from aicore.sessions.models import Participant, ParticipantKind, SessionHead, StorageTier
 from aicore.sessions.service import NewMessages, NewSession, SessionService, SpokenLine
 from aicore.sessions.store import DynamoSessionStore
 from aicore.topology import SESSION_ARCHIVE_FLOW, SESSION_REHYDRATE_FLOW, TOPOLOGY
@@ -92,7 +92,7 @@ def _all_messages(service: SessionService, session_id: str, limit: int = 200) ->
 
 def _items(store: DynamoSessionStore, session_id: str) -> dict[str, Any]:
     """The session's message and chunk items, raw, by sort key (binary chunk data as bytes)."""
-    table = store._table
+    table = wiring.session_table().table
     items: dict[str, Any] = {}
     query: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(session_id), "ConsistentRead": True}
     while True:
@@ -158,7 +158,7 @@ def test_ten_thousand_messages_page_across_tiers_and_round_trip_through_s3(
     runtime: LocalRuntime, store: DynamoSessionStore, service: SessionService
 ) -> None:
     # Given a 10,000-message session: 9,900 in warm chunks, the newest 100 hot
-    head = seed_long_session(store, 10_000)
+    head = seed_long_session(wiring.session_table(), 10_000)
     assert head.compacted_through == 9_900
 
     # Then the newest page is hot, and pages cross into warm chunks without a seam
@@ -175,7 +175,7 @@ def test_ten_thousand_messages_page_across_tiers_and_round_trip_through_s3(
 
     # When it is archived by the archive flow
     items_before = _items(store, head.session_id)
-    messages_before = [m.model_dump_json() for m in store.everything(head.session_id)[0]]
+    messages_before = [m.model_dump_json() for m in wiring.tiering_store().everything(head.session_id)[0]]
     archived = _run_flow(
         runtime, SESSION_ARCHIVE_FLOW, {"session_id": head.session_id, "active_before": None}
     )
@@ -186,7 +186,7 @@ def test_ten_thousand_messages_page_across_tiers_and_round_trip_through_s3(
 
     # Then only a tombstone head stays in DynamoDB, and reads answer from the archive
     tombstone = store.get_head(head.session_id)
-    assert tombstone.tier is Tier.COLD
+    assert tombstone.tier is StorageTier.COLD
     assert tombstone.archive_key == output["upload"]["archive_key"]
     assert _items(store, head.session_id) == {}
 
@@ -196,10 +196,10 @@ def test_ten_thousand_messages_page_across_tiers_and_round_trip_through_s3(
 
     # Then every item is back, byte for byte, and the head is as it was (warm, same version)
     assert _items(store, head.session_id) == items_before
-    assert [m.model_dump_json() for m in store.everything(head.session_id)[0]] == messages_before
+    assert [m.model_dump_json() for m in wiring.tiering_store().everything(head.session_id)[0]] == messages_before
     back = store.get_head(head.session_id)
     assert (back.tier, back.version, back.message_count, back.summary, back.compacted_through) == (
-        Tier.WARM,
+        StorageTier.WARM,
         head.version,
         head.message_count,
         head.summary,
@@ -219,16 +219,16 @@ def test_a_suspended_session_is_read_from_s3_then_rehydrated_by_its_flow(
     )
     suspended = service.suspend(STUDIO, head.session_id)
     assert suspended.archiving
-    _eventually(lambda: store.get_head(head.session_id).tier is Tier.COLD, what="archive")
+    _eventually(lambda: store.get_head(head.session_id).tier is StorageTier.COLD, what="archive")
 
     # When the player reads it
     view = service.get(player, head.session_id)
 
     # Then the words are answered from the archive at once
-    assert view.session.tier is Tier.COLD
+    assert view.session.tier is StorageTier.COLD
     assert [m.text for m in view.messages] == [f"line {i}" for i in range(5)]
     # And the read asked for rehydration: the event starts the flow, which brings it back hot
-    _eventually(lambda: store.get_head(head.session_id).tier is Tier.HOT, what="rehydration")
+    _eventually(lambda: store.get_head(head.session_id).tier is StorageTier.HOT, what="rehydration")
     again = service.get(player, head.session_id)
     assert again.messages == view.messages
 
@@ -250,9 +250,9 @@ def test_the_dormancy_sweep_archives_only_sessions_quiet_for_longer_than_configu
     assert old.session_id in result["started"]
     assert fresh.session_id not in result["started"]
     _eventually(
-        lambda: store.get_head(old.session_id).tier is Tier.COLD, what="archive of the dormant session"
+        lambda: store.get_head(old.session_id).tier is StorageTier.COLD, what="archive of the dormant session"
     )
-    assert store.get_head(fresh.session_id).tier is Tier.HOT
+    assert store.get_head(fresh.session_id).tier is StorageTier.HOT
 
 
 def test_a_failed_upload_thaws_the_session_untouched(
@@ -275,7 +275,7 @@ def test_a_failed_upload_thaws_the_session_untouched(
     assert failed["status"] == "FAILED"
     assert failed["error"] == "SessionArchiveFailed"
     after = store.get_head(head.session_id)
-    assert after.tier is Tier.HOT
+    assert after.tier is StorageTier.HOT
     assert [m.text for m in service.messages(STUDIO, head.session_id).messages] == ["Still here."]
     service.append(STUDIO, head.session_id, lines)  # and it takes writes again
 
@@ -292,7 +292,10 @@ def test_a_write_racing_the_archive_waits_and_lands_once(
     service.append(STUDIO, head.session_id, NewMessages(messages=[SpokenLine(speaker=MIRA, text="second")]))
 
     # Then the line landed (before the freeze, or after an inline rehydration), exactly once
-    _eventually(lambda: store.get_head(head.session_id).tier in (Tier.HOT, Tier.COLD), what="a settled tier")
+    _eventually(
+        lambda: store.get_head(head.session_id).tier in (StorageTier.HOT, StorageTier.COLD),
+        what="a settled tier",
+    )
     texts = [m.text for m in service.messages(STUDIO, head.session_id).messages]
     assert texts == ["first", "second"]
 
@@ -313,7 +316,7 @@ def test_the_summarizer_compacts_with_the_local_model(
 
     _eventually(compacted, timeout_s=180, what="compaction")  # the local model shares two cores
     after = store.get_head(head.session_id)
-    assert after.tier is Tier.WARM
+    assert after.tier is StorageTier.WARM
     assert after.compacted_through == after.summary_through == 100
     assert after.summary.strip()
     # And every message still reads back in order, across warm and hot

@@ -14,7 +14,7 @@ import pytest
 from aicore import wiring
 from aicore.auth import Role
 from aicore.local.runtime import LocalRuntime, local_token
-from aicore.sessions.models import Tier
+from aicore.sessions.models import StorageTier
 from tests.clients import final_answers
 
 pytestmark = pytest.mark.model
@@ -157,7 +157,7 @@ def test_an_npc_turn_in_a_cold_session_brings_it_back_first(runtime: LocalRuntim
     assert api.call("POST", f"/sessions/{session_id}/suspend", studio)[0] == 202
     deadline = time.monotonic() + 30
     # (watched in the table: a read over the API would ask for rehydration before the turn does)
-    while wiring.sessions().get_head(session_id).tier is not Tier.COLD:
+    while wiring.sessions().get_head(session_id).tier is not StorageTier.COLD:
         assert time.monotonic() < deadline, "the session was not archived"
         time.sleep(0.2)
 

@@ -10,7 +10,6 @@ from aicore.auth import Caller, Role
 from aicore.errors import Conflict, NotFound
 from aicore.local.runtime import LocalRuntime
 from aicore.sessions.models import NewMessage, Participant, ParticipantKind, SessionHead
-from aicore.sessions.service import conversation_with, read_session
 from aicore.sessions.store import DynamoSessionStore
 from aicore.world.models import Npc
 
@@ -66,7 +65,9 @@ def test_recent_page_is_the_newest_oldest_first(store: DynamoSessionStore) -> No
 def test_pair_session_is_created_once_under_a_race(store: DynamoSessionStore) -> None:
     caller = Caller(subject=f"p-{uuid.uuid4().hex[:6]}", world_id="demo")
     with ThreadPoolExecutor(max_workers=8) as pool:
-        views = list(pool.map(lambda _: conversation_with(store, caller, "mira", None, 5), range(8)))
+        views = list(
+            pool.map(lambda _: wiring.session_service().conversation(caller, "mira", None, 5), range(8))
+        )
     ids = {view.session.session_id for view in views}
     assert len(ids) == 1
 
@@ -79,16 +80,17 @@ def test_duplicate_create_is_a_conflict(store: DynamoSessionStore) -> None:
 
 def test_reading_rules(store: DynamoSessionStore) -> None:
     head = _new_session(store)
-    assert read_session(store, Caller(subject="p1", world_id="demo"), head.session_id).session == head
+    read = wiring.session_service().get
+    assert read(Caller(subject="p1", world_id="demo"), head.session_id).session == head
     for outsider in (
         Caller(subject="p2", world_id="demo"),
         Caller(subject="p1", world_id="elsewhere"),
         Caller(subject="s", world_id="elsewhere", roles=(Role.STUDIO,)),
     ):
         with pytest.raises(NotFound):
-            read_session(store, outsider, head.session_id)
-    assert read_session(store, Caller(subject="s", world_id="demo", roles=(Role.STUDIO,)), head.session_id)
-    assert read_session(store, Caller(subject="a", world_id="x", roles=(Role.ADMIN,)), head.session_id)
+            read(outsider, head.session_id)
+    assert read(Caller(subject="s", world_id="demo", roles=(Role.STUDIO,)), head.session_id)
+    assert read(Caller(subject="a", world_id="x", roles=(Role.ADMIN,)), head.session_id)
 
 
 def test_world_store_seeded_and_memory_counts(runtime: LocalRuntime) -> None:

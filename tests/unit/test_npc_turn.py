@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from aicore.models.router import Router, Tier
+from aicore.llm.router import Router, Tier
 from aicore.npc.turn import TurnDeps
 from aicore.topology import NPC_TURN_COMPLETED
 from tests.fakes import FakeConnections, FakePublisher, FakePusher, FakeSessions, FakeWorld, ScriptedEndpoint
@@ -30,7 +30,7 @@ def test_turn_streams_tokens_then_replies_and_stores_both_lines(deps: TurnDeps) 
     assert reply["data"]["tier"] == "gold"
     assert pusher.frames[-1][1] is reply
     # And both utterances are in the session, in order
-    sessions = deps.sessions
+    sessions = deps.sessions.store
     assert isinstance(sessions, FakeSessions)
     stored = sessions.messages[reply["data"]["session_id"]]
     assert [(m.seq, m.speaker.id, m.text) for m in stored] == [
@@ -68,8 +68,8 @@ def test_bad_turns_get_an_error_frame_and_store_nothing(
     assert error["error"]["code"] == code
     assert error["request_id"] == "r-1"
     assert "Traceback" not in json.dumps(error)
-    assert isinstance(deps.sessions, FakeSessions)
-    assert all(not messages for messages in deps.sessions.messages.values())
+    assert isinstance(deps.sessions.store, FakeSessions)
+    assert all(not messages for messages in deps.sessions.store.messages.values())
 
 
 def test_unknown_connection_is_refused(deps: TurnDeps) -> None:
@@ -83,8 +83,8 @@ def test_client_gone_mid_stream_still_stores_the_reply(deps: TurnDeps) -> None:
     assert isinstance(deps.pusher, FakePusher)
     deps.pusher.gone.add(CONNECTION)
     say(deps)
-    assert isinstance(deps.sessions, FakeSessions)
-    [messages] = deps.sessions.messages.values()
+    assert isinstance(deps.sessions.store, FakeSessions)
+    [messages] = deps.sessions.store.messages.values()
     assert [m.text for m in messages] == ["Any rooms?", "Well met, traveller."]
 
 

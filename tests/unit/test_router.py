@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aicore.models.router import (
+from aicore.llm.router import (
     GOLD_BUDGET_MS,
     SCRIPTED,
     SILVER_BUDGET_MS,
@@ -22,7 +22,7 @@ from aicore.models.router import (
     TierTarget,
     tier_for_budget,
 )
-from aicore.models.wire import ChatMessage, Usage
+from aicore.llm.wire import ChatMessage, Usage
 from tests.fakes import ScriptedEndpoint
 
 NAMES = {Tier.GOLD: "ep-gold", Tier.SILVER: "ep-silver"}

@@ -12,7 +12,7 @@ from aicore.errors import Conflict, ModelUnavailable
 from aicore.sessions.chunks import Chunk
 from aicore.sessions.compaction import Compacted, CompactionTrigger, compact
 from aicore.sessions.events import SessionCompactionNeeded
-from aicore.sessions.models import Message, Participant, ParticipantKind, SessionHead, Tier
+from aicore.sessions.models import Message, Participant, ParticipantKind, SessionHead, StorageTier
 from aicore.sessions.policy import SessionPolicy
 from aicore.topology import SESSION_COMPACTION_NEEDED, SESSIONS_SOURCE
 from tests.fakes import FakePublisher
@@ -60,7 +60,7 @@ class MemoryStore:
                 "compacted_through": chunks[-1].last_seq,
                 "summary": summary,
                 "summary_through": summary_through,
-                "tier": Tier.WARM,
+                "tier": StorageTier.WARM,
             }
         )
         self.lease = None

@@ -7,7 +7,7 @@ import pytest
 from aicore.auth import Caller, Role
 from aicore.errors import Conflict, InvalidRequest, NotFound
 from aicore.sessions.events import SessionRehydrationRequested
-from aicore.sessions.models import Participant, ParticipantKind, SessionHead, Tier
+from aicore.sessions.models import Participant, ParticipantKind, SessionHead, StorageTier
 from aicore.sessions.service import NewMessages, NewSession, SessionService, SpokenLine
 from aicore.topology import SESSION_ARCHIVE_FLOW, SESSION_REHYDRATION_REQUESTED
 from tests.fakes import FakeColdTier, FakeFlows, FakePublisher, FakeSessions
@@ -58,7 +58,7 @@ def test_create_defaults_to_the_callers_world_and_refuses_duplicate_participants
     service: SessionService,
 ) -> None:
     head = service.create(ME, NewSession(participants=[PLAYER]))
-    assert (head.world_id, head.version, head.tier) == ("demo", 1, Tier.HOT)
+    assert (head.world_id, head.version, head.tier) == ("demo", 1, StorageTier.HOT)
     with pytest.raises(ValueError, match="unique"):
         NewSession(participants=[PLAYER, PLAYER])
 
@@ -146,7 +146,7 @@ def test_a_cold_session_is_read_from_its_archive_and_asked_back(
     view = service.get(ME, session.session_id)
     page = service.messages(ME, session.session_id, before=3, limit=5)
     # Then the words come from the archive, without waiting for it to come back
-    assert view.session.tier is Tier.COLD
+    assert view.session.tier is StorageTier.COLD
     assert [m.text for m in view.messages] == ["a", "b", "c"]
     assert [m.text for m in page.messages] == ["a", "b"]
     assert cold.rehydrated == []

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aicore.errors import ModelUnavailable
-from aicore.models.endpoint import text_deltas
-from aicore.models.wire import SSE_DONE, SseDecoder, sse_event
+from aicore.llm.sagemaker import text_deltas
+from aicore.llm.wire import SSE_DONE, SseDecoder, sse_event
 
 ENDPOINT = "aicore-test-gold"
 

@@ -21,19 +21,20 @@ class ErrorSpec:
     status: int
 
 
-# Most specific first: the first class an exception is an instance of decides.
-ERRORS: tuple[tuple[type[errors.AicoreError], ErrorSpec], ...] = (
-    (errors.InvalidJson, ErrorSpec("invalid_json", 400)),
-    (errors.UnknownAction, ErrorSpec("unknown_action", 400)),
-    (errors.PreconditionRequired, ErrorSpec("precondition_required", 428)),
-    (errors.InvalidRequest, ErrorSpec("invalid_request", 400)),
-    (errors.PayloadTooLarge, ErrorSpec("payload_too_large", 413)),
-    (errors.Unauthorized, ErrorSpec("unauthorized", 401)),
-    (errors.Forbidden, ErrorSpec("forbidden", 403)),
-    (errors.NotFound, ErrorSpec("not_found", 404)),
-    (errors.Conflict, ErrorSpec("conflict", 409)),
-    (errors.ModelUnavailable, ErrorSpec("model_unavailable", 503)),
-)
+# The one error table. An exception takes the code of the nearest class in its hierarchy that is
+# listed here, so a new subclass inherits its parent's code; anything else is `internal_error`.
+ERRORS: dict[type[errors.AicoreError], ErrorSpec] = {
+    errors.InvalidJson: ErrorSpec("invalid_json", 400),
+    errors.UnknownAction: ErrorSpec("unknown_action", 400),
+    errors.PreconditionRequired: ErrorSpec("precondition_required", 428),
+    errors.InvalidRequest: ErrorSpec("invalid_request", 400),
+    errors.PayloadTooLarge: ErrorSpec("payload_too_large", 413),
+    errors.Unauthorized: ErrorSpec("unauthorized", 401),
+    errors.Forbidden: ErrorSpec("forbidden", 403),
+    errors.NotFound: ErrorSpec("not_found", 404),
+    errors.Conflict: ErrorSpec("conflict", 409),
+    errors.ModelUnavailable: ErrorSpec("model_unavailable", 503),
+}
 INTERNAL = ErrorSpec("internal_error", 500)
 
 
@@ -53,8 +54,13 @@ class Envelope(BaseModel):
     error: ErrorBody | None = None
 
 
-def spec_for(exc: errors.AicoreError) -> ErrorSpec:
-    return next(spec for cls, spec in ERRORS if isinstance(exc, cls))
+def spec_for(exc: BaseException) -> ErrorSpec:
+    """The code and status of an exception: its nearest listed ancestor's, else `internal_error`."""
+    for cls in type(exc).__mro__:
+        spec = ERRORS.get(cls)
+        if spec is not None:
+            return spec
+    return INTERNAL
 
 
 def validation_details(exc: ValidationError) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from aicore.auth import Caller
 from aicore.envelope import Operation, operation
 from aicore.errors import InvalidJson, InvalidRequest, NotFound, PreconditionRequired
 
-CORRELATION_ID_PATH = "requestContext.requestId"
 P = ParamSpec("P")
 M = TypeVar("M", bound=BaseModel)
 

@@ -15,6 +15,10 @@ metrics = Metrics(namespace=SERVICE, service=SERVICE)
 
 Handler = Callable[..., Any]
 
+# Where each kind of event carries the id its log lines are correlated by.
+CORRELATION_ID_PATH = "requestContext.requestId"  # API Gateway: HTTP, WebSocket, authorizers
+EVENT_CORRELATION_ID_PATH = "detail.correlation_id"  # EventBridge: every aicore event detail
+
 
 def entrypoint(correlation_id_path: str) -> Callable[[Handler], Handler]:
     """Logging with a correlation id, then metrics, then tracing: the same on every handler."""

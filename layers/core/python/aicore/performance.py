@@ -1,7 +1,7 @@
 """Performance modes: how a world (set by its studio) and a player (for themselves) trade speed for depth.
 
 A mode shifts the NPC turn's first-token budget (which picks the model tier, see
-`aicore.models.router`) and how many tokens a reply may have. The player's own choice wins
+`aicore.llm.router`) and how many tokens a reply may have. The player's own choice wins
 over the world's; with neither, `balanced`.
 """
 
@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from aicore.model_tiers import GOLD_BUDGET_MS, SILVER_BUDGET_MS
+from aicore.llm.tiers import GOLD_BUDGET_MS, SILVER_BUDGET_MS
 
 
 class PerformanceMode(StrEnum):

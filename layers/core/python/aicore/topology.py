@@ -115,6 +115,36 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class StateMachine:
+    """A Step Functions state machine; its ASL is `definition` (default `state_machines/<name>.asl.json`).
+
+    The ASL may use `${PLACEHOLDERS}`: every key of `resource_environment` (table, bucket, bus and
+    endpoint names) and every function's `arn_variable`. The state machine may touch only what
+    it declares here, like a function: the functions it invokes, tables, buckets, events, tiers.
+    """
+
+    name: str
+    description: str
+    invokes: tuple[str, ...] = ()  # function names (functions are declared after the machines they use)
+    tables: tuple[tuple[Table, Access], ...] = ()
+    buckets: tuple[tuple[Bucket, Access], ...] = ()
+    publishes_events: bool = False
+    model_tiers: tuple[ModelTier, ...] = ()
+    express: bool = False
+    definition: str | None = None
+
+    @property
+    def definition_path(self) -> str:
+        """File of the ASL definition, relative to the repository root."""
+        return self.definition or f"state_machines/{self.name}.asl.json"
+
+    @property
+    def env_var(self) -> str:
+        """Environment variable with this state machine's ARN, given to functions that start it."""
+        return f"{self.name.upper().replace('-', '_')}_STATE_MACHINE_ARN"
+
+
+@dataclass(frozen=True)
 class Function:
     """One Lambda function. `code` is its folder; `handler` is `module.function` inside it."""
 
@@ -128,16 +158,17 @@ class Function:
     websocket_routes: tuple[str, ...] = ()
     events: tuple[EventRule, ...] = ()
     schedules: tuple[Schedule, ...] = ()
-    tables: tuple[tuple[str, Access], ...] = ()
-    buckets: tuple[tuple[str, Access], ...] = ()
+    tables: tuple[tuple[Table, Access], ...] = ()
+    buckets: tuple[tuple[Bucket, Access], ...] = ()
     publishes_events: bool = False
-    model_tiers: tuple[str, ...] = ()
+    model_tiers: tuple[ModelTier, ...] = ()
     pushes_to_clients: bool = False
     reads_jwt_key: bool = False
-    starts_state_machines: tuple[str, ...] = ()  # states:StartExecution; gets <NAME>_STATE_MACHINE_ARN
+    # states:StartExecution; gets <NAME>_STATE_MACHINE_ARN
+    starts_state_machines: tuple[StateMachine, ...] = ()
     # Model deployment on these tiers (SageMaker control plane): create and describe models, describe
     # and update the tier's inference component, and pass the tier's model execution role to SageMaker.
-    manages_model_tiers: tuple[str, ...] = ()
+    manages_model_tiers: tuple[ModelTier, ...] = ()
 
     @property
     def arn_variable(self) -> str:
@@ -153,36 +184,6 @@ class Function:
     @property
     def function_name(self) -> str:
         return self.handler.rsplit(".", 1)[1]
-
-
-@dataclass(frozen=True)
-class StateMachine:
-    """A Step Functions state machine; its ASL is `definition` (default `state_machines/<name>.asl.json`).
-
-    The ASL may use `${PLACEHOLDERS}`: every key of `resource_environment` (table, bucket, bus and
-    endpoint names) and every function's `arn_variable`. The state machine may touch only what
-    it declares here, like a function: the functions it invokes, tables, buckets, events, tiers.
-    """
-
-    name: str
-    description: str
-    invokes: tuple[str, ...] = ()
-    tables: tuple[tuple[str, Access], ...] = ()
-    buckets: tuple[tuple[str, Access], ...] = ()
-    publishes_events: bool = False
-    model_tiers: tuple[str, ...] = ()
-    express: bool = False
-    definition: str | None = None
-
-    @property
-    def definition_path(self) -> str:
-        """File of the ASL definition, relative to the repository root."""
-        return self.definition or f"state_machines/{self.name}.asl.json"
-
-    @property
-    def env_var(self) -> str:
-        """Environment variable with this state machine's ARN, given to functions that start it."""
-        return f"{self.name.upper().replace('-', '_')}_STATE_MACHINE_ARN"
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ class Topology:
         return next(m for m in self.state_machines if m.name == name)
 
     def function(self, name: str) -> Function:
-        for fn in (self.authorizer, *self.functions):
+        for fn in self.all_functions:
             if fn.name == name:
                 return fn
         raise KeyError(name)
@@ -220,6 +221,65 @@ class Topology:
     @property
     def websocket_route_keys(self) -> list[str]:
         return [key for fn in self.functions for key in fn.websocket_routes]
+
+    @property
+    def all_functions(self) -> tuple[Function, ...]:
+        return (self.authorizer, *self.functions)
+
+    def problems(self) -> list[str]:
+        """What is inconsistent: things declared but not in the topology, names used twice, cycles."""
+        problems = _duplicates("function", [f.name for f in self.all_functions])
+        problems += _duplicates("table", [t.name for t in self.tables])
+        problems += _duplicates("state machine", [m.name for m in self.state_machines])
+        problems += _duplicates("HTTP route", [r.route_key for r, _ in self.http_routes])
+        problems += _duplicates("WebSocket route", self.websocket_route_keys)
+        problems += _duplicates("event rule", [r.name for f in self.functions for r in f.events])
+        problems += _duplicates("schedule", [s.name for f in self.functions for s in f.schedules])
+        functions = {f.name for f in self.all_functions}
+        declarations: tuple[Function | StateMachine, ...] = (*self.all_functions, *self.state_machines)
+        for declared in declarations:
+            problems += [
+                f"{declared.name}: table {t.name!r} is not in the topology"
+                for t, _ in declared.tables
+                if t not in self.tables
+            ]
+            problems += [
+                f"{declared.name}: bucket {b.name!r} is not in the topology"
+                for b, _ in declared.buckets
+                if b not in self.buckets
+            ]
+            problems += [
+                f"{declared.name}: model tier {m.name!r} is not in the topology"
+                for m in declared.model_tiers
+                if m not in self.model_tiers
+            ]
+        for fn in self.all_functions:
+            problems += [
+                f"{fn.name}: model tier {m.name!r} is not in the topology"
+                for m in fn.manages_model_tiers
+                if m not in self.model_tiers
+            ]
+            for machine in fn.starts_state_machines:
+                if machine not in self.state_machines:
+                    problems.append(f"{fn.name}: state machine {machine.name!r} is not in the topology")
+                elif fn.name in machine.invokes:
+                    problems.append(
+                        f"{fn.name} both starts and is invoked by {machine.name}: a dependency cycle"
+                    )
+        for machine in self.state_machines:
+            problems += [f"{machine.name}: no function {f!r}" for f in machine.invokes if f not in functions]
+        return problems
+
+    def check(self) -> None:
+        """Raise with every problem at once (synth and a unit test call this)."""
+        if problems := self.problems():
+            raise ValueError("the topology is inconsistent:\n  " + "\n  ".join(problems))
+
+
+def _duplicates(kind: str, names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    twice = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    return [f"{kind} {name!r} is declared twice" for name in twice]
 
 
 def physical_name(env: str, logical: str) -> str:
@@ -249,22 +309,43 @@ SESSION_ARCHIVE_FLOW = "session-archive"
 SESSION_REHYDRATE_FLOW = "session-rehydrate"
 MODEL_DEPLOY_FLOW = "model-deploy"
 
+# The resources, declared once and referenced by object below (a typo is a NameError, not a
+# grant on nothing).
+CONNECTIONS = Table(
+    "connections", "Live WebSocket connections: who is on which world.", ttl_attribute="expires_at"
+)
+SESSIONS = Table(
+    "sessions",
+    "Forever conversations: session heads, hot messages, warm chunks, lookup pointers.",
+    indexes=(SESSION_DORMANCY_INDEX,),
+)
+WORLD = Table("world", "World content: NPC personas, lore facts, NPC memories of players.")
+MODELS = Table("models", "Model registry: versions per tier, what serves each tier, deployments in flight.")
+ARCHIVE = Bucket("archive", "Cold sessions, compressed.")
+GOLD = ModelTier("gold")
+SILVER = ModelTier("silver")
+
+MODEL_DEPLOY = StateMachine(
+    name=MODEL_DEPLOY_FLOW,
+    description="Deploys a model version; keeps it if a real generation works, else rolls back.",
+    invokes=("model-deploy-steps",),
+)
+SESSION_ARCHIVE = StateMachine(
+    name=SESSION_ARCHIVE_FLOW,
+    description="A dormant or suspended session moves to S3; its head stays as a tombstone.",
+    invokes=("session-archiver",),
+)
+SESSION_REHYDRATE = StateMachine(
+    name=SESSION_REHYDRATE_FLOW,
+    description="A cold session comes back from S3 into DynamoDB, as it was.",
+    invokes=("session-rehydrator",),
+)
+
 TOPOLOGY = Topology(
-    tables=(
-        Table(
-            "connections", "Live WebSocket connections: who is on which world.", ttl_attribute="expires_at"
-        ),
-        Table(
-            "sessions",
-            "Forever conversations: session heads, hot messages, warm chunks, lookup pointers.",
-            indexes=(SESSION_DORMANCY_INDEX,),
-        ),
-        Table("world", "World content: NPC personas, lore facts, NPC memories of players."),
-        Table("models", "Model registry: versions per tier, what serves each tier, deployments in flight."),
-    ),
-    buckets=(Bucket("archive", "Cold sessions, compressed."),),
+    tables=(CONNECTIONS, SESSIONS, WORLD, MODELS),
+    buckets=(ARCHIVE,),
     bus=EventBus(),
-    model_tiers=(ModelTier("gold"), ModelTier("silver")),
+    model_tiers=(GOLD, SILVER),
     event_sources=(NPC_SOURCE, SESSIONS_SOURCE),
     authorizer=Function(
         name="authorizer",
@@ -282,7 +363,7 @@ TOPOLOGY = Topology(
             memory_mb=256,
             timeout_s=10,
             websocket_routes=("$connect",),
-            tables=(("connections", Access.WRITE),),
+            tables=((CONNECTIONS, Access.WRITE),),
         ),
         Function(
             name="ws-disconnect",
@@ -291,7 +372,7 @@ TOPOLOGY = Topology(
             memory_mb=256,
             timeout_s=10,
             websocket_routes=("$disconnect",),
-            tables=(("connections", Access.WRITE),),
+            tables=((CONNECTIONS, Access.WRITE),),
         ),
         Function(
             name="ws-default",
@@ -309,10 +390,10 @@ TOPOLOGY = Topology(
             memory_mb=1024,
             timeout_s=60,
             websocket_routes=("npc.say",),
-            tables=(("connections", R), ("sessions", RW), ("world", R)),
-            buckets=(("archive", RW),),  # a turn in a cold session brings it back first
+            tables=((CONNECTIONS, R), (SESSIONS, RW), (WORLD, R)),
+            buckets=((ARCHIVE, RW),),  # a turn in a cold session brings it back first
             publishes_events=True,
-            model_tiers=("gold", "silver"),
+            model_tiers=(GOLD, SILVER),
             pushes_to_clients=True,
         ),
         Function(
@@ -329,10 +410,10 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/sessions/{id}/messages"),
                 HttpRoute("POST", "/sessions/{id}/suspend"),
             ),
-            tables=(("sessions", RW),),
-            buckets=(("archive", RW),),  # reads answer from a cold session's archive; writes rehydrate
+            tables=((SESSIONS, RW),),
+            buckets=((ARCHIVE, RW),),  # reads answer from a cold session's archive; writes rehydrate
             publishes_events=True,
-            starts_state_machines=(SESSION_ARCHIVE_FLOW,),
+            starts_state_machines=(SESSION_ARCHIVE,),
         ),
         Function(
             name="session-ws",
@@ -341,8 +422,8 @@ TOPOLOGY = Topology(
             memory_mb=512,
             timeout_s=30,
             websocket_routes=("session.history", "session.join", "session.leave"),
-            tables=(("connections", R), ("sessions", RW)),
-            buckets=(("archive", RW),),
+            tables=((CONNECTIONS, R), (SESSIONS, RW)),
+            buckets=((ARCHIVE, RW),),
             publishes_events=True,
             pushes_to_clients=True,
         ),
@@ -352,8 +433,8 @@ TOPOLOGY = Topology(
             code="functions/session_summarizer",
             timeout_s=120,
             events=(EventRule("session-compaction-needed", SESSIONS_SOURCE, (SESSION_COMPACTION_NEEDED,)),),
-            tables=(("sessions", RW),),
-            model_tiers=("silver",),
+            tables=((SESSIONS, RW),),
+            model_tiers=(SILVER,),
         ),
         Function(
             name="session-tiering",
@@ -365,8 +446,8 @@ TOPOLOGY = Topology(
             events=(
                 EventRule("session-rehydration-requested", SESSIONS_SOURCE, (SESSION_REHYDRATION_REQUESTED,)),
             ),
-            tables=(("sessions", R),),
-            starts_state_machines=(SESSION_ARCHIVE_FLOW, SESSION_REHYDRATE_FLOW),
+            tables=((SESSIONS, R),),
+            starts_state_machines=(SESSION_ARCHIVE, SESSION_REHYDRATE),
         ),
         Function(
             name="session-archiver",
@@ -374,8 +455,8 @@ TOPOLOGY = Topology(
             code="functions/session_archiver",
             memory_mb=1024,
             timeout_s=300,
-            tables=(("sessions", RW),),
-            buckets=(("archive", RW),),  # the seal step reads the object back before the items go
+            tables=((SESSIONS, RW),),
+            buckets=((ARCHIVE, RW),),  # the seal step reads the object back before the items go
         ),
         Function(
             name="session-rehydrator",
@@ -383,15 +464,15 @@ TOPOLOGY = Topology(
             code="functions/session_rehydrator",
             memory_mb=1024,
             timeout_s=300,
-            tables=(("sessions", RW),),
-            buckets=(("archive", RW),),
+            tables=((SESSIONS, RW),),
+            buckets=((ARCHIVE, RW),),
         ),
         Function(
             name="worlds-api",
             description="HTTP API over world content (NPCs).",
             code="functions/worlds_api",
             http_routes=(HttpRoute("GET", "/worlds/{world}/npcs"),),
-            tables=(("world", R),),
+            tables=((WORLD, R),),
         ),
         Function(
             name="npc-memory",
@@ -399,7 +480,7 @@ TOPOLOGY = Topology(
             code="functions/npc_memory",
             memory_mb=256,
             events=(EventRule("npc-turn-completed", NPC_SOURCE, (NPC_TURN_COMPLETED,)),),
-            tables=(("world", RW),),
+            tables=((WORLD, RW),),
         ),
         Function(
             name="settings-api",
@@ -412,7 +493,7 @@ TOPOLOGY = Topology(
                 HttpRoute("PUT", "/worlds/{world}/performance"),
                 HttpRoute("PUT", "/worlds/{world}/players/me/performance"),
             ),
-            tables=(("world", RW),),
+            tables=((WORLD, RW),),
         ),
         Function(
             name="models-api",
@@ -427,8 +508,8 @@ TOPOLOGY = Topology(
                 HttpRoute("POST", "/models/{tier}/versions/{version}/deploy"),
                 HttpRoute("POST", "/models/{tier}/rollback"),
             ),
-            tables=(("models", RW),),
-            starts_state_machines=(MODEL_DEPLOY_FLOW,),
+            tables=((MODELS, RW),),
+            starts_state_machines=(MODEL_DEPLOY,),
         ),
         Function(
             name="model-deploy-steps",
@@ -436,28 +517,12 @@ TOPOLOGY = Topology(
             code="functions/model_deploy_steps",
             memory_mb=512,
             timeout_s=120,  # the smoke test waits up to 60 s for a freshly started model
-            tables=(("models", RW),),
-            model_tiers=("gold", "silver"),  # the smoke test is a real invocation
-            manages_model_tiers=("gold", "silver"),
+            tables=((MODELS, RW),),
+            model_tiers=(GOLD, SILVER),  # the smoke test is a real invocation
+            manages_model_tiers=(GOLD, SILVER),
         ),
     ),
-    state_machines=(
-        StateMachine(
-            name=MODEL_DEPLOY_FLOW,
-            description="Deploys a model version; keeps it if a real generation works, else rolls back.",
-            invokes=("model-deploy-steps",),
-        ),
-        StateMachine(
-            name=SESSION_ARCHIVE_FLOW,
-            description="A dormant or suspended session moves to S3; its head stays as a tombstone.",
-            invokes=("session-archiver",),
-        ),
-        StateMachine(
-            name=SESSION_REHYDRATE_FLOW,
-            description="A cold session comes back from S3 into DynamoDB, as it was.",
-            invokes=("session-rehydrator",),
-        ),
-    ),
+    state_machines=(MODEL_DEPLOY, SESSION_ARCHIVE, SESSION_REHYDRATE),
 )
 
 

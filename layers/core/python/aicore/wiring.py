@@ -12,19 +12,23 @@ if TYPE_CHECKING:
     from aicore.connections import ApiGatewayPusher, DynamoConnectionStore
     from aicore.events import EventBridgePublisher
     from aicore.flows import StepFunctionsStarter
+    from aicore.llm.endpoint import TierTarget
+    from aicore.llm.router import Router
+    from aicore.llm.sagemaker import SageMakerEndpoint
     from aicore.modelops.deploy import DeployDeps
     from aicore.modelops.hosting import SageMakerHosting
     from aicore.modelops.registry import DynamoModelRegistry
-    from aicore.models.endpoint import SageMakerEndpoint
-    from aicore.models.router import Router, TierTarget
     from aicore.npc.turn import LoreCache, TurnDeps
     from aicore.sessions.actions import SessionActionDeps
     from aicore.sessions.archive import S3SessionArchive
     from aicore.sessions.compaction import ModelSummarizer
+    from aicore.sessions.compaction_store import DynamoCompactionStore
     from aicore.sessions.policy import SessionPolicy
     from aicore.sessions.service import SessionService
     from aicore.sessions.store import DynamoSessionStore
-    from aicore.sessions.tiers import RehydratingStore, Tiering
+    from aicore.sessions.table import SessionTable
+    from aicore.sessions.tiering_store import DynamoTieringStore
+    from aicore.sessions.tiers import Tiering
     from aicore.world.store import DynamoWorldStore
 
 
@@ -36,14 +40,33 @@ def connections() -> DynamoConnectionStore:
 
 
 @lru_cache(maxsize=1)
+def session_table() -> SessionTable:
+    from aicore.sessions.table import SessionTable
+
+    return SessionTable(get_settings().sessions_table)
+
+
+@lru_cache(maxsize=1)
 def sessions() -> DynamoSessionStore:
     """The session store; appends that grow the hot part past the threshold ask for compaction."""
     from aicore.sessions.compaction import CompactionTrigger
     from aicore.sessions.store import DynamoSessionStore
 
-    return DynamoSessionStore(
-        get_settings().sessions_table, observer=CompactionTrigger(events, session_policy())
-    )
+    return DynamoSessionStore(session_table(), observer=CompactionTrigger(events, session_policy()))
+
+
+@lru_cache(maxsize=1)
+def compaction_store() -> DynamoCompactionStore:
+    from aicore.sessions.compaction_store import DynamoCompactionStore
+
+    return DynamoCompactionStore(session_table())
+
+
+@lru_cache(maxsize=1)
+def tiering_store() -> DynamoTieringStore:
+    from aicore.sessions.tiering_store import DynamoTieringStore
+
+    return DynamoTieringStore(session_table())
 
 
 @lru_cache(maxsize=1)
@@ -70,7 +93,7 @@ def session_archive() -> S3SessionArchive:
 def tiering() -> Tiering:
     from aicore.sessions.tiers import Tiering
 
-    return Tiering(sessions(), session_archive(), session_policy())
+    return Tiering(tiering_store(), session_archive(), session_policy())
 
 
 @lru_cache(maxsize=1)
@@ -99,26 +122,12 @@ def session_action_deps() -> SessionActionDeps:
     return SessionActionDeps(connections=connections(), service=session_service(), pusher=pusher())
 
 
-def live_sessions() -> RehydratingStore:
-    """The store for writers about to speak: a cold session is brought back before it is used."""
-    from aicore.sessions.tiers import RehydratingStore
-
-    return RehydratingStore(sessions(), tiering())
-
-
 @lru_cache(maxsize=1)
 def summarizer() -> ModelSummarizer:
     """Rolling summaries from the silver tier."""
-    from aicore.models.endpoint import SageMakerEndpoint
     from aicore.sessions.compaction import ModelSummarizer
 
-    settings = get_settings()
-    return ModelSummarizer(
-        SageMakerEndpoint(),
-        settings.endpoint_for("silver"),
-        session_policy().summary_input_tokens,
-        inference_component=settings.component_for("silver"),
-    )
+    return ModelSummarizer(model_endpoint(), tier_targets()["silver"], session_policy().summary_input_tokens)
 
 
 @lru_cache(maxsize=1)
@@ -140,14 +149,15 @@ def pusher() -> ApiGatewayPusher:
 
 @lru_cache(maxsize=1)
 def model_endpoint() -> SageMakerEndpoint:
-    from aicore.models.endpoint import SageMakerEndpoint
+    from aicore.llm.sagemaker import SageMakerEndpoint
 
     return SageMakerEndpoint()
 
 
 def tier_targets() -> dict[str, TierTarget]:
     """Each tier's endpoint and inference component, by tier name."""
-    from aicore.models.router import Tier, TierTarget
+    from aicore.llm.endpoint import TierTarget
+    from aicore.llm.tiers import Tier
 
     settings = get_settings()
     return {tier: TierTarget(settings.endpoint_for(tier), settings.component_for(tier)) for tier in Tier}
@@ -156,7 +166,7 @@ def tier_targets() -> dict[str, TierTarget]:
 @lru_cache(maxsize=1)
 def router() -> Router:
     """One per warm container: its circuit breakers remember each tier's health between turns."""
-    from aicore.models.router import Router, RouterPolicy, Tier
+    from aicore.llm.router import Router, RouterPolicy, Tier
 
     policy = RouterPolicy(deadline_scale=get_settings().model_deadline_scale)
     endpoint = model_endpoint()
@@ -187,7 +197,7 @@ def model_hosting() -> SageMakerHosting:
 
 
 def deploy_deps() -> DeployDeps:
-    from aicore.model_tiers import Tier
+    from aicore.llm.tiers import Tier
     from aicore.modelops.deploy import DeployDeps
 
     settings = get_settings()
@@ -222,7 +232,7 @@ def turn_deps() -> TurnDeps:
         connections=connections(),
         world=world(),
         lore=lore(),
-        sessions=live_sessions(),
+        sessions=session_service(),
         router=router(),
         pusher=pusher(),
         events=events(),

@@ -10,7 +10,6 @@ from aicore.connections import ClientPusher
 from aicore.envelope import Operation
 from aicore.frames import reply_frame, request_id_of
 
-CORRELATION_ID_PATH = "requestContext.requestId"
 OK = {"statusCode": 200}
 
 

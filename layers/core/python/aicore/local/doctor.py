@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from aicore.endpoints_config import load_endpoints
+from aicore.llm.endpoints_config import load_endpoints
 from aicore.topology import TOPOLOGY
 
 REPO_ROOT = Path(__file__).resolve().parents[5]

@@ -7,9 +7,11 @@ chunks, the rest hot. It is written with the same code that rehydration uses.
 from __future__ import annotations
 
 from aicore.sessions.chunks import plan_chunks
-from aicore.sessions.models import Message, Participant, ParticipantKind, SessionHead, Tier
+from aicore.sessions.models import Message, Participant, ParticipantKind, SessionHead, StorageTier
 from aicore.sessions.policy import SessionPolicy
 from aicore.sessions.store import DynamoSessionStore
+from aicore.sessions.table import SessionTable
+from aicore.sessions.tiering_store import DynamoTieringStore
 
 PLAYER = Participant(id="player-long", kind=ParticipantKind.PLAYER)
 NPC = Participant(id="mira", kind=ParticipantKind.NPC)
@@ -35,7 +37,7 @@ def long_messages(count: int) -> list[Message]:
 
 
 def seed_long_session(
-    store: DynamoSessionStore, count: int, world_id: str = "demo", policy: SessionPolicy | None = None
+    table: SessionTable, count: int, world_id: str = "demo", policy: SessionPolicy | None = None
 ) -> SessionHead:
     """A session of `count` messages: whole chunks of the oldest, the newest `hot_keep`+ still hot."""
     policy = policy or SessionPolicy()
@@ -47,11 +49,11 @@ def seed_long_session(
         participants=[PLAYER, NPC],
         metadata={"kind": "long", "messages": count},
         message_count=count,
-        tier=Tier.WARM if chunks else Tier.HOT,
+        tier=StorageTier.WARM if chunks else StorageTier.HOT,
         summary="A long stay at the inn: rooms, chores, and rumours of wolves on the mill road.",
         summary_through=compacted_through,
         compacted_through=compacted_through,
     )
-    store.create(head)
-    store.put_archived_items(head.session_id, messages, chunks)
+    DynamoSessionStore(table).create(head)
+    DynamoTieringStore(table).put_archived_items(head.session_id, messages, chunks)
     return head

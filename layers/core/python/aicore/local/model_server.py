@@ -30,11 +30,11 @@ from typing import Any, Protocol, cast
 from aiohttp import web
 from pydantic import ValidationError
 
+from aicore.llm.wire import SSE_DONE, ChatRequest, sse_event
 from aicore.local.eventstream import CONTENT_TYPE as EVENT_STREAM_CONTENT_TYPE
 from aicore.local.eventstream import exception_event, payload_part
 from aicore.local.sagemaker_control import ControlPlaneError, LocalHosting, ServingLimits
 from aicore.local.server_thread import AppServer, ServerThread
-from aicore.models.wire import SSE_DONE, ChatRequest, sse_event
 from aicore.observability import logger
 from aicore.topology import TOPOLOGY, resource_environment
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from aicore.endpoints_config import EndpointConfig, load_endpoints
+from aicore.llm.endpoints_config import EndpointConfig, load_endpoints
 from aicore.topology import TOPOLOGY, Topology, resource_environment
 
 JSON_11 = "application/x-amz-json-1.1"

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aicore.errors import AicoreError, ModelUnavailable, NotFound
-from aicore.model_tiers import Tier
+from aicore.llm.endpoint import ChatCall, ModelEndpoint, TierTarget
+from aicore.llm.tiers import Tier
+from aicore.llm.wire import ChatMessage
 from aicore.modelops.hosting import ModelHosting
 from aicore.modelops.models import DeployState, SmokeResult, sagemaker_model_name
 from aicore.modelops.registry import ModelRegistry
-from aicore.models.endpoint import ModelEndpoint
-from aicore.models.router import TierTarget
-from aicore.models.wire import ChatMessage
 from aicore.observability import logger
 
 IN_PROGRESS = frozenset({"Creating", "Updating"})
@@ -114,12 +113,13 @@ def smoke_test(state: DeployState, deps: DeployDeps) -> DeployState:
     pieces: list[str] = []
     try:
         stream = deps.endpoint.stream_chat(
-            state.endpoint,
-            SMOKE_MESSAGES,
-            max_tokens=SMOKE_MAX_TOKENS,
-            temperature=0.0,
-            timeout_s=deps.smoke_timeout_s,
-            inference_component=state.component,
+            ChatCall(
+                TierTarget(state.endpoint, state.component),
+                SMOKE_MESSAGES,
+                max_tokens=SMOKE_MAX_TOKENS,
+                temperature=0.0,
+                timeout_s=deps.smoke_timeout_s,
+            )
         )
         for delta in stream:
             if first_token_ms is None:

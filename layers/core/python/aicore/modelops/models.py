@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aicore.endpoints_config import EngineSettings, ModelSource, container_environment
-from aicore.events import utc_now
-from aicore.model_tiers import Tier
+from aicore.clock import utc_now
+from aicore.llm.endpoints_config import EngineSettings, ModelSource, container_environment
+from aicore.llm.tiers import Tier
 
 VersionId = Annotated[
     str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")

@@ -16,9 +16,9 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from aicore import aws
+from aicore.clock import utc_now
 from aicore.errors import Conflict
-from aicore.events import utc_now
-from aicore.model_tiers import Tier
+from aicore.llm.tiers import Tier
 from aicore.modelops.models import (
     DEPLOYABLE,
     Deployment,

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from aicore.auth import Caller, Role
 from aicore.errors import Conflict, Forbidden, NotFound
 from aicore.flows import FlowStarter
-from aicore.model_tiers import Tier
+from aicore.llm.tiers import Tier
 from aicore.modelops.models import Deployment, DeployState, ModelVersion, TierState, VersionSpec
 from aicore.modelops.registry import ModelRegistry
 from aicore.topology import MODEL_DEPLOY_FLOW

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aicore.models.wire import ChatMessage
+from aicore.llm.wire import ChatMessage
 from aicore.sessions.models import Message, ParticipantKind
 from aicore.world.models import LoreFact, Npc, NpcMemory
 

@@ -10,17 +10,17 @@ from dataclasses import dataclass
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from pydantic import BaseModel
 
+from aicore.auth import Caller, Role
 from aicore.connections import ClientPusher, ConnectionStore, require_connection
 from aicore.errors import NotFound
 from aicore.events import EventDetail, EventPublisher
 from aicore.frames import NpcSay, token_frame
-from aicore.models.router import Completion, ModelRequest, Router
+from aicore.llm.router import Completion, ModelRequest, Router
 from aicore.npc.prompt import build_prompt
 from aicore.observability import logger
 from aicore.performance import DEFAULT_MODE, NPC_SAY_PROFILES
 from aicore.sessions.models import NewMessage, Participant, ParticipantKind
-from aicore.sessions.service import conversation_with
-from aicore.sessions.store import SessionStore
+from aicore.sessions.service import SessionService
 from aicore.topology import (
     FALLBACK_METRIC,
     FIRST_TOKEN_METRIC,
@@ -89,7 +89,7 @@ class TurnDeps:
     connections: ConnectionStore
     world: WorldStore
     lore: LoreCache
-    sessions: SessionStore
+    sessions: SessionService
     router: Router
     pusher: ClientPusher
     events: EventPublisher
@@ -105,11 +105,11 @@ def take_turn(frame: NpcSay, connection_id: str, correlation_id: str, deps: Turn
             f"GET /worlds/{caller.world_id}/npcs lists them.",
             {"npc_id": frame.npc_id, "world_id": caller.world_id},
         )
-    view = conversation_with(deps.sessions, caller, npc.npc_id, frame.session_id, CONTEXT_MESSAGES)
+    view = deps.sessions.conversation(caller, npc.npc_id, frame.session_id, CONTEXT_MESSAGES)
     player = Participant(id=caller.subject, kind=ParticipantKind.PLAYER)
     # The player's words are stored before the model runs: a failed reply never loses them.
-    head, _ = deps.sessions.append(
-        view.session, [NewMessage(speaker=player, text=frame.text, correlation_id=correlation_id)]
+    head, _ = deps.sessions.speak(
+        caller, view.session, [NewMessage(speaker=player, text=frame.text, correlation_id=correlation_id)]
     )
 
     messages = build_prompt(
@@ -129,8 +129,10 @@ def take_turn(frame: NpcSay, connection_id: str, correlation_id: str, deps: Turn
         stream.finish()
 
     speaker = Participant(id=npc.npc_id, kind=ParticipantKind.NPC)
-    head, stored = deps.sessions.append(
-        head, [NewMessage(speaker=speaker, text=completion.text, correlation_id=correlation_id)]
+    head, stored = deps.sessions.speak(
+        npc_voice(caller, npc),
+        head,
+        [NewMessage(speaker=speaker, text=completion.text, correlation_id=correlation_id)],
     )
     deps.events.publish(
         NPC_SOURCE,
@@ -149,6 +151,11 @@ def take_turn(frame: NpcSay, connection_id: str, correlation_id: str, deps: Turn
     )
     _record_metrics(completion)
     return _reply(head.session_id, npc.npc_id, stored[0].seq, completion, context.performance.effective)
+
+
+def npc_voice(caller: Caller, npc: Npc) -> Caller:
+    """Who stores the NPC's line: the NPC itself, in the player's world (it must be in the session)."""
+    return Caller(subject=npc.npc_id, world_id=caller.world_id, roles=(Role.NPC,))
 
 
 def _record_metrics(completion: Completion) -> None:

@@ -19,7 +19,7 @@ from aicore.errors import Forbidden, NotFound
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead
 
 
-class Operation(StrEnum):
+class SessionRight(StrEnum):
     CREATE = "create"
     READ = "read"
     UPDATE_METADATA = "update_metadata"
@@ -29,18 +29,18 @@ class Operation(StrEnum):
     SUSPEND = "suspend"
 
 
-ALL = frozenset(Operation)
-ALLOWED: dict[Role, frozenset[Operation]] = {
+ALL = frozenset(SessionRight)
+ALLOWED: dict[Role, frozenset[SessionRight]] = {
     Role.ADMIN: ALL,
     Role.STUDIO: ALL,
-    Role.NPC: ALL - {Operation.SUSPEND},
+    Role.NPC: ALL - {SessionRight.SUSPEND},
     Role.PLAYER: frozenset(
         {
-            Operation.CREATE,
-            Operation.READ,
-            Operation.APPEND,
-            Operation.ADD_PARTICIPANT,
-            Operation.REMOVE_PARTICIPANT,
+            SessionRight.CREATE,
+            SessionRight.READ,
+            SessionRight.APPEND,
+            SessionRight.ADD_PARTICIPANT,
+            SessionRight.REMOVE_PARTICIPANT,
         }
     ),
 }
@@ -69,7 +69,7 @@ def _only_as_player(caller: Caller) -> bool:
     return not any(caller.has(role) for role in (Role.ADMIN, Role.STUDIO, Role.NPC))
 
 
-def authorize(caller: Caller, operation: Operation, head: SessionHead) -> None:
+def authorize(caller: Caller, operation: SessionRight, head: SessionHead) -> None:
     """Raise NotFound (cannot see it) or Forbidden (may not do this) unless the caller may."""
     if not can_see(caller, head):
         raise hidden(head.session_id)
@@ -83,15 +83,15 @@ def authorize(caller: Caller, operation: Operation, head: SessionHead) -> None:
 def authorize_create(caller: Caller, head: SessionHead) -> None:
     """A new session: in the caller's world (admin: any), and a player must take part in it."""
     caller.require_world(head.world_id)
-    if not any(Operation.CREATE in ALLOWED[role] for role in caller.roles):
-        raise Forbidden("Your roles may not create sessions.", {"operation": Operation.CREATE.value})
+    if not any(SessionRight.CREATE in ALLOWED[role] for role in caller.roles):
+        raise Forbidden("Your roles may not create sessions.", {"operation": SessionRight.CREATE.value})
     if _only_as_player(caller) and not head.includes(caller.subject):
         raise Forbidden("A player can only start a session they take part in: add yourself as a participant.")
 
 
 def authorize_speaker(caller: Caller, head: SessionHead, speaker: Participant) -> None:
     """Who a message may be attributed to: a participant; a player only ever speaks as themselves."""
-    authorize(caller, Operation.APPEND, head)
+    authorize(caller, SessionRight.APPEND, head)
     if speaker not in head.participants:
         raise Forbidden(
             f"'{speaker.id}' ({speaker.kind.value}) is not a participant of this session: add them first.",
@@ -105,7 +105,7 @@ def authorize_speaker(caller: Caller, head: SessionHead, speaker: Participant) -
 
 def authorize_removal(caller: Caller, head: SessionHead, participant_id: str) -> None:
     """A player may only take themselves out of a session."""
-    authorize(caller, Operation.REMOVE_PARTICIPANT, head)
+    authorize(caller, SessionRight.REMOVE_PARTICIPANT, head)
     if _only_as_player(caller) and participant_id != caller.subject:
         raise Forbidden(
             "A player can only remove themselves from a session.", {"participant_id": participant_id}

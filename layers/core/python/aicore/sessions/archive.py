@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from aicore import aws
-from aicore.events import utc_now
+from aicore.clock import utc_now
 from aicore.sessions.models import Message, SessionHead
 
 FORMAT: Literal["aicore.session/1"] = "aicore.session/1"

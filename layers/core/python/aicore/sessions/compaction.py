@@ -8,23 +8,22 @@ An append that takes the hot part past the policy's threshold asks for it with a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from datetime import timedelta
+from typing import Protocol
 
 from pydantic import BaseModel
 
+from aicore.clock import Clock, now, stamp
 from aicore.errors import Conflict
 from aicore.events import EventPublisher
-from aicore.models.wire import ChatMessage
+from aicore.llm.endpoint import ChatCall, ModelEndpoint, TierTarget
+from aicore.llm.wire import ChatMessage
 from aicore.observability import logger
 from aicore.sessions.chunks import Chunk, plan_chunks
 from aicore.sessions.events import SessionCompactionNeeded
 from aicore.sessions.models import Message, SessionHead
 from aicore.sessions.policy import SessionPolicy
 from aicore.topology import SESSION_COMPACTION_NEEDED, SESSIONS_SOURCE
-
-if TYPE_CHECKING:
-    from aicore.models.endpoint import ModelEndpoint
 
 CHARS_PER_TOKEN = 4
 SUMMARY_TIMEOUT_S = 60.0
@@ -76,24 +75,18 @@ def summary_prompt(previous: str, messages: Sequence[Message], input_tokens: int
 class ModelSummarizer:
     """`Summarizer` over a hosted model (the silver tier): one non-streamed chat call."""
 
-    def __init__(
-        self,
-        endpoint: ModelEndpoint,
-        endpoint_name: str,
-        input_tokens: int,
-        inference_component: str | None = None,
-    ) -> None:
-        self._endpoint, self._name, self._input_tokens = endpoint, endpoint_name, input_tokens
-        self._component = inference_component
+    def __init__(self, endpoint: ModelEndpoint, target: TierTarget, input_tokens: int) -> None:
+        self._endpoint, self._target, self._input_tokens = endpoint, target, input_tokens
 
     def summarize(self, previous: str, messages: Sequence[Message], max_tokens: int) -> str:
         result = self._endpoint.chat(
-            self._name,
-            summary_prompt(previous, messages, self._input_tokens),
-            max_tokens=max_tokens,
-            temperature=SUMMARY_TEMPERATURE,
-            timeout_s=SUMMARY_TIMEOUT_S,
-            inference_component=self._component,
+            ChatCall(
+                self._target,
+                summary_prompt(previous, messages, self._input_tokens),
+                max_tokens=max_tokens,
+                temperature=SUMMARY_TEMPERATURE,
+                timeout_s=SUMMARY_TIMEOUT_S,
+            )
         )
         return result.text.strip() or previous
 
@@ -103,7 +96,7 @@ def compact(
     summarizer: Summarizer,
     policy: SessionPolicy,
     session_id: str,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Clock = now,
 ) -> Compacted:
     """Summarize and chunk all but the newest `policy.hot_keep` hot messages, in whole chunks.
 
@@ -124,9 +117,9 @@ def compact(
     chunks = plan_chunks(candidates, policy.chunk_messages)
     if not chunks:
         return unchanged
-    now = clock()
-    lease = (now + timedelta(seconds=policy.compaction_lease_s)).isoformat(timespec="milliseconds")
-    if not store.lease_compaction(head, lease, now.isoformat(timespec="milliseconds")):
+    moment = clock()
+    lease = stamp(moment + timedelta(seconds=policy.compaction_lease_s))
+    if not store.lease_compaction(head, lease, stamp(moment)):
         logger.info("Compaction already under way", extra={"session_id": session_id})
         return unchanged
     leaving = [m for chunk in chunks for m in chunk.messages]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aicore.events import utc_now
+from aicore.clock import utc_now
 
 MAX_TEXT_CHARS = 4000
 MAX_MESSAGES_PER_APPEND = 25
@@ -28,7 +28,7 @@ class Participant(BaseModel):
     kind: ParticipantKind
 
 
-class Tier(StrEnum):
+class StorageTier(StrEnum):
     """Where a session's words live.
 
     hot: every message is its own item in DynamoDB. warm: older messages are compacted into
@@ -44,7 +44,7 @@ class Tier(StrEnum):
     REHYDRATING = "rehydrating"
 
 
-LIVE_TIERS = (Tier.HOT, Tier.WARM)
+LIVE_TIERS = (StorageTier.HOT, StorageTier.WARM)
 
 
 class Message(BaseModel):
@@ -68,7 +68,7 @@ class SessionHead(BaseModel):
     metadata: dict[str, Any] = {}
     version: int = Field(1, description="Bumped by every metadata or participant change.")
     message_count: int = Field(0, description="Sequence numbers handed out so far.")
-    tier: Tier = Tier.HOT
+    tier: StorageTier = StorageTier.HOT
     summary: str = Field("", description="Rolling summary of the messages up to `summary_through`.")
     summary_through: int = 0
     compacted_through: int = Field(0, description="Messages up to this seq live in warm chunks.")
@@ -85,9 +85,9 @@ class SessionHead(BaseModel):
         return self.tier in LIVE_TIERS
 
     @property
-    def live_tier(self) -> Tier:
+    def live_tier(self) -> StorageTier:
         """The tier a live session is in, from what it holds."""
-        return Tier.WARM if self.compacted_through > 0 else Tier.HOT
+        return StorageTier.WARM if self.compacted_through > 0 else StorageTier.HOT
 
     @property
     def hot_count(self) -> int:

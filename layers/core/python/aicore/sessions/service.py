@@ -15,12 +15,13 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, Field, field_validator
 
 from aicore.auth import Caller, Role
+from aicore.clock import utc_now
 from aicore.errors import Conflict, InvalidRequest, NotFound
-from aicore.events import EventPublisher, utc_now
+from aicore.events import EventPublisher
 from aicore.flows import FlowStarter
 from aicore.observability import logger
 from aicore.sessions.access import (
-    Operation,
+    SessionRight,
     authorize,
     authorize_create,
     authorize_removal,
@@ -44,7 +45,7 @@ from aicore.sessions.models import (
     ParticipantKind,
     SessionHead,
     SessionView,
-    Tier,
+    StorageTier,
 )
 from aicore.sessions.policy import DEFAULT_PAGE, MAX_PAGE, SessionPolicy
 from aicore.sessions.store import SessionNotLive, SessionStore, pair_key
@@ -89,7 +90,7 @@ class NewMessages(BaseModel):
 
 class SuspendResult(BaseModel):
     session_id: str
-    tier: Tier
+    tier: StorageTier
     archiving: bool
     execution_arn: str | None = None
 
@@ -116,7 +117,7 @@ class SessionService:
 
     def get(self, caller: Caller, session_id: str, limit: int = DEFAULT_PAGE) -> SessionView:
         head, recent = self.store.head_and_recent(session_id, _page_size(limit))
-        authorize(caller, Operation.READ, head)
+        authorize(caller, SessionRight.READ, head)
         if not head.is_live:
             head, recent = self._read(head, None, limit)
         return SessionView(session=head, messages=recent)
@@ -132,7 +133,7 @@ class SessionService:
                 session_id=session_id, messages=view.messages, next_before=next_before(view.messages)
             )
         head = self.store.get_head(session_id)
-        authorize(caller, Operation.READ, head)
+        authorize(caller, SessionRight.READ, head)
         _, page = self._read(head, before, _page_size(limit))
         return MessagePage(session_id=session_id, messages=page, next_before=next_before(page))
 
@@ -141,17 +142,17 @@ class SessionService:
         for _ in range(3):
             if head.is_live:
                 return head, self.store.page(head, before, limit)
-            if head.tier is Tier.ARCHIVING:
+            if head.tier is StorageTier.ARCHIVING:
                 # Items stay until the archive is sealed; if it sealed while we read, read the archive.
                 page = self.store.page(head, before, limit)
                 current = self.store.get_head(head.session_id)
-                if current.tier is not Tier.COLD:
+                if current.tier is not StorageTier.COLD:
                     return current, page
                 head = current
                 continue
             archived = self.cold.read_archived(head)
             if archived is not None:
-                if head.tier is Tier.COLD:
+                if head.tier is StorageTier.COLD:
                     self._request_rehydration(head)
                 upper = head.message_count + 1 if before is None else min(before, head.message_count + 1)
                 return head, newest_before([archived.messages], upper, limit)
@@ -177,7 +178,7 @@ class SessionService:
         self, caller: Caller, session_id: str, expected_version: int, patch: dict[str, Any]
     ) -> SessionHead:
         """JSON merge patch (RFC 7396) of the metadata, if the session is still at `expected_version`."""
-        head = self._live_head(caller, Operation.UPDATE_METADATA, session_id)
+        head = self._live_head(caller, SessionRight.UPDATE_METADATA, session_id)
         _check_version(head, expected_version)
         metadata = merge_patch(head.metadata, patch)
         _check_metadata(metadata)
@@ -203,7 +204,7 @@ class SessionService:
             return [*head.participants, participant]
 
         return self._change_participants(
-            caller, session_id, Operation.ADD_PARTICIPANT, change, expected_version
+            caller, session_id, SessionRight.ADD_PARTICIPANT, change, expected_version
         )
 
     def remove_participant(
@@ -219,14 +220,14 @@ class SessionService:
             return [p for p in head.participants if p.id != participant_id]
 
         return self._change_participants(
-            caller, session_id, Operation.REMOVE_PARTICIPANT, change, expected_version
+            caller, session_id, SessionRight.REMOVE_PARTICIPANT, change, expected_version
         )
 
     def _change_participants(
         self,
         caller: Caller,
         session_id: str,
-        operation: Operation,
+        operation: SessionRight,
         change: Callable[[SessionHead], list[Participant] | None],
         expected_version: int | None,
     ) -> SessionHead:
@@ -255,17 +256,68 @@ class SessionService:
             NewMessage(speaker=line.speaker or _own_voice(caller), text=line.text)
             for line in request.messages
         ]
+        updated, stored = self.speak(caller, head, new)
+        return AppendResult(session_id=session_id, message_count=updated.message_count, messages=stored)
+
+    def speak(
+        self, caller: Caller, head: SessionHead, new: list[NewMessage]
+    ) -> tuple[SessionHead, list[Message]]:
+        """Append lines to a session read before (`head`): each speaker checked, a cold session
+        brought back first. Every append goes through here: HTTP, WebSocket and the NPC turn."""
         for message in new:
             authorize_speaker(caller, head, message.speaker)
-        updated, stored = self._live(session_id, lambda: self.store.append(head, new))
-        return AppendResult(session_id=session_id, message_count=updated.message_count, messages=stored)
+        return self._live(head.session_id, lambda: self.store.append(head, new))
+
+    def conversation(
+        self, caller: Caller, npc_id: str, session_id: str | None, context_messages: int
+    ) -> SessionView:
+        """The session a player's line to an NPC goes into (the one named, or the pair's own), live
+        and with its newest `context_messages`: a cold one is brought back, as it is about to be written."""
+        if session_id is None:
+            session_id, created = self._pair_session(caller, npc_id)
+            if created is not None:
+                return SessionView(session=created, messages=[])
+        head, messages = self.store.head_and_recent(session_id, context_messages)
+        if not can_read(caller, head):
+            raise hidden(session_id)
+        if not head.includes(npc_id):
+            raise NotFound(f"NPC '{npc_id}' is not in session '{session_id}'.", {"session_id": session_id})
+        if not head.is_live:
+            self.cold.rehydrate_now(session_id)
+            head, messages = self.store.head_and_recent(session_id, context_messages)
+        return SessionView(session=head, messages=messages)
+
+    def _pair_session(self, caller: Caller, npc_id: str) -> tuple[str, SessionHead | None]:
+        """The player↔NPC session of this pair (one per pair, race-safe), and its head if just created."""
+        pair = pair_key(caller.world_id, caller.subject, npc_id)
+        existing = self.store.find_pair(pair)
+        if existing is not None:
+            return existing, None
+        head = SessionHead(
+            world_id=caller.world_id,
+            participants=[
+                Participant(id=caller.subject, kind=ParticipantKind.PLAYER),
+                Participant(id=npc_id, kind=ParticipantKind.NPC),
+            ],
+            metadata={"kind": "player-npc"},
+        )
+        try:
+            created = self.store.create(head, pair=pair)
+            return created.session_id, created
+        except Conflict:
+            existing = self.store.find_pair(pair)  # another turn created it a moment ago
+            if existing is None:
+                raise
+            return existing, None
 
     def suspend(self, caller: Caller, session_id: str) -> SuspendResult:
         """Make a session dormant now: the archive flow moves it to S3 (one flow a minute at most)."""
         head = self.store.get_head(session_id)
-        authorize(caller, Operation.SUSPEND, head)
+        authorize(caller, SessionRight.SUSPEND, head)
         if not head.is_live:
-            return SuspendResult(session_id=session_id, tier=head.tier, archiving=head.tier is Tier.ARCHIVING)
+            return SuspendResult(
+                session_id=session_id, tier=head.tier, archiving=head.tier is StorageTier.ARCHIVING
+            )
         if self.flows is None:
             raise RuntimeError("this function cannot start the archive flow: it does not declare it")
         minute = "".join(c for c in utc_now()[:16] if c.isdigit())
@@ -278,7 +330,7 @@ class SessionService:
             session_id=session_id, tier=head.tier, archiving=True, execution_arn=flow.execution_arn
         )
 
-    def _live_head(self, caller: Caller, operation: Operation, session_id: str) -> SessionHead:
+    def _live_head(self, caller: Caller, operation: SessionRight, session_id: str) -> SessionHead:
         head = self.store.get_head(session_id)
         authorize(caller, operation, head)
         return head if head.is_live else self.cold.rehydrate_now(session_id)
@@ -290,45 +342,6 @@ class SessionService:
         except SessionNotLive:
             self.cold.rehydrate_now(session_id)
             return write()
-
-
-def conversation_with(
-    store: SessionStore, caller: Caller, npc_id: str, session_id: str | None, context_messages: int
-) -> SessionView:
-    """The session a player's line to an NPC goes into: the one named, or the pair's own."""
-    if session_id is not None:
-        view = read_session(store, caller, session_id, context_messages)
-        if not view.session.includes(npc_id):
-            raise NotFound(f"NPC '{npc_id}' is not in session '{session_id}'.", {"session_id": session_id})
-        return view
-    pair = pair_key(caller.world_id, caller.subject, npc_id)
-    existing = store.find_pair(pair)
-    if existing is None:
-        head = SessionHead(
-            world_id=caller.world_id,
-            participants=[
-                Participant(id=caller.subject, kind=ParticipantKind.PLAYER),
-                Participant(id=npc_id, kind=ParticipantKind.NPC),
-            ],
-            metadata={"kind": "player-npc"},
-        )
-        try:
-            return SessionView(session=store.create(head, pair=pair), messages=[])
-        except Conflict:
-            existing = store.find_pair(pair)  # another turn created it a moment ago
-            if existing is None:
-                raise
-    head, messages = store.head_and_recent(existing, context_messages)
-    return SessionView(session=head, messages=messages)
-
-
-def read_session(
-    store: SessionStore, caller: Caller, session_id: str, limit: int = DEFAULT_PAGE
-) -> SessionView:
-    head, messages = store.head_and_recent(session_id, limit)
-    if not can_read(caller, head):
-        raise hidden(session_id)
-    return SessionView(session=head, messages=messages)
 
 
 def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:

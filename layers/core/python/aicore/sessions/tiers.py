@@ -17,19 +17,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from pydantic import BaseModel
 
+from aicore.clock import Clock, now, stamp
 from aicore.errors import Conflict
 from aicore.flows import FlowStarter
 from aicore.observability import logger
 from aicore.sessions.archive import ArchivedSession, ArchiveMissing, SessionArchive, archive_key
 from aicore.sessions.chunks import Chunk, chunks_from_layout
-from aicore.sessions.models import HeadChanges, Message, NewMessage, SessionHead, Tier
+from aicore.sessions.models import Message, SessionHead, StorageTier
 from aicore.sessions.policy import SessionPolicy
-from aicore.sessions.store import SessionNotLive, SessionStore
+from aicore.sessions.store import SessionNotLive
 from aicore.topology import SESSION_ARCHIVE_FLOW
 
 WAIT_STEP_S = 0.2
@@ -51,18 +52,10 @@ class TieringStore(Protocol):
     def dormant(self, active_before_day: str, limit: int) -> list[str]: ...
 
 
-def utc_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
 class Frozen(BaseModel):
     session_id: str
     frozen: bool
-    tier: Tier | None = None
+    tier: StorageTier | None = None
 
 
 class Uploaded(BaseModel):
@@ -83,14 +76,14 @@ class Claimed(BaseModel):
     session_id: str
     claimed: bool
     archive_key: str | None = None
-    tier: Tier | None = None
+    tier: StorageTier | None = None
 
 
 class Restored(BaseModel):
     session_id: str
     archive_key: str
     messages: int
-    tier: Tier
+    tier: StorageTier
 
 
 class SweepResult(BaseModel):
@@ -104,7 +97,7 @@ class Tiering:
     store: TieringStore
     archive: SessionArchive
     policy: SessionPolicy = field(default_factory=SessionPolicy)
-    clock: Callable[[], datetime] = utc_clock
+    clock: Clock = now
     sleep: Callable[[float], None] = time.sleep
 
     # --- archive ----------------------------------------------------------------------------------
@@ -119,7 +112,7 @@ class Tiering:
         return Frozen(session_id=session_id, frozen=True, tier=head.tier)
 
     def upload(self, session_id: str) -> Uploaded:
-        head = self._expect(session_id, Tier.ARCHIVING)
+        head = self._expect(session_id, StorageTier.ARCHIVING)
         messages, bounds = self.store.everything(session_id)
         document = ArchivedSession.of(head.model_copy(update={"tier": head.live_tier}), messages, bounds)
         key = archive_key(head, document.archived_at)
@@ -136,12 +129,12 @@ class Tiering:
     def seal(self, session_id: str, key: str) -> Sealed:
         """Check the object really holds the session, then make the head a tombstone and purge items."""
         head = self.store.get_head(session_id)
-        if head.tier is Tier.ARCHIVING:
+        if head.tier is StorageTier.ARCHIVING:
             archived = ArchivedSession.decode(self.archive.get(key))
             if archived.head.session_id != session_id or archived.head.message_count != head.message_count:
                 raise Conflict("The archive object does not hold this session as frozen.", {"key": key})
             head = self.store.seal(head, key)
-        elif not (head.tier is Tier.COLD and head.archive_key == key):
+        elif not (head.tier is StorageTier.COLD and head.archive_key == key):
             raise Conflict(
                 f"Session '{session_id}' is {head.tier.value}, not archiving.", {"session_id": session_id}
             )
@@ -191,7 +184,7 @@ class Tiering:
             head = self.store.get_head(session_id)
             if head.is_live:
                 return head
-            if head.tier in (Tier.COLD, Tier.REHYDRATING):
+            if head.tier in (StorageTier.COLD, StorageTier.REHYDRATING):
                 claimed = self.claim(session_id)
                 if claimed.claimed and claimed.archive_key is not None:
                     self._restore_or_release(session_id, claimed.archive_key)
@@ -238,50 +231,10 @@ class Tiering:
         ]
         return SweepResult(active_before=active_before, dormant=len(dormant), started=started)
 
-    def _expect(self, session_id: str, tier: Tier) -> SessionHead:
+    def _expect(self, session_id: str, tier: StorageTier) -> SessionHead:
         head = self.store.get_head(session_id)
         if head.tier is not tier:
             raise Conflict(
                 f"Session '{session_id}' is {head.tier.value}, not {tier.value}.", {"session_id": session_id}
             )
         return head
-
-
-class RehydratingStore:
-    """A `SessionStore` for a writer that is about to speak (the NPC turn): a session that is not
-    live is brought back (`Tiering.rehydrate_now`) before it is read for context or written to."""
-
-    def __init__(self, store: SessionStore, tiering: Tiering) -> None:
-        self._store, self._tiering = store, tiering
-
-    def create(self, head: SessionHead, pair: str | None = None) -> SessionHead:
-        return self._store.create(head, pair)
-
-    def find_pair(self, pair: str) -> str | None:
-        return self._store.find_pair(pair)
-
-    def get_head(self, session_id: str) -> SessionHead:
-        return self._store.get_head(session_id)
-
-    def page(self, head: SessionHead, before: int | None, limit: int) -> list[Message]:
-        return self._store.page(head, before, limit)
-
-    def head_and_recent(self, session_id: str, limit: int) -> tuple[SessionHead, list[Message]]:
-        head, recent = self._store.head_and_recent(session_id, limit)
-        if head.is_live:
-            return head, recent
-        self._tiering.rehydrate_now(session_id)
-        return self._store.head_and_recent(session_id, limit)
-
-    def append(self, head: SessionHead, new: list[NewMessage]) -> tuple[SessionHead, list[Message]]:
-        try:
-            return self._store.append(head, new)
-        except SessionNotLive:
-            return self._store.append(self._tiering.rehydrate_now(head.session_id), new)
-
-    def update_head(self, session_id: str, expected_version: int, changes: HeadChanges) -> SessionHead:
-        try:
-            return self._store.update_head(session_id, expected_version, changes)
-        except SessionNotLive:
-            self._tiering.rehydrate_now(session_id)
-            return self._store.update_head(session_id, expected_version, changes)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from aicore.events import utc_now
+from aicore.clock import utc_now
 from aicore.performance import PerformanceMode, PerformanceSettings
 
 

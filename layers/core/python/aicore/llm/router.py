@@ -29,9 +29,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from aicore.errors import ModelUnavailable
-from aicore.model_tiers import GOLD_BUDGET_MS, SCRIPTED, SILVER_BUDGET_MS, Tier, tier_for_budget
-from aicore.models.endpoint import ChatStream, ModelEndpoint
-from aicore.models.wire import ChatMessage, Usage
+from aicore.llm.endpoint import ChatCall, ChatStream, ModelEndpoint, TierTarget
+from aicore.llm.tiers import GOLD_BUDGET_MS, SCRIPTED, SILVER_BUDGET_MS, Tier, tier_for_budget
+from aicore.llm.wire import ChatMessage, Usage
 from aicore.observability import logger
 
 __all__ = [
@@ -58,14 +58,6 @@ FALLBACKS: Mapping[Tier, tuple[Tier, ...]] = {
 
 Clock = Callable[[], float]
 MAX_SOCKET_TIMEOUT_S = 300.0
-
-
-@dataclass(frozen=True)
-class TierTarget:
-    """Where a tier is served: its endpoint and, on an endpoint with inference components, its component."""
-
-    endpoint: str
-    component: str | None = None
 
 
 @dataclass(frozen=True)
@@ -352,12 +344,13 @@ class Router:
         target = self._targets[tier]
         reader = _StreamReader(
             lambda: self._endpoint.stream_chat(
-                target.endpoint,
-                request.messages,
-                max_tokens=request.max_tokens,
-                temperature=request.temperature,
-                timeout_s=self.policy.socket_timeout_s,
-                inference_component=target.component,
+                ChatCall(
+                    target,
+                    request.messages,
+                    max_tokens=request.max_tokens,
+                    temperature=request.temperature,
+                    timeout_s=self.policy.socket_timeout_s,
+                )
             )
         )
         breaker = self.breakers[tier]

@@ -7,10 +7,9 @@ address from `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`, so nothing here knows which w
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import boto3
 import urllib3.exceptions
@@ -20,11 +19,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from aicore.errors import ModelUnavailable
-from aicore.models.wire import (
+from aicore.llm.endpoint import ChatCall, ChatResult, ChatStream
+from aicore.llm.wire import (
     SSE_DONE,
     ChatCompletion,
     ChatCompletionChunk,
-    ChatMessage,
     ChatRequest,
     SseDecoder,
     StreamOptions,
@@ -35,82 +34,12 @@ JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
 
 
-@dataclass(frozen=True)
-class ChatResult:
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str | None = None
-
-
-class ChatStream(Iterator[str]):
-    """The text deltas of a streamed answer; `usage` holds the token counts once the endpoint sent them.
-
-    Iterating yields only text. A `Usage` in the underlying stream (the last chunk, when the
-    request asked for it) is kept in `usage` instead of being yielded.
-    """
-
-    def __init__(self, items: Iterator[str | Usage]) -> None:
-        self._items = items
-        self.usage: Usage | None = None
-
-    def __next__(self) -> str:
-        while True:
-            item = next(self._items)
-            if isinstance(item, Usage):
-                self.usage = item
-                continue
-            return item
-
-    def close(self) -> None:
-        """Stops reading: the connection is released even when the answer is not finished."""
-        close = getattr(self._items, "close", None)
-        if close is not None:
-            close()
-
-
-class ModelEndpoint(Protocol):
-    """A hosted chat model. Every failure is an `aicore.errors.ModelUnavailable`.
-
-    `inference_component` names the model on an endpoint that hosts inference components
-    (SageMaker requires it there); None for an endpoint that serves one model.
-    """
-
-    def stream_chat(
-        self,
-        endpoint_name: str,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        timeout_s: float,
-        inference_component: str | None = None,
-    ) -> ChatStream:
-        """Text deltas of the answer, each as soon as it arrives."""
-        ...
-
-    def chat(
-        self,
-        endpoint_name: str,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        timeout_s: float,
-        inference_component: str | None = None,
-    ) -> ChatResult:
-        """The whole answer at once, with its token counts."""
-        ...
-
-
 class SageMakerEndpoint:
     """`ModelEndpoint` over SageMaker Runtime (`InvokeEndpoint[WithResponseStream]`).
 
-    `timeout_s` is the longest wait for the endpoint to send anything: the whole answer of
-    `chat`, the first or the next token of `stream_chat`. botocore sets timeouts per client, so
-    there is one client per distinct timeout (callers use one per tier), each created on first
-    use and kept for the life of the process. No retries: a retry would break the latency
-    budget; falling back to another tier is the caller's job.
+    botocore sets timeouts per client, so there is one client per distinct timeout (callers use
+    one per tier), each created on first use and kept for the life of the process. No retries: a
+    retry would break the latency budget; falling back to another tier is the caller's job.
     """
 
     def __init__(
@@ -126,46 +55,30 @@ class SageMakerEndpoint:
         self._clients: dict[float, Any] = {}
         self._lock = threading.Lock()
 
-    def stream_chat(
-        self,
-        endpoint_name: str,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        timeout_s: float,
-        inference_component: str | None = None,
-    ) -> ChatStream:
+    def stream_chat(self, call: ChatCall) -> ChatStream:
         """Calls the endpoint now (so a dead endpoint fails here) and yields deltas as they arrive."""
-        body = _request_body(messages, max_tokens, temperature, stream=True)
+        endpoint_name = call.target.endpoint
+        body = _request_body(call, stream=True)
         with _as_model_unavailable(endpoint_name):
-            response = self._client(timeout_s).invoke_endpoint_with_response_stream(
+            response = self._client(call.timeout_s).invoke_endpoint_with_response_stream(
                 EndpointName=endpoint_name,
                 Body=body,
                 ContentType=JSON,
                 Accept=EVENT_STREAM,
-                **_component(inference_component),
+                **_component(call.target.component),
             )
         return ChatStream(stream_items(endpoint_name, response["Body"]))
 
-    def chat(
-        self,
-        endpoint_name: str,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        temperature: float,
-        timeout_s: float,
-        inference_component: str | None = None,
-    ) -> ChatResult:
-        body = _request_body(messages, max_tokens, temperature, stream=False)
+    def chat(self, call: ChatCall) -> ChatResult:
+        endpoint_name = call.target.endpoint
+        body = _request_body(call, stream=False)
         with _as_model_unavailable(endpoint_name):
-            response = self._client(timeout_s).invoke_endpoint(
+            response = self._client(call.timeout_s).invoke_endpoint(
                 EndpointName=endpoint_name,
                 Body=body,
                 ContentType=JSON,
                 Accept=JSON,
-                **_component(inference_component),
+                **_component(call.target.component),
             )
             payload = response["Body"].read()
         return _chat_result(endpoint_name, payload)
@@ -197,13 +110,11 @@ def _component(inference_component: str | None) -> dict[str, str]:
     return {"InferenceComponentName": inference_component} if inference_component else {}
 
 
-def _request_body(
-    messages: Sequence[ChatMessage], max_tokens: int, temperature: float, *, stream: bool
-) -> bytes:
+def _request_body(call: ChatCall, *, stream: bool) -> bytes:
     request = ChatRequest(
-        messages=list(messages),
-        max_tokens=max_tokens,
-        temperature=temperature,
+        messages=list(call.messages),
+        max_tokens=call.max_tokens,
+        temperature=call.temperature,
         stream=stream,
         stream_options=StreamOptions(include_usage=True) if stream else None,
     )

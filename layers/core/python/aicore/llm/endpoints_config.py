@@ -93,7 +93,7 @@ def container_environment(model: ModelSource, engine: EngineSettings) -> dict[st
     """What the serving container reads: the LMI container's `OPTION_*`, or Text Embeddings Inference's.
 
     One function for every model the platform hosts: the tier's initial model (`cdk/`) and each
-    version registered later (`aicore.models.registry`), so both are configured the same way.
+    version registered later (`aicore.llm.registry`), so both are configured the same way.
     """
     env = {"HF_MODEL_ID": model.s3_uri or model.hf_model_id}
     if engine.engine == "tei":

@@ -1,0 +1,163 @@
+"""The sessions table: one partition per session (head, hot messages, warm chunks), pointers for lookups.
+
+Items of a session share `pk = <session_id>`:
+- the head, `sk = "SESSION"`: participants, metadata, `version`, `message_count`, tier, summary;
+- hot messages, `sk = "MSG#<seq, 12 digits>"`, one item each;
+- warm chunks, `sk = "CHUNK#<first seq, 12 digits>"`: older messages compressed (`aicore.sessions.chunks`);
+- idempotency records of appends, `sk = "APPEND#<key>"`: the seqs an idempotency key's messages got.
+"CHUNK#" < "MSG#" < "SESSION": one descending query from the head returns it and the newest messages.
+
+Live heads carry the sparse `dormancy` index keys, so the archive sweep finds dormant sessions
+without a scan. Three adapters share this table, one per interface the domain declares:
+`store.DynamoSessionStore` (the service's `SessionStore`), `compaction_store.DynamoCompactionStore`
+and `tiering_store.DynamoTieringStore`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import Binary
+from botocore.exceptions import ClientError
+
+from aicore import aws
+from aicore.clock import utc_now
+from aicore.errors import NotFound
+from aicore.sessions.chunks import ENCODING
+from aicore.sessions.models import Message, SessionHead, StorageTier
+from aicore.topology import SESSION_DORMANCY_INDEX
+
+HEAD_SK = "SESSION"
+MSG_PREFIX = "MSG#"
+CHUNK_PREFIX = "CHUNK#"
+DORMANCY_SHARDS = 16
+# The dormancy index's keys, on live heads only: which shard, and the day last active.
+SHARD = SESSION_DORMANCY_INDEX.partition_key
+ACTIVE_DAY = str(SESSION_DORMANCY_INDEX.sort_key)
+LIVE = {":hot": StorageTier.HOT.value, ":warm": StorageTier.WARM.value}
+IS_LIVE = "#tier IN (:hot, :warm)"
+
+
+def message_sk(seq: int) -> str:
+    return f"{MSG_PREFIX}{seq:012d}"
+
+
+def chunk_sk(first_seq: int) -> str:
+    return f"{CHUNK_PREFIX}{first_seq:012d}"
+
+
+def pair_key(world_id: str, player_id: str, npc_id: str) -> str:
+    return f"PAIR#{world_id}#{player_id}#{npc_id}"
+
+
+def dormancy_shard(session_id: str) -> str:
+    """Spreads live heads over a few index partitions, so no one partition takes every append."""
+    return f"{int(hashlib.sha256(session_id.encode()).hexdigest()[:8], 16) % DORMANCY_SHARDS:02d}"
+
+
+def day_of(timestamp: str) -> str:
+    return timestamp[:10]
+
+
+def not_found(session_id: str) -> NotFound:
+    return NotFound(f"Session '{session_id}' does not exist.", {"session_id": session_id})
+
+
+def failed_condition(exc: ClientError) -> bool:
+    return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+
+def cancelled(exc: ClientError) -> bool:
+    return bool(exc.response["Error"]["Code"] == "TransactionCanceledException")
+
+
+class SessionTable:
+    """The sessions table and what its adapters share: reading heads, queries, deletes, tier moves."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.table = aws.table(name)
+        self.client = self.table.meta.client
+
+    def get_head(self, session_id: str) -> SessionHead:
+        item = self.table.get_item(Key={"pk": session_id, "sk": HEAD_SK}, ConsistentRead=True).get("Item")
+        if item is None:
+            raise not_found(session_id)
+        return head_from(item)
+
+    def query_all(
+        self, sk_condition: Any, session_id: str, keys_only: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(session_id) & sk_condition,
+            "ConsistentRead": True,
+        }
+        if keys_only:
+            query["ProjectionExpression"] = "pk, sk"
+        yield from aws.query_items(self.table, **query)
+
+    def delete_sks(self, session_id: str, sks: Sequence[str]) -> None:
+        with self.table.batch_writer() as batch:
+            for sk in sks:
+                batch.delete_item(Key={"pk": session_id, "sk": sk})
+
+    def move(
+        self, session_id: str, to: StorageTier, condition: str, values: dict[str, Any]
+    ) -> SessionHead | None:
+        """A conditional tier move; None when the head is not in the state the move expects."""
+        try:
+            updated = self.table.update_item(
+                Key={"pk": session_id, "sk": HEAD_SK},
+                UpdateExpression="SET #tier = :to, tier_changed_at = :now",
+                ConditionExpression=f"attribute_exists(pk) AND ({condition})",
+                ExpressionAttributeNames={"#tier": "tier"},
+                ExpressionAttributeValues={**values, ":to": to.value, ":now": utc_now()},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if failed_condition(exc):
+                return None
+            raise
+        return head_from(updated["Attributes"])
+
+
+def head_item(head: SessionHead) -> dict[str, Any]:
+    # Metadata is free-form JSON: stored as text so floats and nesting survive DynamoDB.
+    fields = head.model_dump(mode="json", exclude={"metadata"}, exclude_none=True)
+    return {"pk": head.session_id, "sk": HEAD_SK, **fields, "metadata": json.dumps(head.metadata)}
+
+
+def live_head_item(head: SessionHead) -> dict[str, Any]:
+    """A live head, with the dormancy index's keys."""
+    return {**head_item(head), SHARD: dormancy_shard(head.session_id), ACTIVE_DAY: day_of(head.updated_at)}
+
+
+def message_item(session_id: str, message: Message) -> dict[str, Any]:
+    return {
+        "pk": session_id,
+        "sk": message_sk(message.seq),
+        **message.model_dump(mode="json", exclude_none=True),
+    }
+
+
+def chunk_item(session_id: str, first_seq: int, last_seq: int, data: bytes) -> dict[str, Any]:
+    return {
+        "pk": session_id,
+        "sk": chunk_sk(first_seq),
+        "first_seq": first_seq,
+        "last_seq": last_seq,
+        "encoding": ENCODING,
+        "data": Binary(data),
+    }
+
+
+def head_from(item: dict[str, Any]) -> SessionHead:
+    return SessionHead.model_validate({**item, "metadata": json.loads(item.get("metadata") or "{}")})
+
+
+def message_from(item: dict[str, Any]) -> Message:
+    return Message.model_validate(item)
