@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 
+from aicore.aws.sagemaker_runtime import SageMakerEndpoint
 from aicore.llm.endpoint import ChatCall, TierTarget
-from aicore.llm.sagemaker import SageMakerEndpoint
 from aicore.llm.wire import ChatCompletionChunk, ChatMessage, ChatRequest
 from aicore.local.model_server import LlamaEngine, ModelServerThread, local_endpoint_names
 from bench.common import StreamSample, machine, stream_summary, write_report

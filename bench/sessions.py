@@ -24,15 +24,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from aicore.auth import Caller, Role
+from aicore.aws.session_archive import S3SessionArchive
+from aicore.aws.sessions.store import DynamoSessionStore
+from aicore.aws.sessions.table import SessionTable
+from aicore.aws.sessions.tiering import DynamoTieringStore
 from aicore.events import EventDetail
 from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
 from aicore.local.long_sessions import seed_long_session
-from aicore.sessions.archive import S3SessionArchive
 from aicore.sessions.models import NewMessage, Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import NewMessages, NewSession, SessionService, SpokenLine
-from aicore.sessions.store import DynamoSessionStore
-from aicore.sessions.table import SessionTable
-from aicore.sessions.tiering_store import DynamoTieringStore
 from aicore.sessions.tiers import Tiering
 from aicore.topology import physical_name, resource_environment
 from bench.common import CallCounter, write_report

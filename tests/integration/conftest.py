@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from aicore.llm.sagemaker import SageMakerEndpoint
+from aicore.aws.sagemaker_runtime import SageMakerEndpoint
 from aicore.local.embedded_aws import free_port
 from aicore.local.model_server import LlamaEngine, ModelServerThread, local_endpoint_names
 from aicore.local.runtime import LocalRuntime, RuntimeOptions

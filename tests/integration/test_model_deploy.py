@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from aicore.auth import Role
+from aicore.aws.sagemaker_runtime import SageMakerEndpoint
 from aicore.llm.endpoint import ChatCall, TierTarget
-from aicore.llm.sagemaker import SageMakerEndpoint
 from aicore.llm.wire import ChatMessage
 from aicore.local.embedded_aws import aws_client
 from aicore.local.runtime import ENV, LocalRuntime, local_token

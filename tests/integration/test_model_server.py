@@ -16,9 +16,9 @@ import pytest
 from aiohttp import web
 from botocore.exceptions import ClientError
 
+from aicore.aws.sagemaker_runtime import SageMakerEndpoint
 from aicore.errors import ModelUnavailable
 from aicore.llm.endpoint import ChatCall, TierTarget
-from aicore.llm.sagemaker import SageMakerEndpoint
 from aicore.llm.wire import ChatMessage, ChatRequest
 from aicore.local.model_server import ACCOUNT_ID, Faults, ModelServerThread
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from aicore.aws.sagemaker_runtime import SageMakerEndpoint
 from aicore.llm.router import (
     SCRIPTED,
     BreakerState,
@@ -27,7 +28,6 @@ from aicore.llm.router import (
     RouterPolicy,
     Tier,
 )
-from aicore.llm.sagemaker import SageMakerEndpoint
 from aicore.llm.wire import ChatMessage, ChatRequest
 from aicore.local.faults import ADMIN_PATH, Fault, FaultKind, FaultPlan, admin_routes
 from aicore.local.model_server import ModelServerThread

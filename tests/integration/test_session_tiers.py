@@ -22,13 +22,13 @@ from boto3.dynamodb.conditions import Key
 
 from aicore import wiring
 from aicore.auth import Caller, Role
+from aicore.aws.sessions.store import DynamoSessionStore
 from aicore.errors import Conflict
 from aicore.local.embedded_aws import aws_client
 from aicore.local.long_sessions import seed_long_session
 from aicore.local.runtime import LocalRuntime
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead, StorageTier
 from aicore.sessions.service import NewMessages, NewSession, SessionService, SpokenLine
-from aicore.sessions.store import DynamoSessionStore
 from aicore.topology import SESSION_ARCHIVE_FLOW, SESSION_REHYDRATE_FLOW, TOPOLOGY
 
 pytestmark = pytest.mark.model
@@ -196,7 +196,9 @@ def test_ten_thousand_messages_page_across_tiers_and_round_trip_through_s3(
 
     # Then every item is back, byte for byte, and the head is as it was (warm, same version)
     assert _items(store, head.session_id) == items_before
-    assert [m.model_dump_json() for m in wiring.tiering_store().everything(head.session_id)[0]] == messages_before
+    assert [
+        m.model_dump_json() for m in wiring.tiering_store().everything(head.session_id)[0]
+    ] == messages_before
     back = store.get_head(head.session_id)
     assert (back.tier, back.version, back.message_count, back.summary, back.compacted_through) == (
         StorageTier.WARM,

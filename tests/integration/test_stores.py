@@ -7,10 +7,10 @@ import pytest
 
 from aicore import wiring
 from aicore.auth import Caller, Role
+from aicore.aws.sessions.store import DynamoSessionStore
 from aicore.errors import Conflict, NotFound
 from aicore.local.runtime import LocalRuntime
 from aicore.sessions.models import NewMessage, Participant, ParticipantKind, SessionHead
-from aicore.sessions.store import DynamoSessionStore
 from aicore.world.models import Npc
 
 PLAYER = Participant(id="p1", kind=ParticipantKind.PLAYER)

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aicore.auth import Caller, Role
+from aicore.aws.sagemaker_hosting import SageMakerHosting
 from aicore.errors import Conflict, Forbidden, NotFound
 from aicore.llm.endpoints_config import EngineSettings, ModelSource
 from aicore.llm.router import TierTarget
@@ -22,7 +23,6 @@ from aicore.llm.tiers import Tier
 from aicore.local.sagemaker_control import NAME, LocalHosting
 from aicore.modelops import service
 from aicore.modelops.deploy import DeployDeps, run_step
-from aicore.modelops.hosting import SageMakerHosting
 from aicore.modelops.models import DeployState, VersionSpec, VersionStatus, sagemaker_model_name
 from tests.fakes import ScriptedEndpoint
 from tests.model_fakes import FakeRegistry, FakeStarter, LocalSageMakerClient

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aicore.aws.sagemaker_runtime import text_deltas
 from aicore.errors import ModelUnavailable
-from aicore.llm.sagemaker import text_deltas
 from aicore.llm.wire import SSE_DONE, SseDecoder, sse_event
 
 ENDPOINT = "aicore-test-gold"

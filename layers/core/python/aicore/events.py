@@ -6,7 +6,6 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from aicore import aws
 from aicore.clock import utc_now
 
 SCHEMA_VERSION = "1"
@@ -25,20 +24,3 @@ class PublishFailed(RuntimeError):
 
 class EventPublisher(Protocol):
     def publish(self, source: str, detail_type: str, detail: EventDetail) -> None: ...
-
-
-class EventBridgePublisher:
-    def __init__(self, bus_name: str) -> None:
-        self._bus = bus_name
-        self._client = aws.client("events")
-
-    def publish(self, source: str, detail_type: str, detail: EventDetail) -> None:
-        entry = {
-            "EventBusName": self._bus,
-            "Source": source,
-            "DetailType": detail_type,
-            "Detail": detail.model_dump_json(),
-        }
-        result = self._client.put_events(Entries=[entry])
-        if result.get("FailedEntryCount"):
-            raise PublishFailed(f"EventBridge refused {detail_type}: {result['Entries'][0]}")

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from functools import cached_property
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
-
-from aicore import aws
 
 
 class FlowStarted(BaseModel):
@@ -22,32 +17,6 @@ class FlowStarter(Protocol):
     def start(self, machine: str, name: str, payload: Mapping[str, Any]) -> FlowStarted:
         """Start the state machine `machine` (topology name) as an execution named `name`, once."""
         ...
-
-
-class StepFunctionsStarter:
-    """`FlowStarter` over `states:StartExecution`; `arns` maps topology names to state machine ARNs.
-
-    Execution names make starts idempotent: a second start of the same name reports the first.
-    """
-
-    def __init__(self, arns: Mapping[str, str | None]) -> None:
-        self._arns = arns
-
-    @cached_property
-    def _client(self) -> Any:
-        return aws.client("stepfunctions")
-
-    def start(self, machine: str, name: str, payload: Mapping[str, Any]) -> FlowStarted:
-        arn = self._arns.get(machine)
-        if not arn:
-            raise RuntimeError(f"no ARN for state machine {machine!r}: the function does not declare it")
-        try:
-            started = self._client.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
-                raise
-            return FlowStarted(execution_arn=execution_arn(arn, name), started=False)
-        return FlowStarted(execution_arn=started["executionArn"], started=True)
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:

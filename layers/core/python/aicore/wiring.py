@@ -9,39 +9,39 @@ from aicore.settings import get_settings
 
 # Each adapter is imported where it is built: a handler's cold start pays only for what it uses.
 if TYPE_CHECKING:
-    from aicore.connections import ApiGatewayPusher, DynamoConnectionStore
-    from aicore.events import EventBridgePublisher
-    from aicore.flows import StepFunctionsStarter
+    from aicore.aws.connections import ApiGatewayPusher, DynamoConnectionStore
+    from aicore.aws.events import EventBridgePublisher
+    from aicore.aws.flows import StepFunctionsStarter
+    from aicore.aws.model_registry import DynamoModelRegistry
+    from aicore.aws.sagemaker_hosting import SageMakerHosting
+    from aicore.aws.sagemaker_runtime import SageMakerEndpoint
+    from aicore.aws.session_archive import S3SessionArchive
+    from aicore.aws.sessions.compaction import DynamoCompactionStore
+    from aicore.aws.sessions.store import DynamoSessionStore
+    from aicore.aws.sessions.table import SessionTable
+    from aicore.aws.sessions.tiering import DynamoTieringStore
+    from aicore.aws.world_store import DynamoWorldStore
     from aicore.llm.endpoint import TierTarget
     from aicore.llm.router import Router
-    from aicore.llm.sagemaker import SageMakerEndpoint
     from aicore.modelops.deploy import DeployDeps
-    from aicore.modelops.hosting import SageMakerHosting
-    from aicore.modelops.registry import DynamoModelRegistry
     from aicore.npc.turn import LoreCache, TurnDeps
     from aicore.sessions.actions import SessionActionDeps
-    from aicore.sessions.archive import S3SessionArchive
     from aicore.sessions.compaction import ModelSummarizer
-    from aicore.sessions.compaction_store import DynamoCompactionStore
     from aicore.sessions.policy import SessionPolicy
     from aicore.sessions.service import SessionService
-    from aicore.sessions.store import DynamoSessionStore
-    from aicore.sessions.table import SessionTable
-    from aicore.sessions.tiering_store import DynamoTieringStore
     from aicore.sessions.tiers import Tiering
-    from aicore.world.store import DynamoWorldStore
 
 
 @lru_cache(maxsize=1)
 def connections() -> DynamoConnectionStore:
-    from aicore.connections import DynamoConnectionStore
+    from aicore.aws.connections import DynamoConnectionStore
 
     return DynamoConnectionStore(get_settings().connections_table)
 
 
 @lru_cache(maxsize=1)
 def session_table() -> SessionTable:
-    from aicore.sessions.table import SessionTable
+    from aicore.aws.sessions.table import SessionTable
 
     return SessionTable(get_settings().sessions_table)
 
@@ -49,22 +49,22 @@ def session_table() -> SessionTable:
 @lru_cache(maxsize=1)
 def sessions() -> DynamoSessionStore:
     """The session store; appends that grow the hot part past the threshold ask for compaction."""
+    from aicore.aws.sessions.store import DynamoSessionStore
     from aicore.sessions.compaction import CompactionTrigger
-    from aicore.sessions.store import DynamoSessionStore
 
     return DynamoSessionStore(session_table(), observer=CompactionTrigger(events, session_policy()))
 
 
 @lru_cache(maxsize=1)
 def compaction_store() -> DynamoCompactionStore:
-    from aicore.sessions.compaction_store import DynamoCompactionStore
+    from aicore.aws.sessions.compaction import DynamoCompactionStore
 
     return DynamoCompactionStore(session_table())
 
 
 @lru_cache(maxsize=1)
 def tiering_store() -> DynamoTieringStore:
-    from aicore.sessions.tiering_store import DynamoTieringStore
+    from aicore.aws.sessions.tiering import DynamoTieringStore
 
     return DynamoTieringStore(session_table())
 
@@ -84,7 +84,7 @@ def session_policy() -> SessionPolicy:
 
 @lru_cache(maxsize=1)
 def session_archive() -> S3SessionArchive:
-    from aicore.sessions.archive import S3SessionArchive
+    from aicore.aws.session_archive import S3SessionArchive
 
     return S3SessionArchive(get_settings().archive_bucket)
 
@@ -98,7 +98,7 @@ def tiering() -> Tiering:
 
 @lru_cache(maxsize=1)
 def flows() -> StepFunctionsStarter:
-    from aicore.flows import StepFunctionsStarter
+    from aicore.aws.flows import StepFunctionsStarter
     from aicore.topology import SESSION_ARCHIVE_FLOW, SESSION_REHYDRATE_FLOW
 
     settings = get_settings()
@@ -132,14 +132,14 @@ def summarizer() -> ModelSummarizer:
 
 @lru_cache(maxsize=1)
 def world() -> DynamoWorldStore:
-    from aicore.world.store import DynamoWorldStore
+    from aicore.aws.world_store import DynamoWorldStore
 
     return DynamoWorldStore(get_settings().world_table)
 
 
 @lru_cache(maxsize=1)
 def pusher() -> ApiGatewayPusher:
-    from aicore.connections import ApiGatewayPusher
+    from aicore.aws.connections import ApiGatewayPusher
 
     url = get_settings().connections_url
     if not url:
@@ -149,7 +149,7 @@ def pusher() -> ApiGatewayPusher:
 
 @lru_cache(maxsize=1)
 def model_endpoint() -> SageMakerEndpoint:
-    from aicore.llm.sagemaker import SageMakerEndpoint
+    from aicore.aws.sagemaker_runtime import SageMakerEndpoint
 
     return SageMakerEndpoint()
 
@@ -176,14 +176,14 @@ def router() -> Router:
 
 @lru_cache(maxsize=1)
 def model_registry() -> DynamoModelRegistry:
-    from aicore.modelops.registry import DynamoModelRegistry
+    from aicore.aws.model_registry import DynamoModelRegistry
 
     return DynamoModelRegistry(get_settings().models_table)
 
 
 @lru_cache(maxsize=1)
 def model_flows() -> StepFunctionsStarter:
-    from aicore.flows import StepFunctionsStarter
+    from aicore.aws.flows import StepFunctionsStarter
     from aicore.modelops.service import MODEL_DEPLOY
 
     return StepFunctionsStarter({MODEL_DEPLOY: get_settings().model_deploy_state_machine_arn})
@@ -191,7 +191,7 @@ def model_flows() -> StepFunctionsStarter:
 
 @lru_cache(maxsize=1)
 def model_hosting() -> SageMakerHosting:
-    from aicore.modelops.hosting import SageMakerHosting
+    from aicore.aws.sagemaker_hosting import SageMakerHosting
 
     return SageMakerHosting()
 
@@ -213,7 +213,7 @@ def deploy_deps() -> DeployDeps:
 
 @lru_cache(maxsize=1)
 def events() -> EventBridgePublisher:
-    from aicore.events import EventBridgePublisher
+    from aicore.aws.events import EventBridgePublisher
 
     return EventBridgePublisher(get_settings().event_bus_name)
 

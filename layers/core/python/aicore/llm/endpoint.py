@@ -1,6 +1,6 @@
 """What aicore needs of a hosted chat model: where it is served, one call, and its answer.
 
-The interface only (no AWS client is imported here); `aicore.llm.sagemaker` implements it over
+The interface only (no AWS client is imported here); `aicore.aws.sagemaker_runtime` implements it over
 SageMaker Runtime, tests and benches with fakes.
 """
 

@@ -6,12 +6,12 @@ chunks, the rest hot. It is written with the same code that rehydration uses.
 
 from __future__ import annotations
 
+from aicore.aws.sessions.store import DynamoSessionStore
+from aicore.aws.sessions.table import SessionTable
+from aicore.aws.sessions.tiering import DynamoTieringStore
 from aicore.sessions.chunks import plan_chunks
 from aicore.sessions.models import Message, Participant, ParticipantKind, SessionHead, StorageTier
 from aicore.sessions.policy import SessionPolicy
-from aicore.sessions.store import DynamoSessionStore
-from aicore.sessions.table import SessionTable
-from aicore.sessions.tiering_store import DynamoTieringStore
 
 PLAYER = Participant(id="player-long", kind=ParticipantKind.PLAYER)
 NPC = Participant(id="mira", kind=ParticipantKind.NPC)

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from aicore.auth import Caller, Role
+from aicore.aws.world_store import DynamoWorldStore
 from aicore.local.console import console_routes
 from aicore.local.delivery import EventDelivery
 from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
@@ -22,7 +23,6 @@ from aicore.observability import logger
 from aicore.settings import Settings
 from aicore.tokens import TokenIssuer
 from aicore.topology import TOPOLOGY, physical_name, resource_environment
-from aicore.world.store import DynamoWorldStore
 
 ENV = "local"
 # A development-only signing key: tokens it signs are worthless outside `aicore local`.

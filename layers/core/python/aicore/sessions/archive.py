@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import gzip
-from functools import cached_property
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from aicore import aws
 from aicore.clock import utc_now
 from aicore.sessions.models import Message, SessionHead
 
@@ -55,31 +52,3 @@ class SessionArchive(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
-
-
-class S3SessionArchive:
-    def __init__(self, bucket: str) -> None:
-        self._bucket = bucket
-
-    @cached_property
-    def _s3(self) -> Any:
-        return aws.client("s3")  # on first use: most requests never touch the cold tier
-
-    def put(self, key: str, data: bytes) -> None:
-        self._s3.put_object(
-            Bucket=self._bucket,
-            Key=key,
-            Body=data,
-            ContentType=CONTENT_TYPE,
-        )
-
-    def get(self, key: str) -> bytes:
-        try:
-            return bytes(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                raise ArchiveMissing(key) from exc
-            raise
-
-    def delete(self, key: str) -> None:
-        self._s3.delete_object(Bucket=self._bucket, Key=key)

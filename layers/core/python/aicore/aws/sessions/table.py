@@ -9,8 +9,8 @@ Items of a session share `pk = <session_id>`:
 
 Live heads carry the sparse `dormancy` index keys, so the archive sweep finds dormant sessions
 without a scan. Three adapters share this table, one per interface the domain declares:
-`store.DynamoSessionStore` (the service's `SessionStore`), `compaction_store.DynamoCompactionStore`
-and `tiering_store.DynamoTieringStore`.
+`store.DynamoSessionStore` (the service's `SessionStore`), `compaction.DynamoCompactionStore`
+and `tiering.DynamoTieringStore`.
 """
 
 from __future__ import annotations
@@ -48,10 +48,6 @@ def message_sk(seq: int) -> str:
 
 def chunk_sk(first_seq: int) -> str:
     return f"{CHUNK_PREFIX}{first_seq:012d}"
-
-
-def pair_key(world_id: str, player_id: str, npc_id: str) -> str:
-    return f"PAIR#{world_id}#{player_id}#{npc_id}"
 
 
 def dormancy_shard(session_id: str) -> str:

@@ -13,11 +13,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from aicore.clock import utc_now
-from aicore.errors import Conflict
-from aicore.sessions.chunks import Chunk, decode_messages
-from aicore.sessions.models import Message, SessionHead, StorageTier
-from aicore.sessions.table import (
+from aicore.aws.sessions.table import (
     ACTIVE_DAY,
     CHUNK_PREFIX,
     DORMANCY_SHARDS,
@@ -32,6 +28,10 @@ from aicore.sessions.table import (
     message_from,
     message_item,
 )
+from aicore.clock import utc_now
+from aicore.errors import Conflict
+from aicore.sessions.chunks import Chunk, decode_messages
+from aicore.sessions.models import Message, SessionHead, StorageTier
 from aicore.topology import SESSION_DORMANCY_INDEX
 
 

@@ -10,10 +10,7 @@ from collections.abc import Sequence
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from aicore.errors import Conflict
-from aicore.sessions.chunks import Chunk
-from aicore.sessions.models import Message, SessionHead, StorageTier
-from aicore.sessions.table import (
+from aicore.aws.sessions.table import (
     HEAD_SK,
     SessionTable,
     cancelled,
@@ -22,6 +19,9 @@ from aicore.sessions.table import (
     message_from,
     message_sk,
 )
+from aicore.errors import Conflict
+from aicore.sessions.chunks import Chunk
+from aicore.sessions.models import Message, SessionHead, StorageTier
 
 CHUNKS_PER_TRANSACTION = 8  # a transaction carries at most 4 MB; chunks are at most ~300 KB
 

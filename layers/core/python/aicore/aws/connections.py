@@ -1,0 +1,58 @@
+"""Live connections in DynamoDB, and pushes through the WebSocket API's `@connections` endpoint."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from aicore import aws
+from aicore.auth import Caller
+from aicore.connections import CONNECTION_TTL_S, Connection
+
+
+class DynamoConnectionStore:
+    def __init__(self, table_name: str) -> None:
+        self._table = aws.table(table_name)
+
+    def put(self, connection: Connection) -> None:
+        self._table.put_item(
+            Item={
+                "pk": connection.connection_id,
+                "sk": "CONNECTION",
+                "caller": connection.caller.model_dump(mode="json"),
+                "connected_at": connection.connected_at,
+                "expires_at": connection.connected_at + CONNECTION_TTL_S,
+            }
+        )
+
+    def get(self, connection_id: str) -> Connection | None:
+        item = self._table.get_item(Key={"pk": connection_id, "sk": "CONNECTION"}).get("Item")
+        if item is None:
+            return None
+        return Connection(
+            connection_id=connection_id,
+            caller=Caller.model_validate(item["caller"]),
+            connected_at=int(item["connected_at"]),
+        )
+
+    def delete(self, connection_id: str) -> None:
+        self._table.delete_item(Key={"pk": connection_id, "sk": "CONNECTION"})
+
+
+class ApiGatewayPusher:
+    """Pushes frames through the WebSocket API's @connections management endpoint."""
+
+    def __init__(self, connections_url: str) -> None:
+        self._client = aws.client("apigatewaymanagementapi", connections_url)
+
+    def send(self, connection_id: str, frame: dict[str, Any]) -> bool:
+        data = json.dumps(frame, separators=(",", ":")).encode()
+        try:
+            self._client.post_to_connection(ConnectionId=connection_id, Data=data)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "GoneException":
+                return False
+            raise
+        return True

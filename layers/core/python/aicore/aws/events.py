@@ -1,0 +1,23 @@
+"""Publishing on the EventBridge bus."""
+
+from __future__ import annotations
+
+from aicore import aws
+from aicore.events import EventDetail, PublishFailed
+
+
+class EventBridgePublisher:
+    def __init__(self, bus_name: str) -> None:
+        self._bus = bus_name
+        self._client = aws.client("events")
+
+    def publish(self, source: str, detail_type: str, detail: EventDetail) -> None:
+        entry = {
+            "EventBusName": self._bus,
+            "Source": source,
+            "DetailType": detail_type,
+            "Detail": detail.model_dump_json(),
+        }
+        result = self._client.put_events(Entries=[entry])
+        if result.get("FailedEntryCount"):
+            raise PublishFailed(f"EventBridge refused {detail_type}: {result['Entries'][0]}")

@@ -1,0 +1,119 @@
+"""World content in DynamoDB (the layout is in `aicore.world.store`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from aicore import aws
+from aicore.performance import PerformanceMode, PerformanceSettings
+from aicore.world.models import LoreFact, Npc, NpcMemory, PerformanceSetting, TurnContext
+from aicore.world.store import memory_sk, performance_sk, world_pk
+
+
+class DynamoWorldStore:
+    def __init__(self, table_name: str) -> None:
+        self._name = table_name
+        self._table = aws.table(table_name)
+
+    def npc_and_memory(
+        self, world_id: str, npc_id: str, player_id: str
+    ) -> tuple[Npc | None, NpcMemory | None]:
+        """Both in one round trip."""
+        keys = [
+            {"pk": world_pk(world_id), "sk": f"NPC#{npc_id}"},
+            {"pk": world_pk(world_id), "sk": memory_sk(npc_id, player_id)},
+        ]
+        found = self._table.meta.client.batch_get_item(RequestItems={self._name: {"Keys": keys}})
+        items = {i["sk"]: i for i in self._unprocessed_retry(found)}
+        npc_item, memory_item = items.get(keys[0]["sk"]), items.get(keys[1]["sk"])
+        return (
+            Npc.model_validate(npc_item) if npc_item else None,
+            NpcMemory.model_validate(memory_item) if memory_item else None,
+        )
+
+    def turn_context(self, world_id: str, npc_id: str, player_id: str) -> TurnContext:
+        """The NPC, its memory of the player and the performance modes, in one round trip."""
+        items = self._get_many(
+            world_id,
+            [f"NPC#{npc_id}", memory_sk(npc_id, player_id), performance_sk(None), performance_sk(player_id)],
+        )
+        npc_item, memory_item = items.get(f"NPC#{npc_id}"), items.get(memory_sk(npc_id, player_id))
+        return TurnContext(
+            npc=Npc.model_validate(npc_item) if npc_item else None,
+            memory=NpcMemory.model_validate(memory_item) if memory_item else None,
+            performance=_performance(items, player_id),
+        )
+
+    def performance(self, world_id: str, player_id: str) -> PerformanceSettings:
+        items = self._get_many(world_id, [performance_sk(None), performance_sk(player_id)])
+        return _performance(items, player_id)
+
+    def set_performance_mode(self, setting: PerformanceSetting) -> None:
+        self._table.put_item(
+            Item={
+                "pk": world_pk(setting.world_id),
+                "sk": performance_sk(setting.player_id),
+                **setting.model_dump(exclude_none=True),
+            }
+        )
+
+    def _get_many(self, world_id: str, sort_keys: list[str]) -> dict[str, dict[str, Any]]:
+        keys = [{"pk": world_pk(world_id), "sk": sk} for sk in sort_keys]
+        found = self._table.meta.client.batch_get_item(RequestItems={self._name: {"Keys": keys}})
+        return {i["sk"]: i for i in self._unprocessed_retry(found)}
+
+    def _unprocessed_retry(self, response: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = list(response["Responses"].get(self._name, []))
+        while response.get("UnprocessedKeys"):
+            response = self._table.meta.client.batch_get_item(RequestItems=response["UnprocessedKeys"])
+            items += response["Responses"].get(self._name, [])
+        return items
+
+    def list_npcs(self, world_id: str) -> list[Npc]:
+        return [Npc.model_validate(i) for i in self._query(world_id, "NPC#")]
+
+    def lore(self, world_id: str) -> list[LoreFact]:
+        return [LoreFact.model_validate(i) for i in self._query(world_id, "LORE#")]
+
+    def remember(self, world_id: str, npc_id: str, player_id: str, line: str, at: str) -> NpcMemory:
+        result = self._table.update_item(
+            Key={"pk": world_pk(world_id), "sk": memory_sk(npc_id, player_id)},
+            UpdateExpression=(
+                "ADD turns :one SET world_id = :w, npc_id = :n, player_id = :p, "
+                "last_player_line = :line, last_seen = :at"
+            ),
+            ExpressionAttributeValues={
+                ":one": 1,
+                ":w": world_id,
+                ":n": npc_id,
+                ":p": player_id,
+                ":line": line,
+                ":at": at,
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return NpcMemory.model_validate(result["Attributes"])
+
+    def put_npc(self, npc: Npc) -> None:
+        self._table.put_item(
+            Item={"pk": world_pk(npc.world_id), "sk": f"NPC#{npc.npc_id}", **npc.model_dump()}
+        )
+
+    def put_lore(self, fact: LoreFact) -> None:
+        self._table.put_item(
+            Item={"pk": world_pk(fact.world_id), "sk": f"LORE#{fact.fact_id}", **fact.model_dump()}
+        )
+
+    def _query(self, world_id: str, prefix: str) -> list[dict[str, Any]]:
+        condition = Key("pk").eq(world_pk(world_id)) & Key("sk").begins_with(prefix)
+        return list(aws.query_items(self._table, KeyConditionExpression=condition))
+
+
+def _performance(items: dict[str, dict[str, Any]], player_id: str) -> PerformanceSettings:
+    world_item, player_item = items.get(performance_sk(None)), items.get(performance_sk(player_id))
+    return PerformanceSettings(
+        world_mode=PerformanceMode(world_item["mode"]) if world_item else None,
+        player_mode=PerformanceMode(player_item["mode"]) if player_item else None,
+    )
