@@ -15,8 +15,14 @@ from aicore.llm.endpoint import ChatCall, ChatResult, ChatStream
 from aicore.llm.wire import ChatMessage, Usage
 from aicore.performance import PerformanceSettings
 from aicore.sessions.archive import ArchivedSession
-from aicore.sessions.models import HeadChanges, Message, NewMessage, SessionHead, StorageTier
-from aicore.sessions.store import SessionNotLive
+from aicore.sessions.models import HeadChanges, Message, NewMessage, Participant, SessionHead, StorageTier
+from aicore.sessions.store import (
+    SessionNotLive,
+    already_in,
+    not_a_participant,
+    session_full,
+    stale_version,
+)
 from aicore.world.models import LoreFact, Npc, NpcMemory, PerformanceSetting, TurnContext
 
 
@@ -64,6 +70,7 @@ class FakeWorld:
     memories: dict[tuple[str, str, str], NpcMemory] = field(default_factory=dict)
     modes: dict[tuple[str, str | None], PerformanceSetting] = field(default_factory=dict)
     lore_reads: int = 0
+    remembered_turns: set[tuple[tuple[str, str, str], str]] = field(default_factory=set)
 
     def npc_and_memory(
         self, world_id: str, npc_id: str, player_id: str
@@ -90,8 +97,13 @@ class FakeWorld:
         self.lore_reads += 1
         return [f for f in self.facts if f.world_id == world_id]
 
-    def remember(self, world_id: str, npc_id: str, player_id: str, line: str, at: str) -> NpcMemory:
+    def remember(
+        self, world_id: str, npc_id: str, player_id: str, line: str, at: str, turn_id: str
+    ) -> NpcMemory:
         key = (world_id, npc_id, player_id)
+        if (key, turn_id) in self.remembered_turns:
+            return self.memories[key]
+        self.remembered_turns.add((key, turn_id))
         old = self.memories.get(key) or NpcMemory(world_id=world_id, npc_id=npc_id, player_id=player_id)
         self.memories[key] = old.model_copy(
             update={"turns": old.turns + 1, "last_player_line": line, "last_seen": at}
@@ -107,9 +119,12 @@ class FakeWorld:
 
 @dataclass
 class FakeSessions:
+    """`SessionStore` in memory; `tests/integration/test_contracts.py` holds it to the DynamoDB store."""
+
     heads: dict[str, SessionHead] = field(default_factory=dict)
     messages: dict[str, list[Message]] = field(default_factory=dict)
     pairs: dict[str, str] = field(default_factory=dict)
+    keys: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def create(self, head: SessionHead, pair: str | None = None) -> SessionHead:
         if head.session_id in self.heads or (pair is not None and pair in self.pairs):
@@ -124,23 +139,35 @@ class FakeSessions:
         return self.pairs.get(pair)
 
     def head_and_recent(self, session_id: str, limit: int) -> tuple[SessionHead, list[Message]]:
-        if session_id not in self.heads:
-            raise NotFound(f"Session '{session_id}' does not exist.")
-        return self.heads[session_id], self.messages[session_id][-limit:]
+        head = self.get_head(session_id)
+        return head, self.messages[session_id][-limit:]
 
     def append(self, head: SessionHead, new: list[NewMessage]) -> tuple[SessionHead, list[Message]]:
-        current = self.heads[head.session_id]
-        if not current.is_live:
-            raise SessionNotLive(current)
+        current = self._live(head.session_id)
+        keys = [(head.session_id, n.idempotency_key) for n in new if n.idempotency_key]
+        if any(k in self.keys for k in keys):
+            return current, self._replay(head.session_id, new)
+        count = current.message_count
         added = [
-            Message(seq=current.message_count + i + 1, speaker=m.speaker, text=m.text)
+            Message(seq=count + i + 1, speaker=m.speaker, text=m.text, correlation_id=m.correlation_id)
             for i, m in enumerate(new)
         ]
         self.messages[head.session_id] += added
-        self.heads[head.session_id] = current.model_copy(
-            update={"message_count": current.message_count + len(new)}
-        )
+        for message, line in zip(added, new, strict=True):
+            if line.idempotency_key:
+                self.keys[(head.session_id, line.idempotency_key)] = message.seq
+        self.heads[head.session_id] = current.model_copy(update={"message_count": count + len(new)})
         return self.heads[head.session_id], added
+
+    def _replay(self, session_id: str, new: list[NewMessage]) -> list[Message]:
+        seqs = [self.keys.get((session_id, n.idempotency_key or "")) for n in new]
+        by_seq = {m.seq: m for m in self.messages[session_id]}
+        first = [by_seq[seq] for seq in seqs if seq is not None and seq in by_seq]
+        if len(first) != len(new):
+            raise Conflict("some stored, some not")
+        if any((m.speaker, m.text) != (n.speaker, n.text) for m, n in zip(first, new, strict=True)):
+            raise Conflict("a key reused for another message")
+        return first
 
     def get_head(self, session_id: str) -> SessionHead:
         if session_id not in self.heads:
@@ -152,18 +179,51 @@ class FakeSessions:
         return older[-limit:] if limit > 0 else []
 
     def update_head(self, session_id: str, expected_version: int, changes: HeadChanges) -> SessionHead:
+        current = self._at_version(session_id, expected_version)
+        update: dict[str, Any] = {"version": current.version + 1}
+        if changes.metadata is not None:
+            update["metadata"] = changes.metadata
+        self.heads[session_id] = current.model_copy(update=update)
+        return self.heads[session_id]
+
+    def add_participant(
+        self, session_id: str, participant: Participant, expected_version: int | None, limit: int
+    ) -> SessionHead:
+        current = self._at_version(session_id, expected_version)
+        known = next((p for p in current.participants if p.id == participant.id), None)
+        if known == participant:
+            return current
+        if known is not None:
+            raise already_in(known)
+        if len(current.participants) >= limit:
+            raise session_full(limit)
+        return self._changed(current, [*current.participants, participant])
+
+    def remove_participant(
+        self, session_id: str, participant_id: str, expected_version: int | None
+    ) -> SessionHead:
+        current = self._at_version(session_id, expected_version)
+        if not current.includes(participant_id):
+            raise not_a_participant(participant_id)
+        return self._changed(current, [p for p in current.participants if p.id != participant_id])
+
+    def _changed(self, current: SessionHead, participants: list[Participant]) -> SessionHead:
+        self.heads[current.session_id] = current.model_copy(
+            update={"participants": participants, "version": current.version + 1}
+        )
+        return self.heads[current.session_id]
+
+    def _live(self, session_id: str) -> SessionHead:
         current = self.get_head(session_id)
         if not current.is_live:
             raise SessionNotLive(current)
-        if current.version != expected_version:
-            raise Conflict("stale", {"current_version": current.version})
-        update: dict[str, Any] = {"version": expected_version + 1}
-        if changes.metadata is not None:
-            update["metadata"] = changes.metadata
-        if changes.participants is not None:
-            update["participants"] = changes.participants
-        self.heads[session_id] = current.model_copy(update=update)
-        return self.heads[session_id]
+        return current
+
+    def _at_version(self, session_id: str, expected_version: int | None) -> SessionHead:
+        current = self._live(session_id)
+        if expected_version is not None and current.version != expected_version:
+            raise stale_version(session_id, current.version, expected_version)
+        return current
 
 
 @dataclass

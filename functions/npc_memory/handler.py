@@ -19,6 +19,11 @@ def handler(
 ) -> dict[str, Any]:
     world = world or wiring.world()
     memory = world.remember(
-        event.world_id, event.npc_id, event.player_id, event.player_line, event.occurred_at
+        event.world_id,
+        event.npc_id,
+        event.player_id,
+        event.player_line,
+        event.occurred_at,
+        event.correlation_id,
     )
     return {"npc_id": memory.npc_id, "player_id": memory.player_id, "turns": memory.turns}

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from aicore import wiring
-from aicore.http import caller, envelope_route, if_match, json_body, query_int, resolver
+from aicore.http import caller, envelope_route, idempotency_key, if_match, json_body, query_int, resolver
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
 from aicore.sessions.models import AppendResult, MessagePage, Participant, SessionHead, SessionView
 from aicore.sessions.policy import DEFAULT_PAGE
@@ -70,7 +70,8 @@ def remove_participant(session_id: str, participant_id: str) -> SessionHead:
 @app.post("/sessions/<session_id>/messages")
 @envelope_route(app, "sessions.messages.append", status=201)
 def append_messages(session_id: str) -> AppendResult:
-    return _service().append(caller(app), session_id, json_body(app, NewMessages))
+    request = json_body(app, NewMessages)
+    return _service().append(caller(app), session_id, request, idempotency_key(app))
 
 
 @app.get("/sessions/<session_id>/messages")

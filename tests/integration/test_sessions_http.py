@@ -7,6 +7,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -102,6 +103,46 @@ def test_rbac_over_http(api: Api) -> None:
     assert answer["error"]["details"]["current_version"] == 2
     status, answer = api.call("PATCH", path, studio, {"metadata": {"c": 3}})
     assert (status, answer["error"]["code"]) == (428, "precondition_required")
+
+
+def test_a_retried_append_with_an_idempotency_key_is_stored_once(api: Api) -> None:
+    # Given a player's append sent with an Idempotency-Key
+    player = f"p-{uuid.uuid4().hex[:8]}"
+    session_id = _new_session(api, player)
+    append = {"messages": [{"text": "A room, please."}, {"text": "And supper."}]}
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    status, first = api.call("POST", f"/sessions/{session_id}/messages", _token(player), append, key)
+    assert status == 201, first
+    # When the client retries it (its first answer was lost)
+    status, again = api.call("POST", f"/sessions/{session_id}/messages", _token(player), append, key)
+    # Then it gets the first answer's messages, and the session holds them once
+    assert status == 201, again
+    assert again["data"]["messages"] == first["data"]["messages"]
+    _, page = api.call("GET", f"/sessions/{session_id}/messages", _token(player))
+    assert [m["text"] for m in page["data"]["messages"]] == ["A room, please.", "And supper."]
+    # And the same key with other lines is refused, naming no input
+    append["messages"][0]["text"] = "Something else"
+    status, refused = api.call("POST", f"/sessions/{session_id}/messages", _token(player), append, key)
+    assert (status, refused["error"]["code"]) == (409, "conflict")
+    status, bad = api.call(
+        "POST", f"/sessions/{session_id}/messages", _token(player), append, {"Idempotency-Key": "<x>"}
+    )
+    assert (status, bad["error"]["code"]) == (400, "invalid_request")
+    assert "<x>" not in json.dumps(bad)
+
+
+def test_concurrent_joins_without_if_match_all_succeed(api: Api) -> None:
+    # Given 30 participants joining one session at once, none sending If-Match
+    studio = _token("tools", "demo", Role.STUDIO)
+    session_id = _new_session(api, f"p-{uuid.uuid4().hex[:8]}")
+    path = f"/sessions/{session_id}/participants"
+    guests = [{"id": f"guest-{i}", "kind": "player"} for i in range(30)]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(lambda guest: api.call("POST", path, studio, guest)[0], guests))
+    # Then every join succeeds and every guest is in
+    assert statuses == [200] * 30
+    _, head = api.call("GET", f"/sessions/{session_id}", studio)
+    assert {p["id"] for p in head["data"]["session"]["participants"]} >= {g["id"] for g in guests}
 
 
 def test_websocket_session_actions(runtime: LocalRuntime, api: Api) -> None:

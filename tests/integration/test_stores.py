@@ -100,8 +100,8 @@ def test_world_store_seeded_and_memory_counts(runtime: LocalRuntime) -> None:
     assert len({n.persona for n in npcs.values()}) == len(npcs)
     assert world.lore("demo")
     player = f"p-{uuid.uuid4().hex[:6]}"
-    world.remember("demo", "borin", player, "hello", "2026-11-23T00:00:00Z")
-    world.remember("demo", "borin", player, "again", "2026-11-23T00:01:00Z")
+    world.remember("demo", "borin", player, "hello", "2026-11-23T00:00:00Z", "t1")
+    world.remember("demo", "borin", player, "again", "2026-11-23T00:01:00Z", "t2")
     npc, memory = world.npc_and_memory("demo", "borin", player)
     assert isinstance(npc, Npc)
     assert memory is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -90,6 +91,22 @@ def if_match(app: APIGatewayHttpResolver, required: bool) -> int | None:
     if not value.isdigit():
         raise InvalidRequest(f"If-Match must be a version number, not {raw[:32]!r}.")
     return int(value)
+
+
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:\-]{1,100}")
+
+
+def idempotency_key(app: APIGatewayHttpResolver) -> str | None:
+    """`Idempotency-Key: <key>`: a write retried with the same key takes effect once."""
+    raw = (app.current_event.headers or {}).get("idempotency-key")
+    if raw is None:
+        return None
+    if not IDEMPOTENCY_KEY.fullmatch(raw):
+        raise InvalidRequest(
+            "Idempotency-Key must be 1 to 100 characters of letters, digits, '_', '.', ':' or '-' "
+            "(a UUID works)."
+        )
+    return raw
 
 
 def resolver() -> APIGatewayHttpResolver:

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     session_dormancy_days: float | None = None
     session_summary_max_tokens: int | None = None
     session_summary_input_tokens: int | None = None
+    session_summary_timeout_s: float | None = None
     # State machines a function may start: set for the functions that declare them in the topology.
     session_archive_state_machine_arn: str | None = None
     session_rehydrate_state_machine_arn: str | None = None

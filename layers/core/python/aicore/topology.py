@@ -316,10 +316,15 @@ CONNECTIONS = Table(
 )
 SESSIONS = Table(
     "sessions",
-    "Forever conversations: session heads, hot messages, warm chunks, lookup pointers.",
+    "Forever conversations: session heads, hot messages, warm chunks, lookup pointers, append keys.",
+    ttl_attribute="expires_at",  # idempotency keys of appends expire; nothing else carries it
     indexes=(SESSION_DORMANCY_INDEX,),
 )
-WORLD = Table("world", "World content: NPC personas, lore facts, NPC memories of players.")
+WORLD = Table(
+    "world",
+    "World content: NPC personas, lore facts, NPC memories of players.",
+    ttl_attribute="expires_at",  # markers of turns already remembered expire
+)
 MODELS = Table("models", "Model registry: versions per tier, what serves each tier, deployments in flight.")
 ARCHIVE = Bucket("archive", "Cold sessions, compressed.")
 GOLD = ModelTier("gold")

@@ -127,7 +127,10 @@ def summarizer() -> ModelSummarizer:
     """Rolling summaries from the silver tier."""
     from aicore.sessions.compaction import ModelSummarizer
 
-    return ModelSummarizer(model_endpoint(), tier_targets()["silver"], session_policy().summary_input_tokens)
+    policy = session_policy()
+    return ModelSummarizer(
+        model_endpoint(), tier_targets()["silver"], policy.summary_input_tokens, policy.summary_timeout_s
+    )
 
 
 @lru_cache(maxsize=1)

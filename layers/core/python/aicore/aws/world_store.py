@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 from aicore import aws
+from aicore.observability import logger
 from aicore.performance import PerformanceMode, PerformanceSettings
+from aicore.topology import WORLD
 from aicore.world.models import LoreFact, Npc, NpcMemory, PerformanceSetting, TurnContext
-from aicore.world.store import memory_sk, performance_sk, world_pk
+from aicore.world.store import memory_sk, performance_sk, turn_marker_sk, world_pk
+
+EXPIRES_AT = str(WORLD.ttl_attribute)
+TURN_MARKER_TTL_S = 7 * 24 * 3600  # far longer than EventBridge keeps retrying an event
 
 
 class DynamoWorldStore:
@@ -77,14 +84,23 @@ class DynamoWorldStore:
     def lore(self, world_id: str) -> list[LoreFact]:
         return [LoreFact.model_validate(i) for i in self._query(world_id, "LORE#")]
 
-    def remember(self, world_id: str, npc_id: str, player_id: str, line: str, at: str) -> NpcMemory:
-        result = self._table.update_item(
-            Key={"pk": world_pk(world_id), "sk": memory_sk(npc_id, player_id)},
-            UpdateExpression=(
-                "ADD turns :one SET world_id = :w, npc_id = :n, player_id = :p, "
-                "last_player_line = :line, last_seen = :at"
-            ),
-            ExpressionAttributeValues={
+    def remember(
+        self, world_id: str, npc_id: str, player_id: str, line: str, at: str, turn_id: str
+    ) -> NpcMemory:
+        """Count one turn, once: a marker of the turn is written in the same transaction, so a
+        redelivered event finds it and changes nothing (DynamoDB's TTL removes markers later)."""
+        key = {"pk": world_pk(world_id), "sk": memory_sk(npc_id, player_id)}
+        marker = {
+            "pk": world_pk(world_id),
+            "sk": turn_marker_sk(npc_id, player_id, turn_id),
+            EXPIRES_AT: int(time.time()) + TURN_MARKER_TTL_S,
+        }
+        count = {
+            "TableName": self._name,
+            "Key": key,
+            "UpdateExpression": "ADD turns :one SET world_id = :w, npc_id = :n, player_id = :p, "
+            "last_player_line = :line, last_seen = :at",
+            "ExpressionAttributeValues": {
                 ":one": 1,
                 ":w": world_id,
                 ":n": npc_id,
@@ -92,9 +108,26 @@ class DynamoWorldStore:
                 ":line": line,
                 ":at": at,
             },
-            ReturnValues="ALL_NEW",
-        )
-        return NpcMemory.model_validate(result["Attributes"])
+        }
+        try:
+            self._table.meta.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._name,
+                            "Item": marker,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Update": count},
+                ]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            logger.info("Turn already remembered", extra={"npc_id": npc_id, "turn_id": turn_id})
+        item = self._table.get_item(Key=key, ConsistentRead=True)["Item"]
+        return NpcMemory.model_validate(item)
 
     def put_npc(self, npc: Npc) -> None:
         self._table.put_item(

@@ -10,9 +10,11 @@
   tier answered, whether that was a fallback, and why each skipped tier was skipped.
 - **Deadline.** The budget is a deadline for the first token: the time left of it is each
   attempt's timeout, so a slow tier cannot spend its fallback's time, and the scripted line is
-  there by the deadline at the latest. Wall-clock deadlines are the budget times
-  `deadline_scale`: 1 where the tiers run on their GPUs, more where a laptop's CPU model
-  stands in for them (`aicore local`).
+  there by the deadline at the latest. A tier is only blamed (its breaker counts a failure) for
+  missing a first token it was given the request's budget or its own for: a fallback that ran out
+  of what was left of another tier's budget is reported (`timed_out`) but not held against it. Wall-clock
+  deadlines are the budget times `deadline_scale`: 1 where the tiers run on their GPUs, more
+  where a laptop's CPU model stands in for them (`aicore local`).
 
 The endpoint is read in a worker thread and the caller waits for each token with a deadline,
 because botocore's timeouts apply to each socket read, not to the wait for the first token.
@@ -30,7 +32,14 @@ from enum import StrEnum
 
 from aicore.errors import ModelUnavailable
 from aicore.llm.endpoint import ChatCall, ChatStream, ModelEndpoint, TierTarget
-from aicore.llm.tiers import GOLD_BUDGET_MS, SCRIPTED, SILVER_BUDGET_MS, Tier, tier_for_budget
+from aicore.llm.tiers import (
+    GOLD_BUDGET_MS,
+    OWN_BUDGET_MS,
+    SCRIPTED,
+    SILVER_BUDGET_MS,
+    Tier,
+    tier_for_budget,
+)
 from aicore.llm.wire import ChatMessage, Usage
 from aicore.observability import logger
 
@@ -154,6 +163,13 @@ class CircuitBreaker:
             self._state = BreakerState.CLOSED
             self._failures = 0
             self._probe_since = None
+
+    def release_probe(self) -> None:
+        """An attempt that neither succeeded nor failed (it was given too little time to tell): a
+        half-open breaker may send its probe again at once instead of after a cooldown."""
+        with self._lock:
+            if self._state is BreakerState.HALF_OPEN:
+                self._probe_since = None
 
     def record_failure(self) -> None:
         with self._lock:
@@ -322,7 +338,7 @@ class Router:
             if not self.breakers[tier].allow():
                 attempts.append(Attempt(tier.value, Outcome.BREAKER_OPEN, reason="circuit open"))
                 continue
-            attempted = self._attempt(tier, request, on_token, started, deadline)
+            attempted = self._attempt(tier, request, on_token, started, deadline, first=not attempts)
             attempts.append(attempted.attempt)
             if attempted.completion is not None:
                 return replace(attempted.completion, fallback=tier != first, attempts=tuple(attempts))
@@ -339,8 +355,10 @@ class Router:
         on_token: Callable[[str], None],
         started: float,
         deadline: float,
+        first: bool,
     ) -> _Attempted:
         attempt_started = self._clock()
+        given_s = deadline - attempt_started
         target = self._targets[tier]
         reader = _StreamReader(
             lambda: self._endpoint.stream_chat(
@@ -362,8 +380,12 @@ class Router:
             item = reader.next(deadline - self._clock())
         except queue.Empty:
             reader.abandon()
-            breaker.record_failure()
-            return _Attempted(attempt(Outcome.TIMED_OUT, "no first token in time"))
+            if first or given_s >= self.policy.deadline_s(OWN_BUDGET_MS[tier]):
+                breaker.record_failure()
+                return _Attempted(attempt(Outcome.TIMED_OUT, "no first token in time"))
+            breaker.release_probe()
+            left = f"no first token in the {given_s * 1000:.0f} ms left of the budget"
+            return _Attempted(attempt(Outcome.TIMED_OUT, left))
         if isinstance(item, _End):
             breaker.record_failure()
             return _Attempted(attempt(Outcome.FAILED, _reason(item.error) if item.error else "empty answer"))

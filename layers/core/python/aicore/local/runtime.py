@@ -136,6 +136,7 @@ class LocalRuntime:
                 "POWERTOOLS_LOG_LEVEL": self.options.log_level,
                 # SmolLM2 on a laptop reads prompts slowly: summaries see fewer new lines than silver's.
                 "SESSION_SUMMARY_INPUT_TOKENS": "400",
+                "SESSION_SUMMARY_TIMEOUT_S": "300",
             }
         )
         self._saved_environment.setdefault("AWS_PROFILE", os.environ.pop("AWS_PROFILE", None))

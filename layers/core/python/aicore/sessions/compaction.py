@@ -26,7 +26,6 @@ from aicore.sessions.policy import SessionPolicy
 from aicore.topology import SESSION_COMPACTION_NEEDED, SESSIONS_SOURCE
 
 CHARS_PER_TOKEN = 4
-SUMMARY_TIMEOUT_S = 60.0
 SUMMARY_TEMPERATURE = 0.2
 SUMMARY_INSTRUCTIONS = (
     "You keep the running summary of a conversation in a game. Rewrite the summary so it also covers "
@@ -75,8 +74,11 @@ def summary_prompt(previous: str, messages: Sequence[Message], input_tokens: int
 class ModelSummarizer:
     """`Summarizer` over a hosted model (the silver tier): one non-streamed chat call."""
 
-    def __init__(self, endpoint: ModelEndpoint, target: TierTarget, input_tokens: int) -> None:
+    def __init__(
+        self, endpoint: ModelEndpoint, target: TierTarget, input_tokens: int, timeout_s: float
+    ) -> None:
         self._endpoint, self._target, self._input_tokens = endpoint, target, input_tokens
+        self._timeout_s = timeout_s
 
     def summarize(self, previous: str, messages: Sequence[Message], max_tokens: int) -> str:
         result = self._endpoint.chat(
@@ -85,7 +87,7 @@ class ModelSummarizer:
                 summary_prompt(previous, messages, self._input_tokens),
                 max_tokens=max_tokens,
                 temperature=SUMMARY_TEMPERATURE,
-                timeout_s=SUMMARY_TIMEOUT_S,
+                timeout_s=self._timeout_s,
             )
         )
         return result.text.strip() or previous

@@ -14,6 +14,8 @@ MAX_TEXT_CHARS = 4000
 MAX_MESSAGES_PER_APPEND = 25
 MAX_PARTICIPANTS = 64
 ParticipantId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+# A client's key for one message: a retried append with the same key stores the message once.
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
 
 class ParticipantKind(StrEnum):
@@ -59,6 +61,7 @@ class NewMessage(BaseModel):
     speaker: Participant
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     correlation_id: str | None = None
+    idempotency_key: IdempotencyKey | None = None
 
 
 class SessionHead(BaseModel):
@@ -110,10 +113,9 @@ class MessagePage(BaseModel):
 
 
 class HeadChanges(BaseModel):
-    """A versioned change to a head: new metadata and/or a new participant list."""
+    """A versioned change to a head (participants change one at a time, atomically: see the store)."""
 
     metadata: dict[str, Any] | None = None
-    participants: list[Participant] | None = None
 
 
 class AppendResult(BaseModel):

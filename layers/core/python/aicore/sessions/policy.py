@@ -21,6 +21,8 @@ class SessionPolicy(BaseModel):
     summary_max_tokens: int = Field(160, ge=16)
     # The summarizer sees the previous summary and at most this much of the newest compacted text.
     summary_input_tokens: int = Field(1200, ge=64)
+    # The longest wait for the silver tier's summary (a laptop's CPU model needs more).
+    summary_timeout_s: float = Field(60.0, gt=0, le=900)
     # One summarizer at a time per session: a lease it holds this long (a summary's longest wait).
     compaction_lease_s: float = Field(120.0, gt=0)
     # A rehydration that has not finished after this long is taken over by the next one.

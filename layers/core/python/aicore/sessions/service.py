@@ -38,6 +38,7 @@ from aicore.sessions.models import (
     MAX_TEXT_CHARS,
     AppendResult,
     HeadChanges,
+    IdempotencyKey,
     Message,
     MessagePage,
     NewMessage,
@@ -48,11 +49,10 @@ from aicore.sessions.models import (
     StorageTier,
 )
 from aicore.sessions.policy import DEFAULT_PAGE, MAX_PAGE, SessionPolicy
-from aicore.sessions.store import SessionNotLive, SessionStore, pair_key
+from aicore.sessions.store import SessionNotLive, SessionStore, already_in, pair_key, stale_version
 from aicore.topology import SESSION_ARCHIVE_FLOW, SESSION_REHYDRATION_REQUESTED, SESSIONS_SOURCE
 
 MAX_METADATA_BYTES = 16 * 1024
-PARTICIPANT_RETRIES = 5
 T = TypeVar("T")
 
 
@@ -80,6 +80,7 @@ class NewSession(BaseModel):
 class SpokenLine(BaseModel):
     speaker: Participant | None = None
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    idempotency_key: IdempotencyKey | None = None  # a retry with the same key stores the line once
 
 
 class NewMessages(BaseModel):
@@ -190,71 +191,46 @@ class SessionService:
     def add_participant(
         self, caller: Caller, session_id: str, participant: Participant, expected_version: int | None = None
     ) -> SessionHead:
-        def change(head: SessionHead) -> list[Participant] | None:
-            known = next((p for p in head.participants if p.id == participant.id), None)
-            if known == participant:
-                return None
-            if known is not None:
-                raise Conflict(
-                    f"'{participant.id}' is already in the session as a {known.kind.value}.",
-                    {"participant_id": participant.id},
-                )
-            if len(head.participants) >= MAX_PARTICIPANTS:
-                raise InvalidRequest(f"A session has at most {MAX_PARTICIPANTS} participants.")
-            return [*head.participants, participant]
-
-        return self._change_participants(
-            caller, session_id, SessionRight.ADD_PARTICIPANT, change, expected_version
+        """Join: atomic, so joins of different participants never conflict; with `expected_version`
+        (If-Match), only if nothing changed since. Joining again as the same kind changes nothing."""
+        head = self._live_head(caller, SessionRight.ADD_PARTICIPANT, session_id)
+        if expected_version is not None:
+            _check_version(head, expected_version)
+        known = next((p for p in head.participants if p.id == participant.id), None)
+        if known == participant:
+            return head  # already in, as asked: nothing to write
+        if known is not None:
+            raise already_in(known)
+        return self._live(
+            session_id,
+            lambda: self.store.add_participant(session_id, participant, expected_version, MAX_PARTICIPANTS),
         )
 
     def remove_participant(
         self, caller: Caller, session_id: str, participant_id: str, expected_version: int | None = None
     ) -> SessionHead:
-        def change(head: SessionHead) -> list[Participant] | None:
-            authorize_removal(caller, head, participant_id)
-            if not head.includes(participant_id):
-                raise NotFound(
-                    f"'{participant_id}' is not a participant of this session.",
-                    {"participant_id": participant_id},
-                )
-            return [p for p in head.participants if p.id != participant_id]
-
-        return self._change_participants(
-            caller, session_id, SessionRight.REMOVE_PARTICIPANT, change, expected_version
+        head = self._live_head(caller, SessionRight.REMOVE_PARTICIPANT, session_id)
+        authorize_removal(caller, head, participant_id)
+        if expected_version is not None:
+            _check_version(head, expected_version)
+        return self._live(
+            session_id, lambda: self.store.remove_participant(session_id, participant_id, expected_version)
         )
 
-    def _change_participants(
-        self,
-        caller: Caller,
-        session_id: str,
-        operation: SessionRight,
-        change: Callable[[SessionHead], list[Participant] | None],
-        expected_version: int | None,
-    ) -> SessionHead:
-        """Read, change, write conditionally on the version read; retried on a race unless pinned."""
-        for _ in range(PARTICIPANT_RETRIES):
-            head = self._live_head(caller, operation, session_id)
-            if expected_version is not None:
-                _check_version(head, expected_version)
-            participants = change(head)
-            if participants is None:
-                return head  # already as asked: nothing to write
-            try:
-                return self.store.update_head(
-                    session_id, head.version, HeadChanges(participants=participants)
-                )
-            except SessionNotLive:
-                continue
-            except Conflict:
-                if expected_version is not None:
-                    raise
-        raise Conflict("The session's participants keep changing: try again.", {"session_id": session_id})
-
-    def append(self, caller: Caller, session_id: str, request: NewMessages) -> AppendResult:
+    def append(
+        self, caller: Caller, session_id: str, request: NewMessages, idempotency_key: str | None = None
+    ) -> AppendResult:
+        """Append lines; a retry with the same keys (per line, or `idempotency_key` for the whole
+        request: line i gets `<key>:<i>`) stores nothing twice and answers with what was stored."""
         head = self.store.get_head(session_id)
         new = [
-            NewMessage(speaker=line.speaker or _own_voice(caller), text=line.text)
-            for line in request.messages
+            NewMessage(
+                speaker=line.speaker or _own_voice(caller),
+                text=line.text,
+                idempotency_key=line.idempotency_key
+                or (f"{idempotency_key}:{index}" if idempotency_key else None),
+            )
+            for index, line in enumerate(request.messages)
         ]
         updated, stored = self.speak(caller, head, new)
         return AppendResult(session_id=session_id, message_count=updated.message_count, messages=stored)
@@ -359,11 +335,7 @@ def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str
 
 def _check_version(head: SessionHead, expected_version: int) -> None:
     if head.version != expected_version:
-        raise Conflict(
-            f"Session '{head.session_id}' is at version {head.version}, not {expected_version}: "
-            "read it again and retry with If-Match set to the current version.",
-            {"session_id": head.session_id, "current_version": head.version},
-        )
+        raise stale_version(head.session_id, head.version, expected_version)
 
 
 def _check_metadata(metadata: dict[str, Any]) -> None:

@@ -20,6 +20,11 @@ def memory_sk(npc_id: str, player_id: str) -> str:
     return f"MEMORY#{npc_id}#{player_id}"
 
 
+def turn_marker_sk(npc_id: str, player_id: str, turn_id: str) -> str:
+    """A turn an NPC has already remembered (event consumers must tolerate redelivery)."""
+    return f"TURN#{npc_id}#{player_id}#{turn_id}"
+
+
 PERFORMANCE_SK = "SETTINGS#PERFORMANCE"
 
 
@@ -36,6 +41,11 @@ class WorldStore(Protocol):
     def set_performance_mode(self, setting: PerformanceSetting) -> None: ...
     def list_npcs(self, world_id: str) -> list[Npc]: ...
     def lore(self, world_id: str) -> list[LoreFact]: ...
-    def remember(self, world_id: str, npc_id: str, player_id: str, line: str, at: str) -> NpcMemory: ...
+    def remember(
+        self, world_id: str, npc_id: str, player_id: str, line: str, at: str, turn_id: str
+    ) -> NpcMemory:
+        """Count the turn `turn_id` once, however often it is told."""
+        ...
+
     def put_npc(self, npc: Npc) -> None: ...
     def put_lore(self, fact: LoreFact) -> None: ...

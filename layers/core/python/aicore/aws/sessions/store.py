@@ -3,13 +3,16 @@
 Appends reserve their sequence numbers with one atomic `ADD message_count` on the head (it never
 conflicts, so 50 writers on one session all get in at the first try: one total order, no retries),
 then put their messages under those numbers, each put conditional on the slot being empty.
-Metadata and participant changes are conditional on `version`. The table's layout is in
-`aicore.aws.sessions.table`.
+Every head change bumps `version`; metadata changes are conditional on it (`If-Match`), and
+participants join and leave one at a time, atomically, each an entry of a map, so concurrent joins of
+different participants never conflict. The table's layout is in `aicore.aws.sessions.table`.
 """
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,26 +24,47 @@ from aicore.aws.sessions.table import (
     ACTIVE_DAY,
     CHUNK_PREFIX,
     HEAD_SK,
+    IS_LIVE,
+    LIVE,
     MSG_PREFIX,
+    WRITE_ID,
     SessionTable,
     cancelled,
     chunk_sk,
     day_of,
     failed_condition,
     head_from,
+    key_item,
+    key_sk,
     live_head_item,
     message_from,
     message_item,
     message_sk,
     not_found,
+    participant_entry,
 )
 from aicore.clock import utc_now
 from aicore.errors import Conflict
 from aicore.sessions.chunks import decode_messages, newest_before
-from aicore.sessions.models import HeadChanges, Message, NewMessage, SessionHead, StorageTier
-from aicore.sessions.store import AppendObserver, SessionNotLive
+from aicore.sessions.models import HeadChanges, Message, NewMessage, Participant, SessionHead
+from aicore.sessions.store import (
+    AppendObserver,
+    SessionNotLive,
+    already_in,
+    not_a_participant,
+    session_full,
+    stale_version,
+)
 
 CHUNKS_PER_READ = 4
+
+
+class _Unchanged(Exception):
+    """A head change's own condition did not hold (the head is live and at the expected version)."""
+
+    def __init__(self, head: SessionHead) -> None:
+        super().__init__(head.session_id)
+        self.head = head
 
 
 class DynamoSessionStore:
@@ -156,86 +180,193 @@ class DynamoSessionStore:
 
         Two calls per append (one reservation, one put or transaction of puts). A writer that dies
         between the two leaves an unused number: the order of what was stored is still total.
+        Each append writes a `write_id` on its items, so a write that committed although its answer
+        was lost (a timeout, then botocore's retry finds the slot taken) is recognized as done.
+        A message with an idempotency key also writes `KEY#<key>` in the same transaction: a retried
+        append finds it and answers with the messages first stored (the numbers it reserved stay unused).
         """
         if not new:
             return head, []
-        now = utc_now()
-        try:
-            reserved = self._table.update_item(
-                Key={"pk": head.session_id, "sk": HEAD_SK},
-                UpdateExpression="ADD message_count :n SET updated_at = :now, #active_day = :day",
-                ConditionExpression="attribute_exists(pk) AND #tier IN (:hot, :warm)",
-                ExpressionAttributeNames={"#tier": "tier", "#active_day": ACTIVE_DAY},
-                ExpressionAttributeValues={
-                    ":n": len(new),
-                    ":now": now,
-                    ":day": day_of(now),
-                    ":hot": StorageTier.HOT.value,
-                    ":warm": StorageTier.WARM.value,
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if failed_condition(exc):
-                raise SessionNotLive(self._sessions.get_head(head.session_id)) from exc
-            raise
-        updated = head_from(reserved["Attributes"])
+        updated = self._reserve(head.session_id, len(new))
         first = updated.message_count - len(new) + 1
+        now, write_id = updated.updated_at, uuid.uuid4().hex
         messages = [
             Message(
                 seq=first + i, speaker=m.speaker, text=m.text, created_at=now, correlation_id=m.correlation_id
             )
             for i, m in enumerate(new)
         ]
-        self._put_messages(head.session_id, messages)
+        keys = {m.seq: n.idempotency_key for m, n in zip(messages, new, strict=True) if n.idempotency_key}
+        try:
+            self._put_messages(head.session_id, messages, keys, write_id)
+        except ClientError as exc:
+            if not (failed_condition(exc) or cancelled(exc)):
+                raise
+            if not self._stored_by(head.session_id, messages, write_id):
+                return self._replay(head.session_id, new)
         if self._observer is not None:
             self._observer.appended(updated, messages)
         return updated, messages
 
-    def _put_messages(self, session_id: str, messages: list[Message]) -> None:
+    def _reserve(self, session_id: str, count: int) -> SessionHead:
+        now = utc_now()
+        try:
+            reserved = self._table.update_item(
+                Key={"pk": session_id, "sk": HEAD_SK},
+                UpdateExpression="ADD message_count :n SET updated_at = :now, #active_day = :day",
+                ConditionExpression=f"attribute_exists(pk) AND {IS_LIVE}",
+                ExpressionAttributeNames={"#tier": "tier", "#active_day": ACTIVE_DAY},
+                ExpressionAttributeValues={":n": count, ":now": now, ":day": day_of(now), **LIVE},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if failed_condition(exc):
+                raise SessionNotLive(self._sessions.get_head(session_id)) from exc
+            raise
+        return head_from(reserved["Attributes"])
+
+    def _put_messages(
+        self, session_id: str, messages: list[Message], keys: dict[int, str], write_id: str
+    ) -> None:
+        items = [{**message_item(session_id, m), WRITE_ID: write_id} for m in messages]
+        items += [key_item(session_id, key, seq, write_id) for seq, key in keys.items()]
         condition = "attribute_not_exists(pk)"
-        if len(messages) == 1:
-            self._table.put_item(Item=message_item(session_id, messages[0]), ConditionExpression=condition)
+        if len(items) == 1:
+            self._table.put_item(Item=items[0], ConditionExpression=condition)
             return
         self._client.transact_write_items(
             TransactItems=[
-                {
-                    "Put": {
-                        "TableName": self._name,
-                        "Item": message_item(session_id, m),
-                        "ConditionExpression": condition,
-                    }
-                }
-                for m in messages
-            ]
+                {"Put": {"TableName": self._name, "Item": item, "ConditionExpression": condition}}
+                for item in items
+            ],
+            ClientRequestToken=write_id,  # DynamoDB's own idempotency for a retried transaction
         )
+
+    def _stored_by(self, session_id: str, messages: list[Message], write_id: str) -> bool:
+        """Whether this append's messages are in their slots (it committed, then its answer was lost)."""
+        found = self._get_items(session_id, [message_sk(m.seq) for m in messages])
+        return len(found) == len(messages) and all(i.get(WRITE_ID) == write_id for i in found.values())
+
+    def _replay(self, session_id: str, new: list[NewMessage]) -> tuple[SessionHead, list[Message]]:
+        """An append whose idempotency keys were stored before: the messages as first stored."""
+        keys = [n.idempotency_key for n in new]
+        records = self._get_items(session_id, [key_sk(k) for k in keys if k])
+        if None in keys or len(records) != len(keys):
+            raise Conflict(
+                "Some of these messages were stored before under their idempotency keys and some "
+                "were not: send the ones not stored again, each with its own new key.",
+                {"session_id": session_id},
+            )
+        seqs = [int(records[key_sk(str(k))]["seq"]) for k in keys]
+        stored = self._get_items(session_id, [message_sk(seq) for seq in seqs])
+        first = [message_from(stored[message_sk(seq)]) for seq in seqs if message_sk(seq) in stored]
+        if len(first) != len(new) or any(
+            (m.speaker, m.text) != (n.speaker, n.text) for m, n in zip(first, new, strict=True)
+        ):
+            raise Conflict(
+                "An idempotency key of this append was used before for another message: "
+                "use a new key for each new message.",
+                {"session_id": session_id},
+            )
+        return self._sessions.get_head(session_id), first
+
+    def _get_items(self, session_id: str, sort_keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Items of one session by sort key, read consistently in one call (at most 25 here)."""
+        if not sort_keys:
+            return {}
+        request = {
+            self._name: {
+                "Keys": [{"pk": session_id, "sk": sk} for sk in dict.fromkeys(sort_keys)],
+                "ConsistentRead": True,
+            }
+        }
+        found: list[dict[str, Any]] = []
+        while request:
+            response = self._client.batch_get_item(RequestItems=request)
+            found += response["Responses"].get(self._name, [])
+            request = response.get("UnprocessedKeys") or {}
+        return {item["sk"]: item for item in found}
 
     def update_head(self, session_id: str, expected_version: int, changes: HeadChanges) -> SessionHead:
         """Apply `changes` if the head is still at `expected_version`; else Conflict with the current one."""
-        now = utc_now()
-        assignments = ["#version = :next", "updated_at = :now", "#active_day = :day"]
-        values: dict[str, Any] = {
-            ":next": expected_version + 1,
-            ":expected": expected_version,
-            ":now": now,
-            ":day": day_of(now),
-            ":hot": StorageTier.HOT.value,
-            ":warm": StorageTier.WARM.value,
-        }
+        assignments, values = [], {}
         if changes.metadata is not None:
             assignments.append("metadata = :metadata")
             values[":metadata"] = json.dumps(changes.metadata)
-        if changes.participants is not None:
-            assignments.append("participants = :participants")
-            values[":participants"] = [p.model_dump(mode="json") for p in changes.participants]
+        return self._change_head(session_id, assignments, values, expected_version)
+
+    def add_participant(
+        self, session_id: str, participant: Participant, expected_version: int | None, limit: int
+    ) -> SessionHead:
+        names = {"#participants": "participants", "#who": participant.id}
+        try:
+            return self._change_head(
+                session_id,
+                ["#participants.#who = :entry"],
+                {":entry": participant_entry(participant, time.time_ns() // 1_000_000), ":limit": limit},
+                expected_version,
+                condition="attribute_not_exists(#participants.#who) AND size(#participants) < :limit",
+                names=names,
+            )
+        except _Unchanged as unchanged:
+            head = unchanged.head
+        known = next((p for p in head.participants if p.id == participant.id), None)
+        if known == participant:
+            return head  # already in, as asked: a retried join is not an error
+        if known is not None:
+            raise already_in(known)
+        raise session_full(limit)
+
+    def remove_participant(
+        self, session_id: str, participant_id: str, expected_version: int | None
+    ) -> SessionHead:
+        try:
+            return self._change_head(
+                session_id,
+                [],
+                {},
+                expected_version,
+                condition="attribute_exists(#participants.#who)",
+                names={"#participants": "participants", "#who": participant_id},
+                remove="#participants.#who",
+            )
+        except _Unchanged:
+            raise not_a_participant(participant_id) from None
+
+    def _change_head(
+        self,
+        session_id: str,
+        assignments: list[str],
+        values: dict[str, Any],
+        expected_version: int | None,
+        *,
+        condition: str | None = None,
+        names: dict[str, str] | None = None,
+        remove: str | None = None,
+    ) -> SessionHead:
+        """One atomic change of a live head that bumps its version; with `expected_version`, only at
+        that version. A failed `condition` raises `_Unchanged` with the head as it is now."""
+        now = utc_now()
+        guards = [f"attribute_exists(pk) AND {IS_LIVE}"]
+        if expected_version is not None:
+            guards.append("#version = :expected")
+            values = {**values, ":expected": expected_version}
+        if condition:
+            guards.append(f"({condition})")
+        update = "SET " + ", ".join(["updated_at = :now", "#active_day = :day", *assignments])
+        update += " ADD #version :one" + (f" REMOVE {remove}" if remove else "")
         try:
             updated = self._table.update_item(
                 Key={"pk": session_id, "sk": HEAD_SK},
-                UpdateExpression="SET " + ", ".join(assignments),
-                ConditionExpression="attribute_exists(pk) AND #version = :expected "
-                "AND #tier IN (:hot, :warm)",
-                ExpressionAttributeNames={"#version": "version", "#tier": "tier", "#active_day": ACTIVE_DAY},
-                ExpressionAttributeValues=values,
+                UpdateExpression=update,
+                ConditionExpression=" AND ".join(guards),
+                ExpressionAttributeNames={
+                    "#version": "version",
+                    "#tier": "tier",
+                    "#active_day": ACTIVE_DAY,
+                    **(names or {}),
+                },
+                ExpressionAttributeValues={**values, ":now": now, ":day": day_of(now), ":one": 1, **LIVE},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
@@ -244,9 +375,7 @@ class DynamoSessionStore:
             current = self._sessions.get_head(session_id)
             if not current.is_live:
                 raise SessionNotLive(current) from exc
-            raise Conflict(
-                f"Session '{session_id}' is at version {current.version}, not {expected_version}: "
-                "read it again and retry with If-Match set to the current version.",
-                {"session_id": session_id, "current_version": current.version},
-            ) from exc
+            if expected_version is not None and current.version != expected_version:
+                raise stale_version(session_id, current.version, expected_version) from exc
+            raise _Unchanged(current) from exc
         return head_from(updated["Attributes"])

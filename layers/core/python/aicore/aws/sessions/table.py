@@ -4,7 +4,7 @@ Items of a session share `pk = <session_id>`:
 - the head, `sk = "SESSION"`: participants, metadata, `version`, `message_count`, tier, summary;
 - hot messages, `sk = "MSG#<seq, 12 digits>"`, one item each;
 - warm chunks, `sk = "CHUNK#<first seq, 12 digits>"`: older messages compressed (`aicore.sessions.chunks`);
-- idempotency records of appends, `sk = "APPEND#<key>"`: the seqs an idempotency key's messages got.
+- idempotency records of appends, `sk = "KEY#<idempotency key>"`: the seq its message got.
 "CHUNK#" < "MSG#" < "SESSION": one descending query from the head returns it and the newest messages.
 
 Live heads carry the sparse `dormancy` index keys, so the archive sweep finds dormant sessions
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -28,22 +29,30 @@ from aicore import aws
 from aicore.clock import utc_now
 from aicore.errors import NotFound
 from aicore.sessions.chunks import ENCODING
-from aicore.sessions.models import Message, SessionHead, StorageTier
-from aicore.topology import SESSION_DORMANCY_INDEX
+from aicore.sessions.models import Message, Participant, SessionHead, StorageTier
+from aicore.topology import SESSION_DORMANCY_INDEX, SESSIONS
 
 HEAD_SK = "SESSION"
 MSG_PREFIX = "MSG#"
 CHUNK_PREFIX = "CHUNK#"
+KEY_PREFIX = "KEY#"
 DORMANCY_SHARDS = 16
 # The dormancy index's keys, on live heads only: which shard, and the day last active.
 SHARD = SESSION_DORMANCY_INDEX.partition_key
 ACTIVE_DAY = str(SESSION_DORMANCY_INDEX.sort_key)
 LIVE = {":hot": StorageTier.HOT.value, ":warm": StorageTier.WARM.value}
+WRITE_ID = "write_id"  # which append wrote an item: tells a lost answer from a lost race
+KEY_TTL_S = 24 * 3600  # how long an append's idempotency key is remembered
+EXPIRES_AT = str(SESSIONS.ttl_attribute)
 IS_LIVE = "#tier IN (:hot, :warm)"
 
 
 def message_sk(seq: int) -> str:
     return f"{MSG_PREFIX}{seq:012d}"
+
+
+def key_sk(idempotency_key: str) -> str:
+    return f"{KEY_PREFIX}{idempotency_key}"
 
 
 def chunk_sk(first_seq: int) -> str:
@@ -123,8 +132,20 @@ class SessionTable:
 
 def head_item(head: SessionHead) -> dict[str, Any]:
     # Metadata is free-form JSON: stored as text so floats and nesting survive DynamoDB.
-    fields = head.model_dump(mode="json", exclude={"metadata"}, exclude_none=True)
-    return {"pk": head.session_id, "sk": HEAD_SK, **fields, "metadata": json.dumps(head.metadata)}
+    fields = head.model_dump(mode="json", exclude={"metadata", "participants"}, exclude_none=True)
+    return {
+        "pk": head.session_id,
+        "sk": HEAD_SK,
+        **fields,
+        "metadata": json.dumps(head.metadata),
+        "participants": {p.id: participant_entry(p, order) for order, p in enumerate(head.participants)},
+    }
+
+
+def participant_entry(participant: Participant, order: int) -> dict[str, Any]:
+    """Participants are a map by id, so one can join or leave atomically while others do too;
+    `order` keeps them in the order they came (creation index, then the time they joined)."""
+    return {"kind": participant.kind.value, "order": order}
 
 
 def live_head_item(head: SessionHead) -> dict[str, Any]:
@@ -140,6 +161,17 @@ def message_item(session_id: str, message: Message) -> dict[str, Any]:
     }
 
 
+def key_item(session_id: str, idempotency_key: str, seq: int, write_id: str) -> dict[str, Any]:
+    """The record of an idempotency key: the seq its message got; DynamoDB's TTL removes it later."""
+    return {
+        "pk": session_id,
+        "sk": key_sk(idempotency_key),
+        "seq": seq,
+        WRITE_ID: write_id,
+        EXPIRES_AT: int(time.time()) + KEY_TTL_S,
+    }
+
+
 def chunk_item(session_id: str, first_seq: int, last_seq: int, data: bytes) -> dict[str, Any]:
     return {
         "pk": session_id,
@@ -152,7 +184,11 @@ def chunk_item(session_id: str, first_seq: int, last_seq: int, data: bytes) -> d
 
 
 def head_from(item: dict[str, Any]) -> SessionHead:
-    return SessionHead.model_validate({**item, "metadata": json.loads(item.get("metadata") or "{}")})
+    by_id: dict[str, Any] = item.get("participants") or {}
+    in_order = sorted(by_id.items(), key=lambda entry: (int(entry[1]["order"]), entry[0]))
+    participants = [{"id": pid, "kind": entry["kind"]} for pid, entry in in_order]
+    metadata = json.loads(item.get("metadata") or "{}")
+    return SessionHead.model_validate({**item, "metadata": metadata, "participants": participants})
 
 
 def message_from(item: dict[str, Any]) -> Message:

@@ -50,7 +50,7 @@ class DynamoTieringStore:
             if item["sk"].startswith(CHUNK_PREFIX):
                 bounds.append((int(item["first_seq"]), int(item["last_seq"])))
                 by_seq.update((m.seq, m) for m in decode_messages(bytes(item["data"])))
-            else:
+            elif item["sk"].startswith(MSG_PREFIX):  # not the append keys between them
                 message = message_from(item)
                 by_seq.setdefault(message.seq, message)
         return [by_seq[seq] for seq in sorted(by_seq)], sorted(bounds)
