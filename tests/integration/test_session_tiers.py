@@ -98,8 +98,9 @@ def _items(store: DynamoSessionStore, session_id: str) -> dict[str, Any]:
     while True:
         response = table.query(**query)
         for item in response["Items"]:
-            if item["sk"] != "SESSION":
-                items[item["sk"]] = {k: bytes(v) if k == "data" else v for k, v in item.items()}
+            raw: dict[str, Any] = dict(item)
+            if raw["sk"] != "SESSION":
+                items[raw["sk"]] = {k: bytes(v) if k == "data" else v for k, v in raw.items()}
         if "LastEvaluatedKey" not in response:
             return items
         query["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -1,4 +1,5 @@
-"""boto3 clients and tables, created once per cold start and shared by the adapters.
+"""boto3 clients and tables, created once per cold start and shared by the adapters, typed with the
+mypy-boto3 stubs (a dev dependency: at run time the annotations are never evaluated).
 
 Endpoints come from the standard variables (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`):
 the local runtime points them at loopback, the cloud leaves them unset. No code branches.
@@ -8,25 +9,61 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 _CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
 
 
 @cache
-def client(service: str, endpoint_url: str | None = None) -> Any:
+def _client(service: str, endpoint_url: str | None = None) -> Any:
     return boto3.session.Session().client(service, endpoint_url=endpoint_url, config=_CONFIG)
 
 
+def events() -> EventBridgeClient:
+    return cast("EventBridgeClient", _client("events"))
+
+
+def s3() -> S3Client:
+    return cast("S3Client", _client("s3"))
+
+
+def stepfunctions() -> SFNClient:
+    return cast("SFNClient", _client("stepfunctions"))
+
+
+def sagemaker() -> SageMakerClient:
+    return cast("SageMakerClient", _client("sagemaker"))
+
+
+def connections(endpoint_url: str) -> ApiGatewayManagementApiClient:
+    """The WebSocket API's `@connections` endpoint (its URL is the stage's callback URL)."""
+    return cast("ApiGatewayManagementApiClient", _client("apigatewaymanagementapi", endpoint_url))
+
+
 @cache
-def table(name: str) -> Any:
-    return boto3.session.Session().resource("dynamodb", config=_CONFIG).Table(name)
+def table(name: str) -> Table:
+    return cast("Table", boto3.session.Session().resource("dynamodb", config=_CONFIG).Table(name))
 
 
-def query_items(dynamodb_table: Any, **query: Any) -> Iterator[dict[str, Any]]:
+def resource_client(dynamodb_table: Table) -> Any:
+    """The client behind a table resource, for transactions and batch reads. It takes and gives plain
+    Python values (boto3 serializes them on this client), which the stubs of the low-level client
+    cannot express: so it is left untyped, and only here."""
+    return dynamodb_table.meta.client
+
+
+def query_items(dynamodb_table: Table, **query: Any) -> Iterator[dict[str, Any]]:
     """Every item a `Table.query` matches, page after page, fetched as they are consumed."""
     while True:
         response = dynamodb_table.query(**query)

@@ -34,7 +34,7 @@ class DynamoConnectionStore:
         return Connection(
             connection_id=connection_id,
             caller=Caller.model_validate(item["caller"]),
-            connected_at=int(item["connected_at"]),
+            connected_at=int(str(item["connected_at"])),
         )
 
     def delete(self, connection_id: str) -> None:
@@ -45,7 +45,7 @@ class ApiGatewayPusher:
     """Pushes frames through the WebSocket API's @connections management endpoint."""
 
     def __init__(self, connections_url: str) -> None:
-        self._client = aws.client("apigatewaymanagementapi", connections_url)
+        self._client = aws.connections(connections_url)
 
     def send(self, connection_id: str, frame: dict[str, Any]) -> bool:
         data = json.dumps(frame, separators=(",", ":")).encode()

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aicore import aws
 from aicore.events import EventDetail, PublishFailed
+
+if TYPE_CHECKING:
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 
 class EventBridgePublisher:
     def __init__(self, bus_name: str) -> None:
         self._bus = bus_name
-        self._client = aws.client("events")
+        self._client = aws.events()
 
     def publish(self, source: str, detail_type: str, detail: EventDetail) -> None:
-        entry = {
+        entry: PutEventsRequestEntryTypeDef = {
             "EventBusName": self._bus,
             "Source": source,
             "DetailType": detail_type,

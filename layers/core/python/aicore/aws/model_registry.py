@@ -28,7 +28,7 @@ class DynamoModelRegistry:
     def __init__(self, table_name: str) -> None:
         self._name = table_name
         self._table = aws.table(table_name)
-        self._client = self._table.meta.client
+        self._client = aws.resource_client(self._table)
 
     def create_version(self, version: ModelVersion) -> ModelVersion | None:
         item = {"pk": tier_pk(version.tier), "sk": version_sk(version.version), **_item(version)}
@@ -160,7 +160,8 @@ class DynamoModelRegistry:
 
     def _history(self, tier: Tier) -> list[str]:
         found = self._table.get_item(Key={"pk": tier_pk(tier), "sk": TIER_SK}).get("Item") or {}
-        return [str(v) for v in found.get("history", [])]
+        history: list[Any] = found.get("history", [])  # type: ignore[assignment]
+        return [str(v) for v in history]
 
     def _release(self, deployment: Deployment, expression: str, values: dict[str, Any]) -> dict[str, Any]:
         """An update of the tier item that also releases the lock, if this deployment holds it."""

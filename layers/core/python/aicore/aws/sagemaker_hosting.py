@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker.type_defs import InferenceComponentSpecificationTypeDef
 
 from aicore import aws
 from aicore.modelops.hosting import CARRIED_OVER, ComponentView, ModelView
@@ -12,7 +15,7 @@ from aicore.modelops.hosting import CARRIED_OVER, ComponentView, ModelView
 
 class SageMakerHosting:
     def __init__(self, client: Any | None = None) -> None:
-        self._client = client or aws.client("sagemaker")
+        self._client = client or aws.sagemaker()
 
     def describe_component(self, name: str) -> ComponentView:
         found = self._client.describe_inference_component(InferenceComponentName=name)
@@ -55,9 +58,11 @@ class SageMakerHosting:
                 raise
 
     def update_component(self, component: ComponentView, model_name: str) -> None:
+        specification = cast(
+            "InferenceComponentSpecificationTypeDef", {"ModelName": model_name, **component.specification}
+        )
         self._client.update_inference_component(
-            InferenceComponentName=component.name,
-            Specification={"ModelName": model_name, **component.specification},
+            InferenceComponentName=component.name, Specification=specification
         )
 
 

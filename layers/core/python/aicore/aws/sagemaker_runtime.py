@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import urllib3.exceptions
@@ -29,6 +29,9 @@ from aicore.llm.wire import (
     StreamOptions,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
@@ -52,7 +55,7 @@ class SageMakerEndpoint:
         self._region_name = region_name
         self._endpoint_url = endpoint_url  # None: boto3's own lookup, env var included
         self._connect_timeout_s = connect_timeout_s
-        self._clients: dict[float, Any] = {}
+        self._clients: dict[float, SageMakerRuntimeClient] = {}
         self._lock = threading.Lock()
 
     def stream_chat(self, call: ChatCall) -> ChatStream:
@@ -87,7 +90,7 @@ class SageMakerEndpoint:
         """Builds the client for `timeout_s` now (~100 ms of botocore set-up), not in a caller's budget."""
         self._client(timeout_s)
 
-    def _client(self, read_timeout_s: float) -> Any:
+    def _client(self, read_timeout_s: float) -> SageMakerRuntimeClient:
         with self._lock:
             client = self._clients.get(read_timeout_s)
             if client is None:
@@ -95,15 +98,16 @@ class SageMakerEndpoint:
                 self._clients[read_timeout_s] = client
             return client
 
-    def _new_client(self, read_timeout_s: float) -> Any:
+    def _new_client(self, read_timeout_s: float) -> SageMakerRuntimeClient:
         config = Config(
             connect_timeout=self._connect_timeout_s,
             read_timeout=read_timeout_s,
             retries={"mode": "standard", "total_max_attempts": 1},
         )
-        return boto3.session.Session().client(
+        client = boto3.session.Session().client(
             "sagemaker-runtime", region_name=self._region_name, endpoint_url=self._endpoint_url, config=config
         )
+        return cast("SageMakerRuntimeClient", client)
 
 
 def _component(inference_component: str | None) -> dict[str, str]:

@@ -32,7 +32,7 @@ class DynamoWorldStore:
             {"pk": world_pk(world_id), "sk": f"NPC#{npc_id}"},
             {"pk": world_pk(world_id), "sk": memory_sk(npc_id, player_id)},
         ]
-        found = self._table.meta.client.batch_get_item(RequestItems={self._name: {"Keys": keys}})
+        found = aws.resource_client(self._table).batch_get_item(RequestItems={self._name: {"Keys": keys}})
         items = {i["sk"]: i for i in self._unprocessed_retry(found)}
         npc_item, memory_item = items.get(keys[0]["sk"]), items.get(keys[1]["sk"])
         return (
@@ -68,13 +68,15 @@ class DynamoWorldStore:
 
     def _get_many(self, world_id: str, sort_keys: list[str]) -> dict[str, dict[str, Any]]:
         keys = [{"pk": world_pk(world_id), "sk": sk} for sk in sort_keys]
-        found = self._table.meta.client.batch_get_item(RequestItems={self._name: {"Keys": keys}})
+        found = aws.resource_client(self._table).batch_get_item(RequestItems={self._name: {"Keys": keys}})
         return {i["sk"]: i for i in self._unprocessed_retry(found)}
 
     def _unprocessed_retry(self, response: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = list(response["Responses"].get(self._name, []))
         while response.get("UnprocessedKeys"):
-            response = self._table.meta.client.batch_get_item(RequestItems=response["UnprocessedKeys"])
+            response = aws.resource_client(self._table).batch_get_item(
+                RequestItems=response["UnprocessedKeys"]
+            )
             items += response["Responses"].get(self._name, [])
         return items
 
@@ -110,7 +112,7 @@ class DynamoWorldStore:
             },
         }
         try:
-            self._table.meta.client.transact_write_items(
+            aws.resource_client(self._table).transact_write_items(
                 TransactItems=[
                     {
                         "Put": {

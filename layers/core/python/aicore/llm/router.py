@@ -41,7 +41,7 @@ from aicore.llm.tiers import (
     tier_for_budget,
 )
 from aicore.llm.wire import ChatMessage, Usage
-from aicore.observability import logger
+from aicore.observability import logger, traced
 
 __all__ = [
     "GOLD_BUDGET_MS",
@@ -338,7 +338,9 @@ class Router:
             if not self.breakers[tier].allow():
                 attempts.append(Attempt(tier.value, Outcome.BREAKER_OPEN, reason="circuit open"))
                 continue
-            attempted = self._attempt(tier, request, on_token, started, deadline, first=not attempts)
+            with traced("router.attempt", tier=tier.value) as annotate:
+                attempted = self._attempt(tier, request, on_token, started, deadline, first=not attempts)
+                annotate(outcome=attempted.attempt.outcome.value)
             attempts.append(attempted.attempt)
             if attempted.completion is not None:
                 return replace(attempted.completion, fallback=tier != first, attempts=tuple(attempts))

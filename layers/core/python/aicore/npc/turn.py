@@ -17,7 +17,7 @@ from aicore.events import EventDetail, EventPublisher
 from aicore.frames import NpcSay, token_frame
 from aicore.llm.router import Completion, ModelRequest, Router
 from aicore.npc.prompt import build_prompt
-from aicore.observability import logger
+from aicore.observability import logger, traced
 from aicore.performance import DEFAULT_MODE, NPC_SAY_PROFILES
 from aicore.sessions.models import NewMessage, Participant, ParticipantKind
 from aicore.sessions.service import SessionService
@@ -96,8 +96,10 @@ class TurnDeps:
 
 
 def take_turn(frame: NpcSay, connection_id: str, correlation_id: str, deps: TurnDeps) -> TurnReply:
-    caller = require_connection(deps.connections, connection_id).caller
-    context = deps.world.turn_context(caller.world_id, frame.npc_id, caller.subject)
+    with traced("turn.connection"):
+        caller = require_connection(deps.connections, connection_id).caller
+    with traced("turn.context", npc=frame.npc_id):
+        context = deps.world.turn_context(caller.world_id, frame.npc_id, caller.subject)
     npc, memory = context.npc, context.memory
     if npc is None:
         raise NotFound(
@@ -105,12 +107,14 @@ def take_turn(frame: NpcSay, connection_id: str, correlation_id: str, deps: Turn
             f"GET /worlds/{caller.world_id}/npcs lists them.",
             {"npc_id": frame.npc_id, "world_id": caller.world_id},
         )
-    view = deps.sessions.conversation(caller, npc.npc_id, frame.session_id, CONTEXT_MESSAGES)
+    with traced("turn.session"):
+        view = deps.sessions.conversation(caller, npc.npc_id, frame.session_id, CONTEXT_MESSAGES)
     player = Participant(id=caller.subject, kind=ParticipantKind.PLAYER)
     # The player's words are stored before the model runs: a failed reply never loses them.
-    head, _ = deps.sessions.speak(
-        caller, view.session, [NewMessage(speaker=player, text=frame.text, correlation_id=correlation_id)]
-    )
+    with traced("turn.store_player_line"):
+        head, _ = deps.sessions.speak(
+            caller, view.session, [NewMessage(speaker=player, text=frame.text, correlation_id=correlation_id)]
+        )
 
     messages = build_prompt(
         npc, deps.lore.get(caller.world_id), memory, view.messages, frame.text, summary=view.session.summary
@@ -118,29 +122,48 @@ def take_turn(frame: NpcSay, connection_id: str, correlation_id: str, deps: Turn
     stream = _TokenStream(deps.pusher, connection_id, frame.request_id)
     profile = context.performance.npc_say()
     try:
-        completion = deps.router.stream(
-            ModelRequest(
-                messages, first_token_budget_ms=profile.first_token_budget_ms, max_tokens=profile.max_tokens
-            ),
-            on_token=stream.push,
-            scripted_line=lambda: _scripted_line(npc),
-        )
+        with traced("turn.model", mode=context.performance.effective.value):
+            completion = deps.router.stream(
+                ModelRequest(
+                    messages,
+                    first_token_budget_ms=profile.first_token_budget_ms,
+                    max_tokens=profile.max_tokens,
+                ),
+                on_token=stream.push,
+                scripted_line=lambda: _scripted_line(npc),
+            )
     finally:
         stream.finish()
 
     speaker = Participant(id=npc.npc_id, kind=ParticipantKind.NPC)
-    head, stored = deps.sessions.speak(
-        npc_voice(caller, npc),
-        head,
-        [NewMessage(speaker=speaker, text=completion.text, correlation_id=correlation_id)],
-    )
+    with traced("turn.store_reply", tier=completion.tier):
+        head, stored = deps.sessions.speak(
+            npc_voice(caller, npc),
+            head,
+            [NewMessage(speaker=speaker, text=completion.text, correlation_id=correlation_id)],
+        )
+    with traced("turn.publish"):
+        _publish(deps, caller, npc, frame, correlation_id, head.session_id, completion)
+    _record_metrics(completion)
+    return _reply(head.session_id, npc.npc_id, stored[0].seq, completion, context.performance.effective)
+
+
+def _publish(
+    deps: TurnDeps,
+    caller: Caller,
+    npc: Npc,
+    frame: NpcSay,
+    correlation_id: str,
+    session_id: str,
+    completion: Completion,
+) -> None:
     deps.events.publish(
         NPC_SOURCE,
         NPC_TURN_COMPLETED,
         NpcTurnCompleted(
             world_id=caller.world_id,
             correlation_id=correlation_id,
-            session_id=head.session_id,
+            session_id=session_id,
             npc_id=npc.npc_id,
             player_id=caller.subject,
             player_line=frame.text,
@@ -149,8 +172,6 @@ def take_turn(frame: NpcSay, connection_id: str, correlation_id: str, deps: Turn
             fallback=completion.fallback,
         ),
     )
-    _record_metrics(completion)
-    return _reply(head.session_id, npc.npc_id, stored[0].seq, completion, context.performance.effective)
 
 
 def npc_voice(caller: Caller, npc: Npc) -> Caller:

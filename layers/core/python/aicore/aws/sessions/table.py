@@ -86,7 +86,7 @@ class SessionTable:
     def __init__(self, name: str) -> None:
         self.name = name
         self.table = aws.table(name)
-        self.client = self.table.meta.client
+        self.client = aws.resource_client(self.table)
 
     def get_head(self, session_id: str) -> SessionHead:
         item = self.table.get_item(Key={"pk": session_id, "sk": HEAD_SK}, ConsistentRead=True).get("Item")
