@@ -129,3 +129,29 @@ def test_metadata_merge_patch() -> None:
     target = {"mood": "calm", "quest": {"step": 1, "giver": "mira"}, "tags": ["a"]}
     patch = {"mood": None, "quest": {"step": 2}, "tags": ["b"], "new": 1}
     assert merge_patch(target, patch) == {"quest": {"step": 2, "giver": "mira"}, "tags": ["b"], "new": 1}
+
+
+def _seq_reads_to_rebuild(count: int, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How often rebuilding a `count`-message session's chunks (of 10) reads a message's seq."""
+    speaker = Participant(id="p", kind=ParticipantKind.PLAYER)
+    messages = [Message(seq=s, speaker=speaker, text="x") for s in range(1, count + 1)]
+    bounds = [(first, first + 9) for first in range(1, count + 1, 10)]
+    reads = 0
+    plain = Message.__getattribute__
+
+    def counting(self: Message, name: str) -> object:
+        nonlocal reads
+        reads += name == "seq"
+        return plain(self, name)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Message, "__getattribute__", counting)
+        chunks = chunks_from_layout(messages, bounds)
+    assert len(chunks) == count // 10
+    return reads
+
+
+def test_rebuilding_chunks_is_linear_in_the_session_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ten times the messages (and the chunks) costs about ten times the work, not a hundred
+    small, large = (_seq_reads_to_rebuild(n, monkeypatch) for n in (1_000, 10_000))
+    assert large <= 11 * small
