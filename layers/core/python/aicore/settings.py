@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # The router's wall-clock deadlines are the latency budgets times this: 1 on the tiers' GPUs,
     # more where a laptop's CPU model stands in for them.
     model_deadline_scale: float = Field(1.0, gt=0, le=1000)
+    # Token frames of a streamed reply: the first at once, then at most one per this interval.
+    token_frame_interval_ms: int = Field(50, ge=0, le=1000)
     # Model deployment: how often it looks whether the new model serves, and for how long at most.
     model_deploy_poll_s: int = Field(30, ge=0, le=3600)
     model_deploy_max_polls: int = Field(80, ge=1)

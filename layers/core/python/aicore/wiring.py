@@ -239,4 +239,5 @@ def turn_deps() -> TurnDeps:
         router=router(),
         pusher=pusher(),
         events=events(),
+        token_interval_s=get_settings().token_frame_interval_ms / 1000,
     )

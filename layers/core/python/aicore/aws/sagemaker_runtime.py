@@ -70,7 +70,8 @@ class SageMakerEndpoint:
                 Accept=EVENT_STREAM,
                 **_component(call.target.component),
             )
-        return ChatStream(stream_items(endpoint_name, response["Body"]))
+        body = response["Body"]
+        return ChatStream(stream_items(endpoint_name, body), abort=body.close)
 
     def chat(self, call: ChatCall) -> ChatResult:
         endpoint_name = call.target.endpoint

@@ -6,7 +6,7 @@ SageMaker Runtime, tests and benches with fakes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,8 +28,9 @@ class ChatStream(Iterator[str]):
     request asked for it) is kept in `usage` instead of being yielded.
     """
 
-    def __init__(self, items: Iterator[str | Usage]) -> None:
+    def __init__(self, items: Iterator[str | Usage], abort: Callable[[], None] | None = None) -> None:
         self._items = items
+        self._abort = abort
         self.usage: Usage | None = None
 
     def __next__(self) -> str:
@@ -45,6 +46,12 @@ class ChatStream(Iterator[str]):
         close = getattr(self._items, "close", None)
         if close is not None:
             close()
+
+    def abort(self) -> None:
+        """From another thread, while a read may be blocked: drop the connection now, so the model
+        stops generating for nobody (the endpoint sees the client go) and the blocked read ends."""
+        if self._abort is not None:
+            self._abort()
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,9 @@ FALLBACKS: Mapping[Tier, tuple[Tier, ...]] = {
 }
 
 Clock = Callable[[], float]
+# Takes each piece of the answer as it streams; returning False means nobody listens any more
+# (the player left): the router stops reading and closes the model's stream at once.
+TokenSink = Callable[[str], bool | None]
 MAX_SOCKET_TIMEOUT_S = 300.0
 
 
@@ -249,6 +252,7 @@ class _End:
     usage: Usage | None = None
     error: ModelUnavailable | None = None
     stalled: bool = False
+    listener_gone: bool = False
 
 
 _Item = str | _End
@@ -264,6 +268,8 @@ class _StreamReader:
     def __init__(self, open_stream: Callable[[], ChatStream]) -> None:
         self._items: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._abandoned = threading.Event()
+        self._lock = threading.Lock()
+        self._stream: ChatStream | None = None
         _READERS.submit(self._read, open_stream)
 
     def next(self, timeout_s: float) -> _Item:
@@ -271,13 +277,24 @@ class _StreamReader:
         return self._items.get(timeout=max(timeout_s, 0.0))
 
     def abandon(self) -> None:
-        """The caller has stopped waiting: the worker closes the stream at its next delta."""
-        self._abandoned.set()
+        """The caller has stopped waiting: the stream is dropped now (the model stops generating for
+        nobody), or as soon as it opens if it has not yet."""
+        with self._lock:
+            self._abandoned.set()
+            stream = self._stream
+        if stream is not None:
+            stream.abort()
 
     def _read(self, open_stream: Callable[[], ChatStream]) -> None:
         stream: ChatStream | None = None
         try:
             stream = open_stream()
+            with self._lock:
+                self._stream = stream
+                abandoned = self._abandoned.is_set()
+            if abandoned:
+                stream.abort()
+                return
             for delta in stream:
                 if self._abandoned.is_set():
                     return
@@ -320,7 +337,7 @@ class Router:
         }
 
     def stream(
-        self, request: ModelRequest, on_token: Callable[[str], None], scripted_line: Callable[[], str]
+        self, request: ModelRequest, on_token: TokenSink, scripted_line: Callable[[], str]
     ) -> Completion:
         """Streams the answer to `on_token`; the returned completion says who answered and how fast."""
         started = self._clock()
@@ -354,7 +371,7 @@ class Router:
         self,
         tier: Tier,
         request: ModelRequest,
-        on_token: Callable[[str], None],
+        on_token: TokenSink,
         started: float,
         deadline: float,
         first: bool,
@@ -394,10 +411,14 @@ class Router:
 
         first_token_ms = self._since(started)
         pieces = [item]
-        on_token(item)
-        end = self._rest(reader, pieces, on_token)
-        truncated = end.error is not None or end.stalled
-        if truncated:
+        if on_token(item) is False:
+            reader.abandon()
+            end = _End(listener_gone=True)
+        else:
+            end = self._rest(reader, pieces, on_token)
+        failed = end.error is not None or end.stalled
+        truncated = failed or end.listener_gone
+        if failed:
             breaker.record_failure()
             # Tokens already reached the player: keep what was said rather than start over.
             logger.warning("Model stream cut mid-way", extra={"tier": tier, "tokens": len(pieces)})
@@ -417,9 +438,11 @@ class Router:
         if not truncated:
             return _Attempted(attempt(Outcome.ANSWERED), completion)
         reason = _reason(end.error) if end.error else "stalled mid-answer"
+        if end.listener_gone:
+            reason = "nobody listens any more: the model was stopped"
         return _Attempted(attempt(Outcome.TRUNCATED, reason), completion)
 
-    def _rest(self, reader: _StreamReader, pieces: list[str], on_token: Callable[[str], None]) -> _End:
+    def _rest(self, reader: _StreamReader, pieces: list[str], on_token: TokenSink) -> _End:
         while True:
             try:
                 item = reader.next(self.policy.stall_timeout_s)
@@ -429,12 +452,14 @@ class Router:
             if isinstance(item, _End):
                 return item
             pieces.append(item)
-            on_token(item)
+            if on_token(item) is False:
+                reader.abandon()
+                return _End(listener_gone=True)
 
     def _scripted(
         self,
         scripted_line: Callable[[], str],
-        on_token: Callable[[str], None],
+        on_token: TokenSink,
         started: float,
         attempts: Iterable[Attempt],
     ) -> Completion:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import threading
 import time
 from dataclasses import dataclass
 
@@ -14,10 +13,11 @@ from aicore.auth import Caller, Role
 from aicore.connections import ClientPusher, ConnectionStore, require_connection
 from aicore.errors import NotFound
 from aicore.events import EventDetail, EventPublisher
-from aicore.frames import NpcSay, token_frame
+from aicore.frames import NpcSay
 from aicore.llm.router import Completion, ModelRequest, Router
 from aicore.npc.prompt import build_prompt
-from aicore.observability import logger, traced
+from aicore.npc.token_stream import DEFAULT_INTERVAL_S, TokenStream
+from aicore.observability import traced
 from aicore.performance import DEFAULT_MODE, NPC_SAY_PROFILES
 from aicore.sessions.models import NewMessage, Participant, ParticipantKind
 from aicore.sessions.service import SessionService
@@ -93,6 +93,7 @@ class TurnDeps:
     router: Router
     pusher: ClientPusher
     events: EventPublisher
+    token_interval_s: float = DEFAULT_INTERVAL_S  # at most one token frame per this, after the first
 
 
 def take_turn(frame: NpcSay, connection_id: str, correlation_id: str, deps: TurnDeps) -> TurnReply:
@@ -119,7 +120,7 @@ def take_turn(frame: NpcSay, connection_id: str, correlation_id: str, deps: Turn
     messages = build_prompt(
         npc, deps.lore.get(caller.world_id), memory, view.messages, frame.text, summary=view.session.summary
     )
-    stream = _TokenStream(deps.pusher, connection_id, frame.request_id)
+    stream = TokenStream(deps.pusher, connection_id, frame.request_id, deps.token_interval_s)
     profile = context.performance.npc_say()
     try:
         with traced("turn.model", mode=context.performance.effective.value):
@@ -189,57 +190,6 @@ def _record_metrics(completion: Completion) -> None:
     )
     turn.add_metric(name=FALLBACK_METRIC, unit=MetricUnit.Count, value=int(completion.fallback))
     turn.flush_metrics()
-
-
-class _TokenStream:
-    """Pushes tokens to the client from a background thread, as fast as the connection takes them.
-
-    The first token goes out at once; tokens that arrive while a push is in flight go together
-    in the next frame. So a slow push never slows the model down, and a turn costs fewer (billed)
-    WebSocket messages. Once the client has gone, nothing more is pushed.
-    """
-
-    def __init__(self, pusher: ClientPusher, connection_id: str, request_id: str) -> None:
-        self._pusher, self._connection_id, self._request_id = pusher, connection_id, request_id
-        self._pending: list[str] = []
-        self._finished = False
-        self._ready = threading.Condition()
-        self.client_gone = False
-        self._sender = threading.Thread(target=self._send_until_finished, name="token-stream", daemon=True)
-        self._sender.start()
-
-    def push(self, text: str) -> None:
-        with self._ready:
-            self._pending.append(text)
-            self._ready.notify()
-
-    def finish(self) -> None:
-        """Send what is left and wait for it: the reply frame must come after every token."""
-        with self._ready:
-            self._finished = True
-            self._ready.notify()
-        self._sender.join()
-
-    def _send_until_finished(self) -> None:
-        while (text := self._next_batch()) is not None:
-            if self.client_gone:
-                continue
-            try:
-                self.client_gone = not self._pusher.send(
-                    self._connection_id, token_frame(self._request_id, text)
-                )
-            except Exception:
-                logger.exception("Pushing tokens failed; the reply is still stored")
-                self.client_gone = True
-
-    def _next_batch(self) -> str | None:
-        with self._ready:
-            self._ready.wait_for(lambda: self._pending or self._finished)
-            if not self._pending:
-                return None
-            batch = "".join(self._pending)
-            self._pending.clear()
-            return batch
 
 
 def _scripted_line(npc: Npc) -> str:
