@@ -8,6 +8,10 @@
 - **Fallback.** The chosen tier, then the other one (gold -> silver; silver -> gold, a faster
   answer rather than none), then an in-character scripted line. The completion says which
   tier answered, whether that was a fallback, and why each skipped tier was skipped.
+- **Cut replies.** A reply is `truncated` when it does not end where the model meant it to:
+  the stream broke after tokens had reached the player (what was said is kept, the tier counts
+  a failure), or the model reached `max_tokens` (finish reason `length`: the tier is healthy).
+  Either way the words already streamed are the reply; `truncated_reason` says which.
 - **Deadline.** The budget is a deadline for the first token: the time left of it is each
   attempt's timeout, so a slow tier cannot spend its fallback's time, and the scripted line is
   there by the deadline at the latest. Wall-clock deadlines are the budget times
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from aicore.errors import ModelUnavailable
-from aicore.llm.endpoint import ChatCall, ChatStream, ModelEndpoint, TierTarget
+from aicore.llm.endpoint import LENGTH, ChatCall, ChatStream, ModelEndpoint, TierTarget
 from aicore.llm.tiers import GOLD_BUDGET_MS, SCRIPTED, SILVER_BUDGET_MS, Tier, tier_for_budget
 from aicore.llm.wire import ChatMessage, Usage
 from aicore.observability import logger
@@ -207,6 +211,7 @@ class Completion:
     total_ms: float
     tokens: int  # completion tokens: the endpoint's count when it sends one, else the deltas received
     truncated: bool = False
+    truncated_reason: str | None = None  # `length`: the token limit; else why the stream broke
     prompt_tokens: int | None = None
     attempts: tuple[Attempt, ...] = field(default=())
 
@@ -233,6 +238,7 @@ class _End:
     usage: Usage | None = None
     error: ModelUnavailable | None = None
     stalled: bool = False
+    finish_reason: str | None = None
 
 
 _Item = str | _End
@@ -266,7 +272,7 @@ class _StreamReader:
                 if self._abandoned.is_set():
                     return
                 self._items.put(delta)
-            self._items.put(_End(usage=stream.usage))
+            self._items.put(_End(usage=stream.usage, finish_reason=stream.finish_reason))
         except ModelUnavailable as error:
             self._items.put(_End(error=error))
         except Exception as error:
@@ -372,13 +378,15 @@ class Router:
         pieces = [item]
         on_token(item)
         end = self._rest(reader, pieces, on_token)
-        truncated = end.error is not None or end.stalled
-        if truncated:
+        broken = end.error is not None or end.stalled
+        broken_reason = (_reason(end.error) if end.error else "stalled mid-answer") if broken else None
+        if broken:
             breaker.record_failure()
             # Tokens already reached the player: keep what was said rather than start over.
             logger.warning("Model stream cut mid-way", extra={"tier": tier, "tokens": len(pieces)})
         else:
             breaker.record_success()
+        at_limit = not broken and end.finish_reason == LENGTH
         usage = end.usage
         completion = Completion(
             text="".join(pieces).strip(),
@@ -387,13 +395,13 @@ class Router:
             first_token_ms=first_token_ms,
             total_ms=self._since(started),
             tokens=usage.completion_tokens if usage else len(pieces),
-            truncated=truncated,
+            truncated=broken or at_limit,
+            truncated_reason=LENGTH if at_limit else broken_reason,
             prompt_tokens=usage.prompt_tokens if usage else None,
         )
-        if not truncated:
+        if broken_reason is None:
             return _Attempted(attempt(Outcome.ANSWERED), completion)
-        reason = _reason(end.error) if end.error else "stalled mid-answer"
-        return _Attempted(attempt(Outcome.TRUNCATED, reason), completion)
+        return _Attempted(attempt(Outcome.TRUNCATED, broken_reason), completion)
 
     def _rest(self, reader: _StreamReader, pieces: list[str], on_token: Callable[[str], None]) -> _End:
         while True:
