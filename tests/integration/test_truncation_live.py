@@ -21,7 +21,8 @@ def test_the_local_model_stream_reports_the_token_limit(
 
     assert text
     assert stream.finish_reason == "length"
-    assert stream.usage is not None and stream.usage.completion_tokens == 3
+    assert stream.usage is not None
+    assert stream.usage.completion_tokens == 3
 
 
 def test_a_reply_cut_by_the_local_model_is_reported_truncated(
