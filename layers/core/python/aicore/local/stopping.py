@@ -84,6 +84,7 @@ class StopSignals:
         self._on_repeat = on_repeat  # a second signal while stopping: e.g. give up and exit now
         self._received: list[int] = []
         self._arrived = threading.Event()
+        self.waiting = threading.Event()  # set once the main thread waits (tests deliver signals then)
         self._previous: dict[signal.Signals, Any] = {}
 
     def __enter__(self) -> StopSignals:
@@ -120,6 +121,7 @@ class StopSignals:
         signal left pending.
         """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        self.waiting.set()
         while not self._arrived.wait(self._wake_every_s):
             if deadline is not None and time.monotonic() >= deadline:
                 return None
