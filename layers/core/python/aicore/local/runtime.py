@@ -76,7 +76,7 @@ class LocalRuntime:
             port=self.options.model_port,
             faults=self.faults,
             hosting=self.hosting,
-            extra_routes=admin_routes(self.faults),
+            extra_routes=admin_routes(self.faults, local_endpoint_names(ENV)),
         )
         self.lambdas = Lambdas()
         self.console_token = local_token("player-1", "demo")
