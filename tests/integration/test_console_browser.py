@@ -107,7 +107,7 @@ def page(browser: Any, runtime: LocalRuntime) -> Iterator[Any]:
 
 def wait_for(driver: Any, condition: Callable[[], T], timeout_s: float = PAGE_TIMEOUT_S) -> T:
     try:
-        return WebDriverWait(driver, timeout_s, poll_frequency=0.1).until(lambda _: condition())  # type: ignore[no-any-return]
+        return WebDriverWait(driver, timeout_s, poll_frequency=0.1).until(lambda _: condition())
     except TimeoutException:
         log = driver.find_element(By.ID, "log").text
         raise AssertionError(f"not within {timeout_s} s; the log reads:\n{log}") from None

@@ -73,7 +73,12 @@ def test_doctor_keeps_its_own_flags(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_deadline_scale_comes_from_the_flag_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[float] = []
-    monkeypatch.setattr(cli, "run_local", lambda args: started.append(args.deadline_scale) or 0)
+
+    def run_local(args: argparse.Namespace) -> int:
+        started.append(args.deadline_scale)
+        return 0
+
+    monkeypatch.setattr(cli, "run_local", run_local)
 
     monkeypatch.delenv(DEADLINE_SCALE_VARIABLE, raising=False)
     cli.main(["local"])

@@ -30,7 +30,7 @@ def test_a_sigterm_delivered_to_another_thread_still_wakes_the_main_thread() -> 
 
 
 def test_threads_started_while_blocked_never_take_a_stop_signal() -> None:
-    masks: list[set[signal.Signals]] = []
+    masks: list[set[int]] = []
 
     def record_mask() -> None:
         masks.append(signal.pthread_sigmask(signal.SIG_BLOCK, []))
