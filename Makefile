@@ -10,7 +10,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
 .PHONY: setup browser run test lint format typecheck unit integration infra e2e bench cdk-assets synth clean
 
-setup: $(STAMP) browser
+setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,13 +65,13 @@ format: setup
 typecheck: setup
 	$(BIN)/mypy layers/core/python/aicore functions tests cdk app.py bench
 
-test: lint typecheck cdk-assets $(NODE_STAMP)
+test: lint typecheck cdk-assets $(NODE_STAMP) browser
 	$(BIN)/pytest tests
 
 unit: setup
 	$(BIN)/pytest tests/unit
 
-integration: setup
+integration: setup browser
 	$(BIN)/pytest tests/integration
 
 infra: cdk-assets $(NODE_STAMP)

@@ -1,6 +1,6 @@
 """The console page in a real headless browser (Chromium through Selenium), against the whole local backend.
 
-Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`; `make setup`
+Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`; `make test`
 installs them where it can). Without them these tests are skipped, and the reason is in pytest's
 summary.
 """
@@ -67,7 +67,7 @@ def _browser_binaries() -> tuple[str, str] | str:
         missing = " and ".join(n for n, p in (("chromium", chromium), ("chromedriver", driver)) if p is None)
         return (
             f"no headless browser: {missing} not found. Install them (Debian: apt-get install chromium "
-            "chromium-driver; make setup does it where it may) to run the console's browser tests."
+            "chromium-driver; make test does it where it may) to run the console's browser tests."
         )
     return chromium, driver
 
