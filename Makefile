@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
-.PHONY: setup run test lint format typecheck unit integration infra e2e bench cdk-assets synth clean
+.PHONY: setup browser run test lint format typecheck unit integration infra e2e bench cdk-assets synth clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps wordllama==0.4.0.post1
 	touch $(STAMP)
 
+# Headless Chromium and its driver for the console's browser tests (Debian's packages; needs root, or
+# sudo without a password). Where neither is possible the tests are skipped and pytest says why.
+browser:
+	@if command -v chromedriver >/dev/null && { command -v chromium || command -v chromium-browser || command -v google-chrome; } >/dev/null; then \
+		true; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+		echo "Installing chromium and chromium-driver (apt-get) for the console's browser tests..."; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+		{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+			|| echo "Could not install chromium: the console's browser tests will be skipped."; \
+	else \
+		echo "No chromium/chromedriver, and no root to install them: the console's browser tests will be skipped."; \
+	fi
+
 # The CDK CLI (v2: the 3.x CLI cannot read aws-cdk-lib 2.x assemblies), pinned in package-lock.json.
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -37,8 +51,9 @@ cdk-assets: setup
 synth: cdk-assets $(NODE_STAMP)
 	node_modules/.bin/cdk synth -c env=all --quiet
 
+# Flags go in ARGS: make run ARGS="--port 9000 --data-dir .local-state"
 run: setup
-	$(BIN)/aicore local
+	$(BIN)/aicore local $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -52,13 +67,13 @@ format: setup
 typecheck: setup
 	$(BIN)/mypy layers/core/python/aicore functions tests cdk app.py bench
 
-test: lint typecheck cdk-assets $(NODE_STAMP)
+test: lint typecheck cdk-assets $(NODE_STAMP) browser
 	$(BIN)/pytest tests
 
 unit: setup
 	$(BIN)/pytest tests/unit
 
-integration: setup
+integration: setup browser
 	$(BIN)/pytest tests/integration
 
 infra: cdk-assets $(NODE_STAMP)

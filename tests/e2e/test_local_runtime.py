@@ -3,71 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from aicore.local.embedded_aws import free_port
 from tests.clients import exchange, http_json
+from tests.e2e.local_process import LocalProcess
 
 pytestmark = pytest.mark.model
-READY_TIMEOUT_S = 120
-
-
-@dataclass
-class Running:
-    port: int
-    token: str
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def ws(self, token: str | None = None) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws?token={token or self.token}"
 
 
 @pytest.fixture(scope="module")
-def local() -> Iterator[Running]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aicore.local.cli", "local", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=os.environ.copy(),
-    )
-    assert process.stdout is not None
-    banner = _read_banner(process)
-    token = re.search(r"token\s+(\S+)", banner)
-    assert token, banner
-    yield Running(port, token.group(1))
-    process.terminate()
-    process.wait(timeout=60)
-    assert process.returncode == 0
-
-
-def _read_banner(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            break
-        lines.append(line)
-        if line.startswith("Ctrl-C"):
-            return "".join(lines)
-    process.kill()
-    raise AssertionError("aicore local did not become ready:\n" + "".join(lines))
+def local() -> Iterator[LocalProcess]:
+    """One `aicore local` for the module; stopped by SIGTERM within a bound, killed if it hangs."""
+    with LocalProcess() as running:
+        yield running
+        running.stop()
+        assert running.process is not None
+        assert running.process.returncode == 0, running.output
 
 
 def _say(request_id: str, **fields: Any) -> str:
@@ -76,7 +31,7 @@ def _say(request_id: str, **fields: Any) -> str:
     )
 
 
-def test_a_turn_streams_and_is_stored(local: Running) -> None:
+def test_a_turn_streams_and_is_stored(local: LocalProcess) -> None:
     answers = exchange(local.ws(), [_say("e2e-1", text="Do you have a room for the night?")])
     *tokens, reply = answers
     assert tokens, "the reply must stream token by token"
@@ -102,7 +57,7 @@ BAD_FRAMES = [
 ]
 
 
-def test_bad_frames_get_error_frames_and_the_server_keeps_serving(local: Running) -> None:
+def test_bad_frames_get_error_frames_and_the_server_keeps_serving(local: LocalProcess) -> None:
     frames = [frame for _, frame, _ in BAD_FRAMES] + [_say("after")]
     answers = exchange(local.ws(), frames)
     errors = [a for a in answers if a["type"] == "error"]
@@ -116,7 +71,7 @@ def test_bad_frames_get_error_frames_and_the_server_keeps_serving(local: Running
 
 
 @pytest.mark.parametrize("token", ["not-a-jwt", ""])
-def test_bad_or_missing_token_is_refused(local: Running, token: str) -> None:
+def test_bad_or_missing_token_is_refused(local: LocalProcess, token: str) -> None:
     with pytest.raises(InvalidStatus) as refused:
         exchange(f"ws://127.0.0.1:{local.port}/ws?token={token}", [])
     assert refused.value.response.status_code == 401

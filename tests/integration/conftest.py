@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from aicore.aws.sagemaker_runtime import SageMakerEndpoint
+from aicore.local.budget import MAX_DEADLINE_SCALE
 from aicore.local.embedded_aws import free_port
 from aicore.local.model_server import LlamaEngine, ModelServerThread, local_endpoint_names
 from aicore.local.runtime import LocalRuntime, RuntimeOptions
@@ -68,7 +69,11 @@ def runtime(llama_engine: LlamaEngine) -> Iterator[LocalRuntime]:
     does), so adapters built with `aicore.wiring` talk to it. Package scope: it is gone before
     the unit tests (which forbid sockets) start.
     """
-    local = LocalRuntime(RuntimeOptions(port=free_port()), engine=llama_engine)
+    # The longest deadlines: on a busy 2-core machine the CPU model may take tens of seconds to
+    # start a reply, and a test that expects the model must not get a scripted line instead.
+    local = LocalRuntime(
+        RuntimeOptions(port=free_port(), deadline_scale=MAX_DEADLINE_SCALE), engine=llama_engine
+    )
     local.start()
     yield local
     local.stop()

@@ -10,6 +10,7 @@ import pytest
 
 from aicore.local.lambdas import Lambdas
 from aicore.local.schedules import ScheduleTicker, scheduled_targets
+from aicore.local.stopping import Deadline
 from aicore.topology import TOPOLOGY, Function, Schedule, Topology
 
 HANDLER = """
@@ -63,3 +64,37 @@ def test_the_topology_sweeps_dormant_sessions_on_a_schedule() -> None:
     assert [(t.schedule.name, t.function) for t in scheduled_targets()] == [
         ("session-dormancy-sweep", "session-tiering")
     ]
+
+
+BUSY_HANDLER = """
+import threading
+STARTED, RELEASE = threading.Event(), threading.Event()
+def handler(event, context):
+    STARTED.set()
+    RELEASE.wait(120)
+"""
+
+
+def test_stop_is_bounded_while_a_scheduled_handler_is_busy(tmp_path: Path) -> None:
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "handler.py").write_text(BUSY_HANDLER)
+    function = Function(name="busy", description="b", code="fn", schedules=(Schedule("tick", 1),))
+    topology = Topology(
+        tables=(),
+        buckets=(),
+        bus=TOPOLOGY.bus,
+        model_tiers=(),
+        authorizer=TOPOLOGY.authorizer,
+        functions=(function,),
+    )
+    lambdas = Lambdas(topology, root=tmp_path)
+    handler = lambdas.module(function)
+    ticker = ScheduleTicker(lambdas, "local", topology, seconds_per_minute=0.01)
+    ticker.start()
+    assert handler.STARTED.wait(60)
+
+    # When it stops with a handler still busy, it gives up at the deadline instead of waiting
+    stopped_cleanly = ticker.stop(Deadline.after(0.2))
+
+    handler.RELEASE.set()
+    assert stopped_cleanly is False

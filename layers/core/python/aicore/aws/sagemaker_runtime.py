@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from aicore.errors import ModelUnavailable
-from aicore.llm.endpoint import ChatCall, ChatResult, ChatStream
+from aicore.llm.endpoint import ChatCall, ChatResult, ChatStream, Finish
 from aicore.llm.wire import (
     SSE_DONE,
     ChatCompletion,
@@ -151,8 +151,9 @@ def text_deltas(endpoint_name: str, event_stream: Any) -> Generator[str, None, N
         items.close()
 
 
-def stream_items(endpoint_name: str, event_stream: Any) -> Generator[str | Usage, None, None]:
-    """The text deltas in a response stream, and its token counts (`Usage`) when the endpoint sends them.
+def stream_items(endpoint_name: str, event_stream: Any) -> Generator[str | Usage | Finish, None, None]:
+    """The text deltas in a response stream, why it finished (`Finish`) and its token counts
+    (`Usage`), each when the endpoint sends it.
 
     Yields the non-empty text of each chunk until `[DONE]`; the rest is drained, then closed.
 
@@ -170,6 +171,9 @@ def stream_items(endpoint_name: str, event_stream: Any) -> Generator[str | Usage
             chunk = _chunk(endpoint_name, data)
             if chunk.text:
                 yield chunk.text
+            reason = next((c.finish_reason for c in chunk.choices if c.finish_reason), None)
+            if reason is not None:
+                yield Finish(reason)
             if chunk.usage is not None:
                 yield chunk.usage
     finally:

@@ -21,23 +21,40 @@ class ChatResult:
     finish_reason: str | None = None
 
 
+LENGTH = "length"  # the finish reason of an answer cut at `max_tokens`
+
+
+@dataclass(frozen=True)
+class Finish:
+    """Why the model stopped, as the endpoint says: `stop` (it finished) or `length` (`max_tokens`)."""
+
+    reason: str
+
+
 class ChatStream(Iterator[str]):
     """The text deltas of a streamed answer; `usage` holds the token counts once the endpoint sent them.
 
     Iterating yields only text. A `Usage` in the underlying stream (the last chunk, when the
-    request asked for it) is kept in `usage` instead of being yielded.
+    request asked for it) is kept in `usage`, and a `Finish` in `finish_reason`, instead of
+    being yielded.
     """
 
-    def __init__(self, items: Iterator[str | Usage], abort: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, items: Iterator[str | Usage | Finish], abort: Callable[[], None] | None = None
+    ) -> None:
         self._items = items
         self._abort = abort
         self.usage: Usage | None = None
+        self.finish_reason: str | None = None
 
     def __next__(self) -> str:
         while True:
             item = next(self._items)
             if isinstance(item, Usage):
                 self.usage = item
+                continue
+            if isinstance(item, Finish):
+                self.finish_reason = item.reason
                 continue
             return item
 

@@ -8,6 +8,10 @@
 - **Fallback.** The chosen tier, then the other one (gold -> silver; silver -> gold, a faster
   answer rather than none), then an in-character scripted line. The completion says which
   tier answered, whether that was a fallback, and why each skipped tier was skipped.
+- **Cut replies.** A reply is `truncated` when it does not end where the model meant it to:
+  the stream broke after tokens had reached the player (what was said is kept, the tier counts
+  a failure), or the model reached `max_tokens` (finish reason `length`: the tier is healthy).
+  Either way the words already streamed are the reply; `truncated_reason` says which.
 - **Deadline.** The budget is a deadline for the first token: the time left of it is each
   attempt's timeout, so a slow tier cannot spend its fallback's time, and the scripted line is
   there by the deadline at the latest. A tier is only blamed (its breaker counts a failure) for
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from aicore.errors import ModelUnavailable
-from aicore.llm.endpoint import ChatCall, ChatStream, ModelEndpoint, TierTarget
+from aicore.llm.endpoint import LENGTH, ChatCall, ChatStream, ModelEndpoint, TierTarget
 from aicore.llm.tiers import (
     GOLD_BUDGET_MS,
     OWN_BUDGET_MS,
@@ -226,6 +230,7 @@ class Completion:
     total_ms: float
     tokens: int  # completion tokens: the endpoint's count when it sends one, else the deltas received
     truncated: bool = False
+    truncated_reason: str | None = None  # `length`: the token limit; else why the stream broke
     prompt_tokens: int | None = None
     attempts: tuple[Attempt, ...] = field(default=())
 
@@ -253,6 +258,7 @@ class _End:
     error: ModelUnavailable | None = None
     stalled: bool = False
     listener_gone: bool = False
+    finish_reason: str | None = None
 
 
 _Item = str | _End
@@ -299,7 +305,7 @@ class _StreamReader:
                 if self._abandoned.is_set():
                     return
                 self._items.put(delta)
-            self._items.put(_End(usage=stream.usage))
+            self._items.put(_End(usage=stream.usage, finish_reason=stream.finish_reason))
         except ModelUnavailable as error:
             self._items.put(_End(error=error))
         except Exception as error:
@@ -416,14 +422,15 @@ class Router:
             end = _End(listener_gone=True)
         else:
             end = self._rest(reader, pieces, on_token)
-        failed = end.error is not None or end.stalled
-        truncated = failed or end.listener_gone
-        if failed:
+        broken = end.error is not None or end.stalled
+        broken_reason = _broken_reason(end)
+        if broken:
             breaker.record_failure()
             # Tokens already reached the player: keep what was said rather than start over.
             logger.warning("Model stream cut mid-way", extra={"tier": tier, "tokens": len(pieces)})
         else:
             breaker.record_success()
+        at_limit = broken_reason is None and end.finish_reason == LENGTH
         usage = end.usage
         completion = Completion(
             text="".join(pieces).strip(),
@@ -432,15 +439,13 @@ class Router:
             first_token_ms=first_token_ms,
             total_ms=self._since(started),
             tokens=usage.completion_tokens if usage else len(pieces),
-            truncated=truncated,
+            truncated=broken_reason is not None or at_limit,
+            truncated_reason=LENGTH if at_limit else broken_reason,
             prompt_tokens=usage.prompt_tokens if usage else None,
         )
-        if not truncated:
+        if broken_reason is None:
             return _Attempted(attempt(Outcome.ANSWERED), completion)
-        reason = _reason(end.error) if end.error else "stalled mid-answer"
-        if end.listener_gone:
-            reason = "nobody listens any more: the model was stopped"
-        return _Attempted(attempt(Outcome.TRUNCATED, reason), completion)
+        return _Attempted(attempt(Outcome.TRUNCATED, broken_reason), completion)
 
     def _rest(self, reader: _StreamReader, pieces: list[str], on_token: TokenSink) -> _End:
         while True:
@@ -478,6 +483,17 @@ class Router:
 
     def _since(self, start: float) -> float:
         return _ms(start, self._clock())
+
+
+def _broken_reason(end: _End) -> str | None:
+    """Why an answer that had started did not finish (None: it did)."""
+    if end.error is not None:
+        return _reason(end.error)
+    if end.stalled:
+        return "stalled mid-answer"
+    if end.listener_gone:
+        return "nobody listens any more: the model was stopped"
+    return None
 
 
 def _reason(error: ModelUnavailable) -> str:

@@ -1,77 +1,227 @@
-"""The `aicore` command: `local` runs the backend on loopback, `token` prints a player token."""
+"""The `aicore` command: `local` runs the backend on loopback, `token` prints a player token,
+`doctor` checks an AWS account before a deploy (it parses its own flags)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
+import os
 import sys
-import threading
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aicore.auth import Role
+from aicore.local.budget import (
+    DEADLINE_SCALE_VARIABLE,
+    DEFAULT_DEADLINE_SCALE,
+    deadline_scale_from_environment,
+    first_token_deadlines_s,
+    parse_deadline_scale,
+)
+from aicore.tokens import DEFAULT_TTL_S
+
+if TYPE_CHECKING:
+    from aicore.local.runtime import LocalRuntime, RuntimeOptions
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def aicore_version() -> str:
+    try:
+        return version("aicore")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aicore", description="aicore: the game's AI backend.")
+    parser.add_argument("--version", action="version", version=f"aicore {aicore_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    local = commands.add_parser(
+        "local",
+        help="run the whole backend on loopback",
+        description="Run the whole backend on loopback: embedded AWS, the local model, the gateway "
+        "and the console page. Ctrl-C (or SIGTERM) stops it.",
+    )
+    local.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
+    local.add_argument(
+        "--port", type=_port, default=8000, help="gateway port, HTTP and WebSocket (default: %(default)s)"
+    )
+    local.add_argument(
+        "--model-port", type=_port, default=0, help="local model server port (default: 0, any free port)"
+    )
+    local.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default="WARNING",
+        help="level of the handlers' JSON log lines on stdout (default: %(default)s)",
+    )
+    local.add_argument(
+        "--deadline-scale",
+        type=_deadline_scale,
+        default=None,
+        metavar="N",
+        help="how much longer than on the tiers' GPUs the local CPU model may take to start a "
+        f"reply before the NPC falls back to a scripted line: gold's 100 ms budget times N "
+        f"(default: ${DEADLINE_SCALE_VARIABLE} or {DEFAULT_DEADLINE_SCALE:g}, i.e. 10 s; raise it "
+        "on a busy or slow machine)",
+    )
+    local.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="keep tables and objects in PATH, across stops, crashes and reboots (default: in "
+        "memory, gone at stop)",
+    )
+
+    token = commands.add_parser(
+        "token",
+        help="print a JWT signed with the local development key",
+        description=f"Print a JWT for `aicore local`, valid {DEFAULT_TTL_S // 3600} hours.",
+    )
+    token.add_argument("--player", required=True, help="the player id (the token's subject)")
+    token.add_argument("--world", default="demo", help="the world the token is for (default: %(default)s)")
+    token.add_argument(
+        "--role",
+        action="append",
+        choices=[r.value for r in Role],
+        help="a role of the token; repeatable (default: player)",
+    )
+
+    commands.add_parser("doctor", help="preflight checks before `cdk deploy` (aicore doctor --help)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="aicore", description="aicore: the game's AI backend.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["doctor"]:  # doctor has its own parser and flags
+        from aicore.local.doctor import main as doctor
 
-    local = commands.add_parser("local", help="run the whole backend on loopback")
-    local.add_argument("--host", default="127.0.0.1")
-    local.add_argument("--port", type=int, default=8000, help="gateway port (HTTP and WebSocket)")
-    local.add_argument("--model-port", type=int, default=0, help="local model server port (0: any free port)")
-    local.add_argument("--log-level", default="WARNING", help="handler log level (DEBUG, INFO, WARNING)")
-
-    token = commands.add_parser("token", help="print a JWT signed with the local development key")
-    token.add_argument("--player", required=True)
-    token.add_argument("--world", default="demo")
-    token.add_argument(
-        "--role", action="append", choices=[r.value for r in Role], help="repeatable; default player"
-    )
-
-    commands.add_parser("doctor", help="preflight checks before `cdk deploy`", add_help=False)
-
-    args, rest = parser.parse_known_args(argv)
+        return int(doctor(arguments[1:]))
+    parser = build_parser()
+    args = parser.parse_args(arguments)  # an unknown flag: usage, and exit code 2
     if args.command == "local":
+        if args.deadline_scale is None:
+            args.deadline_scale = _deadline_scale_from_environment(parser)
         return run_local(args)
-    if args.command == "token":
-        from aicore.local.runtime import local_token
+    from aicore.local.runtime import local_token
 
-        print(local_token(args.player, args.world, tuple(Role(r) for r in (args.role or ["player"]))))
-        return 0
-    from aicore.local.doctor import main as doctor
-
-    return int(doctor(rest))
+    print(local_token(args.player, args.world, tuple(Role(r) for r in (args.role or ["player"]))))
+    return 0
 
 
 def run_local(args: argparse.Namespace) -> int:
-    from aicore.local.runtime import LocalRuntime, RuntimeOptions
+    """Runs until SIGINT or SIGTERM, then stops within a bound and ends the process (`os._exit`).
 
-    runtime = LocalRuntime(
-        RuntimeOptions(
-            host=args.host, port=args.port, model_port=args.model_port, log_level=args.log_level.upper()
-        )
+    Ending the process rather than returning: a handler still busy in a pool thread is abandoned,
+    as Lambda freezes a sandbox, instead of being waited for by the interpreter's exit.
+    """
+    from aicore.local.gateway import PortInUse, port_in_use
+    from aicore.local.persistence import DataDirInUse
+    from aicore.local.runtime import LocalRuntime, RuntimeOptions
+    from aicore.local.stopping import StopSignals
+
+    for port, flag in ((args.port, "--port"), (args.model_port, "--model-port")):
+        if port and port_in_use(args.host, port):
+            return _refuse(f"{PortInUse(args.host, port)}".replace("--port", flag))
+    options = RuntimeOptions(
+        host=args.host,
+        port=args.port,
+        model_port=args.model_port,
+        log_level=args.log_level,
+        deadline_scale=args.deadline_scale,
+        data_dir=args.data_dir.expanduser().resolve() if args.data_dir else None,
     )
-    runtime.start()
-    base = f"http://{args.host}:{args.port}"
-    token = runtime.console_token
+    try:
+        runtime = LocalRuntime(options)
+    except FileNotFoundError as missing:  # the model package: `make setup` installs it
+        return _refuse(str(missing))
+    with StopSignals(on_repeat=lambda signum: _exit_now(128 + signum)) as signals:
+        try:
+            with signals.blocked():  # the runtime's threads never take a stop signal from the main thread
+                runtime.start()
+        except (PortInUse, DataDirInUse) as refused:
+            return _refuse(str(refused))
+        print(banner(runtime, options), flush=True)
+        signals.wait()
+        print("Stopping… (press Ctrl-C again to quit at once)", flush=True)
+        abandoned = runtime.stop()
     print(
+        f"aicore local stopped; still busy and abandoned: {', '.join(abandoned)}."
+        if abandoned
+        else "aicore local stopped.",
+        flush=True,
+    )
+    _exit_now(0)
+    return 0  # not reached
+
+
+def banner(runtime: LocalRuntime, options: RuntimeOptions) -> str:
+    from aicore.local.gateway import HEALTH_PATH
+
+    base = f"http://{options.host}:{options.port}"
+    gold_s, silver_s = first_token_deadlines_s(options.deadline_scale)
+    if options.data_dir is None:
+        state = "in memory: gone at stop (keep it with --data-dir PATH)"
+    else:
+        restored = runtime.restored
+        replayed = f"{restored.replayed} writes restored in {restored.seconds:.1f} s" if restored else ""
+        state = f"{options.data_dir} ({replayed})"
+    return (
         f"aicore local is ready in {runtime.started_in_s:.1f} s\n"
         f"  console    {base}/   (talk to the NPCs in a browser)\n"
         f"  HTTP API   {base}/worlds/demo/npcs   (Authorization: Bearer <token>)\n"
-        f"  WebSocket  ws://{args.host}:{args.port}/ws?token=<token>\n"
+        f"  WebSocket  ws://{options.host}:{options.port}/ws?token=<token>\n"
+        f"  health     {base}{HEALTH_PATH}\n"
         f"  AWS (moto) {runtime.aws.url}\n"
         f"  models     {runtime.model.url}   (fault injection: POST {runtime.model.url}/_aicore/faults)\n"
-        f"  token      {token}\n"
-        f"  (player-1 in world demo; more with: aicore token --player NAME --world demo)\n"
-        "Ctrl-C stops it.",
-        flush=True,
+        f"  deadlines  first token within {gold_s:g} s (gold), {silver_s:g} s (silver), "
+        f"else a scripted line (--deadline-scale {options.deadline_scale:g})\n"
+        f"  state      {state}\n"
+        f"  logs       JSON lines on stdout, level {options.log_level} (--log-level)\n"
+        f"  token      {runtime.console_token}\n"
+        f"  (player-1 in world demo, valid {DEFAULT_TTL_S // 3600} h; more with: "
+        ".venv/bin/aicore token --player NAME --world demo)\n"
+        "Ctrl-C (or SIGTERM) stops it."
     )
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        stopped.wait()
-    runtime.stop()
-    return 0
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, not {port}")
+    return port
+
+
+def _deadline_scale(value: str) -> float:
+    try:
+        return parse_deadline_scale(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _deadline_scale_from_environment(parser: argparse.ArgumentParser) -> float:
+    try:
+        return deadline_scale_from_environment()
+    except ValueError as error:
+        parser.error(f"{DEADLINE_SCALE_VARIABLE}: {error}")
+
+
+def _refuse(message: str) -> int:
+    print(f"aicore local: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def _exit_now(code: int = 1) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""Embedded AWS: moto server on loopback, with the resources the topology declares."""
+"""Embedded AWS: moto server on loopback, with the resources the topology declares.
+
+With a data directory, DynamoDB items and S3 objects survive a restart (`aicore.local.persistence`).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,18 @@ import logging
 import socket
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 import requests
 from moto.dynamodb.responses import DynamoHandler
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
+from aicore.local.persistence import AwsStateStore, Restored, snapshot_writes
+from aicore.local.stopping import Deadline
+from aicore.observability import logger
 from aicore.topology import TOPOLOGY, EventRule, Table, Topology, physical_name
 
 REGION = "us-east-1"
@@ -30,25 +38,78 @@ def free_port() -> int:
 
 
 class EmbeddedAws:
-    """A moto server thread; `url` is what `AWS_ENDPOINT_URL` points at."""
+    """A moto server thread; `url` is what `AWS_ENDPOINT_URL` points at.
 
-    def __init__(self, port: int | None = None) -> None:
+    With `data_dir`, call `restore()` once the resources exist: it brings back what the last run
+    stored, and from then on every write is journaled.
+    """
+
+    def __init__(self, port: int | None = None, data_dir: Path | None = None) -> None:
         self.port = port or free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._app = DomainDispatcherApplication(create_backend_app)
+        self._store = AwsStateStore(data_dir) if data_dir is not None else None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def persistent(self) -> bool:
+        return self._store is not None
+
     def start(self) -> str:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
         serialize_dynamodb_requests()
-        self._server.start()
+        if self._store is not None:
+            self._store.open()
+        app = self._app if self._store is None else self._store.journaling(self._app)
+        self._server = make_server(
+            "127.0.0.1", self.port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
         requests.post(f"{self.url}/moto-api/config", json=MOTO_CONFIG, timeout=5).raise_for_status()
         return self.url
 
-    def stop(self) -> None:
-        self._server.stop()
+    def restore(self) -> Restored | None:
+        """Replay the data directory into moto, then snapshot it and start journaling (None: in memory)."""
+        if self._store is None:
+            return None
+        restored = self._store.restore(self._app)
+        self.checkpoint()
+        return restored
+
+    def checkpoint(self) -> None:
+        """Write everything to a new snapshot; the journal starts again empty."""
+        if self._store is not None:
+            writes = snapshot_writes(aws_client("dynamodb", self.url), aws_client("s3", self.url), REGION)
+            self._store.checkpoint(writes)
+
+    def stop(self, deadline: Deadline | None = None) -> bool:
+        """Snapshot (when persistent and time allows), then stop serving within the deadline."""
+        deadline = deadline or Deadline.after(10)
+        if self._store is not None:
+            if self._store.restored and not deadline.passed:
+                try:
+                    self.checkpoint()
+                except Exception:  # the journal still holds every write: nothing is lost
+                    logger.exception("Snapshot at stop failed; the journal is kept")
+            self._store.close()
+        if self._server is None or self._thread is None:
+            return True
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        stopper = threading.Thread(target=server.shutdown, name="moto-stop", daemon=True)
+        stopper.start()  # shutdown() waits for the serving loop, which wakes every 0.5 s
+        stopper.join(deadline.left())
+        thread.join(deadline.left())
+        if thread.is_alive():
+            logger.warning("moto server did not stop in time: abandoned")
+            return False
+        server.server_close()
+        return True
 
 
 _dynamodb_serialized = threading.Lock()

@@ -4,7 +4,13 @@ A `FaultPlan` is the model server's `Faults` hook. Tests set faults directly; a 
 `aicore local` takes them over HTTP on the model server (`/_aicore/faults`, local only):
 
     curl -X POST localhost:8081/_aicore/faults -d '{"endpoint": "aicore-local-gold", "kind": "throttling"}'
-    curl -X DELETE localhost:8081/_aicore/faults
+    curl localhost:8081/_aicore/faults                     # what is in force, with its hits
+    curl -X DELETE localhost:8081/_aicore/faults           # all; ?endpoint=NAME for one
+
+The body is one `Fault`: `endpoint` (an endpoint the server serves), `kind` (a `FaultKind`),
+optional `times` (calls it hits before it heals; default: until cleared), `delay_s` (stall,
+slow, stall_mid_stream; default 5) and `after_chunks` (cut, garbage, stall_mid_stream; default
+1). Anything else is refused with 400 and a message that lists what is accepted.
 
 Each fault answers the way SageMaker Runtime does, so the client code under test sees exactly
 what it would see in the cloud: botocore errors with their real codes, event streams that end
@@ -15,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -154,8 +160,15 @@ async def _broken(fault: Fault, frames: AsyncIterator[bytes]) -> AsyncIterator[b
         sent += 1
 
 
-def admin_routes(plan: FaultPlan) -> list[web.RouteDef]:
-    """`GET|POST|DELETE /_aicore/faults`: list, set (one `Fault` as JSON) and clear faults."""
+def admin_routes(plan: FaultPlan, endpoints: Iterable[str] | None = None) -> list[web.RouteDef]:
+    """`GET|POST|DELETE /_aicore/faults`: list, set (one `Fault` as JSON) and clear faults.
+
+    With `endpoints`, a fault for any other endpoint is refused (400).
+    """
+    known = sorted(endpoints) if endpoints is not None else None
+    accepted = f"Kinds: {', '.join(kind.value for kind in FaultKind)}." + (
+        f" Endpoints: {', '.join(known)}." if known is not None else ""
+    )
 
     async def listing(_: web.Request) -> web.Response:
         return json_response({"faults": plan.describe()}, headers={})
@@ -164,7 +177,9 @@ def admin_routes(plan: FaultPlan) -> list[web.RouteDef]:
         try:
             fault = Fault.model_validate_json(await request.read())
         except ValidationError as error:
-            raise SageMakerApiError(400, "ValidationError", str(error)) from None
+            raise SageMakerApiError(400, "ValidationError", f"{_problems(error)} {accepted}") from None
+        if known is not None and fault.endpoint not in known:
+            raise SageMakerApiError(400, "ValidationError", f"endpoint: no such endpoint here. {accepted}")
         plan.inject(fault)
         return json_response({"fault": fault.model_dump(mode="json")}, headers={})
 
@@ -173,3 +188,12 @@ def admin_routes(plan: FaultPlan) -> list[web.RouteDef]:
         return json_response({"faults": plan.describe()}, headers={})
 
     return [web.get(ADMIN_PATH, listing), web.post(ADMIN_PATH, set_fault), web.delete(ADMIN_PATH, clear)]
+
+
+def _problems(error: ValidationError) -> str:
+    """What is wrong with a fault, field by field, without echoing the input."""
+    problems = [
+        f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
+        for problem in error.errors(include_url=False, include_input=False)[:5]
+    ]
+    return "Invalid fault: " + "; ".join(problems) + "."

@@ -5,20 +5,24 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aicore.auth import Caller, Role
 from aicore.aws.world_store import DynamoWorldStore
+from aicore.local.budget import DEFAULT_DEADLINE_SCALE
 from aicore.local.console import console_routes
 from aicore.local.delivery import EventDelivery
 from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
 from aicore.local.faults import FaultPlan, admin_routes
-from aicore.local.gateway import Gateway, GatewayThread
+from aicore.local.gateway import Concurrency, Gateway, GatewayThread
 from aicore.local.lambdas import REPO_ROOT, Lambdas
 from aicore.local.model_server import ChatEngine, LlamaEngine, ModelServerThread, local_endpoint_names
+from aicore.local.persistence import Restored
 from aicore.local.sagemaker_control import LocalHosting
 from aicore.local.schedules import ScheduleTicker
 from aicore.local.seed import seed_world
 from aicore.local.step_functions import LambdaBridge, create_state_machines
+from aicore.local.stopping import Deadline
 from aicore.observability import logger
 from aicore.settings import Settings
 from aicore.tokens import TokenIssuer
@@ -27,11 +31,8 @@ from aicore.topology import TOPOLOGY, physical_name, resource_environment
 ENV = "local"
 # A development-only signing key: tokens it signs are worthless outside `aicore local`.
 LOCAL_JWT_SECRET = os.environ.get("AICORE_LOCAL_JWT_SECRET", "aicore-local-development-key-not-a-secret")
-# The local model runs on a laptop's CPU, not the tiers' GPUs: reading an NPC prompt (~500 tokens)
-# takes it 0.5-3 s where a GPU takes tens of ms, so the router's deadlines stretch to match (gold's
-# 100 ms budget becomes 10 s). Budgets still pick the tiers; the metrics report real times.
-LOCAL_DEADLINE_SCALE = 100
 LOCAL_DEPLOY_POLL_S = 1
+STOP_TIMEOUT_S = 20.0
 
 
 def local_issuer() -> TokenIssuer:
@@ -52,6 +53,9 @@ class RuntimeOptions:
     model_port: int = 0
     aws_port: int | None = None
     log_level: str = "WARNING"
+    deadline_scale: float = DEFAULT_DEADLINE_SCALE  # the router's deadlines: the tiers' budgets times this
+    data_dir: Path | None = None  # where tables and objects persist; None: in memory only
+    concurrency: Concurrency = field(default_factory=Concurrency)
 
 
 @dataclass
@@ -59,9 +63,10 @@ class LocalRuntime:
     options: RuntimeOptions = field(default_factory=RuntimeOptions)
     engine: ChatEngine | None = None  # tests share one loaded model; by default, SmolLM2 via llama.cpp
     started_in_s: float = 0.0
+    restored: Restored | None = None  # what `--data-dir` brought back at start
 
     def __post_init__(self) -> None:
-        self.aws = EmbeddedAws(self.options.aws_port)
+        self.aws = EmbeddedAws(self.options.aws_port, self.options.data_dir)
         engine = self.engine or LlamaEngine()
         self.faults = FaultPlan()  # faults on demand: tests, or POST /_aicore/faults on the model server
         self.hosting = LocalHosting.for_tiers(ENV, REPO_ROOT / "endpoints")  # what deployments change
@@ -71,7 +76,7 @@ class LocalRuntime:
             port=self.options.model_port,
             faults=self.faults,
             hosting=self.hosting,
-            extra_routes=admin_routes(self.faults),
+            extra_routes=admin_routes(self.faults, local_endpoint_names(ENV)),
         )
         self.lambdas = Lambdas()
         self.console_token = local_token("player-1", "demo")
@@ -81,6 +86,7 @@ class LocalRuntime:
             host=self.options.host,
             port=self.options.port,
             extra_routes=console_routes(self.console_token),
+            concurrency=self.options.concurrency,
         )
         self.gateway = GatewayThread(gateway)
         self.delivery: EventDelivery | None = None
@@ -89,12 +95,21 @@ class LocalRuntime:
         self.schedules = ScheduleTicker(self.lambdas, ENV)
 
     def start(self) -> None:
+        """Start every part; if one fails, what already started is stopped again before the error rises."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop(timeout_s=5)
+            raise
+
+    def _start(self) -> None:
         started = time.perf_counter()
         logger.setLevel(self.options.log_level)
         aws_url = self.aws.start()
         model_url = self.model.start()
         self._export_environment(aws_url, model_url, f"http://{self.options.host}:{self.options.port}")
         deliveries = create_resources(aws_url, ENV)
+        self.restored = self.aws.restore()
         self.bridge.install()
         self._export(create_state_machines(aws_url, ENV))
         seed_world(DynamoWorldStore(physical_name(ENV, "world")))
@@ -104,15 +119,22 @@ class LocalRuntime:
         self.schedules.start()
         self.started_in_s = time.perf_counter() - started
 
-    def stop(self) -> None:
-        self.schedules.stop()
-        if self.delivery is not None:
-            self.delivery.stop()
-        self.gateway.stop()
-        self.model.stop()
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> list[str]:
+        """Stop every part within `timeout_s` in all, even with handlers busy; returns the parts
+        that had to be abandoned (their threads are daemons, or pool workers nobody waits for)."""
+        deadline = Deadline.after(timeout_s)
+        late = [] if self.schedules.stop(deadline) else ["schedules"]
+        if self.delivery is not None and not self.delivery.stop(deadline):
+            late.append("event delivery")
+        if not self.gateway.stop(deadline.left()):
+            late.append("gateway")
+        if not self.model.stop(deadline.left()):
+            late.append("model server")
         self.bridge.uninstall()
-        self.aws.stop()
+        if not self.aws.stop(deadline):
+            late.append("moto")
         self._restore_environment()
+        return late
 
     def _export_environment(self, aws_url: str, model_url: str, gateway_url: str) -> None:
         """What Lambda's configuration gives each function in the cloud, pointed at loopback."""
@@ -122,7 +144,7 @@ class LocalRuntime:
                 "AWS_ENDPOINT_URL": aws_url,
                 "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": model_url,
                 "AWS_ENDPOINT_URL_SAGEMAKER": model_url,  # deployments: aicore.local.sagemaker_control
-                "MODEL_DEADLINE_SCALE": str(LOCAL_DEADLINE_SCALE),
+                "MODEL_DEADLINE_SCALE": str(self.options.deadline_scale),
                 "MODEL_DEPLOY_POLL_S": str(LOCAL_DEPLOY_POLL_S),
                 "CONNECTIONS_URL": gateway_url,
                 "JWT_SECRET": LOCAL_JWT_SECRET,

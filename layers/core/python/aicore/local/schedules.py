@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aicore.local.lambdas import Lambdas
+from aicore.local.stopping import Deadline, join_threads
 from aicore.observability import logger
 from aicore.topology import TOPOLOGY, Schedule, Topology
 
@@ -52,10 +53,13 @@ class ScheduleTicker:
         for thread in self._threads:
             thread.start()
 
-    def stop(self) -> None:
+    def stop(self, deadline: Deadline | None = None) -> bool:
+        """Stop ticking; a tick whose handler is still running is waited for until the deadline."""
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        late = join_threads(self._threads, deadline or Deadline.after(5))
+        if late:
+            logger.warning("Schedules still running at stop: abandoned", extra={"schedules": late})
+        return not late
 
     def fire(self, name: str) -> Any:
         """Run schedule `name` once, now."""

@@ -50,14 +50,35 @@ ABNORMAL_CLOSURE = 1006
 _REFUSAL_MESSAGES = {401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error"}
 
 
+THROTTLED_MESSAGE = "Too Many Requests"  # API Gateway's own answer to a throttled message
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """Frames of one connection in handlers at once, and how many more may wait their turn."""
+
+    in_flight: int = 4
+    queued: int = 32
+
+
 @dataclass
 class Connection:
     peer: WebSocketPeer
     socket: web.WebSocketResponse
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     last_active_at_ms: int = field(default_factory=now_ms)
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed_by_api: tuple[int, str] | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    frames: set[asyncio.Task[None]] = field(default_factory=set)  # in handlers or waiting for a slot
+    slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = asyncio.Semaphore(self.limits.in_flight)
+
+    @property
+    def full(self) -> bool:
+        return len(self.frames) >= self.limits.in_flight + self.limits.queued
 
     async def send(self, data: str | bytes) -> None:
         async with self.send_lock:
@@ -97,9 +118,17 @@ def payload_too_large_frame() -> str:
 class WebSocketApi:
     """One WebSocket API: its connections, its routes and its `@connections` endpoint."""
 
-    def __init__(self, topology: Topology, invoke: Invoke, *, stage: str = "local") -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        invoke: Invoke,
+        *,
+        stage: str = "local",
+        limits: ConnectionLimits | None = None,
+    ) -> None:
         self._topology = topology
         self._invoke = invoke
+        self._limits = limits or ConnectionLimits()
         self.api = Api(WEBSOCKET_API_ID, stage)
         self._connections: dict[str, Connection] = {}
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -134,7 +163,7 @@ class WebSocketApi:
         except Refused as refusal:
             return refusal_response(refusal.status)
         await socket.prepare(request)
-        await self._serve(Connection(peer, socket))
+        await self._serve(Connection(peer, socket, self._limits))
         return socket
 
     async def _admit(self, peer: WebSocketPeer, handshake: Handshake) -> None:
@@ -188,6 +217,8 @@ class WebSocketApi:
                 break
         finally:
             self._connections.pop(peer.connection_id, None)
+            for frame in list(connection.frames):
+                frame.cancel()  # the client is gone: frames still waiting for a slot are dropped
             if connection.closed_by_api is not None:
                 close_code, close_reason = connection.closed_by_api
             await self._disconnect(peer, close_code, close_reason)
@@ -200,10 +231,21 @@ class WebSocketApi:
             self._spawn(self._send_quietly(connection, payload_too_large_frame()))
             return
         route_key = select_route_key(data, self._topology.websocket_route_keys)
-        self._spawn(self._route(connection, route_key, data))
-
-    async def _route(self, connection: Connection, route_key: str, data: str | bytes) -> None:
         event = websocket_message_event(self.api, connection.peer, route_key, data)
+        if connection.full:
+            request_id = event["requestContext"]["requestId"]
+            throttled = gateway_error_frame(THROTTLED_MESSAGE, connection.peer, request_id)
+            self._spawn(self._send_quietly(connection, throttled))
+            return
+        task = self._spawn(self._take_turn(connection, route_key, event))
+        connection.frames.add(task)
+        task.add_done_callback(connection.frames.discard)
+
+    async def _take_turn(self, connection: Connection, route_key: str, event: dict[str, Any]) -> None:
+        async with connection.slots:
+            await self._route(connection, route_key, event)
+
+    async def _route(self, connection: Connection, route_key: str, event: dict[str, Any]) -> None:
         function = self._topology.websocket_route(route_key)
         request_id = event["requestContext"]["requestId"]
         if function is None:
@@ -226,10 +268,11 @@ class WebSocketApi:
         with contextlib.suppress(ConnectionError):
             await connection.send(frame)
 
-    def _spawn(self, work: Awaitable[None]) -> None:
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(work)
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
+        return task
 
     # --- $disconnect ---------------------------------------------------------------------------
 
@@ -251,6 +294,11 @@ class WebSocketApi:
             await connection.finished.wait()
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=5)
+
+    def abandon_all(self) -> None:
+        """Stop waiting for frames in flight (their handlers may still run in their threads)."""
+        for task in list(self._in_flight):
+            task.cancel()
 
     async def _close(self, connection: Connection, code: int, reason: str) -> None:
         connection.closed_by_api = (code, reason)

@@ -63,7 +63,8 @@ class TurnReply(BaseModel):
     tier: str
     fallback: bool
     fallback_reason: str | None = None  # why the tiers before `tier` did not answer
-    truncated: bool
+    truncated: bool  # the reply stops short: see `truncated_reason`
+    truncated_reason: str | None = None  # `length`: the token limit was reached; else why the stream broke
     mode: str  # the performance mode the turn ran in
     seq: int
     timings: TurnTimings
@@ -206,6 +207,7 @@ def _reply(session_id: str, npc_id: str, seq: int, completion: Completion, mode:
         fallback=completion.fallback,
         fallback_reason=completion.fallback_reason,
         truncated=completion.truncated,
+        truncated_reason=completion.truncated_reason,
         mode=mode,
         seq=seq,
         timings=TurnTimings(

@@ -1,0 +1,234 @@
+"""The console page in a real headless browser (Chromium through Selenium), against the whole local backend.
+
+Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`; `make test`
+installs them where it can). Without them these tests are skipped, and the reason is in pytest's
+summary.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from aicore.local.faults import Fault, FaultKind
+from aicore.local.runtime import LocalRuntime
+
+selenium = pytest.importorskip(
+    "selenium", reason="selenium is not installed (the dev extras pin it: make setup)"
+)
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+pytestmark = pytest.mark.model
+TURN_TIMEOUT_S = 180  # a real turn on a busy 2-core machine: a generous bound, not a performance assert
+PAGE_TIMEOUT_S = 60
+GOLD = "aicore-local-gold"
+SILVER = "aicore-local-silver"
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+T = TypeVar("T")
+
+
+def _browser_binaries() -> tuple[str, str] | str:
+    """(chromium, chromedriver), or why there is none."""
+    chromium = next(
+        (
+            path
+            for path in (
+                os.environ.get("AICORE_CHROMIUM"),
+                "/usr/lib/chromium/chromium",  # Debian's binary (/usr/bin/chromium is a wrapper script)
+                shutil.which("chromium"),
+                shutil.which("chromium-browser"),
+                shutil.which("google-chrome"),
+            )
+            if path and Path(path).exists()
+        ),
+        None,
+    )
+    driver = os.environ.get("AICORE_CHROMEDRIVER") or shutil.which("chromedriver")
+    if chromium is None or driver is None:
+        missing = " and ".join(n for n, p in (("chromium", chromium), ("chromedriver", driver)) if p is None)
+        return (
+            f"no headless browser: {missing} not found. Install them (Debian: apt-get install chromium "
+            "chromium-driver; make test does it where it may) to run the console's browser tests."
+        )
+    return chromium, driver
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    found = _browser_binaries()
+    if isinstance(found, str):
+        pytest.skip(found)
+    chromium, driver_path = found
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    driver.set_page_load_timeout(PAGE_TIMEOUT_S)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def page(browser: Any, runtime: LocalRuntime) -> Iterator[Any]:
+    """The console on a phone-sized viewport, connected."""
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 740, "deviceScaleFactor": 2, "mobile": True},
+    )
+    browser.get(runtime.gateway.gateway.url + "/")
+    wait_for(
+        browser, lambda: browser.find_element(By.ID, "status").get_attribute("data-state") == "connected"
+    )
+    wait_for(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, "#npcs button")) >= 3)
+    yield browser
+    runtime.faults.clear()
+
+
+def wait_for(driver: Any, condition: Callable[[], T], timeout_s: float = PAGE_TIMEOUT_S) -> T:
+    try:
+        return WebDriverWait(driver, timeout_s, poll_frequency=0.1).until(lambda _: condition())
+    except TimeoutException:
+        log = driver.find_element(By.ID, "log").text
+        raise AssertionError(f"not within {timeout_s} s; the log reads:\n{log}") from None
+
+
+def pick(driver: Any, npc_id: str) -> None:
+    driver.find_element(By.CSS_SELECTOR, f'#npcs button[data-npc="{npc_id}"]').click()
+    wait_for(driver, lambda: driver.find_element(By.ID, "text").is_enabled())
+
+
+def say(driver: Any, text: str) -> None:
+    box = driver.find_element(By.ID, "text")
+    driver.execute_script("arguments[0].value = arguments[1]", box, text)  # long texts: faster than typing
+    driver.find_element(By.ID, "send").click()
+
+
+def lines(driver: Any, selector: str) -> list[WebElement]:
+    return list(driver.find_elements(By.CSS_SELECTOR, f"#log {selector}"))
+
+
+def replies(driver: Any) -> list[WebElement]:
+    return lines(driver, ".line.npc:not(.history)")
+
+
+def last_meta(driver: Any) -> str:
+    metas = lines(driver, ".line.meta")
+    return str(metas[-1].text) if metas else ""
+
+
+def geometry(driver: Any) -> dict[str, float]:
+    return dict(
+        driver.execute_script(
+            """const log = document.getElementById("log"), input = document.getElementById("text");
+            const box = input.getBoundingClientRect();
+            return {inputTop: box.top, inputBottom: box.bottom, viewport: window.innerHeight,
+                    page: document.documentElement.scrollHeight, logScroll: log.scrollHeight,
+                    logHeight: log.clientHeight, logScrollWidth: log.scrollWidth,
+                    logWidth: log.clientWidth};"""
+        )
+    )
+
+
+def test_a_turn_streams_in_and_the_history_comes_back_after_a_reload(page: Any) -> None:
+    # Given the console on a phone, talking to Mira
+    pick(page, "mira")
+    say(page, "Hello there, do you have a room?")
+
+    # Then her reply arrives, with how it was made
+    wait_for(page, lambda: "first token" in last_meta(page) or "scripted" in last_meta(page), TURN_TIMEOUT_S)
+    name, _, reply = replies(page)[-1].text.partition(": ")
+    assert name.startswith("Mira")
+    assert reply
+
+    # When the page is loaded again and Mira picked, the conversation so far is shown
+    page.refresh()
+    wait_for(page, lambda: page.find_element(By.ID, "status").get_attribute("data-state") == "connected")
+    wait_for(page, lambda: page.find_elements(By.CSS_SELECTOR, '#npcs button[data-npc="mira"]'))
+    pick(page, "mira")
+    wait_for(
+        page,
+        lambda: any(
+            "Hello there, do you have a room?" in e.text for e in lines(page, ".line.player.history")
+        ),
+    )
+
+
+def test_the_log_scrolls_long_words_wrap_and_the_input_stays_visible_on_a_phone(page: Any) -> None:
+    pick(page, "borin")
+    # Given far more lines than fit, and a word longer than the screen is wide
+    page.execute_script(
+        "for (let i = 0; i < 200; i++) line('meta', 'line ' + i); line('npc', 'Borin: ' + 'x'.repeat(600));"
+    )
+
+    shape = geometry(page)
+
+    assert shape["logScroll"] > shape["logHeight"]  # the log scrolls ...
+    assert shape["page"] <= shape["viewport"] + 1  # ... not the page
+    assert 0 <= shape["inputTop"] < shape["inputBottom"] <= shape["viewport"]  # the input is on screen
+    assert shape["logScrollWidth"] <= shape["logWidth"]  # the long word wraps
+
+
+def test_an_error_shows_as_an_error_and_leaves_no_empty_npc_line(page: Any) -> None:
+    pick(page, "sable")
+    say(page, "x" * 2001)  # over the 2000 characters a line may have
+
+    wait_for(page, lambda: lines(page, ".line.error"))
+    assert "invalid_request" in lines(page, ".line.error")[-1].text
+    assert replies(page) == []
+
+
+def test_scripted_and_cut_replies_are_marked(page: Any, runtime: LocalRuntime) -> None:
+    pick(page, "borin")
+    # Given no tier can answer, the NPC says a scripted line, marked as such with the reason
+    runtime.faults.inject(Fault(endpoint=GOLD, kind=FaultKind.MODEL_ERROR, times=1))
+    runtime.faults.inject(Fault(endpoint=SILVER, kind=FaultKind.MODEL_ERROR, times=1))
+    say(page, "Can you mend my sword?")
+    wait_for(page, lambda: lines(page, ".line.npc.scripted"), TURN_TIMEOUT_S)
+    assert "scripted line" in last_meta(page)
+    assert "--deadline-scale" in last_meta(page)
+
+    # Given a stream that breaks after a few tokens, the reply is marked cut
+    runtime.faults.inject(Fault(endpoint=GOLD, kind=FaultKind.CUT, after_chunks=3, times=1))
+    say(page, "And my shield?")
+    wait_for(page, lambda: lines(page, ".line.npc.truncated"), TURN_TIMEOUT_S)
+    assert "cut" in last_meta(page)
+
+
+def test_what_is_said_while_disconnected_waits_and_is_sent_on_reconnect(page: Any) -> None:
+    pick(page, "mira")
+    before = len(replies(page))
+
+    # When the connection drops and the player says something at once
+    queued = page.execute_script(
+        """ws.close();
+        document.getElementById("text").value = "Are you still there?";
+        document.getElementById("say").requestSubmit();
+        return document.querySelectorAll("#log .badge").length;"""
+    )
+
+    # Then it is shown as waiting, not lost, and answered once the page has reconnected
+    assert queued == 1
+    answered = lambda: len(replies(page)) > before and replies(page)[-1].text.startswith("Mira")  # noqa: E731
+    wait_for(page, answered, TURN_TIMEOUT_S)
+    assert lines(page, ".badge:not(.warn)") == []
