@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -31,3 +32,10 @@ def entrypoint(correlation_id_path: str) -> Callable[[Handler], Handler]:
         )
 
     return wrap
+
+
+def event_request_id(event: Mapping[str, Any]) -> str:
+    """API Gateway's request id (`requestContext.requestId`) of a raw event; a fresh one if it has none."""
+    context = event.get("requestContext")
+    found = context.get("requestId") if isinstance(context, Mapping) else None
+    return found if isinstance(found, str) and 0 < len(found) <= 128 else str(uuid.uuid4())

@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from pydantic import BaseModel
 
 from aicore.auth import Caller, Role
+from aicore.clock import Clock, now
 from aicore.connections import ClientPusher, ConnectionStore, require_connection
 from aicore.errors import NotFound
 from aicore.events import EventDetail, EventPublisher
@@ -93,10 +94,11 @@ class TurnDeps:
     router: Router
     pusher: ClientPusher
     events: EventPublisher
+    clock: Clock = now
 
 
 def take_turn(frame: NpcSay, connection_id: str, correlation_id: str, deps: TurnDeps) -> TurnReply:
-    caller = require_connection(deps.connections, connection_id).caller
+    caller = require_connection(deps.connections, connection_id, deps.clock).caller
     context = deps.world.turn_context(caller.world_id, frame.npc_id, caller.subject)
     npc, memory = context.npc, context.memory
     if npc is None:
