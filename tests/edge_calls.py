@@ -24,7 +24,15 @@ from aicore.sessions.actions import SessionActionDeps
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import SessionService
 from aicore.topology import TOPOLOGY, Function
-from tests.fakes import FakeColdTier, FakeFlows, FakePublisher, FakePusher, FakeSessions, FakeWorld
+from tests.fakes import (
+    FakeColdTier,
+    FakeFlows,
+    FakePublisher,
+    FakePusher,
+    FakeSessions,
+    FakeWorld,
+    ScriptedEndpoint,
+)
 from tests.model_fakes import FakeRegistry, FakeStarter
 from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps
 
@@ -120,9 +128,10 @@ class HttpEdge:
 class WsEdge:
     """The frame handlers over fakes: `send` routes a frame as API Gateway does."""
 
-    turn: TurnDeps = field(default_factory=turn_deps)
+    endpoint: ScriptedEndpoint = field(default_factory=ScriptedEndpoint)
 
     def __post_init__(self) -> None:
+        self.turn: TurnDeps = turn_deps(endpoint=self.endpoint)
         self.turn.world.put_npc(MIRA_SHEET)
         self.session_deps = SessionActionDeps(
             connections=self.turn.connections, service=self.turn.sessions, pusher=self.turn.pusher
