@@ -86,15 +86,27 @@ def _too_deep(what: str) -> InvalidRequest:
 
 def _check_shape(value: Any, what: str) -> None:
     """Depth within MAX_JSON_DEPTH, and finite numbers only (`1e999` reads as infinity)."""
+    if not isinstance(value, dict | list):
+        _check_scalar(value, what)
+        return
     level: list[Any] = [value]
-    depth = 0
-    while level:
-        containers = [v for v in level if isinstance(v, dict | list)]
-        if any(isinstance(v, float) and not math.isfinite(v) for v in level):
-            raise InvalidRequest(f"{what} holds a number too large to represent: send a smaller one.")
-        if not containers:
+    depth = 1
+    while True:
+        below: list[Any] = []
+        for node in level:
+            for child in node.values() if isinstance(node, dict) else node:
+                if isinstance(child, dict | list):
+                    below.append(child)
+                elif isinstance(child, float) and not math.isfinite(child):
+                    _check_scalar(child, what)
+        if not below:
             return
         depth += 1
         if depth > MAX_JSON_DEPTH:
             raise _too_deep(what)
-        level = [child for c in containers for child in (c.values() if isinstance(c, dict) else c)]
+        level = below
+
+
+def _check_scalar(value: Any, what: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidRequest(f"{what} holds a number too large to represent: send a smaller one.")
