@@ -37,9 +37,13 @@ def log_lines() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_formatter)
-    logging.getLogger(logger.name).addHandler(handler)
+    underlying = logging.getLogger(logger.name)
+    level = underlying.level  # the local runtime of integration tests may have raised it
+    underlying.setLevel(logging.INFO)
+    underlying.addHandler(handler)
     yield stream
-    logging.getLogger(logger.name).removeHandler(handler)
+    underlying.removeHandler(handler)
+    underlying.setLevel(level)
 
 
 def assert_refused(reply: Reply, status: int, code: str, *, not_quoting: str = MARKUP) -> None:
