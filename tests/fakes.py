@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from aicore.connections import Connection
 from aicore.errors import Conflict, ModelUnavailable, NotFound
 from aicore.events import EventDetail
 from aicore.flows import FlowStarted
+from aicore.frames import MAX_FRAME_BYTES
 from aicore.llm.endpoint import ChatCall, ChatResult, ChatStream
 from aicore.llm.wire import ChatMessage, Usage
 from aicore.performance import PerformanceSettings
@@ -44,12 +46,21 @@ class FakeConnections:
 class FakePusher:
     frames: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)
+    closed: list[str] = field(default_factory=list)
 
     def send(self, connection_id: str, frame: dict[str, Any]) -> bool:
         if connection_id in self.gone:
             return False
+        # as the @connections API: a frame over API Gateway's limit is refused (the adapter raises)
+        if len(json.dumps(frame, separators=(",", ":")).encode()) > MAX_FRAME_BYTES:
+            raise RuntimeError("PayloadTooLargeException: the frame is over 128 KB")
         self.frames.append((connection_id, frame))
         return True
+
+    def close(self, connection_id: str) -> None:
+        if connection_id not in self.gone:
+            self.closed.append(connection_id)
+            self.gone.add(connection_id)
 
     def of_type(self, frame_type: str) -> list[dict[str, Any]]:
         return [f for _, f in self.frames if f["type"] == frame_type]

@@ -35,6 +35,7 @@ MIRA = Npc(
     fallback_lines=["One moment, love!"],
 )
 PLAYER = Caller(subject="p1", world_id="demo")
+TOKEN_EXPIRES_AT = 4_102_444_800  # 2100-01-01: the player's token outlives every test
 
 
 def turn_deps(
@@ -46,7 +47,7 @@ def turn_deps(
     world = world or FakeWorld()
     world.put_npc(MIRA)
     connections = FakeConnections()
-    connections.put(new_connection(CONNECTION, player))
+    connections.put(new_connection(CONNECTION, player, TOKEN_EXPIRES_AT))
     return TurnDeps(
         connections=connections,
         world=world,

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from aicore import wiring
 from aicore.errors import NotFound
 from aicore.flows import FlowStarter
-from aicore.http import caller, envelope_route, json_body, resolver
+from aicore.http import caller, envelope_route, json_body, path_id, resolver, serve
 from aicore.llm.tiers import Tier
 from aicore.modelops import service
 from aicore.modelops.models import ModelVersion, VersionSpec
@@ -32,7 +32,7 @@ def _tier(name: str) -> Tier:
         return Tier(name)
     except ValueError:
         raise NotFound(
-            f"There is no model tier {name!r}: one of {', '.join(Tier)}.", {"tier": name}
+            f"There is no such model tier: one of {', '.join(Tier)}.", {"tiers": list(Tier)}
         ) from None
 
 
@@ -51,13 +51,13 @@ def register_version(tier: str) -> ModelVersion:
 @app.get("/models/<tier>/versions/<version>")
 @envelope_route(app, "models.versions.get")
 def get_version(tier: str, version: str) -> ModelVersion:
-    return service.get_version(_registry(), _tier(tier), version, caller(app))
+    return service.get_version(_registry(), _tier(tier), path_id(version, "model version"), caller(app))
 
 
 @app.post("/models/<tier>/versions/<version>/deploy")
 @envelope_route(app, "models.versions.deploy", status=202)
 def deploy_version(tier: str, version: str) -> service.DeploymentStarted:
-    return service.deploy(_registry(), _flows(), _tier(tier), version, caller(app))
+    return service.deploy(_registry(), _flows(), _tier(tier), path_id(version, "model version"), caller(app))
 
 
 @app.post("/models/<tier>/rollback")
@@ -76,4 +76,4 @@ def handler(
     app.append_context(  # type: ignore[no-untyped-call]
         registry=registry or wiring.model_registry(), flows=flows or wiring.model_flows()
     )
-    return app.resolve(event, context)
+    return serve(app, event, context)

@@ -1,11 +1,13 @@
-"""`$connect`: records who is on this connection (the authorizer has verified the token)."""
+"""`$connect`: records who is on this connection, and until when (the authorizer verified the token)."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from aicore import wiring
-from aicore.auth import Caller
+from aicore.auth import Caller, token_expiry
+from aicore.clock import Clock, now
 from aicore.connections import ConnectionStore, new_connection
 from aicore.errors import Unauthorized
 from aicore.observability import CORRELATION_ID_PATH, entrypoint, logger
@@ -14,15 +16,23 @@ from aicore.ws import OK, WebSocketRequest
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)
 def handler(
-    event: dict[str, Any], context: LambdaContext, store: ConnectionStore | None = None
+    event: dict[str, Any], context: LambdaContext, store: ConnectionStore | None = None, clock: Clock = now
 ) -> dict[str, int]:
     store = store or wiring.connections()
-    request = WebSocketRequest.model_validate(event)
     try:
-        caller = Caller.from_context(request.request_context.authorizer)
-    except Unauthorized:
-        logger.warning("Connect without a verified identity")
+        request = WebSocketRequest.model_validate(event)
+        authorizer = request.request_context.authorizer
+        caller, expires_at = Caller.from_context(authorizer), token_expiry(authorizer)
+    except ValidationError:
+        logger.exception("A $connect event without a connection id")
+        return {"statusCode": 500}
+    except Unauthorized as refused:
+        logger.warning("Connect without a verified identity", extra={"reason": refused.message})
         return {"statusCode": 401}
-    store.put(new_connection(request.connection_id, caller))
+    connection = new_connection(request.connection_id, caller, expires_at, clock)
+    if connection.expired(clock):
+        logger.info("Connect with a token that has just expired")
+        return {"statusCode": 401}
+    store.put(connection)
     logger.info("Connected", extra={"player": caller.subject, "world": caller.world_id})
     return OK

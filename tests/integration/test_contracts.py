@@ -207,7 +207,9 @@ def connections(request: pytest.FixtureRequest) -> Iterator[ConnectionStore]:
 
 
 def test_connections_are_put_read_and_forgotten(connections: ConnectionStore) -> None:
-    connection = new_connection(f"c-{uuid.uuid4().hex[:8]}", Caller(subject="p1", world_id="demo"))
+    connection = new_connection(
+        f"c-{uuid.uuid4().hex[:8]}", Caller(subject="p1", world_id="demo"), expires_at=2_000_000_000
+    )
     assert connections.get(connection.connection_id) is None
     connections.put(connection)
     assert connections.get(connection.connection_id) == connection

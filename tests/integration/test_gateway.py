@@ -312,12 +312,17 @@ def test_frame_is_routed_by_action_with_a_message_event(backend: Backend) -> Non
         '{"action": 5}',
         '{"action": "nobody.handles"}',
         '{"action": "$connect"}',
+        "[" * 1000 + "]" * 1000,  # once a RecursionError in route selection: the connection dropped
+        '{"action": "echo", "x": ' + "[" * 1000 + "]" * 1000 + "}",  # too deep to evaluate the action
     ],
 )
 def test_frames_naming_no_declared_route_go_to_default(backend: Backend, frame: str) -> None:
     with backend.ws() as ws:
         ws.send(frame)
         event = backend.wait_for_events("default")[0]
+        # And the connection keeps serving
+        ws.send('{"action": "echo"}')
+        assert ws.recv(timeout=5) == '{"action": "echo"}'
 
     message = APIGatewayWebSocketMessageEventModel.model_validate(event)
     assert message.request_context.route_key == "$default"

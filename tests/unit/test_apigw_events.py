@@ -75,6 +75,11 @@ def request(**overrides: Any) -> HttpRequest:
         ('"npc.say"', "$default"),
         ("{not json", "$default"),
         (b'{"action": "npc.say"}', "$default"),
+        # nested deeper than a JSON reader takes: the expression cannot be evaluated
+        ('{"action": "npc.say", "x": ' + "[" * 1000 + "]" * 1000 + "}", "$default"),
+        ("[" * 100_000 + "]" * 100_000, "$default"),
+        # deep, but readable: routed on its action (the handler refuses the depth itself)
+        ('{"action": "npc.say", "x": ' + "[" * 40 + "]" * 40 + "}", "npc.say"),
     ],
 )
 def test_route_selection_by_action(frame: str | bytes, route: str) -> None:
@@ -83,6 +88,16 @@ def test_route_selection_by_action(frame: str | bytes, route: str) -> None:
 
 @given(st.one_of(st.text(), st.binary()))
 def test_route_selection_never_raises_and_always_names_a_route(frame: str | bytes) -> None:
+    assert select_route_key(frame, ROUTE_KEYS) in ROUTE_KEYS
+
+
+@given(depth=st.integers(0, 5000), opener=st.sampled_from(["[", '{"a":']), action=st.booleans())
+def test_route_selection_of_nested_frames_never_raises(depth: int, opener: str, action: bool) -> None:
+    # Given a frame nesting objects or arrays to any depth (1,000 deep once dropped the connection)
+    closer = "]" if opener == "[" else "}"
+    nested = opener * depth + "0" + closer * depth
+    frame = '{"action": "npc.say", "x": ' + nested + "}" if action else nested
+    # Then route selection names a route: the action's while readable, else $default
     assert select_route_key(frame, ROUTE_KEYS) in ROUTE_KEYS
 
 

@@ -18,6 +18,7 @@ from aicore.sessions.service import NewMessages, SessionService, SpokenLine
 from aicore.topology import TOPOLOGY
 from tests.events import load_event
 from tests.fakes import FakeColdTier, FakeConnections, FakePublisher, FakePusher, FakeSessions
+from tests.npc_turns import TOKEN_EXPIRES_AT
 
 CONNECTION = "bZ1wrcG1IAMCJbA="
 PLAYER = Participant(id="p1", kind=ParticipantKind.PLAYER)
@@ -28,7 +29,7 @@ NPC = Participant(id="mira", kind=ParticipantKind.NPC)
 def deps() -> SessionActionDeps:
     sessions = FakeSessions()
     connections = FakeConnections()
-    connections.put(new_connection(CONNECTION, Caller(subject="p1", world_id="demo")))
+    connections.put(new_connection(CONNECTION, Caller(subject="p1", world_id="demo"), TOKEN_EXPIRES_AT))
     service = SessionService(sessions, FakeColdTier(sessions), FakePublisher())
     return SessionActionDeps(connections=connections, service=service, pusher=FakePusher())
 

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from aicore.errors import Forbidden, Unauthorized
 
+EXPIRES_AT = "expires_at"  # the authorizer context's key for the token's `exp` (epoch seconds)
+
 
 class Role(StrEnum):
     PLAYER = "player"
@@ -29,7 +31,7 @@ class Caller(BaseModel):
 
     def require_world(self, world_id: str) -> None:
         if world_id != self.world_id and not self.has(Role.ADMIN):
-            raise Forbidden(f"Your token is for world '{self.world_id}', not '{world_id}'.")
+            raise Forbidden(f"Your token is for world '{self.world_id}': it reaches no other world.")
 
     def as_context(self) -> dict[str, str]:
         """Flat string map, as API Gateway authorizer contexts must be."""
@@ -42,6 +44,14 @@ class Caller(BaseModel):
             return cls(subject=context["subject"], world_id=context["world_id"], roles=roles)
         except (KeyError, ValueError, ValidationError) as exc:
             raise Unauthorized("The request carries no verified identity.") from exc
+
+
+def token_expiry(context: dict[str, Any]) -> int:
+    """The token's expiry the authorizer put in its context (API Gateway passes it as a string)."""
+    try:
+        return int(str(context[EXPIRES_AT]))
+    except (KeyError, ValueError) as exc:
+        raise Unauthorized("The request carries no token expiry: sign in again.") from exc
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from aicore import errors
+from aicore.inputs import is_identifier
 from aicore.observability import logger
 from aicore.topology import SERVICE
 
@@ -36,6 +37,8 @@ ERRORS: dict[type[errors.AicoreError], ErrorSpec] = {
     errors.ModelUnavailable: ErrorSpec("model_unavailable", 503),
 }
 INTERNAL = ErrorSpec("internal_error", 500)
+MAX_FIELDS_LISTED = 10  # a body with a thousand wrong fields gets a short answer
+MAX_PROBLEM_CHARS = 200
 
 
 class ErrorBody(BaseModel):
@@ -64,13 +67,25 @@ def spec_for(exc: BaseException) -> ErrorSpec:
 
 
 def validation_details(exc: ValidationError) -> dict[str, Any]:
-    """Which fields are wrong and why, without echoing the (possibly huge) input back."""
-    return {
+    """Which fields are wrong and why (the first few), without echoing the input back: not its
+    values, and not field names the caller made up (an unknown key is named `(unknown)`)."""
+    problems = exc.errors(include_url=False, include_input=False, include_context=False)
+    details: dict[str, Any] = {
         "fields": [
-            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "problem": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
+            {"field": _field_path(e["loc"]), "problem": e["msg"][:MAX_PROBLEM_CHARS]}
+            for e in problems[:MAX_FIELDS_LISTED]
         ]
     }
+    if len(problems) > MAX_FIELDS_LISTED:
+        details["more"] = len(problems) - MAX_FIELDS_LISTED
+    return details
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    parts = [
+        str(p) if isinstance(p, int) or (len(p) <= 64 and is_identifier(p)) else "(unknown)" for p in loc
+    ]
+    return ".".join(parts) or "(body)"
 
 
 def as_domain_error(exc: Exception) -> errors.AicoreError | None:
@@ -78,8 +93,9 @@ def as_domain_error(exc: Exception) -> errors.AicoreError | None:
         return exc
     if isinstance(exc, ValidationError):
         fields = validation_details(exc)
-        names = ", ".join(f["field"] for f in fields["fields"])
-        return errors.InvalidRequest(f"Invalid or missing fields: {names}.", fields)
+        names = ", ".join(dict.fromkeys(f["field"] for f in fields["fields"]))
+        more = f" and {fields['more']} more" if "more" in fields else ""
+        return errors.InvalidRequest(f"Invalid or missing fields: {names}{more}.", fields)
     return None
 
 
@@ -92,6 +108,7 @@ class Operation:
     started: float = field(default_factory=time.perf_counter)
     envelope: Envelope | None = None
     status: int = 200
+    failure: Exception | None = None  # what `fail` was given
 
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 3)
@@ -110,6 +127,7 @@ class Operation:
         return self.envelope
 
     def fail(self, exc: Exception) -> Envelope:
+        self.failure = exc
         domain = as_domain_error(exc)
         if domain is None:
             logger.exception("Unexpected failure", extra={"operation": self.name})

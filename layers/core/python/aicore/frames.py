@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from aicore.envelope import Envelope
-from aicore.errors import InvalidJson, InvalidRequest, PayloadTooLarge, UnknownAction
+from aicore.errors import AicoreError, InvalidRequest, UnknownAction
+from aicore.inputs import MAX_SAFE_INT, Identifier, is_identifier, parse_json
 from aicore.sessions.models import ParticipantKind
 
 MAX_FRAME_BYTES = 128 * 1024
-RequestId = Annotated[str, Field(min_length=1, max_length=128)]
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+RequestId = Identifier  # echoed on every answer to the frame, so held to the identifier rule
 
 
 class _Frame(BaseModel):
@@ -32,7 +31,7 @@ class NpcSay(_Frame):
 class SessionHistory(_Frame):
     action: Literal["session.history"]
     session_id: Identifier
-    before: int | None = Field(None, ge=1)
+    before: int | None = Field(None, ge=1, le=MAX_SAFE_INT)
     limit: int = Field(50, ge=1, le=200)
 
 
@@ -63,8 +62,9 @@ def parse_client_frame(body: str | None, *, binary: bool = False) -> ClientFrame
     raw = decode_object(body)
     action = raw.get("action")
     if action not in KNOWN_ACTIONS:
+        named = "no 'action'" if action is None else "an 'action' nobody handles"
         raise UnknownAction(
-            f"Unknown action {action!r}: use one of {', '.join(KNOWN_ACTIONS)}.",
+            f"The frame has {named}: use one of {', '.join(KNOWN_ACTIONS)}.",
             {"known_actions": list(KNOWN_ACTIONS)},
         )
     return _client_frame.validate_python(raw)
@@ -79,14 +79,8 @@ def parse_frame(body: str | None, kind: type[F]) -> F:
 
 
 def decode_object(body: str | None) -> dict[str, Any]:
-    if body is None or not body.strip():
-        raise InvalidJson("The frame is empty: send a JSON object with an 'action'.")
-    if len(body.encode()) > MAX_FRAME_BYTES:
-        raise PayloadTooLarge(f"Frames are limited to {MAX_FRAME_BYTES // 1024} KB.")
-    try:
-        raw = json.loads(body)
-    except ValueError as exc:
-        raise InvalidJson(f"The frame is not valid JSON: {exc}.") from exc
+    """A frame's JSON object: bounded in size and depth, strictly parsed."""
+    raw = parse_json(body or "", what="The frame", max_bytes=MAX_FRAME_BYTES)
     if not isinstance(raw, dict):
         raise InvalidRequest("A frame must be a JSON object with an 'action'.")
     return raw
@@ -95,10 +89,10 @@ def decode_object(body: str | None) -> dict[str, Any]:
 def request_id_of(body: str | None) -> str | None:
     """The request id of a frame we could not accept, so the client can match the error."""
     try:
-        value = json.loads(body or "").get("request_id")
-    except (ValueError, AttributeError):
+        value = decode_object(body).get("request_id")
+    except AicoreError:
         return None
-    return value if isinstance(value, str) and len(value) <= 128 else None
+    return value if isinstance(value, str) and is_identifier(value) else None
 
 
 def token_frame(request_id: str, text: str) -> dict[str, Any]:

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from pydantic import BaseModel, ValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
-from aicore.auth import Caller
+from aicore.auth import EXPIRES_AT, Caller, token_expiry
+from aicore.clock import Clock, now
 from aicore.envelope import Operation, operation
-from aicore.errors import InvalidJson, InvalidRequest, NotFound, PreconditionRequired
+from aicore.errors import InvalidJson, InvalidRequest, NotFound, PreconditionRequired, Unauthorized
+from aicore.inputs import IDENTIFIER_RULE, is_identifier, parse_count, parse_json
+from aicore.observability import event_request_id, logger
 
 P = ParamSpec("P")
 M = TypeVar("M", bound=BaseModel)
+
+MAX_BODY_BYTES = 1024 * 1024  # our largest body, 25 messages of 4,000 characters, fits with room
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+# `3`, `"3"` or `W/"3"`: one version, as ETags are written
+_IF_MATCH = re.compile(r'(?:W/)?(")?([0-9]+)(?(1)")')
 
 
 def respond(op: Operation) -> Response[str]:
@@ -26,14 +37,23 @@ def respond(op: Operation) -> Response[str]:
 
 
 def correlation_id(app: APIGatewayHttpResolver) -> str:
-    headers = app.current_event.headers or {}
-    return headers.get("x-correlation-id") or app.current_event.request_context.request_id
+    """The caller's `x-correlation-id` if it is a plain id (letters, digits, `._:-`, at most 128),
+    else API Gateway's request id: a header never reaches an answer or a log line unchecked."""
+    offered = (app.current_event.headers or {}).get("x-correlation-id")
+    if offered is not None and _CORRELATION_ID.fullmatch(offered):
+        return offered
+    return app.current_event.request_context.request_id
 
 
-def caller(app: APIGatewayHttpResolver) -> Caller:
-    """The identity the API's Lambda authorizer verified for this request."""
+def caller(app: APIGatewayHttpResolver, clock: Clock = now) -> Caller:
+    """The identity the API's Lambda authorizer verified for this request, while its token is valid
+    (API Gateway may answer from the authorizer's cache for minutes after the token expired)."""
     authorizer = app.current_event.raw_event["requestContext"].get("authorizer") or {}
-    return Caller.from_context(authorizer.get("lambda") or {})
+    context = authorizer.get("lambda") or {}
+    verified = Caller.from_context(context)
+    if EXPIRES_AT in context and clock().timestamp() >= token_expiry(context):
+        raise Unauthorized("Your token has expired: get a fresh one.")
+    return verified
 
 
 def envelope_route(
@@ -44,7 +64,9 @@ def envelope_route(
     def decorate(route: Callable[P, Any]) -> Callable[P, Response[str]]:
         @wraps(route)
         def wrapped(*args: P.args, **kwargs: P.kwargs) -> Response[str]:
-            with operation(name, correlation_id(app)) as op:
+            correlation = correlation_id(app)
+            logger.set_correlation_id(correlation)
+            with operation(name, correlation) as op:
                 op.succeed(route(*args, **kwargs), status)
             return respond(op)
 
@@ -54,27 +76,29 @@ def envelope_route(
 
 
 def json_body(app: APIGatewayHttpResolver, model: type[M]) -> M:
-    """The request's JSON body as `model`; a body that is not JSON is the caller's mistake (400)."""
-    body = app.current_event.decoded_body
-    if not body or not body.strip():
-        raise InvalidJson("The request needs a JSON body.")
+    """The request's JSON body as `model`: UTF-8, at most MAX_BODY_BYTES, nested at most
+    MAX_JSON_DEPTH deep; anything else is the caller's mistake (400 or 413), never ours."""
+    raw = parse_json(_body(app), what="The body", max_bytes=MAX_BODY_BYTES)
+    return model.model_validate(raw)
+
+
+def _body(app: APIGatewayHttpResolver) -> str | bytes:
+    """The body as sent: API Gateway passes a body that is not text (or not UTF-8) in base64."""
+    body = app.current_event.body or ""
+    if not app.current_event.is_base64_encoded:
+        return body
     try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise InvalidJson(f"The body is not valid JSON: {exc.errors()[0]['msg']}.") from None
-        raise
+        return base64.b64decode(body, validate=True)
+    except binascii.Error:
+        raise InvalidJson("The body could not be read: send JSON encoded as UTF-8.") from None
 
 
 def query_int(app: APIGatewayHttpResolver, name: str) -> int | None:
-    """An integer query parameter (`?limit=20`); None when it is not given."""
+    """An integer query parameter (`?limit=20`), in ASCII digits; None when it is not given."""
     raw = (app.current_event.query_string_parameters or {}).get(name)
     if raw is None or raw == "":
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidRequest(f"'{name}' must be an integer, not {raw[:32]!r}.", {name: raw[:32]}) from None
+    return parse_count(raw, what=f"'{name}'")
 
 
 def if_match(app: APIGatewayHttpResolver, required: bool) -> int | None:
@@ -87,10 +111,18 @@ def if_match(app: APIGatewayHttpResolver, required: bool) -> int | None:
                 "writer never overwrites a newer change."
             )
         return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise InvalidRequest(f"If-Match must be a version number, not {raw[:32]!r}.")
-    return int(value)
+    found = _IF_MATCH.fullmatch(raw.strip())
+    if found is None:
+        raise InvalidRequest("If-Match must be one version number, as in 'If-Match: 3'.")
+    return parse_count(found.group(2), what="The If-Match version")
+
+
+def path_id(value: str, what: str) -> str:
+    """An id from the path. One that breaks the identifier rule names nothing we hold: 404,
+    without quoting it back."""
+    if not is_identifier(value):
+        raise NotFound(f"There is no {what} with that id: ids are {IDENTIFIER_RULE}.")
+    return value
 
 
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:\-]{1,100}")
@@ -110,14 +142,34 @@ def idempotency_key(app: APIGatewayHttpResolver) -> str | None:
 
 
 def resolver() -> APIGatewayHttpResolver:
-    """A resolver whose unknown routes also answer in the envelope."""
+    """A resolver whose unknown routes and unexpected failures also answer in the envelope."""
     app = APIGatewayHttpResolver()
 
     @app.not_found
     def not_found(_: Exception) -> Response[str]:
-        path = app.current_event.path
         with operation("http.not_found", correlation_id(app)) as op:
-            raise NotFound(f"No route for {app.current_event.http_method} {path}.")
+            raise NotFound("There is no such route: check the method and the path.")
+        return respond(op)
+
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+    def unexpected(exc: Exception) -> Response[str]:
+        with operation("http.route", correlation_id(app)) as op:
+            raise exc
         return respond(op)
 
     return app
+
+
+def serve(app: APIGatewayHttpResolver, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """`app.resolve`, with an envelope even for an event it cannot read (never a Lambda error)."""
+    try:
+        return app.resolve(event, context)
+    except Exception as exc:
+        with operation("http.request", event_request_id(event)) as op:
+            raise exc
+        assert op.envelope is not None
+        return {
+            "statusCode": op.status,
+            "headers": {"Content-Type": "application/json"},
+            "body": op.envelope.model_dump_json(),
+        }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -32,6 +33,13 @@ def entrypoint(correlation_id_path: str) -> Callable[[Handler], Handler]:
         )
 
     return wrap
+
+
+def event_request_id(event: Mapping[str, Any]) -> str:
+    """API Gateway's request id (`requestContext.requestId`) of a raw event; a fresh one if it has none."""
+    context = event.get("requestContext")
+    found = context.get("requestId") if isinstance(context, Mapping) else None
+    return found if isinstance(found, str) and 0 < len(found) <= 128 else str(uuid.uuid4())
 
 
 Annotation = str | int | float | bool

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import jwt
@@ -15,6 +16,12 @@ from aicore.settings import Settings
 
 ALGORITHM = "HS256"
 DEFAULT_TTL_S = 12 * 3600
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    caller: Caller
+    expires_at: int  # `exp`, epoch seconds
 
 
 class TokenIssuer:
@@ -35,6 +42,10 @@ class TokenIssuer:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def verify(self, token: str | None) -> Caller:
+        return self.verify_token(token).caller
+
+    def verify_token(self, token: str | None) -> VerifiedToken:
+        """Who the token speaks for, and until when; Unauthorized if it is missing, bad or expired."""
         if not token:
             raise Unauthorized("A token is required: pass it as ?token=… or 'Authorization: Bearer …'.")
         try:
@@ -49,15 +60,17 @@ class TokenIssuer:
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("The token has expired: get a new one.") from exc
         except jwt.PyJWTError as exc:
-            raise Unauthorized(f"The token is not valid: {exc}.") from exc
+            # the kind of fault, not PyJWT's text: that may quote parts of the token
+            raise Unauthorized(f"The token is not valid ({type(exc).__name__}).") from exc
         try:
-            return Caller(
+            caller = Caller(
                 subject=claims["sub"],
                 world_id=claims["world"],
                 roles=tuple(claims.get("roles") or ["player"]),
             )
-        except ValidationError as exc:
-            raise Unauthorized("The token's claims are not valid (sub, world, roles).") from exc
+            return VerifiedToken(caller, int(claims["exp"]))
+        except (ValidationError, TypeError, ValueError) as exc:
+            raise Unauthorized("The token's claims are not valid (sub, world, roles, exp).") from exc
 
 
 def _secret_from_secrets_manager(arn: str) -> str:

@@ -1,14 +1,20 @@
-"""WebSocket route plumbing shared by the WebSocket handlers: read the event, answer with a frame."""
+"""WebSocket route plumbing shared by the WebSocket handlers: read the event, answer with a frame.
+
+`serve_frame` is the whole life of a frame route: whatever fails, from reading the event to the
+work itself, the client gets an `error` frame in the envelope and the Lambda returns normally.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aicore.connections import ClientPusher
-from aicore.envelope import Operation
+from aicore.connections import ClientPusher, ConnectionExpired
+from aicore.envelope import Operation, operation
 from aicore.frames import reply_frame, request_id_of
+from aicore.observability import event_request_id, logger
 
 OK = {"statusCode": 200}
 
@@ -16,10 +22,14 @@ OK = {"statusCode": 200}
 class _RequestContext(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
-    connection_id: str = Field(alias="connectionId")
-    request_id: str = Field(alias="requestId")
+    connection_id: str = Field(alias="connectionId", min_length=1, max_length=128)
+    request_id: str = Field(alias="requestId", min_length=1, max_length=128)
     route_key: str = Field(alias="routeKey")
     authorizer: dict[str, Any] = {}
+
+
+class UnreadableEvent(Exception):
+    """An event that is not API Gateway's WebSocket event: our fault (a deployment), not the client's."""
 
 
 class WebSocketRequest(BaseModel):
@@ -27,7 +37,15 @@ class WebSocketRequest(BaseModel):
 
     request_context: _RequestContext = Field(alias="requestContext")
     body: str | None = None
+    is_base64_encoded: bool = Field(False, alias="isBase64Encoded")
     query: dict[str, str] | None = Field(None, alias="queryStringParameters")
+
+    @classmethod
+    def of(cls, event: Mapping[str, Any]) -> WebSocketRequest:
+        try:
+            return cls.model_validate(event)
+        except ValidationError as exc:
+            raise UnreadableEvent(f"not a WebSocket event: {len(exc.errors())} problems") from exc
 
     @property
     def connection_id(self) -> str:
@@ -40,11 +58,43 @@ class WebSocketRequest(BaseModel):
     @property
     def request_id(self) -> str | None:
         """The client's id for this frame, if it sent a readable one."""
-        return request_id_of(self.body)
+        return None if self.is_base64_encoded else request_id_of(self.body)
 
 
-def answer(pusher: ClientPusher, request: WebSocketRequest, op: Operation, reply_type: str) -> dict[str, int]:
+def serve_frame(
+    event: Mapping[str, Any],
+    pusher: ClientPusher,
+    name: str,
+    reply_type: str,
+    work: Callable[[WebSocketRequest], Any],
+) -> dict[str, int]:
+    """Read the event, run `work`, and send its envelope as the frame that ends the request
+    (`reply_type` on success, `error` on failure). A connection whose token has expired is told
+    so, then closed."""
+    request: WebSocketRequest | None = None
+    with operation(name, event_request_id(event)) as op:
+        request = WebSocketRequest.of(event)
+        op.succeed(work(request))
+    connection_id = request.connection_id if request is not None else connection_id_of(event)
+    if connection_id is None:
+        logger.error("A WebSocket event without a connection id: nobody to answer")
+        return {"statusCode": op.status}
+    answer(pusher, connection_id, request.request_id if request else None, op, reply_type)
+    if isinstance(op.failure, ConnectionExpired):
+        pusher.close(connection_id)
+    return OK
+
+
+def answer(
+    pusher: ClientPusher, connection_id: str, request_id: str | None, op: Operation, reply_type: str
+) -> None:
     """Send the operation's envelope as the frame that ends the request."""
     assert op.envelope is not None, "the operation has not finished"
-    pusher.send(request.connection_id, reply_frame(request.request_id, op.envelope, reply_type))
-    return OK
+    pusher.send(connection_id, reply_frame(request_id, op.envelope, reply_type))
+
+
+def connection_id_of(event: Mapping[str, Any]) -> str | None:
+    """The connection id of a raw event, if it has a readable one."""
+    context = event.get("requestContext")
+    found = context.get("connectionId") if isinstance(context, Mapping) else None
+    return found if isinstance(found, str) and 0 < len(found) <= 128 else None

@@ -23,7 +23,9 @@ class DynamoConnectionStore:
                 "sk": "CONNECTION",
                 "caller": connection.caller.model_dump(mode="json"),
                 "connected_at": connection.connected_at,
-                "expires_at": connection.connected_at + CONNECTION_TTL_S,
+                "token_expires_at": connection.expires_at,
+                # DynamoDB's TTL deletes lazily (within days): `require_connection` checks expiry itself
+                "expires_at": min(connection.expires_at, connection.connected_at + CONNECTION_TTL_S),
             }
         )
 
@@ -35,6 +37,7 @@ class DynamoConnectionStore:
             connection_id=connection_id,
             caller=Caller.model_validate(item["caller"]),
             connected_at=int(str(item["connected_at"])),
+            expires_at=int(str(item.get("token_expires_at", 0))),  # recorded before expiry was: expired
         )
 
     def delete(self, connection_id: str) -> None:
@@ -56,3 +59,10 @@ class ApiGatewayPusher:
                 return False
             raise
         return True
+
+    def close(self, connection_id: str) -> None:
+        try:
+            self._client.delete_connection(ConnectionId=connection_id)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "GoneException":
+                raise

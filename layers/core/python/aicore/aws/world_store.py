@@ -133,7 +133,11 @@ class DynamoWorldStore:
 
     def put_npc(self, npc: Npc) -> None:
         self._table.put_item(
-            Item={"pk": world_pk(npc.world_id), "sk": f"NPC#{npc.npc_id}", **npc.model_dump()}
+            Item={
+                "pk": world_pk(npc.world_id),
+                "sk": f"NPC#{npc.npc_id}",
+                **npc.model_dump(exclude_none=True),
+            }
         )
 
     def put_lore(self, fact: LoreFact) -> None:

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from pydantic_core import from_json
+
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 HTTP_STAGE = "$default"
@@ -208,11 +210,16 @@ def websocket_disconnect_event(
 
 
 def select_route_key(data: str | bytes, route_keys: Collection[str]) -> str:
-    """Route selection `$request.body.action`; anything that names no declared route -> `$default`."""
+    """Route selection `$request.body.action`; anything that names no declared route -> `$default`.
+
+    A body the expression cannot be evaluated on (binary, not JSON, or nested past what a JSON
+    reader takes: jiter's 200 levels here) names no route either: it goes to `$default` too, so a
+    frame never breaks the connection.
+    """
     if isinstance(data, bytes):
         return "$default"
     try:
-        frame = json.loads(data)
+        frame = from_json(data)
     except ValueError:
         return "$default"
     action = frame.get("action") if isinstance(frame, dict) else None

@@ -230,7 +230,11 @@ class WebSocketApi:
         if size > MAX_FRAME_BYTES:
             self._spawn(self._send_quietly(connection, payload_too_large_frame()))
             return
-        route_key = select_route_key(data, self._topology.websocket_route_keys)
+        try:
+            route_key = select_route_key(data, self._topology.websocket_route_keys)
+        except Exception:  # whatever a frame holds, the connection keeps serving
+            log.exception("Route selection failed on %s", connection.peer.connection_id)
+            route_key = "$default"
         event = websocket_message_event(self.api, connection.peer, route_key, data)
         if connection.full:
             request_id = event["requestContext"]["requestId"]

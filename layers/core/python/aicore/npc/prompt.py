@@ -18,6 +18,8 @@ def system_prompt(npc: Npc, lore: list[LoreFact], memory: NpcMemory | None) -> s
         f"Speak as {npc.name}: {npc.speech_style}",
         "Answer in one or two short sentences. Never mention being an AI.",
     ]
+    if npc.secrets:
+        lines.append("You know, and never say outright (at most you hint): " + " ".join(npc.secrets))
     if lore:
         lines.append("Facts of your world: " + " ".join(f.text for f in lore[:MAX_LORE_FACTS]))
     if memory and memory.turns:

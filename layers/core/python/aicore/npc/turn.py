@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from pydantic import BaseModel
 
 from aicore.auth import Caller, Role
+from aicore.clock import Clock, now
 from aicore.connections import ClientPusher, ConnectionStore, require_connection
 from aicore.errors import NotFound
 from aicore.events import EventDetail, EventPublisher
@@ -95,11 +96,12 @@ class TurnDeps:
     pusher: ClientPusher
     events: EventPublisher
     token_interval_s: float = DEFAULT_INTERVAL_S  # at most one token frame per this, after the first
+    clock: Clock = now
 
 
 def take_turn(frame: NpcSay, connection_id: str, correlation_id: str, deps: TurnDeps) -> TurnReply:
     with traced("turn.connection"):
-        caller = require_connection(deps.connections, connection_id).caller
+        caller = require_connection(deps.connections, connection_id, deps.clock).caller
     with traced("turn.context", npc=frame.npc_id):
         context = deps.world.turn_context(caller.world_id, frame.npc_id, caller.subject)
     npc, memory = context.npc, context.memory

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from aicore.clock import utc_now
+from aicore.inputs import Identifier
 
 MAX_TEXT_CHARS = 4000
 MAX_MESSAGES_PER_APPEND = 25
 MAX_PARTICIPANTS = 64
-ParticipantId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+ParticipantId = Identifier
 # A client's key for one message: a retried append with the same key stores the message once.
-IdempotencyKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+IdempotencyKey = Identifier
 
 
 class ParticipantKind(StrEnum):

@@ -10,16 +10,36 @@ from aicore.clock import utc_now
 from aicore.performance import PerformanceMode, PerformanceSettings
 
 
-class Npc(BaseModel):
+class NpcProfile(BaseModel):
+    """What anyone in the world may see of an NPC: the public face of its character sheet."""
+
     npc_id: str
     world_id: str
     name: str
+    title: str = Field("", description="What players know them as: 'Innkeeper of the Gilded Goose'.")
+    greeting: str
+    faction: str | None = None
+    region: str | None = None
+
+
+class Npc(NpcProfile):
+    """The whole character sheet. Its private part (everything not in `NpcProfile`) is for the
+    model, the studio and admins only: it never reaches a player."""
+
     persona: str = Field(description="Who they are, in a sentence or two, for the model.")
     speech_style: str = Field(description="How they talk.")
-    greeting: str
     fallback_lines: list[str] = Field(
         default_factory=list, description="In-character lines for when no model can answer."
     )
+    secrets: list[str] = Field(
+        default_factory=list, description="What they know and never say outright; they may hint."
+    )
+
+    def profile(self) -> NpcProfile:
+        return NpcProfile.model_validate(self.model_dump(include=set(NpcProfile.model_fields)))
+
+
+PRIVATE_NPC_FIELDS = frozenset(Npc.model_fields) - frozenset(NpcProfile.model_fields)
 
 
 class LoreFact(BaseModel):

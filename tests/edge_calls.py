@@ -1,0 +1,173 @@
+"""The real handlers called in process with the events API Gateway builds (the local gateway's own
+event builders), over fakes: for tests of what clients can send at the edges."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aicore.auth import EXPIRES_AT, Caller, Role
+from aicore.local.apigw_events import (
+    Api,
+    HttpRequest,
+    WebSocketPeer,
+    http_proxy_event,
+    select_route_key,
+    websocket_message_event,
+)
+from aicore.local.http_routes import RouteTable
+from aicore.local.lambdas import LambdaContext, Lambdas
+from aicore.npc.turn import TurnDeps
+from aicore.sessions.actions import SessionActionDeps
+from aicore.sessions.models import Participant, ParticipantKind, SessionHead
+from aicore.sessions.service import SessionService
+from aicore.topology import TOPOLOGY, Function
+from tests.fakes import (
+    FakeColdTier,
+    FakeFlows,
+    FakePublisher,
+    FakePusher,
+    FakeSessions,
+    FakeWorld,
+    ScriptedEndpoint,
+)
+from tests.model_fakes import FakeRegistry, FakeStarter
+from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps
+
+HTTP_API = Api("edgetests", "$default")
+WS_API = Api("edgetestsws", "local")
+PLAYER = Caller(subject="p1", world_id="demo")
+STUDIO = Caller(subject="tools", world_id="demo", roles=(Role.STUDIO,))
+ADMIN = Caller(subject="root", world_id="demo", roles=(Role.ADMIN,))
+# What only the server may know of Mira: it must never reach a player.
+MIRA_SHEET = MIRA.model_copy(
+    update={
+        "title": "Innkeeper",
+        "persona": "PERSONA-SENTINEL: you water down the ale.",
+        "speech_style": "STYLE-SENTINEL",
+        "secrets": ["SECRET-SENTINEL: the cellar hides a smugglers' tunnel."],
+    }
+)
+PRIVATE_VALUES = ("PERSONA-SENTINEL", "STYLE-SENTINEL", "SECRET-SENTINEL")
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass
+class HttpEdge:
+    """Every HTTP handler of the topology over fakes; `call` routes as API Gateway does."""
+
+    world: FakeWorld = field(default_factory=FakeWorld)
+    sessions: FakeSessions = field(default_factory=FakeSessions)
+    registry: FakeRegistry = field(default_factory=FakeRegistry)
+    flows: FakeFlows = field(default_factory=FakeFlows)
+    routes: RouteTable[Function] = field(default_factory=lambda: RouteTable(TOPOLOGY.http_routes))
+
+    def __post_init__(self) -> None:
+        self.world.put_npc(MIRA_SHEET)
+        self.service = SessionService(self.sessions, FakeColdTier(self.sessions), FakePublisher(), self.flows)
+        players = [
+            Participant(id="p1", kind=ParticipantKind.PLAYER),
+            Participant(id="mira", kind=ParticipantKind.NPC),
+        ]
+        self.session = self.sessions.create(SessionHead(world_id="demo", participants=players))
+
+    def deps(self, function: str) -> dict[str, Any]:
+        deps: dict[str, dict[str, Any]] = {
+            "sessions-api": {"service": self.service},
+            "settings-api": {"world": self.world},
+            "worlds-api": {"world": self.world},
+            "models-api": {"registry": self.registry, "flows": FakeStarter()},
+        }
+        return deps[function]
+
+    def event(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        caller: Caller | None = PLAYER,
+        expires_at: int = TOKEN_EXPIRES_AT,
+    ) -> tuple[Function, dict[str, Any]]:
+        path, _, query = path.partition("?")
+        match = self.routes.resolve(method, path)
+        assert match is not None, f"no route for {method} {path}"
+        request = HttpRequest(
+            method=method,
+            raw_path=path,
+            raw_query=query,
+            headers=[("content-type", "application/json"), *(headers or {}).items()],
+            source_ip="127.0.0.1",
+            domain_name="edge.test",
+            body=body,
+        )
+        context = None if caller is None else {**caller.as_context(), EXPIRES_AT: str(expires_at)}
+        return match.target, http_proxy_event(
+            HTTP_API, request, match.route_key, match.path_parameters, context
+        )
+
+    def call(self, method: str, path: str, **request: Any) -> Reply:
+        function, event = self.event(method, path, **request)
+        return self.invoke(function, event)
+
+    def invoke(self, function: Function, event: dict[str, Any]) -> Reply:
+        handler = Lambdas().module(function).handler
+        answer = handler(event, LambdaContext(function.name, 512, 30), **self.deps(function.name))
+        return Reply(answer["statusCode"], json.loads(answer["body"]))
+
+
+@dataclass
+class WsEdge:
+    """The frame handlers over fakes: `send` routes a frame as API Gateway does."""
+
+    endpoint: ScriptedEndpoint = field(default_factory=ScriptedEndpoint)
+
+    def __post_init__(self) -> None:
+        self.turn: TurnDeps = turn_deps(endpoint=self.endpoint)
+        self.turn.world.put_npc(MIRA_SHEET)
+        self.session_deps = SessionActionDeps(
+            connections=self.turn.connections, service=self.turn.sessions, pusher=self.turn.pusher
+        )
+
+    @property
+    def pusher(self) -> FakePusher:
+        assert isinstance(self.turn.pusher, FakePusher)
+        return self.turn.pusher
+
+    def event(self, data: str | bytes, route_key: str | None = None) -> dict[str, Any]:
+        route_key = route_key or select_route_key(data, TOPOLOGY.websocket_route_keys)
+        peer = WebSocketPeer(CONNECTION, "edge.test", "127.0.0.1", "pytest", authorizer={})
+        return websocket_message_event(WS_API, peer, route_key, data)
+
+    def deliver(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Invoke the route's handler; the frame it answered with (the last one pushed)."""
+        route_key = event["requestContext"]["routeKey"]
+        function = TOPOLOGY.websocket_route(route_key)
+        assert function is not None
+        deps: dict[str, dict[str, Any]] = {
+            "npc-say": {"deps": self.turn},
+            "session-ws": {"deps": self.session_deps},
+            "ws-default": {"pusher": self.turn.pusher},
+        }
+        kwargs = deps[function.name]
+        before = len(self.pusher.frames)
+        result = Lambdas().module(function).handler(event, LambdaContext(function.name, 512, 30), **kwargs)
+        assert result == {"statusCode": 200}
+        assert len(self.pusher.frames) > before, "the handler answered nothing"
+        return self.pusher.frames[-1][1]
+
+    def send(self, data: str | bytes) -> dict[str, Any]:
+        return self.deliver(self.event(data))
+
+
+def mira_is_private(text: str) -> bool:
+    """True when none of Mira's private values appear in `text`."""
+    return not any(value in text for value in PRIVATE_VALUES)
