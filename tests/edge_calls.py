@@ -129,13 +129,13 @@ class WsEdge:
     """The frame handlers over fakes: `send` routes a frame as API Gateway does."""
 
     endpoint: ScriptedEndpoint = field(default_factory=ScriptedEndpoint)
+    caller: Caller = field(default_factory=lambda: PLAYER)  # who opened the connection
+    expires_at: int = TOKEN_EXPIRES_AT  # when the token it was opened with expires
 
     def __post_init__(self) -> None:
         self.turn: TurnDeps = turn_deps(endpoint=self.endpoint)
         self.turn.world.put_npc(MIRA_SHEET)
-        self.session_deps = SessionActionDeps(
-            connections=self.turn.connections, service=self.turn.sessions, pusher=self.turn.pusher
-        )
+        self.session_deps = SessionActionDeps(service=self.turn.sessions, pusher=self.turn.pusher)
 
     @property
     def pusher(self) -> FakePusher:
@@ -144,7 +144,8 @@ class WsEdge:
 
     def event(self, data: str | bytes, route_key: str | None = None) -> dict[str, Any]:
         route_key = route_key or select_route_key(data, TOPOLOGY.websocket_route_keys)
-        peer = WebSocketPeer(CONNECTION, "edge.test", "127.0.0.1", "pytest", authorizer={})
+        authorizer = {**self.caller.as_context(), EXPIRES_AT: str(self.expires_at)}
+        peer = WebSocketPeer(CONNECTION, "edge.test", "127.0.0.1", "pytest", authorizer=authorizer)
         return websocket_message_event(WS_API, peer, route_key, data)
 
     def deliver(self, event: dict[str, Any]) -> dict[str, Any]:

@@ -134,20 +134,18 @@ class FakeSessions:
 
     heads: dict[str, SessionHead] = field(default_factory=dict)
     messages: dict[str, list[Message]] = field(default_factory=dict)
-    pairs: dict[str, str] = field(default_factory=dict)
     keys: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    def create(self, head: SessionHead, pair: str | None = None) -> SessionHead:
-        if head.session_id in self.heads or (pair is not None and pair in self.pairs):
+    def create(self, head: SessionHead) -> SessionHead:
+        if head.session_id in self.heads:
             raise Conflict("exists")
         self.heads[head.session_id] = head
         self.messages[head.session_id] = []
-        if pair is not None:
-            self.pairs[pair] = head.session_id
         return head
 
-    def find_pair(self, pair: str) -> str | None:
-        return self.pairs.get(pair)
+    def start(self, head: SessionHead, first: list[NewMessage]) -> tuple[SessionHead, list[Message]]:
+        self.create(head)
+        return self.append(head, first)
 
     def head_and_recent(self, session_id: str, limit: int) -> tuple[SessionHead, list[Message]]:
         head = self.get_head(session_id)

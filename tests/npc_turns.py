@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aicore.auth import Caller
-from aicore.connections import new_connection
+from aicore.auth import EXPIRES_AT, Caller
 from aicore.llm.router import Router, Tier
 from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.npc.turn import LoreCache, TurnDeps
@@ -16,7 +15,6 @@ from aicore.world.models import Npc
 from tests.events import load_event
 from tests.fakes import (
     FakeColdTier,
-    FakeConnections,
     FakePublisher,
     FakePusher,
     FakeSessions,
@@ -38,18 +36,11 @@ PLAYER = Caller(subject="p1", world_id="demo")
 TOKEN_EXPIRES_AT = 4_102_444_800  # 2100-01-01: the player's token outlives every test
 
 
-def turn_deps(
-    world: FakeWorld | None = None,
-    endpoint: ScriptedEndpoint | None = None,
-    player: Caller = PLAYER,
-) -> TurnDeps:
-    """Mira in world demo, the player connected on CONNECTION, fakes everywhere else."""
+def turn_deps(world: FakeWorld | None = None, endpoint: ScriptedEndpoint | None = None) -> TurnDeps:
+    """Mira in world demo, fakes everywhere (the player is named per frame: `say`)."""
     world = world or FakeWorld()
     world.put_npc(MIRA)
-    connections = FakeConnections()
-    connections.put(new_connection(CONNECTION, player, TOKEN_EXPIRES_AT))
     return TurnDeps(
-        connections=connections,
         world=world,
         lore=LoreCache(world),
         sessions=SessionService(sessions := FakeSessions(), FakeColdTier(sessions), FakePublisher()),
@@ -59,13 +50,22 @@ def turn_deps(
     )
 
 
-def say(deps: TurnDeps, **frame: Any) -> FakePusher:
-    """The player says "Any rooms?" to Mira (fields override the frame); the frames pushed back."""
+def connected(
+    body: str, caller: Caller = PLAYER, expires_at: int = TOKEN_EXPIRES_AT, route_key: str = "npc.say"
+) -> dict[str, Any]:
+    """A frame's event on CONNECTION, opened by `caller` with a token valid until `expires_at`:
+    API Gateway puts the `$connect` authorizer's context on every event of the connection."""
+    event = load_event("ws_message", body=body)
+    authorizer = {**caller.as_context(), EXPIRES_AT: str(expires_at)}
+    event["requestContext"] = {**event["requestContext"], "routeKey": route_key, "authorizer": authorizer}
+    return event
+
+
+def say(deps: TurnDeps, player: Caller = PLAYER, **frame: Any) -> FakePusher:
+    """`player` says "Any rooms?" to Mira (fields override the frame); the frames pushed back."""
     body = {"action": "npc.say", "request_id": "r-1", "npc_id": "mira", "text": "Any rooms?"} | frame
     handler = Lambdas().module(TOPOLOGY.function("npc-say")).handler
-    result = handler(
-        load_event("ws_message", body=json.dumps(body)), LambdaContext("npc-say", 1024, 60), deps=deps
-    )
+    result = handler(connected(json.dumps(body), player), LambdaContext("npc-say", 1024, 60), deps=deps)
     assert result == {"statusCode": 200}
     assert isinstance(deps.pusher, FakePusher)
     return deps.pusher

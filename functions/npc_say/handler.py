@@ -6,17 +6,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
 from aicore.frames import NpcSay, parse_frame
-from aicore.npc.turn import TurnDeps, TurnReply, take_turn
+from aicore.npc.turn import TurnDeps, take_turn
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
-from aicore.ws import WebSocketRequest, serve_frame
+from aicore.ws import Deferred, WebSocketRequest, serve_frame
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)
 def handler(event: dict[str, Any], context: LambdaContext, deps: TurnDeps | None = None) -> dict[str, int]:
     turn_deps = deps or wiring.turn_deps()
 
-    def turn(request: WebSocketRequest) -> TurnReply:
+    def turn(request: WebSocketRequest) -> Deferred:
         frame = parse_frame(request.body, NpcSay)
-        return take_turn(frame, request.connection_id, request.correlation_id, turn_deps)
+        caller = request.caller(turn_deps.clock)
+        outcome = take_turn(frame, caller, request.connection_id, request.correlation_id, turn_deps)
+        return Deferred(outcome.reply, outcome.announce)
 
     return serve_frame(event, turn_deps.pusher, "npc.say", "npc.reply", turn)

@@ -25,6 +25,6 @@ def handler(
         frame = parse_client_frame(request.body)
         if not isinstance(frame, SessionHistory | SessionJoin | SessionLeave):
             raise UnknownAction(f"This route does not handle {frame.action!r}.", {"action": frame.action})
-        return answer_session_action(frame, request.connection_id, action_deps)
+        return answer_session_action(frame, request.caller(action_deps.clock), action_deps)
 
     return serve_frame(event, action_deps.pusher, action, REPLY_TYPES.get(action, "error"), act)

@@ -27,7 +27,7 @@ from aicore.sessions.models import (
     SessionHead,
     StorageTier,
 )
-from aicore.sessions.store import SessionNotLive, SessionStore, pair_key
+from aicore.sessions.store import SessionNotLive, SessionStore, pair_session_id
 from aicore.topology import physical_name
 from aicore.world.models import LoreFact, Npc, PerformanceSetting
 from aicore.world.store import WorldStore
@@ -91,13 +91,30 @@ def test_unknown_sessions_are_not_found(sessions: Sessions) -> None:
         sessions.store.head_and_recent("ses_nobody", 5)
 
 
-def test_a_pair_has_one_session(sessions: Sessions) -> None:
-    pair = pair_key("demo", f"p-{uuid.uuid4().hex[:8]}", "mira")
-    assert sessions.store.find_pair(pair) is None
-    head = sessions.store.create(SessionHead(world_id="demo", participants=[PLAYER, MIRA]), pair=pair)
-    assert sessions.store.find_pair(pair) == head.session_id
+def test_a_session_starts_with_its_first_lines_once(sessions: Sessions) -> None:
+    # Given a pair's session id, known before the session exists
+    session_id = pair_session_id("demo", f"p-{uuid.uuid4().hex[:8]}", "mira")
+    head = SessionHead(session_id=session_id, world_id="demo", participants=[PLAYER, MIRA])
+    # When its first line starts it
+    started, first = sessions.store.start(head, [_say("Hello, Mira.")])
+    # Then it holds that line, and nobody can start it again
+    assert (started.message_count, [m.seq for m in first]) == (1, [1])
+    assert [m.text for m in sessions.store.head_and_recent(session_id, 5)[1]] == ["Hello, Mira."]
     with pytest.raises(Conflict):
-        sessions.store.create(SessionHead(world_id="demo", participants=[PLAYER, MIRA]), pair=pair)
+        sessions.store.start(head, [_say("Hello again.")])
+    with pytest.raises(Conflict):
+        sessions.store.create(head)
+
+
+def test_an_append_from_a_stale_head_still_lands_after_the_others(sessions: Sessions) -> None:
+    # Given two writers that read the head at the same count
+    head = _new(sessions.store)
+    sessions.store.append(head, [_say("first")])
+    # When the second appends from its now stale head
+    _, late = sessions.store.append(head, [_say("second")])
+    # Then its line lands after the first, not over it
+    assert [m.seq for m in late] == [2]
+    assert [m.text for m in sessions.store.head_and_recent(head.session_id, 5)[1]] == ["first", "second"]
 
 
 def test_appends_share_one_order_and_pages_read_it_back(sessions: Sessions) -> None:

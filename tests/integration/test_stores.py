@@ -68,7 +68,7 @@ def test_pair_session_is_created_once_under_a_race(store: DynamoSessionStore) ->
         views = list(
             pool.map(lambda _: wiring.session_service().conversation(caller, "mira", None, 5), range(8))
         )
-    ids = {view.session.session_id for view in views}
+    ids = {view.head.session_id for view in views}
     assert len(ids) == 1
 
 

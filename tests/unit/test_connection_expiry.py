@@ -11,7 +11,7 @@ import pytest
 
 from aicore.auth import EXPIRES_AT, Caller
 from aicore.clock import Clock
-from aicore.connections import Connection, ConnectionExpired, new_connection, require_connection
+from aicore.connections import Connection, ConnectionExpired, require_connection
 from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.tokens import TokenIssuer
 from aicore.topology import TOPOLOGY
@@ -95,9 +95,7 @@ def test_require_connection_checks_the_expiry_against_the_clock() -> None:
 @pytest.fixture
 def edge() -> WsEdge:
     """Mira's world, and the player connected with a token that expires at 1,900,000,600."""
-    edge = WsEdge()
-    edge.turn.connections.put(new_connection(CONNECTION, PLAYER, 1_900_000_600, at(1_900_000_000)))
-    return edge
+    return WsEdge(caller=PLAYER, expires_at=1_900_000_600)
 
 
 def with_clock(edge: WsEdge, clock: Clock) -> WsEdge:

@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 
 from aicore.llm.router import Router, Tier
+from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.npc.turn import TurnDeps
-from aicore.topology import NPC_TURN_COMPLETED
-from tests.fakes import FakeConnections, FakePublisher, FakePusher, FakeSessions, FakeWorld, ScriptedEndpoint
+from aicore.topology import NPC_TURN_COMPLETED, TOPOLOGY
+from tests.events import load_event
+from tests.fakes import FakePublisher, FakePusher, FakeSessions, FakeWorld, ScriptedEndpoint
 from tests.npc_turns import CONNECTION, say, turn_deps
 
 
@@ -72,10 +74,12 @@ def test_bad_turns_get_an_error_frame_and_store_nothing(
     assert all(not messages for messages in deps.sessions.store.messages.values())
 
 
-def test_unknown_connection_is_refused(deps: TurnDeps) -> None:
-    assert isinstance(deps.connections, FakeConnections)
-    deps.connections.items.clear()
-    [error] = say(deps).of_type("error")
+def test_a_frame_without_the_authorizers_identity_is_refused(deps: TurnDeps) -> None:
+    handler = Lambdas().module(TOPOLOGY.function("npc-say")).handler
+    body = json.dumps({"action": "npc.say", "request_id": "r-1", "npc_id": "mira", "text": "Hi"})
+    handler(load_event("ws_message", body=body), LambdaContext("npc-say", 1024, 60), deps=deps)
+    assert isinstance(deps.pusher, FakePusher)
+    [error] = deps.pusher.of_type("error")
     assert error["error"]["code"] == "unauthorized"
 
 

@@ -68,7 +68,7 @@ def test_a_turn_runs_in_the_players_mode(mode: PerformanceMode | None, tier: str
     if mode is not None:
         set_player_mode(world, PLAYER, "demo", ModeChange(mode=mode))
 
-    data = _reply(turn_deps(world, endpoint, player=PLAYER))
+    data = _reply(turn_deps(world, endpoint))
 
     effective = mode or PerformanceMode.BALANCED
     assert (data["tier"], data["mode"]) == (tier, effective)
@@ -77,5 +77,5 @@ def test_a_turn_runs_in_the_players_mode(mode: PerformanceMode | None, tier: str
 
 
 def test_the_reply_says_why_it_fell_back() -> None:
-    data = _reply(turn_deps(FakeWorld(), ScriptedEndpoint(failing={"gold"}), player=PLAYER))
+    data = _reply(turn_deps(FakeWorld(), ScriptedEndpoint(failing={"gold"})))
     assert (data["tier"], data["fallback"], data["fallback_reason"]) == ("silver", True, "gold: ModelError")

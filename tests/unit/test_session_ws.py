@@ -9,16 +9,14 @@ import pytest
 from pydantic import ValidationError
 
 from aicore.auth import Caller
-from aicore.connections import new_connection
 from aicore.frames import SessionHistory, SessionJoin, parse_client_frame
 from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.sessions.actions import SessionActionDeps
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import NewMessages, SessionService, SpokenLine
 from aicore.topology import TOPOLOGY
-from tests.events import load_event
-from tests.fakes import FakeColdTier, FakeConnections, FakePublisher, FakePusher, FakeSessions
-from tests.npc_turns import TOKEN_EXPIRES_AT
+from tests.fakes import FakeColdTier, FakePublisher, FakePusher, FakeSessions
+from tests.npc_turns import connected
 
 CONNECTION = "bZ1wrcG1IAMCJbA="
 PLAYER = Participant(id="p1", kind=ParticipantKind.PLAYER)
@@ -28,10 +26,8 @@ NPC = Participant(id="mira", kind=ParticipantKind.NPC)
 @pytest.fixture
 def deps() -> SessionActionDeps:
     sessions = FakeSessions()
-    connections = FakeConnections()
-    connections.put(new_connection(CONNECTION, Caller(subject="p1", world_id="demo"), TOKEN_EXPIRES_AT))
     service = SessionService(sessions, FakeColdTier(sessions), FakePublisher())
-    return SessionActionDeps(connections=connections, service=service, pusher=FakePusher())
+    return SessionActionDeps(service=service, pusher=FakePusher())
 
 
 @pytest.fixture
@@ -43,8 +39,7 @@ def session(deps: SessionActionDeps) -> SessionHead:
 
 
 def _send(deps: SessionActionDeps, frame: dict[str, Any]) -> dict[str, Any]:
-    event = load_event("ws_message", body=json.dumps({"request_id": "r-1", **frame}))
-    event["requestContext"]["routeKey"] = frame["action"]
+    event = connected(json.dumps({"request_id": "r-1", **frame}), route_key=frame["action"])
     handler = Lambdas().module(TOPOLOGY.function("session-ws")).handler
     assert handler(event, LambdaContext("session-ws", 512, 30), deps=deps) == {"statusCode": 200}
     assert isinstance(deps.pusher, FakePusher)

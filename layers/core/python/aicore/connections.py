@@ -6,11 +6,12 @@ expiry, every frame checks it, and the first frame after it is refused and the c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from aicore.auth import Caller
+from aicore.auth import Caller, token_expiry
 from aicore.clock import Clock, now
 from aicore.errors import Unauthorized
 
@@ -38,16 +39,30 @@ class ConnectionStore(Protocol):
 
 
 def require_connection(store: ConnectionStore, connection_id: str, clock: Clock = now) -> Connection:
-    """The connection's verified caller, while its token is valid."""
+    """The connection's verified caller, while its token is valid, from its record (where an event
+    carries no authorizer context; frames use `connected_caller`, which costs no read)."""
     connection = store.get(connection_id)
     if connection is None:
         raise Unauthorized("This connection is not registered: reconnect with a valid token.")
     if connection.expired(clock):
-        raise ConnectionExpired(
-            "Your token has expired, so this connection is closing: reconnect with a fresh token.",
-            {"reconnect": True},
-        )
+        raise _expired()
     return connection
+
+
+def connected_caller(authorizer: Mapping[str, Any], clock: Clock = now) -> Caller:
+    """Who sent a frame, from the context the `$connect` authorizer gave the connection: API Gateway
+    puts it on every event of the connection, so no read is needed. Refused once the token expired."""
+    caller = Caller.from_context(dict(authorizer))
+    if clock().timestamp() >= token_expiry(dict(authorizer)):
+        raise _expired()
+    return caller
+
+
+def _expired() -> ConnectionExpired:
+    return ConnectionExpired(
+        "Your token has expired, so this connection is closing: reconnect with a fresh token.",
+        {"reconnect": True},
+    )
 
 
 def new_connection(connection_id: str, caller: Caller, expires_at: int, clock: Clock = now) -> Connection:

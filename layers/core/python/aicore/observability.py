@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast, overload
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_xray_sdk import global_sdk_config
+from aws_xray_sdk.core import xray_recorder  # the recorder Powertools' Tracer uses
 
 from aicore.topology import SERVICE
 
@@ -59,3 +62,39 @@ def traced(step: str, **annotations: Annotation) -> Iterator[Callable[..., None]
 
         annotate(**annotations)
         yield annotate
+
+
+_PARALLEL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="parallel-read")
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+
+
+@overload
+def in_parallel(a: Callable[[], A], b: Callable[[], B], /) -> tuple[A, B]: ...
+
+
+@overload
+def in_parallel(a: Callable[[], A], b: Callable[[], B], c: Callable[[], C], /) -> tuple[A, B, C]: ...
+
+
+def in_parallel(first: Callable[[], Any], *others: Callable[[], Any]) -> tuple[Any, ...]:
+    """Run independent calls side by side (reads of different tables: one round trip instead of
+    several), the first in this thread, each other inside the caller's trace. Results in the order
+    given; an error is raised once every call has ended."""
+    entity = xray_recorder.get_trace_entity() if global_sdk_config.sdk_enabled() else None
+
+    def traced_call(call: Callable[[], Any]) -> Any:
+        if entity is not None:  # X-Ray keeps the current segment per thread
+            xray_recorder.set_trace_entity(entity)
+        return call()
+
+    futures = [_PARALLEL.submit(traced_call, call) for call in others]
+    try:
+        result = first()
+    finally:
+        errors = [f.exception() for f in futures]  # wait for them all, whatever happens here
+    for error in errors:
+        if error is not None:
+            raise error
+    return (result, *(f.result() for f in futures))

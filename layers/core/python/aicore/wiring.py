@@ -119,7 +119,7 @@ def session_service() -> SessionService:
 def session_action_deps() -> SessionActionDeps:
     from aicore.sessions.actions import SessionActionDeps
 
-    return SessionActionDeps(connections=connections(), service=session_service(), pusher=pusher())
+    return SessionActionDeps(service=session_service(), pusher=pusher())
 
 
 @lru_cache(maxsize=1)
@@ -232,7 +232,6 @@ def turn_deps() -> TurnDeps:
     from aicore.npc.turn import TurnDeps
 
     return TurnDeps(
-        connections=connections(),
         world=world(),
         lore=lore(),
         sessions=session_service(),

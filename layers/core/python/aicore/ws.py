@@ -7,11 +7,14 @@ work itself, the client gets an `error` frame in the envelope and the Lambda ret
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aicore.connections import ClientPusher, ConnectionExpired
+from aicore.auth import Caller
+from aicore.clock import Clock, now
+from aicore.connections import ClientPusher, ConnectionExpired, connected_caller
 from aicore.envelope import Operation, operation
 from aicore.frames import reply_frame, request_id_of
 from aicore.observability import event_request_id, logger
@@ -55,6 +58,11 @@ class WebSocketRequest(BaseModel):
     def correlation_id(self) -> str:
         return self.request_context.request_id
 
+    def caller(self, clock: Clock = now) -> Caller:
+        """Who sent this frame (the `$connect` authorizer's context rides on every event of the
+        connection), while the token the connection was opened with is valid."""
+        return connected_caller(self.request_context.authorizer, clock)
+
     @property
     def request_id(self) -> str | None:
         """The client's id for this frame, if it sent a readable one."""
@@ -72,9 +80,13 @@ def serve_frame(
     (`reply_type` on success, `error` on failure). A connection whose token has expired is told
     so, then closed."""
     request: WebSocketRequest | None = None
+    then: Callable[[], None] | None = None
     with operation(name, event_request_id(event)) as op:
         request = WebSocketRequest.of(event)
-        op.succeed(work(request))
+        result = work(request)
+        if isinstance(result, Deferred):
+            result, then = result.reply, result.then
+        op.succeed(result)
     connection_id = request.connection_id if request is not None else connection_id_of(event)
     if connection_id is None:
         logger.error("A WebSocket event without a connection id: nobody to answer")
@@ -82,7 +94,24 @@ def serve_frame(
     answer(pusher, connection_id, request.request_id if request else None, op, reply_type)
     if isinstance(op.failure, ConnectionExpired):
         pusher.close(connection_id)
+    if then is not None:
+        _after_reply(then)
     return OK
+
+
+@dataclass
+class Deferred:
+    """A reply, and work that must not delay it: done once the client has the reply frame."""
+
+    reply: Any
+    then: Callable[[], None]
+
+
+def _after_reply(then: Callable[[], None]) -> None:
+    try:
+        then()
+    except Exception:  # the player has the answer; a failure here is logged, and alarms, not raised
+        logger.exception("Work after the reply failed")
 
 
 def answer(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -11,14 +12,14 @@ from pydantic import BaseModel
 
 from aicore.auth import Caller, Role
 from aicore.clock import Clock, now
-from aicore.connections import ClientPusher, ConnectionStore, require_connection
+from aicore.connections import ClientPusher
 from aicore.errors import NotFound
 from aicore.events import EventDetail, EventPublisher
 from aicore.frames import NpcSay
 from aicore.llm.router import Completion, ModelRequest, Router
 from aicore.npc.prompt import build_prompt
 from aicore.npc.token_stream import DEFAULT_INTERVAL_S, TokenStream
-from aicore.observability import traced
+from aicore.observability import in_parallel, traced
 from aicore.performance import DEFAULT_MODE, NPC_SAY_PROFILES
 from aicore.sessions.models import NewMessage, Participant, ParticipantKind
 from aicore.sessions.service import SessionService
@@ -88,7 +89,6 @@ class LoreCache:
 
 @dataclass
 class TurnDeps:
-    connections: ConnectionStore
     world: WorldStore
     lore: LoreCache
     sessions: SessionService
@@ -96,32 +96,48 @@ class TurnDeps:
     pusher: ClientPusher
     events: EventPublisher
     token_interval_s: float = DEFAULT_INTERVAL_S  # at most one token frame per this, after the first
-    clock: Clock = now
+    clock: Clock = now  # a token's expiry is checked against it
 
 
-def take_turn(frame: NpcSay, connection_id: str, correlation_id: str, deps: TurnDeps) -> TurnReply:
-    with traced("turn.connection"):
-        caller = require_connection(deps.connections, connection_id, deps.clock).caller
-    with traced("turn.context", npc=frame.npc_id):
-        context = deps.world.turn_context(caller.world_id, frame.npc_id, caller.subject)
-    npc, memory = context.npc, context.memory
+@dataclass
+class TurnOutcome:
+    """The reply, and what is done once the player has it (nothing a player waits for)."""
+
+    reply: TurnReply
+    announce: Callable[[], None]
+
+
+def take_turn(
+    frame: NpcSay, caller: Caller, connection_id: str, correlation_id: str, deps: TurnDeps
+) -> TurnOutcome:
+    """Two DynamoDB round trips before the model is asked: the world's data and the session, read
+    side by side; then the player's line, stored in one write. The reply is stored in one more;
+    the event goes out after the player has the reply."""
+    with traced("turn.read", npc=frame.npc_id):
+        context, conversation = in_parallel(
+            lambda: deps.world.turn_context(caller.world_id, frame.npc_id, caller.subject),
+            lambda: deps.sessions.conversation(caller, frame.npc_id, frame.session_id, CONTEXT_MESSAGES),
+        )
+    npc = context.npc
     if npc is None:
         raise NotFound(
             f"There is no NPC '{frame.npc_id}' in world '{caller.world_id}'. "
             f"GET /worlds/{caller.world_id}/npcs lists them.",
             {"npc_id": frame.npc_id, "world_id": caller.world_id},
         )
-    with traced("turn.session"):
-        view = deps.sessions.conversation(caller, npc.npc_id, frame.session_id, CONTEXT_MESSAGES)
     player = Participant(id=caller.subject, kind=ParticipantKind.PLAYER)
     # The player's words are stored before the model runs: a failed reply never loses them.
     with traced("turn.store_player_line"):
         head, _ = deps.sessions.speak(
-            caller, view.session, [NewMessage(speaker=player, text=frame.text, correlation_id=correlation_id)]
+            caller,
+            conversation.head,
+            [NewMessage(speaker=player, text=frame.text, correlation_id=correlation_id)],
+            first=conversation.new,
         )
 
+    history = conversation.messages
     messages = build_prompt(
-        npc, deps.lore.get(caller.world_id), memory, view.messages, frame.text, summary=view.session.summary
+        npc, deps.lore.get(caller.world_id), context.memory, history, frame.text, summary=head.summary
     )
     stream = TokenStream(deps.pusher, connection_id, frame.request_id, deps.token_interval_s)
     profile = context.performance.npc_say()
@@ -146,10 +162,14 @@ def take_turn(frame: NpcSay, connection_id: str, correlation_id: str, deps: Turn
             head,
             [NewMessage(speaker=speaker, text=completion.text, correlation_id=correlation_id)],
         )
-    with traced("turn.publish"):
-        _publish(deps, caller, npc, frame, correlation_id, head.session_id, completion)
-    _record_metrics(completion)
-    return _reply(head.session_id, npc.npc_id, stored[0].seq, completion, context.performance.effective)
+
+    def announce() -> None:
+        with traced("turn.publish"):
+            _publish(deps, caller, npc, frame, correlation_id, head.session_id, completion)
+        _record_metrics(completion)
+
+    reply = _reply(head.session_id, npc.npc_id, stored[0].seq, completion, context.performance.effective)
+    return TurnOutcome(reply, announce)
 
 
 def _publish(

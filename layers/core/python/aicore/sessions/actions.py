@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from aicore.auth import Caller
 from aicore.clock import Clock, now
-from aicore.connections import ClientPusher, ConnectionStore, require_connection
+from aicore.connections import ClientPusher
 from aicore.frames import MAX_FRAME_BYTES, SessionFrame, SessionHistory, SessionJoin, SessionLeave
 from aicore.sessions.chunks import next_before
 from aicore.sessions.models import MessagePage, Participant
@@ -26,14 +27,12 @@ HISTORY_FRAME_BUDGET = MAX_FRAME_BYTES - 4 * 1024
 
 @dataclass
 class SessionActionDeps:
-    connections: ConnectionStore
     service: SessionService
     pusher: ClientPusher
     clock: Clock = now
 
 
-def answer_session_action(frame: SessionFrame, connection_id: str, deps: SessionActionDeps) -> BaseModel:
-    caller = require_connection(deps.connections, connection_id, deps.clock).caller
+def answer_session_action(frame: SessionFrame, caller: Caller, deps: SessionActionDeps) -> BaseModel:
     match frame:
         case SessionHistory():
             page = deps.service.messages(caller, frame.session_id, frame.before, frame.limit)

@@ -49,7 +49,7 @@ from aicore.sessions.models import (
     StorageTier,
 )
 from aicore.sessions.policy import DEFAULT_PAGE, MAX_PAGE, SessionPolicy
-from aicore.sessions.store import SessionNotLive, SessionStore, already_in, pair_key, stale_version
+from aicore.sessions.store import SessionNotLive, SessionStore, already_in, pair_session_id, stale_version
 from aicore.topology import SESSION_ARCHIVE_FLOW, SESSION_REHYDRATION_REQUESTED, SESSIONS_SOURCE
 
 MAX_METADATA_BYTES = 16 * 1024
@@ -87,6 +87,15 @@ class NewMessages(BaseModel):
     """An append: one to 25 messages; a player's own lines need no speaker."""
 
     messages: list[SpokenLine] = Field(min_length=1, max_length=MAX_MESSAGES_PER_APPEND)
+
+
+@dataclass
+class Conversation:
+    """A session about to be spoken in, with its newest messages; `new`: not stored yet."""
+
+    head: SessionHead
+    messages: list[Message]
+    new: bool = False
 
 
 class SuspendResult(BaseModel):
@@ -236,24 +245,34 @@ class SessionService:
         return AppendResult(session_id=session_id, message_count=updated.message_count, messages=stored)
 
     def speak(
-        self, caller: Caller, head: SessionHead, new: list[NewMessage]
+        self, caller: Caller, head: SessionHead, new: list[NewMessage], *, first: bool = False
     ) -> tuple[SessionHead, list[Message]]:
         """Append lines to a session read before (`head`): each speaker checked, a cold session
-        brought back first. Every append goes through here: HTTP, WebSocket and the NPC turn."""
+        brought back first; `first` starts a session not stored yet (a pair's, on its first line).
+        Every append goes through here: HTTP, WebSocket and the NPC turn."""
         for message in new:
             authorize_speaker(caller, head, message.speaker)
+        if first:
+            try:
+                return self.store.start(head, new)
+            except Conflict:
+                head = self.store.get_head(head.session_id)  # another turn started it a moment ago
         return self._live(head.session_id, lambda: self.store.append(head, new))
 
     def conversation(
         self, caller: Caller, npc_id: str, session_id: str | None, context_messages: int
-    ) -> SessionView:
-        """The session a player's line to an NPC goes into (the one named, or the pair's own), live
-        and with its newest `context_messages`: a cold one is brought back, as it is about to be written."""
-        if session_id is None:
-            session_id, created = self._pair_session(caller, npc_id)
-            if created is not None:
-                return SessionView(session=created, messages=[])
-        head, messages = self.store.head_and_recent(session_id, context_messages)
+    ) -> Conversation:
+        """The session a player's line to an NPC goes into (the one named, or the pair's own), with
+        its newest `context_messages`: one read. A cold one is brought back, as it is about to be
+        written; the pair's own, if it does not exist yet, starts with the first line (`speak`)."""
+        pair = session_id is None
+        session_id = session_id or pair_session_id(caller.world_id, caller.subject, npc_id)
+        try:
+            head, messages = self.store.head_and_recent(session_id, context_messages)
+        except NotFound:
+            if not pair:
+                raise
+            return Conversation(self._pair_head(caller, npc_id, session_id), [], new=True)
         if not can_read(caller, head):
             raise hidden(session_id)
         if not head.includes(npc_id):
@@ -261,15 +280,12 @@ class SessionService:
         if not head.is_live:
             self.cold.rehydrate_now(session_id)
             head, messages = self.store.head_and_recent(session_id, context_messages)
-        return SessionView(session=head, messages=messages)
+        return Conversation(head, messages)
 
-    def _pair_session(self, caller: Caller, npc_id: str) -> tuple[str, SessionHead | None]:
-        """The player↔NPC session of this pair (one per pair, race-safe), and its head if just created."""
-        pair = pair_key(caller.world_id, caller.subject, npc_id)
-        existing = self.store.find_pair(pair)
-        if existing is not None:
-            return existing, None
-        head = SessionHead(
+    @staticmethod
+    def _pair_head(caller: Caller, npc_id: str, session_id: str) -> SessionHead:
+        return SessionHead(
+            session_id=session_id,
             world_id=caller.world_id,
             participants=[
                 Participant(id=caller.subject, kind=ParticipantKind.PLAYER),
@@ -277,14 +293,6 @@ class SessionService:
             ],
             metadata={"kind": "player-npc"},
         )
-        try:
-            created = self.store.create(head, pair=pair)
-            return created.session_id, created
-        except Conflict:
-            existing = self.store.find_pair(pair)  # another turn created it a moment ago
-            if existing is None:
-                raise
-            return existing, None
 
     def suspend(self, caller: Caller, session_id: str) -> SuspendResult:
         """Make a session dormant now: the archive flow moves it to S3 (one flow a minute at most)."""

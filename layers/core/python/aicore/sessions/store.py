@@ -5,15 +5,19 @@ The DynamoDB adapters are in `aicore.aws.sessions`.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Protocol
 
 from aicore.errors import Conflict, InvalidRequest, NotFound
 from aicore.sessions.models import HeadChanges, Message, NewMessage, Participant, SessionHead
 
 
-def pair_key(world_id: str, player_id: str, npc_id: str) -> str:
-    """The lookup key of a player's own session with an NPC: one per pair."""
-    return f"PAIR#{world_id}#{player_id}#{npc_id}"
+def pair_session_id(world_id: str, player_id: str, npc_id: str) -> str:
+    """The id of a player's own session with an NPC: one per pair, known without a lookup.
+
+    Knowing it is not reading it: a session anyone may not see answers 404 whatever its id."""
+    digest = hashlib.sha256("\x1f".join((world_id, player_id, npc_id)).encode()).hexdigest()
+    return f"ses_pair_{digest[:32]}"
 
 
 class SessionNotLive(Conflict):
@@ -30,8 +34,14 @@ class SessionNotLive(Conflict):
 class SessionStore(Protocol):
     """What the sessions service needs of storage."""
 
-    def create(self, head: SessionHead, pair: str | None = None) -> SessionHead: ...
-    def find_pair(self, pair: str) -> str | None: ...
+    def create(self, head: SessionHead) -> SessionHead:
+        """Create a session; `Conflict` if its id exists (a pair's session is created once)."""
+        ...
+
+    def start(self, head: SessionHead, first: list[NewMessage]) -> tuple[SessionHead, list[Message]]:
+        """Create a session with its first messages in one write; `Conflict` if its id exists."""
+        ...
+
     def get_head(self, session_id: str) -> SessionHead: ...
     def head_and_recent(self, session_id: str, limit: int) -> tuple[SessionHead, list[Message]]: ...
     def page(self, head: SessionHead, before: int | None, limit: int) -> list[Message]: ...

@@ -59,6 +59,28 @@ from aicore.sessions.store import (
 CHUNKS_PER_READ = 4
 
 
+NEW_ITEM = "attribute_not_exists(pk)"
+CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+def _put(table_name: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {"TableName": table_name, "Item": item, "ConditionExpression": NEW_ITEM}
+
+
+def _reasons(exc: ClientError) -> list[str]:
+    """Why each item of a cancelled transaction failed, in the order the items were given."""
+    return [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])] or [""]
+
+
+def _numbered(new: list[NewMessage], first_seq: int, now: str) -> list[Message]:
+    return [
+        Message(
+            seq=first_seq + i, speaker=m.speaker, text=m.text, created_at=now, correlation_id=m.correlation_id
+        )
+        for i, m in enumerate(new)
+    ]
+
+
 class _Unchanged(Exception):
     """A head change's own condition did not hold (the head is live and at the expected version)."""
 
@@ -77,37 +99,35 @@ class DynamoSessionStore:
 
     # --- create and find ---------------------------------------------------------------------------
 
-    def create(self, head: SessionHead, pair: str | None = None) -> SessionHead:
-        """Create a session; with `pair`, at most one session ever exists for that pair."""
-        put_head = {
-            "Put": {
-                "TableName": self._name,
-                "Item": live_head_item(head),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
-        items = [put_head]
-        if pair is not None:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self._name,
-                        "Item": {"pk": pair, "sk": "POINTER", "session_id": head.session_id},
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                }
-            )
+    def create(self, head: SessionHead) -> SessionHead:
+        """Create a session (its id is new, or a pair's own: at most one session per id ever)."""
         try:
-            self._client.transact_write_items(TransactItems=items)
+            self._table.put_item(Item=live_head_item(head), ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
-            if cancelled(exc):
+            if failed_condition(exc):
                 raise Conflict("The session already exists.", {"session_id": head.session_id}) from exc
             raise
         return head
 
-    def find_pair(self, pair: str) -> str | None:
-        item = self._table.get_item(Key={"pk": pair, "sk": "POINTER"}).get("Item")
-        return None if item is None else str(item["session_id"])
+    def start(self, head: SessionHead, first: list[NewMessage]) -> tuple[SessionHead, list[Message]]:
+        """Create a session with its first messages, in one call (a player's first line to an NPC)."""
+        started = head.model_copy(update={"message_count": len(first)})
+        messages = _numbered(first, 1, started.updated_at)
+        write_id = uuid.uuid4().hex
+        items = [{"Put": _put(self._name, live_head_item(started))}]
+        items += [
+            {"Put": _put(self._name, item)}
+            for item in self._items(head.session_id, messages, first, write_id)
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=items, ClientRequestToken=write_id)
+        except ClientError as exc:
+            if cancelled(exc) and not self._stored_by(head.session_id, messages, write_id):
+                raise Conflict("The session already exists.", {"session_id": head.session_id}) from exc
+            if not cancelled(exc):
+                raise
+        self._appended(started, messages)
+        return started, messages
 
     # --- read -------------------------------------------------------------------------------------
 
@@ -176,36 +196,84 @@ class DynamoSessionStore:
     # --- write ------------------------------------------------------------------------------------
 
     def append(self, head: SessionHead, new: list[NewMessage]) -> tuple[SessionHead, list[Message]]:
-        """Reserve `len(new)` sequence numbers atomically, then store the messages under them.
+        """Store `new` after the messages of `head`, in one total order.
 
-        Two calls per append (one reservation, one put or transaction of puts). A writer that dies
-        between the two leaves an unused number: the order of what was stored is still total.
+        One call when `head` is current (the usual case: one player, one NPC): a transaction moves
+        `message_count` on from the count read and puts the messages under the next numbers. If
+        someone appended since, two calls: one atomic `ADD message_count` reserves the numbers (it
+        never conflicts, so 50 writers on one session all get in at the first try), then the puts;
+        a writer that dies between the two leaves an unused number, and the order stays total.
         Each append writes a `write_id` on its items, so a write that committed although its answer
-        was lost (a timeout, then botocore's retry finds the slot taken) is recognized as done.
-        A message with an idempotency key also writes `KEY#<key>` in the same transaction: a retried
-        append finds it and answers with the messages first stored (the numbers it reserved stay unused).
+        was lost (a timeout, then a retry that finds the slots taken) is recognised as done. A
+        message with an idempotency key also writes `KEY#<key>` in the same write: a retried append
+        finds it and answers with the messages first stored.
         """
         if not new:
             return head, []
-        updated = self._reserve(head.session_id, len(new))
-        first = updated.message_count - len(new) + 1
-        now, write_id = updated.updated_at, uuid.uuid4().hex
-        messages = [
-            Message(
-                seq=first + i, speaker=m.speaker, text=m.text, created_at=now, correlation_id=m.correlation_id
-            )
-            for i, m in enumerate(new)
+        write_id = uuid.uuid4().hex
+        written = self._append_at(head, new, write_id)
+        if written is None:
+            written = self._append_reserved(head.session_id, new, write_id)
+        self._appended(*written)
+        return written
+
+    def _append_at(
+        self, head: SessionHead, new: list[NewMessage], write_id: str
+    ) -> tuple[SessionHead, list[Message]] | None:
+        """The one-call append at the count `head` says; None if the count has moved on since."""
+        now = utc_now()
+        messages = _numbered(new, head.message_count + 1, now)
+        count = {
+            "TableName": self._name,
+            "Key": {"pk": head.session_id, "sk": HEAD_SK},
+            "UpdateExpression": "SET message_count = :count, updated_at = :now, #active_day = :day",
+            "ConditionExpression": f"message_count = :seen AND {IS_LIVE}",
+            "ExpressionAttributeNames": {"#tier": "tier", "#active_day": ACTIVE_DAY},
+            "ExpressionAttributeValues": {
+                ":count": head.message_count + len(new),
+                ":seen": head.message_count,
+                ":now": now,
+                ":day": day_of(now),
+                **LIVE,
+            },
+        }
+        items = [{"Update": count}]
+        items += [
+            {"Put": _put(self._name, item)} for item in self._items(head.session_id, messages, new, write_id)
         ]
-        keys = {m.seq: n.idempotency_key for m, n in zip(messages, new, strict=True) if n.idempotency_key}
         try:
-            self._put_messages(head.session_id, messages, keys, write_id)
+            self._client.transact_write_items(TransactItems=items, ClientRequestToken=write_id)
+        except ClientError as exc:
+            if not cancelled(exc):
+                raise
+            if self._stored_by(head.session_id, messages, write_id):
+                pass  # it committed: the answer to an earlier try was lost
+            elif _reasons(exc)[0] == CONDITION_FAILED:
+                return None  # the count moved on (or the session is not live): the reserved path says
+            else:
+                return self._replay(head.session_id, new)  # a key is stored already
+        updated = head.model_copy(update={"message_count": head.message_count + len(new), "updated_at": now})
+        return updated, messages
+
+    def _append_reserved(
+        self, session_id: str, new: list[NewMessage], write_id: str
+    ) -> tuple[SessionHead, list[Message]]:
+        updated = self._reserve(session_id, len(new))
+        messages = _numbered(new, updated.message_count - len(new) + 1, updated.updated_at)
+        items = self._items(session_id, messages, new, write_id)
+        try:
+            if len(items) == 1:
+                self._table.put_item(Item=items[0], ConditionExpression=NEW_ITEM)
+            else:
+                self._client.transact_write_items(
+                    TransactItems=[{"Put": _put(self._name, item)} for item in items],
+                    ClientRequestToken=write_id,
+                )
         except ClientError as exc:
             if not (failed_condition(exc) or cancelled(exc)):
                 raise
-            if not self._stored_by(head.session_id, messages, write_id):
-                return self._replay(head.session_id, new)
-        if self._observer is not None:
-            self._observer.appended(updated, messages)
+            if not self._stored_by(session_id, messages, write_id):
+                return self._replay(session_id, new)
         return updated, messages
 
     def _reserve(self, session_id: str, count: int) -> SessionHead:
@@ -225,22 +293,22 @@ class DynamoSessionStore:
             raise
         return head_from(reserved["Attributes"])
 
-    def _put_messages(
-        self, session_id: str, messages: list[Message], keys: dict[int, str], write_id: str
-    ) -> None:
+    @staticmethod
+    def _items(
+        session_id: str, messages: list[Message], new: list[NewMessage], write_id: str
+    ) -> list[dict[str, Any]]:
+        """The items of an append: each message, and the record of each idempotency key."""
         items = [{**message_item(session_id, m), WRITE_ID: write_id} for m in messages]
-        items += [key_item(session_id, key, seq, write_id) for seq, key in keys.items()]
-        condition = "attribute_not_exists(pk)"
-        if len(items) == 1:
-            self._table.put_item(Item=items[0], ConditionExpression=condition)
-            return
-        self._client.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": self._name, "Item": item, "ConditionExpression": condition}}
-                for item in items
-            ],
-            ClientRequestToken=write_id,  # DynamoDB's own idempotency for a retried transaction
-        )
+        items += [
+            key_item(session_id, line.idempotency_key, message.seq, write_id)
+            for message, line in zip(messages, new, strict=True)
+            if line.idempotency_key
+        ]
+        return items
+
+    def _appended(self, head: SessionHead, messages: list[Message]) -> None:
+        if self._observer is not None and messages:
+            self._observer.appended(head, messages)
 
     def _stored_by(self, session_id: str, messages: list[Message], write_id: str) -> bool:
         """Whether this append's messages are in their slots (it committed, then its answer was lost)."""
