@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
@@ -20,7 +21,9 @@ from aicore.aws.sagemaker_runtime import SageMakerEndpoint
 from aicore.errors import ModelUnavailable
 from aicore.llm.endpoint import ChatCall, TierTarget
 from aicore.llm.wire import ChatMessage, ChatRequest
+from aicore.local.model_queue import ModelQueue
 from aicore.local.model_server import ACCOUNT_ID, Faults, ModelServerThread
+from tests.waiting import eventually
 
 GREETING = [
     ChatMessage(role="system", content="You are Brom, the village blacksmith. Answer in one short line."),
@@ -407,3 +410,54 @@ def test_a_body_over_six_megabytes_is_refused(serve: ServerFactory) -> None:
 
     assert failure.value.response["Error"]["Code"] == "ValidationError"
     assert failure.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+
+
+class GatedEngine(ScriptedEngine):
+    """Holds each answer until released, and remembers how many it started."""
+
+    def __init__(self) -> None:
+        super().__init__(["Well ", "met."])
+        self.release = threading.Event()
+        self.started = 0
+
+    def stream(self, request: ChatRequest) -> Generator[dict[str, Any], None, None]:
+        self.started += 1
+        self.release.wait(timeout=30)
+        yield from super().stream(request)
+
+
+def test_a_full_queue_throttles_at_once_and_a_late_request_is_never_started(
+    fake_aws_credentials: None,
+) -> None:
+    # Given a model busy with one answer, and room for one more to wait
+    engine = GatedEngine()
+    queue = ModelQueue(max_waiting=1)
+    with ModelServerThread(engine, [SCRIPTED], queue=queue) as url, ThreadPoolExecutor(4) as pool:
+        endpoint = SageMakerEndpoint(endpoint_url=url)
+
+        def ask(deadline: float | None) -> str:
+            call = ChatCall(TierTarget(SCRIPTED), GREETING, max_tokens=8, timeout_s=30, deadline=deadline)
+            return "".join(endpoint.stream_chat(call))
+
+        busy = pool.submit(ask, None)
+        eventually(lambda: engine.started == 1, timeout_s=30, what="the first answer under way")
+        late = pool.submit(ask, time.time() - 1)  # its caller has already given up
+        eventually(
+            lambda: queue.stats.throttled == 0 and _waiting(queue) == 1, timeout_s=30, what="one waits"
+        )
+        # When one more comes while the queue is full
+        with pytest.raises(ModelUnavailable) as throttled:
+            ask(None)
+        # Then it is refused at once, so the router can fall back now
+        assert throttled.value.details["reason"] == "ThrottlingException"
+        engine.release.set()
+        assert busy.result(timeout=30) == "Well met."
+        # And the late one was dropped without the model ever starting it
+        with pytest.raises(ModelUnavailable):
+            late.result(timeout=30)
+    assert engine.started == 1
+    assert queue.stats.dropped_past_deadline == 1
+
+
+def _waiting(queue: ModelQueue) -> int:
+    return queue._waiting

@@ -68,7 +68,7 @@ class SageMakerEndpoint:
                 Body=body,
                 ContentType=JSON,
                 Accept=EVENT_STREAM,
-                **_component(call.target.component),
+                **_routing(call),
             )
         body = response["Body"]
         return ChatStream(stream_items(endpoint_name, body), abort=body.close)
@@ -82,7 +82,7 @@ class SageMakerEndpoint:
                 Body=body,
                 ContentType=JSON,
                 Accept=JSON,
-                **_component(call.target.component),
+                **_routing(call),
             )
             payload = response["Body"].read()
         return _chat_result(endpoint_name, payload)
@@ -111,8 +111,12 @@ class SageMakerEndpoint:
         return cast("SageMakerRuntimeClient", client)
 
 
-def _component(inference_component: str | None) -> dict[str, str]:
-    return {"InferenceComponentName": inference_component} if inference_component else {}
+def _routing(call: ChatCall) -> dict[str, str]:
+    """Which model on the endpoint (its inference component), and the caller's deadline."""
+    extra = {"InferenceComponentName": call.target.component} if call.target.component else {}
+    if call.deadline is not None:
+        extra["CustomAttributes"] = f"deadline_ms={int(call.deadline * 1000)}"
+    return extra
 
 
 def _request_body(call: ChatCall, *, stream: bool) -> bytes:

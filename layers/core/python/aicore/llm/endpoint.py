@@ -92,6 +92,9 @@ class ChatCall:
     max_tokens: int
     temperature: float = 0.7
     timeout_s: float = 60.0
+    # When the caller stops waiting for the first token (unix seconds): a server that queues may
+    # drop the request rather than start it late (sent as the `deadline_ms` custom attribute).
+    deadline: float | None = None
 
 
 class ModelEndpoint(Protocol):

@@ -384,18 +384,15 @@ class Router:
     ) -> _Attempted:
         attempt_started = self._clock()
         given_s = deadline - attempt_started
-        target = self._targets[tier]
-        reader = _StreamReader(
-            lambda: self._endpoint.stream_chat(
-                ChatCall(
-                    target,
-                    request.messages,
-                    max_tokens=request.max_tokens,
-                    temperature=request.temperature,
-                    timeout_s=self.policy.socket_timeout_s,
-                )
-            )
+        call = ChatCall(
+            self._targets[tier],
+            request.messages,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            timeout_s=self.policy.socket_timeout_s,
+            deadline=time.time() + given_s,  # the endpoint's clock is the wall's
         )
+        reader = _StreamReader(lambda: self._endpoint.stream_chat(call))
         breaker = self.breakers[tier]
 
         def attempt(outcome: Outcome, reason: str = "") -> Attempt:

@@ -33,6 +33,14 @@ from pydantic import ValidationError
 from aicore.llm.wire import SSE_DONE, ChatRequest, sse_event
 from aicore.local.eventstream import CONTENT_TYPE as EVENT_STREAM_CONTENT_TYPE
 from aicore.local.eventstream import exception_event, payload_part
+from aicore.local.model_queue import (
+    CUSTOM_ATTRIBUTES_HEADER,
+    DeadlinePassed,
+    ModelQueue,
+    Throttled,
+    Ticket,
+    deadline_of,
+)
 from aicore.local.sagemaker_control import ControlPlaneError, LocalHosting, ServingLimits
 from aicore.local.server_thread import AppServer, ServerThread
 from aicore.observability import logger
@@ -183,12 +191,14 @@ class ModelService:
         endpoint_names: Iterable[str],
         faults: Faults,
         hosting: LocalHosting | None = None,
+        queue: ModelQueue | None = None,
     ) -> None:
         self._engine = engine
         self._endpoint_names = frozenset(endpoint_names)
         self._faults = faults
         self._hosting = hosting
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self.queue = queue or ModelQueue()
 
     async def invoke(self, request: web.Request) -> web.StreamResponse:
         endpoint_name = self._endpoint_name(request)
@@ -196,10 +206,13 @@ class ModelService:
         if (injected := await self._faults.intercept(endpoint_name, INVOKE)) is not None:
             return injected
         self._check_limits(request, endpoint_name, chat)
+        ticket = self._admit(request)
         try:
             completion = await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._engine.complete, chat
+                self._executor, _complete, self._engine.complete, chat, ticket
             )
+        except DeadlinePassed as passed:
+            raise SageMakerApiError(424, "ModelError", str(passed)) from None
         except Exception as failure:
             logger.exception("model failed", extra={"endpoint": endpoint_name})
             raise model_error(failure) from failure
@@ -216,7 +229,8 @@ class ModelService:
             if chat.stream_options and chat.stream_options.include_usage
             else None
         )
-        async with aclosing(self._chunks(chat)) as chunks:
+        ticket = self._admit(request)
+        async with aclosing(self._chunks(chat, ticket)) as chunks:
             first = await _first_chunk(chunks)  # a model that fails at once gets a 424, like SageMaker
             response = await _start_event_stream(request)
             frames = self._faults.stream_frames(endpoint_name, _event_frames(first, chunks, usage))
@@ -236,6 +250,19 @@ class ModelService:
             _check_context(limits, prompt_tokens, chat.max_tokens)
         return prompt_tokens
 
+    def _admit(self, request: web.Request) -> Ticket:
+        """A place in the model's queue, with the caller's deadline; throttled at once when full."""
+        try:
+            return self.queue.admit(deadline_of(request.headers.get(CUSTOM_ATTRIBUTES_HEADER)))
+        except Throttled:
+            raise SageMakerApiError(400, "ThrottlingException", "Rate exceeded") from None
+
+    async def stats(self, _request: web.Request) -> web.Response:
+        """What the model's worker spent its time on (for benchmarks and the curious)."""
+        stats = self.queue.stats
+        body = {**stats.model_dump(), "wasted_share": round(stats.wasted_share, 4)}
+        return web.json_response(body)
+
     async def close(self, _app: web.Application) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -247,12 +274,12 @@ class ModelService:
             )
         return name
 
-    async def _chunks(self, chat: ChatRequest) -> AsyncGenerator[JsonObject, None]:
+    async def _chunks(self, chat: ChatRequest, ticket: Ticket) -> AsyncGenerator[JsonObject, None]:
         """The engine's chunks, generated in the worker thread and handed over through a queue."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[JsonObject | _StreamEnd] = asyncio.Queue()
         stop = threading.Event()
-        self._executor.submit(_pump, self._engine.stream, chat, _handover(loop, queue), stop)
+        self._executor.submit(_pump, self._engine.stream, chat, _handover(loop, queue), stop, ticket)
         try:
             while not isinstance(item := await queue.get(), _StreamEnd):
                 yield item
@@ -307,17 +334,35 @@ class _UsageCounter:
         }
 
 
+def _complete(complete: Callable[[ChatRequest], JsonObject], chat: ChatRequest, ticket: Ticket) -> JsonObject:
+    """Worker thread: a whole answer, if its deadline has not passed while it waited."""
+    ticket.start()
+    try:
+        return complete(chat)
+    finally:
+        ticket.finish(abandoned=False)
+
+
 def _pump(
     stream: Callable[[ChatRequest], Generator[JsonObject, None, None]],
     chat: ChatRequest,
     put: Callable[[JsonObject | _StreamEnd], None],
     stop: threading.Event,
+    ticket: Ticket,
 ) -> None:
-    """Worker thread: runs the engine's generator, handing each chunk to the event loop."""
+    """Worker thread: runs the engine's generator, handing each chunk to the event loop; stops at
+    the next chunk once the reader has gone, and never starts when the deadline passed meanwhile."""
+    try:
+        ticket.start()
+    except DeadlinePassed as passed:
+        put(_StreamEnd(passed))
+        return
     chunks = stream(chat)
+    abandoned = False
     try:
         for chunk in chunks:
             if stop.is_set():
+                abandoned = True
                 break
             put(chunk)
     except Exception as failure:
@@ -327,6 +372,7 @@ def _pump(
         put(_StreamEnd())
     finally:
         chunks.close()
+        ticket.finish(abandoned)
 
 
 def _handover(
@@ -442,15 +488,17 @@ def create_app(
     faults: Faults | None = None,
     hosting: LocalHosting | None = None,
     extra_routes: Iterable[web.RouteDef] = (),
+    queue: ModelQueue | None = None,
 ) -> web.Application:
     """The SageMaker Runtime routes for `endpoint_names`, all answered by `engine`.
 
     With `hosting`, also the SageMaker control-plane calls of model deployment (`POST /`).
     """
-    service = ModelService(engine, endpoint_names, faults or Faults(), hosting)
+    service = ModelService(engine, endpoint_names, faults or Faults(), hosting, queue)
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_sagemaker_errors])
     app.router.add_post("/endpoints/{name}/invocations", service.invoke)
     app.router.add_post("/endpoints/{name}/invocations-response-stream", service.invoke_stream)
+    app.router.add_get("/_aicore/stats", service.stats)
     if hosting is not None:
         app.router.add_post("/", hosting.handle_request)
     app.router.add_routes(list(extra_routes))
@@ -475,8 +523,17 @@ class ModelServerThread(ServerThread):
         faults: Faults | None = None,
         hosting: LocalHosting | None = None,
         extra_routes: Iterable[web.RouteDef] = (),
+        queue: ModelQueue | None = None,
     ) -> None:
-        app = create_app(engine, endpoint_names, faults=faults, hosting=hosting, extra_routes=extra_routes)
+        self.queue = queue or ModelQueue()
+        app = create_app(
+            engine,
+            endpoint_names,
+            faults=faults,
+            hosting=hosting,
+            extra_routes=extra_routes,
+            queue=self.queue,
+        )
         super().__init__(AppServer(app, host, port), name="model-server", timeout_s=10.0)
 
 
