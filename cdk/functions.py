@@ -53,7 +53,10 @@ class Functions(Construct):
             self,
             "deps-layer",
             layer_version_name=physical_name(config.name, "deps"),
-            description="pydantic, pydantic-settings, Powertools (tracer), PyJWT for arm64 / Python 3.12",
+            description=(
+                "Runtime dependencies (pydantic, Powertools with tracer, PyJWT, numpy, tokenizers) "
+                "for arm64 / Python 3.12"
+            ),
             code=lambda_.Code.from_asset(str(sources.deps_layer)),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],

@@ -15,7 +15,8 @@ from aws_xray_sdk.core import xray_recorder  # the recorder Powertools' Tracer u
 from aicore.topology import SERVICE
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = Tracer(service=SERVICE, patch_modules=["botocore"])  # AWS calls only: patching every
+# library X-Ray knows imports requests, sqlite3 and more into every cold start
 metrics = Metrics(namespace=SERVICE, service=SERVICE)
 
 Handler = Callable[..., Any]

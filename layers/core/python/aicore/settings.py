@@ -1,17 +1,23 @@
-"""Environment of a function, validated once at cold start."""
+"""Environment of a function, validated once at cold start.
+
+A plain pydantic model filled from the variables named like its fields in capitals
+(`SESSIONS_TABLE` -> `sessions_table`): pydantic-settings would do the same at a cost of ~100 ms
+of imports in every cold start (bench/cold_start.py).
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Every function sees the names of every resource (names are not permissions: IAM is)."""
 
-    model_config = SettingsConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     environment: str = "local"
     connections_table: str
@@ -60,7 +66,14 @@ class Settings(BaseSettings):
     def component_for(self, tier: str) -> str | None:
         return {"gold": self.gold_inference_component, "silver": self.silver_inference_component}[tier]
 
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Each field from the variable of its name in capitals; unset: its default (or an error)."""
+        environ = os.environ if environ is None else environ
+        found = {name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ}
+        return cls.model_validate(found)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()  # filled from the environment
+    return Settings.from_environment()

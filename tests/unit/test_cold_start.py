@@ -1,0 +1,40 @@
+"""Cold starts stay cheap: what each handler imports is held to a budget (counted, not timed: a clock
+on a busy machine proves nothing). bench/cold_start.py measures the milliseconds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from aicore.topology import TOPOLOGY, Function
+from bench.cold_start import IMPORT_HANDLER, lambda_environment
+
+# Measured with the fixes of issue 9 (Tracer patching botocore only, no pydantic-settings): 206-284
+# modules beyond boto3; 335-391 before. The budget leaves a little room, not a slow creep.
+MODULE_BUDGET = 300
+# Never at import: laptop-only code, libraries a Lambda does not need, what only some handlers use.
+NEVER = {"pydantic_settings", "requests", "sqlite3", "aicore.local", "moto", "llama_cpp", "numpy"}
+ONLY_THE_AUTHORIZER = {"jwt", "cryptography"}
+IMPORTS = (
+    "import json, sys; import boto3; before = set(sys.modules); " + IMPORT_HANDLER + "; "
+    "print(json.dumps(sorted(set(sys.modules) - before)))"
+)
+
+
+@pytest.mark.parametrize("fn", TOPOLOGY.all_functions, ids=lambda fn: fn.name)
+def test_a_handler_imports_little_beyond_boto3_and_nothing_it_does_not_need(fn: Function) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS, fn.module_path],
+        check=True,
+        env=lambda_environment(fn),
+        capture_output=True,
+        text=True,
+    )
+    imported: list[str] = json.loads(done.stdout)
+    assert len(imported) <= MODULE_BUDGET
+    names = set(imported) | {name.split(".")[0] for name in imported}
+    unwanted = NEVER | (set() if fn.name == "authorizer" else ONLY_THE_AUTHORIZER)
+    assert not names & unwanted
