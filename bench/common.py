@@ -7,7 +7,7 @@ import json
 import os
 import platform
 import statistics
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,14 +45,16 @@ def stream_summary(samples: Iterable[StreamSample]) -> dict[str, float]:
 
 
 class CallCounter:
-    """Counts every AWS call this process makes (`service:Operation`), whichever client makes it."""
+    """Counts every AWS call this process makes (`service:Operation`), whichever client makes it;
+    with `counts`, only the calls for which it says True (e.g. those of some threads)."""
 
-    def __init__(self) -> None:
+    def __init__(self, counts: Callable[[], bool] = lambda: True) -> None:
         self.calls: collections.Counter[str] = collections.Counter()
         original = BaseClient._make_api_call
 
         def counted(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            self.calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
+            if counts():
+                self.calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
             return original(client, operation, params)
 
         BaseClient._make_api_call = counted
