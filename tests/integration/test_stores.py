@@ -2,6 +2,7 @@
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -106,3 +107,37 @@ def test_world_store_seeded_and_memory_counts(runtime: LocalRuntime) -> None:
     assert isinstance(npc, Npc)
     assert memory is not None
     assert (memory.turns, memory.last_player_line) == (2, "again")
+
+
+class _RetriedAfterCommit:
+    """A DynamoDB client whose writes commit, lose their answer, and are sent again (as botocore
+    does after a read timeout): the second send meets what the first one stored."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def transact_write_items(self, **request: Any) -> Any:
+        self._client.transact_write_items(**request)  # committed; its answer never arrives
+        return self._client.transact_write_items(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@pytest.mark.parametrize("lines", [1, 3])
+def test_a_write_that_committed_before_its_answer_was_lost_is_not_a_failure(
+    store: DynamoSessionStore, lines: int
+) -> None:
+    # Given a session, and a store whose every write is retried after it committed
+    head = _new_session(store)
+    retried = DynamoSessionStore(wiring.session_table())
+    retried._client = _RetriedAfterCommit(retried._client)
+    # When lines are appended through it (the first append at the current count; then from a stale head)
+    new = [NewMessage(speaker=PLAYER, text=f"line {i}") for i in range(lines)]
+    _, first = retried.append(head, new)
+    _, second = retried.append(head, new)
+    # Then both appends succeed, and each line is stored once, in one order
+    assert [m.seq for m in first] == list(range(1, lines + 1))
+    assert [m.seq for m in second] == list(range(lines + 1, 2 * lines + 1))
+    _, stored = store.head_and_recent(head.session_id, 10)
+    assert [m.seq for m in stored] == list(range(1, 2 * lines + 1))

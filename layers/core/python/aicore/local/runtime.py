@@ -159,6 +159,7 @@ class LocalRuntime:
                 # SmolLM2 on a laptop reads prompts slowly: summaries see fewer new lines than silver's.
                 "SESSION_SUMMARY_INPUT_TOKENS": "400",
                 "SESSION_SUMMARY_TIMEOUT_S": "300",
+                "SESSION_SUMMARY_MAX_TOKENS": "80",  # a short summary: a laptop CPU writes it in seconds
             }
         )
         self._saved_environment.setdefault("AWS_PROFILE", os.environ.pop("AWS_PROFILE", None))

@@ -64,12 +64,32 @@ CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 def _put(table_name: str, item: dict[str, Any]) -> dict[str, Any]:
-    return {"TableName": table_name, "Item": item, "ConditionExpression": NEW_ITEM}
+    """A put of a new item; if the slot is taken, the cancellation says by what (ALL_OLD)."""
+    return {
+        "TableName": table_name,
+        "Item": item,
+        "ConditionExpression": NEW_ITEM,
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
 
 
-def _reasons(exc: ClientError) -> list[str]:
+def _reasons(exc: ClientError) -> list[dict[str, Any]]:
     """Why each item of a cancelled transaction failed, in the order the items were given."""
-    return [str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])] or [""]
+    return list(exc.response.get("CancellationReasons", [])) or [{}]
+
+
+def _failed(reason: dict[str, Any]) -> bool:
+    return reason.get("Code") == CONDITION_FAILED
+
+
+def _ours(reasons: list[dict[str, Any]], write_id: str) -> bool:
+    """Whether a slot the write found taken holds this very write (it committed, then its answer
+    was lost and botocore retried it)."""
+    for reason in reasons:
+        found = (reason.get("Item") or {}).get(WRITE_ID)
+        if (found.get("S") if isinstance(found, dict) else found) == write_id:
+            return True
+    return False
 
 
 def _numbered(new: list[NewMessage], first_seq: int, now: str) -> list[Message]:
@@ -122,10 +142,10 @@ class DynamoSessionStore:
         try:
             self._client.transact_write_items(TransactItems=items, ClientRequestToken=write_id)
         except ClientError as exc:
-            if cancelled(exc) and not self._stored_by(head.session_id, messages, write_id):
-                raise Conflict("The session already exists.", {"session_id": head.session_id}) from exc
             if not cancelled(exc):
                 raise
+            if not _ours(_reasons(exc), write_id):
+                raise Conflict("The session already exists.", {"session_id": head.session_id}) from exc
         self._appended(started, messages)
         return started, messages
 
@@ -246,9 +266,10 @@ class DynamoSessionStore:
         except ClientError as exc:
             if not cancelled(exc):
                 raise
-            if self._stored_by(head.session_id, messages, write_id):
+            reasons = _reasons(exc)
+            if _ours(reasons, write_id):
                 pass  # it committed: the answer to an earlier try was lost
-            elif _reasons(exc)[0] == CONDITION_FAILED:
+            elif _failed(reasons[0]):
                 return None  # the count moved on (or the session is not live): the reserved path says
             else:
                 return self._replay(head.session_id, new)  # a key is stored already
@@ -262,17 +283,14 @@ class DynamoSessionStore:
         messages = _numbered(new, updated.message_count - len(new) + 1, updated.updated_at)
         items = self._items(session_id, messages, new, write_id)
         try:
-            if len(items) == 1:
-                self._table.put_item(Item=items[0], ConditionExpression=NEW_ITEM)
-            else:
-                self._client.transact_write_items(
-                    TransactItems=[{"Put": _put(self._name, item)} for item in items],
-                    ClientRequestToken=write_id,
-                )
+            self._client.transact_write_items(
+                TransactItems=[{"Put": _put(self._name, item)} for item in items],
+                ClientRequestToken=write_id,
+            )
         except ClientError as exc:
-            if not (failed_condition(exc) or cancelled(exc)):
+            if not cancelled(exc):
                 raise
-            if not self._stored_by(session_id, messages, write_id):
+            if not _ours(_reasons(exc), write_id):
                 return self._replay(session_id, new)
         return updated, messages
 
@@ -309,11 +327,6 @@ class DynamoSessionStore:
     def _appended(self, head: SessionHead, messages: list[Message]) -> None:
         if self._observer is not None and messages:
             self._observer.appended(head, messages)
-
-    def _stored_by(self, session_id: str, messages: list[Message], write_id: str) -> bool:
-        """Whether this append's messages are in their slots (it committed, then its answer was lost)."""
-        found = self._get_items(session_id, [message_sk(m.seq) for m in messages])
-        return len(found) == len(messages) and all(i.get(WRITE_ID) == write_id for i in found.values())
 
     def _replay(self, session_id: str, new: list[NewMessage]) -> tuple[SessionHead, list[Message]]:
         """An append whose idempotency keys were stored before: the messages as first stored."""
