@@ -88,6 +88,8 @@ bench: setup
 	$(BIN)/python -m bench.cold_start
 	$(BIN)/python -m bench.sessions
 	$(BIN)/python -m bench.router_overhead
+	$(BIN)/python -m bench.turn_overhead
+	$(BIN)/python -m bench.overload
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache
