@@ -1,4 +1,5 @@
-"""Sessions: AWS calls per append, reading the newest page of a 10,000-message session, archive and rehydrate.
+"""Sessions: AWS calls per append, reading the newest page of a 10,000-message session, archive and
+rehydrate (and how both scale with the session's size: 1k to 100k messages).
 
 Runs against the local runtime's embedded AWS (moto server on loopback, DynamoDB requests atomic as
 in AWS), with the production adapters and service; no model is needed. AWS calls are counted with a
@@ -21,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 from aicore.auth import Caller, Role
@@ -110,7 +112,7 @@ def concurrent_writers(service: SessionService, writers: int, each: int) -> dict
     }
 
 
-def run(runs: int, messages: int, rehydrations: int) -> dict[str, Any]:
+def run(runs: int, messages: int, rehydrations: int, sizes: list[int]) -> dict[str, Any]:
     embedded = EmbeddedAws()
     url = embedded.start()
     os.environ.update(resource_environment(ENV))
@@ -176,6 +178,7 @@ def run(runs: int, messages: int, rehydrations: int) -> dict[str, Any]:
             rehydrate_ms, rehydrate_calls
         )
         writers = concurrent_writers(service, writers=50, each=4)
+        scaling = by_size(table, tiering, sizes)
         return {
             "bench": "sessions",
             "runs": runs,
@@ -189,9 +192,26 @@ def run(runs: int, messages: int, rehydrations: int) -> dict[str, Any]:
             },
             "results": results,
             "concurrent_writers": writers,
+            "archive_and_rehydrate_by_size": scaling,
         }
     finally:
         embedded.stop()
+
+
+def by_size(table: SessionTable, tiering: Tiering, sizes: list[int]) -> dict[str, dict[str, float]]:
+    """Archive and rehydrate once per session size: linear means the time per message holds still."""
+    scaling = {}
+    for size in sizes:
+        session_id = seed_long_session(table, size).session_id
+        archive_ms, _ = timed(partial(_archive, tiering, session_id, []))
+        rehydrate_ms, _ = timed(partial(tiering.rehydrate_now, session_id))
+        scaling[str(size)] = {
+            "archive_ms": round(archive_ms, 1),
+            "rehydrate_ms": round(rehydrate_ms, 1),
+            "archive_us_per_message": round(archive_ms * 1000 / size, 1),
+            "rehydrate_us_per_message": round(rehydrate_ms * 1000 / size, 1),
+        }
+    return scaling
 
 
 def _archive(tiering: Tiering, session_id: str, sizes: list[int]) -> None:
@@ -216,6 +236,12 @@ def print_table(report: dict[str, Any]) -> None:
         f"message_count {writers['message_count']}, lost {writers['lost_appends']}"
     )
     print(f"archive object: {report['archive_object_bytes']:,} bytes for {report['messages']:,} messages")
+    print(f"{'messages':>9} {'archive ms':>11} {'µs/message':>11} {'rehydrate ms':>13} {'µs/message':>11}")
+    for size, row in report["archive_and_rehydrate_by_size"].items():
+        print(
+            f"{int(size):>9,} {row['archive_ms']:>11.0f} {row['archive_us_per_message']:>11.1f}"
+            f" {row['rehydrate_ms']:>13.0f} {row['rehydrate_us_per_message']:>11.1f}"
+        )
 
 
 def main() -> None:
@@ -223,8 +249,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--rehydrations", type=int, default=5)
+    parser.add_argument(
+        "--sizes", default="1000,10000,50000,100000", help="sessions archived and rehydrated once each"
+    )
     args = parser.parse_args()
-    report = run(args.runs, args.messages, args.rehydrations)
+    report = run(args.runs, args.messages, args.rehydrations, [int(n) for n in args.sizes.split(",")])
     print_table(report)
     write_report("sessions", report)
 
