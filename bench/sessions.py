@@ -161,10 +161,10 @@ def run(runs: int, messages: int, rehydrations: int, sizes: list[int]) -> dict[s
         rehydrate_ms: list[float] = []
         archive_calls: list[Counter[str]] = []
         rehydrate_calls: list[Counter[str]] = []
-        sizes: list[int] = []
+        object_bytes: list[int] = []
         for _ in range(rehydrations):
             with counter.counting() as counted:
-                elapsed, _ = timed(lambda: _archive(tiering, long.session_id, sizes))
+                elapsed, _ = timed(lambda: _archive(tiering, long.session_id, object_bytes))
             archive_ms.append(elapsed)
             archive_calls.append(Counter(counted))
             with counter.counting() as counted:
@@ -184,7 +184,7 @@ def run(runs: int, messages: int, rehydrations: int, sizes: list[int]) -> dict[s
             "runs": runs,
             "messages": messages,
             "seed_s": round(seeded_s / 1000, 2),
-            "archive_object_bytes": sizes[0] if sizes else None,
+            "archive_object_bytes": object_bytes[0] if object_bytes else None,
             "machine": {
                 "platform": platform.platform(),
                 "python": platform.python_version(),
