@@ -23,6 +23,7 @@ from tests.fakes import (
     FakeWorld,
     ScriptedEndpoint,
 )
+from tests.virtual_time import VirtualTime
 
 CONNECTION = "bZ1wrcG1IAMCJbA="  # the connection id of tests/events/ws_message.json
 MIRA = Npc(
@@ -35,6 +36,7 @@ MIRA = Npc(
     fallback_lines=["One moment, love!"],
 )
 PLAYER = Caller(subject="p1", world_id="demo")
+TIERS = {Tier.GOLD: "gold", Tier.SILVER: "silver"}
 
 
 def turn_deps(
@@ -42,7 +44,10 @@ def turn_deps(
     endpoint: ScriptedEndpoint | None = None,
     player: Caller = PLAYER,
 ) -> TurnDeps:
-    """Mira in world demo, the player connected on CONNECTION, fakes everywhere else."""
+    """Mira in world demo, the player connected on CONNECTION, fakes everywhere else.
+
+    The router runs on virtual time: the turn's deadlines hold however busy the machine is.
+    """
     world = world or FakeWorld()
     world.put_npc(MIRA)
     connections = FakeConnections()
@@ -52,10 +57,15 @@ def turn_deps(
         world=world,
         lore=LoreCache(world),
         sessions=SessionService(sessions := FakeSessions(), FakeColdTier(sessions), FakePublisher()),
-        router=Router(endpoint or ScriptedEndpoint(), {Tier.GOLD: "gold", Tier.SILVER: "silver"}),
+        router=virtual_router(endpoint or ScriptedEndpoint()),
         pusher=FakePusher(),
         events=FakePublisher(),
     )
+
+
+def virtual_router(endpoint: ScriptedEndpoint) -> Router:
+    time = VirtualTime()
+    return Router(endpoint, TIERS, clock=time, wait=time.wait)
 
 
 def say(deps: TurnDeps, **frame: Any) -> FakePusher:
