@@ -63,7 +63,7 @@ def deployed(runtime: LocalRuntime, tier: str, version: str) -> dict[str, Any]:
         data: dict[str, Any] = call(runtime, "GET", f"/models/{tier}/versions/{version}")[1]["data"]
         return data if data["status"] != "deploying" else None
 
-    data = eventually(settled, timeout_s=90, what=f"the deployment of {version}")
+    data = eventually(settled, timeout_s=180, what=f"the deployment of {version}")
     stepfunctions = aws_client("stepfunctions", runtime.aws.url)
     execution = finished_execution(stepfunctions, started["data"]["execution_arn"], timeout_s=60)
     return {**data, "execution": execution}
@@ -152,7 +152,7 @@ def test_rollback_puts_the_previous_version_back(runtime: LocalRuntime) -> None:
         data: dict[str, Any] = call(runtime, "GET", "/models/silver")[1]["data"]
         return None if data["deploying"] else data
 
-    tier = eventually(rolled_back, timeout_s=90, what="the rollback")
+    tier = eventually(rolled_back, timeout_s=180, what="the rollback")
 
     statuses = {v["version"]: v["status"] for v in tier["versions"]}
     assert tier["live_version"] == first

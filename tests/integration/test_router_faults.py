@@ -15,6 +15,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Generator, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -39,10 +40,12 @@ pytestmark = pytest.mark.timeout(60)
 GOLD, SILVER = "aicore-faults-gold", "aicore-faults-silver"
 LINE = ["Well ", "met, ", "traveller", "."]
 REQUEST = ModelRequest([ChatMessage(role="user", content="Hello")], first_token_budget_ms=100, max_tokens=8)
-# Deadlines are the budgets x 10 here: a scripted engine on loopback answers in a few ms, but this
-# machine is shared and busy. A stall is 1.5 s of silence; the faults that stall last longer.
-POLICY = RouterPolicy(deadline_scale=10, stall_timeout_ms=1500, failure_threshold=3, cooldown_s=60)
-STALL_S = 5.0
+# A turn that must be answered by a tier gets deadlines of the budgets x 300 (gold: 30 s): a busy
+# machine delays the answer, never the outcome. A turn that must time out gets TIGHT ones (gold:
+# 1 s) against a fault that stalls far longer, so it times out however busy the machine is.
+POLICY = RouterPolicy(deadline_scale=300, stall_timeout_ms=5000, failure_threshold=3, cooldown_s=60)
+TIGHT = replace(POLICY, deadline_scale=10)
+STALL_S = 10.0
 
 
 class SkippingClock:
@@ -109,7 +112,8 @@ def router(
 ) -> Iterator[Router]:
     faults.clear()
     endpoint = SageMakerEndpoint(endpoint_url=server)
-    endpoint.warm_up(POLICY.socket_timeout_s)
+    for policy in (POLICY, TIGHT):  # one botocore client per socket timeout, built before any turn
+        endpoint.warm_up(policy.socket_timeout_s)
     yield Router(endpoint, {Tier.GOLD: GOLD, Tier.SILVER: SILVER}, POLICY, clock=clock)
     faults.clear()
 
@@ -155,6 +159,7 @@ def test_a_stalled_gold_tier_times_out_and_the_script_answers_by_the_deadline(
     router: Router, faults: FaultPlan
 ) -> None:
     # Given a gold endpoint that says nothing for longer than the turn's deadline (100 ms x 10)
+    router.policy = TIGHT
     faults.inject(Fault(endpoint=GOLD, kind=FaultKind.STALL, delay_s=STALL_S))
 
     # When a gold turn comes
@@ -234,12 +239,16 @@ def test_the_breaker_opens_after_repeated_failures_and_closes_after_a_good_probe
 
 
 def test_timeouts_open_the_breaker_too(router: Router, faults: FaultPlan) -> None:
+    # Given a stalled gold endpoint: three gold turns time out (tight deadlines)
+    router.policy = TIGHT
     faults.inject(Fault(endpoint=GOLD, kind=FaultKind.STALL, delay_s=STALL_S))
     for _ in range(3):
         assert turn(router)[0].tier == SCRIPTED
     assert router.breakers[Tier.GOLD].state == BreakerState.OPEN
 
-    completion, _ = turn(router)  # gold skipped: silver has the whole budget
+    # Then the next turn skips gold: silver has the whole budget (a generous one, to answer in)
+    router.policy = POLICY
+    completion, _ = turn(router)
     assert (completion.tier, completion.fallback_reason) == ("silver", "gold: circuit open")
 
 
