@@ -67,8 +67,12 @@ format: setup
 typecheck: setup
 	$(BIN)/mypy layers/core/python/aicore functions tests cdk app.py bench
 
+# Coverage of aicore and functions (config in pyproject.toml): a summary, and a floor a few points
+# under what the suite reaches, so a change that drops tests fails `make test`.
+COVERAGE_FLOOR := 90
+
 test: lint typecheck cdk-assets $(NODE_STAMP) browser
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 
 unit: setup
 	$(BIN)/pytest tests/unit

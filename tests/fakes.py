@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from aicore.sessions.store import (
     stale_version,
 )
 from aicore.world.models import LoreFact, Npc, NpcMemory, PerformanceSetting, TurnContext
+from tests.virtual_time import Pause
 
 
 @dataclass
@@ -278,8 +278,9 @@ class FakeFlows:
 class ScriptedEndpoint:
     """Answers each endpoint with scripted tokens, or fails it (before or after some tokens).
 
-    `delays_s` makes an endpoint wait before its first token (a slow or silent tier); `usage`
-    is sent after the tokens, as an endpoint that counts tokens does.
+    `delays_s` makes an endpoint pause before its first token (a slow tier; `math.inf`: a silent
+    one), in virtual time: the router must run on a `tests.virtual_time.VirtualTime`. `usage` is
+    sent after the tokens, as an endpoint that counts tokens does.
     """
 
     tokens: Sequence[str] = ("Well ", "met, ", "traveller.")
@@ -301,7 +302,7 @@ class ScriptedEndpoint:
 
     def _items(self, endpoint_name: str) -> Iterator[str | Usage]:
         if endpoint_name in self.delays_s:
-            time.sleep(self.delays_s[endpoint_name])
+            yield Pause(self.delays_s[endpoint_name])
         if endpoint_name in self.failing:
             raise ModelUnavailable(f"{endpoint_name} is down", {"reason": "ModelError"})
         for i, token in enumerate(self.tokens):

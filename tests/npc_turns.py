@@ -21,6 +21,7 @@ from tests.fakes import (
     FakeWorld,
     ScriptedEndpoint,
 )
+from tests.virtual_time import VirtualTime
 
 CONNECTION = "bZ1wrcG1IAMCJbA="  # the connection id of tests/events/ws_message.json
 MIRA = Npc(
@@ -34,20 +35,29 @@ MIRA = Npc(
 )
 PLAYER = Caller(subject="p1", world_id="demo")
 TOKEN_EXPIRES_AT = 4_102_444_800  # 2100-01-01: the player's token outlives every test
+TIERS = {Tier.GOLD: "gold", Tier.SILVER: "silver"}
 
 
 def turn_deps(world: FakeWorld | None = None, endpoint: ScriptedEndpoint | None = None) -> TurnDeps:
-    """Mira in world demo, fakes everywhere (the player is named per frame: `say`)."""
+    """Mira in world demo, fakes everywhere (the player is named per frame: `say`).
+
+    The router runs on virtual time: the turn's deadlines hold however busy the machine is.
+    """
     world = world or FakeWorld()
     world.put_npc(MIRA)
     return TurnDeps(
         world=world,
         lore=LoreCache(world),
         sessions=SessionService(sessions := FakeSessions(), FakeColdTier(sessions), FakePublisher()),
-        router=Router(endpoint or ScriptedEndpoint(), {Tier.GOLD: "gold", Tier.SILVER: "silver"}),
+        router=virtual_router(endpoint or ScriptedEndpoint()),
         pusher=FakePusher(),
         events=FakePublisher(),
     )
+
+
+def virtual_router(endpoint: ScriptedEndpoint) -> Router:
+    time = VirtualTime()
+    return Router(endpoint, TIERS, clock=time, wait=time.wait)
 
 
 def connected(

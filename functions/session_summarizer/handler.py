@@ -10,6 +10,7 @@ from aicore import wiring
 from aicore.observability import EVENT_CORRELATION_ID_PATH, entrypoint
 from aicore.sessions.compaction import CompactionStore, Summarizer, compact
 from aicore.sessions.events import SessionCompactionNeeded
+from aicore.sessions.policy import SessionPolicy
 
 
 @entrypoint(correlation_id_path=EVENT_CORRELATION_ID_PATH)
@@ -19,11 +20,12 @@ def handler(
     context: LambdaContext,
     store: CompactionStore | None = None,
     summarizer: Summarizer | None = None,
+    policy: SessionPolicy | None = None,
 ) -> dict[str, Any]:
     outcome = compact(
         store or wiring.compaction_store(),
         summarizer or wiring.summarizer(),
-        wiring.session_policy(),
+        policy or wiring.session_policy(),
         event.session_id,
     )
     return outcome.model_dump(mode="json")

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,28 +17,24 @@ import websockets
 
 from tests.clients import http_json
 from tests.e2e.local_process import STOP_BOUND_S, LocalProcess
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.model
 GOLD = "aicore-local-gold"
 
-# Threads that spin on the CPU for the life of the process, started before `aicore local`: they
-# do not block the stop signals, so the kernel may hand SIGTERM to one of them (the CI failure).
+# Threads started before `aicore local` that spin on the CPU once the test creates the flag file
+# (after start-up: spinning from the first instant starves the start on a 2-core machine). They do
+# not block the stop signals, so the kernel may hand SIGTERM to one of them (the CI failure).
 BUSY_THREADS = """
-import threading
+import os, threading, time
 def spin():
+    while not os.path.exists({flag!r}):
+        time.sleep(0.05)
     while True:
         sum(range(1000))
 for _ in range(3):
     threading.Thread(target=spin, daemon=True).start()
 """
-
-
-def eventually(condition: Callable[[], bool], timeout_s: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not met within {timeout_s} s")
-        time.sleep(0.05)
 
 
 def _fault_hits(models_url: str) -> int:
@@ -56,9 +50,13 @@ async def _start_turn(url: str) -> Any:
     return ws
 
 
-def test_sigterm_stops_it_within_a_bound_while_threads_spin_and_a_turn_is_in_flight() -> None:
+def test_sigterm_stops_it_within_a_bound_while_threads_spin_and_a_turn_is_in_flight(tmp_path: Path) -> None:
     # Given aicore local with CPU-busy threads of its own, a model that stalls, and a long budget
-    with LocalProcess(extra_args=["--deadline-scale", "1000"], prelude=BUSY_THREADS) as local:
+    flag = tmp_path / "spin"
+    with LocalProcess(
+        extra_args=["--deadline-scale", "1000"], prelude=BUSY_THREADS.format(flag=str(flag))
+    ) as local:
+        flag.touch()
         status, _ = http_json(
             f"{local.models_url}/_aicore/faults",
             method="POST",
@@ -68,7 +66,9 @@ def test_sigterm_stops_it_within_a_bound_while_threads_spin_and_a_turn_is_in_fli
         loop = asyncio.new_event_loop()
         ws = loop.run_until_complete(_start_turn(local.ws()))
         # ... and a turn in flight, waiting on the stalled model (up to 100 s at this scale)
-        eventually(lambda: _fault_hits(local.models_url) >= 1, what="the turn reached the model")
+        eventually(
+            lambda: _fault_hits(local.models_url) >= 1, timeout_s=60, what="the turn reached the model"
+        )
 
         # When it gets SIGTERM
         took_s = local.stop(signal.SIGTERM, bound_s=STOP_BOUND_S)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,18 @@ def test_cfn_lint_passes_on_every_template(synth: Synth) -> None:
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("env", [*ENVIRONMENTS, FIXTURE])
+def test_synth_builds_nothing_it_only_stages_what_was_built_before(synth: Synth, env: str) -> None:
+    # No container image to build at deploy, no asset built by a command: every asset is a copy of
+    # a local folder or file (`make cdk-assets` built the rest; a missing build fails the synth)
+    [manifest] = (synth.outdir / f"assembly-aicore-{env}").glob("*.assets.json")
+    assets = json.loads(manifest.read_text(encoding="utf-8"))
+    assert assets.get("dockerImages", {}) == {}
+    sources = [asset["source"] for asset in assets["files"].values()]
+    assert sources
+    assert all(set(source) == {"path", "packaging"} for source in sources), sources
 
 
 @pytest.mark.skipif(not (REPO_ROOT / "node_modules" / ".bin" / "cdk").exists(), reason="npm ci not run")

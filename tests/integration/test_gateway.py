@@ -10,14 +10,15 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import boto3
@@ -39,17 +40,19 @@ from websockets.sync.client import ClientConnection, connect
 from aicore.local.gateway import Gateway, GatewayThread
 from aicore.local.lambdas import Lambdas
 from aicore.topology import EventBus, Function, HttpRoute, Topology
+from tests.waiting import eventually
 
 REGION = "us-east-1"
+GATE = "gateway_test_gate"
 CONNECTION_ID = re.compile(r"^[A-Za-z0-9]{15}=$")
 
 HANDLERS = """
 import base64
 import json
-import threading
-import time
 
 import boto3
+
+from gateway_test_gate import ECHOED  # shared by every function's copy of this module (see the fixture)
 
 EVENTS = []
 
@@ -91,12 +94,13 @@ def record(event, context):
 def echo(event, context):
     EVENTS.append(event)
     push(event, event["body"].encode())
+    ECHOED.set()
     return {"statusCode": 200}
 
 
 def slow(event, context):
     EVENTS.append(event)
-    time.sleep(0.5)
+    ECHOED.wait(timeout=30)  # the slow frame ends after the echo: frames handled in turn would wait in vain
     push(event, b"slow done")
     return {"statusCode": 200}
 
@@ -179,8 +183,11 @@ class Backend:
         return recorded
 
     def wait_for_events(self, name: str, count: int = 1) -> list[dict[str, Any]]:
-        wait_until(lambda: len(self.events(name)) >= count)
-        return self.events(name)
+        def recorded() -> list[dict[str, Any]] | None:
+            events = self.events(name)
+            return events if len(events) >= count else None
+
+        return eventually(recorded, timeout_s=30, what=f"{count} {name} event(s)")
 
     def ws(self, token: str | None = "allow", **query: str) -> ClientConnection:
         parameters = {"token": token, **query} if token is not None else query
@@ -196,19 +203,21 @@ class Backend:
         )
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
+@pytest.fixture
+def lambdas(tmp_path: Path, fake_aws_credentials: None) -> Iterator[Lambdas]:
+    """The test's handlers, written into a temporary folder."""
+    (tmp_path / "fns").mkdir()
+    (tmp_path / "fns" / "handlers.py").write_text(HANDLERS)
+    # Each function loads its own copy of the handlers module: what they share lives in this one
+    gate = ModuleType(GATE)
+    gate.ECHOED = threading.Event()  # type: ignore[attr-defined]
+    sys.modules[GATE] = gate
+    yield Lambdas(TOPOLOGY, root=tmp_path)
+    del sys.modules[GATE]
 
 
 @pytest.fixture
-def backend(tmp_path: Path, fake_aws_credentials: None) -> Iterator[Backend]:
-    (tmp_path / "fns").mkdir()
-    (tmp_path / "fns" / "handlers.py").write_text(HANDLERS)
-    lambdas = Lambdas(TOPOLOGY, root=tmp_path)
+def backend(lambdas: Lambdas) -> Iterator[Backend]:
     runner = GatewayThread(Gateway(TOPOLOGY, lambdas, port=0, extra_routes=[web.get("/", console_page)]))
     runner.start()
     yield Backend(runner.gateway, lambdas)
@@ -395,10 +404,7 @@ def test_disconnect_fires_when_the_client_closes(backend: Backend) -> None:
     assert event["requestContext"]["authorizer"]["world_id"] == "world-1"
 
 
-def test_disconnect_fires_when_the_gateway_stops(tmp_path: Path, fake_aws_credentials: None) -> None:
-    (tmp_path / "fns").mkdir()
-    (tmp_path / "fns" / "handlers.py").write_text(HANDLERS)
-    lambdas = Lambdas(TOPOLOGY, root=tmp_path)
+def test_disconnect_fires_when_the_gateway_stops(lambdas: Lambdas) -> None:
     runner = GatewayThread(Gateway(TOPOLOGY, lambdas, port=0))
     runner.start()
     with connect(runner.gateway.ws_url + "?token=allow") as ws:

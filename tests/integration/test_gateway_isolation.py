@@ -9,9 +9,8 @@ test lets it go, like a long NPC turn.
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from websockets.sync.client import ClientConnection, connect
 from aicore.local.gateway import Concurrency, Gateway, GatewayThread
 from aicore.local.lambdas import Lambdas
 from aicore.topology import EventBus, Function, HttpRoute, Topology
+from tests.waiting import eventually
 
 BOUND_S = 30.0  # a generous deadline: starved, the connect below would wait for the whole flood
 CONCURRENCY = Concurrency(per_function=8, per_connection=4, per_connection_queue=16)
@@ -89,14 +89,6 @@ TOPOLOGY = Topology(
 )
 
 
-def eventually(condition: Callable[[], bool], timeout_s: float = BOUND_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        time.sleep(0.01)
-
-
 class Flooded:
     def __init__(self, runner: GatewayThread, lambdas: Lambdas) -> None:
         self.gateway = runner.gateway
@@ -127,14 +119,22 @@ def test_a_flood_from_one_connection_leaves_room_for_everyone_else(gateway: Floo
         # Given one client that sends 200 long turns at once
         for i in range(FLOOD):
             flooder.send(json.dumps({"action": "turn", "n": i}))
-        eventually(lambda: gateway.running() == CONCURRENCY.per_connection)
+        eventually(
+            lambda: gateway.running() == CONCURRENCY.per_connection,
+            timeout_s=BOUND_S,
+            what="the connection's handlers running",
+        )
 
         # When another player connects (authorizer and $connect), talks and reads over HTTP
         with gateway.ws() as player:
             player.send(json.dumps({"action": "echo", "text": "hello"}))
             echoed = json.loads(player.recv(timeout=BOUND_S))
             player.send(json.dumps({"action": "turn"}))  # the same busy function, own slots
-            eventually(lambda: gateway.running() == CONCURRENCY.per_connection + 1)
+            eventually(
+                lambda: gateway.running() == CONCURRENCY.per_connection + 1,
+                timeout_s=BOUND_S,
+                what="one more handler running",
+            )
         request = urllib.request.Request(gateway.gateway.url + "/things", headers={"Authorization": "allow"})
         with urllib.request.urlopen(request, timeout=BOUND_S) as response:
             served = response.read()

@@ -9,7 +9,6 @@ flow rolls it back, and the model that served before answers again.
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -24,6 +23,7 @@ from aicore.llm.wire import ChatMessage
 from aicore.local.embedded_aws import aws_client
 from aicore.local.runtime import ENV, LocalRuntime, local_token
 from aicore.topology import TOPOLOGY, resource_environment
+from tests.waiting import eventually, finished_execution
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(180)]
 
@@ -58,19 +58,15 @@ def deployed(runtime: LocalRuntime, tier: str, version: str) -> dict[str, Any]:
     """Registers and deploys `version`, then waits for the flow to finish; the version as it ends."""
     status, started = call(runtime, "POST", f"/models/{tier}/versions/{version}/deploy")
     assert status == 202, started
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        _, answer = call(runtime, "GET", f"/models/{tier}/versions/{version}")
-        if answer["data"]["status"] != "deploying":
-            execution = started["data"]["execution_arn"]
-            stepfunctions = aws_client("stepfunctions", runtime.aws.url)
-            while (described := stepfunctions.describe_execution(executionArn=execution))[
-                "status"
-            ] == "RUNNING":
-                time.sleep(0.1)
-            return {**answer["data"], "execution": described}
-        time.sleep(0.2)
-    raise AssertionError(f"the deployment of {version} did not finish")
+
+    def settled() -> dict[str, Any] | None:
+        data: dict[str, Any] = call(runtime, "GET", f"/models/{tier}/versions/{version}")[1]["data"]
+        return data if data["status"] != "deploying" else None
+
+    data = eventually(settled, timeout_s=180, what=f"the deployment of {version}")
+    stepfunctions = aws_client("stepfunctions", runtime.aws.url)
+    execution = finished_execution(stepfunctions, started["data"]["execution_arn"], timeout_s=60)
+    return {**data, "execution": execution}
 
 
 def register(runtime: LocalRuntime, tier: str, body: dict[str, Any]) -> None:
@@ -151,11 +147,12 @@ def test_rollback_puts_the_previous_version_back(runtime: LocalRuntime) -> None:
         "rollback",
         first,
     )
-    deadline = time.monotonic() + 90
-    while (tier := call(runtime, "GET", "/models/silver")[1]["data"])[
-        "deploying"
-    ] and time.monotonic() < deadline:
-        time.sleep(0.2)
+
+    def rolled_back() -> dict[str, Any] | None:
+        data: dict[str, Any] = call(runtime, "GET", "/models/silver")[1]["data"]
+        return None if data["deploying"] else data
+
+    tier = eventually(rolled_back, timeout_s=180, what="the rollback")
 
     statuses = {v["version"]: v["status"] for v in tier["versions"]}
     assert tier["live_version"] == first

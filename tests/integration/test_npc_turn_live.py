@@ -8,6 +8,7 @@ import pytest
 from aicore import wiring
 from aicore.local.runtime import LocalRuntime, local_token
 from tests.clients import exchange, http_json
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.model
 
@@ -42,12 +43,11 @@ def test_player_talks_to_an_npc_and_reads_the_session_back(runtime: LocalRuntime
     assert texts == [(player, "Can you forge me a sword?"), ("borin", data["text"])]
 
     # And Borin remembers the player once the turn's event has been delivered
-    deadline = time.monotonic() + 15
-    memory = None
-    while memory is None and time.monotonic() < deadline:
-        _, memory = wiring.world().npc_and_memory("demo", "borin", player)
-        time.sleep(0.2)
-    assert memory is not None
+    memory = eventually(
+        lambda: wiring.world().npc_and_memory("demo", "borin", player)[1],
+        timeout_s=60,
+        what="Borin remembering the player",
+    )
     assert memory.turns == 1
 
 

@@ -3,8 +3,10 @@
 A scripted engine stands in for the model (these tests are about failures, not words), served
 by the real local server: SageMaker Runtime over HTTP, event streams, SageMaker's error codes.
 Each fault is one that endpoints really have: a stall, a 5xx, throttling, a stream cut mid-way,
-bytes that are no event stream. Every turn must get an answer by its deadline (the scripted line
-if need be), the breaker must open and close, nothing may hang.
+bytes that are no event stream. Every turn must get an answer (the scripted line if need be),
+the breaker must open and close, nothing may hang. Outcomes are asserted, never durations: the
+router's attempts say whether a tier answered, timed out or had no time left. The router's clock
+is the real one plus whatever a test skips, so a breaker's cooldown passes without waiting.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Generator, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -37,14 +40,29 @@ pytestmark = pytest.mark.timeout(60)
 GOLD, SILVER = "aicore-faults-gold", "aicore-faults-silver"
 LINE = ["Well ", "met, ", "traveller", "."]
 REQUEST = ModelRequest([ChatMessage(role="user", content="Hello")], first_token_budget_ms=100, max_tokens=8)
-# Deadlines are the budgets x 10 here: a scripted engine on loopback answers in a few ms, but this
-# machine is shared and busy. Slack: how late past its deadline an answer may come (scheduling).
-POLICY = RouterPolicy(deadline_scale=10, stall_timeout_ms=500, failure_threshold=3, cooldown_s=0.5)
-SLACK_MS = 300
+# A turn that must be answered by a tier gets deadlines of the budgets x 300 (gold: 30 s): a busy
+# machine delays the answer, never the outcome. A turn that must time out gets TIGHT ones (gold:
+# 1 s) against a fault that stalls far longer, so it times out however busy the machine is.
+POLICY = RouterPolicy(deadline_scale=300, stall_timeout_ms=5000, failure_threshold=3, cooldown_s=60)
+TIGHT = replace(POLICY, deadline_scale=10)
+STALL_S = 10.0
+
+
+class SkippingClock:
+    """The monotonic clock, plus the time a test skips (only forward, only between turns)."""
+
+    def __init__(self) -> None:
+        self.skipped_s = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped_s
+
+    def skip(self, seconds: float) -> None:
+        self.skipped_s += seconds
 
 
 class LinesEngine:
-    """A `ChatEngine` that says `LINE`, a few milliseconds a token."""
+    """A `ChatEngine` that says `LINE`, one chunk a piece."""
 
     def prompt_tokens(self, request: ChatRequest) -> int:
         return 5
@@ -61,7 +79,6 @@ class LinesEngine:
 
     def stream(self, request: ChatRequest) -> Generator[dict[str, Any], None, None]:
         for piece in LINE:
-            time.sleep(0.002)
             yield {
                 "id": "chatcmpl-1",
                 "object": "chat.completion.chunk",
@@ -85,11 +102,19 @@ def server(faults: FaultPlan) -> Iterator[str]:
 
 
 @pytest.fixture
-def router(server: str, faults: FaultPlan, fake_aws_credentials: None) -> Iterator[Router]:
+def clock() -> SkippingClock:
+    return SkippingClock()
+
+
+@pytest.fixture
+def router(
+    server: str, faults: FaultPlan, clock: SkippingClock, fake_aws_credentials: None
+) -> Iterator[Router]:
     faults.clear()
     endpoint = SageMakerEndpoint(endpoint_url=server)
-    endpoint.warm_up(POLICY.socket_timeout_s)
-    yield Router(endpoint, {Tier.GOLD: GOLD, Tier.SILVER: SILVER}, POLICY)
+    for policy in (POLICY, TIGHT):  # one botocore client per socket timeout, built before any turn
+        endpoint.warm_up(policy.socket_timeout_s)
+    yield Router(endpoint, {Tier.GOLD: GOLD, Tier.SILVER: SILVER}, POLICY, clock=clock)
     faults.clear()
 
 
@@ -97,10 +122,9 @@ def turn(router: Router, request: ModelRequest = REQUEST) -> tuple[Completion, l
     tokens: list[str] = []
     completion = router.stream(request, tokens.append, lambda: "Hm? Say that again, friend.")
     print(completion.tier, completion.attempts)  # shown when a test fails
-    # Every turn has an answer, and it came by the deadline (plus a little scheduling)
+    # Every turn has an answer
     assert tokens
     assert completion.text
-    assert completion.first_token_ms <= POLICY.deadline_s(request.first_token_budget_ms) * 1000 + SLACK_MS
     return completion, tokens
 
 
@@ -134,20 +158,20 @@ def test_a_failing_gold_tier_falls_back_to_silver(
 def test_a_stalled_gold_tier_times_out_and_the_script_answers_by_the_deadline(
     router: Router, faults: FaultPlan
 ) -> None:
-    # Given a gold endpoint that says nothing for 5 s
-    faults.inject(Fault(endpoint=GOLD, kind=FaultKind.STALL, delay_s=5))
+    # Given a gold endpoint that says nothing for longer than the turn's deadline (100 ms x 10)
+    router.policy = TIGHT
+    faults.inject(Fault(endpoint=GOLD, kind=FaultKind.STALL, delay_s=STALL_S))
 
-    # When a gold turn comes (deadline: 100 ms x 10)
+    # When a gold turn comes
     completion, tokens = turn(router)
 
-    # Then gold used the whole budget, and the scripted line answered at the deadline
+    # Then gold used the whole budget (no time was left for silver), and the scripted line answered
     assert completion.tier == SCRIPTED
     assert tokens == ["Hm? Say that again, friend."]
     assert [(a.tier, a.outcome) for a in completion.attempts] == [
         ("gold", Outcome.TIMED_OUT),
         ("silver", Outcome.NO_TIME_LEFT),
     ]
-    assert completion.first_token_ms >= POLICY.deadline_s(REQUEST.first_token_budget_ms) * 1000
 
 
 def test_a_slow_silver_turn_within_its_budget_is_answered_by_silver(
@@ -169,7 +193,7 @@ def test_a_slow_silver_turn_within_its_budget_is_answered_by_silver(
 def test_a_stream_broken_mid_way_keeps_what_was_said(
     router: Router, faults: FaultPlan, kind: FaultKind, reason: str
 ) -> None:
-    faults.inject(Fault(endpoint=GOLD, kind=kind, after_chunks=2, delay_s=3))
+    faults.inject(Fault(endpoint=GOLD, kind=kind, after_chunks=2, delay_s=STALL_S))
 
     completion, tokens = turn(router)
 
@@ -189,7 +213,7 @@ def test_both_tiers_down_is_a_scripted_line_at_once(router: Router, faults: Faul
 
 
 def test_the_breaker_opens_after_repeated_failures_and_closes_after_a_good_probe(
-    router: Router, faults: FaultPlan
+    router: Router, faults: FaultPlan, clock: SkippingClock
 ) -> None:
     # Given gold throttling every call
     faults.inject(Fault(endpoint=GOLD, kind=FaultKind.THROTTLING))
@@ -207,7 +231,7 @@ def test_the_breaker_opens_after_repeated_failures_and_closes_after_a_good_probe
 
     # When gold recovers and the cooldown has passed, one probe goes through, answers, and closes it
     faults.clear(GOLD)
-    time.sleep(POLICY.cooldown_s)
+    clock.skip(POLICY.cooldown_s)
     assert router.breakers[Tier.GOLD].state == BreakerState.HALF_OPEN
     completion, _ = turn(router)
     assert (completion.tier, completion.fallback) == ("gold", False)
@@ -215,12 +239,16 @@ def test_the_breaker_opens_after_repeated_failures_and_closes_after_a_good_probe
 
 
 def test_timeouts_open_the_breaker_too(router: Router, faults: FaultPlan) -> None:
-    faults.inject(Fault(endpoint=GOLD, kind=FaultKind.STALL, delay_s=2))
+    # Given a stalled gold endpoint: three gold turns time out (tight deadlines)
+    router.policy = TIGHT
+    faults.inject(Fault(endpoint=GOLD, kind=FaultKind.STALL, delay_s=STALL_S))
     for _ in range(3):
         assert turn(router)[0].tier == SCRIPTED
     assert router.breakers[Tier.GOLD].state == BreakerState.OPEN
 
-    completion, _ = turn(router)  # gold skipped: silver has the whole budget
+    # Then the next turn skips gold: silver has the whole budget (a generous one, to answer in)
+    router.policy = POLICY
+    completion, _ = turn(router)
     assert (completion.tier, completion.fallback_reason) == ("silver", "gold: circuit open")
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +28,7 @@ from aicore.local.runtime import LocalRuntime
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead, StorageTier
 from aicore.sessions.service import NewMessages, NewSession, SessionService, SpokenLine
 from aicore.topology import SESSION_ARCHIVE_FLOW, SESSION_REHYDRATE_FLOW, TOPOLOGY
+from tests.waiting import eventually, finished_execution
 
 pytestmark = pytest.mark.model
 
@@ -52,30 +51,11 @@ def _run_flow(runtime: LocalRuntime, machine: str, payload: dict[str, Any]) -> d
     client = aws_client("stepfunctions", runtime.aws.url)
     arn = runtime_arn(machine)
     execution = client.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex, input=json.dumps(payload))
-    return _finished(client, execution["executionArn"])
+    return finished_execution(client, execution["executionArn"], timeout_s=60)
 
 
 def runtime_arn(machine: str) -> str:
     return os.environ[TOPOLOGY.state_machine(machine).env_var]
-
-
-def _finished(client: Any, execution_arn: str, timeout_s: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = client.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.1)
-    raise AssertionError(f"{execution_arn} did not finish in {timeout_s} s")
-
-
-def _eventually(check: Callable[[], bool], timeout_s: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {timeout_s} s")
 
 
 def _all_messages(service: SessionService, session_id: str, limit: int = 200) -> list[tuple[int, str]]:
@@ -222,7 +202,7 @@ def test_a_suspended_session_is_read_from_s3_then_rehydrated_by_its_flow(
     )
     suspended = service.suspend(STUDIO, head.session_id)
     assert suspended.archiving
-    _eventually(lambda: store.get_head(head.session_id).tier is StorageTier.COLD, what="archive")
+    eventually(lambda: store.get_head(head.session_id).tier is StorageTier.COLD, timeout_s=60, what="archive")
 
     # When the player reads it
     view = service.get(player, head.session_id)
@@ -231,7 +211,9 @@ def test_a_suspended_session_is_read_from_s3_then_rehydrated_by_its_flow(
     assert view.session.tier is StorageTier.COLD
     assert [m.text for m in view.messages] == [f"line {i}" for i in range(5)]
     # And the read asked for rehydration: the event starts the flow, which brings it back hot
-    _eventually(lambda: store.get_head(head.session_id).tier is StorageTier.HOT, what="rehydration")
+    eventually(
+        lambda: store.get_head(head.session_id).tier is StorageTier.HOT, timeout_s=60, what="rehydration"
+    )
     again = service.get(player, head.session_id)
     assert again.messages == view.messages
 
@@ -252,8 +234,10 @@ def test_the_dormancy_sweep_archives_only_sessions_quiet_for_longer_than_configu
     # Then only the old one is archived
     assert old.session_id in result["started"]
     assert fresh.session_id not in result["started"]
-    _eventually(
-        lambda: store.get_head(old.session_id).tier is StorageTier.COLD, what="archive of the dormant session"
+    eventually(
+        lambda: store.get_head(old.session_id).tier is StorageTier.COLD,
+        timeout_s=60,
+        what="archive of the dormant session",
     )
     assert store.get_head(fresh.session_id).tier is StorageTier.HOT
 
@@ -295,8 +279,9 @@ def test_a_write_racing_the_archive_waits_and_lands_once(
     service.append(STUDIO, head.session_id, NewMessages(messages=[SpokenLine(speaker=MIRA, text="second")]))
 
     # Then the line landed (before the freeze, or after an inline rehydration), exactly once
-    _eventually(
+    eventually(
         lambda: store.get_head(head.session_id).tier in (StorageTier.HOT, StorageTier.COLD),
+        timeout_s=60,
         what="a settled tier",
     )
     texts = [m.text for m in service.messages(STUDIO, head.session_id).messages]
@@ -317,7 +302,7 @@ def test_the_summarizer_compacts_with_the_local_model(
     def compacted() -> bool:
         return store.get_head(head.session_id).compacted_through > 0
 
-    _eventually(compacted, timeout_s=180, what="compaction")  # the local model shares two cores
+    eventually(compacted, timeout_s=180, what="compaction")  # the local model shares two cores
     after = store.get_head(head.session_id)
     assert after.tier is StorageTier.WARM
     assert after.compacted_through == after.summary_through == 100

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -17,6 +16,7 @@ from aicore.auth import Role
 from aicore.local.runtime import LocalRuntime, local_token
 from aicore.sessions.models import StorageTier
 from tests.clients import final_answers
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.model
 
@@ -196,11 +196,12 @@ def test_an_npc_turn_in_a_cold_session_brings_it_back_first(runtime: LocalRuntim
     session_id = first["data"]["session_id"]
     studio = _token("tools", "demo", Role.STUDIO)
     assert api.call("POST", f"/sessions/{session_id}/suspend", studio)[0] == 202
-    deadline = time.monotonic() + 30
     # (watched in the table: a read over the API would ask for rehydration before the turn does)
-    while wiring.sessions().get_head(session_id).tier is not StorageTier.COLD:
-        assert time.monotonic() < deadline, "the session was not archived"
-        time.sleep(0.2)
+    eventually(
+        lambda: wiring.sessions().get_head(session_id).tier is StorageTier.COLD,
+        timeout_s=60,
+        what="the archive of the suspended session",
+    )
 
     # When the player speaks to Borin again
     [second] = final_answers(url, [{**say, "text": "And a shield?"}])

@@ -1,7 +1,6 @@
 """Our ASL runs for real on moto's Step Functions; Lambda tasks reach our handlers in process."""
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from aicore.local.lambdas import Lambdas
 from aicore.local.runtime import ENV, LocalRuntime
 from aicore.local.step_functions import LambdaBridge, create_state_machines, fill
 from aicore.topology import TOPOLOGY, Function, StateMachine, Topology
+from tests.waiting import finished_execution
 
 HANDLER = """
 def handler(event, context):
@@ -75,13 +75,7 @@ def _run(client: Any, arn: str, payload: dict[str, Any]) -> dict[str, Any]:
     execution = client.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))[
         "executionArn"
     ]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        described = client.describe_execution(executionArn=execution)
-        if described["status"] != "RUNNING":
-            return described  # type: ignore[no-any-return]
-        time.sleep(0.1)
-    raise AssertionError("execution did not finish")
+    return finished_execution(client, execution, timeout_s=60)
 
 
 def test_task_runs_our_handler(probe: tuple[str, Any]) -> None:

@@ -1,18 +1,20 @@
 """The npc.say handler over fakes: frames out, session writes, event, errors."""
 
 import json
-import time
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from aicore.llm.router import Router, Tier
+from aicore.llm.router import Completion, ModelRequest, Router, TokenSink
 from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.npc.turn import TurnDeps
 from aicore.topology import NPC_TURN_COMPLETED, TOPOLOGY
 from tests.events import load_event
 from tests.fakes import FakePublisher, FakePusher, FakeSessions, FakeWorld, ScriptedEndpoint
-from tests.npc_turns import CONNECTION, say, turn_deps
+from tests.npc_turns import CONNECTION, TIERS, say, turn_deps
+from tests.virtual_time import VirtualTime
 
 
 @pytest.fixture
@@ -100,19 +102,39 @@ def test_lore_is_cached_per_container(deps: TurnDeps) -> None:
 
 
 def test_tokens_that_outrun_slow_pushes_share_frames_and_keep_their_order(deps: TurnDeps) -> None:
-    # Given a connection where each push takes a while and a model that answers in 30 tokens
+    # Given a model that answers in 30 tokens, and a connection whose first push is in flight
+    # until the model has handed over every token
+    tokens = [f"w{i} " for i in range(30)]
+    every_token_handed_over = threading.Event()
+
+    class CountingRouter(Router):
+        def stream(
+            self, request: ModelRequest, on_token: TokenSink, scripted_line: Callable[[], str]
+        ) -> Completion:
+            handed: list[str] = []
+
+            def hand_over(token: str) -> bool | None:
+                listening = on_token(token)
+                handed.append(token)
+                if len(handed) == len(tokens):
+                    every_token_handed_over.set()
+                return listening
+
+            return super().stream(request, hand_over, scripted_line)
+
     class SlowPusher(FakePusher):
         def send(self, connection_id: str, frame: dict[str, Any]) -> bool:
-            time.sleep(0.01)
+            if not self.frames:
+                assert every_token_handed_over.wait(timeout=30), "the model never finished"
             return super().send(connection_id, frame)
 
-    tokens = [f"w{i} " for i in range(30)]
+    time = VirtualTime()
     deps.pusher = SlowPusher()
-    deps.router = Router(ScriptedEndpoint(tokens=tokens), {Tier.GOLD: "gold", Tier.SILVER: "silver"})
+    deps.router = CountingRouter(ScriptedEndpoint(tokens=tokens), TIERS, clock=time, wait=time.wait)
     # When the player speaks
     pusher = say(deps)
-    # Then fewer frames than tokens went out, and nothing was lost or reordered
+    # Then the tokens that came during the first push went out together in one frame, in order
     frames = [f["data"]["text"] for f in pusher.of_type("npc.token")]
-    assert len(frames) < len(tokens)
+    assert 1 <= len(frames) <= 2
     assert "".join(frames) == "".join(tokens)
     assert pusher.frames[-1][1]["type"] == "npc.reply"

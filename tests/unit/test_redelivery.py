@@ -23,7 +23,8 @@ from aicore.topology import (
 )
 from tests.events import load_event
 from tests.fakes import FakeFlows, FakeWorld
-from tests.unit.test_session_compaction import POLICY, RecordingSummarizer, _store
+from tests.tier_fakes import RecordingSummarizer
+from tests.unit.test_session_compaction import POLICY, _store
 
 
 def _delivered_twice(

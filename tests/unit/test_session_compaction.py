@@ -2,81 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
 
-from aicore.errors import Conflict, ModelUnavailable
-from aicore.sessions.chunks import Chunk
+from aicore.errors import ModelUnavailable
 from aicore.sessions.compaction import Compacted, CompactionTrigger, compact
 from aicore.sessions.events import SessionCompactionNeeded
-from aicore.sessions.models import Message, Participant, ParticipantKind, SessionHead, StorageTier
+from aicore.sessions.models import Message, Participant, ParticipantKind, SessionHead
 from aicore.sessions.policy import SessionPolicy
 from aicore.topology import SESSION_COMPACTION_NEEDED, SESSIONS_SOURCE
 from tests.fakes import FakePublisher
+from tests.tier_fakes import MemoryStore, RecordingSummarizer
 
 NPC = Participant(id="mira", kind=ParticipantKind.NPC)
 POLICY = SessionPolicy()  # threshold 200, keep 50 hot, chunks of 100
 NOW = datetime(2026, 11, 23, 5, 40, tzinfo=UTC)
-
-
-@dataclass
-class MemoryStore:
-    head: SessionHead
-    hot: dict[int, Message]
-    chunks: list[Chunk] = field(default_factory=list)
-    lease: str | None = None
-    compacted_elsewhere: bool = False
-
-    def get_head(self, session_id: str) -> SessionHead:
-        return self.head
-
-    def hot_messages(self, session_id: str, after_seq: int, through_seq: int) -> list[Message]:
-        return [self.hot[s] for s in sorted(self.hot) if after_seq < s <= through_seq]
-
-    def lease_compaction(self, head: SessionHead, until: str, now: str) -> bool:
-        if self.lease is not None and self.lease > now:
-            return False
-        self.lease = until
-        return True
-
-    def release_compaction(self, head: SessionHead, until: str) -> None:
-        if self.lease == until:
-            self.lease = None
-
-    def commit_compaction(
-        self, head: SessionHead, chunks: Sequence[Chunk], summary: str, summary_through: int
-    ) -> SessionHead:
-        if self.compacted_elsewhere:
-            raise Conflict("compacted meanwhile")
-        self.chunks += chunks
-        for chunk in chunks:
-            for message in chunk.messages:
-                del self.hot[message.seq]
-        self.head = head.model_copy(
-            update={
-                "compacted_through": chunks[-1].last_seq,
-                "summary": summary,
-                "summary_through": summary_through,
-                "tier": StorageTier.WARM,
-            }
-        )
-        self.lease = None
-        return self.head
-
-
-@dataclass
-class RecordingSummarizer:
-    fails: bool = False
-    calls: list[tuple[str, list[int]]] = field(default_factory=list)
-
-    def summarize(self, previous: str, messages: Sequence[Message], max_tokens: int) -> str:
-        self.calls.append((previous, [m.seq for m in messages]))
-        if self.fails:
-            raise ModelUnavailable("silver is down")
-        return f"{previous} then {len(messages)} more lines.".strip()
 
 
 def _store(count: int) -> MemoryStore:

@@ -22,6 +22,8 @@
 
 The endpoint is read in a worker thread and the caller waits for each token with a deadline,
 because botocore's timeouts apply to each socket read, not to the wait for the first token.
+The clock and that wait are injected together (`clock`, `wait`), so tests run the deadlines on
+virtual time: exact, and as fast on a busy machine as on an idle one.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Protocol, TypeVar
 
 from aicore.errors import ModelUnavailable
 from aicore.llm.endpoint import LENGTH, ChatCall, ChatStream, ModelEndpoint, TierTarget
@@ -74,6 +77,18 @@ Clock = Callable[[], float]
 # (the player left): the router stops reading and closes the model's stream at once.
 TokenSink = Callable[[str], bool | None]
 MAX_SOCKET_TIMEOUT_S = 300.0
+T = TypeVar("T")
+
+
+class Wait(Protocol):
+    """The next item of `items`, waiting at most `timeout_s` by the router's clock (else `queue.Empty`)."""
+
+    def __call__(self, items: queue.SimpleQueue[T], timeout_s: float) -> T: ...
+
+
+def wait_for_item(items: queue.SimpleQueue[T], timeout_s: float) -> T:
+    """The real wait, on the monotonic clock."""
+    return items.get(timeout=max(timeout_s, 0.0))
 
 
 @dataclass(frozen=True)
@@ -271,16 +286,17 @@ _READERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="model-stream")
 class _StreamReader:
     """Reads one answer in a worker thread; the caller takes each delta with its own deadline."""
 
-    def __init__(self, open_stream: Callable[[], ChatStream]) -> None:
+    def __init__(self, open_stream: Callable[[], ChatStream], wait: Wait) -> None:
         self._items: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._abandoned = threading.Event()
         self._lock = threading.Lock()
         self._stream: ChatStream | None = None
+        self._wait = wait
         _READERS.submit(self._read, open_stream)
 
     def next(self, timeout_s: float) -> _Item:
         """The next delta or the end; `queue.Empty` when nothing came in `timeout_s`."""
-        return self._items.get(timeout=max(timeout_s, 0.0))
+        return self._wait(self._items, timeout_s)
 
     def abandon(self) -> None:
         """The caller has stopped waiting: the stream is dropped now (the model stops generating for
@@ -329,6 +345,7 @@ class Router:
         targets: Mapping[Tier, TierTarget | str],
         policy: RouterPolicy | None = None,
         clock: Clock = time.monotonic,
+        wait: Wait = wait_for_item,
     ) -> None:
         self._endpoint = endpoint
         self._targets = {
@@ -337,6 +354,7 @@ class Router:
         }
         self.policy = policy or RouterPolicy()
         self._clock = clock
+        self._wait = wait
         self.breakers = {
             tier: CircuitBreaker(tier.value, self.policy.failure_threshold, self.policy.cooldown_s, clock)
             for tier in Tier
@@ -392,7 +410,7 @@ class Router:
             timeout_s=self.policy.socket_timeout_s,
             deadline=time.time() + given_s,  # the endpoint's clock is the wall's
         )
-        reader = _StreamReader(lambda: self._endpoint.stream_chat(call))
+        reader = _StreamReader(lambda: self._endpoint.stream_chat(call), self._wait)
         breaker = self.breakers[tier]
 
         def attempt(outcome: Outcome, reason: str = "") -> Attempt:

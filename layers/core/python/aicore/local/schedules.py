@@ -2,12 +2,14 @@
 
 The event is the input `cdk/` gives the schedule's Lambda target: `{"schedule": name,
 "environment": env}`. A schedule's first tick comes one period after start; `fire` runs one now
-(tests, the console), on the caller's thread, and returns what the handler returned.
+(tests, the console), on the caller's thread, and returns what the handler returned. The wait
+between ticks is injected (`wait`), so tests count ticks without waiting for them.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,14 +33,26 @@ def schedule_event(schedule: Schedule, env: str) -> dict[str, Any]:
     return {"schedule": schedule.name, "environment": env}
 
 
+Wait = Callable[[threading.Event, float], bool]
+"""Waits up to `seconds` for `stop`; True when it was set (the schedule then ends)."""
+
+
+def wait_for_stop(stop: threading.Event, seconds: float) -> bool:
+    return stop.wait(seconds)
+
+
 class ScheduleTicker:
     def __init__(
-        self, lambdas: Lambdas, env: str, topology: Topology = TOPOLOGY, seconds_per_minute: float = 60.0
+        self,
+        lambdas: Lambdas,
+        env: str,
+        topology: Topology = TOPOLOGY,
+        wait: Wait = wait_for_stop,
     ) -> None:
         self._lambdas = lambdas
         self._env = env
         self._targets = {t.schedule.name: t for t in scheduled_targets(topology)}
-        self._seconds_per_minute = seconds_per_minute
+        self._wait = wait
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._tick, args=(t,), name=f"schedule-{name}", daemon=True)
@@ -69,8 +83,8 @@ class ScheduleTicker:
         return self._lambdas.invoke(target.function, schedule_event(target.schedule, self._env))
 
     def _tick(self, target: ScheduledTarget) -> None:
-        period_s = target.schedule.rate_minutes * self._seconds_per_minute
-        while not self._stop.wait(period_s):
+        period_s = target.schedule.rate_minutes * 60.0
+        while not self._wait(self._stop, period_s):
             try:
                 self.fire(target.schedule.name)
             except Exception:  # Scheduler retries and then dead-letters; locally the next tick retries
