@@ -56,7 +56,6 @@ def test_sigterm_stops_it_within_a_bound_while_threads_spin_and_a_turn_is_in_fli
     with LocalProcess(
         extra_args=["--deadline-scale", "1000"], prelude=BUSY_THREADS.format(flag=str(flag))
     ) as local:
-        flag.touch()
         status, _ = http_json(
             f"{local.models_url}/_aicore/faults",
             method="POST",
@@ -69,6 +68,7 @@ def test_sigterm_stops_it_within_a_bound_while_threads_spin_and_a_turn_is_in_fli
         eventually(
             lambda: _fault_hits(local.models_url) >= 1, timeout_s=60, what="the turn reached the model"
         )
+        flag.touch()  # the threads spin from here on: the stop signal may land on any of them
 
         # When it gets SIGTERM
         took_s = local.stop(signal.SIGTERM, bound_s=STOP_BOUND_S)
