@@ -54,7 +54,7 @@ class Triggers(Construct):
         topology: Topology,
         config: EnvironmentConfig,
         bus: events.IEventBus,
-        functions: Mapping[str, lambda_.Function],
+        functions: Mapping[str, lambda_.IFunction],  # the `live` aliases
     ) -> None:
         super().__init__(scope, id)
         self._config = config
@@ -93,7 +93,7 @@ class Triggers(Construct):
                 self._schedules(fn, function, dlq, retries, max_age)
 
     def _schedules(
-        self, fn: Function, function: lambda_.Function, dlq: sqs.Queue, retries: int, max_age: Duration
+        self, fn: Function, function: lambda_.IFunction, dlq: sqs.Queue, retries: int, max_age: Duration
     ) -> None:
         # Scheduler's role for this function: may invoke it (and its versions), nothing else.
         role = iam.Role(

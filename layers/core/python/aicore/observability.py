@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from aicore.topology import SERVICE
+from aicore.topology import ENVIRONMENT_DIMENSION, SERVICE
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=SERVICE, service=SERVICE)
+
+
+def environment_name() -> str:
+    """The environment a function runs in (`ENVIRONMENT`, which cdk/ and the local runtime set)."""
+    return os.environ.get("ENVIRONMENT", "local")
+
+
+def metric_dimensions() -> dict[str, str]:
+    """Dimensions every custom metric carries besides `service`: two environments never mix."""
+    return {ENVIRONMENT_DIMENSION: environment_name()}
+
+
+metrics.set_default_dimensions(**metric_dimensions())
 
 Handler = Callable[..., Any]
 
