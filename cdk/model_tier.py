@@ -129,12 +129,6 @@ class ModelTier(Construct):
             "Model weights are staged under hf/<model>/<revision>/; versions registered after the "
             "deploy are unknown now. Read only, and nothing else in that bucket.",
         )
-        for group in (self.log_group, self.component_log_group):
-            acknowledge(
-                policy,
-                wildcard_resource(f"<{logical_id(group)}.Arn>"),
-                "A log group's ARN ends in :* (its log streams, named by SageMaker per instance).",
-            )
 
         # Named under the tier's prefix (what model deployment may create), changing with the container
         # and the weights. Retained: the component may still serve it after a later stack changes it.

@@ -16,7 +16,7 @@ from aicore.aws.model_store import S3ModelStore
 from aicore.aws.serving_record import SsmServingRecord
 from aicore.llm.endpoints_config import ModelSource
 from aicore.llm.tiers import Tier
-from aicore.modelops.hub import HubError
+from aicore.modelops.hub import HubError, HubFile
 from aicore.modelops.models import ModelVersion, VersionSpec, WeightsStatus
 from aicore.modelops.staging import (
     GIT_BLOB_METADATA,
@@ -177,6 +177,14 @@ def test_an_unknown_revision_fails_with_the_hubs_answer(world: World) -> None:
     assert done["staged"]["status"] == "failed"
     assert done["staged"]["failure"].startswith("HubError: The hub has no revision aaaa")
     assert world.store.objects == {}
+
+
+@pytest.mark.parametrize(
+    "path", ["../escape.json", "a/../../b.json", "/etc/x.json", "a//b.json", "a\\b.json"]
+)
+def test_a_file_path_that_could_leave_the_model_directory_is_refused(path: str) -> None:
+    with pytest.raises(ValueError, match="not a plain relative path"):
+        HubFile(path=path, size=1, git_blob="0" * 40)
 
 
 def test_only_what_a_container_reads_is_copied() -> None:

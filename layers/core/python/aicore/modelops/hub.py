@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import IO, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from aicore.errors import AicoreError
 from aicore.llm.endpoints_config import ModelSource
@@ -28,6 +28,15 @@ class HubError(AicoreError):
     """The hub does not have what the import asks for, or answered something unusable."""
 
 
+class HubUnavailable(HubError):
+    """The hub answered 429 or 5xx: worth trying again (the import flow's ASL retries it)."""
+
+
+def _refused(what: str, code: int) -> HubError:
+    kind = HubUnavailable if code == 429 or code >= 500 else HubError
+    return kind(f"The hub refused {what} (HTTP {code}).")
+
+
 class HubFile(BaseModel):
     """One file of a revision; `sha256` only for files stored in git LFS (the weights)."""
 
@@ -37,6 +46,15 @@ class HubFile(BaseModel):
     size: int = Field(ge=0)
     git_blob: str = Field(pattern=r"^[0-9a-f]{40}$")
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("path")
+    @classmethod
+    def _stays_inside(cls, path: str) -> str:
+        """SageMaker turns keys under the prefix into paths in /opt/ml/model: none may climb out."""
+        parts = path.split("/")
+        if path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"{path!r} is not a plain relative path")
+        return path
 
 
 class HubSnapshot(BaseModel):
@@ -85,6 +103,8 @@ class HttpHub:
             with urllib.request.urlopen(url, timeout=self._timeout) as response:
                 revision = _Revision.model_validate(json.loads(response.read()))
         except urllib.error.HTTPError as error:
+            if error.code == 429 or error.code >= 500:
+                raise _refused(f"the file list of {model.hf_model_id}", error.code) from None
             raise HubError(
                 f"The hub has no revision {model.revision} of {model.hf_model_id} (HTTP {error.code}): "
                 "check the model id and the pinned commit.",
@@ -94,7 +114,10 @@ class HttpHub:
             raise HubError(
                 f"The hub's file list for {model.hf_model_id} could not be read: {error}"
             ) from None
-        return HubSnapshot(commit=revision.sha, files=[_file(s) for s in revision.siblings])
+        try:
+            return HubSnapshot(commit=revision.sha, files=[_file(s) for s in revision.siblings])
+        except ValidationError as error:
+            raise HubError(f"The hub listed a file the import will not stage: {error}") from None
 
     @contextmanager
     def open(self, model: ModelSource, path: str) -> Iterator[IO[bytes]]:
@@ -102,7 +125,7 @@ class HttpHub:
         try:
             response = urllib.request.urlopen(url, timeout=self._timeout)
         except urllib.error.HTTPError as error:
-            raise HubError(f"The hub refused {path} of {model.hf_model_id} (HTTP {error.code}).") from None
+            raise _refused(f"{path} of {model.hf_model_id}", error.code) from None
         with response:
             yield response
 
