@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from aws_cdk import Aws
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -19,15 +20,23 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import IConstruct
 
-from aicore.topology import Access, Function, StateMachine, Topology
+from aicore.topology import Access, Function, StateMachine, Topology, physical_name
 from cdk.model_tier import ModelTier
 from cdk.nag import acknowledge, logical_id, region_and_account, wildcard_resource
 
 BUCKET_ACTIONS: Mapping[Access, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # (object actions, bucket actions)
+    # (object actions, bucket actions); a writer may abandon a multipart upload it started.
     Access.READ: (("s3:GetObject",), ("s3:ListBucket",)),
-    Access.WRITE: (("s3:PutObject", "s3:DeleteObject"), ()),
-    Access.READ_WRITE: (("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), ("s3:ListBucket",)),
+    Access.WRITE: (("s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"), ()),
+    Access.READ_WRITE: (
+        ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"),
+        ("s3:ListBucket",),
+    ),
+}
+SERVING_RECORD_ACTIONS: Mapping[Access, tuple[str, ...]] = {
+    Access.READ: ("ssm:GetParameter",),
+    Access.WRITE: ("ssm:PutParameter", "ssm:DeleteParameter"),
+    Access.READ_WRITE: ("ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter"),
 }
 INVOKE_ENDPOINT = ("sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream")
 MANAGE_MODELS = ("sagemaker:CreateModel", "sagemaker:DescribeModel")
@@ -46,6 +55,7 @@ class Resources:
     websocket_stage: apigw.WebSocketStage
     state_machines: Mapping[str, sfn.StateMachine]
     indexed_tables: Mapping[str, bool]
+    env: str
 
 
 def _grant_data(
@@ -81,8 +91,8 @@ def _grant_data(
         acknowledge(
             owner,
             wildcard_resource(f"<{logical_id(bucket)}.Arn>/*"),
-            f"{declared.name} is declared {access.value} on the {bucket_name} bucket: objects are keyed by "
-            "session id, unknown at deploy time.",
+            f"{declared.name} is declared {access.value} on the {bucket_name} bucket: its object keys "
+            "(session ids, model revisions) are made at run time.",
         )
     if declared.publishes_events:
         resources.bus.grant_put_events_to(principal)
@@ -123,6 +133,30 @@ def grant_function(
         machine = resources.state_machines[started.name]
         machine.grant_start_execution(function)
         function.add_environment(started.env_var, machine.state_machine_arn)
+    for awaited in fn.awaits_state_machines:
+        _grant_describe_executions(function, role, physical_name(resources.env, awaited.name))
+    for tier, access in fn.serving_records:
+        parameter = tier.serving_parameter(resources.env)
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=list(SERVING_RECORD_ACTIONS[access]),
+            resource_arns=[f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{parameter}"],
+        )
+
+
+def _grant_describe_executions(function: lambda_.Function, role: iam.IRole, machine_name: str) -> None:
+    """states:DescribeExecution on the executions of one state machine (names unknown at deploy)."""
+    executions = f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:{machine_name}:*"
+    iam.Grant.add_to_principal(
+        grantee=function, actions=["states:DescribeExecution"], resource_arns=[executions]
+    )
+    acknowledge(
+        role,
+        wildcard_resource(
+            f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{machine_name}:*"
+        ),
+        f"Waits for the {machine_name} executions it starts; their names are made per request.",
+    )
 
 
 def _grant_model_management(function: lambda_.Function, role: iam.IRole, name: str, tier: ModelTier) -> None:
@@ -151,20 +185,14 @@ def _grant_model_management(function: lambda_.Function, role: iam.IRole, name: s
 def grant_state_machine(
     machine: StateMachine,
     state_machine: sfn.StateMachine,
-    functions: Mapping[str, lambda_.Function],
+    aliases: Mapping[str, lambda_.IFunction],
     resources: Resources,
 ) -> None:
+    """The machine invokes the `live` alias of each function it declares, and nothing else."""
     role = _role(state_machine.role)
     _grant_data(state_machine, role, machine, resources)
     for function_name in machine.invokes:
-        function = functions[function_name]
-        function.grant_invoke(state_machine)
-        acknowledge(
-            role,
-            wildcard_resource(f"<{logical_id(function)}.Arn>:*"),
-            f"{machine.name} invokes {function_name}: its versions and aliases (ARN suffix :*), "
-            "nothing else.",
-        )
+        aliases[function_name].grant_invoke(state_machine)
 
 
 def _role(role: iam.IRole | None) -> iam.IRole:

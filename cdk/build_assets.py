@@ -1,9 +1,10 @@
 """Builds what synth needs and must not download itself: `python -m cdk.build_assets [--force]`.
 
-- `build/deps-layer/python/`: the runtime dependencies (pyproject's `[project] dependencies` less
-  boto3) for Lambda's arm64 / Python 3.12, from manylinux wheels only: no Docker, no compiler.
-  Packages the Lambda runtime already provides (botocore and its own dependencies, pulled in by
-  aws-xray-sdk) are removed, so the layer stays small and never shadows the runtime's SDK.
+- `build/deps-layer/python/`: every runtime dependency (pyproject's `[project] dependencies`, boto3
+  included, at the versions pinned there) for Lambda's arm64 / Python 3.12, from manylinux wheels
+  only: no Docker, no compiler. Their own dependencies resolve to the versions installed in the
+  venv that builds it (a pip constraints file). The layer's boto3 and botocore shadow the
+  runtime's own, so production runs the SDK the tests ran, not whatever the runtime ships that week.
 - `build/sagemaker-sdk/`: the SageMaker SDK's core part (where `image_uris.retrieve` lives),
   installed apart from the venv: it pins protobuf<7, which the project's own code does not accept.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
 import json
 import re
 import shutil
@@ -38,10 +40,7 @@ LAMBDA_PLATFORM = (
     "--implementation",
     "cp",
 )
-# In the Lambda Python runtime already; shipping them again would shadow the runtime's boto3.
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "urllib3", "python_dateutil", "dateutil", "six")
 NOT_SHIPPED = ("bin",)  # console scripts pointing at the build machine's python
-NOT_IN_LAYER = ("boto3",)
 
 
 def _name(requirement: str) -> str:
@@ -52,9 +51,12 @@ def _name(requirement: str) -> str:
 
 
 def layer_requirements(pyproject: Path) -> list[str]:
-    """`[project] dependencies` that the functions need at run time, less what Lambda provides."""
+    """`[project] dependencies`: what the functions need at run time, each pinned."""
     dependencies = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
-    return [d for d in dependencies if _name(d) not in NOT_IN_LAYER]
+    unpinned = [d for d in dependencies if "==" not in d]
+    if unpinned:
+        raise ValueError(f"pin every runtime dependency in pyproject.toml (==): {', '.join(unpinned)}")
+    return [str(d) for d in dependencies]
 
 
 def _digest(*parts: object) -> str:
@@ -64,6 +66,19 @@ def _digest(*parts: object) -> str:
 def _up_to_date(sources: Sources, output: Path, digest: str) -> bool:
     stamp = sources.stamp(output)
     return output.is_dir() and stamp.exists() and stamp.read_text(encoding="utf-8").strip() == digest
+
+
+def installed_versions() -> dict[str, str]:
+    """What this interpreter (the venv the tests run in) has installed, by normalized name."""
+    return {
+        _name(d.metadata["Name"]): d.version for d in importlib.metadata.distributions() if d.metadata["Name"]
+    }
+
+
+def _constraints(path: Path) -> Path:
+    """A pip constraints file: the layer's transitive dependencies resolve to the venv's versions."""
+    path.write_text("".join(f"{n}=={v}\n" for n, v in sorted(installed_versions().items())), encoding="utf-8")
+    return path
 
 
 def _pip_target(target: Path, requirements: Sequence[str], extra: Sequence[str]) -> None:
@@ -76,7 +91,7 @@ def _pip_target(target: Path, requirements: Sequence[str], extra: Sequence[str])
 
 
 def _prune(site: Path, names: Sequence[str]) -> None:
-    """Removes packages (and their metadata) that the Lambda runtime provides."""
+    """Removes packages (and their metadata) that must not ship, and every bytecode cache."""
     for entry in list(site.iterdir()):
         stem = entry.name.split("-")[0].lower().removesuffix(".py")
         if stem in names:
@@ -87,7 +102,7 @@ def _prune(site: Path, names: Sequence[str]) -> None:
 
 def _deps_layer_digest(sources: Sources) -> str:
     requirements = layer_requirements(sources.root / "pyproject.toml")
-    return _digest(requirements, LAMBDA_PLATFORM, RUNTIME_PROVIDED, NOT_SHIPPED)
+    return _digest(requirements, LAMBDA_PLATFORM, NOT_SHIPPED)
 
 
 def _sagemaker_sdk_digest() -> str:
@@ -114,8 +129,10 @@ def build_deps_layer(sources: Sources, force: bool = False) -> bool:
     sources.stamp(output).unlink(missing_ok=True)
     staging = output.with_name(output.name + ".partial")
     site = staging / "python"
-    _pip_target(site, requirements, ["--only-binary=:all:", "--no-compile", *LAMBDA_PLATFORM])
-    _prune(site, (*RUNTIME_PROVIDED, *NOT_SHIPPED))
+    constraints = _constraints(sources.build / "deps-layer.constraints.txt")
+    extra = ["--only-binary=:all:", "--no-compile", "--constraint", str(constraints), *LAMBDA_PLATFORM]
+    _pip_target(site, requirements, extra)
+    _prune(site, NOT_SHIPPED)
     if output.exists():
         shutil.rmtree(output)
     staging.rename(output)

@@ -7,9 +7,12 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from aicore.topology import Topology, physical_name
-from cdk.config import EnvironmentConfig
+from aicore.topology import Bucket, Topology, physical_name
+from cdk.config import MINIMUM_BILLABLE_BYTES, ArchiveLifecycle, EnvironmentConfig
 from cdk.nag import acknowledge
+
+# Incomplete multipart uploads (a model import that stopped half way) are not kept.
+ABANDONED_UPLOADS = Duration.days(1)
 
 
 class DataStore(Construct):
@@ -87,23 +90,48 @@ class DataStore(Construct):
                 object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
                 server_access_logs_bucket=self.access_logs,
                 server_access_logs_prefix=f"{bucket.name}/",
-                lifecycle_rules=[
-                    s3.LifecycleRule(
-                        id="cold-sessions",
-                        transitions=[
-                            s3.Transition(
-                                storage_class=s3.StorageClass.INFREQUENT_ACCESS,
-                                transition_after=Duration.days(lifecycle.infrequent_access_after_days),
-                            ),
-                            # Instant retrieval: a cold session is rehydrated while a player waits.
-                            s3.Transition(
-                                storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
-                                transition_after=Duration.days(lifecycle.glacier_ir_after_days),
-                            ),
-                        ],
-                        noncurrent_version_expiration=Duration.days(lifecycle.noncurrent_expire_after_days),
-                        abort_incomplete_multipart_upload_after=Duration.days(7),
-                    )
-                ],
+                lifecycle_rules=lifecycle_rules(bucket, lifecycle),
                 removal_policy=RemovalPolicy.RETAIN,
             )
+
+
+def lifecycle_rules(bucket: Bucket, lifecycle: ArchiveLifecycle) -> list[s3.LifecycleRule]:
+    """Old versions expire everywhere; archival buckets also move objects to colder classes.
+
+    S3 does not transition objects under 128 KiB unless a rule says which sizes it applies to
+    (and bills Standard-IA and Glacier IR objects as at least 128 KiB), so each rule names its sizes:
+    128 KiB and up go to Standard-IA, then Glacier Instant Retrieval; from `small_objects_min_bytes`
+    to 128 KiB straight to Glacier IR, where they cost less than in Standard; smaller ones stay.
+    """
+    housekeeping = s3.LifecycleRule(
+        id="housekeeping",
+        noncurrent_version_expiration=Duration.days(lifecycle.noncurrent_expire_after_days),
+        abort_incomplete_multipart_upload_after=ABANDONED_UPLOADS,
+    )
+    if not bucket.archival:
+        return [housekeeping]
+    # Instant retrieval: a cold session is rehydrated while a player waits.
+    glacier_ir = s3.Transition(
+        storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+        transition_after=Duration.days(lifecycle.glacier_ir_after_days),
+    )
+    return [
+        housekeeping,
+        s3.LifecycleRule(
+            id="cold-large",
+            object_size_greater_than=MINIMUM_BILLABLE_BYTES - 1,
+            transitions=[
+                s3.Transition(
+                    storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                    transition_after=Duration.days(lifecycle.infrequent_access_after_days),
+                ),
+                glacier_ir,
+            ],
+        ),
+        s3.LifecycleRule(
+            id="cold-small",
+            object_size_greater_than=lifecycle.small_objects_min_bytes,
+            object_size_less_than=MINIMUM_BILLABLE_BYTES,
+            transitions=[glacier_ir],
+        ),
+    ]

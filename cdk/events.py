@@ -17,7 +17,7 @@ from constructs import Construct
 
 from aicore.topology import Function, Topology, physical_name
 from cdk.config import EnvironmentConfig
-from cdk.nag import acknowledge, logical_id, wildcard_resource
+from cdk.nag import acknowledge
 
 # Lambda's own retries of a failed asynchronous invocation, before the failure goes to the DLQ.
 ASYNC_RETRIES = 2
@@ -54,7 +54,7 @@ class Triggers(Construct):
         topology: Topology,
         config: EnvironmentConfig,
         bus: events.IEventBus,
-        functions: Mapping[str, lambda_.Function],
+        functions: Mapping[str, lambda_.IFunction],  # the `live` aliases
     ) -> None:
         super().__init__(scope, id)
         self._config = config
@@ -93,9 +93,9 @@ class Triggers(Construct):
                 self._schedules(fn, function, dlq, retries, max_age)
 
     def _schedules(
-        self, fn: Function, function: lambda_.Function, dlq: sqs.Queue, retries: int, max_age: Duration
+        self, fn: Function, function: lambda_.IFunction, dlq: sqs.Queue, retries: int, max_age: Duration
     ) -> None:
-        # Scheduler's role for this function: may invoke it (and its versions), nothing else.
+        # Scheduler's role for this function: may invoke its live alias, nothing else.
         role = iam.Role(
             self,
             f"{fn.name}-scheduler-role",
@@ -120,11 +120,6 @@ class Triggers(Construct):
                     ),
                 ),
             )
-        acknowledge(
-            role,
-            wildcard_resource(f"<{logical_id(function)}.Arn>:*"),
-            f"Scheduler may invoke {fn.name} and its versions and aliases (ARN suffix :*), nothing else.",
-        )
 
     def _dead_letter_queue(self, fn: Function) -> sqs.Queue:
         queue = sqs.Queue(

@@ -1,17 +1,25 @@
-"""The function factory: one Lambda per topology function, all alike, on the two layers."""
+"""The function factory: one Lambda per topology function, all alike, on the two layers.
+
+Each function publishes a version on every change and has an alias, `live`, which is what
+everything invokes (API routes, the authorizers, rules, schedules, state machines, custom
+resources). Functions the topology marks `gradual_deployment` move `live` through CodeDeploy
+(canary or linear, per environment), rolled back automatically when the alias reports errors.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from aicore.topology import Function, Topology, physical_name
-from cdk.config import EnvironmentConfig
+from cdk.config import UNRESERVED_MINIMUM, Deployment, EnvironmentConfig
 from cdk.nag import acknowledge, wildcard_resource
 from cdk.retention import retention
 from cdk.sources import Sources
@@ -21,10 +29,20 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 # Never shipped: laptop-only code, caches, packaging leftovers.
 LAYER_EXCLUDES = ["python/aicore/local", "**/__pycache__", "**/*.pyc", "python/*.egg-info", "**/.mypy_cache"]
 CODE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "tests"]
+LIVE = "live"
+DEPLOYMENTS: dict[Deployment, codedeploy.ILambdaDeploymentConfig] = {
+    "all_at_once": codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE,
+    "canary_10_percent_5_minutes": codedeploy.LambdaDeploymentConfig.CANARY_10_PERCENT_5_MINUTES,
+    "canary_10_percent_10_minutes": codedeploy.LambdaDeploymentConfig.CANARY_10_PERCENT_10_MINUTES,
+    "canary_10_percent_15_minutes": codedeploy.LambdaDeploymentConfig.CANARY_10_PERCENT_15_MINUTES,
+    "linear_10_percent_every_1_minute": codedeploy.LambdaDeploymentConfig.LINEAR_10_PERCENT_EVERY_1_MINUTE,
+    "linear_10_percent_every_2_minutes": codedeploy.LambdaDeploymentConfig.LINEAR_10_PERCENT_EVERY_2_MINUTES,
+}
 
 
 class Functions(Construct):
-    """`by_name[fn.name]` is the Lambda of each function in the topology, the authorizer included."""
+    """`by_name[fn.name]` is the Lambda of each function in the topology, the authorizer included;
+    `aliases[fn.name]` its `live` alias, which is what gets invoked."""
 
     def __init__(
         self,
@@ -62,9 +80,25 @@ class Functions(Construct):
             compatible_architectures=[ARCHITECTURE],
         )
         self.by_name: dict[str, lambda_.Function] = {}
+        self.aliases: dict[str, lambda_.Alias] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
+        self.deployment_groups: dict[str, codedeploy.LambdaDeploymentGroup] = {}
         for fn in (topology.authorizer, *topology.functions):
             self.by_name[fn.name] = self._function(fn)
+            self.aliases[fn.name] = lambda_.Alias(
+                self,
+                f"{fn.name}-live",
+                alias_name=LIVE,
+                version=self.by_name[fn.name].current_version,
+                description=f"What invokes {fn.name}: moved by deployments, back on rollback",
+            )
+        self.reserved = {
+            fn.name: reserved
+            for fn in (topology.authorizer, *topology.functions)
+            if (reserved := config.reserved_concurrency(fn.reserved_concurrency)) is not None
+        }
+        if config.lambda_.deployment != "all_at_once":
+            self._gradual_deployments(topology)
 
         acknowledge(
             self,
@@ -116,6 +150,7 @@ class Functions(Construct):
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=self._config.reserved_concurrency(fn.reserved_concurrency),
             environment={
                 **self._environment,
                 "POWERTOOLS_LOG_LEVEL": self._config.lambda_.log_level,
@@ -126,3 +161,48 @@ class Functions(Construct):
         )
         self.log_groups[fn.name] = log_group
         return function
+
+    def _gradual_deployments(self, topology: Topology) -> None:
+        """A CodeDeploy deployment group per `gradual_deployment` function, on its `live` alias."""
+        gradual = [fn for fn in (topology.authorizer, *topology.functions) if fn.gradual_deployment]
+        if not gradual:
+            return
+        application = codedeploy.LambdaApplication(
+            self, "deployments", application_name=physical_name(self._config.name, "functions")
+        )
+        for fn in gradual:
+            alias = self.aliases[fn.name]
+            # The canary's own alarm: any error of the alias (old or new version) while traffic shifts.
+            errors = cloudwatch.Alarm(
+                self,
+                f"{fn.name}-deployment-errors",
+                alarm_description=f"{fn.name}: errors on the {LIVE} alias roll a deployment back",
+                metric=alias.metric_errors(period=Duration.minutes(1), statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            self.deployment_groups[fn.name] = codedeploy.LambdaDeploymentGroup(
+                self,
+                f"{fn.name}-deployment",
+                application=application,
+                alias=alias,
+                deployment_config=DEPLOYMENTS[self._config.lambda_.deployment],
+                alarms=[errors],
+                auto_rollback=codedeploy.AutoRollbackConfig(
+                    failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
+                ),
+            )
+            acknowledge(
+                self.deployment_groups[fn.name],
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSCodeDeployRoleForLambdaLimited]",
+                "CodeDeploy's own service policy for shifting Lambda alias traffic; AWS maintains it "
+                "for exactly this role and scopes it to aliases and their alarms.",
+            )
+
+
+def reserved_total(reserved: Mapping[str, int]) -> int:
+    """The account concurrency an environment needs: its reservations plus Lambda's unreserved minimum."""
+    return sum(reserved.values()) + UNRESERVED_MINIMUM

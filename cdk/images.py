@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -104,3 +105,9 @@ def repository_arn(image_uri: str, partition: str) -> str:
     account, _, _, region = host.split(".")[:4]
     repository = rest.split("@")[0].rsplit(":", 1)[0]
     return f"arn:{partition}:ecr:{region}:{account}:repository/{repository}"
+
+
+def cuda_version(image_uri: str) -> tuple[int, int] | None:
+    """The CUDA an image is built for, from its tag: `...:0.35.0-lmi17.0.0-cu128` -> (12, 8)."""
+    match = re.search(r"-cu(\d{2})(\d)(?:\b|-|$)", image_uri.rsplit(":", 1)[-1])
+    return (int(match.group(1)), int(match.group(2))) if match else None

@@ -5,6 +5,16 @@ SageMaker setup that can scale to zero: Application Auto Scaling tracks invocati
 concurrent requests per copy (one copy per GPU instance, so per instance), instances follow the
 copies, and where the minimum is zero a step policy on `NoCapacityInvocationFailures` brings the
 first copy back when a request arrives.
+
+Weights: the model reads its pinned revision from the models bucket (ModelDataSource, S3 prefix,
+uncompressed, copied to /opt/ml/model) and runs with network isolation. The tier's custom resource
+(`aicore.modelops.tier_setup`) runs the import flow for that revision before the model exists.
+
+Who decides which model serves: CloudFormation creates the endpoint and the component; the model
+registry decides the model. The component's ModelName is the custom resource's answer: the model
+the registry recorded as serving (an SSM parameter its deployment flow writes), or, at the first
+deploy, this stack's initial model. The custom resource is asked again whenever the component
+would change, so a stack update never puts back a model the registry replaced.
 """
 
 from __future__ import annotations
@@ -12,20 +22,22 @@ from __future__ import annotations
 import hashlib
 import json
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from aicore.llm.endpoints_config import EndpointConfig
-from aicore.topology import physical_name
+from aicore.llm.endpoints_config import GPU_AMI_CUDA, EndpointConfig
+from aicore.topology import SERVING_MODEL_ATTRIBUTE, physical_name
+from aicore.topology import ModelTier as TopologyTier
 from cdk.config import EndpointScaling, EnvironmentConfig
-from cdk.images import repository_arn
-from cdk.nag import acknowledge, wildcard_resource
+from cdk.images import cuda_version, repository_arn
+from cdk.nag import acknowledge, logical_id, wildcard_resource
 from cdk.retention import retention
 
 VARIANT = "AllTraffic"
@@ -43,14 +55,20 @@ class ModelTier(Construct):
         scaling: EndpointScaling,
         image_uri: str,
         config: EnvironmentConfig,
+        models_bucket: s3.IBucket,
+        setup_service_token: str,
     ) -> None:
         super().__init__(scope, id)
         self.tier = tier
         self.endpoint_config = endpoint
         self.endpoint_name = physical_name(config.name, tier)
         self.component_name = physical_name(config.name, tier)
+        self.serving_parameter = TopologyTier(tier).serving_parameter(config.name)
         self.scaling = scaling
+        check_ami(tier, endpoint, image_uri)
 
+        # SageMaker writes the endpoint's logs here, and each inference component's container logs
+        # to /aws/sagemaker/InferenceComponents/<component>: both exist first, with retention.
         self.log_group = logs.LogGroup(
             self,
             "logs",
@@ -58,12 +76,20 @@ class ModelTier(Construct):
             retention=retention(config.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
+        self.component_log_group = logs.LogGroup(
+            self,
+            "component-logs",
+            log_group_name=f"/aws/sagemaker/InferenceComponents/{self.component_name}",
+            retention=retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.role = iam.Role(
             self,
             "role",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"{self.endpoint_name}: pull its serving image, write its logs",
+            description=f"{self.endpoint_name}: pull its serving image, read staged weights, write its logs",
         )
+        weights = f"{models_bucket.bucket_arn}/hf/*"
         policy = iam.Policy(
             self,
             "policy",
@@ -79,21 +105,17 @@ class ModelTier(Construct):
                 iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]),
                 iam.PolicyStatement(
                     actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    resources=[self.log_group.log_group_arn],
+                    resources=[self.log_group.log_group_arn, self.component_log_group.log_group_arn],
+                ),
+                # Staged weights, read only: this tier's initial model and the versions deployed later.
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=[weights]),
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[models_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": ["hf/*"]}},
                 ),
             ],
         )
-        if endpoint.model.s3_uri:
-            bucket, _, key = endpoint.model.s3_uri.removeprefix("s3://").partition("/")
-            policy.add_statements(
-                iam.PolicyStatement(
-                    actions=["s3:GetObject"],
-                    resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}/{key.rstrip('/')}/*"],
-                ),
-                iam.PolicyStatement(
-                    actions=["s3:ListBucket"], resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}"]
-                ),
-            )
         policy.attach_to_role(self.role)
         acknowledge(
             policy,
@@ -101,15 +123,21 @@ class ModelTier(Construct):
             "ecr:GetAuthorizationToken has no resource-level permissions; "
             "image pulls are limited to one repository.",
         )
-        if endpoint.model.s3_uri:
-            acknowledge(
-                policy,
-                wildcard_resource(f"arn:<AWS::Partition>:s3:::{bucket}/{key.rstrip('/')}/*"),
-                "The model's weights are every object under its own S3 prefix, read only.",
-            )
+        acknowledge(
+            policy,
+            wildcard_resource(f"<{logical_id(models_bucket)}.Arn>/hf/*"),
+            "Model weights are staged under hf/<model>/<revision>/; versions registered after the "
+            "deploy are unknown now. Read only, and nothing else in that bucket.",
+        )
 
-        # Named under the tier's prefix (what model deployment may create), changing with the container.
-        container = {"image": image_uri, "environment": endpoint.container_environment()}
+        # Named under the tier's prefix (what model deployment may create), changing with the container
+        # and the weights. Retained: the component may still serve it after a later stack changes it.
+        self.weights_uri = f"s3://{models_bucket.bucket_name}/{endpoint.model.staged_prefix}"
+        container = {
+            "image": image_uri,
+            "environment": endpoint.container_environment(),
+            "weights": endpoint.model.staged_prefix,
+        }
         digest = hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()[:8]
         self.model_name = f"{self.component_name}-{digest}"
         self.model = sagemaker.CfnModel(
@@ -117,10 +145,19 @@ class ModelTier(Construct):
             "model",
             model_name=self.model_name,
             execution_role_arn=self.role.role_arn,
+            enable_network_isolation=True,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=image_uri, environment=endpoint.container_environment(), mode="SingleModel"
+                image=image_uri,
+                environment=endpoint.container_environment(),
+                mode="SingleModel",
+                model_data_source=sagemaker.CfnModel.ModelDataSourceProperty(
+                    s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+                        s3_uri=self.weights_uri, s3_data_type="S3Prefix", compression_type="None"
+                    )
+                ),
             ),
         )
+        self.model.apply_removal_policy(RemovalPolicy.RETAIN)
         self.model.node.add_dependency(policy)
         self.endpoint_configuration = sagemaker.CfnEndpointConfig(
             self,
@@ -130,6 +167,7 @@ class ModelTier(Construct):
                 sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                     variant_name=VARIANT,
                     instance_type=endpoint.instance_type,
+                    inference_ami_version=endpoint.inference_ami_version,
                     initial_instance_count=scaling.initial_instances,
                     managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
                         status="ENABLED",
@@ -150,6 +188,37 @@ class ModelTier(Construct):
             endpoint_config_name=self.endpoint_configuration.attr_endpoint_config_name,
         )
         resources = endpoint.resources
+        requirements = {
+            "NumberOfAcceleratorDevicesRequired": resources.accelerators or None,  # 0: CPU
+            "MinMemoryRequiredInMb": resources.min_memory_mb,
+            "NumberOfCpuCoresRequired": resources.cpu_cores,
+        }
+        startup = {
+            "ContainerStartupHealthCheckTimeoutInSeconds": endpoint.startup_timeout_s,
+            "ModelDataDownloadTimeoutInSeconds": endpoint.download_timeout_s,
+        }
+        self.setup = CustomResource(
+            self,
+            "setup",
+            service_token=setup_service_token,
+            resource_type="Custom::ModelTier",
+            properties={
+                "Tier": tier,
+                "ParameterName": self.serving_parameter,
+                "HfModelId": endpoint.model.hf_model_id,
+                "Revision": endpoint.model.revision,
+                "InitialModel": self.model_name,
+                # Everything else the component is made of: when any of it changes, CloudFormation
+                # asks again which model serves before it updates the component.
+                "Component": {
+                    "Endpoint": self.endpoint_name,
+                    "Requirements": {k: v for k, v in requirements.items() if v is not None},
+                    "Startup": startup,
+                    "CopyCount": scaling.initial_instances,
+                },
+            },
+        )
+        self.model.node.add_dependency(self.setup)  # weights staged before any model reads them
         self.component = sagemaker.CfnInferenceComponent(
             self,
             "component",
@@ -157,9 +226,9 @@ class ModelTier(Construct):
             endpoint_name=self.endpoint.attr_endpoint_name,
             variant_name=VARIANT,
             specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
-                model_name=self.model.attr_model_name,
+                model_name=self.setup.get_att_string(SERVING_MODEL_ATTRIBUTE),
                 compute_resource_requirements=sagemaker.CfnInferenceComponent.InferenceComponentComputeResourceRequirementsProperty(
-                    number_of_accelerator_devices_required=resources.accelerators or None,  # 0: CPU
+                    number_of_accelerator_devices_required=requirements["NumberOfAcceleratorDevicesRequired"],
                     min_memory_required_in_mb=resources.min_memory_mb,
                     number_of_cpu_cores_required=resources.cpu_cores,
                 ),
@@ -172,6 +241,7 @@ class ModelTier(Construct):
                 copy_count=scaling.initial_instances
             ),
         )
+        self.component.node.add_dependency(self.model)
         # ARNs from names, not attributes: functions that invoke the tier need not wait for it.
         arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         self.endpoint_arn = f"{arn}:endpoint/{self.endpoint_name}"
@@ -247,4 +317,20 @@ class ModelTier(Construct):
             statistic=statistic,
             period=period or Duration.minutes(5),
             label=f"{self.tier} {name}" if labelled else None,
+        )
+
+
+def check_ami(tier: str, endpoint: EndpointConfig, image_uri: str) -> None:
+    """A GPU tier's host AMI must run its container's CUDA (a newer driver runs older CUDA)."""
+    if endpoint.inference_ami_version is None:
+        return
+    needed = cuda_version(image_uri)
+    if needed is None:
+        raise ValueError(f"{tier}: cannot tell the CUDA version of {image_uri} (no -cuXYZ in its tag)")
+    available = GPU_AMI_CUDA[endpoint.inference_ami_version]
+    if needed > available:
+        raise ValueError(
+            f"{tier}: {image_uri} is built for CUDA {needed[0]}.{needed[1]}, but "
+            f"{endpoint.inference_ami_version} runs CUDA {available[0]}.{available[1]}: pick an AMI "
+            f"whose CUDA is at least {needed[0]}.{needed[1]} ({', '.join(GPU_AMI_CUDA)})"
         )

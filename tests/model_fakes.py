@@ -1,20 +1,36 @@
-"""Fakes for model management: the registry in memory, SageMaker's control plane, a flow starter."""
+"""Fakes for model management: the registry in memory, SageMaker's control plane, a flow starter,
+the serving record, the hub and the models bucket."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
 from aicore.clock import utc_now
 from aicore.errors import Conflict
 from aicore.flows import FlowStarted
+from aicore.llm.endpoints_config import ModelSource
 from aicore.llm.tiers import Tier
 from aicore.local.sagemaker_control import ControlPlaneError, LocalHosting
-from aicore.modelops.models import DEPLOYABLE, Deployment, ModelVersion, SmokeResult, TierState, VersionStatus
+from aicore.modelops.hub import HubError, HubFile, HubSnapshot
+from aicore.modelops.models import (
+    DEPLOYABLE,
+    Deployment,
+    ModelVersion,
+    SmokeResult,
+    StagedWeights,
+    TierState,
+    VersionStatus,
+    WeightsStatus,
+)
+from aicore.modelops.staging import StoredObject
 
 
 @dataclass
@@ -56,6 +72,16 @@ class FakeRegistry:
 
     def record_model(self, deployment: Deployment, sagemaker_model: str) -> None:
         self._set(deployment.tier, deployment.version, sagemaker_model=sagemaker_model)
+
+    def begin_import(self, tier: Tier, version: str, execution_name: str) -> None:
+        current = self.versions[(tier, version)]
+        if current.weights is not None and current.weights.status == WeightsStatus.IMPORTING:
+            raise Conflict(f"An import of version {version} is running already.")
+        importing = StagedWeights(status=WeightsStatus.IMPORTING, execution_name=execution_name)
+        self._set(tier, version, weights=importing)
+
+    def record_weights(self, tier: Tier, version: str, weights: StagedWeights) -> None:
+        self._set(tier, version, weights=weights)
 
     def succeed(self, deployment: Deployment, smoke: SmokeResult | None) -> TierState:
         history = list(self._release(deployment).history)
@@ -100,12 +126,14 @@ class LocalSageMakerClient:
     def __init__(self, hosting: LocalHosting) -> None:
         self.hosting = hosting
         self.calls: list[str] = []
+        self.requests: dict[str, list[dict[str, Any]]] = {}
 
     def __getattr__(self, method: str) -> Any:
         operation = "".join(part.title() for part in method.split("_"))
 
         def call(**request: Any) -> dict[str, Any]:
             self.calls.append(operation)
+            self.requests.setdefault(operation, []).append(request)
             try:
                 return self.hosting.handle(operation, request)
             except ControlPlaneError as error:
@@ -127,3 +155,103 @@ class FakeStarter:
         self.started.append((machine, name, payload))
         arn = f"arn:aws:states:us-east-1:123456789012:execution:{re.sub('[^a-z-]', '', machine)}:{name}"
         return FlowStarted(execution_arn=arn, started=True)
+
+
+@dataclass
+class FakeServingRecord:
+    """`ServingRecord` in memory: which model the registry recorded as serving each tier."""
+
+    models: dict[str, str] = field(default_factory=dict)
+
+    def get(self, tier: str) -> str | None:
+        return self.models.get(tier)
+
+    def put(self, tier: str, model_name: str, *, overwrite: bool) -> None:
+        if overwrite or tier not in self.models:
+            self.models[tier] = model_name
+
+    def delete(self, tier: str) -> None:
+        self.models.pop(tier, None)
+
+
+def git_blob(content: bytes) -> str:
+    """Git's object id of a file's content (what the hub lists as `blobId` for non-LFS files)."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+@dataclass
+class FakeHub:
+    """`ModelHub` over files in memory; `.safetensors` files are listed as LFS (with SHA-256).
+
+    `served` counts the files it sent; `corrupt` names files whose bytes differ from the listing.
+    """
+
+    repos: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)
+    served: list[str] = field(default_factory=list)
+    corrupt: set[str] = field(default_factory=set)
+    answer_commit: str | None = None  # a hub that answers another commit than asked
+
+    def add(self, model: ModelSource, files: Mapping[str, bytes]) -> None:
+        self.repos[(model.hf_model_id, model.revision)] = dict(files)
+
+    def snapshot(self, model: ModelSource) -> HubSnapshot:
+        files = self.repos.get((model.hf_model_id, model.revision))
+        if files is None:
+            raise HubError(f"The hub has no revision {model.revision} of {model.hf_model_id} (HTTP 404).")
+        listed = []
+        for path, content in files.items():
+            lfs = path.endswith(".safetensors")
+            digest = hashlib.sha256(content).hexdigest()
+            pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{digest}"
+            listed.append(
+                HubFile(
+                    path=path,
+                    size=len(content),
+                    git_blob=git_blob(pointer.encode() if lfs else content),
+                    sha256=digest if lfs else None,
+                )
+            )
+        return HubSnapshot(commit=self.answer_commit or model.revision, files=listed)
+
+    @contextmanager
+    def open(self, model: ModelSource, path: str) -> Iterator[IO[bytes]]:
+        content = self.repos[(model.hf_model_id, model.revision)][path]
+        self.served.append(path)
+        yield io.BytesIO(content + b"!" if path in self.corrupt else content)
+
+
+@dataclass
+class _Writer:
+    store: FakeWeightsStore
+    key: str
+    metadata: dict[str, str]
+    parts: list[bytes] = field(default_factory=list)
+
+    def write(self, chunk: bytes) -> None:
+        self.parts.append(chunk)
+
+    def commit(self) -> None:
+        self.store.objects[self.key] = (b"".join(self.parts), self.metadata)
+
+    def abort(self) -> None:
+        self.store.aborted.append(self.key)
+
+
+@dataclass
+class FakeWeightsStore:
+    """`WeightsStore` in memory: objects with their metadata, aborted uploads, JSON documents."""
+
+    bucket: str = "aicore-unit-models"
+    objects: dict[str, tuple[bytes, dict[str, str]]] = field(default_factory=dict)
+    documents: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    aborted: list[str] = field(default_factory=list)
+
+    def head(self, key: str) -> StoredObject | None:
+        found = self.objects.get(key)
+        return StoredObject(size=len(found[0]), metadata=found[1]) if found else None
+
+    def writer(self, key: str, metadata: Mapping[str, str]) -> _Writer:
+        return _Writer(self, key, dict(metadata))
+
+    def put_json(self, key: str, document: Mapping[str, Any]) -> None:
+        self.documents[key] = document

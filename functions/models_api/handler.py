@@ -1,4 +1,4 @@
-"""HTTP API for studio users: list, register, deploy and roll back model versions per tier."""
+"""HTTP API for admins: list, register, import, deploy and roll back model versions per tier."""
 
 from typing import Any
 
@@ -52,6 +52,12 @@ def register_version(tier: str) -> ModelVersion:
 @envelope_route(app, "models.versions.get")
 def get_version(tier: str, version: str) -> ModelVersion:
     return service.get_version(_registry(), _tier(tier), path_id(version, "model version"), caller(app))
+
+
+@app.post("/models/<tier>/versions/<version>/import")
+@envelope_route(app, "models.versions.import", status=202)
+def import_version(tier: str, version: str) -> service.ImportStarted:
+    return service.import_weights(_registry(), _flows(), _tier(tier), version, caller(app))
 
 
 @app.post("/models/<tier>/versions/<version>/deploy")

@@ -1,5 +1,9 @@
 """One synth per test session: dev, staging, prod, and a `fixture` stage whose topology adds a
-scheduled function and a state machine (the real topology has neither yet), cdk-nag included."""
+scheduled function, a state machine and a CPU model tier, cdk-nag included.
+
+prod is a production environment: it synthesizes only when cdk.json pins its account and region
+and names someone for its alarms. The repository leaves those to the studio (null), so the tests
+pin it to a test account (PROD_PIN), as a studio's cdk.json would."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aicore.topology import (
     ARCHIVE,
+    MODEL_TIER_SETUP,
     SESSIONS,
     TOPOLOGY,
     Access,
@@ -25,6 +30,7 @@ from aicore.topology import (
     Schedule,
     StateMachine,
     Topology,
+    physical_name,
 )
 from cdk.app import build_app, cdk_json_context
 from cdk.config import EnvironmentConfig, load_environment
@@ -32,6 +38,17 @@ from cdk.sources import Sources
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 FIXTURE = "fixture"
+PROD_PIN = {"account": "123456789012", "region": "eu-west-1", "email": "oncall@example.com"}
+
+
+def pinned_context() -> dict[str, Any]:
+    """cdk.json's context, with prod pinned the way a studio pins it."""
+    context: dict[str, Any] = json.loads(json.dumps(cdk_json_context(Sources().root)))
+    prod = context["aicore:environments"]["prod"]
+    prod["account"], prod["region"] = PROD_PIN["account"], PROD_PIN["region"]
+    prod["alarms"]["email"] = [PROD_PIN["email"]]
+    return context
+
 
 # Runs through a Task, a service integration and a placeholder of each kind the stack fills.
 ARCHIVE_ASL = {
@@ -82,11 +99,19 @@ def fixture_topology(asl: Path) -> Topology:
         starts_state_machines=(machine,),
     )
     tiers = TOPOLOGY.model_tiers
+    functions = TOPOLOGY.functions
     if "embed" not in {t.name for t in tiers}:  # a CPU tier (endpoints/embed.json), scaled like the others
-        tiers = (*tiers, ModelTier("embed"))
+        embed = ModelTier("embed")
+        tiers = (*tiers, embed)
+        functions = tuple(
+            dataclasses.replace(f, serving_records=(*f.serving_records, (embed, Access.READ_WRITE)))
+            if f.name == MODEL_TIER_SETUP
+            else f
+            for f in functions
+        )
     return dataclasses.replace(
         TOPOLOGY,
-        functions=(*TOPOLOGY.functions, clock),
+        functions=(*functions, clock),
         state_machines=(*TOPOLOGY.state_machines, machine),
         model_tiers=tiers,
     )
@@ -131,6 +156,16 @@ class Synth:
         resource: dict[str, Any] = self.templates[env]["Resources"][logical_id]
         return resource
 
+    def functions(self, env: str) -> dict[str, dict[str, Any]]:
+        """Our Lambdas (the topology's), by logical id: not CDK's custom resource framework's."""
+        topology = self.topologies[env]
+        ours = {physical_name(env, f.name) for f in (topology.authorizer, *topology.functions)}
+        return {
+            k: r
+            for k, r in self.resources(env, "AWS::Lambda::Function").items()
+            if r["Properties"].get("FunctionName") in ours
+        }
+
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
@@ -138,7 +173,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     asl = work / "archive-session.asl.json"
     asl.write_text(json.dumps(ARCHIVE_ASL, indent=2), encoding="utf-8")
     outdir = work / "cdk.out"
-    context = {**cdk_json_context(Sources().root), "env": ",".join(ENVIRONMENTS)}
+    context = {**pinned_context(), "env": ",".join(ENVIRONMENTS)}
     environ: dict[str, str] = {}  # no AWS variables: the fallback region, an unknown account
     extra = fixture_topology(asl)
     sources = Sources(stand_ins=work / "stand-ins")

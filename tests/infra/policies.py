@@ -51,22 +51,32 @@ def _target(template: Template, expression: Any) -> str:
     if isinstance(expression, dict) and ("Fn::GetAtt" in expression or "Ref" in expression):
         logical = expression["Fn::GetAtt"][0] if "Fn::GetAtt" in expression else expression["Ref"]
         resource = resources[logical]
-        props: dict[str, str] = resource.get("Properties", {})
+        props: dict[str, Any] = resource.get("Properties", {})
+        name = str(
+            props.get("TableName")
+            or props.get("QueueName")
+            or props.get("StateMachineName")
+            or props.get("FunctionName")
+            or ""
+        )
         kind = resource["Type"]
         if kind == "AWS::DynamoDB::Table":
-            return "table:" + props["TableName"].split("-", 2)[2]
+            return "table:" + name.split("-", 2)[2]
         if kind == "AWS::Logs::LogGroup":
             return "logs:" + str(props.get("LogGroupName", logical))
         if kind == "AWS::SQS::Queue":
-            return "queue:" + props["QueueName"]
+            return "queue:" + name
         if kind == "AWS::Events::EventBus":
             return "bus"
         if kind == "AWS::SecretsManager::Secret":
             return "secret"
         if kind == "AWS::StepFunctions::StateMachine":
-            return "state-machine:" + props["StateMachineName"].split("-", 2)[2]
+            return "state-machine:" + name.split("-", 2)[2]
         if kind == "AWS::Lambda::Function":
-            return "function:" + props["FunctionName"].split("-", 2)[2]
+            return "function:" + name.split("-", 2)[2]
+        if kind == "AWS::Lambda::Alias":
+            function = resources[props["FunctionName"]["Ref"]]["Properties"]["FunctionName"]
+            return f"alias:{function.split('-', 2)[2]}:{props['Name']}"
         if kind == "AWS::IAM::Role" and re.search(r"tierrole[0-9A-F]{8}$", logical):
             return "model-role:" + re.sub(r"tierrole[0-9A-F]{8}$", "", logical)
         if kind == "AWS::S3::Bucket":
@@ -77,6 +87,10 @@ def _target(template: Template, expression: Any) -> str:
         text = json.dumps(parts)
         if "@connections" in text:
             return "connections"
+        if match := re.search(r":parameter(/[^\"]+)", text):
+            return "parameter:" + match.group(1)
+        if match := re.search(r":execution:([a-z0-9-]+):\*", text):
+            return "executions:" + match.group(1)
         if match := re.search(
             r":(endpoint|inference-component|model)/aicore-[a-z0-9]+-([a-z0-9]+)(-\*)?", text
         ):

@@ -29,13 +29,16 @@ def _of_api(synth: Synth, env: str, kind: str, api: str) -> list[dict[str, Any]]
     ]
 
 
-def _authorizer_function(synth: Synth, env: str, authorizer: dict[str, Any]) -> str:
-    uri = json.dumps(authorizer["AuthorizerUri"])
-    for logical, resource in synth.resources(env, "AWS::Lambda::Function").items():
-        if logical in uri:
-            name: str = resource["Properties"]["FunctionName"]
-            return name
-    raise AssertionError(f"no function in {uri}")
+def invoked(synth: Synth, env: str, expression: Any) -> str:
+    """The function an integration or authorizer URI invokes: through its `live` alias, always."""
+    text = json.dumps(expression)
+    aliases = [r["Properties"] for k, r in synth.resources(env, "AWS::Lambda::Alias").items() if k in text]
+    assert len(aliases) == 1, f"expected one alias in {text}"
+    assert aliases[0]["Name"] == "live"
+    function = synth.resource(env, aliases[0]["FunctionName"]["Ref"])["Properties"]
+    assert not any(k in text for k in synth.functions(env)), f"{text} names a function, not its alias"
+    name: str = function["FunctionName"]
+    return name
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -55,11 +58,7 @@ def test_websocket_routes_come_from_the_topology(synth: Synth, env: str) -> None
         function = topology.websocket_route(key)
         assert function is not None
         assert integration["IntegrationType"] == "AWS_PROXY"
-        assert physical_name(env, function.name) in {
-            synth.resource(env, ref)["Properties"]["FunctionName"]
-            for ref in synth.resources(env, "AWS::Lambda::Function")
-            if ref in json.dumps(integration["IntegrationUri"])
-        }
+        assert invoked(synth, env, integration["IntegrationUri"]) == physical_name(env, function.name)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -68,7 +67,7 @@ def test_websocket_connect_checks_the_token_from_the_query_string(synth: Synth, 
     (authorizer,) = _of_api(synth, env, "AWS::ApiGatewayV2::Authorizer", api)
     assert authorizer["AuthorizerType"] == "REQUEST"
     assert authorizer["IdentitySource"] == ["route.request.querystring.token"]
-    assert _authorizer_function(synth, env, authorizer) == physical_name(
+    assert invoked(synth, env, authorizer["AuthorizerUri"]) == physical_name(
         env, synth.topologies[env].authorizer.name
     )
 
@@ -82,7 +81,7 @@ def test_http_routes_and_their_authorizer(synth: Synth, env: str) -> None:
     assert authorizer["AuthorizerPayloadFormatVersion"] == "2.0"
     assert authorizer["EnableSimpleResponses"] is True
     assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
-    assert _authorizer_function(synth, env, authorizer) == physical_name(env, topology.authorizer.name)
+    assert invoked(synth, env, authorizer["AuthorizerUri"]) == physical_name(env, topology.authorizer.name)
 
     routes = {r["RouteKey"]: r for r in _of_api(synth, env, "AWS::ApiGatewayV2::Route", api)}
     assert set(routes) == {route.route_key for route, _ in topology.http_routes}
@@ -90,6 +89,8 @@ def test_http_routes_and_their_authorizer(synth: Synth, env: str) -> None:
         assert routes[route.route_key]["AuthorizationType"] == ("CUSTOM" if route.authorized else "NONE")
     for integration in _of_api(synth, env, "AWS::ApiGatewayV2::Integration", api):
         assert integration["PayloadFormatVersion"] == "2.0"
+        route_function = invoked(synth, env, integration["IntegrationUri"])
+        assert route_function in {physical_name(env, fn.name) for _, fn in topology.http_routes}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

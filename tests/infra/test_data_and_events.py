@@ -9,7 +9,18 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from aicore.topology import physical_name
-from tests.infra.conftest import ARCHIVE_ASL, ENVIRONMENTS, FIXTURE, Synth
+from tests.infra.conftest import ARCHIVE_ASL, ENVIRONMENTS, FIXTURE, PROD_PIN, Synth
+
+KIB = 1024
+
+
+def live_alias_of(synth: Synth, env: str, reference: Any) -> str:
+    """The function whose `live` alias `reference` (a Ref) names."""
+    alias = synth.resource(env, reference["Ref"])
+    assert alias["Type"] == "AWS::Lambda::Alias", reference
+    assert alias["Properties"]["Name"] == "live"
+    name: str = synth.resource(env, alias["Properties"]["FunctionName"]["Ref"])["Properties"]["FunctionName"]
+    return name
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -32,9 +43,11 @@ def test_tables_are_on_demand_recoverable_and_protected_in_prod(synth: Synth, en
             assert "TimeToLiveSpecification" not in props
 
 
-def _archive(synth: Synth, env: str) -> tuple[str, dict[str, Any]]:
+def _bucket(synth: Synth, env: str, name: str = "archive") -> tuple[str, dict[str, Any]]:
     (found,) = [
-        (k, r) for k, r in synth.resources(env, "AWS::S3::Bucket").items() if k.startswith("dataarchive")
+        (k, r)
+        for k, r in synth.resources(env, "AWS::S3::Bucket").items()
+        if k.startswith(f"data{name}bucket")
     ]
     return found
 
@@ -42,7 +55,7 @@ def _archive(synth: Synth, env: str) -> tuple[str, dict[str, Any]]:
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_archive_bucket_is_private_encrypted_tls_only_and_cools_down(synth: Synth, env: str) -> None:
     lifecycle = synth.configs[env].archive
-    logical, bucket = _archive(synth, env)
+    logical, bucket = _bucket(synth, env)
     props = bucket["Properties"]
     assert props["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
@@ -55,13 +68,28 @@ def test_archive_bucket_is_private_encrypted_tls_only_and_cools_down(synth: Synt
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert "LoggingConfiguration" in props
     assert bucket["DeletionPolicy"] == "Retain"
-    (rule,) = props["LifecycleConfiguration"]["Rules"]
-    assert rule["Status"] == "Enabled"
-    assert rule["Transitions"] == [
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    assert all(r["Status"] == "Enabled" for r in rules.values())
+    assert rules["housekeeping"]["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": lifecycle.noncurrent_expire_after_days
+    }
+    assert rules["housekeeping"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    # S3 moves nothing under 128 KiB unless a rule names the sizes: each rule does.
+    large, small = rules["cold-large"], rules["cold-small"]
+    assert large["ObjectSizeGreaterThan"] == 128 * KIB - 1
+    assert large["Transitions"] == [
         {"StorageClass": "STANDARD_IA", "TransitionInDays": lifecycle.infrequent_access_after_days},
         {"StorageClass": "GLACIER_IR", "TransitionInDays": lifecycle.glacier_ir_after_days},
     ]
-    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": lifecycle.noncurrent_expire_after_days}
+    # Small archives skip Standard-IA (billed as 128 KiB, dearer than Standard for them).
+    assert (small["ObjectSizeGreaterThan"], small["ObjectSizeLessThan"]) == (
+        lifecycle.small_objects_min_bytes,
+        128 * KIB,
+    )
+    assert small["Transitions"] == [
+        {"StorageClass": "GLACIER_IR", "TransitionInDays": lifecycle.glacier_ir_after_days}
+    ]
+    assert 0 < lifecycle.small_objects_min_bytes < 128 * KIB
     # TLS only: the bucket policy denies any request without SecureTransport.
     (policy,) = [
         p
@@ -75,6 +103,18 @@ def test_archive_bucket_is_private_encrypted_tls_only_and_cools_down(synth: Synt
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_model_weights_stay_in_standard_and_half_uploads_go(synth: Synth, env: str) -> None:
+    # Weights are read at every instance start: a colder class would bill a retrieval each time.
+    _, bucket = _bucket(synth, env, "models")
+    props = bucket["Properties"]
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert "Transitions" not in rule
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert props["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    assert bucket["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_bus_keeps_an_archive_for_replay(synth: Synth, env: str) -> None:
     template = Template.from_json(synth.templates[env])
     bus_name = physical_name(env, synth.topologies[env].bus.name)
@@ -84,7 +124,10 @@ def test_bus_keeps_an_archive_for_replay(synth: Synth, env: str) -> None:
         {
             "ArchiveName": physical_name(env, "events-archive"),
             "RetentionDays": synth.configs[env].events.archive_retention_days,
-            "EventPattern": {"account": [{"Ref": "AWS::AccountId"}]},
+            # prod is pinned to its account; the others learn it at deploy time.
+            "EventPattern": {
+                "account": [PROD_PIN["account"] if env == "prod" else {"Ref": "AWS::AccountId"}]
+            },
         },
     )
 
@@ -101,6 +144,7 @@ def test_each_rule_targets_its_function_with_retries_and_a_dead_letter_queue(syn
         props = rules[physical_name(env, rule.name)]
         assert props["EventPattern"] == {"source": [rule.source], "detail-type": list(rule.detail_types)}
         (target,) = props["Targets"]
+        assert live_alias_of(synth, env, target["Arn"]) == physical_name(env, fn.name)
         assert target["RetryPolicy"] == {
             "MaximumRetryAttempts": events.retry_attempts,
             "MaximumEventAgeInSeconds": events.max_event_age_s,
@@ -119,6 +163,13 @@ def test_async_failures_of_triggered_functions_land_in_their_dead_letter_queue(
     assert len(configs) == len(triggered)
     for config in configs:
         props = config["Properties"]
+        # The alias that rules and schedules invoke: its name, cut from its ARN at deploy time.
+        (index, (separator, alias_arn)) = (
+            props["Qualifier"]["Fn::Select"][0],
+            props["Qualifier"]["Fn::Select"][1]["Fn::Split"],
+        )
+        assert (index, separator) == (7, ":")
+        assert synth.resource(env, alias_arn["Ref"])["Properties"]["Name"] == "live"
         assert props["MaximumRetryAttempts"] == 2
         destination = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
         assert synth.resource(env, destination)["Type"] == "AWS::SQS::Queue"
@@ -137,6 +188,7 @@ def test_schedules_come_from_the_topology_with_retries_and_a_dead_letter_queue(s
         props = schedules[physical_name(FIXTURE, schedule.name)]
         assert props["ScheduleExpression"] == schedule.expression
         target = props["Target"]
+        assert live_alias_of(synth, FIXTURE, target["Arn"]) == physical_name(FIXTURE, fn.name)
         assert target["RetryPolicy"] == {
             "MaximumRetryAttempts": events.retry_attempts,
             "MaximumEventAgeInSeconds": events.max_event_age_s,
@@ -161,14 +213,18 @@ def test_state_machines_are_loaded_from_asl_with_substitutions_logging_and_traci
     (props,) = [
         r["Properties"]
         for r in synth.resources(FIXTURE, "AWS::StepFunctions::StateMachine").values()
-        if r["Properties"]["StateMachineName"] == physical_name(FIXTURE, "archive-session")
+        if r["Properties"].get("StateMachineName") == physical_name(FIXTURE, "archive-session")
     ]
     # The definition is the file (an asset), placeholders intact; CloudFormation fills them in.
     asset = synth.outdir / f"asset.{props['DefinitionS3Location']['Key']}"
     assert json.loads(asset.read_text(encoding="utf-8")) == ARCHIVE_ASL
     substitutions = props["DefinitionSubstitutions"]
     assert {"NPC_MEMORY_FUNCTION_ARN", "SESSIONS_TABLE", "ARCHIVE_BUCKET"} <= set(substitutions)
-    function = synth.resource(FIXTURE, substitutions["NPC_MEMORY_FUNCTION_ARN"]["Fn::GetAtt"][0])
+    # A task invokes the function's live alias (so a deployment's traffic shift covers flows too).
+    alias = synth.resource(FIXTURE, substitutions["NPC_MEMORY_FUNCTION_ARN"]["Ref"])
+    assert alias["Type"] == "AWS::Lambda::Alias"
+    assert alias["Properties"]["Name"] == "live"
+    function = synth.resource(FIXTURE, alias["Properties"]["FunctionName"]["Ref"])
     assert function["Properties"]["FunctionName"] == physical_name(FIXTURE, "npc-memory")
     table = synth.resource(FIXTURE, substitutions["SESSIONS_TABLE"]["Ref"])
     assert table["Properties"]["TableName"] == physical_name(FIXTURE, "sessions")

@@ -8,6 +8,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from aicore.topology import Access, Function, StateMachine, Topology, physical_name, resource_environment
+from cdk.build_assets import installed_versions
 from tests.infra.conftest import ENVIRONMENTS, FIXTURE, Synth
 from tests.infra.policies import function_role, grants, state_machine_role
 
@@ -47,7 +48,8 @@ def expected_data(topology: Topology, declared: Function | StateMachine) -> set[
         if access in (Access.READ, Access.READ_WRITE):
             pairs |= {("s3:GetObject", f"bucket-objects:{bucket}"), ("s3:ListBucket", f"bucket:{bucket}")}
         if access in (Access.WRITE, Access.READ_WRITE):
-            pairs |= {(a, f"bucket-objects:{bucket}") for a in ("s3:PutObject", "s3:DeleteObject")}
+            writes = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject")
+            pairs |= {(a, f"bucket-objects:{bucket}") for a in writes}
     if declared.publishes_events:
         pairs.add(("events:PutEvents", "bus"))
     for tier in (t.name for t in declared.model_tiers):
@@ -65,6 +67,15 @@ def expected_function(env: str, topology: Topology, fn: Function) -> set[tuple[s
     if fn.reads_jwt_key:
         pairs |= {("secretsmanager:GetSecretValue", "secret"), ("secretsmanager:DescribeSecret", "secret")}
     pairs |= {("states:StartExecution", f"state-machine:{m.name}") for m in fn.starts_state_machines}
+    pairs |= {
+        ("states:DescribeExecution", f"executions:{physical_name(env, m.name)}")
+        for m in fn.awaits_state_machines
+    }
+    for recorded, access in fn.serving_records:  # the tier's serving-model parameter, nothing else
+        actions = {"ssm:PutParameter", "ssm:DeleteParameter"} if access != Access.READ else set()
+        if access != Access.WRITE:
+            actions.add("ssm:GetParameter")
+        pairs |= {(a, f"parameter:{recorded.serving_parameter(env)}") for a in actions}
     for tier in (
         t.name for t in fn.manages_model_tiers
     ):  # its models, its inference component, passing its model role
@@ -97,11 +108,7 @@ def test_each_state_machine_may_touch_exactly_what_it_declares(synth: Synth) -> 
     template = synth.templates[FIXTURE]
     for machine in synth.topologies[FIXTURE].state_machines:
         actual = grants(template, state_machine_role(template, physical_name(FIXTURE, machine.name)))
-        invoke = {
-            ("lambda:InvokeFunction", f"function:{f}{suffix}")
-            for f in machine.invokes
-            for suffix in ("", ":*")
-        }
+        invoke = {("lambda:InvokeFunction", f"alias:{f}:live") for f in machine.invokes}  # live, only
         # Step Functions' log delivery and X-Ray take no resource-level permissions.
         service_wide = {(a, "*") for a, target in actual if target == "*"}
         assert {a for a, _ in service_wide} <= {
@@ -138,7 +145,7 @@ def test_functions_are_python_312_arm64_traced_on_two_layers(synth: Synth, env: 
     config = synth.configs[env]
     layers = sorted(synth.resources(env, "AWS::Lambda::LayerVersion"))
     assert len(layers) == 2
-    for function in synth.resources(env, "AWS::Lambda::Function").values():
+    for function in synth.functions(env).values():
         assert sorted(ref["Ref"] for ref in function["Properties"]["Layers"]) == layers
     for fn in all_functions(synth.topologies[env]):
         template.has_resource_properties(
@@ -177,7 +184,7 @@ def test_every_function_sees_every_resource_name_under_the_topology_names(synth:
     topology = synth.topologies[env]
     names = set(resource_environment(env, topology))
     tables = {t.env_var: physical_name(env, t.name) for t in topology.tables}
-    for resource in synth.resources(env, "AWS::Lambda::Function").values():
+    for resource in synth.functions(env).values():
         variables = resource["Properties"]["Environment"]["Variables"]
         assert names <= set(variables)
         for variable, table in tables.items():  # the real table, by reference
@@ -191,7 +198,7 @@ def test_extra_variables_come_with_their_permission(synth: Synth) -> None:
     for fn in all_functions(synth.topologies[FIXTURE]):
         (resource,) = [
             r
-            for r in synth.resources(FIXTURE, "AWS::Lambda::Function").values()
+            for r in synth.functions(FIXTURE).values()
             if r["Properties"]["FunctionName"] == physical_name(FIXTURE, fn.name)
         ]
         variables = resource["Properties"]["Environment"]["Variables"]
@@ -209,11 +216,9 @@ def test_extra_variables_come_with_their_permission(synth: Synth) -> None:
 
 
 def test_a_function_added_to_the_topology_is_deployed(synth: Synth) -> None:
-    names = {
-        r["Properties"]["FunctionName"] for r in synth.resources(FIXTURE, "AWS::Lambda::Function").values()
-    }
+    names = {r["Properties"]["FunctionName"] for r in synth.functions(FIXTURE).values()}
     assert physical_name(FIXTURE, "world-clock") in names
-    dev = {r["Properties"]["FunctionName"] for r in synth.resources("dev", "AWS::Lambda::Function").values()}
+    dev = {r["Properties"]["FunctionName"] for r in synth.functions("dev").values()}
     assert physical_name("dev", "world-clock") not in dev
 
 
@@ -235,14 +240,30 @@ def test_core_layer_ships_aicore_without_the_local_runtime(synth: Synth) -> None
     assert not list(layer.rglob("*.egg-info"))
 
 
-def test_dependencies_layer_is_built_for_arm64_without_the_runtime_sdk(synth: Synth) -> None:
+def test_dependencies_layer_is_built_for_arm64_with_the_sdk_the_tests_run(synth: Synth) -> None:
     layer = _asset_dir(synth, "dev", "Runtime dependencies")
     site = layer / "python"
     assert list(site.glob("pydantic_core/*cpython-312-aarch64-linux-gnu.so"))
-    for package in ("pydantic", "aws_lambda_powertools", "jwt", "aws_xray_sdk", "numpy", "tokenizers"):
+    packages = ("pydantic", "aws_lambda_powertools", "jwt", "aws_xray_sdk", "numpy", "tokenizers", "boto3")
+    for package in packages:
         assert (site / package).is_dir(), package
-    for provided in ("boto3", "botocore", "s3transfer"):
-        assert not (site / provided).exists(), provided
+    # Every package in the layer is the version these tests ran with: boto3 and botocore too,
+    # which shadow the Lambda runtime's own (whatever version it ships that week).
+    shipped = {
+        _distribution(p.name): p.name.removesuffix(".dist-info").rsplit("-", 1)[1]
+        for p in site.glob("*.dist-info")
+    }
+    assert {"boto3", "botocore", "s3transfer"} <= set(shipped)
+    tested = installed_versions()
+    drift = {
+        name: (version, tested.get(name)) for name, version in shipped.items() if tested.get(name) != version
+    }
+    assert drift == {}, f"the layer ships other versions than the tests ran: {drift}; rebuild it"
+    assert not (site / "bin").exists()
+
+
+def _distribution(dist_info: str) -> str:
+    return dist_info.removesuffix(".dist-info").rsplit("-", 1)[0].lower().replace("_", "-")
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

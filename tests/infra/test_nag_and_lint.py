@@ -14,6 +14,9 @@ from cdk.sources import REPO_ROOT
 from tests.infra.conftest import ENVIRONMENTS, FIXTURE, Synth
 
 ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
+# aws-cdk-lib's own acknowledgment of its CloudFormation validation (S3 lifecycle size filters are
+# numbers in CDK, strings in the schema): made by the library wherever a rule filters on size.
+CDK_OWN = {"CloudFormation-Validate::W9003"}
 # CDK puts a function's role in its DependsOn, which its Role GetAtt already implies: harmless.
 CFN_LINT_IGNORED = ("W3005",)
 
@@ -31,7 +34,9 @@ def acknowledgments(synth: Synth, env: str) -> dict[tuple[str, str], str]:
 def test_synth_passes_aws_solutions_checks(synth: Synth) -> None:
     assert synth.validation_error is None, synth.validation_error
     report = synth.outdir / "validation-report.json"
-    assert not report.exists() or '"violations"' not in report.read_text(encoding="utf-8")
+    if report.exists():  # written when something was acknowledged: nothing may be left unacknowledged
+        plugins = json.loads(report.read_text(encoding="utf-8"))["pluginReports"]
+        assert [v for p in plugins for v in p["violations"]] == []
 
 
 @pytest.mark.parametrize("env", [*ENVIRONMENTS, FIXTURE])
@@ -39,7 +44,7 @@ def test_every_acknowledgment_names_one_rule_and_says_why(synth: Synth, env: str
     acks = acknowledgments(synth, env)
     assert acks
     for (path, rule), reason in acks.items():
-        assert rule.startswith("AwsSolutions-"), (path, rule)
+        assert rule.startswith("AwsSolutions-") or rule in CDK_OWN, (path, rule)
         assert len(reason.split()) >= 6, (path, rule, reason)
         if rule.startswith("AwsSolutions-IAM"):
             assert "[" in rule, (
@@ -57,6 +62,8 @@ def test_acknowledged_rules_are_the_known_few(synth: Synth) -> None:
         "AwsSolutions-SQS3",  # dead-letter queues are the DLQs
         "AwsSolutions-SMG4",  # the token-signing key rotates by runbook
         "AwsSolutions-APIG4",  # WebSocket frames after $connect; routes declared unauthorized
+        "AwsSolutions-SF2",  # CDK's custom resource waiter state machine takes no X-Ray setting
+        *CDK_OWN,
     }
 
 

@@ -1,6 +1,10 @@
 """Model management through the local runtime: HTTP API, the real ASL on moto's Step Functions, the
 local SageMaker control plane, and smoke tests that are real generations by the local model.
 
+Before a version deploys, the import flow stages its pinned revision: its real ASL, the real
+import steps (hub client, S3 multipart uploads on moto, the registry), against a stand-in for the
+Hugging Face hub on loopback (tests/hub_stand_in.py). Model management takes an admin token.
+
 The bad version is bad the way a real one can be: its serving settings give it a 64-token
 context, so the container refuses every real request (as vLLM does). Its smoke test fails, the
 flow rolls it back, and the model that served before answers again.
@@ -8,10 +12,13 @@ flow rolls it back, and the model that served before answers again.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,28 +26,55 @@ import pytest
 from aicore.auth import Role
 from aicore.aws.sagemaker_runtime import SageMakerEndpoint
 from aicore.llm.endpoint import ChatCall, TierTarget
+from aicore.llm.endpoints_config import ModelSource
 from aicore.llm.wire import ChatMessage
 from aicore.local.embedded_aws import aws_client
 from aicore.local.runtime import ENV, LocalRuntime, local_token
-from aicore.topology import TOPOLOGY, resource_environment
+from aicore.settings import get_settings
+from aicore.topology import TOPOLOGY, ModelTier, physical_name, resource_environment
+from tests.hub_stand_in import HubStandIn, hub_stand_in
 from tests.waiting import eventually, finished_execution
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(180)]
 
+ADMIN = local_token("admin-1", "demo", (Role.ADMIN,))
 STUDIO = local_token("studio-1", "demo", (Role.STUDIO,))
 GREETING = [ChatMessage(role="user", content="Hello! Who are you?")]
+HF_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+REVISION = "12fd25f77366fa6b3b4b768ec3050bf629380bac"
+WEIGHTS = {
+    "config.json": b'{"architectures": ["LlamaForCausalLM"]}',
+    "tokenizer.json": b'{"version": "1.0"}',
+    "model.safetensors": bytes(range(256)) * 64,
+}
 
 
-def spec(version: str, max_model_len: int = 2048) -> dict[str, Any]:
+@pytest.fixture(scope="module", autouse=True)
+def hub() -> Iterator[HubStandIn]:
+    """The hub the import function reads (MODEL_HUB_URL), with SmolLM2's pinned revision on it."""
+    with hub_stand_in() as (url, stand_in):
+        stand_in.add(ModelSource(hf_model_id=HF_MODEL, revision=REVISION), WEIGHTS)
+        before = os.environ.get("MODEL_HUB_URL")
+        os.environ["MODEL_HUB_URL"] = url
+        get_settings.cache_clear()
+        yield stand_in
+        if before is None:
+            os.environ.pop("MODEL_HUB_URL", None)
+        else:
+            os.environ["MODEL_HUB_URL"] = before
+        get_settings.cache_clear()
+
+
+def spec(version: str, max_model_len: int = 2048, revision: str = REVISION) -> dict[str, Any]:
     return {
         "version": version,
         "description": "SmolLM2 stands in for every model locally",
-        "model": {"hf_model_id": "HuggingFaceTB/SmolLM2-135M-Instruct"},
+        "model": {"hf_model_id": HF_MODEL, "revision": revision},
         "engine": {"max_model_len": max_model_len, "max_batch_size": 8},
     }
 
 
-def call(runtime: LocalRuntime, method: str, path: str, body: Any = None, token: str = STUDIO) -> Any:
+def call(runtime: LocalRuntime, method: str, path: str, body: Any = None, token: str = ADMIN) -> Any:
     request = urllib.request.Request(
         f"http://127.0.0.1:{runtime.options.port}{path}",
         data=None if body is None else json.dumps(body).encode(),
@@ -69,9 +103,22 @@ def deployed(runtime: LocalRuntime, tier: str, version: str) -> dict[str, Any]:
     return {**data, "execution": execution}
 
 
-def register(runtime: LocalRuntime, tier: str, body: dict[str, Any]) -> None:
+def register(runtime: LocalRuntime, tier: str, body: dict[str, Any], *, stage: bool = True) -> None:
+    """Registers a version and, unless told not to, imports its weights (a deploy needs them)."""
     status, answer = call(runtime, "POST", f"/models/{tier}/versions", body)
-    assert status == 201, answer
+    assert status in (200, 201), answer
+    if stage:
+        assert imported(runtime, tier, body["version"])["weights"]["status"] == "staged"
+
+
+def imported(runtime: LocalRuntime, tier: str, version: str) -> dict[str, Any]:
+    """Starts the import flow for `version` and waits for it; the version as it ends."""
+    status, started = call(runtime, "POST", f"/models/{tier}/versions/{version}/import")
+    assert status == 202, started
+    stepfunctions = aws_client("stepfunctions", runtime.aws.url)
+    execution = finished_execution(stepfunctions, started["data"]["execution_arn"], timeout_s=120)
+    _, answer = call(runtime, "GET", f"/models/{tier}/versions/{version}")
+    return {**answer["data"], "execution": execution}
 
 
 def names(tier: str) -> tuple[str, str]:
@@ -88,8 +135,60 @@ def real_answer(tier: str) -> str:
     return "".join(stream).strip()
 
 
+def test_the_import_flow_stages_a_pinned_revision_checked_file_by_file(
+    runtime: LocalRuntime, hub: HubStandIn
+) -> None:
+    # Given a registered version of a model the hub has at the pinned revision
+    version = f"staged-{uuid.uuid4().hex[:8]}"
+    register(runtime, "gold", spec(version), stage=False)
+
+    # When its import runs (the real ASL, Map state included, and the real steps)
+    done = imported(runtime, "gold", version)
+
+    # Then every served file is in the models bucket, byte for byte, with its hashes, and the
+    # version says where: the s3:// prefix a SageMaker model reads
+    assert done["execution"]["status"] == "SUCCEEDED"
+    prefix = f"hf/{HF_MODEL}/{REVISION}/"
+    bucket = physical_name(ENV, "models")
+    assert done["weights"] == {
+        **done["weights"],
+        "status": "staged",
+        "s3_uri": f"s3://{bucket}/{prefix}",
+        "files": len(WEIGHTS),
+        "bytes": sum(map(len, WEIGHTS.values())),
+    }
+    s3 = aws_client("s3", runtime.aws.url)
+    for path, content in WEIGHTS.items():
+        stored = s3.get_object(Bucket=bucket, Key=prefix + path)
+        assert stored["Body"].read() == content
+    weights = s3.head_object(Bucket=bucket, Key=prefix + "model.safetensors")
+    assert weights["Metadata"]["sha256"] == hashlib.sha256(WEIGHTS["model.safetensors"]).hexdigest()
+    manifest = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"hf/{HF_MODEL}/{REVISION}.manifest.json")["Body"].read()
+    )
+    assert {f["path"] for f in manifest["files"]} == set(WEIGHTS)
+
+    # And importing again copies nothing (the staged files match)
+    downloads = len(hub.downloads)
+    assert imported(runtime, "gold", version)["weights"]["status"] == "staged"
+    assert len(hub.downloads) == downloads
+
+
+def test_an_import_of_a_revision_the_hub_lacks_fails_and_says_why(runtime: LocalRuntime) -> None:
+    version = f"missing-{uuid.uuid4().hex[:8]}"
+    register(runtime, "gold", spec(version, revision="b" * 40), stage=False)
+    done = imported(runtime, "gold", version)
+    assert done["execution"]["status"] == "FAILED"
+    assert done["execution"].get("error", "ImportFailed") == "ImportFailed"
+    assert done["weights"]["status"] == "failed"
+    assert "The hub has no revision bbbb" in done["weights"]["failure"]
+    status, answer = call(runtime, "POST", f"/models/gold/versions/{version}/deploy")
+    assert (status, answer["error"]["code"]) == (409, "conflict")
+    assert "import it first" in answer["error"]["message"]
+
+
 def test_a_good_version_goes_in_service(runtime: LocalRuntime) -> None:
-    # Given a version registered by a studio user
+    # Given a version registered and imported by an admin
     version = f"good-{uuid.uuid4().hex[:8]}"
     register(runtime, "gold", spec(version))
 
@@ -106,6 +205,10 @@ def test_a_good_version_goes_in_service(runtime: LocalRuntime) -> None:
     _, tier = call(runtime, "GET", "/models/gold")
     assert tier["data"]["live_version"] == version
     assert tier["data"]["deploying"] is None
+    # and the record CloudFormation reads says so (a stack update keeps serving it)
+    ssm = aws_client("ssm", runtime.aws.url)
+    parameter = ssm.get_parameter(Name=ModelTier("gold").serving_parameter(ENV))["Parameter"]
+    assert parameter["Value"] == done["sagemaker_model"]
 
 
 def test_a_version_whose_smoke_test_fails_is_rolled_back_and_the_previous_one_serves(
@@ -166,6 +269,16 @@ def test_rollback_puts_the_previous_version_back(runtime: LocalRuntime) -> None:
 def test_the_api_refuses_what_it_cannot_do(runtime: LocalRuntime) -> None:
     player = local_token("player-9", "demo")
     assert call(runtime, "GET", "/models/gold", token=player)[0] == 403
+    # the shared tiers are the platform's: a studio of any world is refused too
+    for method, path, body in (
+        ("GET", "/models/gold", None),
+        ("POST", "/models/gold/versions", spec("from-a-studio")),
+        ("POST", "/models/gold/versions/x/import", None),
+        ("POST", "/models/gold/versions/x/deploy", None),
+        ("POST", "/models/gold/rollback", None),
+    ):
+        status, answer = call(runtime, method, path, body, token=STUDIO)
+        assert (status, answer["error"]["code"]) == (403, "forbidden"), path
     assert call(runtime, "GET", "/models/bronze")[0] == 404
     assert call(runtime, "POST", "/models/gold/versions/nope/deploy")[0] == 404
     status, answer = call(runtime, "POST", "/models/gold/versions", {"version": "x"})

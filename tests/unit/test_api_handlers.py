@@ -10,7 +10,7 @@ from typing import Any
 
 from aicore.llm.endpoints_config import EngineSettings, ModelSource
 from aicore.llm.tiers import Tier
-from aicore.modelops.models import VersionStatus
+from aicore.modelops.models import StagedWeights, VersionStatus, WeightsStatus
 from aicore.performance import NPC_SAY_PROFILES, PerformanceMode
 from aicore.topology import MODEL_DEPLOY_FLOW
 from aicore.world.models import Npc
@@ -20,6 +20,7 @@ from tests.model_fakes import FakeRegistry, FakeStarter
 
 PLAYER = {"subject": "p1", "world_id": "demo", "roles": "player"}
 STUDIO = {"subject": "tools", "world_id": "demo", "roles": "studio"}
+ADMIN = {"subject": "root", "world_id": "demo", "roles": "admin"}
 ELSEWHERE = {"subject": "p2", "world_id": "elsewhere", "roles": "player"}
 MIRA = Npc(
     npc_id="mira",
@@ -133,23 +134,29 @@ def _models(
 
 SPEC = {
     "version": "v1",
-    "model": ModelSource(hf_model_id="Qwen/Qwen2.5-3B-Instruct-AWQ").model_dump(mode="json"),
+    "model": ModelSource(
+        hf_model_id="Qwen/Qwen3-4B-AWQ", revision="74d4bd2bd4bff9cafc9345221320bffb08b406a3"
+    ).model_dump(mode="json"),
     "engine": EngineSettings(max_model_len=4096, max_batch_size=32, quantization="awq").model_dump(
         mode="json"
     ),
 }
 
 
-def test_a_studio_registers_a_version_and_starts_its_deployment() -> None:
+def test_an_admin_registers_a_version_and_starts_its_deployment() -> None:
     registry, starter = FakeRegistry(), FakeStarter()
 
-    # When a studio registers v1 for gold, then deploys it
+    # When an admin registers v1 for gold, then deploys it
     status, registered = _models(
-        registry, starter, "POST", "/models/{tier}/versions", "/models/gold/versions", STUDIO, SPEC
+        registry, starter, "POST", "/models/{tier}/versions", "/models/gold/versions", ADMIN, SPEC
     )
+    staged = StagedWeights(
+        status=WeightsStatus.STAGED, s3_uri="s3://models/hf/Qwen/Qwen3-4B-AWQ/rev/", files=3
+    )
+    registry.record_weights(Tier.GOLD, "v1", staged)  # the import flow's outcome
     deploy_path = "/models/gold/versions/v1/deploy"
     route = "/models/{tier}/versions/{version}/deploy"
-    deploy_status, deploying = _models(registry, starter, "POST", route, deploy_path, STUDIO)
+    deploy_status, deploying = _models(registry, starter, "POST", route, deploy_path, ADMIN)
 
     # Then the version is registered (201), its deployment flow started (202), and the tier is held
     assert (status, registered["data"]["version"], registered["data"]["status"]) == (201, "v1", "registered")
@@ -164,15 +171,15 @@ def test_a_studio_registers_a_version_and_starts_its_deployment() -> None:
     assert version.status is VersionStatus.DEPLOYING
 
 
-def test_a_studio_reads_a_tier_and_a_version() -> None:
+def test_an_admin_reads_a_tier_and_a_version() -> None:
     registry, starter = FakeRegistry(), FakeStarter()
-    _models(registry, starter, "POST", "/models/{tier}/versions", "/models/gold/versions", STUDIO, SPEC)
+    _models(registry, starter, "POST", "/models/{tier}/versions", "/models/gold/versions", ADMIN, SPEC)
 
-    status, tier = _models(registry, starter, "GET", "/models/{tier}", "/models/gold", STUDIO)
+    status, tier = _models(registry, starter, "GET", "/models/{tier}", "/models/gold", ADMIN)
     assert status == 200
     assert [v["version"] for v in tier["data"]["versions"]] == ["v1"]
     status, version = _models(
-        registry, starter, "GET", "/models/{tier}/versions/{version}", "/models/gold/versions/v1", STUDIO
+        registry, starter, "GET", "/models/{tier}/versions/{version}", "/models/gold/versions/v1", ADMIN
     )
     assert (status, version["data"]["status"]) == (200, "registered")
 
@@ -181,17 +188,18 @@ def test_models_answer_clear_errors_in_the_envelope() -> None:
     registry, starter = FakeRegistry(), FakeStarter()
 
     # an unknown tier, a player, a version nobody registered, a rollback with nothing to go back to
-    status, body = _models(registry, starter, "GET", "/models/{tier}", "/models/platinum", STUDIO)
+    status, body = _models(registry, starter, "GET", "/models/{tier}", "/models/platinum", ADMIN)
     assert (status, body["error"]["code"]) == (404, "not_found")
     assert "gold" in body["error"]["message"]
-    status, body = _models(registry, starter, "GET", "/models/{tier}", "/models/gold", PLAYER)
-    assert (status, body["error"]["code"]) == (403, "forbidden")
+    for not_admin in (PLAYER, STUDIO):  # model management is for admins only
+        status, body = _models(registry, starter, "GET", "/models/{tier}", "/models/gold", not_admin)
+        assert (status, body["error"]["code"]) == (403, "forbidden")
     status, body = _models(
-        registry, starter, "GET", "/models/{tier}/versions/{version}", "/models/gold/versions/v9", STUDIO
+        registry, starter, "GET", "/models/{tier}/versions/{version}", "/models/gold/versions/v9", ADMIN
     )
     assert (status, body["error"]["code"]) == (404, "not_found")
     status, body = _models(
-        registry, starter, "POST", "/models/{tier}/rollback", "/models/gold/rollback", STUDIO
+        registry, starter, "POST", "/models/{tier}/rollback", "/models/gold/rollback", ADMIN
     )
     assert (status, body["error"]["code"]) == (409, "conflict")
     assert starter.started == []

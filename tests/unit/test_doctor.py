@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from aicore.local import doctor
-from aicore.local.doctor import Result, diagnose, render, required_instances
+from aicore.local.doctor import Result, diagnose, render, required_concurrency, required_instances
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's
@@ -32,6 +34,32 @@ class FakeQuotas:
         if NextToken is None:
             return {"Quotas": self._quotas[:1], "NextToken": "page-2"}
         return {"Quotas": self._quotas[1:]}
+
+
+class FakeLambda:
+    """Lambda's `get_account_settings`: the account's concurrency limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def get_account_settings(self) -> dict[str, Any]:
+        return {"AccountLimit": {"ConcurrentExecutions": self.limit}}
+
+
+def project(tmp_path: Path, account: str | None = ACCOUNT, gold: str | None = None) -> Path:
+    """A copy of cdk.json and endpoints/ with prod pinned (as a studio pins it) and, optionally,
+    gold serving one of endpoints/options/."""
+    root = tmp_path / "project"
+    shutil.copytree(doctor.REPO_ROOT / "endpoints", root / "endpoints")
+    cdk_json = json.loads((doctor.REPO_ROOT / "cdk.json").read_text())
+    prod = cdk_json["context"]["aicore:environments"]["prod"]
+    prod["account"], prod["region"] = account, REGION
+    prod["alarms"]["email"] = ["oncall@example.com"]
+    (root / "cdk.json").write_text(json.dumps(cdk_json))
+    if gold:
+        option = json.loads((root / "endpoints" / "options" / f"{gold}.json").read_text())
+        (root / "endpoints" / "gold.json").write_text(json.dumps({**option, "tier": "gold"}))
+    return root
 
 
 def node_22(command: list[str]) -> str | None:
@@ -56,20 +84,78 @@ def by_name(results: list[Result]) -> dict[str, Result]:
     return {r.name: r for r in results}
 
 
-def test_a_ready_account_passes_every_check(aws: boto3.session.Session) -> None:
-    # Given a bootstrapped account with quota for prod's largest scale, and node 22
+def test_a_ready_account_passes_every_check(aws: boto3.session.Session, tmp_path: Path) -> None:
+    # Given prod pinned to this account, bootstrapped, with quota for its largest scale, and node 22
     bootstrap(aws)
-    needed = required_instances("prod", doctor.REPO_ROOT)
+    root = project(tmp_path)
+    needed = required_instances("prod", root)
     quotas = FakeQuotas({t: n + 2 for t, n in needed.items()})
 
     # When the doctor runs
-    results = diagnose("prod", session=aws, run=node_22, quotas_client=quotas)
+    results = diagnose(
+        "prod", session=aws, root=root, run=node_22, quotas_client=quotas, lambda_client=FakeLambda(1000)
+    )
 
     # Then everything is ok, the account is moto's, and the report says so
     assert [r for r in results if r.status != "ok"] == []
     assert ACCOUNT in by_name(results)["AWS credentials"].detail
     assert {f"quota {t}" for t in needed} <= set(by_name(results))
+    assert by_name(results)["model licences"].detail == "gold: Apache-2.0, silver: Apache-2.0"
     assert render("prod", results).endswith("ready to deploy")
+
+
+def test_prod_must_be_pinned_to_the_account_in_use(aws: boto3.session.Session, tmp_path: Path) -> None:
+    bootstrap(aws)
+    unpinned = by_name(diagnose("prod", session=aws, run=node_22, quotas_client=FakeQuotas({})))
+    assert unpinned["pinned account"].failed  # the repository's cdk.json leaves prod to the studio
+    assert 'set "account" and "region" of "prod" in cdk.json' in unpinned["pinned account"].fix
+    elsewhere = project(tmp_path, account="999999999999")
+    other = by_name(diagnose("prod", session=aws, root=elsewhere, run=node_22, quotas_client=FakeQuotas({})))
+    assert other["pinned account"].failed
+    assert (
+        other["pinned account"].detail
+        == f"your credentials are for {ACCOUNT}, cdk.json pins prod to 999999999999"
+    )
+    assert (
+        by_name(diagnose("dev", session=aws, run=node_22, quotas_client=FakeQuotas({})))[
+            "pinned account"
+        ].status
+        == "ok"
+    )
+
+
+def test_a_model_a_studio_may_not_ship_is_a_warning(aws: boto3.session.Session, tmp_path: Path) -> None:
+    # Given gold switched back to the seed's Qwen2.5-3B (Qwen Research licence)
+    root = project(tmp_path, gold="gold-qwen2.5-3b-instruct-awq")
+    results = by_name(diagnose("dev", session=aws, root=root, run=node_22, quotas_client=FakeQuotas({})))
+    licences = results["model licences"]
+    assert licences.status == "warn"
+    assert "gold (Qwen/Qwen2.5-3B-Instruct-AWQ: Qwen Research License)" in licences.detail
+    assert "endpoints/options/" in licences.fix
+    assert "fix: serve a model your studio may ship" in render("dev", list(results.values()))
+
+
+def test_reserved_concurrency_needs_an_account_limit_that_fits(
+    aws: boto3.session.Session, tmp_path: Path
+) -> None:
+    bootstrap(aws)
+    root = project(tmp_path)
+    assert required_concurrency("dev", root) == 0  # dev reserves nothing
+    needed = required_concurrency("prod", root)
+    assert needed == 300 + 50 + 50 + 100
+    results = by_name(
+        diagnose(
+            "prod",
+            session=aws,
+            root=root,
+            run=node_22,
+            quotas_client=FakeQuotas({}),
+            lambda_client=FakeLambda(10),
+        )
+    )
+    check = results["Lambda concurrency"]
+    assert check.failed
+    assert "--service-code lambda --quota-code L-B99A9384 --desired-value 1000" in check.fix
 
 
 def test_required_instances_add_up_the_tiers_max_bounds() -> None:
@@ -94,7 +180,9 @@ def test_an_old_bootstrap_fails(aws: boto3.session.Session) -> None:
 def test_a_low_quota_says_how_to_request_more(aws: boto3.session.Session) -> None:
     bootstrap(aws)
     quotas = FakeQuotas({"ml.g5.xlarge": 2, "ml.g5.2xlarge": 10})
-    results = by_name(diagnose("prod", session=aws, run=node_22, quotas_client=quotas))
+    results = by_name(
+        diagnose("prod", session=aws, run=node_22, quotas_client=quotas, lambda_client=FakeLambda(1000))
+    )
     low = results["quota ml.g5.xlarge"]
     assert low.failed
     assert "--service-code sagemaker --quota-code L-00000000 --desired-value 8 --region us-east-1" in low.fix

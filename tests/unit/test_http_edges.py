@@ -19,7 +19,7 @@ from aicore.http import MAX_BODY_BYTES
 from aicore.inputs import MAX_JSON_DEPTH
 from aicore.observability import logger
 from aicore.topology import TOPOLOGY
-from tests.edge_calls import STUDIO, HttpEdge, Reply
+from tests.edge_calls import ADMIN, STUDIO, HttpEdge, Reply
 
 MARKUP = "<img src=x onerror=alert(1)>"
 ENGINE = {"max_model_len": 4096, "max_batch_size": 32, "quantization": "awq"}
@@ -57,7 +57,14 @@ def body_routes(edge: HttpEdge) -> list[tuple[str, str, bytes]]:
     session = edge.session.session_id
     mode = b'{"mode": "fast"}'
     version = json.dumps(
-        {"version": "v1", "model": {"hf_model_id": "Qwen/Qwen2.5-3B-Instruct-AWQ"}, "engine": ENGINE}
+        {
+            "version": "v1",
+            "model": {
+                "hf_model_id": "Qwen/Qwen3-4B-AWQ",
+                "revision": "74d4bd2bd4bff9cafc9345221320bffb08b406a3",
+            },
+            "engine": ENGINE,
+        }
     ).encode()
     return [
         ("POST", "/sessions", b'{"participants": [{"id": "p1", "kind": "player"}]}'),
@@ -75,7 +82,8 @@ def body_routes(edge: HttpEdge) -> list[tuple[str, str, bytes]]:
 
 
 def call_body_route(edge: HttpEdge, method: str, path: str, body: bytes) -> Reply:
-    return edge.call(method, path, body=body, headers={"if-match": "1"}, caller=STUDIO)
+    caller = ADMIN if path.startswith("/models/") else STUDIO
+    return edge.call(method, path, body=body, headers={"if-match": "1"}, caller=caller)
 
 
 def test_every_body_route_of_the_topology_is_covered(edge: HttpEdge) -> None:
@@ -84,6 +92,7 @@ def test_every_body_route_of_the_topology_is_covered(edge: HttpEdge) -> None:
     takes_no_body = {
         "POST /sessions/{id}/suspend",
         "POST /models/{tier}/versions/{version}/deploy",
+        "POST /models/{tier}/versions/{version}/import",
         "POST /models/{tier}/rollback",
     }
     writes = {r.route_key for r, _ in TOPOLOGY.http_routes if r.method in ("POST", "PUT", "PATCH")}

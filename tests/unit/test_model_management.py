@@ -8,6 +8,7 @@ the local model server and a real generation, is in tests/integration/test_model
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,24 +25,42 @@ from aicore.llm.tiers import Tier
 from aicore.local.sagemaker_control import NAME, LocalHosting
 from aicore.modelops import service
 from aicore.modelops.deploy import DeployDeps, DeploymentError, run_step
-from aicore.modelops.models import DeployState, VersionSpec, VersionStatus, sagemaker_model_name
+from aicore.modelops.models import (
+    DeployState,
+    VersionSpec,
+    VersionStatus,
+    WeightsStatus,
+    sagemaker_model_name,
+)
+from aicore.modelops.staging import ImportDeps
+from aicore.modelops.staging import run_step as import_step
 from tests.fakes import ScriptedEndpoint
 from tests.handlers import invoke
-from tests.model_fakes import FakeRegistry, FakeStarter, LocalSageMakerClient
+from tests.model_fakes import (
+    FakeHub,
+    FakeRegistry,
+    FakeServingRecord,
+    FakeStarter,
+    FakeWeightsStore,
+    LocalSageMakerClient,
+)
 
 ENDPOINTS = Path(__file__).resolve().parents[2] / "endpoints"
 GOLD = "aicore-unit-gold"
+ADMIN = Caller(subject="admin-1", world_id="demo", roles=(Role.ADMIN,))
 STUDIO = Caller(subject="studio-1", world_id="demo", roles=(Role.STUDIO,))
 PLAYER = Caller(subject="p1", world_id="demo")
 ENGINE = EngineSettings(max_model_len=4096, max_batch_size=32, quantization="awq")
+REVISION = "74d4bd2bd4bff9cafc9345221320bffb08b406a3"
+WEIGHTS = {"config.json": b'{"model_type": "qwen3"}', "model.safetensors": b"\x00" * 4096}
+
+
+def model(version: str) -> ModelSource:
+    return ModelSource(hf_model_id=f"Qwen/Qwen3-4B-AWQ-{version}", revision=REVISION)
 
 
 def spec(version: str, **engine: int) -> VersionSpec:
-    return VersionSpec(
-        version=version,
-        model=ModelSource(hf_model_id="Qwen/Qwen2.5-3B-Instruct-AWQ"),
-        engine=ENGINE.model_copy(update=engine),
-    )
+    return VersionSpec(version=version, model=model(version), engine=ENGINE.model_copy(update=engine))
 
 
 class Clock:
@@ -61,18 +80,35 @@ class World:
         self.registry = FakeRegistry()
         self.starter = FakeStarter()
         self.endpoint = ScriptedEndpoint()
+        self.serving = FakeServingRecord()
+        self.hub = FakeHub()
+        self.store = FakeWeightsStore()
         self.deps = DeployDeps(
             registry=self.registry,
             hosting=SageMakerHosting(LocalSageMakerClient(self.hosting)),
+            serving=self.serving,
             endpoint=self.endpoint,
             targets={Tier.GOLD: TierTarget(GOLD, GOLD)},
             poll_seconds=5,
             max_polls=3,
         )
 
+    def register(self, version: str, **engine: int) -> None:
+        service.register_version(self.registry, Tier.GOLD, spec(version, **engine), ADMIN)
+
+    def stage(self, version: str) -> None:
+        """The import flow's path for `version`, step by step, as the ASL takes it."""
+        self.hub.add(model(version), WEIGHTS)
+        service.import_weights(self.registry, self.starter, Tier.GOLD, version, ADMIN)
+        deps = ImportDeps(hub=self.hub, store=self.store, registry=self.registry)
+        state = import_step("plan", self.starter.started[-1][2], deps)
+        state["copied"] = [import_step("copy", item, deps) for item in state["items"]]
+        import_step("finish", state, deps)
+
     def start(self, version: str, **engine: int) -> DeployState:
-        service.register_version(self.registry, Tier.GOLD, spec(version, **engine), STUDIO)
-        service.deploy(self.registry, self.starter, Tier.GOLD, version, STUDIO)
+        self.register(version, **engine)
+        self.stage(version)
+        service.deploy(self.registry, self.starter, Tier.GOLD, version, ADMIN)
         return DeployState.model_validate(self.starter.started[-1][2])
 
     def wait(self, state: DeployState) -> DeployState:
@@ -103,26 +139,88 @@ def world() -> World:
 
 
 def test_registering_is_idempotent_and_a_changed_spec_is_a_conflict(world: World) -> None:
-    first = service.register_version(world.registry, Tier.GOLD, spec("v1"), STUDIO)
-    again = service.register_version(world.registry, Tier.GOLD, spec("v1"), STUDIO)
+    first = service.register_version(world.registry, Tier.GOLD, spec("v1"), ADMIN)
+    again = service.register_version(world.registry, Tier.GOLD, spec("v1"), ADMIN)
 
     assert again == first
     assert first.status == VersionStatus.REGISTERED
+    assert first.weights is None  # nothing staged until it is imported
     assert first.environment["OPTION_MAX_MODEL_LEN"] == "4096"
-    assert first.environment["OPTION_QUANTIZE"] == "awq"
+    assert first.environment["HF_MODEL_ID"] == "/opt/ml/model"
+    # AWQ weights are pre-quantized: the container detects them (forcing it would be slower)
+    assert "OPTION_QUANTIZE" not in first.environment
     with pytest.raises(Conflict, match="other settings"):
-        service.register_version(world.registry, Tier.GOLD, spec("v1", max_model_len=2048), STUDIO)
+        service.register_version(world.registry, Tier.GOLD, spec("v1", max_model_len=2048), ADMIN)
 
 
-def test_only_studios_manage_models(world: World) -> None:
-    with pytest.raises(Forbidden):
-        service.register_version(world.registry, Tier.GOLD, spec("v1"), PLAYER)
-    with pytest.raises(Forbidden):
-        service.tier_view(world.registry, Tier.GOLD, PLAYER)
+ELSEWHERE = "other-world"
+ROLES = {
+    "player": Caller(subject="p1", world_id="demo"),
+    "npc": Caller(subject="npc-1", world_id="demo", roles=(Role.NPC,)),
+    "studio": STUDIO,
+    "studio of another world": Caller(subject="s2", world_id=ELSEWHERE, roles=(Role.STUDIO,)),
+    "studio and player": Caller(subject="s3", world_id="demo", roles=(Role.STUDIO, Role.PLAYER)),
+}
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_only_admins_manage_the_shared_tiers(world: World, role: str) -> None:
+    # Given a registered, staged version and a version that serves (so every operation could run)
+    world.flow(world.start("v1"))
+    world.register("v2")
+    world.stage("v2")
+    caller = ROLES[role]
+    started = len(world.starter.started)
+
+    # When anyone but an admin tries any model operation, Then it is refused, and nothing starts
+    operations: dict[str, Callable[[], object]] = {
+        "view": lambda: service.tier_view(world.registry, Tier.GOLD, caller),
+        "get": lambda: service.get_version(world.registry, Tier.GOLD, "v1", caller),
+        "register": lambda: service.register_version(world.registry, Tier.GOLD, spec("v3"), caller),
+        "import": lambda: service.import_weights(world.registry, world.starter, Tier.GOLD, "v2", caller),
+        "deploy": lambda: service.deploy(world.registry, world.starter, Tier.GOLD, "v2", caller),
+        "rollback": lambda: service.roll_back(world.registry, world.starter, Tier.GOLD, caller),
+    }
+    for name, operation in operations.items():
+        with pytest.raises(Forbidden, match="admin token"):
+            operation()
+        assert len(world.starter.started) == started, name
+    assert world.registry.get_version(Tier.GOLD, "v3") is None
+
+
+def test_an_admin_manages_every_tier_whatever_world_the_token_names(world: World) -> None:
+    admin_elsewhere = Caller(subject="ops", world_id=ELSEWHERE, roles=(Role.ADMIN,))
+    service.register_version(world.registry, Tier.GOLD, spec("v1"), admin_elsewhere)
+    assert service.tier_view(world.registry, Tier.GOLD, admin_elsewhere).versions[0].version == "v1"
+
+
+def test_a_version_deploys_only_once_its_weights_are_staged(world: World) -> None:
+    world.register("v1")
+    with pytest.raises(
+        Conflict, match=r"no staged weights \(not imported\).*POST /models/gold/versions/v1/import"
+    ):
+        service.deploy(world.registry, world.starter, Tier.GOLD, "v1", ADMIN)
+    imported = service.import_weights(world.registry, world.starter, Tier.GOLD, "v1", ADMIN)
+    assert imported.execution_arn.endswith(world.starter.started[-1][1])
+    with pytest.raises(Conflict, match=r"\(importing\)"):
+        service.deploy(world.registry, world.starter, Tier.GOLD, "v1", ADMIN)
+    with pytest.raises(Conflict, match="running already"):
+        service.import_weights(world.registry, world.starter, Tier.GOLD, "v1", ADMIN)
+
+
+def test_an_import_that_cannot_start_says_so_on_the_version(world: World) -> None:
+    world.register("v1")
+    world.starter.failing = True
+    with pytest.raises(RuntimeError):
+        service.import_weights(world.registry, world.starter, Tier.GOLD, "v1", ADMIN)
+    version = world.registry.get_version(Tier.GOLD, "v1")
+    assert version is not None
+    assert version.weights is not None
+    assert version.weights.status == WeightsStatus.FAILED
 
 
 def test_a_good_version_goes_in_service(world: World) -> None:
-    # Given a registered version, deployed by a studio user
+    # Given a registered version, imported and deployed by an admin
     state = world.start("v1")
     assert world.registry.state(Tier.GOLD).deploying is not None
 
@@ -141,16 +239,28 @@ def test_a_good_version_goes_in_service(world: World) -> None:
     assert version.smoke.passed
     state_after = world.registry.state(Tier.GOLD)
     assert (state_after.live_version, state_after.deploying) == ("v1", None)
+    # and the record CloudFormation reads names it: a stack update keeps serving it
+    assert world.serving.get("gold") == done.model_name
 
 
-def test_the_new_model_has_the_image_and_role_of_the_one_it_replaces(world: World) -> None:
+def test_the_new_model_reads_its_staged_weights_in_isolation_with_the_image_and_role_it_replaces(
+    world: World,
+) -> None:
     done = world.flow(world.start("v1"))
     described = world.hosting.handle("DescribeModel", {"ModelName": done.model_name})
     initial = world.hosting.handle("DescribeModel", {"ModelName": done.previous_model})
 
     assert described["PrimaryContainer"]["Image"] == initial["PrimaryContainer"]["Image"]
     assert described["ExecutionRoleArn"] == initial["ExecutionRoleArn"]
-    assert described["PrimaryContainer"]["Environment"]["HF_MODEL_ID"] == "Qwen/Qwen2.5-3B-Instruct-AWQ"
+    container = described["PrimaryContainer"]
+    assert container["Environment"]["HF_MODEL_ID"] == "/opt/ml/model"
+    assert container["ModelDataSource"]["S3DataSource"] == {
+        "S3Uri": f"s3://{world.store.bucket}/{model('v1').staged_prefix}",
+        "S3DataType": "S3Prefix",
+        "CompressionType": "None",
+    }
+    client = world.deps.hosting._client  # type: ignore[attr-defined]
+    assert client.requests["CreateModel"][-1]["EnableNetworkIsolation"] is True
 
 
 def test_a_version_whose_smoke_test_fails_is_rolled_back(world: World) -> None:
@@ -163,8 +273,9 @@ def test_a_version_whose_smoke_test_fails_is_rolled_back(world: World) -> None:
     # When the flow runs
     done = world.flow(state)
 
-    # Then v1's model serves again, v2 is failed with the reason, v1 is still live
+    # Then v1's model serves again (and stays recorded), v2 is failed with the reason, v1 is still live
     assert world.hosting.serving_model(GOLD) == serving_v1
+    assert world.serving.get("gold") == serving_v1
     v2 = world.registry.get_version(Tier.GOLD, "v2")
     assert v2 is not None
     assert v2.status == VersionStatus.FAILED
@@ -217,16 +328,18 @@ def test_abort_releases_the_tier_and_says_why(world: World) -> None:
 
 def test_one_deployment_per_tier_at_a_time(world: World) -> None:
     world.start("v1")
-    service.register_version(world.registry, Tier.GOLD, spec("v2"), STUDIO)
+    world.register("v2")
+    world.stage("v2")
     with pytest.raises(Conflict, match="already running"):
-        service.deploy(world.registry, world.starter, Tier.GOLD, "v2", STUDIO)
+        service.deploy(world.registry, world.starter, Tier.GOLD, "v2", ADMIN)
 
 
 def test_a_deployment_that_cannot_start_gives_the_tier_back(world: World) -> None:
-    service.register_version(world.registry, Tier.GOLD, spec("v1"), STUDIO)
+    world.register("v1")
+    world.stage("v1")
     world.starter.failing = True
     with pytest.raises(RuntimeError):
-        service.deploy(world.registry, world.starter, Tier.GOLD, "v1", STUDIO)
+        service.deploy(world.registry, world.starter, Tier.GOLD, "v1", ADMIN)
     assert world.registry.state(Tier.GOLD).deploying is None
     version = world.registry.get_version(Tier.GOLD, "v1")
     assert version is not None
@@ -235,24 +348,25 @@ def test_a_deployment_that_cannot_start_gives_the_tier_back(world: World) -> Non
 
 def test_rollback_redeploys_the_version_before_the_live_one(world: World) -> None:
     with pytest.raises(Conflict, match="no earlier version"):
-        service.roll_back(world.registry, world.starter, Tier.GOLD, STUDIO)
+        service.roll_back(world.registry, world.starter, Tier.GOLD, ADMIN)
     world.flow(world.start("v1"))
     world.flow(world.start("v2"))
     assert world.registry.state(Tier.GOLD).history == ["v1", "v2"]
 
-    started = service.roll_back(world.registry, world.starter, Tier.GOLD, STUDIO)
+    started = service.roll_back(world.registry, world.starter, Tier.GOLD, ADMIN)
     assert (started.deployment.kind, started.deployment.version) == ("rollback", "v1")
     world.flow(DeployState(deployment=started.deployment))
 
     assert world.registry.state(Tier.GOLD).history == ["v1"]
     assert world.hosting.serving_model(GOLD) == sagemaker_model_name(GOLD, "v1")
+    assert world.serving.get("gold") == sagemaker_model_name(GOLD, "v1")
     statuses = {v.version: v.status for v in world.registry.tier(Tier.GOLD)[1]}
     assert statuses == {"v1": VersionStatus.IN_SERVICE, "v2": VersionStatus.ROLLED_BACK}
 
 
 def test_unknown_versions_and_steps_are_clear_errors(world: World) -> None:
     with pytest.raises(NotFound, match="GET /models/gold"):
-        service.deploy(world.registry, world.starter, Tier.GOLD, "v9", STUDIO)
+        service.deploy(world.registry, world.starter, Tier.GOLD, "v9", ADMIN)
     with pytest.raises(Exception, match="Unknown deployment step"):
         run_step("explode", DeployState.model_validate(world.start("v1").model_dump()), world.deps)
 

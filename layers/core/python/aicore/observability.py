@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -12,12 +13,25 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_xray_sdk import global_sdk_config
 from aws_xray_sdk.core import xray_recorder  # the recorder Powertools' Tracer uses
 
-from aicore.topology import SERVICE
+from aicore.topology import ENVIRONMENT_DIMENSION, SERVICE
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, patch_modules=["botocore"])  # AWS calls only: patching every
 # library X-Ray knows imports requests, sqlite3 and more into every cold start
 metrics = Metrics(namespace=SERVICE, service=SERVICE)
+
+
+def environment_name() -> str:
+    """The environment a function runs in (`ENVIRONMENT`, which cdk/ and the local runtime set)."""
+    return os.environ.get("ENVIRONMENT", "local")
+
+
+def metric_dimensions() -> dict[str, str]:
+    """Dimensions every custom metric carries besides `service`: two environments never mix."""
+    return {ENVIRONMENT_DIMENSION: environment_name()}
+
+
+metrics.set_default_dimensions(**metric_dimensions())
 
 Handler = Callable[..., Any]
 

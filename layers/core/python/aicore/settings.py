@@ -24,6 +24,7 @@ class Settings(BaseModel):
     sessions_table: str
     world_table: str
     archive_bucket: str
+    models_bucket: str | None = None  # staged model weights (the import flow writes there)
     event_bus_name: str
     models_table: str
     gold_endpoint: str
@@ -51,6 +52,9 @@ class Settings(BaseModel):
     session_archive_state_machine_arn: str | None = None
     session_rehydrate_state_machine_arn: str | None = None
     model_deploy_state_machine_arn: str | None = None
+    model_import_state_machine_arn: str | None = None
+    # Where the import flow reads pinned revisions (tests point it at a local stand-in).
+    model_hub_url: str = "https://huggingface.co"
     # The router's wall-clock deadlines are the latency budgets times this: 1 on the tiers' GPUs,
     # more where a laptop's CPU model stands in for them.
     model_deadline_scale: float = Field(1.0, gt=0, le=1000)

@@ -51,6 +51,9 @@ class Table:
 class Bucket:
     name: str
     description: str
+    # Objects are written once and rarely read again: they move to colder storage classes
+    # (cdk.json `archive`). Otherwise they stay in S3 Standard (e.g. weights read at every start).
+    archival: bool = False
 
     @property
     def env_var(self) -> str:
@@ -77,6 +80,11 @@ class ModelTier:
     def component_env_var(self) -> str:
         """The inference component serving this tier: `InvokeEndpoint`'s `InferenceComponentName`."""
         return f"{self.name.upper()}_INFERENCE_COMPONENT"
+
+    def serving_parameter(self, env: str) -> str:
+        """SSM parameter naming the SageMaker model this tier serves: the registry writes it,
+        CloudFormation reads it (one owner for which model a tier serves)."""
+        return f"/{SERVICE}/{env}/model-tiers/{self.name}/serving-model"
 
 
 @dataclass(frozen=True)
@@ -169,6 +177,18 @@ class Function:
     # Model deployment on these tiers (SageMaker control plane): create and describe models, describe
     # and update the tier's inference component, and pass the tier's model execution role to SageMaker.
     manages_model_tiers: tuple[ModelTier, ...] = ()
+    # states:DescribeExecution on executions of these machines (it must also start them).
+    awaits_state_machines: tuple[StateMachine, ...] = ()
+    # Each tier's serving-model parameter (`ModelTier.serving_parameter`): write puts or deletes it.
+    serving_records: tuple[tuple[ModelTier, Access], ...] = ()
+    # Concurrent executions reserved for this function at production scale (cdk.json's
+    # `lambda.reserved_concurrency_factor` scales it per environment; 0 there: none reserved).
+    # It is both a floor (a flood elsewhere cannot take them) and a ceiling (a flood here cannot
+    # take more): a floor for the doors ($connect, the authorizer), a ceiling for npc.say.
+    reserved_concurrency: int | None = None
+    # New versions take traffic gradually through its `live` alias (CodeDeploy canary, rolled
+    # back on errors); otherwise the alias moves at once. How gradually is per environment.
+    gradual_deployment: bool = False
 
     @property
     def arn_variable(self) -> str:
@@ -256,9 +276,16 @@ class Topology:
         for fn in self.all_functions:
             problems += [
                 f"{fn.name}: model tier {m.name!r} is not in the topology"
-                for m in fn.manages_model_tiers
+                for m in (*fn.manages_model_tiers, *(t for t, _ in fn.serving_records))
                 if m not in self.model_tiers
             ]
+            problems += [
+                f"{fn.name} awaits {m.name} without starting it"
+                for m in fn.awaits_state_machines
+                if m not in fn.starts_state_machines
+            ]
+            if fn.reserved_concurrency is not None and fn.reserved_concurrency < 1:
+                problems.append(f"{fn.name}: reserved_concurrency must be at least 1 (or None)")
             for machine in fn.starts_state_machines:
                 if machine not in self.state_machines:
                     problems.append(f"{fn.name}: state machine {machine.name!r} is not in the topology")
@@ -268,7 +295,24 @@ class Topology:
                     )
         for machine in self.state_machines:
             problems += [f"{machine.name}: no function {f!r}" for f in machine.invokes if f not in functions]
+        problems += self._tier_setup_problems()
         return problems
+
+    def _tier_setup_problems(self) -> list[str]:
+        """Every model tier needs the setup function, reading and writing its serving record."""
+        if not self.model_tiers:
+            return []
+        setup = next((f for f in self.functions if f.name == MODEL_TIER_SETUP), None)
+        if setup is None:
+            return [
+                f"model tiers need the {MODEL_TIER_SETUP} function (their CloudFormation custom resource)"
+            ]
+        recorded = {t for t, access in setup.serving_records if access == Access.READ_WRITE}
+        return [
+            f"{MODEL_TIER_SETUP} must read and write the serving record of tier {t.name!r}"
+            for t in self.model_tiers
+            if t not in recorded
+        ]
 
     def check(self) -> None:
         """Raise with every problem at once (synth and a unit test call this)."""
@@ -282,6 +326,13 @@ def _duplicates(kind: str, names: list[str]) -> list[str]:
     return [f"{kind} {name!r} is declared twice" for name in twice]
 
 
+def scaled_reservation(reserved: int | None, factor: float) -> int | None:
+    """A function's reserved concurrency in an environment: None (none reserved) or at least 1."""
+    if reserved is None or factor == 0:
+        return None
+    return max(1, round(reserved * factor))
+
+
 def physical_name(env: str, logical: str) -> str:
     """Name of a resource in an environment, e.g. `aicore-dev-sessions`."""
     return f"{SERVICE}-{env}-{logical}"
@@ -290,8 +341,10 @@ def physical_name(env: str, logical: str) -> str:
 RW = Access.READ_WRITE
 R = Access.READ
 
-# Custom metrics (namespace SERVICE, dimensions `service` and TIER_DIMENSION) that the dashboard
-# and the alarms read: emitted by the NPC turn for each model call.
+# Custom metrics (namespace SERVICE, dimensions `service`, ENVIRONMENT_DIMENSION and TIER_DIMENSION)
+# that the dashboard and the alarms read: emitted by the NPC turn for each model call. Every custom
+# metric carries the environment, so two environments in one account never mix.
+ENVIRONMENT_DIMENSION = "environment"
 TIER_DIMENSION = "tier"
 FIRST_TOKEN_METRIC = "FirstTokenMs"
 TOKENS_PER_SECOND_METRIC = "TokensPerSecond"
@@ -308,6 +361,11 @@ SESSION_DORMANCY_INDEX = Index("dormancy", partition_key="dormancy_shard", sort_
 SESSION_ARCHIVE_FLOW = "session-archive"
 SESSION_REHYDRATE_FLOW = "session-rehydrate"
 MODEL_DEPLOY_FLOW = "model-deploy"
+MODEL_IMPORT_FLOW = "model-import"
+# The function CloudFormation's per-tier custom resource runs (it records every tier's serving model),
+# and the attribute its answer carries: the SageMaker model the tier's component serves.
+MODEL_TIER_SETUP = "model-tier-setup"
+SERVING_MODEL_ATTRIBUTE = "ServingModel"
 
 # The resources, declared once and referenced by object below (a typo is a NameError, not a
 # grant on nothing).
@@ -326,7 +384,10 @@ WORLD = Table(
     ttl_attribute="expires_at",  # markers of turns already remembered expire
 )
 MODELS = Table("models", "Model registry: versions per tier, what serves each tier, deployments in flight.")
-ARCHIVE = Bucket("archive", "Cold sessions, compressed.")
+ARCHIVE = Bucket("archive", "Cold sessions, compressed.", archival=True)
+MODEL_WEIGHTS = Bucket(
+    "models", "Model weights at pinned revisions, staged by the import flow for SageMaker."
+)
 GOLD = ModelTier("gold")
 SILVER = ModelTier("silver")
 
@@ -334,6 +395,11 @@ MODEL_DEPLOY = StateMachine(
     name=MODEL_DEPLOY_FLOW,
     description="Deploys a model version; keeps it if a real generation works, else rolls back.",
     invokes=("model-deploy-steps",),
+)
+MODEL_IMPORT = StateMachine(
+    name=MODEL_IMPORT_FLOW,
+    description="Copies a model's pinned revision from the hub into the models bucket, checking every file.",
+    invokes=("model-import-steps",),
 )
 SESSION_ARCHIVE = StateMachine(
     name=SESSION_ARCHIVE_FLOW,
@@ -348,7 +414,7 @@ SESSION_REHYDRATE = StateMachine(
 
 TOPOLOGY = Topology(
     tables=(CONNECTIONS, SESSIONS, WORLD, MODELS),
-    buckets=(ARCHIVE,),
+    buckets=(ARCHIVE, MODEL_WEIGHTS),
     bus=EventBus(),
     model_tiers=(GOLD, SILVER),
     event_sources=(NPC_SOURCE, SESSIONS_SOURCE),
@@ -359,6 +425,8 @@ TOPOLOGY = Topology(
         memory_mb=256,
         timeout_s=5,
         reads_jwt_key=True,
+        reserved_concurrency=50,  # every connect and uncached HTTP call passes here
+        gradual_deployment=True,
     ),
     functions=(
         Function(
@@ -369,6 +437,8 @@ TOPOLOGY = Topology(
             timeout_s=10,
             websocket_routes=("$connect",),
             tables=((CONNECTIONS, Access.WRITE),),
+            reserved_concurrency=50,  # players can always connect, whatever npc.say is doing
+            gradual_deployment=True,
         ),
         Function(
             name="ws-disconnect",
@@ -400,6 +470,8 @@ TOPOLOGY = Topology(
             publishes_events=True,
             model_tiers=(GOLD, SILVER),
             pushes_to_clients=True,
+            reserved_concurrency=300,  # a ceiling: ~5x the 1,000-player load (README, What it costs)
+            gradual_deployment=True,
         ),
         Function(
             name="sessions-api",
@@ -419,6 +491,7 @@ TOPOLOGY = Topology(
             buckets=((ARCHIVE, RW),),  # reads answer from a cold session's archive; writes rehydrate
             publishes_events=True,
             starts_state_machines=(SESSION_ARCHIVE,),
+            gradual_deployment=True,
         ),
         Function(
             name="session-ws",
@@ -431,6 +504,7 @@ TOPOLOGY = Topology(
             buckets=((ARCHIVE, RW),),
             publishes_events=True,
             pushes_to_clients=True,
+            gradual_deployment=True,
         ),
         Function(
             name="session-summarizer",
@@ -478,6 +552,7 @@ TOPOLOGY = Topology(
             code="functions/worlds_api",
             http_routes=(HttpRoute("GET", "/worlds/{world}/npcs"),),
             tables=((WORLD, R),),
+            gradual_deployment=True,
         ),
         Function(
             name="npc-memory",
@@ -499,10 +574,11 @@ TOPOLOGY = Topology(
                 HttpRoute("PUT", "/worlds/{world}/players/me/performance"),
             ),
             tables=((WORLD, RW),),
+            gradual_deployment=True,
         ),
         Function(
             name="models-api",
-            description="HTTP API for studios: list, register, deploy and roll back model versions.",
+            description="HTTP API for admins: list, register, import, deploy and roll back model versions.",
             code="functions/models_api",
             memory_mb=256,
             timeout_s=10,
@@ -510,11 +586,13 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/models/{tier}"),
                 HttpRoute("POST", "/models/{tier}/versions"),
                 HttpRoute("GET", "/models/{tier}/versions/{version}"),
+                HttpRoute("POST", "/models/{tier}/versions/{version}/import"),
                 HttpRoute("POST", "/models/{tier}/versions/{version}/deploy"),
                 HttpRoute("POST", "/models/{tier}/rollback"),
             ),
             tables=((MODELS, RW),),
-            starts_state_machines=(MODEL_DEPLOY,),
+            starts_state_machines=(MODEL_DEPLOY, MODEL_IMPORT),
+            gradual_deployment=True,
         ),
         Function(
             name="model-deploy-steps",
@@ -525,9 +603,32 @@ TOPOLOGY = Topology(
             tables=((MODELS, RW),),
             model_tiers=(GOLD, SILVER),  # the smoke test is a real invocation
             manages_model_tiers=(GOLD, SILVER),
+            serving_records=(
+                (GOLD, Access.WRITE),
+                (SILVER, Access.WRITE),
+            ),  # the version that goes in service
+        ),
+        Function(
+            name="model-import-steps",
+            description="Model import steps: list a pinned revision, copy and check each file, record it.",
+            code="functions/model_import_steps",
+            memory_mb=1024,  # network throughput grows with memory; one 64 MiB part is buffered
+            timeout_s=900,  # one file per invocation: a 5 GB shard at ~20 MB/s fits
+            tables=((MODELS, RW),),
+            buckets=((MODEL_WEIGHTS, RW),),
+        ),
+        Function(
+            name=MODEL_TIER_SETUP,
+            description="CloudFormation custom resource: stage a tier's weights, say which model it serves.",
+            code="functions/model_tier_setup",
+            memory_mb=256,
+            timeout_s=60,
+            starts_state_machines=(MODEL_IMPORT,),
+            awaits_state_machines=(MODEL_IMPORT,),
+            serving_records=((GOLD, RW), (SILVER, RW)),
         ),
     ),
-    state_machines=(MODEL_DEPLOY, SESSION_ARCHIVE, SESSION_REHYDRATE),
+    state_machines=(MODEL_DEPLOY, MODEL_IMPORT, SESSION_ARCHIVE, SESSION_REHYDRATE),
 )
 
 

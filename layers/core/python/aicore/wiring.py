@@ -13,8 +13,10 @@ if TYPE_CHECKING:
     from aicore.aws.events import EventBridgePublisher
     from aicore.aws.flows import StepFunctionsStarter
     from aicore.aws.model_registry import DynamoModelRegistry
+    from aicore.aws.model_store import S3ModelStore
     from aicore.aws.sagemaker_hosting import SageMakerHosting
     from aicore.aws.sagemaker_runtime import SageMakerEndpoint
+    from aicore.aws.serving_record import SsmServingRecord
     from aicore.aws.session_archive import S3SessionArchive
     from aicore.aws.sessions.compaction import DynamoCompactionStore
     from aicore.aws.sessions.store import DynamoSessionStore
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from aicore.llm.endpoint import TierTarget
     from aicore.llm.router import Router
     from aicore.modelops.deploy import DeployDeps
+    from aicore.modelops.staging import ImportDeps
+    from aicore.modelops.tier_setup import TierSetupDeps
     from aicore.npc.turn import LoreCache, TurnDeps
     from aicore.sessions.actions import SessionActionDeps
     from aicore.sessions.compaction import ModelSummarizer
@@ -187,9 +191,48 @@ def model_registry() -> DynamoModelRegistry:
 @lru_cache(maxsize=1)
 def model_flows() -> StepFunctionsStarter:
     from aicore.aws.flows import StepFunctionsStarter
-    from aicore.modelops.service import MODEL_DEPLOY
+    from aicore.topology import MODEL_DEPLOY_FLOW, MODEL_IMPORT_FLOW
 
-    return StepFunctionsStarter({MODEL_DEPLOY: get_settings().model_deploy_state_machine_arn})
+    settings = get_settings()
+    return StepFunctionsStarter(
+        {
+            MODEL_DEPLOY_FLOW: settings.model_deploy_state_machine_arn,
+            MODEL_IMPORT_FLOW: settings.model_import_state_machine_arn,
+        }
+    )
+
+
+@lru_cache(maxsize=1)
+def serving_record() -> SsmServingRecord:
+    from aicore.aws.serving_record import SsmServingRecord
+
+    return SsmServingRecord(get_settings().environment)
+
+
+@lru_cache(maxsize=1)
+def model_store() -> S3ModelStore:
+    from aicore.aws.model_store import S3ModelStore
+
+    bucket = get_settings().models_bucket
+    if not bucket:
+        raise RuntimeError("MODELS_BUCKET is not set: this function cannot stage model weights.")
+    return S3ModelStore(bucket)
+
+
+def import_deps() -> ImportDeps:
+    from aicore.modelops.hub import HttpHub
+    from aicore.modelops.staging import ImportDeps
+
+    return ImportDeps(
+        hub=HttpHub(get_settings().model_hub_url), store=model_store(), registry=model_registry()
+    )
+
+
+def tier_setup_deps() -> TierSetupDeps:
+    from aicore.aws.flows import StepFunctionsWatcher
+    from aicore.modelops.tier_setup import TierSetupDeps
+
+    return TierSetupDeps(flows=model_flows(), watcher=StepFunctionsWatcher(), serving=serving_record())
 
 
 @lru_cache(maxsize=1)
@@ -207,6 +250,7 @@ def deploy_deps() -> DeployDeps:
     return DeployDeps(
         registry=model_registry(),
         hosting=model_hosting(),
+        serving=serving_record(),
         endpoint=model_endpoint(),
         targets={Tier(t): target for t, target in tier_targets().items()},
         poll_seconds=settings.model_deploy_poll_s,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_ssm import SSMClient
     from mypy_boto3_stepfunctions import SFNClient
 
 # Accessors are named `<service>_client`: plain `events` would be shadowed by the submodule
@@ -42,6 +43,10 @@ def s3_client() -> S3Client:
 
 def stepfunctions_client() -> SFNClient:
     return cast("SFNClient", _client("stepfunctions"))
+
+
+def ssm_client() -> SSMClient:
+    return cast("SSMClient", _client("ssm"))
 
 
 def sagemaker_client() -> SageMakerClient:

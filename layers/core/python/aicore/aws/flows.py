@@ -37,3 +37,16 @@ class StepFunctionsStarter:
                 raise
             return FlowStarted(execution_arn=execution_arn(arn, name), started=False)
         return FlowStarted(execution_arn=started["executionArn"], started=True)
+
+
+class StepFunctionsWatcher:
+    """`FlowWatcher` over `states:DescribeExecution`."""
+
+    @cached_property
+    def _client(self) -> Any:
+        return aws.stepfunctions_client()
+
+    def status(self, execution_arn: str) -> tuple[str, str | None]:
+        described = self._client.describe_execution(executionArn=execution_arn)
+        cause = described.get("cause") or described.get("error")
+        return str(described["status"]), str(cause) if cause else None

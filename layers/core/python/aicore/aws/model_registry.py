@@ -18,8 +18,10 @@ from aicore.modelops.models import (
     Deployment,
     ModelVersion,
     SmokeResult,
+    StagedWeights,
     TierState,
     VersionStatus,
+    WeightsStatus,
 )
 from aicore.modelops.registry import HISTORY_LIMIT, TIER_SK, tier_pk, version_sk
 
@@ -112,6 +114,37 @@ class DynamoModelRegistry:
             Key={"pk": tier_pk(deployment.tier), "sk": version_sk(deployment.version)},
             UpdateExpression="SET sagemaker_model = :m, updated_at = :now",
             ExpressionAttributeValues={":m": sagemaker_model, ":now": utc_now()},
+        )
+
+    def begin_import(self, tier: Tier, version: str, execution_name: str) -> None:
+        weights = StagedWeights(status=WeightsStatus.IMPORTING, execution_name=execution_name)
+        try:
+            self._table.update_item(
+                Key={"pk": tier_pk(tier), "sk": version_sk(version)},
+                UpdateExpression="SET weights = :w, updated_at = :now",
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(weights) OR weights.#status <> :importing)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":w": _doc(weights),
+                    ":importing": WeightsStatus.IMPORTING.value,
+                    ":now": utc_now(),
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise Conflict(
+                f"An import of version {version} of the {tier} tier is running already: wait for it.",
+                {"tier": tier.value, "version": version},
+            ) from None
+
+    def record_weights(self, tier: Tier, version: str, weights: StagedWeights) -> None:
+        self._table.update_item(
+            Key={"pk": tier_pk(tier), "sk": version_sk(version)},
+            UpdateExpression="SET weights = :w, updated_at = :now",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":w": _doc(weights), ":now": utc_now()},
         )
 
     def succeed(self, deployment: Deployment, smoke: SmokeResult | None) -> TierState:

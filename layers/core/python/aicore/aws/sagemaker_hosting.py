@@ -44,10 +44,20 @@ class SageMakerHosting:
             environment=dict(container.get("Environment") or {}),
         )
 
-    def create_model(self, name: str, image: str, environment: dict[str, str], role_arn: str | None) -> None:
+    def create_model(
+        self, name: str, image: str, environment: dict[str, str], role_arn: str | None, *, model_data: str
+    ) -> None:
         request: dict[str, Any] = {
             "ModelName": name,
-            "PrimaryContainer": {"Image": image, "Mode": "SingleModel", "Environment": environment},
+            "PrimaryContainer": {
+                "Image": image,
+                "Mode": "SingleModel",
+                "Environment": environment,
+                "ModelDataSource": {
+                    "S3DataSource": {"S3Uri": model_data, "S3DataType": "S3Prefix", "CompressionType": "None"}
+                },
+            },
+            "EnableNetworkIsolation": True,
         }
         if role_arn:
             request["ExecutionRoleArn"] = role_arn

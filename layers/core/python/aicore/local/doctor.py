@@ -1,9 +1,11 @@
 """`aicore doctor`: preflight checks before `cdk deploy -c env=<env> --all`.
 
-Checks AWS credentials (STS), the region, the CDK bootstrap stack (its SSM version parameter),
-the SageMaker quotas for the instances the environment may scale to (Service Quotas), and the
-node, npm and CDK CLI versions. Every failing check says how to fix it. A check that cannot run
-fails with its error; none crashes the doctor.
+Checks AWS credentials (STS), the region and, for a production environment, that cdk.json pins
+it to the account and region in use, the CDK bootstrap stack (its SSM version parameter), the
+SageMaker quotas for the instances the environment may scale to (Service Quotas), the Lambda
+concurrency its reservations need, the licences of the models the tiers serve, and the node,
+npm and CDK CLI versions. Every failing check says how to fix it. A check that cannot run fails
+with its error; none crashes the doctor.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import Any
 
 import boto3
 
-from aicore.llm.endpoints_config import load_endpoints
-from aicore.topology import TOPOLOGY
+from aicore.llm.endpoints_config import load_endpoints, non_commercial
+from aicore.topology import TOPOLOGY, scaled_reservation
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
 BOOTSTRAP_QUALIFIER = "hnb659fds"  # the CDK default; cdk.json sets no other
@@ -29,6 +31,8 @@ MIN_BOOTSTRAP_VERSION = 6  # what the synthesized templates' CheckBootstrapVersi
 MIN_NODE = 20
 SUPPORTED_NODE = 22  # node 20 is end-of-life for jsii (aws-cdk-lib's runtime)
 ENVIRONMENTS_KEY = "aicore:environments"
+UNRESERVED_MINIMUM = 100  # Lambda keeps this much of an account's concurrency unreserved
+CONCURRENCY_QUOTA = "L-B99A9384"  # Service Quotas: Lambda concurrent executions
 
 Runner = Callable[[list[str]], str | None]
 
@@ -80,10 +84,99 @@ def required_instances(env: str, root: Path) -> dict[str, int]:
     return needed
 
 
-def configured_region(env: str, root: Path) -> str | None:
+def _environment(env: str, root: Path) -> dict[str, Any]:
     context = json.loads((root / "cdk.json").read_text(encoding="utf-8"))["context"]
-    region = context[ENVIRONMENTS_KEY][env].get("region")
+    environment: dict[str, Any] = context[ENVIRONMENTS_KEY][env]
+    return environment
+
+
+def configured_region(env: str, root: Path) -> str | None:
+    region = _environment(env, root).get("region")
     return str(region) if region else None
+
+
+def configured_account(env: str, root: Path) -> str | None:
+    account = _environment(env, root).get("account")
+    return str(account) if account else None
+
+
+def is_production(env: str, root: Path) -> bool:
+    return bool(_environment(env, root).get("production"))
+
+
+def required_concurrency(env: str, root: Path) -> int:
+    """The account concurrency the environment's reservations need (0: it reserves nothing)."""
+    factor = float(_environment(env, root)["lambda"]["reserved_concurrency_factor"])
+    reserved = [scaled_reservation(f.reserved_concurrency, factor) for f in TOPOLOGY.all_functions]
+    total = sum(r for r in reserved if r)
+    return total + UNRESERVED_MINIMUM if total else 0
+
+
+def check_pinned(env: str, account: str | None, region: str | None, root: Path) -> Result:
+    """A production environment deploys only to the account and region cdk.json pins it to."""
+    if not is_production(env, root):
+        return Result("pinned account", "ok", f"{env} is not a production environment: not pinned")
+    pinned_account, pinned_region = configured_account(env, root), configured_region(env, root)
+    if pinned_account is None or pinned_region is None:
+        return Result(
+            "pinned account",
+            "FAIL",
+            f"{env} is a production environment, but cdk.json pins no account or region",
+            f'set "account" and "region" of "{env}" in cdk.json (context "{ENVIRONMENTS_KEY}"), '
+            "and alarms.email; synth refuses it until then",
+        )
+    if account is not None and account != pinned_account:
+        return Result(
+            "pinned account",
+            "FAIL",
+            f"your credentials are for {account}, cdk.json pins {env} to {pinned_account}",
+            f"use credentials for {pinned_account} (e.g. `export AWS_PROFILE=<its profile>`)",
+        )
+    return Result("pinned account", "ok", f"{env} is pinned to {pinned_account} in {pinned_region}")
+
+
+def check_licences(root: Path) -> Result:
+    """The models the deployed tiers serve: may a studio ship a game that uses them?"""
+    endpoints = load_endpoints(root / "endpoints")
+    deployed = {t.name: endpoints[t.name] for t in TOPOLOGY.model_tiers if t.name in endpoints}
+    restricted = non_commercial(deployed)
+    if restricted:
+        names = ", ".join(
+            f"{t} ({c.model.hf_model_id}: {c.licence.name})" for t, c in sorted(restricted.items())
+        )
+        return Result(
+            "model licences",
+            "warn",
+            f"not licensed for commercial use: {names}",
+            "serve a model your studio may ship (endpoints/<tier>.json; endpoints/options/ lists "
+            "alternatives), or get the licensor's written permission",
+        )
+    licences = ", ".join(f"{t}: {c.licence.name}" for t, c in sorted(deployed.items()))
+    return Result("model licences", "ok", licences)
+
+
+def check_concurrency(client: Any, needed: int) -> Result:
+    """The account's Lambda concurrency covers the environment's reservations plus 100 unreserved."""
+    if needed == 0:
+        return Result("Lambda concurrency", "ok", "this environment reserves none")
+    try:
+        limit = int(client.get_account_settings()["AccountLimit"]["ConcurrentExecutions"])
+    except Exception as error:  # a doctor reports, never crashes
+        return Result(
+            "Lambda concurrency",
+            "FAIL",
+            f"cannot read the account's Lambda limits: {error}",
+            "allow lambda:GetAccountSettings",
+        )
+    if limit < needed:
+        return Result(
+            "Lambda concurrency",
+            "FAIL",
+            f"{limit} concurrent executions; the reservations need {needed} (they plus 100 unreserved)",
+            f"aws service-quotas request-service-quota-increase --service-code lambda "
+            f"--quota-code {CONCURRENCY_QUOTA} --desired-value {max(needed, 1000)}",
+        )
+    return Result("Lambda concurrency", "ok", f"{limit} allowed, {needed} needed")
 
 
 def check_credentials(session: boto3.session.Session) -> tuple[Result, str | None]:
@@ -227,6 +320,7 @@ def diagnose(
     root: Path = REPO_ROOT,
     run: Runner | None = None,
     quotas_client: Any = None,
+    lambda_client: Any = None,
 ) -> list[Result]:
     run = run or run_command
     known = environments(root)
@@ -238,13 +332,16 @@ def diagnose(
     results.append(credentials)
     region = region or session.region_name
     results.append(check_region(region, configured_region(env, root)))
+    results.append(check_pinned(env, account, region, root))
     if account and region:
         results.append(check_bootstrap(session, account, region))
         client = quotas_client or session.client("service-quotas", region_name=region)
         results += check_quotas(client, region, required_instances(env, root))
+        lambdas = lambda_client or session.client("lambda", region_name=region)
+        results.append(check_concurrency(lambdas, required_concurrency(env, root)))
     else:
         results.append(Result("CDK bootstrap and quotas", "skip", "need credentials and a region first"))
-    results += [check_node(run), check_npm(run), check_cdk_cli(run, root)]
+    results += [check_licences(root), check_node(run), check_npm(run), check_cdk_cli(run, root)]
     return results
 
 

@@ -18,7 +18,7 @@ from aicore.errors import AicoreError, ModelUnavailable, NotFound
 from aicore.llm.endpoint import ChatCall, ModelEndpoint, TierTarget
 from aicore.llm.tiers import Tier
 from aicore.llm.wire import ChatMessage
-from aicore.modelops.hosting import ModelHosting
+from aicore.modelops.hosting import ModelHosting, ServingRecord
 from aicore.modelops.models import DeployState, SmokeResult, sagemaker_model_name
 from aicore.modelops.registry import ModelRegistry
 from aicore.observability import logger
@@ -42,6 +42,7 @@ class DeploymentError(AicoreError):
 class DeployDeps:
     registry: ModelRegistry
     hosting: ModelHosting
+    serving: ServingRecord
     endpoint: ModelEndpoint
     targets: Mapping[Tier, TierTarget]
     poll_seconds: int = 30
@@ -51,11 +52,20 @@ class DeployDeps:
 
 
 def prepare(state: DeployState, deps: DeployDeps) -> DeployState:
-    """Creates the version's SageMaker model, like the one serving now but for its weights and settings."""
+    """Creates the version's SageMaker model, like the one serving now but for its weights and settings.
+
+    The weights are the version's staged copy in the models bucket; the container runs with network
+    isolation (it never reaches a hub).
+    """
     deployment = state.deployment
     version = deps.registry.get_version(deployment.tier, deployment.version)
     if version is None:
         raise NotFound(f"The {deployment.tier} tier has no version {deployment.version!r}.")
+    if not version.staged or version.weights is None or not version.weights.s3_uri:
+        raise DeploymentError(
+            f"Version {version.version} has no staged weights: import it first "
+            f"(POST /models/{deployment.tier}/versions/{version.version}/import)."
+        )
     target = _target(deps, deployment.tier)
     component = deps.hosting.describe_component(target)
     if component.status != "InService":
@@ -66,7 +76,11 @@ def prepare(state: DeployState, deps: DeployDeps) -> DeployState:
     model_name = sagemaker_model_name(component.name, version.version)
     if deps.hosting.describe_model(model_name) is None:
         deps.hosting.create_model(
-            model_name, version.image_uri or serving.image, version.environment, serving.role_arn
+            model_name,
+            version.image_uri or serving.image,
+            version.environment,
+            serving.role_arn,
+            model_data=version.weights.s3_uri,
         )
     deps.registry.record_model(deployment, model_name)
     return state.model_copy(
@@ -144,7 +158,9 @@ def smoke_test(state: DeployState, deps: DeployDeps) -> DeployState:
 
 
 def keep(state: DeployState, deps: DeployDeps) -> DeployState:
-    """The version serves: the registry says so, the tier is free for the next deployment."""
+    """The version serves: the registry says so (and records the model CloudFormation must keep
+    serving), and the tier is free for the next deployment."""
+    deps.serving.put(state.deployment.tier, state.model_name, overwrite=True)
     deps.registry.succeed(state.deployment, state.smoke)
     return state.model_copy(update={"status": "in_service"})
 

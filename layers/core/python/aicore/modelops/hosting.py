@@ -40,10 +40,29 @@ class ModelHosting(Protocol):
         """None if there is no such model."""
         ...
 
-    def create_model(self, name: str, image: str, environment: dict[str, str], role_arn: str | None) -> None:
-        """Creates the model; one of that name existing already is fine (a step that runs twice)."""
+    def create_model(
+        self, name: str, image: str, environment: dict[str, str], role_arn: str | None, *, model_data: str
+    ) -> None:
+        """Creates the model with network isolation, its weights the uncompressed S3 prefix
+        `model_data`; one of that name existing already is fine (a step that runs twice)."""
         ...
 
     def update_component(self, component: ComponentView, model_name: str) -> None:
         """Starts serving `model_name` from the component; its other settings stay."""
         ...
+
+
+class ServingRecord(Protocol):
+    """Which SageMaker model serves each tier, as the registry last deployed it.
+
+    The registry owns this record (the deployment flow writes it when a version goes in service);
+    CloudFormation reads it, so a stack update keeps serving what the registry deployed.
+    """
+
+    def get(self, tier: str) -> str | None: ...
+
+    def put(self, tier: str, model_name: str, *, overwrite: bool) -> None:
+        """Records `model_name`; with `overwrite=False`, only if nothing is recorded yet."""
+        ...
+
+    def delete(self, tier: str) -> None: ...

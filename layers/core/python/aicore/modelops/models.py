@@ -40,8 +40,28 @@ DEPLOYABLE = frozenset(
 )
 
 
+class WeightsStatus(StrEnum):
+    IMPORTING = "importing"  # the import flow is copying the pinned revision into the models bucket
+    STAGED = "staged"  # every file is in the models bucket, sizes and hashes checked
+    FAILED = "failed"  # the import failed; `failure` says why (importing again is safe)
+
+
+class StagedWeights(BaseModel):
+    """Where a version's weights are in the environment's models bucket, and whether they are all there."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    status: WeightsStatus
+    s3_uri: str | None = None  # s3://<models bucket>/hf/<model>/<revision>/ once staged
+    files: int = 0
+    bytes: int = 0
+    execution_name: str | None = None
+    failure: str | None = None
+    updated_at: str = Field(default_factory=utc_now)
+
+
 class VersionSpec(BaseModel):
-    """What a studio registers: which weights, and how the serving container runs them."""
+    """What an admin registers: which weights (a pinned revision), and how the container runs them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -73,15 +93,20 @@ class ModelVersion(VersionSpec):
     deployed_at: str | None = None
     failure: str | None = None
     smoke: SmokeResult | None = None
+    weights: StagedWeights | None = None  # None: never imported
 
     @classmethod
     def register(cls, tier: Tier, spec: VersionSpec, by: str) -> ModelVersion:
         return cls(
             tier=tier,
             created_by=by,
-            environment=container_environment(spec.model, spec.engine),
+            environment=container_environment(spec.engine),
             **spec.model_dump(),
         )
+
+    @property
+    def staged(self) -> bool:
+        return self.weights is not None and self.weights.status == WeightsStatus.STAGED
 
     def spec(self) -> VersionSpec:
         return VersionSpec.model_validate(self.model_dump(include=set(VersionSpec.model_fields)))

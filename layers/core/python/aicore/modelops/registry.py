@@ -15,6 +15,7 @@ from aicore.modelops.models import (
     Deployment,
     ModelVersion,
     SmokeResult,
+    StagedWeights,
     TierState,
     VersionStatus,
 )
@@ -51,6 +52,14 @@ class ModelRegistry(Protocol):
         ...
 
     def record_model(self, deployment: Deployment, sagemaker_model: str) -> None: ...
+
+    def begin_import(self, tier: Tier, version: str, execution_name: str) -> None:
+        """Marks the version's weights importing; `Conflict` if an import of it is running already."""
+        ...
+
+    def record_weights(self, tier: Tier, version: str, weights: StagedWeights) -> None:
+        """What the import flow staged for the version (or why it could not)."""
+        ...
 
     def succeed(self, deployment: Deployment, smoke: SmokeResult | None) -> TierState:
         """The version serves: it joins (deploy) or ends (rollback) the tier's history; lock released."""

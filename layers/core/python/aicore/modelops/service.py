@@ -1,4 +1,8 @@
-"""Model management for studio users: list, register, deploy and roll back model versions."""
+"""Model management: list, register, import, deploy and roll back model versions of the shared tiers.
+
+The tiers serve every world, so managing their models is the platform's business: admin tokens
+only. A studio token, of any world, is refused (403) like a player's.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,21 @@ from aicore.auth import Caller, Role
 from aicore.errors import Conflict, Forbidden, NotFound
 from aicore.flows import FlowStarter
 from aicore.llm.tiers import Tier
-from aicore.modelops.models import Deployment, DeployState, ModelVersion, TierState, VersionSpec
+from aicore.modelops.models import (
+    Deployment,
+    DeployState,
+    ModelVersion,
+    StagedWeights,
+    TierState,
+    VersionSpec,
+    WeightsStatus,
+)
 from aicore.modelops.registry import ModelRegistry
-from aicore.topology import MODEL_DEPLOY_FLOW
+from aicore.modelops.staging import ImportRequest, ImportState
+from aicore.topology import MODEL_DEPLOY_FLOW, MODEL_IMPORT_FLOW
 
-MODEL_DEPLOY = MODEL_DEPLOY_FLOW  # the state machine, by topology name
+MODEL_DEPLOY = MODEL_DEPLOY_FLOW  # the state machines, by topology name
+MODEL_IMPORT = MODEL_IMPORT_FLOW
 
 
 class TierView(BaseModel):
@@ -32,25 +46,32 @@ class DeploymentStarted(BaseModel):
     execution_arn: str
 
 
-def require_studio(caller: Caller) -> None:
-    if not (caller.has(Role.STUDIO) or caller.has(Role.ADMIN)):
-        raise Forbidden("Managing models takes a studio or admin token.")
+class ImportStarted(BaseModel):
+    tier: Tier
+    version: str
+    execution_arn: str
+
+
+def require_model_admin(caller: Caller) -> None:
+    """The model tiers are shared by every world: only an admin manages what they serve."""
+    if not caller.has(Role.ADMIN):
+        raise Forbidden("Managing the shared model tiers takes an admin token.")
 
 
 def tier_view(registry: ModelRegistry, tier: Tier, caller: Caller) -> TierView:
-    require_studio(caller)
+    require_model_admin(caller)
     state, versions = registry.tier(tier)
     return _view(state, versions)
 
 
 def get_version(registry: ModelRegistry, tier: Tier, version: str, caller: Caller) -> ModelVersion:
-    require_studio(caller)
+    require_model_admin(caller)
     return _require_version(registry, tier, version)
 
 
 def register_version(registry: ModelRegistry, tier: Tier, spec: VersionSpec, caller: Caller) -> ModelVersion:
     """Registers a version once; registering the same spec again returns it, another spec is a conflict."""
-    require_studio(caller)
+    require_model_admin(caller)
     version = ModelVersion.register(tier, spec, caller.subject)
     existing = registry.create_version(version)
     if existing is None:
@@ -64,17 +85,45 @@ def register_version(registry: ModelRegistry, tier: Tier, spec: VersionSpec, cal
     return existing
 
 
+def import_weights(
+    registry: ModelRegistry, starter: FlowStarter, tier: Tier, version: str, caller: Caller
+) -> ImportStarted:
+    """Starts the import flow: the version's pinned revision is copied into the models bucket."""
+    require_model_admin(caller)
+    found = _require_version(registry, tier, version)
+    name = _execution_name(tier, f"import-{found.version}")
+    registry.begin_import(tier, found.version, name)
+    request = ImportRequest(model=found.model, tier=tier, version=found.version, execution_name=name)
+    try:
+        started = starter.start(MODEL_IMPORT, name, ImportState(request=request).model_dump(mode="json"))
+    except Exception:
+        failed = StagedWeights(
+            status=WeightsStatus.FAILED, execution_name=name, failure="the import flow could not be started"
+        )
+        registry.record_weights(tier, found.version, failed)
+        raise
+    return ImportStarted(tier=tier, version=found.version, execution_arn=started.execution_arn)
+
+
 def deploy(
     registry: ModelRegistry, starter: FlowStarter, tier: Tier, version: str, caller: Caller
 ) -> DeploymentStarted:
-    require_studio(caller)
+    require_model_admin(caller)
     state, _ = registry.tier(tier)
-    return _start(registry, starter, state, _require_version(registry, tier, version), caller, "deploy")
+    found = _require_version(registry, tier, version)
+    if not found.staged:
+        status = found.weights.status.value if found.weights else "not imported"
+        raise Conflict(
+            f"Version {version} of the {tier} tier has no staged weights ({status}): "
+            f"import it first with POST /models/{tier}/versions/{version}/import.",
+            {"tier": tier.value, "version": version, "weights": status},
+        )
+    return _start(registry, starter, state, found, caller, "deploy")
 
 
 def roll_back(registry: ModelRegistry, starter: FlowStarter, tier: Tier, caller: Caller) -> DeploymentStarted:
     """Deploys the version that served before the live one; the live one becomes `rolled_back`."""
-    require_studio(caller)
+    require_model_admin(caller)
     state, _ = registry.tier(tier)
     if state.previous_version is None:
         raise Conflict(

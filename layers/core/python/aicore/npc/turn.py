@@ -19,7 +19,7 @@ from aicore.frames import NpcSay
 from aicore.llm.router import Completion, ModelRequest, Router
 from aicore.npc.prompt import build_prompt
 from aicore.npc.token_stream import DEFAULT_INTERVAL_S, TokenStream
-from aicore.observability import in_parallel, traced
+from aicore.observability import in_parallel, metric_dimensions, traced
 from aicore.performance import DEFAULT_MODE, NPC_SAY_PROFILES
 from aicore.sessions.models import NewMessage, Participant, ParticipantKind
 from aicore.sessions.service import SessionService
@@ -206,6 +206,8 @@ def npc_voice(caller: Caller, npc: Npc) -> Caller:
 def _record_metrics(completion: Completion) -> None:
     """One EMF record per turn, with its own tier dimension (the handler's shared metrics keep none)."""
     turn = EphemeralMetrics(namespace=SERVICE, service=SERVICE)
+    for name, value in metric_dimensions().items():
+        turn.add_dimension(name=name, value=value)
     turn.add_dimension(name=TIER_DIMENSION, value=completion.tier)
     turn.add_metric(name=FIRST_TOKEN_METRIC, unit=MetricUnit.Milliseconds, value=completion.first_token_ms)
     turn.add_metric(
