@@ -82,7 +82,7 @@ def _grant_data(
             owner,
             wildcard_resource(f"<{logical_id(bucket)}.Arn>/*"),
             f"{declared.name} is declared {access.value} on the {bucket_name} bucket: objects are keyed by "
-            "session id, unknown at deploy time.",
+            "ids (sessions, worlds, documents) unknown at deploy time.",
         )
     if declared.publishes_events:
         resources.bus.grant_put_events_to(principal)

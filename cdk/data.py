@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from aicore.topology import Topology, physical_name
+from aicore.topology import Bucket, Topology, physical_name
 from cdk.config import EnvironmentConfig
 from cdk.nag import acknowledge
 
@@ -72,7 +72,6 @@ class DataStore(Construct):
             "This bucket receives the server access logs of the data buckets; "
             "logging it into itself would loop.",
         )
-        lifecycle = config.archive
         self.buckets: dict[str, s3.Bucket] = {}
         for bucket in topology.buckets:
             # No bucket_name: S3 names are global, so CloudFormation picks a unique one and every
@@ -87,23 +86,51 @@ class DataStore(Construct):
                 object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
                 server_access_logs_bucket=self.access_logs,
                 server_access_logs_prefix=f"{bucket.name}/",
-                lifecycle_rules=[
-                    s3.LifecycleRule(
-                        id="cold-sessions",
-                        transitions=[
-                            s3.Transition(
-                                storage_class=s3.StorageClass.INFREQUENT_ACCESS,
-                                transition_after=Duration.days(lifecycle.infrequent_access_after_days),
-                            ),
-                            # Instant retrieval: a cold session is rehydrated while a player waits.
-                            s3.Transition(
-                                storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
-                                transition_after=Duration.days(lifecycle.glacier_ir_after_days),
-                            ),
-                        ],
-                        noncurrent_version_expiration=Duration.days(lifecycle.noncurrent_expire_after_days),
-                        abort_incomplete_multipart_upload_after=Duration.days(7),
-                    )
-                ],
+                lifecycle_rules=_lifecycle(bucket, config),
                 removal_policy=RemovalPolicy.RETAIN,
             )
+
+
+SCRATCH_EXPIRE_DAYS = 7  # far longer than any flow that writes scratch objects runs
+
+
+def _lifecycle(bucket: Bucket, config: EnvironmentConfig) -> list[s3.LifecycleRule]:
+    """Cold storage for buckets read rarely (cold sessions), Standard for the rest; scratch prefixes
+    expire; old object versions expire everywhere."""
+    lifecycle = config.archive
+    if bucket.cold_storage:
+        rules = [
+            s3.LifecycleRule(
+                id="cold-sessions",
+                transitions=[
+                    s3.Transition(
+                        storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                        transition_after=Duration.days(lifecycle.infrequent_access_after_days),
+                    ),
+                    # Instant retrieval: a cold session is rehydrated while a player waits.
+                    s3.Transition(
+                        storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                        transition_after=Duration.days(lifecycle.glacier_ir_after_days),
+                    ),
+                ],
+                noncurrent_version_expiration=Duration.days(lifecycle.noncurrent_expire_after_days),
+                abort_incomplete_multipart_upload_after=Duration.days(7),
+            )
+        ]
+    else:
+        rules = [
+            s3.LifecycleRule(
+                id="old-versions",
+                noncurrent_version_expiration=Duration.days(lifecycle.noncurrent_expire_after_days),
+                abort_incomplete_multipart_upload_after=Duration.days(7),
+            )
+        ]
+    rules += [
+        s3.LifecycleRule(
+            id=f"scratch-{prefix.strip('/').replace('/', '-')}",
+            prefix=prefix,
+            expiration=Duration.days(SCRATCH_EXPIRE_DAYS),
+        )
+        for prefix in bucket.scratch_prefixes
+    ]
+    return rules

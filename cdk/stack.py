@@ -78,6 +78,8 @@ class AicoreStack(Stack):
         for tier in topology.model_tiers:
             environment[tier.env_var] = tiers[tier.name].endpoint_name
             environment[tier.component_env_var] = tiers[tier.name].component_name
+            if endpoints[tier.name].engine.engine == "tei":  # embedders record the model by name
+                environment[f"{tier.name.upper()}_MODEL"] = endpoints[tier.name].model.hf_model_id
         functions = Functions(
             self, "functions", topology=topology, config=config, sources=sources, environment=environment
         )

@@ -49,8 +49,16 @@ class Table:
 
 @dataclass(frozen=True)
 class Bucket:
+    """An S3 bucket (private, encrypted, TLS only, versioned).
+
+    `cold_storage`: objects move to cheaper classes as they age (for what is read rarely);
+    `scratch_prefixes`: objects under these prefixes are intermediate results and expire.
+    """
+
     name: str
     description: str
+    cold_storage: bool = True
+    scratch_prefixes: tuple[str, ...] = ()
 
     @property
     def env_var(self) -> str:
@@ -308,6 +316,7 @@ SESSION_DORMANCY_INDEX = Index("dormancy", partition_key="dormancy_shard", sort_
 SESSION_ARCHIVE_FLOW = "session-archive"
 SESSION_REHYDRATE_FLOW = "session-rehydrate"
 MODEL_DEPLOY_FLOW = "model-deploy"
+KNOWLEDGE_INGEST_FLOW = "knowledge-ingest"
 
 # The resources, declared once and referenced by object below (a typo is a NameError, not a
 # grant on nothing).
@@ -327,8 +336,16 @@ WORLD = Table(
 )
 MODELS = Table("models", "Model registry: versions per tier, what serves each tier, deployments in flight.")
 ARCHIVE = Bucket("archive", "Cold sessions, compressed.")
+# Read on every cold start of a function that searches lore: it stays in S3 Standard.
+KNOWLEDGE = Bucket(
+    "knowledge",
+    "Lore documents as uploaded, chunks and vectors between ingestion steps, versioned search indexes.",
+    cold_storage=False,
+    scratch_prefixes=("work/",),
+)
 GOLD = ModelTier("gold")
 SILVER = ModelTier("silver")
+EMBED = ModelTier("embed")  # sentence embeddings for lore (and memory) search: endpoints/embed.json
 
 MODEL_DEPLOY = StateMachine(
     name=MODEL_DEPLOY_FLOW,
@@ -340,6 +357,11 @@ SESSION_ARCHIVE = StateMachine(
     description="A dormant or suspended session moves to S3; its head stays as a tombstone.",
     invokes=("session-archiver",),
 )
+KNOWLEDGE_INGEST = StateMachine(
+    name=KNOWLEDGE_INGEST_FLOW,
+    description="A lore document is chunked, embedded and indexed; the new index version is published.",
+    invokes=("knowledge-steps",),
+)
 SESSION_REHYDRATE = StateMachine(
     name=SESSION_REHYDRATE_FLOW,
     description="A cold session comes back from S3 into DynamoDB, as it was.",
@@ -348,9 +370,9 @@ SESSION_REHYDRATE = StateMachine(
 
 TOPOLOGY = Topology(
     tables=(CONNECTIONS, SESSIONS, WORLD, MODELS),
-    buckets=(ARCHIVE,),
+    buckets=(ARCHIVE, KNOWLEDGE),
     bus=EventBus(),
-    model_tiers=(GOLD, SILVER),
+    model_tiers=(GOLD, SILVER, EMBED),
     event_sources=(NPC_SOURCE, SESSIONS_SOURCE),
     authorizer=Function(
         name="authorizer",
@@ -526,8 +548,34 @@ TOPOLOGY = Topology(
             model_tiers=(GOLD, SILVER),  # the smoke test is a real invocation
             manages_model_tiers=(GOLD, SILVER),
         ),
+        Function(
+            name="lore-api",
+            description="HTTP API over lore: upload documents (ingested by a flow), list them, search.",
+            code="functions/lore_api",
+            memory_mb=1024,  # a world's index is searched in memory
+            timeout_s=30,
+            http_routes=(
+                HttpRoute("POST", "/worlds/{world}/lore/documents"),
+                HttpRoute("GET", "/worlds/{world}/lore/documents"),
+                HttpRoute("GET", "/worlds/{world}/lore/search"),
+            ),
+            tables=((WORLD, RW),),  # document records, index pointers, NPCs (their knowledge filters)
+            buckets=((KNOWLEDGE, RW),),  # writes uploaded documents, reads indexes
+            model_tiers=(EMBED,),  # the query's vector
+            starts_state_machines=(KNOWLEDGE_INGEST,),
+        ),
+        Function(
+            name="knowledge-steps",
+            description="Steps of the lore ingestion flow: chunk, embed, index, publish, fail.",
+            code="functions/knowledge_steps",
+            memory_mb=1769,  # one full vCPU: BM25 and the index are built in process
+            timeout_s=300,
+            tables=((WORLD, RW),),
+            buckets=((KNOWLEDGE, RW),),
+            model_tiers=(EMBED,),
+        ),
     ),
-    state_machines=(MODEL_DEPLOY, SESSION_ARCHIVE, SESSION_REHYDRATE),
+    state_machines=(MODEL_DEPLOY, SESSION_ARCHIVE, SESSION_REHYDRATE, KNOWLEDGE_INGEST),
 )
 
 
