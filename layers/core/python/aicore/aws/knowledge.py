@@ -55,6 +55,8 @@ class DynamoKnowledgeStore:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             existing = error.response.get("Item") or self._item(document.world_id, document.document_id)
+            if existing is None:  # removed since: nothing to return but the race itself
+                raise
             return LoreDocument.model_validate(_model_fields(_plain(existing)))
         return None
 

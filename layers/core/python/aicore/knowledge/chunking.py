@@ -76,7 +76,13 @@ def _sections(text: str) -> Iterator[_Section]:
 
 def _pack(body: str, policy: ChunkPolicy) -> Iterator[str]:
     """Paragraphs packed into chunks of at most `max_chars`, overlapping where a section spills."""
-    pieces = [p for paragraph in _paragraphs(body) for p in _fit(paragraph, policy.max_chars)]
+    # A paragraph cut into pieces leaves room in each for the overlap the next chunk starts with.
+    cut = policy.max_chars - policy.overlap_chars - 2
+    pieces = [
+        piece
+        for paragraph in _paragraphs(body)
+        for piece in ([paragraph] if len(paragraph) <= policy.max_chars else _fit(paragraph, cut))
+    ]
     current: list[str] = []
     size = 0
     for piece in pieces:
