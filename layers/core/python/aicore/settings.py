@@ -66,8 +66,8 @@ class Settings(BaseSettings):
     # in-process WordLlama vectors, which need its weights), hybrid fusion, and input bounds
     # (unset: the defaults of `aicore.knowledge`).
     knowledge_embedder: Literal["embed", "static"] = "embed"
-    knowledge_fusion: Literal["rrf", "weighted"] = "rrf"
-    knowledge_keyword_weight: float = Field(1.0, ge=0, le=10)
+    knowledge_fusion: Literal["rrf", "weighted"] = "weighted"
+    knowledge_keyword_weight: float = Field(0.3, ge=0, le=10)
     knowledge_vector_weight: float = Field(1.0, ge=0, le=10)
     knowledge_rrf_k: int = Field(60, ge=1, le=1000)
     knowledge_chunk_chars: int = Field(800, ge=100, le=8000)

@@ -3,7 +3,10 @@
 Two methods, chosen in settings:
 - `rrf`, reciprocal rank fusion: `w_k / (k + keyword rank) + w_v / (k + vector rank)`. Ranks, not
   scores, so BM25's unbounded scale and cosine's narrow one need no calibration.
-- `weighted`: `w_k * keyword / best keyword + w_v * max(cosine, 0)`, each in [0, 1].
+- `weighted`: `w_k * keyword / ceiling + w_v * max(cosine, 0)`, each part in [0, 1], where the
+  ceiling is the best score the query could get (each of its terms where it scores highest): a
+  chunk that shares one stray word of a five-word query gets a fifth of the keyword weight, so
+  keyword noise does not bury a chunk that means the same as the query.
 A chunk no query word occurs in gets no keyword part; without a query vector, only keywords rank.
 """
 
@@ -21,8 +24,9 @@ if TYPE_CHECKING:
 class FusionWeights(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    method: Literal["rrf", "weighted"] = "rrf"
-    keyword: float = Field(1.0, ge=0, le=10)
+    # Tuned on the labelled lore set (bench/knowledge.py): see docs/knowledge.md.
+    method: Literal["rrf", "weighted"] = "weighted"
+    keyword: float = Field(0.3, ge=0, le=10)
     vector: float = Field(1.0, ge=0, le=10)
     rrf_k: int = Field(60, ge=1, le=1000)
 
@@ -41,15 +45,19 @@ def fuse(
     vector: NDArray[np.float32] | None,
     allowed: NDArray[np.bool_],
     weights: FusionWeights,
+    keyword_ceiling: float | None = None,
 ) -> NDArray[np.float64]:
-    """The fused score of every chunk; chunks not `allowed` (or matching nothing) score 0."""
+    """The fused score of every chunk; chunks not `allowed` (or matching nothing) score 0.
+
+    `keyword_ceiling`: the query's best possible keyword score (`weighted`; default: the best
+    keyword score found)."""
     matched = allowed & (keyword > 0)
     if weights.method == "rrf":
         total = np.where(matched, weights.keyword / (weights.rrf_k + ranks(keyword, matched)), 0.0)
         if vector is not None:
             total += np.where(allowed, weights.vector / (weights.rrf_k + ranks(vector, allowed)), 0.0)
         return total
-    best = float(keyword[matched].max()) if matched.any() else 0.0
+    best = keyword_ceiling or (float(keyword[matched].max()) if matched.any() else 0.0)
     total = np.where(matched, weights.keyword * keyword / best, 0.0) if best > 0 else np.zeros(len(keyword))
     if vector is not None:
         total += np.where(allowed, weights.vector * np.clip(vector, 0.0, None), 0.0)

@@ -84,7 +84,8 @@ class KnowledgeIndex:
             return []
         keyword = self.keyword.scores(query)
         vector = None if query_vector is None else self.vectors @ np.asarray(query_vector, dtype=np.float32)
-        total = fuse(keyword, vector, self.allowed(audience), weights)
+        ceiling = self.keyword.ceiling(query) if weights.method == "weighted" else None
+        total = fuse(keyword, vector, self.allowed(audience), weights, ceiling)
         return [self._hit(i, keyword, vector, total) for i in top(total, limit)]
 
     def _hit(

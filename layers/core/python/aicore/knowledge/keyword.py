@@ -79,6 +79,16 @@ class KeywordIndex:
             return np.zeros(self._size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)
 
+    def ceiling(self, query: str) -> float:
+        """The best score this query could get: each of its terms where it scores highest.
+
+        A chunk's score over this is the share of the query it matches as well as any chunk does,
+        comparable across queries (a stray match of one word of five is worth a fifth)."""
+        terms = [t for t in dict.fromkeys(query_terms(query)) if t in self._retriever.vocab_dict]
+        if not terms or self._size == 0:
+            return 0.0
+        return float(sum(np.max(self._retriever.get_scores([t])) for t in terms))
+
     def to_arrays(self) -> dict[str, NDArray[Any]]:
         scores = self._retriever.scores
         arrays: dict[str, NDArray[Any]] = {f"bm25_{name}": np.asarray(scores[name]) for name in _ARRAYS}
