@@ -29,6 +29,9 @@ SAGEMAKER_SDK = "sagemaker-core==2.27.0"
 LAMBDA_PLATFORM = (
     "--platform",
     "manylinux2014_aarch64",
+    # Lambda's Python 3.12 runs on Amazon Linux 2023 (glibc 2.34): newer wheels (numpy 2.4) are 2_28 only.
+    "--platform",
+    "manylinux_2_28_aarch64",
     "--python-version",
     "3.12",
     "--implementation",
