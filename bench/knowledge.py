@@ -70,7 +70,10 @@ first = None
 times = []
 for n, query in enumerate(queries):
     begin = time.perf_counter()
-    vector = embedder.embed([query])[0] if index.embedder == embedder.name else None
+    if index.embedder == embedder.name:
+        vector = embedder.embed([query])[0]
+    else:  # an index of another embedder's size: a stand-in query vector (times only)
+        vector = index.vectors[n % len(index.vectors)]
     index.search(query, vector, Audience.npc("borin", "smiths", "Emberfall"), 5, FusionWeights())
     times.append((time.perf_counter() - begin) * 1000)
 print(json.dumps({"import_ms": (imported - started) * 1000, "read_ms": (read - imported) * 1000,
@@ -168,14 +171,8 @@ def ingest_through_the_flow(runtime: LocalRuntime) -> dict[str, Any]:
     }
 
 
-def embed_tier_throughput(chunks: list[Chunk], sample: int = 64) -> dict[str, Any]:
-    (endpoint,) = local_embedding_endpoint_names(ENV)
-    embedder = EndpointEmbedder(
-        TierTarget(endpoint, endpoint),
-        "sentence-transformers/all-MiniLM-L6-v2",
-        384,
-        endpoint=SageMakerEndpoint(),
-    )
+def embed_tier_throughput(chunks: list[Chunk], sample: int = 32) -> dict[str, Any]:
+    embedder = _tier()
     texts = [c.searchable() for c in chunks[:sample]]
     embedder.embed(texts[:2])  # the model loads on first use
     started = time.perf_counter()
@@ -255,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     wide_data = wide.to_bytes()
     report["index_1mb"]["object_mb_384d"] = round(len(wide_data) / 1e6, 2)
-    report["index_1mb"]["cold_process_384d_keyword_and_vector"] = cold_search(wide_data, args.searches)
+    report["index_1mb"]["cold_process_384d"] = cold_search(wide_data, args.searches)
 
     runtime = LocalRuntime(RuntimeOptions(port=free_port(), knowledge_embedder="static", seed_lore=True))
     runtime.start()

@@ -15,11 +15,17 @@ import random
 from dataclasses import dataclass
 
 LORE: dict[str, str] = {
-    "forge": "Emberfall's great forge sits on a vent of the volcano, so its fire has not gone out in three hundred years.",
+    "forge": (
+        "Emberfall's great forge sits on a vent of the volcano, so"
+        " its fire has not gone out in three hundred years."
+    ),
     "goose": "The Gilded Goose is the only inn in Emberfall; Mira serves mutton stew and rents six beds.",
     "regent": "Since the king vanished, a council of five regents governs the town and meets every new moon.",
     "library": "The Sunken Library lies under the eastern lake and can be entered only when the tide is low.",
-    "borin": "Borin Ironhand, a dwarf smith, once made blades for the royal guard and still works beside the great forge.",
+    "borin": (
+        "Borin Ironhand, a dwarf smith, once made blades for the"
+        " royal guard and still works beside the great forge."
+    ),
     "sable": "Sable is a hooded wanderer who trades secrets on the roads around the town.",
     "heron": "Letters of the old monarch are sealed with wax pressed into the shape of a crowned heron.",
     "tithe": "Every smith pays a tithe of one ingot in ten to the regents' treasury.",
@@ -27,7 +33,9 @@ LORE: dict[str, str] = {
     "mine": "The north mine closed after a cave-in killed eleven miners two winters ago.",
     "moons": "The world has two moons, Ash and Ember; when both are full the tide is highest.",
     "festival": "At midsummer the townsfolk float paper lanterns on the lake to honour the drowned scholars.",
-    "scholars": "The library's builders were scholars of the Azure Order who drowned when the valley flooded.",
+    "scholars": (
+        "The library's builders were scholars of the Azure Order who drowned when the valley flooded."
+    ),
     "flood": "Two centuries ago the river was dammed by a landslide and the valley filled into a lake.",
     "ferry": "Old Tamsin rows a ferry across the lake for two copper coins a passenger.",
     "tamsin": "Tamsin lost both sons in the flood of the north mine and distrusts the regents.",
@@ -46,8 +54,12 @@ LORE: dict[str, str] = {
     "cheese": "Goat cheese from Emberfall is aged in the cold caves of the north mine's lower galleries.",
     "wool": "Shepherds shear their flocks before the spring thaw and sell the wool to weavers.",
     "weavers": "The weavers' guild dyes cloth red with madder root and sells it to the coast.",
-    "guilds": "Three guilds hold power in town: smiths, weavers and miners; each sends one voice to the council.",
-    "council-seats": "Besides the three guild voices, two council seats belong to the temple and the old nobility.",
+    "guilds": (
+        "Three guilds hold power in town: smiths, weavers and miners; each sends one voice to the council."
+    ),
+    "council-seats": (
+        "Besides the three guild voices, two council seats belong to the temple and the old nobility."
+    ),
     "nobility": "The last noble house, the Varens, live in a crumbling manor above the vineyards.",
     "vineyards": "Vines on the volcanic soil give a sharp white wine called Ember Tears.",
     "wine": "Ember Tears is sold by the cask to merchants who carry it across the mountains.",

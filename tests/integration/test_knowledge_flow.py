@@ -100,7 +100,8 @@ def test_a_1mb_corpus_ingests_through_the_real_flow(runtime: LocalRuntime) -> No
     status, body = _call(runtime, "GET", f"/worlds/{world}{oath_query}", studio)
     assert any(r["text"] == secret["text"] for r in body["data"]["results"])
     status, body = _call(runtime, "GET", f"/worlds/{world}{oath_query}", player)
-    assert status == 200 and all(r["text"] != secret["text"] for r in body["data"]["results"])
+    assert status == 200
+    assert all(r["text"] != secret["text"] for r in body["data"]["results"])
 
 
 def test_the_demo_worlds_lore_is_ingested_and_each_npc_knows_only_its_share(runtime: LocalRuntime) -> None:
@@ -114,10 +115,13 @@ def test_the_demo_worlds_lore_is_ingested_and_each_npc_knows_only_its_share(runt
         assert status == 200, body
         return " ".join(r["text"] for r in body["data"]["results"])
 
-    assert "crowned heron" in texts("&npc=sable") and "second one records" not in texts("&npc=sable")
-    assert "second one records" in texts("&npc=mira") and "crowned heron" not in texts("&npc=mira")
+    assert "crowned heron" in texts("&npc=sable")
+    assert "second one records" not in texts("&npc=sable")
+    assert "second one records" in texts("&npc=mira")
+    assert "crowned heron" not in texts("&npc=mira")
     public = texts("", local_token("p-1", "demo"))
-    assert "crowned heron" not in public and "second one records" not in public
+    assert "crowned heron" not in public
+    assert "second one records" not in public
 
 
 def test_a_document_with_nothing_to_search_fails_with_its_reason(runtime: LocalRuntime) -> None:
@@ -154,7 +158,8 @@ def test_the_embed_tier_answers_through_invoke_endpoint(runtime: LocalRuntime) -
         "Ferry across the lake.",
     ]
     vectors = embedder.embed(texts)
-    assert vectors.shape == (6, 384) and not vectors[1].any()
+    assert vectors.shape == (6, 384)
+    assert not vectors[1].any()
     assert np.allclose(np.linalg.norm(vectors[[0, 2, 3, 4, 5]], axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[4] > vectors[0] @ vectors[5]  # meaning, not words
     too_many = EndpointEmbedder(

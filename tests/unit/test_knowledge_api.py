@@ -109,9 +109,12 @@ def _texts(reply: Reply) -> list[str]:
 
 def test_an_upload_is_accepted_then_ingested_then_listed_ready(edge: HttpEdge) -> None:
     reply = _post(edge, PUBLIC)
-    assert reply.status == 202 and reply.body["ok"] and reply.body["operation"] == "lore.documents.create"
+    assert reply.status == 202
+    assert reply.body["ok"]
+    assert reply.body["operation"] == "lore.documents.create"
     document_id = reply.body["data"]["document_id"]
-    assert reply.body["data"]["status"] == "ingesting" and reply.body["data"]["created"]
+    assert reply.body["data"]["status"] == "ingesting"
+    assert reply.body["data"]["created"]
     listed = edge.call("GET", "/worlds/demo/lore/documents", caller=STUDIO).body["data"]["documents"]
     assert [(d["document_id"], d["status"]) for d in listed] == [(document_id, "ingesting")]
     _run_flows(edge)
@@ -124,12 +127,14 @@ def test_a_retried_upload_with_the_same_key_is_one_document(edge: HttpEdge) -> N
     again = _post(edge, PUBLIC, key="upload-1")
     assert first.body["data"]["document_id"] == again.body["data"]["document_id"]
     assert again.body["data"]["created"] is False
-    assert len(edge.knowledge.documents) == 1 and len(edge.flows.started) == 1
+    assert len(edge.knowledge.documents) == 1
+    assert len(edge.flows.started) == 1
     other = _post(edge, SECRET, key="upload-1")
     assert (other.status, other.body["error"]["code"]) == (409, "conflict")
     _run_flows(edge)
     done = _post(edge, PUBLIC, key="upload-1")
-    assert done.body["data"]["status"] == "ready" and done.body["data"]["execution_arn"] is None
+    assert done.body["data"]["status"] == "ready"
+    assert done.body["data"]["execution_arn"] is None
 
 
 def test_each_npc_retrieves_only_what_it_may_know(edge: HttpEdge) -> None:
@@ -142,8 +147,10 @@ def test_each_npc_retrieves_only_what_it_may_know(edge: HttpEdge) -> None:
     sable = _texts(_search(edge, f"{query}&npc=sable"))
     public = _texts(_search(edge, query, caller=PLAYER))
     assert len(everything) == 3
-    assert SECRET["text"] in borin and LETTERS["text"] not in borin
-    assert LETTERS["text"] in sable and SECRET["text"] not in sable
+    assert SECRET["text"] in borin
+    assert LETTERS["text"] not in borin
+    assert LETTERS["text"] in sable
+    assert SECRET["text"] not in sable
     assert public == [t for t in everything if t not in (SECRET["text"], LETTERS["text"])]
     result = _search(edge, f"{query}&npc=borin").body["data"]["results"][0]
     assert set(result) >= {"chunk_id", "document_id", "text", "scores"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from hypothesis import given, settings
@@ -48,7 +49,7 @@ def test_a_long_section_spills_into_bounded_chunks_that_overlap() -> None:
     chunks = chunk_document(_source(" ".join(sentences)), POLICY)
     assert len(chunks) > 3
     assert all(len(c.text) <= POLICY.max_chars for c in chunks)
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         last_sentence = re.split(r"(?<=\.)\s+", before.text)[-1]
         assert after.text.startswith(last_sentence)  # the cut is never the only place a fact lives
 

@@ -38,9 +38,12 @@ def test_search_finds_by_keyword_and_by_vector() -> None:
     vector = HashEmbedder().embed(["where is the inn"])[0]
     (hit,) = index.search("where is the inn", vector, Audience.studio(), 1, FusionWeights())
     assert hit.chunk_id == "d:1"
-    assert hit.scores.keyword > 0 and hit.scores.vector is not None and hit.scores.total > 0
+    assert hit.scores.keyword > 0
+    assert hit.scores.vector is not None
+    assert hit.scores.total > 0
     (keyword_only,) = index.search("ledger", None, Audience.studio(), 1, FusionWeights())
-    assert keyword_only.chunk_id == "d:3" and keyword_only.scores.vector is None
+    assert keyword_only.chunk_id == "d:3"
+    assert keyword_only.scores.vector is None
 
 
 def test_an_index_reads_back_as_it_was_written() -> None:
@@ -88,7 +91,8 @@ def test_the_knowledge_base_loads_an_index_once_per_version_and_makes_no_call_wh
     for _ in range(3):
         hits = knowledge.relevant("demo", Audience.studio(), "the inn", limit=4, pointers=pointers)
     # Then each index was loaded once, no pointer was read again, and both worlds answered
-    assert objects.index_reads == 2 and store.pointer_reads == 1
+    assert objects.index_reads == 2
+    assert store.pointer_reads == 1
     assert {h.world_id for h in hits} == {"demo", GLOBAL_WORLD}
     # And a new version is loaded once it is current
     _published(store, objects, _index("demo", "v2"))
@@ -106,9 +110,11 @@ def test_a_query_vector_is_made_once_per_embedder_or_not_at_all() -> None:
     given = knowledge.relevant(
         "demo", Audience.studio(), "the inn", vectors={"test:hash": embedder.embed(["inn"])[0]}
     )
-    assert embedder.calls == 2 and all(h.scores.vector is not None for h in given)
+    assert embedder.calls == 2
+    assert all(h.scores.vector is not None for h in given)
     keywords = knowledge.relevant("demo", Audience.studio(), "the inn", embed_query=False)
-    assert embedder.calls == 2 and all(h.scores.vector is None for h in keywords)
+    assert embedder.calls == 2
+    assert all(h.scores.vector is None for h in keywords)
 
 
 def test_another_worlds_npc_never_reads_this_worlds_lore() -> None:

@@ -35,9 +35,10 @@ WORLD = "demo"
 @pytest.fixture
 def deps() -> IngestDeps:
     embedder = HashEmbedder()
+    store = FakeKnowledgeStore()  # one table holds records and pointers, as in DynamoDB
     return IngestDeps(
-        documents=FakeKnowledgeStore(),
-        pointers=FakeKnowledgeStore(),
+        documents=store,
+        pointers=store,
         objects=FakeKnowledgeObjects(),
         embedder=lambda: embedder,
         chunking=ChunkPolicy(max_chars=200, overlap_chars=40),
@@ -45,7 +46,6 @@ def deps() -> IngestDeps:
 
 
 def _upload(deps: IngestDeps, document_id: str, text: str) -> None:
-    deps.pointers = deps.documents  # one table holds both, as in DynamoDB
     deps.documents.create(
         LoreDocument(
             document_id=document_id,
@@ -103,7 +103,9 @@ def test_a_document_is_chunked_embedded_indexed_and_published(deps: IngestDeps) 
     _upload(deps, "doc-a", "# Forge\n\nBorin forges swords.\n\n# Inn\n\nMira keeps the inn.")
     _ingest(deps, "doc-a")
     document = deps.documents.get(WORLD, "doc-a")
-    assert document is not None and document.status is DocumentStatus.READY and document.chunks == 2
+    assert document is not None
+    assert document.status is DocumentStatus.READY
+    assert document.chunks == 2
     index = _current(deps)
     assert [c.heading for c in index.chunks] == ["Forge", "Inn"]
     assert document.index_version == index.version
@@ -134,7 +136,8 @@ def test_two_flows_racing_on_one_world_keep_both_documents(deps: IngestDeps) -> 
         deps, PublishStep(step="publish", world_id=WORLD, document_id="doc-a", index=built_a)
     ).published
     lost = publish(deps, PublishStep(step="publish", world_id=WORLD, document_id="doc-b", index=built_b))
-    assert not lost.published and lost.attempt == 1
+    assert not lost.published
+    assert lost.attempt == 1
     # Then b builds again on a's index and both are searchable
     rebuilt = build_index(deps, IndexStep(step="index", world_id=WORLD, document_id="doc-b", attempt=1))
     assert publish(
@@ -163,11 +166,13 @@ def test_a_new_embedder_re_embeds_the_whole_index(deps: IngestDeps) -> None:
     _ingest(deps, "doc-b")
     # Then the new index holds only the new embedder's vectors, for every chunk
     index = _current(deps)
-    assert index.embedder == "test:newer" and deps.pointers.current([WORLD])[WORLD].embedder == "test:newer"
+    assert index.embedder == "test:newer"
+    assert deps.pointers.current([WORLD])[WORLD].embedder == "test:newer"
     assert index.document_ids == ["doc-a", "doc-b"]
     query = newer.embed(["swords"])[0]
     (hit,) = index.search("swords", query, Audience.studio(), 1, FusionWeights())
-    assert hit.document_id == "doc-a" and hit.scores.vector == pytest.approx(
+    assert hit.document_id == "doc-a"
+    assert hit.scores.vector == pytest.approx(
         float(newer.embed([index.chunks[0].searchable()])[0] @ query), abs=1e-5
     )
 
@@ -176,6 +181,7 @@ def test_old_index_versions_are_pruned_but_the_previous_one_is_kept(deps: Ingest
     for n in range(4):
         _upload(deps, f"doc-{n}", f"Fact number {n}.")
         _ingest(deps, f"doc-{n}")
+    assert isinstance(deps.objects, FakeKnowledgeObjects)
     assert len(deps.objects.indexes) == 2
 
 
@@ -194,14 +200,16 @@ def test_a_document_of_headings_only_fails_with_a_reason(deps: IngestDeps) -> No
         ),
     )
     document = deps.documents.get(WORLD, "doc-a")
-    assert document is not None and document.status is DocumentStatus.FAILED
+    assert document is not None
+    assert document.status is DocumentStatus.FAILED
     assert document.reason == "The document has no text to search: only headings or blank lines."
 
 
 def test_an_unexpected_failure_is_reported_by_its_type_only() -> None:
     cause = json.dumps({"errorType": "KeyError", "errorMessage": "'secret internal detail'"})
     reason = failure_reason(FlowError(Error="KeyError", Cause=cause))
-    assert "KeyError" in reason and "secret" not in reason
+    assert "KeyError" in reason
+    assert "secret" not in reason
     assert "Lambda.Unknown" in failure_reason(FlowError(Error="Lambda.Unknown", Cause="not json"))
 
 
@@ -210,4 +218,5 @@ def test_a_late_failure_never_unreadies_a_published_document(deps: IngestDeps) -
     _ingest(deps, "doc-a")
     fail(deps, FailStep(step="fail", world_id=WORLD, document_id="doc-a"))
     document = deps.documents.get(WORLD, "doc-a")
-    assert document is not None and document.status is DocumentStatus.READY
+    assert document is not None
+    assert document.status is DocumentStatus.READY

@@ -7,7 +7,8 @@ from tests.knowledge_data import LORE, QUERIES, lore_corpus
 
 
 def test_the_set_is_large_enough_and_every_answer_exists() -> None:
-    assert len(LORE) >= 60 and len(QUERIES) >= 25
+    assert len(LORE) >= 60
+    assert len(QUERIES) >= 25
     assert all(q.answer in LORE for q in QUERIES)
     assert {q.kind for q in QUERIES} == {"paraphrase", "keyword", "trap"}
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from aicore.settings import get_settings
 
+EMBED_BATCH_TIMEOUT_S = 30.0
+
 # Each adapter is imported where it is built: a handler's cold start pays only for what it uses.
 if TYPE_CHECKING:
     from aicore.aws.connections import ApiGatewayPusher, DynamoConnectionStore

@@ -83,7 +83,7 @@ class KnowledgeIndex:
         if not self.chunks or limit <= 0:
             return []
         keyword = self.keyword.scores(query)
-        vector = None if query_vector is None else self.vectors @ np.asarray(query_vector, dtype=np.float32)
+        vector = None if query_vector is None else _cosines(self.vectors, query_vector)
         ceiling = self.keyword.ceiling(query) if weights.method == "weighted" else None
         total = fuse(keyword, vector, self.allowed(audience), weights, ceiling)
         return [self._hit(i, keyword, vector, total) for i in top(total, limit)]
@@ -144,6 +144,14 @@ class KnowledgeIndex:
             KeywordIndex.from_arrays(arrays),
             arrays["vectors"],
         )
+
+
+def _cosines(vectors: Vectors, query: Vectors) -> NDArray[np.float32]:
+    """Every row's dot product with the query. einsum, not BLAS: BLAS splits a matrix-vector product
+    this size over threads, which costs milliseconds when the cores are busy (a Lambda's fraction of
+    a vCPU, a shared laptop); einsum stays in this thread (~0.3 ms for 2,000 chunks)."""
+    result: NDArray[np.float32] = np.einsum("ij,j->i", vectors, np.asarray(query, dtype=np.float32))
+    return result
 
 
 def version_name(revision: int, embedder: str, chunks: Sequence[Chunk]) -> str:
