@@ -176,7 +176,7 @@ class S3KnowledgeObjects:
 
     @cached_property
     def _s3(self) -> Any:
-        return aws.s3()
+        return aws.s3_client()
 
     def put_source(self, source: DocumentSource) -> None:
         self._put(_source_key(source.world_id, source.document_id), source.model_dump_json().encode())
