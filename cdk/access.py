@@ -91,8 +91,8 @@ def _grant_data(
         acknowledge(
             owner,
             wildcard_resource(f"<{logical_id(bucket)}.Arn>/*"),
-            f"{declared.name} is declared {access.value} on the {bucket_name} bucket: its object keys "
-            "(session ids, model revisions) are made at run time.",
+            f"{declared.name} is declared {access.value} on the {bucket_name} bucket: objects are keyed by "
+            "ids made at run time (sessions, model revisions, worlds, documents).",
         )
     if declared.publishes_events:
         resources.bus.grant_put_events_to(principal)

@@ -75,8 +75,8 @@ class DataStore(Construct):
             "This bucket receives the server access logs of the data buckets; "
             "logging it into itself would loop.",
         )
-        lifecycle = config.archive
         self.buckets: dict[str, s3.Bucket] = {}
+        lifecycle = config.archive
         for bucket in topology.buckets:
             # No bucket_name: S3 names are global, so CloudFormation picks a unique one and every
             # function learns it from its environment (`<NAME>_BUCKET`).
@@ -95,8 +95,12 @@ class DataStore(Construct):
             )
 
 
+SCRATCH_EXPIRE_DAYS = 7  # far longer than any flow that writes scratch objects runs
+
+
 def lifecycle_rules(bucket: Bucket, lifecycle: ArchiveLifecycle) -> list[s3.LifecycleRule]:
-    """Old versions expire everywhere; archival buckets also move objects to colder classes.
+    """Old versions expire everywhere, scratch prefixes after a week; archival buckets also move
+    objects to colder classes.
 
     S3 does not transition objects under 128 KiB unless a rule says which sizes it applies to
     (and bills Standard-IA and Glacier IR objects as at least 128 KiB), so each rule names its sizes:
@@ -108,8 +112,16 @@ def lifecycle_rules(bucket: Bucket, lifecycle: ArchiveLifecycle) -> list[s3.Life
         noncurrent_version_expiration=Duration.days(lifecycle.noncurrent_expire_after_days),
         abort_incomplete_multipart_upload_after=ABANDONED_UPLOADS,
     )
+    scratch = [
+        s3.LifecycleRule(
+            id=f"scratch-{prefix.strip('/').replace('/', '-')}",
+            prefix=prefix,
+            expiration=Duration.days(SCRATCH_EXPIRE_DAYS),
+        )
+        for prefix in bucket.scratch_prefixes
+    ]
     if not bucket.archival:
-        return [housekeeping]
+        return [housekeeping, *scratch]
     # Instant retrieval: a cold session is rehydrated while a player waits.
     glacier_ir = s3.Transition(
         storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
@@ -134,4 +146,5 @@ def lifecycle_rules(bucket: Bucket, lifecycle: ArchiveLifecycle) -> list[s3.Life
             object_size_less_than=MINIMUM_BILLABLE_BYTES,
             transitions=[glacier_ir],
         ),
+        *scratch,
     ]

@@ -75,6 +75,9 @@ class AicoreStack(Stack):
         environment |= {t.env_var: data.tables[t.name].table_name for t in topology.tables}
         environment |= {b.env_var: data.buckets[b.name].bucket_name for b in topology.buckets}
         environment[topology.bus.env_var] = bus.bus.event_bus_name
+        for tier in topology.model_tiers:
+            if endpoints[tier.name].engine.engine == "tei":  # embedders record the model by name
+                environment[f"{tier.name.upper()}_MODEL"] = endpoints[tier.name].model.hf_model_id
         functions = Functions(
             self, "functions", topology=topology, config=config, sources=sources, environment=environment
         )

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aicore.auth import EXPIRES_AT, Caller, Role
+from aicore.knowledge.base import KnowledgeBase
+from aicore.knowledge.service import LoreService
 from aicore.local.apigw_events import (
     Api,
     HttpRequest,
@@ -33,6 +35,7 @@ from tests.fakes import (
     FakeWorld,
     ScriptedEndpoint,
 )
+from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore, HashEmbedder
 from tests.model_fakes import FakeRegistry, FakeStarter
 from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps
 
@@ -68,6 +71,9 @@ class HttpEdge:
     registry: FakeRegistry = field(default_factory=FakeRegistry)
     flows: FakeFlows = field(default_factory=FakeFlows)
     routes: RouteTable[Function] = field(default_factory=lambda: RouteTable(TOPOLOGY.http_routes))
+    knowledge: FakeKnowledgeStore = field(default_factory=FakeKnowledgeStore)
+    knowledge_objects: FakeKnowledgeObjects = field(default_factory=FakeKnowledgeObjects)
+    embedder: HashEmbedder = field(default_factory=HashEmbedder)
 
     def __post_init__(self) -> None:
         self.world.put_npc(MIRA_SHEET)
@@ -77,6 +83,8 @@ class HttpEdge:
             Participant(id="mira", kind=ParticipantKind.NPC),
         ]
         self.session = self.sessions.create(SessionHead(world_id="demo", participants=players))
+        base = KnowledgeBase(self.knowledge, self.knowledge_objects, {self.embedder.name: self.embedder}.get)
+        self.lore = LoreService(self.knowledge, self.knowledge_objects, self.flows, base, self.world)
 
     def deps(self, function: str) -> dict[str, Any]:
         deps: dict[str, dict[str, Any]] = {
@@ -84,6 +92,7 @@ class HttpEdge:
             "settings-api": {"world": self.world},
             "worlds-api": {"world": self.world},
             "models-api": {"registry": self.registry, "flows": FakeStarter()},
+            "lore-api": {"service": self.lore},
         }
         return deps[function]
 

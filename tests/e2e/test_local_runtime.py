@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from aicore.auth import Role
+from aicore.local.runtime import local_token
 from tests.clients import exchange, http_json
 from tests.e2e.local_process import LocalProcess
 
@@ -77,3 +80,28 @@ def test_bad_or_missing_token_is_refused(local: LocalProcess, token: str) -> Non
     assert refused.value.response.status_code == 401
     # and the server still accepts good connections
     assert exchange(local.ws(), [_say("ok")])[-1]["ok"]
+
+
+def test_the_demo_lore_is_ingested_with_the_embed_tier_and_filtered_per_npc(local: LocalProcess) -> None:
+    # Given `aicore local` as `make run` starts it: the demo world's lore goes through the real flow,
+    # its vectors from the embed tier (all-MiniLM-L6-v2 on the local model server)
+    studio = local_token("studio-1", "demo", (Role.STUDIO,))
+    deadline = time.monotonic() + 300
+    documents: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        status, body = http_json(f"{local.base}/worlds/demo/lore/documents", studio)
+        assert status == 200, body
+        documents = body["data"]["documents"]
+        if len(documents) == 4 and all(d["status"] != "ingesting" for d in documents):
+            break
+        time.sleep(0.5)
+    assert [d["status"] for d in documents] == ["ready"] * 4, documents
+    # When Sable and Mira are asked where the old king hides
+    query = f"{local.base}/worlds/demo/lore/search?q=where+does+the+old+king+hide&limit=3"
+    status, sable = http_json(f"{query}&npc=sable", studio)
+    status_mira, mira = http_json(f"{query}&npc=mira", studio)
+    # Then only Sable finds the letters (with a vector score: the embed tier answered)
+    assert (status, status_mira) == (200, 200)
+    assert "crowned heron" in sable["data"]["results"][0]["text"]
+    assert sable["data"]["results"][0]["scores"]["vector"] > 0
+    assert all("crowned heron" not in r["text"] for r in mira["data"]["results"])

@@ -175,7 +175,7 @@ def test_dev_can_scale_to_zero_and_prod_cannot(synth: Synth) -> None:
         if a["Properties"].get("MetricName") == "NoCapacityInvocationFailures"
     ]
     assert {a["Dimensions"][0]["Value"] for a in alarms} == {
-        physical_name("dev", t) for t in ("gold", "silver")
+        physical_name("dev", t.name) for t in synth.topologies["dev"].model_tiers
     }
 
 

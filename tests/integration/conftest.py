@@ -71,8 +71,11 @@ def runtime(llama_engine: LlamaEngine) -> Iterator[LocalRuntime]:
     """
     # The longest deadlines: on a busy 2-core machine the CPU model may take tens of seconds to
     # start a reply, and a test that expects the model must not get a scripted line instead.
+    # Lore indexes with the static embedder: the embed tier's CPU model would take minutes over the
+    # 1 MB corpus (tests/integration/test_knowledge_flow.py checks the tier's contract on its own).
     local = LocalRuntime(
-        RuntimeOptions(port=free_port(), deadline_scale=MAX_DEADLINE_SCALE), engine=llama_engine
+        RuntimeOptions(port=free_port(), deadline_scale=MAX_DEADLINE_SCALE, knowledge_embedder="static"),
+        engine=llama_engine,
     )
     local.start()
     yield local

@@ -18,6 +18,8 @@ MODULE_BUDGET = 300
 # Never at import: laptop-only code, libraries a Lambda does not need, what only some handlers use.
 NEVER = {"pydantic_settings", "requests", "sqlite3", "aicore.local", "moto", "llama_cpp", "numpy"}
 ONLY_THE_AUTHORIZER = {"jwt", "cryptography"}
+# Functions that score vectors need numpy (84 modules, ~60 ms): not counted against their budget.
+SCORES_VECTORS = {"lore-api", "knowledge-steps"}
 IMPORTS = (
     "import json, sys; import boto3; before = set(sys.modules); " + IMPORT_HANDLER + "; "
     "print(json.dumps(sorted(set(sys.modules) - before)))"
@@ -34,7 +36,9 @@ def test_a_handler_imports_little_beyond_boto3_and_nothing_it_does_not_need(fn: 
         text=True,
     )
     imported: list[str] = json.loads(done.stdout)
-    assert len(imported) <= MODULE_BUDGET
+    allowed = {"numpy"} if fn.name in SCORES_VECTORS else set()
+    counted = [name for name in imported if name.split(".")[0] not in allowed]
+    assert len(counted) <= MODULE_BUDGET
     names = set(imported) | {name.split(".")[0] for name in imported}
-    unwanted = NEVER | (set() if fn.name == "authorizer" else ONLY_THE_AUTHORIZER)
+    unwanted = (NEVER - allowed) | (set() if fn.name == "authorizer" else ONLY_THE_AUTHORIZER)
     assert not names & unwanted

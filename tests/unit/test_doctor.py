@@ -100,7 +100,9 @@ def test_a_ready_account_passes_every_check(aws: boto3.session.Session, tmp_path
     assert [r for r in results if r.status != "ok"] == []
     assert ACCOUNT in by_name(results)["AWS credentials"].detail
     assert {f"quota {t}" for t in needed} <= set(by_name(results))
-    assert by_name(results)["model licences"].detail == "gold: Apache-2.0, silver: Apache-2.0"
+    assert (
+        by_name(results)["model licences"].detail == "embed: Apache-2.0, gold: Apache-2.0, silver: Apache-2.0"
+    )
     assert render("prod", results).endswith("ready to deploy")
 
 
@@ -160,7 +162,11 @@ def test_reserved_concurrency_needs_an_account_limit_that_fits(
 
 def test_required_instances_add_up_the_tiers_max_bounds() -> None:
     # prod in cdk.json: gold up to 8 ml.g5.xlarge, silver up to 6 ml.g5.2xlarge
-    assert required_instances("prod", doctor.REPO_ROOT) == {"ml.g5.xlarge": 8, "ml.g5.2xlarge": 6}
+    assert required_instances("prod", doctor.REPO_ROOT) == {
+        "ml.g5.xlarge": 8,
+        "ml.g5.2xlarge": 6,
+        "ml.c6i.xlarge": 4,
+    }
 
 
 def test_missing_bootstrap_says_the_bootstrap_command(aws: boto3.session.Session) -> None:

@@ -78,6 +78,7 @@ def body_routes(edge: HttpEdge) -> list[tuple[str, str, bytes]]:
         ("PUT", "/worlds/demo/performance", mode),
         ("PUT", "/worlds/demo/players/me/performance", mode),
         ("POST", "/models/gold/versions", version),
+        ("POST", "/worlds/demo/lore/documents", b'{"title": "Emberfall", "text": "A mountain town."}'),
     ]
 
 

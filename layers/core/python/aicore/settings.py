@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -29,6 +30,10 @@ class Settings(BaseModel):
     models_table: str
     gold_endpoint: str
     silver_endpoint: str
+    # The embedding tier and the knowledge bucket (unset where the topology has neither).
+    embed_endpoint: str | None = None
+    embed_inference_component: str | None = None
+    knowledge_bucket: str | None = None
     # The inference component serving each tier on its endpoint (SageMaker needs it on every call).
     gold_inference_component: str | None = None
     silver_inference_component: str | None = None
@@ -55,6 +60,7 @@ class Settings(BaseModel):
     model_import_state_machine_arn: str | None = None
     # Where the import flow reads pinned revisions (tests point it at a local stand-in).
     model_hub_url: str = "https://huggingface.co"
+    knowledge_ingest_state_machine_arn: str | None = None
     # The router's wall-clock deadlines are the latency budgets times this: 1 on the tiers' GPUs,
     # more where a laptop's CPU model stands in for them.
     model_deadline_scale: float = Field(1.0, gt=0, le=1000)
@@ -63,6 +69,20 @@ class Settings(BaseModel):
     # Model deployment: how often it looks whether the new model serves, and for how long at most.
     model_deploy_poll_s: int = Field(30, ge=0, le=3600)
     model_deploy_max_polls: int = Field(80, ge=1)
+    # What the embed tier serves (endpoints/embed.json; cdk sets it from there) and its dimensions.
+    embed_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    embed_dimensions: int = Field(384, ge=1, le=8192)
+    # Knowledge base: which embedder new indexes are built with (`embed`: the tier; `static`: the
+    # in-process WordLlama vectors, which need its weights), hybrid fusion, and input bounds
+    # (unset: the defaults of `aicore.knowledge`).
+    knowledge_embedder: Literal["embed", "static"] = "embed"
+    knowledge_fusion: Literal["rrf", "weighted"] = "weighted"
+    knowledge_keyword_weight: float = Field(0.3, ge=0, le=10)
+    knowledge_vector_weight: float = Field(1.0, ge=0, le=10)
+    knowledge_rrf_k: int = Field(60, ge=1, le=1000)
+    knowledge_chunk_chars: int = Field(800, ge=100, le=8000)
+    knowledge_chunk_overlap_chars: int = Field(160, ge=0, le=4000)
+    knowledge_max_document_chars: int | None = None
 
     def endpoint_for(self, tier: str) -> str:
         return {"gold": self.gold_endpoint, "silver": self.silver_endpoint}[tier]

@@ -49,11 +49,18 @@ class Table:
 
 @dataclass(frozen=True)
 class Bucket:
+    """An S3 bucket (private, encrypted, TLS only, versioned).
+
+    `cold_storage`: objects move to cheaper classes as they age (for what is read rarely);
+    `scratch_prefixes`: objects under these prefixes are intermediate results and expire.
+    """
+
     name: str
     description: str
     # Objects are written once and rarely read again: they move to colder storage classes
     # (cdk.json `archive`). Otherwise they stay in S3 Standard (e.g. weights read at every start).
     archival: bool = False
+    scratch_prefixes: tuple[str, ...] = ()
 
     @property
     def env_var(self) -> str:
@@ -366,6 +373,7 @@ MODEL_IMPORT_FLOW = "model-import"
 # and the attribute its answer carries: the SageMaker model the tier's component serves.
 MODEL_TIER_SETUP = "model-tier-setup"
 SERVING_MODEL_ATTRIBUTE = "ServingModel"
+KNOWLEDGE_INGEST_FLOW = "knowledge-ingest"
 
 # The resources, declared once and referenced by object below (a typo is a NameError, not a
 # grant on nothing).
@@ -388,8 +396,15 @@ ARCHIVE = Bucket("archive", "Cold sessions, compressed.", archival=True)
 MODEL_WEIGHTS = Bucket(
     "models", "Model weights at pinned revisions, staged by the import flow for SageMaker."
 )
+# Read on every cold start of a function that searches lore: it stays in S3 Standard.
+KNOWLEDGE = Bucket(
+    "knowledge",
+    "Lore documents as uploaded, chunks and vectors between ingestion steps, versioned search indexes.",
+    scratch_prefixes=("work/",),
+)
 GOLD = ModelTier("gold")
 SILVER = ModelTier("silver")
+EMBED = ModelTier("embed")  # sentence embeddings for lore (and memory) search: endpoints/embed.json
 
 MODEL_DEPLOY = StateMachine(
     name=MODEL_DEPLOY_FLOW,
@@ -406,6 +421,11 @@ SESSION_ARCHIVE = StateMachine(
     description="A dormant or suspended session moves to S3; its head stays as a tombstone.",
     invokes=("session-archiver",),
 )
+KNOWLEDGE_INGEST = StateMachine(
+    name=KNOWLEDGE_INGEST_FLOW,
+    description="A lore document is chunked, embedded and indexed; the new index version is published.",
+    invokes=("knowledge-steps",),
+)
 SESSION_REHYDRATE = StateMachine(
     name=SESSION_REHYDRATE_FLOW,
     description="A cold session comes back from S3 into DynamoDB, as it was.",
@@ -414,9 +434,9 @@ SESSION_REHYDRATE = StateMachine(
 
 TOPOLOGY = Topology(
     tables=(CONNECTIONS, SESSIONS, WORLD, MODELS),
-    buckets=(ARCHIVE, MODEL_WEIGHTS),
+    buckets=(ARCHIVE, MODEL_WEIGHTS, KNOWLEDGE),
     bus=EventBus(),
-    model_tiers=(GOLD, SILVER),
+    model_tiers=(GOLD, SILVER, EMBED),
     event_sources=(NPC_SOURCE, SESSIONS_SOURCE),
     authorizer=Function(
         name="authorizer",
@@ -625,10 +645,36 @@ TOPOLOGY = Topology(
             timeout_s=60,
             starts_state_machines=(MODEL_IMPORT,),
             awaits_state_machines=(MODEL_IMPORT,),
-            serving_records=((GOLD, RW), (SILVER, RW)),
+            serving_records=((GOLD, RW), (SILVER, RW), (EMBED, RW)),
+        ),
+        Function(
+            name="lore-api",
+            description="HTTP API over lore: upload documents (ingested by a flow), list them, search.",
+            code="functions/lore_api",
+            memory_mb=1024,  # a world's index is searched in memory
+            timeout_s=30,
+            http_routes=(
+                HttpRoute("POST", "/worlds/{world}/lore/documents"),
+                HttpRoute("GET", "/worlds/{world}/lore/documents"),
+                HttpRoute("GET", "/worlds/{world}/lore/search"),
+            ),
+            tables=((WORLD, RW),),  # document records, index pointers, NPCs (their knowledge filters)
+            buckets=((KNOWLEDGE, RW),),  # writes uploaded documents, reads indexes
+            model_tiers=(EMBED,),  # the query's vector
+            starts_state_machines=(KNOWLEDGE_INGEST,),
+        ),
+        Function(
+            name="knowledge-steps",
+            description="Steps of the lore ingestion flow: chunk, embed, index, publish, fail.",
+            code="functions/knowledge_steps",
+            memory_mb=1769,  # one full vCPU: BM25 and the index are built in process
+            timeout_s=300,
+            tables=((WORLD, RW),),
+            buckets=((KNOWLEDGE, RW),),
+            model_tiers=(EMBED,),
         ),
     ),
-    state_machines=(MODEL_DEPLOY, MODEL_IMPORT, SESSION_ARCHIVE, SESSION_REHYDRATE),
+    state_machines=(MODEL_DEPLOY, MODEL_IMPORT, SESSION_ARCHIVE, SESSION_REHYDRATE, KNOWLEDGE_INGEST),
 )
 
 

@@ -7,15 +7,18 @@ from typing import TYPE_CHECKING
 
 from aicore.settings import get_settings
 
+EMBED_BATCH_TIMEOUT_S = 30.0
+
 # Each adapter is imported where it is built: a handler's cold start pays only for what it uses.
 if TYPE_CHECKING:
     from aicore.aws.connections import ApiGatewayPusher, DynamoConnectionStore
     from aicore.aws.events import EventBridgePublisher
     from aicore.aws.flows import StepFunctionsStarter
+    from aicore.aws.knowledge import DynamoKnowledgeStore, S3KnowledgeObjects
     from aicore.aws.model_registry import DynamoModelRegistry
     from aicore.aws.model_store import S3ModelStore
     from aicore.aws.sagemaker_hosting import SageMakerHosting
-    from aicore.aws.sagemaker_runtime import SageMakerEndpoint
+    from aicore.aws.sagemaker_runtime import EndpointEmbedder, SageMakerEndpoint
     from aicore.aws.serving_record import SsmServingRecord
     from aicore.aws.session_archive import S3SessionArchive
     from aicore.aws.sessions.compaction import DynamoCompactionStore
@@ -23,6 +26,10 @@ if TYPE_CHECKING:
     from aicore.aws.sessions.table import SessionTable
     from aicore.aws.sessions.tiering import DynamoTieringStore
     from aicore.aws.world_store import DynamoWorldStore
+    from aicore.knowledge.base import KnowledgeBase
+    from aicore.knowledge.ingest import IngestDeps
+    from aicore.knowledge.service import LoreService
+    from aicore.llm.embedding import Embedder, StaticEmbedder
     from aicore.llm.endpoint import TierTarget
     from aicore.llm.router import Router
     from aicore.modelops.deploy import DeployDeps
@@ -283,4 +290,115 @@ def turn_deps() -> TurnDeps:
         pusher=pusher(),
         events=events(),
         token_interval_s=get_settings().token_frame_interval_ms / 1000,
+    )
+
+
+@lru_cache(maxsize=1)
+def knowledge_store() -> DynamoKnowledgeStore:
+    """Lore document records and index pointers (in the world table)."""
+    from aicore.aws.knowledge import DynamoKnowledgeStore
+
+    return DynamoKnowledgeStore(get_settings().world_table)
+
+
+@lru_cache(maxsize=1)
+def knowledge_objects() -> S3KnowledgeObjects:
+    from aicore.aws.knowledge import S3KnowledgeObjects
+
+    bucket = get_settings().knowledge_bucket
+    if not bucket:
+        raise RuntimeError(
+            "KNOWLEDGE_BUCKET is not set: this function does not declare the knowledge bucket."
+        )
+    return S3KnowledgeObjects(bucket)
+
+
+@lru_cache(maxsize=1)
+def embed_tier() -> EndpointEmbedder:
+    """Sentence embeddings from the embed tier (one `InvokeEndpoint` per batch of texts)."""
+    from aicore.aws.sagemaker_runtime import EndpointEmbedder
+    from aicore.llm.endpoint import TierTarget
+
+    settings = get_settings()
+    if not settings.embed_endpoint:
+        raise RuntimeError("EMBED_ENDPOINT is not set: this function does not declare the embed tier.")
+    target = TierTarget(settings.embed_endpoint, settings.embed_inference_component)
+    return EndpointEmbedder(
+        target, settings.embed_model, settings.embed_dimensions, endpoint=model_endpoint()
+    )
+
+
+@lru_cache(maxsize=1)
+def static_embedder() -> StaticEmbedder:
+    from aicore.llm.embedding import StaticEmbedder
+
+    return StaticEmbedder()
+
+
+def embedder_named(name: str) -> Embedder | None:
+    """The embedder that made vectors named `name` (what an index records), if this function has it."""
+    from aicore.llm.embedding import StaticEmbedder
+
+    if name == StaticEmbedder.name:
+        return static_embedder()
+    settings = get_settings()
+    if settings.embed_endpoint and name == f"embed:{settings.embed_model}":
+        return embed_tier()
+    return None
+
+
+def ingest_embedder() -> Embedder:
+    """The embedder new knowledge indexes are built with (`KNOWLEDGE_EMBEDDER`)."""
+    return static_embedder() if get_settings().knowledge_embedder == "static" else embed_tier()
+
+
+@lru_cache(maxsize=1)
+def knowledge_base() -> KnowledgeBase:
+    """One per warm container: it caches each world's current index."""
+    from aicore.knowledge.base import KnowledgeBase
+    from aicore.knowledge.fusion import FusionWeights
+
+    settings = get_settings()
+    weights = FusionWeights(
+        method=settings.knowledge_fusion,
+        keyword=settings.knowledge_keyword_weight,
+        vector=settings.knowledge_vector_weight,
+        rrf_k=settings.knowledge_rrf_k,
+    )
+    return KnowledgeBase(knowledge_store(), knowledge_objects(), embedder_named, weights)
+
+
+@lru_cache(maxsize=1)
+def knowledge_flows() -> StepFunctionsStarter:
+    from aicore.aws.flows import StepFunctionsStarter
+    from aicore.topology import KNOWLEDGE_INGEST_FLOW
+
+    return StepFunctionsStarter({KNOWLEDGE_INGEST_FLOW: get_settings().knowledge_ingest_state_machine_arn})
+
+
+def lore_service() -> LoreService:
+    from aicore.knowledge.service import KnowledgePolicy, LoreService
+
+    settings = get_settings()
+    policy = (
+        KnowledgePolicy(max_document_chars=settings.knowledge_max_document_chars)
+        if settings.knowledge_max_document_chars
+        else KnowledgePolicy()
+    )
+    return LoreService(
+        knowledge_store(), knowledge_objects(), knowledge_flows(), knowledge_base(), world(), policy
+    )
+
+
+def ingest_deps() -> IngestDeps:
+    from aicore.knowledge.chunking import ChunkPolicy
+    from aicore.knowledge.ingest import IngestDeps
+
+    settings = get_settings()
+    return IngestDeps(
+        documents=knowledge_store(),
+        pointers=knowledge_store(),
+        objects=knowledge_objects(),
+        embedder=ingest_embedder,
+        chunking=ChunkPolicy(settings.knowledge_chunk_chars, settings.knowledge_chunk_overlap_chars),
     )

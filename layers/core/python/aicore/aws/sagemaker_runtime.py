@@ -6,8 +6,9 @@ address from `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`, so nothing here knows which w
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
@@ -19,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from aicore.errors import ModelUnavailable
-from aicore.llm.endpoint import ChatCall, ChatResult, ChatStream, Finish
+from aicore.llm.endpoint import ChatCall, ChatResult, ChatStream, Finish, TierTarget
 from aicore.llm.wire import (
     SSE_DONE,
     ChatCompletion,
@@ -32,6 +33,8 @@ from aicore.llm.wire import (
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+
+    from aicore.llm.embedding import Vectors
 
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
@@ -87,6 +90,19 @@ class SageMakerEndpoint:
             payload = response["Body"].read()
         return _chat_result(endpoint_name, payload)
 
+    def invoke(self, target: TierTarget, body: bytes, timeout_s: float) -> bytes:
+        """One `InvokeEndpoint` with a JSON body; the JSON answer's bytes."""
+        with _as_model_unavailable(target.endpoint):
+            response = self._client(timeout_s).invoke_endpoint(
+                EndpointName=target.endpoint,
+                Body=body,
+                ContentType=JSON,
+                Accept=JSON,
+                **_component(target.component),
+            )
+            payload: bytes = response["Body"].read()
+        return payload
+
     def warm_up(self, timeout_s: float) -> None:
         """Builds the client for `timeout_s` now (~100 ms of botocore set-up), not in a caller's budget."""
         self._client(timeout_s)
@@ -111,9 +127,14 @@ class SageMakerEndpoint:
         return cast("SageMakerRuntimeClient", client)
 
 
+def _component(component: str | None) -> dict[str, str]:
+    """Which model on the endpoint: its inference component, where it has them."""
+    return {"InferenceComponentName": component} if component else {}
+
+
 def _routing(call: ChatCall) -> dict[str, str]:
     """Which model on the endpoint (its inference component), and the caller's deadline."""
-    extra = {"InferenceComponentName": call.target.component} if call.target.component else {}
+    extra = _component(call.target.component)
     if call.deadline is not None:
         extra["CustomAttributes"] = f"deadline_ms={int(call.deadline * 1000)}"
     return extra
@@ -232,3 +253,62 @@ def _as_model_unavailable(endpoint_name: str) -> Iterator[None]:
             f"Model endpoint {endpoint_name} did not answer properly: {error}",
             details={"endpoint": endpoint_name, "reason": type(error).__name__},
         ) from None
+
+
+class EndpointEmbedder:
+    """`Embedder` over the embed tier: Text Embeddings Inference's contract through `InvokeEndpoint`,
+    `{"inputs": [...], "normalize": true, "truncate": true}` in, `[[...], ...]` out.
+
+    Texts go in batches of at most `batch_size` (the container's `MAX_CLIENT_BATCH_SIZE`); blank
+    texts are not sent (their vector is all zeros, as the `Embedder` contract says).
+    """
+
+    def __init__(
+        self,
+        target: TierTarget,
+        model: str,
+        dimensions: int,
+        *,
+        endpoint: SageMakerEndpoint | None = None,
+        batch_size: int = 32,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self._target = target
+        self._endpoint = endpoint or SageMakerEndpoint()
+        self.name = f"embed:{model}"
+        self.dimensions = dimensions
+        self._batch_size = batch_size
+        self._timeout_s = timeout_s
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        import numpy as np
+
+        vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        rows = [i for i, text in enumerate(texts) if text.strip()]
+        for start in range(0, len(rows), self._batch_size):
+            batch = rows[start : start + self._batch_size]
+            vectors[batch] = self._embed_batch([texts[i] for i in batch])
+        return vectors
+
+    def _embed_batch(self, texts: list[str]) -> Vectors:
+        import numpy as np
+
+        body = json.dumps({"inputs": texts, "normalize": True, "truncate": True}).encode()
+        payload = self._endpoint.invoke(self._target, body, self._timeout_s)
+        endpoint = self._target.endpoint
+        try:
+            vectors = np.asarray(json.loads(payload), dtype=np.float32)
+        except (ValueError, TypeError):
+            raise ModelUnavailable(
+                f"Model endpoint {endpoint} answered something that is not a list of vectors.",
+                details={"endpoint": endpoint, "reason": "MalformedResponse"},
+            ) from None
+        if vectors.shape != (len(texts), self.dimensions) or not np.isfinite(vectors).all():
+            raise ModelUnavailable(
+                f"Model endpoint {endpoint} answered vectors of shape {vectors.shape}, "
+                f"expected ({len(texts)}, {self.dimensions}).",
+                details={"endpoint": endpoint, "reason": "MalformedResponse"},
+            )
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        unit: Vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+        return unit

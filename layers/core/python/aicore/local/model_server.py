@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aicore.llm.embedding import Embedder
 from aicore.llm.wire import SSE_DONE, ChatRequest, sse_event
 from aicore.local.eventstream import CONTENT_TYPE as EVENT_STREAM_CONTENT_TYPE
 from aicore.local.eventstream import exception_event, payload_part
@@ -44,7 +45,7 @@ from aicore.local.model_queue import (
 from aicore.local.sagemaker_control import ControlPlaneError, LocalHosting, ServingLimits
 from aicore.local.server_thread import AppServer, ServerThread
 from aicore.observability import logger
-from aicore.topology import TOPOLOGY, resource_environment
+from aicore.topology import EMBED, TOPOLOGY, resource_environment
 
 JsonObject = dict[str, Any]
 
@@ -69,9 +70,15 @@ def bundled_model_path() -> Path:
 
 
 def local_endpoint_names(env: str = "local") -> list[str]:
-    """The endpoint name of every model tier in `env`, as functions see them."""
+    """The endpoint name of every chat model tier in `env` (all but the embed tier), as functions see them."""
     names = resource_environment(env)
-    return [names[tier.env_var] for tier in TOPOLOGY.model_tiers]
+    return [names[tier.env_var] for tier in TOPOLOGY.model_tiers if tier != EMBED]
+
+
+def local_embedding_endpoint_names(env: str = "local") -> list[str]:
+    """The embed tier's endpoint name in `env`, if the topology deploys it."""
+    names = resource_environment(env)
+    return [names[tier.env_var] for tier in TOPOLOGY.model_tiers if tier == EMBED]
 
 
 def json_response(body: JsonObject, *, status: int = 200, headers: dict[str, str]) -> web.Response:
@@ -135,6 +142,19 @@ class LlamaEngine:
         }
 
 
+MAX_EMBED_BATCH = 32  # Text Embeddings Inference's MAX_CLIENT_BATCH_SIZE (endpoints/embed.json)
+
+
+class EmbedRequest(BaseModel):
+    """Text Embeddings Inference's `/embed` body, as SageMaker passes it to the container."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: str | list[str] = Field(min_length=1)
+    normalize: bool = True
+    truncate: bool = False
+
+
 class Faults:
     """Where fault injection hooks into the request path. This one injects none.
 
@@ -192,16 +212,23 @@ class ModelService:
         faults: Faults,
         hosting: LocalHosting | None = None,
         queue: ModelQueue | None = None,
+        embedder: Embedder | None = None,
+        embedding_endpoints: Iterable[str] = (),
     ) -> None:
         self._engine = engine
-        self._endpoint_names = frozenset(endpoint_names)
+        self._embedder = embedder
+        self._embedding_endpoints = frozenset(embedding_endpoints) if embedder is not None else frozenset()
+        self._endpoint_names = frozenset(endpoint_names) | self._embedding_endpoints
         self._faults = faults
         self._hosting = hosting
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self.queue = queue or ModelQueue()
+        self._embed_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
 
     async def invoke(self, request: web.Request) -> web.StreamResponse:
         endpoint_name = self._endpoint_name(request)
+        if endpoint_name in self._embedding_endpoints:
+            return await self._embed(request, endpoint_name)
         chat = await _chat_request(request)
         if (injected := await self._faults.intercept(endpoint_name, INVOKE)) is not None:
             return injected
@@ -218,8 +245,36 @@ class ModelService:
             raise model_error(failure) from failure
         return json_response(completion, headers=VARIANT_HEADERS)
 
+    async def _embed(self, request: web.Request, endpoint_name: str) -> web.StreamResponse:
+        """Text Embeddings Inference's contract: `{"inputs": [...]}` in, one vector per input out."""
+        assert self._embedder is not None
+        embed_request = await _embed_request(request)
+        if (injected := await self._faults.intercept(endpoint_name, INVOKE)) is not None:
+            return injected
+        texts = [embed_request.inputs] if isinstance(embed_request.inputs, str) else embed_request.inputs
+        if len(texts) > MAX_EMBED_BATCH:
+            raise _container_client_error(
+                413, f"batch size {len(texts)} > maximum allowed batch size {MAX_EMBED_BATCH}"
+            )
+        try:
+            vectors = await asyncio.get_running_loop().run_in_executor(
+                self._embed_executor, self._embedder.embed, texts
+            )
+        except Exception as failure:
+            logger.exception("embedding model failed", extra={"endpoint": endpoint_name})
+            raise model_error(failure) from failure
+        return web.Response(
+            body=json.dumps(vectors.tolist()).encode(),
+            content_type="application/json",
+            headers=VARIANT_HEADERS,
+        )
+
     async def invoke_stream(self, request: web.Request) -> web.StreamResponse:
         endpoint_name = self._endpoint_name(request)
+        if endpoint_name in self._embedding_endpoints:
+            raise SageMakerApiError(
+                400, "ValidationError", f"Endpoint {endpoint_name} serves embeddings: it does not stream."
+            )
         chat = await _chat_request(request)
         if (injected := await self._faults.intercept(endpoint_name, INVOKE_STREAM)) is not None:
             return injected
@@ -265,6 +320,7 @@ class ModelService:
 
     async def close(self, _app: web.Application) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._embed_executor.shutdown(wait=False, cancel_futures=True)
 
     def _endpoint_name(self, request: web.Request) -> str:
         name = request.match_info["name"]
@@ -398,12 +454,36 @@ async def _chat_request(request: web.Request) -> ChatRequest:
         raise SageMakerApiError(400, "ValidationError", _describe(error)) from None
 
 
-def _describe(error: ValidationError) -> str:
+def _describe(error: ValidationError, what: str = "chat") -> str:
     problems = [
         f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
         for problem in error.errors(include_url=False)[:5]
     ]
-    return "Invalid chat request: " + "; ".join(problems)
+    return f"Invalid {what} request: " + "; ".join(problems)
+
+
+async def _embed_request(request: web.Request) -> EmbedRequest:
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise SageMakerApiError(
+            413, "ValidationError", f"Request body is larger than {MAX_BODY_BYTES} bytes."
+        ) from None
+    try:
+        return EmbedRequest.model_validate_json(body)
+    except ValidationError as error:
+        raise _container_client_error(422, _describe(error, "embed")) from None
+
+
+def _container_client_error(status: int, message: str) -> SageMakerApiError:
+    """A request the serving container refuses: SageMaker passes it on as a 424 ModelError."""
+    return SageMakerApiError(
+        424,
+        "ModelError",
+        f'Received client error ({status}) from primary with message "{message}".',
+        OriginalStatusCode=status,
+        OriginalMessage=message,
+    )
 
 
 async def _first_chunk(chunks: AsyncIterator[JsonObject]) -> JsonObject | None:
@@ -489,12 +569,17 @@ def create_app(
     hosting: LocalHosting | None = None,
     extra_routes: Iterable[web.RouteDef] = (),
     queue: ModelQueue | None = None,
+    embedder: Embedder | None = None,
+    embedding_endpoints: Iterable[str] = (),
 ) -> web.Application:
-    """The SageMaker Runtime routes for `endpoint_names`, all answered by `engine`.
+    """The SageMaker Runtime routes for `endpoint_names`, all answered by `engine`, and for
+    `embedding_endpoints`, answered by `embedder` (Text Embeddings Inference's contract).
 
     With `hosting`, also the SageMaker control-plane calls of model deployment (`POST /`).
     """
-    service = ModelService(engine, endpoint_names, faults or Faults(), hosting, queue)
+    service = ModelService(
+        engine, endpoint_names, faults or Faults(), hosting, queue, embedder, embedding_endpoints
+    )
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_sagemaker_errors])
     app.router.add_post("/endpoints/{name}/invocations", service.invoke)
     app.router.add_post("/endpoints/{name}/invocations-response-stream", service.invoke_stream)
@@ -524,6 +609,8 @@ class ModelServerThread(ServerThread):
         hosting: LocalHosting | None = None,
         extra_routes: Iterable[web.RouteDef] = (),
         queue: ModelQueue | None = None,
+        embedder: Embedder | None = None,
+        embedding_endpoints: Iterable[str] = (),
     ) -> None:
         self.queue = queue or ModelQueue()
         app = create_app(
@@ -533,6 +620,8 @@ class ModelServerThread(ServerThread):
             hosting=hosting,
             extra_routes=extra_routes,
             queue=self.queue,
+            embedder=embedder,
+            embedding_endpoints=embedding_endpoints,
         )
         super().__init__(AppServer(app, host, port), name="model-server", timeout_s=10.0)
 

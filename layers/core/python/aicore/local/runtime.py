@@ -7,20 +7,29 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aicore import wiring
 from aicore.auth import Caller, Role
 from aicore.aws.world_store import DynamoWorldStore
+from aicore.llm.embedding import Embedder
 from aicore.local.budget import DEFAULT_DEADLINE_SCALE
 from aicore.local.console import console_routes
 from aicore.local.delivery import EventDelivery
+from aicore.local.embed_engine import CandleEmbedder
 from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
 from aicore.local.faults import FaultPlan, admin_routes
 from aicore.local.gateway import Concurrency, Gateway, GatewayThread
 from aicore.local.lambdas import REPO_ROOT, Lambdas
-from aicore.local.model_server import ChatEngine, LlamaEngine, ModelServerThread, local_endpoint_names
+from aicore.local.model_server import (
+    ChatEngine,
+    LlamaEngine,
+    ModelServerThread,
+    local_embedding_endpoint_names,
+    local_endpoint_names,
+)
 from aicore.local.persistence import Restored
 from aicore.local.sagemaker_control import LocalHosting
 from aicore.local.schedules import ScheduleTicker
-from aicore.local.seed import seed_world
+from aicore.local.seed import seed_lore, seed_world
 from aicore.local.step_functions import LambdaBridge, create_state_machines
 from aicore.local.stopping import Deadline
 from aicore.observability import logger
@@ -56,12 +65,17 @@ class RuntimeOptions:
     deadline_scale: float = DEFAULT_DEADLINE_SCALE  # the router's deadlines: the tiers' budgets times this
     data_dir: Path | None = None  # where tables and objects persist; None: in memory only
     concurrency: Concurrency = field(default_factory=Concurrency)
+    # Which embedder new lore indexes are built with: the embed tier (the local model server) or
+    # the static in-process one; `seed_lore`: upload the demo world's lore documents at start.
+    knowledge_embedder: str = "embed"
+    seed_lore: bool = True
 
 
 @dataclass
 class LocalRuntime:
     options: RuntimeOptions = field(default_factory=RuntimeOptions)
     engine: ChatEngine | None = None  # tests share one loaded model; by default, SmolLM2 via llama.cpp
+    embedder: Embedder | None = None  # the embed tier's model; by default all-MiniLM-L6-v2 via candle
     started_in_s: float = 0.0
     restored: Restored | None = None  # what `--data-dir` brought back at start
 
@@ -77,6 +91,8 @@ class LocalRuntime:
             faults=self.faults,
             hosting=self.hosting,
             extra_routes=admin_routes(self.faults, local_endpoint_names(ENV)),
+            embedder=self.embedder or CandleEmbedder(),
+            embedding_endpoints=local_embedding_endpoint_names(ENV),
         )
         self.lambdas = Lambdas()
         self.console_token = local_token("player-1", "demo")
@@ -117,6 +133,8 @@ class LocalRuntime:
         self.delivery = EventDelivery(self.lambdas, aws_url, deliveries)
         self.delivery.start()
         self.schedules.start()
+        if self.options.seed_lore:
+            seed_lore(wiring.lore_service())  # the flows run in the background
         self.started_in_s = time.perf_counter() - started
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> list[str]:
@@ -145,6 +163,7 @@ class LocalRuntime:
                 "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": model_url,
                 "AWS_ENDPOINT_URL_SAGEMAKER": model_url,  # deployments: aicore.local.sagemaker_control
                 "MODEL_DEADLINE_SCALE": str(self.options.deadline_scale),
+                "KNOWLEDGE_EMBEDDER": self.options.knowledge_embedder,
                 "MODEL_DEPLOY_POLL_S": str(LOCAL_DEPLOY_POLL_S),
                 "CONNECTIONS_URL": gateway_url,
                 "JWT_SECRET": LOCAL_JWT_SECRET,

@@ -1,0 +1,222 @@
+"""The ingestion flow's steps over fakes: redelivery, concurrent flows, a changed embedder, failures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aicore.errors import Conflict
+from aicore.knowledge.chunking import ChunkPolicy
+from aicore.knowledge.filters import Audience
+from aicore.knowledge.fusion import FusionWeights
+from aicore.knowledge.index import KnowledgeIndex
+from aicore.knowledge.ingest import (
+    ChunkStep,
+    EmbedStep,
+    FailStep,
+    FlowError,
+    IndexStep,
+    IngestDeps,
+    PublishStep,
+    build_index,
+    chunk,
+    embed,
+    fail,
+    failure_reason,
+    publish,
+)
+from aicore.knowledge.models import DocumentSource, DocumentStatus, KnowledgeTags, LoreDocument
+from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore, HashEmbedder
+
+WORLD = "demo"
+
+
+@pytest.fixture
+def deps() -> IngestDeps:
+    embedder = HashEmbedder()
+    store = FakeKnowledgeStore()  # one table holds records and pointers, as in DynamoDB
+    return IngestDeps(
+        documents=store,
+        pointers=store,
+        objects=FakeKnowledgeObjects(),
+        embedder=lambda: embedder,
+        chunking=ChunkPolicy(max_chars=200, overlap_chars=40),
+    )
+
+
+def _upload(deps: IngestDeps, document_id: str, text: str) -> None:
+    deps.documents.create(
+        LoreDocument(
+            document_id=document_id,
+            world_id=WORLD,
+            title=document_id,
+            status=DocumentStatus.INGESTING,
+            chars=len(text),
+            content_hash="h",
+            created_at="t",
+            updated_at="t",
+        )
+    )
+    deps.objects.put_source(
+        DocumentSource(
+            document_id=document_id,
+            world_id=WORLD,
+            title=document_id,
+            text=text,
+            tags=KnowledgeTags(),
+            content_hash="h",
+        )
+    )
+
+
+def _ingest(deps: IngestDeps, document_id: str, *, twice: bool = False) -> None:
+    """The flow's happy path; `twice`: every step delivered twice (Step Functions may redeliver)."""
+    runs = 2 if twice else 1
+    for _ in range(runs):
+        chunk(deps, ChunkStep(step="chunk", world_id=WORLD, document_id=document_id))
+    for _ in range(runs):
+        embed(deps, EmbedStep(step="embed", world_id=WORLD, document_id=document_id))
+    attempt = 0
+    while True:
+        built = build_index(
+            deps, IndexStep(step="index", world_id=WORLD, document_id=document_id, attempt=attempt)
+        )
+        for _ in range(runs):
+            published = publish(
+                deps,
+                PublishStep(
+                    step="publish", world_id=WORLD, document_id=document_id, index=built, attempt=attempt
+                ),
+            )
+        if published.published:
+            return
+        attempt = published.attempt
+
+
+def _current(deps: IngestDeps) -> KnowledgeIndex:
+    pointer = deps.pointers.current([WORLD])[WORLD]
+    return KnowledgeIndex.from_bytes(deps.objects.index(pointer.key))
+
+
+def test_a_document_is_chunked_embedded_indexed_and_published(deps: IngestDeps) -> None:
+    _upload(deps, "doc-a", "# Forge\n\nBorin forges swords.\n\n# Inn\n\nMira keeps the inn.")
+    _ingest(deps, "doc-a")
+    document = deps.documents.get(WORLD, "doc-a")
+    assert document is not None
+    assert document.status is DocumentStatus.READY
+    assert document.chunks == 2
+    index = _current(deps)
+    assert [c.heading for c in index.chunks] == ["Forge", "Inn"]
+    assert document.index_version == index.version
+
+
+def test_every_step_delivered_twice_changes_nothing(deps: IngestDeps) -> None:
+    _upload(deps, "doc-a", "Borin forges swords.\n\nMira keeps the inn.")
+    _ingest(deps, "doc-a", twice=True)
+    once = FakeKnowledgeStore(), FakeKnowledgeObjects()
+    other = IngestDeps(once[0], once[0], once[1], deps.embedder, deps.chunking)
+    _upload(other, "doc-a", "Borin forges swords.\n\nMira keeps the inn.")
+    _ingest(other, "doc-a")
+    assert _current(deps).version == _current(other).version
+    assert deps.pointers.current([WORLD])[WORLD].revision == 1
+
+
+def test_two_flows_racing_on_one_world_keep_both_documents(deps: IngestDeps) -> None:
+    # Given two documents whose flows both build on the same (empty) index
+    _upload(deps, "doc-a", "Borin forges swords.")
+    _upload(deps, "doc-b", "Mira keeps the inn.")
+    for document in ("doc-a", "doc-b"):
+        chunk(deps, ChunkStep(step="chunk", world_id=WORLD, document_id=document))
+        embed(deps, EmbedStep(step="embed", world_id=WORLD, document_id=document))
+    built_a = build_index(deps, IndexStep(step="index", world_id=WORLD, document_id="doc-a"))
+    built_b = build_index(deps, IndexStep(step="index", world_id=WORLD, document_id="doc-b"))
+    # When a publishes first, b loses the race
+    assert publish(
+        deps, PublishStep(step="publish", world_id=WORLD, document_id="doc-a", index=built_a)
+    ).published
+    lost = publish(deps, PublishStep(step="publish", world_id=WORLD, document_id="doc-b", index=built_b))
+    assert not lost.published
+    assert lost.attempt == 1
+    # Then b builds again on a's index and both are searchable
+    rebuilt = build_index(deps, IndexStep(step="index", world_id=WORLD, document_id="doc-b", attempt=1))
+    assert publish(
+        deps, PublishStep(step="publish", world_id=WORLD, document_id="doc-b", index=rebuilt, attempt=1)
+    ).published
+    assert _current(deps).document_ids == ["doc-a", "doc-b"]
+    assert deps.pointers.current([WORLD])[WORLD].revision == 2
+    assert all(d.status is DocumentStatus.READY for d in deps.documents.list(WORLD))
+
+
+def test_a_flow_that_keeps_losing_gives_up_with_a_reason(deps: IngestDeps) -> None:
+    _upload(deps, "doc-a", "Borin forges swords.")
+    with pytest.raises(Conflict, match="changed 10 times"):
+        build_index(deps, IndexStep(step="index", world_id=WORLD, document_id="doc-a", attempt=10))
+
+
+def test_a_new_embedder_re_embeds_the_whole_index(deps: IngestDeps) -> None:
+    # Given an index built with one embedder
+    _upload(deps, "doc-a", "Borin forges swords.")
+    _ingest(deps, "doc-a")
+    assert _current(deps).embedder == "test:hash"
+    # When the settings name another and a document arrives
+    newer = HashEmbedder("test:newer")
+    deps.embedder = lambda: newer
+    _upload(deps, "doc-b", "Mira keeps the inn.")
+    _ingest(deps, "doc-b")
+    # Then the new index holds only the new embedder's vectors, for every chunk
+    index = _current(deps)
+    assert index.embedder == "test:newer"
+    assert deps.pointers.current([WORLD])[WORLD].embedder == "test:newer"
+    assert index.document_ids == ["doc-a", "doc-b"]
+    query = newer.embed(["swords"])[0]
+    (hit,) = index.search("swords", query, Audience.studio(), 1, FusionWeights())
+    assert hit.document_id == "doc-a"
+    assert hit.scores.vector == pytest.approx(
+        float(newer.embed([index.chunks[0].searchable()])[0] @ query), abs=1e-5
+    )
+
+
+def test_old_index_versions_are_pruned_but_the_previous_one_is_kept(deps: IngestDeps) -> None:
+    for n in range(4):
+        _upload(deps, f"doc-{n}", f"Fact number {n}.")
+        _ingest(deps, f"doc-{n}")
+    assert isinstance(deps.objects, FakeKnowledgeObjects)
+    assert len(deps.objects.indexes) == 2
+
+
+def test_a_document_of_headings_only_fails_with_a_reason(deps: IngestDeps) -> None:
+    _upload(deps, "doc-a", "# Only\n\n## Headings")
+    with pytest.raises(Exception, match="no text to search") as raised:
+        chunk(deps, ChunkStep(step="chunk", world_id=WORLD, document_id="doc-a"))
+    cause = json.dumps({"errorType": type(raised.value).__name__, "errorMessage": str(raised.value)})
+    fail(
+        deps,
+        FailStep(
+            step="fail",
+            world_id=WORLD,
+            document_id="doc-a",
+            error=FlowError(Error="InvalidRequest", Cause=cause),
+        ),
+    )
+    document = deps.documents.get(WORLD, "doc-a")
+    assert document is not None
+    assert document.status is DocumentStatus.FAILED
+    assert document.reason == "The document has no text to search: only headings or blank lines."
+
+
+def test_an_unexpected_failure_is_reported_by_its_type_only() -> None:
+    cause = json.dumps({"errorType": "KeyError", "errorMessage": "'secret internal detail'"})
+    reason = failure_reason(FlowError(Error="KeyError", Cause=cause))
+    assert "KeyError" in reason
+    assert "secret" not in reason
+    assert "Lambda.Unknown" in failure_reason(FlowError(Error="Lambda.Unknown", Cause="not json"))
+
+
+def test_a_late_failure_never_unreadies_a_published_document(deps: IngestDeps) -> None:
+    _upload(deps, "doc-a", "Borin forges swords.")
+    _ingest(deps, "doc-a")
+    fail(deps, FailStep(step="fail", world_id=WORLD, document_id="doc-a"))
+    document = deps.documents.get(WORLD, "doc-a")
+    assert document is not None
+    assert document.status is DocumentStatus.READY
