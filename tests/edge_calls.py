@@ -33,6 +33,7 @@ from tests.fakes import (
     FakeWorld,
     ScriptedEndpoint,
 )
+from tests.minds import mind_deps
 from tests.model_fakes import FakeRegistry, FakeStarter
 from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps
 
@@ -71,6 +72,7 @@ class HttpEdge:
 
     def __post_init__(self) -> None:
         self.world.put_npc(MIRA_SHEET)
+        self.mind = mind_deps(self.world, npcs=())
         self.service = SessionService(self.sessions, FakeColdTier(self.sessions), FakePublisher(), self.flows)
         players = [
             Participant(id="p1", kind=ParticipantKind.PLAYER),
@@ -84,6 +86,7 @@ class HttpEdge:
             "settings-api": {"world": self.world},
             "worlds-api": {"world": self.world},
             "models-api": {"registry": self.registry, "flows": FakeStarter()},
+            "mind-api": {"mind": self.mind},
         }
         return deps[function]
 

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     archive_bucket: str
     event_bus_name: str
     models_table: str
+    mind_table: str
     gold_endpoint: str
     silver_endpoint: str
     # The inference component serving each tier on its endpoint (SageMaker needs it on every call).
@@ -45,6 +46,22 @@ class Settings(BaseSettings):
     session_archive_state_machine_arn: str | None = None
     session_rehydrate_state_machine_arn: str | None = None
     model_deploy_state_machine_arn: str | None = None
+    mind_reflection_state_machine_arn: str | None = None
+    # The mind: overrides of `aicore.mind.policy.MindPolicy` (`mind_<field>`) and of its retrieval
+    # weights (`mind_weight_<field>`); unset: the policy's default.
+    mind_prompt_token_budget: int | None = None
+    mind_max_pair_memories: int | None = None
+    mind_max_general_memories: int | None = None
+    mind_reflection_threshold: int | None = None
+    mind_gossip_per_pair_per_day: int | None = None
+    mind_gossip_per_listener_per_day: int | None = None
+    mind_appraisal_timeout_s: float | None = None
+    mind_reflection_timeout_s: float | None = None
+    mind_weight_recency: float | None = None
+    mind_weight_importance: float | None = None
+    mind_weight_relevance: float | None = None
+    mind_weight_keyword: float | None = None
+    mind_weight_hourly_decay: float | None = None
     # The router's wall-clock deadlines are the latency budgets times this: 1 on the tiers' GPUs,
     # more where a laptop's CPU model stands in for them.
     model_deadline_scale: float = Field(1.0, gt=0, le=1000)

@@ -309,6 +309,10 @@ SESSION_ARCHIVE_FLOW = "session-archive"
 SESSION_REHYDRATE_FLOW = "session-rehydrate"
 MODEL_DEPLOY_FLOW = "model-deploy"
 
+MIND_SOURCE = "aicore.mind"
+REFLECTION_DUE = "NPC Reflection Due"
+MIND_REFLECTION_FLOW = "mind-reflection"
+
 # The resources, declared once and referenced by object below (a typo is a NameError, not a
 # grant on nothing).
 CONNECTIONS = Table(
@@ -325,6 +329,14 @@ WORLD = Table(
     "World content: NPC personas, lore facts, NPC memories of players.",
     ttl_attribute="expires_at",  # markers of turns already remembered expire
 )
+# Memories get their own table: a partition per NPC x player (and one per NPC) spreads the writes of
+# every turn, where the world table keeps a whole world in one partition; a turn reads its pair with
+# one Query. Relationship and emotion, one small item each, stay in the world table (the turn's batch).
+MIND = Table(
+    "mind",
+    "NPC minds: memories per NPC x player and per NPC, reflection and gossip bookkeeping.",
+    ttl_attribute="expires_at",  # gossip counters of past days expire
+)
 MODELS = Table("models", "Model registry: versions per tier, what serves each tier, deployments in flight.")
 ARCHIVE = Bucket("archive", "Cold sessions, compressed.")
 GOLD = ModelTier("gold")
@@ -340,6 +352,11 @@ SESSION_ARCHIVE = StateMachine(
     description="A dormant or suspended session moves to S3; its head stays as a tombstone.",
     invokes=("session-archiver",),
 )
+MIND_REFLECTION = StateMachine(
+    name=MIND_REFLECTION_FLOW,
+    description="An NPC reflects on what a player told it: a few insights, citing their memories.",
+    invokes=("mind-reflection-steps",),
+)
 SESSION_REHYDRATE = StateMachine(
     name=SESSION_REHYDRATE_FLOW,
     description="A cold session comes back from S3 into DynamoDB, as it was.",
@@ -347,11 +364,11 @@ SESSION_REHYDRATE = StateMachine(
 )
 
 TOPOLOGY = Topology(
-    tables=(CONNECTIONS, SESSIONS, WORLD, MODELS),
+    tables=(CONNECTIONS, SESSIONS, WORLD, MODELS, MIND),
     buckets=(ARCHIVE,),
     bus=EventBus(),
     model_tiers=(GOLD, SILVER),
-    event_sources=(NPC_SOURCE, SESSIONS_SOURCE),
+    event_sources=(NPC_SOURCE, SESSIONS_SOURCE, MIND_SOURCE),
     authorizer=Function(
         name="authorizer",
         description="Checks the player's JWT for $connect and the HTTP API.",
@@ -395,7 +412,7 @@ TOPOLOGY = Topology(
             memory_mb=1024,
             timeout_s=60,
             websocket_routes=("npc.say",),
-            tables=((CONNECTIONS, R), (SESSIONS, RW), (WORLD, R)),
+            tables=((CONNECTIONS, R), (SESSIONS, RW), (WORLD, R), (MIND, R)),  # MIND: the turn's memories
             buckets=((ARCHIVE, RW),),  # a turn in a cold session brings it back first
             publishes_events=True,
             model_tiers=(GOLD, SILVER),
@@ -481,11 +498,44 @@ TOPOLOGY = Topology(
         ),
         Function(
             name="npc-memory",
-            description="After each NPC turn, the NPC remembers the player: turns, last words.",
+            description="After each turn: memories, relationship, emotion, forgetting, reflection, gossip.",
             code="functions/npc_memory",
-            memory_mb=256,
+            memory_mb=512,  # the static embedder's weights (16 MB) and numpy
             events=(EventRule("npc-turn-completed", NPC_SOURCE, (NPC_TURN_COMPLETED,)),),
-            tables=((WORLD, RW),),
+            tables=((WORLD, RW), (MIND, RW)),
+            publishes_events=True,  # NPC Reflection Due
+            model_tiers=(SILVER,),  # the turn's appraisal (a heuristic when silver cannot answer)
+        ),
+        Function(
+            name="mind-api",
+            description="HTTP API over NPC minds: memories (read, forget) and relationships.",
+            code="functions/mind_api",
+            memory_mb=512,
+            timeout_s=10,
+            http_routes=(
+                HttpRoute("GET", "/worlds/{world}/npcs/{npc}/memories"),
+                HttpRoute("DELETE", "/worlds/{world}/npcs/{npc}/memories/{memory_id}"),
+                HttpRoute("GET", "/worlds/{world}/npcs/{npc}/relationships/{player}"),
+            ),
+            tables=((MIND, RW), (WORLD, R)),
+        ),
+        Function(
+            name="mind-reflection",
+            description="Starts an NPC's reflection flow when it is due (once per reflection).",
+            code="functions/mind_reflection",
+            memory_mb=256,
+            timeout_s=10,
+            events=(EventRule("npc-reflection-due", MIND_SOURCE, (REFLECTION_DUE,)),),
+            starts_state_machines=(MIND_REFLECTION,),
+        ),
+        Function(
+            name="mind-reflection-steps",
+            description="Reflection flow steps: gather, reflect (silver), the scripted fallback, record.",
+            code="functions/mind_reflection_steps",
+            memory_mb=512,
+            timeout_s=120,  # the silver tier's reflection waits up to the policy's timeout
+            tables=((MIND, RW),),
+            model_tiers=(SILVER,),
         ),
         Function(
             name="settings-api",
@@ -527,7 +577,7 @@ TOPOLOGY = Topology(
             manages_model_tiers=(GOLD, SILVER),
         ),
     ),
-    state_machines=(MODEL_DEPLOY, SESSION_ARCHIVE, SESSION_REHYDRATE),
+    state_machines=(MODEL_DEPLOY, SESSION_ARCHIVE, SESSION_REHYDRATE, MIND_REFLECTION),
 )
 
 
