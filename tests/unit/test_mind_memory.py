@@ -21,14 +21,17 @@ def test_a_turn_becomes_two_memories_with_their_scores_and_vectors() -> None:
     done = observe_turn(
         deps, turn(1, "My name is Aldric and my sister Elara was taken by bandits.", "Oh, love.")
     )
-    assert done is not None and done.written
+    assert done is not None
+    assert done.written
     said, replied = sorted(deps.store.read_pair("demo", "mira", "p1").memories, key=lambda m: m.kind.value)[
         ::-1
     ]
     assert (said.kind, replied.kind) == (MemoryKind.PLAYER_SAID, MemoryKind.NPC_SAID)
-    assert said.source is MemorySource.TURN and said.subjects == ("p1",)
+    assert said.source is MemorySource.TURN
+    assert said.subjects == ("p1",)
     assert said.importance >= 7 > replied.importance
-    assert said.embedder == deps.embedder.name and len(said.vector) == 2 * deps.embedder.dimensions
+    assert said.embedder == deps.embedder.name
+    assert len(said.vector) == 2 * deps.embedder.dimensions
     assert said.created_at == said.last_access == turn(1, "").occurred_at
 
 
@@ -36,7 +39,8 @@ def test_each_event_delivered_twice_writes_nothing_twice() -> None:
     # Given a consumer that sees every one of ten turns twice (EventBridge may redeliver)
     deps = mind_deps()
     store, world = deps.store, deps.world
-    assert isinstance(store, FakeMind) and isinstance(world, FakeWorld)
+    assert isinstance(store, FakeMind)
+    assert isinstance(world, FakeWorld)
     lines = ["Thank you, friend!", "I promise to repay you.", "You stupid liar."] * 3 + ["Hello."]
     outcomes = []
     for n, line in enumerate(lines):
@@ -61,7 +65,8 @@ def test_memories_a_turn_used_are_marked_accessed_never_back_in_time() -> None:
     used = [m.memory_id for m in deps.store.read_pair("demo", "mira", "p1").memories]
     later = START + timedelta(hours=5)
     done = observe_turn(deps, turn(2, "How is Mist?", at=later, used=used))
-    assert done is not None and done.touched == 2
+    assert done is not None
+    assert done.touched == 2
     # An older turn delivered late does not move the access back
     observe_turn(deps, turn(3, "Hm.", at=START + timedelta(hours=1), used=used))
     touched = {m.memory_id: m.last_access for m in deps.store.read_pair("demo", "mira", "p1").memories}
@@ -75,7 +80,8 @@ def test_relationship_and_emotion_follow_the_turns_within_their_scales() -> None
     world = deps.world
     assert isinstance(world, FakeWorld)
     relationship = world.relationships[("demo", "mira", "p1")]
-    assert relationship.trust == 100 and relationship.affinity == 100  # the scale's end holds
+    assert relationship.trust == 100
+    assert relationship.affinity == 100
     assert len(relationship.history) == deps.policy.relationship_history
     assert relationship.history[-1].reason == "kind words, a promise"
     emotion = world.emotions[("demo", "mira")]
@@ -95,7 +101,8 @@ def test_reflection_is_asked_for_when_importance_passes_the_threshold_with_one_n
     observe_turn(deps, turn(2, "My sister Elara was kidnapped by the Red Hand bandits, help me!"))
     observe_turn(deps, turn(2, "My sister Elara was kidnapped by the Red Hand bandits, help me!"))  # again
     due = [d for _, t, d in publisher.published if t == REFLECTION_DUE]
-    assert len(due) == 2 and all(isinstance(d, ReflectionDue) and d.reflection == 0 for d in due)
+    assert len(due) == 2
+    assert all(isinstance(d, ReflectionDue) and d.reflection == 0 for d in due)
 
 
 def test_witnessed_events_reach_the_pairs_copy_one_turn_later() -> None:
@@ -123,4 +130,5 @@ def test_witnessed_events_reach_the_pairs_copy_one_turn_later() -> None:
     observe_turn(deps, turn(3, "Any news?"))
     general = deps.store.turn_memories("demo", "mira", "p1").general
     assert [m.text for m in general] == ["The mill by the river burned down."]
-    assert general[0].kind is MemoryKind.WITNESSED and general[0].general
+    assert general[0].kind is MemoryKind.WITNESSED
+    assert general[0].general
