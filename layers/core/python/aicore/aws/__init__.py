@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_stepfunctions import SFNClient
 
+# Accessors are named `<service>_client`: plain `events` would be shadowed by the submodule
+# `aicore.aws.events` once it is imported.
 _CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
 
 
@@ -30,23 +32,23 @@ def _client(service: str, endpoint_url: str | None = None) -> Any:
     return boto3.session.Session().client(service, endpoint_url=endpoint_url, config=_CONFIG)
 
 
-def events() -> EventBridgeClient:
+def events_client() -> EventBridgeClient:
     return cast("EventBridgeClient", _client("events"))
 
 
-def s3() -> S3Client:
+def s3_client() -> S3Client:
     return cast("S3Client", _client("s3"))
 
 
-def stepfunctions() -> SFNClient:
+def stepfunctions_client() -> SFNClient:
     return cast("SFNClient", _client("stepfunctions"))
 
 
-def sagemaker() -> SageMakerClient:
+def sagemaker_client() -> SageMakerClient:
     return cast("SageMakerClient", _client("sagemaker"))
 
 
-def connections(endpoint_url: str) -> ApiGatewayManagementApiClient:
+def connections_client(endpoint_url: str) -> ApiGatewayManagementApiClient:
     """The WebSocket API's `@connections` endpoint (its URL is the stage's callback URL)."""
     return cast("ApiGatewayManagementApiClient", _client("apigatewaymanagementapi", endpoint_url))
 

@@ -48,7 +48,7 @@ class ApiGatewayPusher:
     """Pushes frames through the WebSocket API's @connections management endpoint."""
 
     def __init__(self, connections_url: str) -> None:
-        self._client = aws.connections(connections_url)
+        self._client = aws.connections_client(connections_url)
 
     def send(self, connection_id: str, frame: dict[str, Any]) -> bool:
         data = json.dumps(frame, separators=(",", ":")).encode()

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 class EventBridgePublisher:
     def __init__(self, bus_name: str) -> None:
         self._bus = bus_name
-        self._client = aws.events()
+        self._client = aws.events_client()
 
     def publish(self, source: str, detail_type: str, detail: EventDetail) -> None:
         entry: PutEventsRequestEntryTypeDef = {

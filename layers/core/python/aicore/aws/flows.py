@@ -24,7 +24,7 @@ class StepFunctionsStarter:
 
     @cached_property
     def _client(self) -> Any:
-        return aws.stepfunctions()
+        return aws.stepfunctions_client()
 
     def start(self, machine: str, name: str, payload: Mapping[str, Any]) -> FlowStarted:
         arn = self._arns.get(machine)

@@ -15,7 +15,7 @@ from aicore.modelops.hosting import CARRIED_OVER, ComponentView, ModelView
 
 class SageMakerHosting:
     def __init__(self, client: Any | None = None) -> None:
-        self._client = client or aws.sagemaker()
+        self._client = client or aws.sagemaker_client()
 
     def describe_component(self, name: str) -> ComponentView:
         found = self._client.describe_inference_component(InferenceComponentName=name)

@@ -17,7 +17,7 @@ class S3SessionArchive:
 
     @cached_property
     def _s3(self) -> Any:
-        return aws.s3()  # on first use: most requests never touch the cold tier
+        return aws.s3_client()  # on first use: most requests never touch the cold tier
 
     def put(self, key: str, data: bytes) -> None:
         self._s3.put_object(
