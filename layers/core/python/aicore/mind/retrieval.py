@@ -2,12 +2,12 @@
 
 - recency: `hourly_decay` ** hours since the memory was last accessed (1 when just used);
 - importance: the memory's 1..10, as 0.1..1;
-- relevance: BM25 over the memories ranked (rank-bm25's Okapi BM25: keywords, so a name the
+- relevance: BM25 (rank-bm25's Okapi BM25 over the memories ranked: keywords, so a name the
   player says again finds its memory) fused with the cosine of static embeddings (meaning, so a
-  paraphrase finds it too). Each is scaled to 0..1 over the candidates (BM25 by its maximum, the
-  cosine min-max, as static embeddings of short texts sit in a narrow band) and combined
-  `keyword` : 1 - `keyword`. Memories whose vector is from another embedder, or none, are
-  ranked on keywords alone: spaces are never mixed.
+  paraphrase finds it too): `keyword` x BM25/(BM25 + `keyword_saturation`) + (1 - `keyword`) x
+  cosine/`cosine_ceiling` (clipped to 0..1). Both scales are absolute, not stretched over the
+  candidates, so a line that relates to nothing lifts nothing. Memories whose vector is from
+  another embedder, or none, are ranked on keywords alone: spaces are never mixed.
 
 Pure computation: no AWS call and no model call (the query vector is made in process).
 """
@@ -56,8 +56,8 @@ def memory_tokens(memory: Memory) -> int:
     return len(memory.text) // CHARS_PER_TOKEN + MEMORY_OVERHEAD_TOKENS
 
 
-def keyword_scores(texts: Sequence[str], query_text: str) -> Floats:
-    """BM25 (Okapi) of each text for the query, scaled by the best: 0..1."""
+def keyword_scores(texts: Sequence[str], query_text: str, saturation: float = 3.0) -> Floats:
+    """BM25 (Okapi) of each text for the query, as s / (s + saturation): 0..1."""
     from rank_bm25 import BM25Okapi
 
     terms = keywords(query_text)
@@ -65,12 +65,12 @@ def keyword_scores(texts: Sequence[str], query_text: str) -> Floats:
     if not terms or not any(corpus):
         return np.zeros(len(texts))
     raw = np.maximum(np.asarray(BM25Okapi(corpus).get_scores(terms), dtype=np.float64), 0.0)
-    best = float(raw.max(initial=0.0))
-    return raw / best if best > 0 else raw
+    scaled: Floats = raw / (raw + saturation)
+    return scaled
 
 
-def vector_scores(memories: Sequence[Memory], query: Query) -> Floats:
-    """Cosine of each memory with the query (memories of this embedder only), scaled min-max: 0..1."""
+def vector_scores(memories: Sequence[Memory], query: Query, ceiling: float = 0.4) -> Floats:
+    """Cosine of each memory with the query (memories of this embedder only), / ceiling, clipped: 0..1."""
     scores = np.zeros(len(memories))
     if query.vector is None:
         return scores
@@ -82,9 +82,7 @@ def vector_scores(memories: Sequence[Memory], query: Query) -> Floats:
         return scores
     rows = matrix([memories[i].vector for i in same_space], dimensions)
     cosines = rows @ np.asarray(query.vector, dtype=np.float32)
-    low, high = float(cosines.min()), float(cosines.max())
-    scaled = (cosines - low) / (high - low) if high > low else np.zeros(len(cosines))
-    scores[same_space] = scaled
+    scores[same_space] = np.clip(cosines / ceiling, 0.0, 1.0)
     return scores
 
 
@@ -103,8 +101,8 @@ def rank(
     """The memories best first, with their scores; within `budget` when one is given."""
     if not memories:
         return []
-    keyword = keyword_scores([m.text for m in memories], query.text)
-    vector = vector_scores(memories, query)
+    keyword = keyword_scores([m.text for m in memories], query.text, weights.keyword_saturation)
+    vector = vector_scores(memories, query, weights.cosine_ceiling)
     relevance = weights.keyword * keyword + (1 - weights.keyword) * vector
     recencies = np.array([recency(m, now, weights.hourly_decay) for m in memories])
     importance = np.array([m.importance / 10 for m in memories])
