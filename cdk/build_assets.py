@@ -26,7 +26,11 @@ from pathlib import Path
 from cdk.sources import MissingBuildError, Sources
 
 SAGEMAKER_SDK = "sagemaker-core==2.27.0"
+# Lambda's Python 3.12 runs on Amazon Linux 2023 (glibc 2.34): wheels for glibc 2.28 and older fit
+# (numpy's arm64 wheels are manylinux_2_28; most others are manylinux2014, i.e. glibc 2.17).
 LAMBDA_PLATFORM = (
+    "--platform",
+    "manylinux_2_28_aarch64",
     "--platform",
     "manylinux2014_aarch64",
     "--python-version",
