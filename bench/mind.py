@@ -150,7 +150,10 @@ def main() -> int:
         results[name] = {
             "keyword_weight": weight,
             "recall_at_5_all": relevance.recall(queries, weight),
-            **{f"recall_at_5_{k}": relevance.recall([q for q in queries if q["kind"] == k], weight) for k in kinds},
+            **{
+                f"recall_at_5_{k}": relevance.recall([q for q in queries if q["kind"] == k], weight)
+                for k in kinds
+            },
         }
     report: dict[str, Any] = {
         "bench": "mind",
@@ -160,13 +163,14 @@ def main() -> int:
         "query_kinds": {k: sum(q["kind"] == k for q in queries) for k in kinds},
         "k": K,
         "fusion": "w x BM25/(BM25 + 3) + (1 - w) x clip(cosine / 0.4)",
-        "tuning": "2-fold cross-validation (odd / even query numbers), w over 0..1 step 0.05, ties nearest 0.5",
+        "tuning": "2-fold cross-validation (odd / even query ids), w over 0..1 by 0.05, ties nearest 0.5",
         "cross_validation": validation,
         "policy_keyword_weight": chosen,
         "curve_all_queries": {str(w): relevance.recall(queries, w) for w in GRID},
         "results": results,
         "ranking_cost": ranking_cost_ms(memories, embedder),
         "long_game": long_game_outcome(),
+        "aws": aws_costs(),
         "machine": machine(),
     }
     print(f"{'method':28} {'all':>6}  " + " ".join(f"{k:>10}" for k in kinds))
@@ -177,8 +181,89 @@ def main() -> int:
     print(f"weights picked per fold: {validation['weights_picked']}")
     print(f"ranking a turn's {report['ranking_cost']['memories']} memories: {report['ranking_cost']}")
     print(f"long game: {report['long_game']}")
+    print(f"AWS calls and ms on moto: {json.dumps(report['aws'], indent=1)}")
     write_report("mind", report)
     return 0
+
+
+class _NoEvents:
+    def publish(self, source: str, detail_type: str, detail: Any) -> None:
+        return None
+
+
+def aws_costs(turns: int = 120) -> dict[str, Any]:
+    """AWS calls and milliseconds on moto server (~6 ms a call here): the turn's one Query with the
+    ranking after it, and the consumer's work after a turn, over a pair that fills to its bound."""
+    import collections
+    import os
+
+    from aicore.aws.mind_store import DynamoMindStore
+    from aicore.aws.world_store import DynamoWorldStore
+    from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
+    from aicore.mind.policy import MindPolicy
+    from aicore.mind.service import MindDeps, NpcDirectory, observe_turn
+    from aicore.mind.turn import recall
+    from aicore.topology import physical_name, resource_environment
+    from bench.common import CallCounter
+    from tests.fakes import ScriptedAppraiser
+    from tests.minds import BORIN, MIRA, SABLE, SMALL_TALK, START, turn
+
+    embedded = EmbeddedAws()
+    url = embedded.start()
+    os.environ.update(resource_environment("local"))
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+        }
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    try:
+        create_resources(url, "local")
+        world = DynamoWorldStore(physical_name("local", "world"))
+        for npc in (MIRA, BORIN, SABLE):
+            world.put_npc(npc)
+        store = DynamoMindStore(physical_name("local", "mind"))
+        policy = MindPolicy()
+        deps = MindDeps(
+            store, world, StaticEmbedder(), ScriptedAppraiser(), _NoEvents(), NpcDirectory(world), policy
+        )
+        counter = CallCounter()
+        after: list[tuple[float, collections.Counter[str]]] = []
+        reads: list[tuple[float, float, collections.Counter[str]]] = []
+        for n in range(1, turns + 1):
+            at = START + timedelta(minutes=15 * n)
+            line = SMALL_TALK[n % len(SMALL_TALK)].format(n=n)
+            with counter.counting() as calls:
+                started = time.perf_counter()
+                memories = store.turn_memories("demo", "mira", "p1")
+                queried = time.perf_counter()
+                used = recall(memories, line, deps.embedder, at, policy)
+                ranked = time.perf_counter()
+            reads.append(((queried - started) * 1000, (ranked - queried) * 1000, calls))
+            with counter.counting() as calls:
+                started = time.perf_counter()
+                observe_turn(deps, turn(n, line, at=at, used=[u.memory.memory_id for u in used]))
+                after.append(((time.perf_counter() - started) * 1000, calls))
+        late = [r for r in reads[-40:]]
+        return {
+            "pair_memories_at_end": len(store.read_pair("demo", "mira", "p1").memories),
+            "turn_read": {
+                "calls": dict(late[-1][2]),
+                "query_ms_median": round(statistics.median(r[0] for r in late), 2),
+                "rank_ms_median": round(statistics.median(r[1] for r in late), 2),
+            },
+            "after_turn": {
+                "calls_median": statistics.median(sum(c.values()) for _, c in after[-40:]),
+                "calls_max": max(sum(c.values()) for _, c in after[-40:]),
+                "calls_by_operation_last_40": dict(sum((c for _, c in after[-40:]), collections.Counter())),
+                "ms_median": round(statistics.median(ms for ms, _ in after[-40:]), 1),
+            },
+        }
+    finally:
+        embedded.stop()
 
 
 def long_game_outcome() -> dict[str, Any]:

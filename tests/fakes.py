@@ -481,6 +481,16 @@ class FakeMind:
             self.states[listener] = state.model_copy(update={"general_version": state.general_version + 1})
         return True
 
+    def revector(self, memory: Memory, old_embedder: str) -> bool:
+        held = self._held(partition_of(memory.world_id, memory.npc_id, memory.about))
+        stored = held.get(memory.memory_id)
+        if stored is None or stored.embedder != old_embedder:
+            return False
+        held[memory.memory_id] = stored.model_copy(
+            update={"embedder": memory.embedder, "vector": memory.vector}
+        )
+        return True
+
     def get(self, world_id: str, npc_id: str, about: str | None, memory_id: str) -> Memory | None:
         return self._held(partition_of(world_id, npc_id, about)).get(memory_id)
 

@@ -239,7 +239,14 @@ def world(request: pytest.FixtureRequest) -> WorldStore:
 
 def _npc(world_id: str) -> Npc:
     return Npc(
-        npc_id="ada", world_id=world_id, name="Ada", persona="A smith.", speech_style="Terse.", greeting="Hm."
+        npc_id="ada",
+        world_id=world_id,
+        name="Ada",
+        persona="A smith.",
+        speech_style="Terse.",
+        greeting="Hm.",
+        temperament=Temperament(joy=0.35, anger=0.25),
+        trusts={"borin": -20},
     )
 
 

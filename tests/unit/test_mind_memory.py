@@ -71,6 +71,10 @@ def test_memories_a_turn_used_are_marked_accessed_never_back_in_time() -> None:
     observe_turn(deps, turn(3, "Hm.", at=START + timedelta(hours=1), used=used))
     touched = {m.memory_id: m.last_access for m in deps.store.read_pair("demo", "mira", "p1").memories}
     assert all(touched[i] == turn(2, "", at=later).occurred_at for i in used)
+    # Used again within the hour: recency would hardly move, so nothing is written
+    again = observe_turn(deps, turn(4, "Mist again.", at=later + timedelta(minutes=30), used=used))
+    assert again is not None
+    assert again.touched == 0
 
 
 def test_relationship_and_emotion_follow_the_turns_within_their_scales() -> None:
@@ -132,3 +136,25 @@ def test_witnessed_events_reach_the_pairs_copy_one_turn_later() -> None:
     assert [m.text for m in general] == ["The mill by the river burned down."]
     assert general[0].kind is MemoryKind.WITNESSED
     assert general[0].general
+
+
+def test_a_new_embedder_reindexes_old_memories_after_turns_never_mixing_spaces() -> None:
+    # Given memories embedded by an older embedder
+    deps = mind_deps()
+    observe_turn(deps, turn(1, "My horse is called Mist."))
+    store = deps.store
+    assert isinstance(store, FakeMind)
+    for memory in store.read_pair("demo", "mira", "p1").memories:
+        store.revector(
+            memory.model_copy(update={"embedder": "static:old", "vector": b"\x00\x3c" * 8}), memory.embedder
+        )
+    assert {m.embedder for m in store.read_pair("demo", "mira", "p1").memories} == {"static:old"}
+    # When the next turn is taken in
+    done = observe_turn(deps, turn(2, "Hello."))
+    # Then every memory is in the current embedder's space again
+    assert done is not None
+    assert done.reindexed == 2
+    assert {m.embedder for m in store.read_pair("demo", "mira", "p1").memories} == {deps.embedder.name}
+    assert all(
+        len(m.vector) == 2 * deps.embedder.dimensions for m in store.read_pair("demo", "mira", "p1").memories
+    )

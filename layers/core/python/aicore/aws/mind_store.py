@@ -222,6 +222,28 @@ class DynamoMindStore:
             )
         return self._transact(items, "Gossip already heard or over the day's limit", pk=listener)
 
+    def revector(self, memory: Memory, old_embedder: str) -> bool:
+        key = {
+            "pk": partition_of(memory.world_id, memory.npc_id, memory.about),
+            "sk": memory_sk(memory.memory_id),
+        }
+        try:
+            self._table.update_item(
+                Key=key,
+                UpdateExpression="SET embedder = :new, vector = :v",
+                ConditionExpression="embedder = :old",
+                ExpressionAttributeValues={
+                    ":new": memory.embedder,
+                    ":v": memory.vector,
+                    ":old": old_embedder,
+                },
+            )
+        except ClientError as exc:
+            if not _cancelled(exc):
+                raise
+            return False
+        return True
+
     def get(self, world_id: str, npc_id: str, about: str | None, memory_id: str) -> Memory | None:
         key = {"pk": partition_of(world_id, npc_id, about), "sk": memory_sk(memory_id)}
         item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")

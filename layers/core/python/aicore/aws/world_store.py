@@ -209,7 +209,7 @@ class DynamoWorldStore:
             Item={
                 "pk": world_pk(npc.world_id),
                 "sk": f"NPC#{npc.npc_id}",
-                **npc.model_dump(exclude_none=True),
+                **_stored(npc.model_dump(mode="json", exclude_none=True)),  # a temperament holds floats
             }
         )
 

@@ -42,6 +42,8 @@ class MindPolicy(BaseModel):
     compact_batch: int = Field(16, ge=2)
     forget_importance: int = Field(2, ge=0, le=10)
     summary_chars: int = Field(480, ge=80, le=2000)
+    # A memory the turn used is marked accessed unless it was within this many hours (0.995^2: 1 %).
+    touch_after_h: float = Field(2.0, ge=0, le=48)
     # Reflection: once the importance told since the last reflection reaches this.
     reflection_threshold: int = Field(60, ge=1)
     reflection_inputs: int = Field(12, ge=2, le=50)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from aicore.clock import Clock, now, stamp
+from aicore.clock import Clock, now
 from aicore.events import EventPublisher
 from aicore.llm.embedding import Embedder
 from aicore.mind import forgetting, gossip
@@ -35,6 +35,7 @@ from aicore.world.store import Feeling, WorldStore
 
 NPC_CACHE_S = 60.0
 FEEL_ATTEMPTS = 3
+REINDEX_PER_TURN = 16  # memories of another embedder re-embedded after each turn (all, soon enough)
 
 
 class NpcDirectory:
@@ -91,6 +92,7 @@ class Remembered(BaseModel):
     compacted: int
     reflection_due: bool
     gossip: int
+    reindexed: int
 
 
 def observe_turn(deps: MindDeps, turn: ObservedTurn) -> Remembered | None:
@@ -109,6 +111,7 @@ def observe_turn(deps: MindDeps, turn: ObservedTurn) -> Remembered | None:
     feeling = _feel(deps, turn, npc, context, appraisal, moment)
     held = pair.memories + (lines if written else [])
     compacted = _compact(deps, turn.world_id, turn.npc_id, turn.player_id, held, moment)
+    reindexed = reindex(deps, pair.memories)
     _refresh_general(deps, turn, pair)
     due = _ask_for_reflection(deps, turn, pair, sum(m.importance for m in lines) if written else 0)
     heard = gossip.spread(
@@ -127,6 +130,7 @@ def observe_turn(deps: MindDeps, turn: ObservedTurn) -> Remembered | None:
         compacted=compacted,
         reflection_due=due,
         gossip=len(heard),
+        reindexed=reindexed,
     )
 
 
@@ -158,13 +162,16 @@ def _turn_memories(deps: MindDeps, turn: ObservedTurn, appraisal: Appraisal) -> 
 
 
 def _touch(deps: MindDeps, turn: ObservedTurn, pair: PairView) -> int:
+    """Mark the memories the turn used as accessed now; one accessed lately enough is left alone
+    (its recency would move by a percent or less: not worth a write)."""
     if not turn.memory_ids:
         return 0
-    general = {m.memory_id for m in pair.general}
-    about = [i for i in turn.memory_ids if i not in general]
+    lately = stamp(datetime.fromisoformat(turn.occurred_at) - timedelta(hours=deps.policy.touch_after_h))
+    stale = {m.memory_id: m for m in (*pair.memories, *pair.general) if m.last_access < lately}
+    about = [i for i in turn.memory_ids if i in stale and not stale[i].general]
+    general = [i for i in turn.memory_ids if i in stale and stale[i].general]
     touched = deps.store.touch(turn.world_id, turn.npc_id, turn.player_id, about, turn.occurred_at)
-    used_general = [i for i in turn.memory_ids if i in general]
-    return touched + deps.store.touch(turn.world_id, turn.npc_id, None, used_general, turn.occurred_at)
+    return touched + deps.store.touch(turn.world_id, turn.npc_id, None, general, turn.occurred_at)
 
 
 def _feel(
@@ -226,10 +233,29 @@ def compact_partition(deps: MindDeps, world_id: str, npc_id: str, about: str | N
     return _compact(deps, world_id, npc_id, about, held, moment)
 
 
+def reindex(deps: MindDeps, memories: Sequence[Memory], limit: int = REINDEX_PER_TURN) -> int:
+    """Memories embedded by another embedder (the embedder changed) get this one's vectors, a few
+    at a time, off the player's path: until then retrieval ranks them on keywords only, never
+    comparing vectors of two spaces."""
+    stale = [m for m in memories if m.embedder != deps.embedder.name][:limit]
+    if not stale:
+        return 0
+    vectors = deps.embedder.embed([m.text for m in stale])
+    moved = [
+        deps.store.revector(
+            m.model_copy(update={"embedder": deps.embedder.name, "vector": to_bytes(v)}), m.embedder
+        )
+        for m, v in zip(stale, vectors, strict=True)
+    ]
+    return sum(moved)
+
+
 def _refresh_general(deps: MindDeps, turn: ObservedTurn, pair: PairView) -> None:
     version = deps.store.general_version(turn.world_id, turn.npc_id)
     if version > pair.general_version:
         general = deps.store.read_general(turn.world_id, turn.npc_id)
+        if reindex(deps, general.memories):
+            general = deps.store.read_general(turn.world_id, turn.npc_id)
         deps.store.copy_general(
             turn.world_id, turn.npc_id, turn.player_id, general.memories, general.state.general_version
         )
@@ -285,7 +311,3 @@ def witness(
             new += 1
             compact_partition(deps, world_id, npc_id, None, datetime.fromisoformat(occurred_at))
     return new
-
-
-def stamped(clock: Clock) -> str:
-    return stamp(clock())

@@ -132,6 +132,10 @@ class MindStore(Protocol):
         and per listener; `told` records where it went. False: already heard, or over a limit."""
         ...
 
+    def revector(self, memory: Memory, old_embedder: str) -> bool:
+        """Store `memory`'s new embedding (another embedder's) if it still has `old_embedder`'s."""
+        ...
+
     def get(self, world_id: str, npc_id: str, about: str | None, memory_id: str) -> Memory | None: ...
 
     def forget(self, world_id: str, npc_id: str, about: str | None, memory_id: str) -> Memory | None:
