@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aicore.clock import stamp
 from aicore.llm.embedding import StaticEmbedder
@@ -105,7 +106,7 @@ FACT = "My name is Aldric and my sister Elara was taken by the Red Hand bandits.
 FACT_QUESTION = "Have you heard anything about my missing sister?"
 
 
-def long_game(turns: int = 2000, fact_turn: int = 10, minutes_between: int = 15) -> dict[str, object]:
+def long_game(turns: int = 2000, fact_turn: int = 10, minutes_between: int = 15) -> dict[str, Any]:
     """One player and Mira for `turns` turns, each recalling before and remembering after, as the
     NPC turn and its consumer do; the important fact is told at `fact_turn`. Returns what a test
     or the bench reads: the largest memory count seen, and where the fact ranks at the end."""

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from aicore.auth import Caller
 from aicore.mind import api
 from aicore.mind.models import MemoryKind, MemorySource
 from aicore.mind.policy import MindPolicy
 from aicore.mind.service import observe_turn
+from tests.edge_calls import PLAYER, STUDIO
 from tests.fakes import FakeMind
 from tests.minds import BORIN, GRETA, MIRA, SABLE, START, mind_deps, npc, turn
 
@@ -100,15 +100,7 @@ def test_forgetting_a_memory_forgets_the_gossip_it_became(who: str) -> None:
     assert isinstance(store, FakeMind)
     observe_turn(deps, turn(1, NEWS))
     told = next(m for m in store.read_pair("demo", "mira", "p1").memories if m.kind is MemoryKind.PLAYER_SAID)
-    caller = (
-        Caller(subject="p1", world_id="demo")
-        if who == "player"
-        else Caller(
-            subject="tools",
-            world_id="demo",
-            roles=("studio",),  # type: ignore[arg-type]
-        )
-    )
+    caller = PLAYER if who == "player" else STUDIO
     forgotten = api.forget(store, caller, "demo", "mira", told.memory_id, about="p1")
     assert forgotten.copies == 1
     assert store.get("demo", "mira", "p1", told.memory_id) is None

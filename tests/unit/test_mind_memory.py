@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from aicore.mind.emotions import Emotion
 from aicore.mind.events import ReflectionDue
 from aicore.mind.models import MemoryKind, MemorySource
 from aicore.mind.policy import MindPolicy
@@ -89,11 +90,11 @@ def test_relationship_and_emotion_follow_the_turns_within_their_scales() -> None
     assert len(relationship.history) == deps.policy.relationship_history
     assert relationship.history[-1].reason == "kind words, a promise"
     emotion = world.emotions[("demo", "mira")]
-    assert emotion.intensities["joy"] > 0.9
+    assert emotion.intensities[Emotion.JOY] > 0.9
     for n in range(40, 45):
         observe_turn(deps, turn(n, "You useless fool, I hate you."))
     assert world.relationships[("demo", "mira", "p1")].affinity < 100
-    assert world.emotions[("demo", "mira")].intensities["anger"] > 0.5
+    assert world.emotions[("demo", "mira")].intensities[Emotion.ANGER] > 0.5
 
 
 def test_reflection_is_asked_for_when_importance_passes_the_threshold_with_one_number() -> None:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from aicore.clock import Clock, now
+from aicore.clock import Clock, now, stamp
 from aicore.events import EventPublisher
 from aicore.llm.embedding import Embedder
 from aicore.mind import forgetting, gossip
