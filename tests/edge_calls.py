@@ -36,6 +36,7 @@ from tests.fakes import (
     ScriptedEndpoint,
 )
 from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore, HashEmbedder
+from tests.minds import mind_deps
 from tests.model_fakes import FakeRegistry, FakeStarter
 from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps
 
@@ -77,6 +78,7 @@ class HttpEdge:
 
     def __post_init__(self) -> None:
         self.world.put_npc(MIRA_SHEET)
+        self.mind = mind_deps(self.world, npcs=())
         self.service = SessionService(self.sessions, FakeColdTier(self.sessions), FakePublisher(), self.flows)
         players = [
             Participant(id="p1", kind=ParticipantKind.PLAYER),
@@ -93,6 +95,7 @@ class HttpEdge:
             "worlds-api": {"world": self.world},
             "models-api": {"registry": self.registry, "flows": FakeStarter()},
             "lore-api": {"service": self.lore},
+            "mind-api": {"mind": self.mind},
         }
         return deps[function]
 

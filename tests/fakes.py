@@ -14,6 +14,10 @@ from aicore.flows import FlowStarted
 from aicore.frames import MAX_FRAME_BYTES
 from aicore.llm.endpoint import ChatCall, ChatResult, ChatStream
 from aicore.llm.wire import ChatMessage, Usage
+from aicore.mind.emotions import EmotionState
+from aicore.mind.models import Memory, MemorySet, heard_memory_id
+from aicore.mind.relationship import Relationship
+from aicore.mind.store import GeneralView, GossipLimits, MindState, PairView, npc_pk, pair_pk, partition_of
 from aicore.performance import PerformanceSettings
 from aicore.sessions.archive import ArchivedSession
 from aicore.sessions.models import HeadChanges, Message, NewMessage, Participant, SessionHead, StorageTier
@@ -25,6 +29,7 @@ from aicore.sessions.store import (
     stale_version,
 )
 from aicore.world.models import LoreFact, Npc, NpcMemory, PerformanceSetting, TurnContext
+from aicore.world.store import Feeling
 from tests.virtual_time import Pause
 
 
@@ -82,6 +87,9 @@ class FakeWorld:
     modes: dict[tuple[str, str | None], PerformanceSetting] = field(default_factory=dict)
     lore_reads: int = 0
     remembered_turns: set[tuple[tuple[str, str, str], str]] = field(default_factory=set)
+    relationships: dict[tuple[str, str, str], Relationship] = field(default_factory=dict)
+    emotions: dict[tuple[str, str], EmotionState] = field(default_factory=dict)
+    felt_turns: set[tuple[str, str, str, str]] = field(default_factory=set)
 
     def npc_and_memory(
         self, world_id: str, npc_id: str, player_id: str
@@ -90,7 +98,35 @@ class FakeWorld:
 
     def turn_context(self, world_id: str, npc_id: str, player_id: str) -> TurnContext:
         npc, memory = self.npc_and_memory(world_id, npc_id, player_id)
-        return TurnContext(npc, memory, self.performance(world_id, player_id))
+        return TurnContext(
+            npc,
+            memory,
+            self.performance(world_id, player_id),
+            self.relationships.get((world_id, npc_id, player_id)),
+            self.emotions.get((world_id, npc_id)),
+        )
+
+    def relationship(self, world_id: str, npc_id: str, player_id: str) -> Relationship | None:
+        return self.relationships.get((world_id, npc_id, player_id))
+
+    def feel(
+        self, relationship: Relationship, emotion: EmotionState, turn_id: str, expected: tuple[int, int]
+    ) -> Feeling:
+        pair = (relationship.world_id, relationship.npc_id, relationship.player_id)
+        if (*pair, turn_id) in self.felt_turns:
+            return Feeling.ALREADY
+        stored_relationship = self.relationships.get(pair)
+        stored_emotion = self.emotions.get((emotion.world_id, emotion.npc_id))
+        versions = (
+            stored_relationship.version if stored_relationship else 0,
+            stored_emotion.version if stored_emotion else 0,
+        )
+        if versions != expected:
+            return Feeling.CONFLICT
+        self.felt_turns.add((*pair, turn_id))
+        self.relationships[pair] = relationship
+        self.emotions[(emotion.world_id, emotion.npc_id)] = emotion
+        return Feeling.FELT
 
     def performance(self, world_id: str, player_id: str) -> PerformanceSettings:
         world, player = self.modes.get((world_id, None)), self.modes.get((world_id, player_id))
@@ -319,3 +355,167 @@ class ScriptedEndpoint:
         if endpoint_name in self.failing:
             raise ModelUnavailable(f"{endpoint_name} is down", {"reason": "ModelError"})
         return ChatResult("".join(self.tokens), 10, len(self.tokens))
+
+
+@dataclass
+class FakeMind:
+    """`MindStore` in memory; `tests/integration/test_contracts.py` holds it to the DynamoDB store."""
+
+    partitions: dict[str, dict[str, Memory]] = field(default_factory=dict)
+    states: dict[str, MindState] = field(default_factory=dict)
+    copies: dict[str, tuple[int, list[Memory]]] = field(default_factory=dict)
+    counters: dict[tuple[str, str], int] = field(default_factory=dict)
+    queries: int = 0  # Query calls (a turn must cost one)
+
+    def _held(self, pk: str) -> dict[str, Memory]:
+        return self.partitions.setdefault(pk, {})
+
+    def turn_memories(self, world_id: str, npc_id: str, player_id: str) -> MemorySet:
+        return self.read_pair(world_id, npc_id, player_id).memory_set()
+
+    def read_pair(self, world_id: str, npc_id: str, player_id: str) -> PairView:
+        self.queries += 1
+        pk = pair_pk(world_id, npc_id, player_id)
+        version, general = self.copies.get(pk, (-1, []))
+        return PairView(
+            memories=sorted(self._held(pk).values(), key=lambda m: m.memory_id),
+            general=list(general),
+            general_version=version,
+            state=self.states.get(pk, MindState()),
+        )
+
+    def read_general(self, world_id: str, npc_id: str) -> GeneralView:
+        self.queries += 1
+        pk = npc_pk(world_id, npc_id)
+        return GeneralView(
+            memories=sorted(self._held(pk).values(), key=lambda m: m.memory_id),
+            state=self.states.get(pk, MindState()),
+        )
+
+    def general_version(self, world_id: str, npc_id: str) -> int:
+        return self.states.get(npc_pk(world_id, npc_id), MindState()).general_version
+
+    def add(self, memories: Sequence[Memory], importance: int) -> bool:
+        if not memories:
+            return False
+        pk = partition_of(memories[0].world_id, memories[0].npc_id, memories[0].about)
+        held = self._held(pk)
+        if any(m.memory_id in held for m in memories):
+            return False
+        held.update({m.memory_id: m for m in memories})
+        state = self.states.get(pk, MindState())
+        update: dict[str, int] = {
+            "importance_since_reflection": state.importance_since_reflection + importance
+        }
+        if memories[0].about is None:
+            update["general_version"] = state.general_version + 1
+        self.states[pk] = state.model_copy(update=update)
+        return True
+
+    def touch(self, world_id: str, npc_id: str, about: str | None, memory_ids: Sequence[str], at: str) -> int:
+        held, changed = self._held(partition_of(world_id, npc_id, about)), 0
+        for memory_id in dict.fromkeys(memory_ids):
+            memory = held.get(memory_id)
+            if memory is not None and memory.last_access < at:
+                held[memory_id] = memory.model_copy(update={"last_access": at})
+                changed += 1
+        return changed
+
+    def compact(
+        self, world_id: str, npc_id: str, about: str | None, remove: Sequence[str], summary: Memory | None
+    ) -> None:
+        pk = partition_of(world_id, npc_id, about)
+        held = self._held(pk)
+        if summary is not None and summary.memory_id in held:
+            return
+        for memory_id in remove:
+            held.pop(memory_id, None)
+        if summary is not None:
+            held[summary.memory_id] = summary
+        if about is None:
+            state = self.states.get(pk, MindState())
+            self.states[pk] = state.model_copy(update={"general_version": state.general_version + 1})
+
+    def copy_general(
+        self, world_id: str, npc_id: str, player_id: str, general: Sequence[Memory], version: int
+    ) -> None:
+        pk = pair_pk(world_id, npc_id, player_id)
+        if self.copies.get(pk, (-1, []))[0] < version:
+            self.copies[pk] = (version, list(general))
+
+    def reflected(
+        self, world_id: str, npc_id: str, player_id: str, insights: Sequence[Memory], reflection: int
+    ) -> bool:
+        pk = pair_pk(world_id, npc_id, player_id)
+        state, held = self.states.get(pk), self._held(pk)
+        if state is None or state.reflections != reflection or any(m.memory_id in held for m in insights):
+            return False
+        held.update({m.memory_id: m for m in insights})
+        self.states[pk] = state.model_copy(
+            update={"reflections": reflection + 1, "importance_since_reflection": 0}
+        )
+        return True
+
+    def gossip(self, heard: Memory, told: Memory, limits: GossipLimits) -> bool:
+        listener = npc_pk(heard.world_id, heard.npc_id)
+        pair, total = (listener, f"GOSSIP#{limits.day}#{told.npc_id}"), (listener, f"GOSSIP#{limits.day}")
+        held = self._held(partition_of(heard.world_id, heard.npc_id, heard.about))
+        told_held = self._held(partition_of(told.world_id, told.npc_id, told.about))
+        if (
+            heard.memory_id in held
+            or self.counters.get(pair, 0) >= limits.per_pair
+            or self.counters.get(total, 0) >= limits.per_listener
+            or told.memory_id not in told_held
+        ):
+            return False
+        held[heard.memory_id] = heard
+        self.counters[pair] = self.counters.get(pair, 0) + 1
+        self.counters[total] = self.counters.get(total, 0) + 1
+        original = told_held[told.memory_id]
+        told_held[told.memory_id] = original.model_copy(
+            update={"shared_with": (*original.shared_with, heard.npc_id)}
+        )
+        if heard.about is None:
+            state = self.states.get(listener, MindState())
+            self.states[listener] = state.model_copy(update={"general_version": state.general_version + 1})
+        return True
+
+    def revector(self, memory: Memory, old_embedder: str) -> bool:
+        held = self._held(partition_of(memory.world_id, memory.npc_id, memory.about))
+        stored = held.get(memory.memory_id)
+        if stored is None or stored.embedder != old_embedder:
+            return False
+        held[memory.memory_id] = stored.model_copy(
+            update={"embedder": memory.embedder, "vector": memory.vector}
+        )
+        return True
+
+    def get(self, world_id: str, npc_id: str, about: str | None, memory_id: str) -> Memory | None:
+        return self._held(partition_of(world_id, npc_id, about)).get(memory_id)
+
+    def forget(self, world_id: str, npc_id: str, about: str | None, memory_id: str) -> Memory | None:
+        forgotten = self._held(partition_of(world_id, npc_id, about)).pop(memory_id, None)
+        if forgotten is None:
+            return None
+        for listener in forgotten.shared_with:
+            self._held(partition_of(world_id, listener, about)).pop(
+                heard_memory_id(world_id, listener, memory_id), None
+            )
+        return forgotten
+
+    def count(self, world_id: str, npc_id: str, about: str | None) -> int:
+        return len(self._held(partition_of(world_id, npc_id, about)))
+
+
+@dataclass
+class ScriptedAppraiser:
+    """An `Appraiser` that answers what it is given (the heuristic's answer unless told otherwise)."""
+
+    fixed: Any = None
+    calls: int = 0
+
+    def appraise(self, npc_name: str, player_line: str, reply: str) -> Any:
+        from aicore.mind.appraisal import heuristic_appraisal
+
+        self.calls += 1
+        return self.fixed or heuristic_appraisal(player_line, reply)

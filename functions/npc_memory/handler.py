@@ -1,4 +1,5 @@
-"""After an NPC turn, the NPC remembers the player (EventBridge: NPC Turn Completed)."""
+"""After an NPC turn (EventBridge: NPC Turn Completed): the NPC counts the turn, remembers both lines,
+takes in how the turn landed, forgets within its bounds, may reflect and pass gossip on."""
 
 from typing import Any
 
@@ -7,6 +8,7 @@ from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
+from aicore.mind.service import MindDeps, ObservedTurn, observe_turn
 from aicore.npc.turn import NpcTurnCompleted
 from aicore.observability import EVENT_CORRELATION_ID_PATH, entrypoint
 from aicore.world.store import WorldStore
@@ -15,7 +17,10 @@ from aicore.world.store import WorldStore
 @entrypoint(correlation_id_path=EVENT_CORRELATION_ID_PATH)
 @event_parser(model=NpcTurnCompleted, envelope=EventBridgeEnvelope)
 def handler(
-    event: NpcTurnCompleted, context: LambdaContext, world: WorldStore | None = None
+    event: NpcTurnCompleted,
+    context: LambdaContext,
+    world: WorldStore | None = None,
+    mind: MindDeps | None = None,
 ) -> dict[str, Any]:
     world = world or wiring.world()
     memory = world.remember(
@@ -26,4 +31,22 @@ def handler(
         event.occurred_at,
         event.correlation_id,
     )
-    return {"npc_id": memory.npc_id, "player_id": memory.player_id, "turns": memory.turns}
+    remembered = observe_turn(
+        mind or wiring.mind_deps(),
+        ObservedTurn(
+            world_id=event.world_id,
+            npc_id=event.npc_id,
+            player_id=event.player_id,
+            player_line=event.player_line,
+            reply=event.reply,
+            turn_id=event.correlation_id,
+            occurred_at=event.occurred_at,
+            memory_ids=event.memory_ids,
+        ),
+    )
+    return {
+        "npc_id": memory.npc_id,
+        "player_id": memory.player_id,
+        "turns": memory.turns,
+        "mind": remembered.model_dump(mode="json") if remembered else None,
+    }

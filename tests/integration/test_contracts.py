@@ -7,17 +7,25 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pytest
 
 from aicore import wiring
 from aicore.auth import Caller
 from aicore.aws.connections import DynamoConnectionStore
+from aicore.aws.mind_store import DynamoMindStore
 from aicore.aws.sessions.store import DynamoSessionStore
 from aicore.aws.world_store import DynamoWorldStore
 from aicore.connections import ConnectionStore, new_connection
 from aicore.errors import Conflict, InvalidRequest, NotFound
+from aicore.mind.emotions import Emotion, EmotionState, Temperament
+from aicore.mind.models import Memory, MemoryKind, MemorySource, heard_memory_id, memory_id
+from aicore.mind.relationship import Relationship, RelationshipChange
+from aicore.mind.store import GossipLimits, MindStore
+from aicore.mind.vectors import to_bytes
 from aicore.performance import PerformanceMode
 from aicore.sessions.models import (
     HeadChanges,
@@ -30,8 +38,8 @@ from aicore.sessions.models import (
 from aicore.sessions.store import SessionNotLive, SessionStore, pair_session_id
 from aicore.topology import physical_name
 from aicore.world.models import LoreFact, Npc, PerformanceSetting
-from aicore.world.store import WorldStore
-from tests.fakes import FakeConnections, FakeSessions, FakeWorld
+from aicore.world.store import Feeling, WorldStore
+from tests.fakes import FakeConnections, FakeMind, FakeSessions, FakeWorld
 
 PLAYER = Participant(id="p1", kind=ParticipantKind.PLAYER)
 MIRA = Participant(id="mira", kind=ParticipantKind.NPC)
@@ -248,7 +256,14 @@ def world(request: pytest.FixtureRequest) -> WorldStore:
 
 def _npc(world_id: str) -> Npc:
     return Npc(
-        npc_id="ada", world_id=world_id, name="Ada", persona="A smith.", speech_style="Terse.", greeting="Hm."
+        npc_id="ada",
+        world_id=world_id,
+        name="Ada",
+        persona="A smith.",
+        speech_style="Terse.",
+        greeting="Hm.",
+        temperament=Temperament(joy=0.35, anger=0.25),
+        trusts={"borin": -20},
     )
 
 
@@ -284,3 +299,156 @@ def test_an_npc_remembers_a_player(world: WorldStore) -> None:
     # A turn told again (a redelivered event) is not counted again
     again = world.remember(world_id, "ada", "p1", "Again", "2026-01-02T00:00:00.000+00:00", "turn-2")
     assert again == memory
+
+
+# --- mind -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def mind(request: pytest.FixtureRequest) -> MindStore:
+    if request.param == "fake":
+        return FakeMind()
+    request.getfixturevalue("runtime")
+    return DynamoMindStore(physical_name("local", "mind"))
+
+
+def _remembered(
+    world_id: str, n: int, text: str, about: str | None = "p1", npc_id: str = "mira", **extra: Any
+) -> Memory:
+    at = f"2026-11-0{1 + n % 9}T10:00:00.000+00:00"
+    vector = to_bytes(np.full(4, 0.5, dtype=np.float32))
+    return Memory.model_validate(
+        {
+            "memory_id": memory_id(world_id, npc_id, str(about), str(n)),
+            "world_id": world_id,
+            "npc_id": npc_id,
+            "about": about,
+            "text": text,
+            "kind": MemoryKind.PLAYER_SAID if about else MemoryKind.WITNESSED,
+            "source": MemorySource.TURN if about else MemorySource.EVENT,
+            "importance": 1 + n % 10,
+            "created_at": at,
+            "last_access": at,
+            "subjects": (about,) if about else (),
+            "embedder": "static:test",
+            "vector": vector,
+            **extra,
+        }
+    )
+
+
+def test_memories_are_written_once_and_read_back_as_written(mind: MindStore) -> None:
+    world_id = f"w-{uuid.uuid4().hex[:8]}"
+    first = [_remembered(world_id, 1, "My name is Aldric."), _remembered(world_id, 2, "Aye.")]
+    assert mind.add(first, importance=7) is True
+    assert mind.add(first, importance=7) is False  # a redelivery writes nothing
+    pair = mind.read_pair(world_id, "mira", "p1")
+    assert sorted(pair.memories, key=lambda m: m.memory_id) == sorted(first, key=lambda m: m.memory_id)
+    assert (pair.state.importance_since_reflection, pair.state.reflections, pair.general_version) == (
+        7,
+        0,
+        -1,
+    )
+    assert mind.turn_memories(world_id, "mira", "p1").about == pair.memories
+    assert mind.get(world_id, "mira", "p1", first[0].memory_id) == first[0]
+    assert mind.read_pair(world_id, "mira", "p2").memories == []
+
+
+def test_general_memories_version_and_the_pairs_copy(mind: MindStore) -> None:
+    world_id = f"w-{uuid.uuid4().hex[:8]}"
+    assert mind.general_version(world_id, "mira") == 0
+    event = _remembered(world_id, 3, "The mill burned down.", about=None)
+    assert mind.add([event], importance=0) is True
+    assert mind.general_version(world_id, "mira") == 1
+    general = mind.read_general(world_id, "mira")
+    assert general.memories == [event]
+    mind.copy_general(world_id, "mira", "p1", general.memories, version=1)
+    mind.copy_general(world_id, "mira", "p1", [], version=0)  # an older copy never replaces a newer one
+    pair = mind.read_pair(world_id, "mira", "p1")
+    assert (pair.general_version, pair.general) == (1, [event])
+    assert mind.turn_memories(world_id, "mira", "p1").general == [event]
+
+
+def test_access_moves_forward_compaction_swaps_memories_for_a_summary(mind: MindStore) -> None:
+    world_id = f"w-{uuid.uuid4().hex[:8]}"
+    held = [_remembered(world_id, n, f"Line {n}.") for n in range(1, 5)]
+    mind.add(held, importance=4)
+    ids = [m.memory_id for m in held]
+    assert mind.touch(world_id, "mira", "p1", ids[:2], "2026-12-01T00:00:00.000+00:00") == 2
+    assert mind.touch(world_id, "mira", "p1", ids[:2], "2026-11-20T00:00:00.000+00:00") == 0
+    assert mind.touch(world_id, "mira", "p1", ["mem_unknown"], "2026-12-02T00:00:00.000+00:00") == 0
+    summary = _remembered(
+        world_id, 9, "Earlier: lines.", kind=MemoryKind.SUMMARY, source=MemorySource.COMPACTION
+    )
+    mind.compact(world_id, "mira", "p1", ids[2:], summary)
+    mind.compact(world_id, "mira", "p1", ids[2:], summary)  # again: nothing changes
+    left = {m.memory_id: m for m in mind.read_pair(world_id, "mira", "p1").memories}
+    assert set(left) == {*ids[:2], summary.memory_id}
+    assert left[ids[0]].last_access == "2026-12-01T00:00:00.000+00:00"
+    assert mind.read_pair(world_id, "mira", "p2").memories == []
+
+
+def test_a_reflection_is_recorded_once(mind: MindStore) -> None:
+    world_id = f"w-{uuid.uuid4().hex[:8]}"
+    mind.add([_remembered(world_id, 1, "My sister was taken.")], importance=9)
+    insight = _remembered(world_id, 5, "They seek their sister.", kind=MemoryKind.INSIGHT, cites=("x",))
+    assert mind.reflected(world_id, "mira", "p1", [insight], reflection=0) is True
+    assert mind.reflected(world_id, "mira", "p1", [insight], reflection=0) is False
+    assert mind.reflected(world_id, "mira", "p1", [], reflection=0) is False
+    state = mind.read_pair(world_id, "mira", "p1").state
+    assert (state.reflections, state.importance_since_reflection) == (1, 0)
+
+
+def test_gossip_is_heard_once_within_the_days_limits_and_forgotten_with_its_source(mind: MindStore) -> None:
+    world_id = f"w-{uuid.uuid4().hex[:8]}"
+    told = [_remembered(world_id, n, f"Vital news {n}.") for n in range(1, 4)]
+    mind.add(told, importance=9)
+    limits = GossipLimits(day="2026-11-01", per_pair=2, per_listener=5)
+
+    def heard(source: Memory, listener: str = "borin") -> Memory:
+        return source.model_copy(
+            update={
+                "memory_id": heard_memory_id(world_id, listener, source.memory_id),
+                "npc_id": listener,
+                "kind": MemoryKind.HEARSAY,
+                "source": MemorySource.GOSSIP,
+                "heard_from": "mira",
+                "origin": source.memory_id,
+            }
+        )
+
+    assert mind.gossip(heard(told[0]), told[0], limits) is True
+    assert mind.gossip(heard(told[0]), told[0], limits) is False  # heard already
+    assert mind.gossip(heard(told[1]), told[1], limits) is True
+    assert mind.gossip(heard(told[2]), told[2], limits) is False  # two a day from Mira to Borin
+    assert mind.gossip(heard(told[2]), told[2], limits.model_copy(update={"day": "2026-11-02"})) is True
+    assert mind.gossip(heard(told[0], "greta"), told[0], limits) is True
+    source = mind.get(world_id, "mira", "p1", told[0].memory_id)
+    assert source is not None
+    assert set(source.shared_with) == {"borin", "greta"}
+    assert len(mind.read_pair(world_id, "borin", "p1").memories) == 3
+    forgotten = mind.forget(world_id, "mira", "p1", told[0].memory_id)
+    assert forgotten is not None
+    assert mind.forget(world_id, "mira", "p1", told[0].memory_id) is None
+    assert len(mind.read_pair(world_id, "borin", "p1").memories) == 2
+    assert mind.read_pair(world_id, "greta", "p1").memories == []
+
+
+def test_relationship_and_emotion_change_once_per_turn_and_never_silently(world: WorldStore) -> None:
+    world_id = f"w-{uuid.uuid4().hex[:8]}"
+    world.put_npc(_npc(world_id))
+    at = "2026-11-01T10:00:00.000+00:00"
+    relationship = Relationship.first(world_id, "ada", "p1").changed(
+        RelationshipChange(at=at, trust=5, affinity=-3, reason="a promise"), keep=10
+    )
+    emotion = EmotionState.resting(world_id, "ada", Temperament(), at).felt(
+        datetime.fromisoformat(at), at, Temperament(), 2.0, {Emotion.JOY: 0.25}
+    )
+    assert world.feel(relationship, emotion, "turn-1", (0, 0)) is Feeling.FELT
+    assert world.feel(relationship, emotion, "turn-1", (0, 0)) is Feeling.ALREADY
+    assert world.feel(relationship, emotion, "turn-2", (0, 0)) is Feeling.CONFLICT  # stale versions
+    context = world.turn_context(world_id, "ada", "p1")
+    assert context.relationship == relationship
+    assert context.emotion == emotion
+    assert world.relationship(world_id, "ada", "p1") == relationship
+    assert world.turn_context(world_id, "ada", "p2").relationship is None

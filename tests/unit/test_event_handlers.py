@@ -18,6 +18,7 @@ from aicore.sessions.policy import SessionPolicy
 from tests.events import load_event
 from tests.fakes import FakeWorld
 from tests.handlers import invoke
+from tests.minds import mind_deps
 from tests.tier_fakes import MemoryStore, RecordingSummarizer
 
 MIRA = Participant(id="mira", kind=ParticipantKind.NPC)
@@ -29,13 +30,15 @@ MIRA = Participant(id="mira", kind=ParticipantKind.NPC)
 def test_the_npc_remembers_the_player_after_a_turn() -> None:
     # Given a turn of the player p1 with Mira, announced on the bus
     world = FakeWorld()
+    mind = mind_deps(world)
     event = load_event("npc_turn_completed")
 
     # When the event is delivered
-    answer = invoke("npc-memory", event, world=world)
+    answer = invoke("npc-memory", event, world=world, mind=mind)
 
     # Then Mira remembers p1: one turn, what p1 said, when
-    assert answer == {"npc_id": "mira", "player_id": "p1", "turns": 1}
+    assert (answer["npc_id"], answer["player_id"], answer["turns"]) == ("mira", "p1", 1)
+    assert answer["mind"]["written"]  # and the mind took the turn in
     memory = world.memories[("demo", "mira", "p1")]
     assert (memory.last_player_line, memory.last_seen) == (
         "Any rooms tonight?",
@@ -45,28 +48,32 @@ def test_the_npc_remembers_the_player_after_a_turn() -> None:
 
 def test_each_turn_adds_to_what_the_npc_remembers() -> None:
     world = FakeWorld()
+    mind = mind_deps(world)
     first = load_event("npc_turn_completed")
     second = load_event("npc_turn_completed", id="a second event")
     second["detail"] = first["detail"] | {"player_line": "And a meal?", "correlation_id": "c-2"}
 
-    invoke("npc-memory", first, world=world)
-    assert invoke("npc-memory", second, world=world)["turns"] == 2
+    invoke("npc-memory", first, world=world, mind=mind)
+    assert invoke("npc-memory", second, world=world, mind=mind)["turns"] == 2
     assert world.memories[("demo", "mira", "p1")].last_player_line == "And a meal?"
 
 
 def test_a_redelivered_turn_is_remembered_once() -> None:
     world = FakeWorld()
+    mind = mind_deps(world)
     event = load_event("npc_turn_completed")
-    invoke("npc-memory", event, world=world)
-    assert invoke("npc-memory", event, world=world)["turns"] == 1
+    invoke("npc-memory", event, world=world, mind=mind)
+    again = invoke("npc-memory", event, world=world, mind=mind)
+    assert (again["turns"], again["mind"]["written"]) == (1, False)
 
 
 def test_a_turn_event_without_its_fields_is_refused_and_remembers_nothing() -> None:
     world = FakeWorld()
+    mind = mind_deps(world)
     event = load_event("npc_turn_completed")
     del event["detail"]["player_id"]
     with pytest.raises((ValidationError, ParserValidationError)):
-        invoke("npc-memory", event, world=world)
+        invoke("npc-memory", event, world=world, mind=mind)
     assert world.memories == {}
 
 

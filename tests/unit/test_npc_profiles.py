@@ -26,7 +26,8 @@ def test_the_sheet_splits_into_a_public_profile_and_private_fields() -> None:
         "faction",
         "region",
     }
-    assert {"persona", "speech_style", "fallback_lines", "secrets"} == PRIVATE_NPC_FIELDS
+    private = {"persona", "speech_style", "fallback_lines", "secrets", "temperament", "trusts"}
+    assert private == PRIVATE_NPC_FIELDS
     profile = MIRA_SHEET.profile()
     assert type(profile) is NpcProfile
     assert mira_is_private(profile.model_dump_json())

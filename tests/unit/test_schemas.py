@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from aicore.envelope import Envelope, ErrorBody
 from aicore.frames import NpcSay, SessionHistory, SessionJoin, SessionLeave
+from aicore.mind.events import ReflectionDue
 from aicore.npc.turn import NpcTurnCompleted, TurnReply, TurnTimings
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
 
@@ -52,6 +53,7 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("frames.proto", "SessionLeave", SessionLeave, {"action"}),
         ("events.proto", "SessionCompactionNeeded", SessionCompactionNeeded, set()),
         ("events.proto", "SessionRehydrationRequested", SessionRehydrationRequested, set()),
+        ("events.proto", "ReflectionDue", ReflectionDue, set()),
     ],
 )
 def test_proto_fields_match_the_models(

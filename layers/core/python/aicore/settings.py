@@ -28,6 +28,7 @@ class Settings(BaseModel):
     models_bucket: str | None = None  # staged model weights (the import flow writes there)
     event_bus_name: str
     models_table: str
+    mind_table: str
     gold_endpoint: str
     silver_endpoint: str
     # The embedding tier and the knowledge bucket (unset where the topology has neither).
@@ -61,6 +62,22 @@ class Settings(BaseModel):
     # Where the import flow reads pinned revisions (tests point it at a local stand-in).
     model_hub_url: str = "https://huggingface.co"
     knowledge_ingest_state_machine_arn: str | None = None
+    mind_reflection_state_machine_arn: str | None = None
+    # The mind: overrides of `aicore.mind.policy.MindPolicy` (`mind_<field>`) and of its retrieval
+    # weights (`mind_weight_<field>`); unset: the policy's default.
+    mind_prompt_token_budget: int | None = None
+    mind_max_pair_memories: int | None = None
+    mind_max_general_memories: int | None = None
+    mind_reflection_threshold: int | None = None
+    mind_gossip_per_pair_per_day: int | None = None
+    mind_gossip_per_listener_per_day: int | None = None
+    mind_appraisal_timeout_s: float | None = None
+    mind_reflection_timeout_s: float | None = None
+    mind_weight_recency: float | None = None
+    mind_weight_importance: float | None = None
+    mind_weight_relevance: float | None = None
+    mind_weight_keyword: float | None = None
+    mind_weight_hourly_decay: float | None = None
     # The router's wall-clock deadlines are the latency budgets times this: 1 on the tiers' GPUs,
     # more where a laptop's CPU model stands in for them.
     model_deadline_scale: float = Field(1.0, gt=0, le=1000)

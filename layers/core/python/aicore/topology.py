@@ -375,6 +375,10 @@ MODEL_TIER_SETUP = "model-tier-setup"
 SERVING_MODEL_ATTRIBUTE = "ServingModel"
 KNOWLEDGE_INGEST_FLOW = "knowledge-ingest"
 
+MIND_SOURCE = "aicore.mind"
+REFLECTION_DUE = "NPC Reflection Due"
+MIND_REFLECTION_FLOW = "mind-reflection"
+
 # The resources, declared once and referenced by object below (a typo is a NameError, not a
 # grant on nothing).
 CONNECTIONS = Table(
@@ -390,6 +394,14 @@ WORLD = Table(
     "world",
     "World content: NPC personas, lore facts, NPC memories of players.",
     ttl_attribute="expires_at",  # markers of turns already remembered expire
+)
+# Memories get their own table: a partition per NPC x player (and one per NPC) spreads the writes of
+# every turn, where the world table keeps a whole world in one partition; a turn reads its pair with
+# one Query. Relationship and emotion, one small item each, stay in the world table (the turn's batch).
+MIND = Table(
+    "mind",
+    "NPC minds: memories per NPC x player and per NPC, reflection and gossip bookkeeping.",
+    ttl_attribute="expires_at",  # gossip counters of past days expire
 )
 MODELS = Table("models", "Model registry: versions per tier, what serves each tier, deployments in flight.")
 ARCHIVE = Bucket("archive", "Cold sessions, compressed.", archival=True)
@@ -426,6 +438,11 @@ KNOWLEDGE_INGEST = StateMachine(
     description="A lore document is chunked, embedded and indexed; the new index version is published.",
     invokes=("knowledge-steps",),
 )
+MIND_REFLECTION = StateMachine(
+    name=MIND_REFLECTION_FLOW,
+    description="An NPC reflects on what a player told it: a few insights, citing their memories.",
+    invokes=("mind-reflection-steps",),
+)
 SESSION_REHYDRATE = StateMachine(
     name=SESSION_REHYDRATE_FLOW,
     description="A cold session comes back from S3 into DynamoDB, as it was.",
@@ -433,11 +450,11 @@ SESSION_REHYDRATE = StateMachine(
 )
 
 TOPOLOGY = Topology(
-    tables=(CONNECTIONS, SESSIONS, WORLD, MODELS),
+    tables=(CONNECTIONS, SESSIONS, WORLD, MODELS, MIND),
     buckets=(ARCHIVE, MODEL_WEIGHTS, KNOWLEDGE),
     bus=EventBus(),
     model_tiers=(GOLD, SILVER, EMBED),
-    event_sources=(NPC_SOURCE, SESSIONS_SOURCE),
+    event_sources=(NPC_SOURCE, SESSIONS_SOURCE, MIND_SOURCE),
     authorizer=Function(
         name="authorizer",
         description="Checks the player's JWT for $connect and the HTTP API.",
@@ -576,11 +593,44 @@ TOPOLOGY = Topology(
         ),
         Function(
             name="npc-memory",
-            description="After each NPC turn, the NPC remembers the player: turns, last words.",
+            description="After each turn: memories, relationship, emotion, forgetting, reflection, gossip.",
             code="functions/npc_memory",
-            memory_mb=256,
+            memory_mb=512,  # the static embedder's weights (16 MB) and numpy
             events=(EventRule("npc-turn-completed", NPC_SOURCE, (NPC_TURN_COMPLETED,)),),
-            tables=((WORLD, RW),),
+            tables=((WORLD, RW), (MIND, RW)),
+            publishes_events=True,  # NPC Reflection Due
+            model_tiers=(SILVER,),  # the turn's appraisal (a heuristic when silver cannot answer)
+        ),
+        Function(
+            name="mind-api",
+            description="HTTP API over NPC minds: memories (read, forget) and relationships.",
+            code="functions/mind_api",
+            memory_mb=512,
+            timeout_s=10,
+            http_routes=(
+                HttpRoute("GET", "/worlds/{world}/npcs/{npc}/memories"),
+                HttpRoute("DELETE", "/worlds/{world}/npcs/{npc}/memories/{memory_id}"),
+                HttpRoute("GET", "/worlds/{world}/npcs/{npc}/relationships/{player}"),
+            ),
+            tables=((MIND, RW), (WORLD, R)),
+        ),
+        Function(
+            name="mind-reflection",
+            description="Starts an NPC's reflection flow when it is due (once per reflection).",
+            code="functions/mind_reflection",
+            memory_mb=256,
+            timeout_s=10,
+            events=(EventRule("npc-reflection-due", MIND_SOURCE, (REFLECTION_DUE,)),),
+            starts_state_machines=(MIND_REFLECTION,),
+        ),
+        Function(
+            name="mind-reflection-steps",
+            description="Reflection flow steps: gather, reflect (silver), the scripted fallback, record.",
+            code="functions/mind_reflection_steps",
+            memory_mb=512,
+            timeout_s=120,  # the silver tier's reflection waits up to the policy's timeout
+            tables=((MIND, RW),),
+            model_tiers=(SILVER,),
         ),
         Function(
             name="settings-api",
@@ -674,7 +724,14 @@ TOPOLOGY = Topology(
             model_tiers=(EMBED,),
         ),
     ),
-    state_machines=(MODEL_DEPLOY, MODEL_IMPORT, SESSION_ARCHIVE, SESSION_REHYDRATE, KNOWLEDGE_INGEST),
+    state_machines=(
+        MODEL_DEPLOY,
+        MODEL_IMPORT,
+        SESSION_ARCHIVE,
+        SESSION_REHYDRATE,
+        KNOWLEDGE_INGEST,
+        MIND_REFLECTION,
+    ),
 )
 
 

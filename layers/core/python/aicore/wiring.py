@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from aicore.aws.events import EventBridgePublisher
     from aicore.aws.flows import StepFunctionsStarter
     from aicore.aws.knowledge import DynamoKnowledgeStore, S3KnowledgeObjects
+    from aicore.aws.mind_store import DynamoMindStore
     from aicore.aws.model_registry import DynamoModelRegistry
     from aicore.aws.model_store import S3ModelStore
     from aicore.aws.sagemaker_hosting import SageMakerHosting
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from aicore.llm.embedding import Embedder, StaticEmbedder
     from aicore.llm.endpoint import TierTarget
     from aicore.llm.router import Router
+    from aicore.mind.appraisal import ModelAppraiser
+    from aicore.mind.policy import MindPolicy
+    from aicore.mind.reflection import ReflectionDeps
+    from aicore.mind.service import MindDeps, NpcDirectory
     from aicore.modelops.deploy import DeployDeps
     from aicore.modelops.staging import ImportDeps
     from aicore.modelops.tier_setup import TierSetupDeps
@@ -329,7 +334,33 @@ def embed_tier() -> EndpointEmbedder:
 
 
 @lru_cache(maxsize=1)
+def mind_policy() -> MindPolicy:
+    from aicore.mind.policy import MindPolicy, RetrievalWeights
+
+    settings = get_settings()
+    weights = {
+        name: value
+        for name in RetrievalWeights.model_fields
+        if (value := getattr(settings, f"mind_weight_{name}", None)) is not None
+    }
+    overrides = {
+        name: value
+        for name in MindPolicy.model_fields
+        if (value := getattr(settings, f"mind_{name}", None)) is not None
+    }
+    return MindPolicy(weights=RetrievalWeights(**weights), **overrides)
+
+
+@lru_cache(maxsize=1)
+def mind_store() -> DynamoMindStore:
+    from aicore.aws.mind_store import DynamoMindStore
+
+    return DynamoMindStore(get_settings().mind_table)
+
+
+@lru_cache(maxsize=1)
 def static_embedder() -> StaticEmbedder:
+    """One per warm container: its weights load once (on first use)."""
     from aicore.llm.embedding import StaticEmbedder
 
     return StaticEmbedder()
@@ -401,4 +432,56 @@ def ingest_deps() -> IngestDeps:
         objects=knowledge_objects(),
         embedder=ingest_embedder,
         chunking=ChunkPolicy(settings.knowledge_chunk_chars, settings.knowledge_chunk_overlap_chars),
+    )
+
+
+@lru_cache(maxsize=1)
+def appraiser() -> ModelAppraiser:
+    from aicore.mind.appraisal import ModelAppraiser
+
+    policy = mind_policy()
+    return ModelAppraiser(
+        model_endpoint(), tier_targets()["silver"], policy.appraisal_timeout_s, policy.max_turn_change
+    )
+
+
+@lru_cache(maxsize=1)
+def npc_directory() -> NpcDirectory:
+    from aicore.mind.service import NpcDirectory
+
+    return NpcDirectory(world())
+
+
+def mind_deps() -> MindDeps:
+    from aicore.mind.service import MindDeps
+
+    return MindDeps(
+        store=mind_store(),
+        world=world(),
+        embedder=static_embedder(),
+        appraiser=appraiser(),
+        events=events(),
+        npcs=npc_directory(),
+        policy=mind_policy(),
+    )
+
+
+@lru_cache(maxsize=1)
+def mind_flows() -> StepFunctionsStarter:
+    from aicore.aws.flows import StepFunctionsStarter
+    from aicore.topology import MIND_REFLECTION_FLOW
+
+    return StepFunctionsStarter({MIND_REFLECTION_FLOW: get_settings().mind_reflection_state_machine_arn})
+
+
+def reflection_deps() -> ReflectionDeps:
+    from aicore.mind.reflection import ReflectionDeps
+
+    policy = mind_policy()
+    return ReflectionDeps(
+        store=mind_store(),
+        embedder=static_embedder(),
+        endpoint=model_endpoint(),
+        target=tier_targets()["silver"],
+        policy=policy,
     )

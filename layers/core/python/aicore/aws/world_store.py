@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
+from pydantic import BaseModel
 
 from aicore import aws
+from aicore.mind.emotions import EmotionState
+from aicore.mind.relationship import Relationship
 from aicore.observability import logger
 from aicore.performance import PerformanceMode, PerformanceSettings
 from aicore.topology import WORLD
 from aicore.world.models import LoreFact, Npc, NpcMemory, PerformanceSetting, TurnContext
-from aicore.world.store import memory_sk, performance_sk, turn_marker_sk, world_pk
+from aicore.world.store import (
+    Feeling,
+    emotion_sk,
+    felt_marker_sk,
+    memory_sk,
+    performance_sk,
+    relationship_sk,
+    turn_marker_sk,
+    world_pk,
+)
 
 EXPIRES_AT = str(WORLD.ttl_attribute)
+M = TypeVar("M", bound=BaseModel)
 TURN_MARKER_TTL_S = 7 * 24 * 3600  # far longer than EventBridge keeps retrying an event
 
 
@@ -41,17 +55,76 @@ class DynamoWorldStore:
         )
 
     def turn_context(self, world_id: str, npc_id: str, player_id: str) -> TurnContext:
-        """The NPC, its memory of the player and the performance modes, in one round trip."""
+        """The NPC, its memory of and relationship with the player, its emotion and the performance
+        modes, in one round trip."""
+        relationship, emotion = relationship_sk(npc_id, player_id), emotion_sk(npc_id)
         items = self._get_many(
             world_id,
-            [f"NPC#{npc_id}", memory_sk(npc_id, player_id), performance_sk(None), performance_sk(player_id)],
+            [
+                f"NPC#{npc_id}",
+                memory_sk(npc_id, player_id),
+                performance_sk(None),
+                performance_sk(player_id),
+                relationship,
+                emotion,
+            ],
         )
         npc_item, memory_item = items.get(f"NPC#{npc_id}"), items.get(memory_sk(npc_id, player_id))
         return TurnContext(
             npc=Npc.model_validate(npc_item) if npc_item else None,
             memory=NpcMemory.model_validate(memory_item) if memory_item else None,
             performance=_performance(items, player_id),
+            relationship=_model(Relationship, items.get(relationship)),
+            emotion=_model(EmotionState, items.get(emotion)),
         )
+
+    def relationship(self, world_id: str, npc_id: str, player_id: str) -> Relationship | None:
+        key = {"pk": world_pk(world_id), "sk": relationship_sk(npc_id, player_id)}
+        return _model(Relationship, self._table.get_item(Key=key).get("Item"))
+
+    def feel(
+        self, relationship: Relationship, emotion: EmotionState, turn_id: str, expected: tuple[int, int]
+    ) -> Feeling:
+        """One transaction: the turn's marker (so a redelivery changes nothing), the relationship and
+        the emotion, each only if nobody changed it since it was read (`expected` versions)."""
+        pk = world_pk(relationship.world_id)
+        marker = {
+            "pk": pk,
+            "sk": felt_marker_sk(relationship.npc_id, relationship.player_id, turn_id),
+            EXPIRES_AT: int(time.time()) + TURN_MARKER_TTL_S,
+        }
+        relationship_item = {
+            "pk": pk,
+            "sk": relationship_sk(relationship.npc_id, relationship.player_id),
+            **_stored(relationship.model_dump(mode="json", exclude_none=True)),
+        }
+        emotion_item = {
+            "pk": pk,
+            "sk": emotion_sk(emotion.npc_id),
+            **_stored(emotion.model_dump(mode="json")),
+        }
+        try:
+            aws.resource_client(self._table).transact_write_items(
+                TransactItems=[
+                    self._put(marker, "attribute_not_exists(pk)", {}),
+                    self._put(relationship_item, *_at_version(expected[0])),
+                    self._put(emotion_item, *_at_version(expected[1])),
+                ]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return Feeling.ALREADY
+            return Feeling.CONFLICT
+        return Feeling.FELT
+
+    def _put(self, item: dict[str, Any], condition: str, values: dict[str, Any]) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self._name, "Item": item, "ConditionExpression": condition}
+        if values:
+            put["ExpressionAttributeValues"] = values
+        return {"Put": put}
 
     def performance(self, world_id: str, player_id: str) -> PerformanceSettings:
         items = self._get_many(world_id, [performance_sk(None), performance_sk(player_id)])
@@ -136,7 +209,7 @@ class DynamoWorldStore:
             Item={
                 "pk": world_pk(npc.world_id),
                 "sk": f"NPC#{npc.npc_id}",
-                **npc.model_dump(exclude_none=True),
+                **_stored(npc.model_dump(mode="json", exclude_none=True)),  # a temperament holds floats
             }
         )
 
@@ -148,6 +221,27 @@ class DynamoWorldStore:
     def _query(self, world_id: str, prefix: str) -> list[dict[str, Any]]:
         condition = Key("pk").eq(world_pk(world_id)) & Key("sk").begins_with(prefix)
         return list(aws.query_items(self._table, KeyConditionExpression=condition))
+
+
+def _model(model: type[M], item: dict[str, Any] | None) -> M | None:
+    return model.model_validate({k: v for k, v in item.items() if k not in ("pk", "sk")}) if item else None
+
+
+def _stored(value: Any) -> Any:
+    """JSON-shaped data as DynamoDB takes it: floats as Decimals."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _stored(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stored(v) for v in value]
+    return value
+
+
+def _at_version(version: int) -> tuple[str, dict[str, Any]]:
+    if version == 0:
+        return "attribute_not_exists(pk)", {}
+    return "version = :v", {":v": version}
 
 
 def _performance(items: dict[str, dict[str, Any]], player_id: str) -> PerformanceSettings:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from aicore.auth import Caller, Role
 from aicore.clock import Clock, now
@@ -48,6 +48,8 @@ class NpcTurnCompleted(EventDetail):
     reply: str
     tier: str
     fallback: bool
+    # Memories the turn's prompt used (`aicore.mind.turn.recall`): the consumer marks them accessed.
+    memory_ids: list[str] = Field(default_factory=list, max_length=100)
 
 
 class TurnTimings(BaseModel):

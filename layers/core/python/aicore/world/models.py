@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from aicore.clock import utc_now
+from aicore.mind.emotions import EmotionState, Temperament
+from aicore.mind.relationship import Relationship
 from aicore.performance import PerformanceMode, PerformanceSettings
 
 
@@ -33,6 +36,13 @@ class Npc(NpcProfile):
     )
     secrets: list[str] = Field(
         default_factory=list, description="What they know and never say outright; they may hint."
+    )
+    temperament: Temperament | None = Field(
+        None, description="The baseline of their emotions, which they return to (the mind's default if none)."
+    )
+    trusts: dict[str, Annotated[int, Field(ge=-100, le=100)]] = Field(
+        default_factory=dict,
+        description="Trust in other NPCs (-100..100) where it differs from the default: gossip weighs by it.",
     )
 
     def profile(self) -> NpcProfile:
@@ -76,3 +86,5 @@ class TurnContext:
     npc: Npc | None
     memory: NpcMemory | None
     performance: PerformanceSettings
+    relationship: Relationship | None = None  # what the NPC thinks of the player (None: they never met)
+    emotion: EmotionState | None = None  # the NPC's emotions when last stirred (None: at rest)

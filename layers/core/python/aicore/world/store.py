@@ -1,4 +1,5 @@
-"""World content in DynamoDB: `pk = WORLD#<world>`, `sk = NPC#… | LORE#… | MEMORY#<npc>#<player>`.
+"""World content in DynamoDB: `pk = WORLD#<world>`, `sk = NPC#… | LORE#… | MEMORY#<npc>#<player>`;
+the mind's `RELATIONSHIP#<npc>#<player>` and `EMOTION#<npc>` (small, read with the turn's batch).
 
 Performance modes live beside them: `sk = SETTINGS#PERFORMANCE` (the world's) and
 `SETTINGS#PERFORMANCE#<player>` (a player's own), so a turn reads them with its NPC and memory.
@@ -6,8 +7,11 @@ Performance modes live beside them: `sk = SETTINGS#PERFORMANCE` (the world's) an
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Protocol
 
+from aicore.mind.emotions import EmotionState
+from aicore.mind.relationship import Relationship
 from aicore.performance import PerformanceSettings
 from aicore.world.models import LoreFact, Npc, NpcMemory, PerformanceSetting, TurnContext
 
@@ -23,6 +27,28 @@ def memory_sk(npc_id: str, player_id: str) -> str:
 def turn_marker_sk(npc_id: str, player_id: str, turn_id: str) -> str:
     """A turn an NPC has already remembered (event consumers must tolerate redelivery)."""
     return f"TURN#{npc_id}#{player_id}#{turn_id}"
+
+
+def relationship_sk(npc_id: str, player_id: str) -> str:
+    """What an NPC thinks of a player (the mind): read with the turn's other world items."""
+    return f"RELATIONSHIP#{npc_id}#{player_id}"
+
+
+def emotion_sk(npc_id: str) -> str:
+    return f"EMOTION#{npc_id}"
+
+
+def felt_marker_sk(npc_id: str, player_id: str, turn_id: str) -> str:
+    """A turn whose feelings (relationship, emotion) the NPC has already taken in."""
+    return f"FELT#{npc_id}#{player_id}#{turn_id}"
+
+
+class Feeling(StrEnum):
+    """What became of a turn's feelings: taken in, already taken in (redelivery), or lost a race."""
+
+    FELT = "felt"
+    ALREADY = "already"
+    CONFLICT = "conflict"
 
 
 PERFORMANCE_SK = "SETTINGS#PERFORMANCE"
@@ -45,6 +71,14 @@ class WorldStore(Protocol):
         self, world_id: str, npc_id: str, player_id: str, line: str, at: str, turn_id: str
     ) -> NpcMemory:
         """Count the turn `turn_id` once, however often it is told."""
+        ...
+
+    def relationship(self, world_id: str, npc_id: str, player_id: str) -> Relationship | None: ...
+    def feel(
+        self, relationship: Relationship, emotion: EmotionState, turn_id: str, expected: tuple[int, int]
+    ) -> Feeling:
+        """Store the relationship and emotion a turn left, once per turn, if still at the `expected`
+        versions (relationship, emotion: 0 when there was none)."""
         ...
 
     def put_npc(self, npc: Npc) -> None: ...
