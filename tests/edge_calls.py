@@ -26,6 +26,7 @@ from aicore.sessions.actions import SessionActionDeps
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import SessionService
 from aicore.topology import TOPOLOGY, Function
+from aicore.world.push import PushDeps
 from tests.fakes import (
     FakeColdTier,
     FakeFlows,
@@ -39,6 +40,7 @@ from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore, Hash
 from tests.minds import mind_deps
 from tests.model_fakes import FakeRegistry, FakeStarter
 from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps
+from tests.world_fakes import FakeLore, FakeWorldState
 
 HTTP_API = Api("edgetests", "$default")
 WS_API = Api("edgetestsws", "local")
@@ -75,6 +77,8 @@ class HttpEdge:
     knowledge: FakeKnowledgeStore = field(default_factory=FakeKnowledgeStore)
     knowledge_objects: FakeKnowledgeObjects = field(default_factory=FakeKnowledgeObjects)
     embedder: HashEmbedder = field(default_factory=HashEmbedder)
+    world_state: FakeWorldState = field(default_factory=FakeWorldState)
+    lore_uploads: FakeLore = field(default_factory=FakeLore)
 
     def __post_init__(self) -> None:
         self.world.put_npc(MIRA_SHEET)
@@ -96,6 +100,7 @@ class HttpEdge:
             "models-api": {"registry": self.registry, "flows": FakeStarter()},
             "lore-api": {"service": self.lore},
             "mind-api": {"mind": self.mind},
+            "world-api": {"push": PushDeps(self.world_state, self.world, self.lore_uploads)},
         }
         return deps[function]
 

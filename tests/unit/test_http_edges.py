@@ -20,6 +20,7 @@ from aicore.inputs import MAX_JSON_DEPTH
 from aicore.observability import logger
 from aicore.topology import TOPOLOGY
 from tests.edge_calls import ADMIN, STUDIO, HttpEdge, Reply
+from tests.world_fakes import demo_content
 
 MARKUP = "<img src=x onerror=alert(1)>"
 ENGINE = {"max_model_len": 4096, "max_batch_size": 32, "quantization": "awq"}
@@ -79,6 +80,7 @@ def body_routes(edge: HttpEdge) -> list[tuple[str, str, bytes]]:
         ("PUT", "/worlds/demo/players/me/performance", mode),
         ("POST", "/models/gold/versions", version),
         ("POST", "/worlds/demo/lore/documents", b'{"title": "Emberfall", "text": "A mountain town."}'),
+        ("POST", "/worlds/demo/content?dry_run=true", demo_content().model_dump_json().encode()),
     ]
 
 

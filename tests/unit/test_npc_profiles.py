@@ -8,7 +8,8 @@ import json
 import pytest
 
 from aicore.auth import Caller, Role
-from aicore.local.seed import DEMO_WORLD, WorldSeed
+from aicore.local.world_files import load_world_folder
+from aicore.local.world_push import DEMO_WORLD
 from aicore.npc.prompt import system_prompt
 from aicore.world.models import PRIVATE_NPC_FIELDS, Npc, NpcProfile
 from tests.edge_calls import ADMIN, MIRA_SHEET, PLAYER, STUDIO, HttpEdge, WsEdge, mira_is_private
@@ -85,9 +86,9 @@ def test_secrets_go_to_the_model_as_things_never_said_outright() -> None:
 
 
 def test_every_demo_npc_has_a_title_and_a_profile_that_gives_nothing_away() -> None:
-    seed = WorldSeed.model_validate_json(DEMO_WORLD.read_text())
-    for raw in seed.npcs:
-        npc = Npc.model_validate({**raw, "world_id": seed.world_id})
+    content = load_world_folder(DEMO_WORLD)
+    for spec in content.npcs:
+        npc = spec.in_world(content.world.world_id)
         assert npc.title
         public = npc.profile().model_dump_json()
         private = [npc.persona, npc.speech_style, *npc.secrets, *npc.fallback_lines]

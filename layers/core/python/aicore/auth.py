@@ -16,6 +16,7 @@ class Role(StrEnum):
     PLAYER = "player"
     NPC = "npc"
     STUDIO = "studio"
+    GAME_SERVER = "game_server"  # a game's authoritative server: changes world state (facts)
     ADMIN = "admin"
 
 
@@ -28,6 +29,9 @@ class Caller(BaseModel):
 
     def has(self, role: Role) -> bool:
         return role in self.roles
+
+    def has_any(self, *roles: Role) -> bool:
+        return any(role in self.roles for role in roles)
 
     def require_world(self, world_id: str) -> None:
         if world_id != self.world_id and not self.has(Role.ADMIN):

@@ -101,6 +101,19 @@ def query_int(app: APIGatewayHttpResolver, name: str) -> int | None:
     return parse_count(raw, what=f"'{name}'")
 
 
+_FLAGS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def query_flag(app: APIGatewayHttpResolver, name: str) -> bool:
+    """A yes/no query parameter (`?dry_run=true`): `true`/`1` or `false`/`0`; not given: False."""
+    raw = (app.current_event.query_string_parameters or {}).get(name)
+    if raw is None or raw == "":
+        return False
+    if raw.lower() not in _FLAGS:
+        raise InvalidRequest(f"'{name}' is true or false (or 1 or 0).")
+    return _FLAGS[raw.lower()]
+
+
 def if_match(app: APIGatewayHttpResolver, required: bool) -> int | None:
     """The version in `If-Match: <version>` (also `"3"` or `W/"3"`, as ETags are written)."""
     raw = (app.current_event.headers or {}).get("if-match")

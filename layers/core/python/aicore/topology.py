@@ -392,7 +392,7 @@ SESSIONS = Table(
 )
 WORLD = Table(
     "world",
-    "World content: NPC personas, lore facts, NPC memories of players.",
+    "Worlds: pushed content (NPCs, lore, definition), live state (clock, weather, facts), NPC memories.",
     ttl_attribute="expires_at",  # markers of turns already remembered expire
 )
 # Memories get their own table: a partition per NPC x player (and one per NPC) spreads the writes of
@@ -589,6 +589,21 @@ TOPOLOGY = Topology(
             code="functions/worlds_api",
             http_routes=(HttpRoute("GET", "/worlds/{world}/npcs"),),
             tables=((WORLD, R),),
+            gradual_deployment=True,
+        ),
+        Function(
+            name="world-api",
+            description="HTTP API over a world: content pushes (with a dry-run diff).",
+            code="functions/world_api",
+            memory_mb=512,
+            timeout_s=30,
+            http_routes=(
+                HttpRoute("POST", "/worlds/{world}/content"),
+                HttpRoute("GET", "/worlds/{world}/content"),
+            ),
+            tables=((WORLD, RW),),  # content items, the world's definition and state
+            buckets=((KNOWLEDGE, RW),),  # a push uploads new and changed lore documents
+            starts_state_machines=(KNOWLEDGE_INGEST,),  # ... which the ingestion flow indexes
             gradual_deployment=True,
         ),
         Function(

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from aicore.aws.sessions.store import DynamoSessionStore
     from aicore.aws.sessions.table import SessionTable
     from aicore.aws.sessions.tiering import DynamoTieringStore
+    from aicore.aws.world_state import DynamoWorldState
     from aicore.aws.world_store import DynamoWorldStore
     from aicore.knowledge.base import KnowledgeBase
     from aicore.knowledge.ingest import IngestDeps
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from aicore.sessions.policy import SessionPolicy
     from aicore.sessions.service import SessionService
     from aicore.sessions.tiers import Tiering
+    from aicore.world.push import PushDeps
 
 
 @lru_cache(maxsize=1)
@@ -154,6 +156,20 @@ def world() -> DynamoWorldStore:
     from aicore.aws.world_store import DynamoWorldStore
 
     return DynamoWorldStore(get_settings().world_table)
+
+
+@lru_cache(maxsize=1)
+def world_state() -> DynamoWorldState:
+    """A world's pushed content and live state (clock, weather, facts), in the world table."""
+    from aicore.aws.world_state import DynamoWorldState
+
+    return DynamoWorldState(get_settings().world_table)
+
+
+def push_deps() -> PushDeps:
+    from aicore.world.push import PushDeps
+
+    return PushDeps(content=world_state(), world=world(), lore=lore_service())
 
 
 @lru_cache(maxsize=1)

@@ -91,6 +91,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="a role of the token; repeatable (default: player)",
     )
 
+    world = commands.add_parser("world", help="world content: push a world's folder to an environment")
+    world_commands = world.add_subparsers(dest="world_command", required=True, metavar="WORLD_COMMAND")
+    push = world_commands.add_parser(
+        "push",
+        help="validate a world's folder and load it into an environment (versioned, with a diff)",
+        description="Validate a world's folder (worlds/<world>/) and load it into an environment through "
+        "POST /worlds/{world}/content: prints what it adds (+), changes (~) and removes (-).",
+    )
+    push.add_argument("path", type=Path, help="the world's folder, e.g. worlds/demo")
+    push.add_argument("--dry-run", action="store_true", help="show the diff, change nothing")
+    push.add_argument(
+        "--url", default="http://127.0.0.1:8000", help="the environment's HTTP API (default: %(default)s)"
+    )
+    push.add_argument(
+        "--token",
+        default=None,
+        help="a studio token of the world (default: one signed with the local development key, "
+        "which only `aicore local` accepts)",
+    )
+
     commands.add_parser("doctor", help="preflight checks before `cdk deploy` (aicore doctor --help)")
     return parser
 
@@ -107,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.deadline_scale is None:
             args.deadline_scale = _deadline_scale_from_environment(parser)
         return run_local(args)
+    if args.command == "world":
+        return world_push(args)
     from aicore.local.runtime import local_token
 
     print(local_token(args.player, args.world, tuple(Role(r) for r in (args.role or ["player"]))))
@@ -157,6 +179,31 @@ def run_local(args: argparse.Namespace) -> int:
     )
     _exit_now(0)
     return 0  # not reached
+
+
+def world_push(args: argparse.Namespace) -> int:
+    """`aicore world push PATH [--dry-run]`: 0 when the environment took (or would take) it, 1 if not."""
+    from aicore.local.runtime import local_token
+    from aicore.local.world_files import WorldFilesError, load_world_folder
+    from aicore.local.world_push import PushRefused, describe, push_content
+
+    try:
+        content = load_world_folder(args.path)
+    except WorldFilesError as invalid:
+        print(f"aicore world push: {invalid}", file=sys.stderr, flush=True)
+        return 1
+    world_id = content.world.world_id
+    token = args.token or local_token("aicore-world-push", world_id, (Role.STUDIO,))
+    try:
+        plan = push_content(args.url, content, token, dry_run=args.dry_run)
+    except PushRefused as refused:
+        print(f"aicore world push: {args.url} refused the push: {refused}", file=sys.stderr, flush=True)
+        return 1
+    except OSError as unreachable:
+        print(f"aicore world push: cannot reach {args.url}: {unreachable}", file=sys.stderr, flush=True)
+        return 1
+    print(describe(plan), flush=True)
+    return 0
 
 
 def banner(runtime: LocalRuntime, options: RuntimeOptions) -> str:

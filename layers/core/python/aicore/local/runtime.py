@@ -7,9 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aicore import wiring
 from aicore.auth import Caller, Role
-from aicore.aws.world_store import DynamoWorldStore
 from aicore.llm.embedding import Embedder
 from aicore.local.budget import DEFAULT_DEADLINE_SCALE
 from aicore.local.console import console_routes
@@ -29,13 +27,14 @@ from aicore.local.model_server import (
 from aicore.local.persistence import Restored
 from aicore.local.sagemaker_control import LocalHosting
 from aicore.local.schedules import ScheduleTicker
-from aicore.local.seed import seed_lore, seed_world
 from aicore.local.step_functions import LambdaBridge, create_state_machines
 from aicore.local.stopping import Deadline
+from aicore.local.world_files import load_world_folder
+from aicore.local.world_push import DEMO_WORLD, push_content
 from aicore.observability import logger
 from aicore.settings import Settings
 from aicore.tokens import TokenIssuer
-from aicore.topology import TOPOLOGY, physical_name, resource_environment
+from aicore.topology import TOPOLOGY, resource_environment
 
 ENV = "local"
 # A development-only signing key: tokens it signs are worthless outside `aicore local`.
@@ -66,7 +65,7 @@ class RuntimeOptions:
     data_dir: Path | None = None  # where tables and objects persist; None: in memory only
     concurrency: Concurrency = field(default_factory=Concurrency)
     # Which embedder new lore indexes are built with: the embed tier (the local model server) or
-    # the static in-process one; `seed_lore`: upload the demo world's lore documents at start.
+    # the static in-process one; `seed_lore`: the demo world's push includes its lore documents.
     knowledge_embedder: str = "embed"
     seed_lore: bool = True
 
@@ -128,14 +127,20 @@ class LocalRuntime:
         self.restored = self.aws.restore()
         self.bridge.install()
         self._export(create_state_machines(aws_url, ENV))
-        seed_world(DynamoWorldStore(physical_name(ENV, "world")))
         self.gateway.start()
         self.delivery = EventDelivery(self.lambdas, aws_url, deliveries)
         self.delivery.start()
+        self.push_demo_world()  # lore documents are indexed by their flows, in the background
         self.schedules.start()
-        if self.options.seed_lore:
-            seed_lore(wiring.lore_service())  # the flows run in the background
         self.started_in_s = time.perf_counter() - started
+
+    def push_demo_world(self) -> None:
+        """Load `worlds/demo` as a studio would (`aicore world push`): through the world API."""
+        content = load_world_folder(DEMO_WORLD)
+        if not self.options.seed_lore:
+            content = content.model_copy(update={"documents": ()})
+        token = local_token("aicore-local-seed", content.world.world_id, (Role.STUDIO,))
+        push_content(self.gateway.gateway.url, content, token)
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> list[str]:
         """Stop every part within `timeout_s` in all, even with handlers busy; returns the parts

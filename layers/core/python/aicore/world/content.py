@@ -1,0 +1,311 @@
+"""A world as content: what a studio writes (one folder per world, see `worlds/demo/`) and pushes.
+
+These models are the schema of those files and of the body of `POST /worlds/{world}/content`.
+They are strict (an unknown field is an error: a typo never silently does nothing). References
+between items (an NPC's region and faction, a region's climate, a climate's seasons) are checked
+by `content_problems`, so the file loader can say which file holds the mistake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from itertools import pairwise
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from aicore.inputs import Identifier
+from aicore.knowledge.models import NewDocument
+from aicore.world.models import Npc
+
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+Description = Annotated[str, Field(max_length=2000)]
+MAX_REGIONS = 100
+MAX_FACTIONS = 50
+MAX_NPCS = 500
+MAX_LORE_FACTS = 500
+MAX_DOCUMENTS = 200
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WeatherCondition(StrEnum):
+    CLEAR = "clear"
+    CLOUDY = "cloudy"
+    RAIN = "rain"
+    STORM = "storm"
+    FOG = "fog"
+    SNOW = "snow"
+
+
+class PartOfDay(_Strict):
+    name: Name
+    starts_at_hour: int = Field(ge=0, le=23)
+
+
+DEFAULT_PARTS_OF_DAY = (
+    PartOfDay(name="night", starts_at_hour=0),
+    PartOfDay(name="dawn", starts_at_hour=5),
+    PartOfDay(name="morning", starts_at_hour=7),
+    PartOfDay(name="afternoon", starts_at_hour=12),
+    PartOfDay(name="evening", starts_at_hour=18),
+    PartOfDay(name="night", starts_at_hour=22),
+)
+
+
+class CalendarSpec(_Strict):
+    """Days of 24 game hours; seasons of `days_per_season` days, in order, then the year turns."""
+
+    days_per_season: int = Field(7, ge=1, le=3650)
+    seasons: tuple[Identifier, ...] = Field(
+        ("spring", "summer", "autumn", "winter"), min_length=1, max_length=12
+    )
+    parts_of_day: tuple[PartOfDay, ...] = Field(DEFAULT_PARTS_OF_DAY, min_length=1, max_length=24)
+
+    @field_validator("seasons")
+    @classmethod
+    def _distinct(cls, seasons: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(seasons)) != len(seasons):
+            raise ValueError("each season is named once")
+        return seasons
+
+    @field_validator("parts_of_day")
+    @classmethod
+    def _in_order(cls, parts: tuple[PartOfDay, ...]) -> tuple[PartOfDay, ...]:
+        hours = [p.starts_at_hour for p in parts]
+        if hours[0] != 0 or any(a >= b for a, b in pairwise(hours)):
+            raise ValueError("the first part of the day starts at hour 0, each next one later")
+        return parts
+
+    @property
+    def days_per_year(self) -> int:
+        return self.days_per_season * len(self.seasons)
+
+
+class ClockSpec(_Strict):
+    """Where the world's clock starts: at the real moment `epoch` it is `start_hour` of `start_day`;
+    from then on `speed` game seconds pass per real second (12: a game day in two real hours)."""
+
+    epoch: AwareDatetime
+    speed: float = Field(12.0, gt=0, le=1000)
+    start_day: int = Field(1, ge=1, le=1_000_000)
+    start_hour: int = Field(8, ge=0, le=23)
+
+
+class SeasonClimate(_Strict):
+    """A region's weather in one season: the conditions it drifts to (relative weights) and its
+    temperature (the day's mean, and how far afternoons and nights stray from it)."""
+
+    weather: dict[WeatherCondition, Annotated[float, Field(ge=0, le=1000)]] = Field(min_length=1)
+    temperature_c: float = Field(ge=-60, le=60)
+    daily_swing_c: float = Field(5.0, ge=0, le=30)
+
+    @field_validator("weather")
+    @classmethod
+    def _some_weight(cls, weights: dict[WeatherCondition, float]) -> dict[WeatherCondition, float]:
+        if sum(weights.values()) <= 0:
+            raise ValueError("at least one condition needs a weight above 0")
+        return weights
+
+
+class ClimateSpec(_Strict):
+    """Weather by season; `persistence`: the chance a condition lasts another game hour (defaults in
+    `aicore.world.weather`); `wind_factor` scales the wind (1: a sheltered valley's)."""
+
+    seasons: dict[Identifier, SeasonClimate] = Field(min_length=1)
+    persistence: dict[WeatherCondition, Annotated[float, Field(ge=0, le=0.99)]] = {}
+    wind_factor: float = Field(1.0, ge=0, le=5)
+
+
+class WorldManifest(_Strict):
+    """`world.yaml`: the world itself, its calendar, its clock and its climates."""
+
+    world_id: Identifier
+    name: Name
+    description: Description = ""
+    calendar: CalendarSpec = CalendarSpec()
+    clock: ClockSpec
+    climates: dict[Identifier, ClimateSpec] = Field(min_length=1)
+    # Weather is a pure function of (seed, world, region, game hour): change the seed, change the weather.
+    weather_seed: Annotated[str, Field(min_length=1, max_length=64)] = "1"
+
+
+class RegionSpec(_Strict):
+    region_id: Identifier
+    name: Name
+    description: Description = ""
+    climate: Identifier
+    neighbours: tuple[Identifier, ...] = ()
+
+
+class Language(_Strict):
+    """A faction's constructed language (the language system builds its lexicon from `seed`)."""
+
+    name: Name
+    description: Description = ""
+    seed: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class FactionSpec(_Strict):
+    faction_id: Identifier
+    name: Name
+    description: Description = ""
+    language: Language | None = None
+
+
+class NpcSpec(Npc):
+    """An NPC's file: its character sheet, with its place (`region`) and `faction` by id. The world
+    id comes from the world it is pushed to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    world_id: str = ""
+    npc_id: Identifier
+    region: Identifier | None = None
+    faction: Identifier | None = None
+
+    def in_world(self, world_id: str) -> Npc:
+        return Npc.model_validate({**self.model_dump(), "world_id": world_id})
+
+
+class LoreFactSpec(_Strict):
+    """A short fact every NPC of the world knows (the turn's prompt takes a few)."""
+
+    fact_id: Identifier
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class LoreDocumentSpec(NewDocument):
+    """A lore document (`lore/<key>.md`): indexed by the knowledge base, tags limit who may know it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: Identifier
+
+
+class WorldContent(_Strict):
+    world: WorldManifest
+    regions: tuple[RegionSpec, ...] = Field(min_length=1, max_length=MAX_REGIONS)
+    factions: tuple[FactionSpec, ...] = Field((), max_length=MAX_FACTIONS)
+    npcs: tuple[NpcSpec, ...] = Field((), max_length=MAX_NPCS)
+    lore: tuple[LoreFactSpec, ...] = Field((), max_length=MAX_LORE_FACTS)
+    documents: tuple[LoreDocumentSpec, ...] = Field((), max_length=MAX_DOCUMENTS)
+
+    @model_validator(mode="after")
+    def _ids_once(self) -> WorldContent:
+        for kind, ids in self.ids().items():
+            if len(set(ids)) != len(ids):
+                twice = sorted({i for i in ids if ids.count(i) > 1})
+                raise ValueError(f"{kind}: each id is used once ({', '.join(twice)} more than once)")
+        return self
+
+    def ids(self) -> dict[str, list[str]]:
+        return {
+            "regions": [r.region_id for r in self.regions],
+            "factions": [f.faction_id for f in self.factions],
+            "npcs": [n.npc_id for n in self.npcs],
+            "lore": [f.fact_id for f in self.lore],
+            "documents": [d.key for d in self.documents],
+        }
+
+    def region(self, region_id: str) -> RegionSpec | None:
+        return next((r for r in self.regions if r.region_id == region_id), None)
+
+
+class Problem(BaseModel):
+    """One mistake in a world's content: which item (`kind`, `item_id`), which field, what is wrong."""
+
+    kind: str  # world | regions | factions | npcs | lore | documents
+    item_id: str
+    field: str
+    problem: str
+
+    @property
+    def path(self) -> str:
+        return f"{self.kind}.{self.item_id}.{self.field}" if self.kind != "world" else f"world.{self.field}"
+
+
+def content_problems(content: WorldContent) -> list[Problem]:
+    """References that point at nothing: an NPC's region or faction, a region's climate or
+    neighbour, a climate without one of the calendar's seasons (or with a season it lacks)."""
+    problems: list[Problem] = []
+    regions = {r.region_id for r in content.regions}
+    factions = {f.faction_id for f in content.factions}
+    climates = content.world.climates
+    seasons = set(content.world.calendar.seasons)
+    for climate_id, climate in climates.items():
+        field = f"climates.{climate_id}.seasons"
+        if missing := seasons - set(climate.seasons):
+            problems.append(
+                _world_problem(content, field, f"has no weather for {', '.join(sorted(missing))}")
+            )
+        if unknown := set(climate.seasons) - seasons:
+            problems.append(
+                _world_problem(content, field, f"names {', '.join(sorted(unknown))}: not in the calendar")
+            )
+    for region in content.regions:
+        if region.climate not in climates:
+            problems.append(
+                Problem(
+                    kind="regions",
+                    item_id=region.region_id,
+                    field="climate",
+                    problem=f"there is no climate '{region.climate}' in world.yaml "
+                    f"(known: {', '.join(sorted(climates))})",
+                )
+            )
+        problems += [
+            Problem(
+                kind="regions",
+                item_id=region.region_id,
+                field="neighbours",
+                problem=f"there is no region '{n}'",
+            )
+            for n in region.neighbours
+            if n not in regions
+        ]
+    for npc in content.npcs:
+        if npc.region is not None and npc.region not in regions:
+            problems.append(
+                Problem(
+                    kind="npcs",
+                    item_id=npc.npc_id,
+                    field="region",
+                    problem=f"there is no region '{npc.region}'",
+                )
+            )
+        if npc.faction is not None and npc.faction not in factions:
+            problems.append(
+                Problem(
+                    kind="npcs",
+                    item_id=npc.npc_id,
+                    field="faction",
+                    problem=f"there is no faction '{npc.faction}'",
+                )
+            )
+    return problems
+
+
+def _world_problem(content: WorldContent, field: str, problem: str) -> Problem:
+    return Problem(kind="world", item_id=content.world.world_id, field=field, problem=problem)
+
+
+def digest(item: BaseModel) -> str:
+    """A content item's fingerprint: what the diff of a push compares."""
+    canonical = json.dumps(item.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def content_items(content: WorldContent) -> dict[str, BaseModel]:
+    """Every item of the content under its reference (`npc:mira`, `region:emberfall`, …)."""
+    items: dict[str, BaseModel] = {"world:" + content.world.world_id: content.world}
+    items |= {f"region:{r.region_id}": r for r in content.regions}
+    items |= {f"faction:{f.faction_id}": f for f in content.factions}
+    items |= {f"npc:{n.npc_id}": n for n in content.npcs}
+    items |= {f"lore:{f.fact_id}": f for f in content.lore}
+    items |= {f"document:{d.key}": d for d in content.documents}
+    return items

@@ -1,0 +1,71 @@
+"""The living world on the local runtime: the demo world pushed at start through the world API,
+`aicore world push` against it, and the stores on moto server."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from aicore import wiring
+from aicore.auth import Role
+from aicore.local.cli import main
+from aicore.local.runtime import LocalRuntime, local_token
+from aicore.local.world_push import PushRefused, push_content
+from aicore.world.push import ContentManifest
+from tests.clients import http_json
+from tests.world_fakes import demo_content
+
+
+def _studio(world: str = "demo") -> str:
+    return local_token("studio-1", world, (Role.STUDIO,))
+
+
+def test_the_runtime_loaded_the_demo_world_through_the_world_api(runtime: LocalRuntime) -> None:
+    base = runtime.gateway.gateway.url
+    status, content = http_json(f"{base}/worlds/demo/content", _studio())
+    assert status == 200, content
+    assert content["data"]["version"] >= 1
+    assert content["data"]["pushed_by"] == "aicore-local-seed"
+    status, npcs = http_json(f"{base}/worlds/demo/npcs", local_token("p-1", "demo"))
+    assert status == 200
+    assert {n["npc_id"] for n in npcs["data"]["npcs"]} >= {"mira", "borin", "sable", "vex", "ysolde", "odo"}
+    assert {n["region"] for n in npcs["data"]["npcs"]} >= {"emberfall", "north-pass", "lake-shore"}
+
+
+def test_world_push_from_the_command_line_shows_the_diff(
+    runtime: LocalRuntime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When the demo folder is pushed again (dry run, then for real)
+    base = runtime.gateway.gateway.url
+    assert main(["world", "push", "worlds/demo", "--url", base, "--dry-run"]) == 0
+    dry = capsys.readouterr().out
+    assert main(["world", "push", "worlds/demo", "--url", base]) == 0
+    # Then nothing changes: the environment already has this content
+    assert "nothing to change (dry run)" in dry.splitlines()[0]
+    assert "nothing to change" in capsys.readouterr().out
+
+
+def test_a_new_world_is_pushed_versioned_and_a_stale_push_loses(runtime: LocalRuntime) -> None:
+    # Given a fresh world made of the demo's content
+    world = f"w-{uuid.uuid4().hex[:8]}"
+    demo = demo_content()
+    content = demo.model_copy(
+        update={"world": demo.world.model_copy(update={"world_id": world}), "documents": ()}
+    )
+    base = runtime.gateway.gateway.url
+    # When it is pushed twice, the second time with one NPC less
+    first = push_content(base, content, _studio(world))
+    second = push_content(base, content.model_copy(update={"npcs": content.npcs[1:]}), _studio(world))
+    # Then the versions are 1 and 2, and the NPC is gone
+    assert (first.to_version, second.to_version) == (1, 2)
+    assert second.removed == [f"npc:{content.npcs[0].npc_id}"]
+    assert content.npcs[0].npc_id not in {n.npc_id for n in wiring.world().list_npcs(world)}
+    assert world in wiring.world_state().worlds()
+    # And a manifest write at a stale version is refused by the table itself
+    stale = ContentManifest(world_id=world, version=3, digests={})
+    assert not wiring.world_state().record_push(stale, expected_version=1)
+    # And a player's push never reaches the store
+    with pytest.raises(PushRefused) as refused:
+        push_content(base, content, local_token("p-1", world))
+    assert refused.value.status == 403

@@ -1,0 +1,82 @@
+"""Fakes of the world's stores, for unit tests (the DynamoDB adapters are tested against moto)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aicore.auth import Caller
+from aicore.knowledge.models import NewDocument
+from aicore.local.world_files import load_world_folder
+from aicore.local.world_push import DEMO_WORLD
+from aicore.world.content import WorldContent
+from aicore.world.definition import WorldDefinition
+from aicore.world.push import ContentManifest
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    document_id: str
+
+
+@dataclass
+class FakeLore:
+    """`LoreService.submit` as a push sees it: each upload recorded with its key."""
+
+    uploads: list[tuple[str, NewDocument, str | None]] = field(default_factory=list)
+
+    def submit(
+        self, caller: Caller, world_id: str, new: NewDocument, idempotency_key: str | None
+    ) -> Uploaded:
+        self.uploads.append((world_id, new, idempotency_key))
+        return Uploaded(document_id=f"doc-{len(self.uploads)}")
+
+
+@dataclass
+class FakeWorldState:
+    """The world's content and state items in memory (`DynamoWorldState`'s contract)."""
+
+    manifests: dict[str, ContentManifest] = field(default_factory=dict)
+    definitions: dict[str, WorldDefinition] = field(default_factory=dict)
+    deleted: list[tuple[str, str]] = field(default_factory=list)
+    registry: set[str] = field(default_factory=set)
+    races_lost: int = 0  # the next pushes to record find another push was recorded first
+
+    def manifest(self, world_id: str) -> ContentManifest | None:
+        return self.manifests.get(world_id)
+
+    def put_definition(self, definition: WorldDefinition) -> None:
+        self.definitions[definition.world_id] = definition
+
+    def definition(self, world_id: str) -> WorldDefinition | None:
+        return self.definitions.get(world_id)
+
+    def delete_npc(self, world_id: str, npc_id: str) -> None:
+        self.deleted.append((world_id, f"npc:{npc_id}"))
+
+    def delete_lore(self, world_id: str, fact_id: str) -> None:
+        self.deleted.append((world_id, f"lore:{fact_id}"))
+
+    def record_push(self, manifest: ContentManifest, expected_version: int) -> bool:
+        current = self.manifests.get(manifest.world_id)
+        if self.races_lost:
+            self.races_lost -= 1
+            return False
+        if (current.version if current else 0) != expected_version:
+            return False
+        self.manifests[manifest.world_id] = manifest
+        self.registry.add(manifest.world_id)
+        return True
+
+    def worlds(self) -> list[str]:
+        return sorted(self.registry)
+
+
+_DEMO: WorldContent | None = None
+
+
+def demo_content() -> WorldContent:
+    """`worlds/demo`, read once per test session."""
+    global _DEMO
+    if _DEMO is None:
+        _DEMO = load_world_folder(DEMO_WORLD)
+    return _DEMO
