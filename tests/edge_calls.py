@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aicore.auth import EXPIRES_AT, Caller, Role
+from aicore.clock import Clock, now
 from aicore.knowledge.base import KnowledgeBase
 from aicore.knowledge.service import LoreService
 from aicore.local.apigw_events import (
@@ -26,7 +27,9 @@ from aicore.sessions.actions import SessionActionDeps
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import SessionService
 from aicore.topology import TOPOLOGY, Function
+from aicore.world.definition import WorldDefinition
 from aicore.world.push import PushDeps
+from aicore.world.state import StateDeps
 from tests.fakes import (
     FakeColdTier,
     FakeFlows,
@@ -40,7 +43,7 @@ from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore, Hash
 from tests.minds import mind_deps
 from tests.model_fakes import FakeRegistry, FakeStarter
 from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps
-from tests.world_fakes import FakeLore, FakeWorldState
+from tests.world_fakes import FakeLore, FakeWorldState, demo_content
 
 HTTP_API = Api("edgetests", "$default")
 WS_API = Api("edgetestsws", "local")
@@ -79,9 +82,11 @@ class HttpEdge:
     embedder: HashEmbedder = field(default_factory=HashEmbedder)
     world_state: FakeWorldState = field(default_factory=FakeWorldState)
     lore_uploads: FakeLore = field(default_factory=FakeLore)
+    world_time: Clock = now  # the real time the world's clock reads
 
     def __post_init__(self) -> None:
         self.world.put_npc(MIRA_SHEET)
+        self.world_state.put_definition(WorldDefinition.of(demo_content(), 1))
         self.mind = mind_deps(self.world, npcs=())
         self.service = SessionService(self.sessions, FakeColdTier(self.sessions), FakePublisher(), self.flows)
         players = [
@@ -100,7 +105,10 @@ class HttpEdge:
             "models-api": {"registry": self.registry, "flows": FakeStarter()},
             "lore-api": {"service": self.lore},
             "mind-api": {"mind": self.mind},
-            "world-api": {"push": PushDeps(self.world_state, self.world, self.lore_uploads)},
+            "world-api": {
+                "push": PushDeps(self.world_state, self.world, self.lore_uploads),
+                "state": StateDeps(self.world_state, time=self.world_time),
+            },
         }
         return deps[function]
 

@@ -8,6 +8,7 @@ from aicore.auth import Caller
 from aicore.knowledge.models import NewDocument
 from aicore.local.world_files import load_world_folder
 from aicore.local.world_push import DEMO_WORLD
+from aicore.world.clock import ClockState
 from aicore.world.content import WorldContent
 from aicore.world.definition import WorldDefinition
 from aicore.world.push import ContentManifest
@@ -40,6 +41,8 @@ class FakeWorldState:
     deleted: list[tuple[str, str]] = field(default_factory=list)
     registry: set[str] = field(default_factory=set)
     races_lost: int = 0  # the next pushes to record find another push was recorded first
+    clocks: dict[str, ClockState] = field(default_factory=dict)
+    state_versions: dict[str, int] = field(default_factory=dict)
 
     def manifest(self, world_id: str) -> ContentManifest | None:
         return self.manifests.get(world_id)
@@ -69,6 +72,20 @@ class FakeWorldState:
 
     def worlds(self) -> list[str]:
         return sorted(self.registry)
+
+    def clock(self, world_id: str) -> ClockState | None:
+        return self.clocks.get(world_id)
+
+    def put_clock(self, world_id: str, clock: ClockState, expected_version: int) -> bool:
+        current = self.clocks.get(world_id)
+        if (current.version if current else 0) != expected_version:
+            return False
+        self.clocks[world_id] = clock
+        self._next_state_version(world_id)
+        return True
+
+    def _next_state_version(self, world_id: str) -> None:
+        self.state_versions[world_id] = self.state_versions.get(world_id, 0) + 1
 
 
 _DEMO: WorldContent | None = None

@@ -12,6 +12,7 @@ from aicore.auth import Role
 from aicore.local.cli import main
 from aicore.local.runtime import LocalRuntime, local_token
 from aicore.local.world_push import PushRefused, push_content
+from aicore.world.clock import ClockState
 from aicore.world.push import ContentManifest
 from tests.clients import http_json
 from tests.world_fakes import demo_content
@@ -69,3 +70,19 @@ def test_a_new_world_is_pushed_versioned_and_a_stale_push_loses(runtime: LocalRu
     with pytest.raises(PushRefused) as refused:
         push_content(base, content, local_token("p-1", world))
     assert refused.value.status == 403
+
+
+def test_the_clock_is_stored_at_a_version_and_a_stale_change_is_refused(runtime: LocalRuntime) -> None:
+    # Given the demo world's clock as its definition starts it
+    state = wiring.world_state()
+    definition = state.definition("demo")
+    assert definition is not None
+    start = state.clock("demo") or ClockState.starting(definition.world.clock)
+    # When two studio tools change it from the same reading
+    paused = start.changed(start.anchor_real + 10, paused=True, by="a")
+    faster = start.changed(start.anchor_real + 10, speed=50, by="b")
+    # Then the first is stored and the second is refused by the table
+    assert state.put_clock("demo", paused, start.version)
+    assert not state.put_clock("demo", faster, start.version)
+    assert state.clock("demo") == paused
+    assert state.put_clock("demo", paused.changed(paused.anchor_real, paused=False), paused.version)

@@ -593,13 +593,14 @@ TOPOLOGY = Topology(
         ),
         Function(
             name="world-api",
-            description="HTTP API over a world: content pushes (with a dry-run diff).",
+            description="HTTP API over a world: content pushes (with a dry-run diff), clock operations.",
             code="functions/world_api",
             memory_mb=512,
             timeout_s=30,
             http_routes=(
                 HttpRoute("POST", "/worlds/{world}/content"),
                 HttpRoute("GET", "/worlds/{world}/content"),
+                HttpRoute("PUT", "/worlds/{world}/clock"),
             ),
             tables=((WORLD, RW),),  # content items, the world's definition and state
             buckets=((KNOWLEDGE, RW),),  # a push uploads new and changed lore documents

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from aicore.sessions.service import SessionService
     from aicore.sessions.tiers import Tiering
     from aicore.world.push import PushDeps
+    from aicore.world.state import StateDeps
 
 
 @lru_cache(maxsize=1)
@@ -170,6 +171,12 @@ def push_deps() -> PushDeps:
     from aicore.world.push import PushDeps
 
     return PushDeps(content=world_state(), world=world(), lore=lore_service())
+
+
+def state_deps() -> StateDeps:
+    from aicore.world.state import StateDeps
+
+    return StateDeps(store=world_state())
 
 
 @lru_cache(maxsize=1)

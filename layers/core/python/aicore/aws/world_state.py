@@ -9,10 +9,13 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from aicore import aws
+from aicore.world.clock import ClockState
 from aicore.world.definition import WorldDefinition
 from aicore.world.keys import (
+    CLOCK_SK,
     CONTENT_SK,
     DEFINITION_SK,
+    VERSION_SK,
     WORLDS_PK,
     lore_sk,
     npc_sk,
@@ -85,6 +88,43 @@ class DynamoWorldState:
                 return False
             raise
         return True
+
+    # --- clock ---------------------------------------------------------------------------------
+
+    def clock(self, world_id: str) -> ClockState | None:
+        item = self._table.get_item(Key={"pk": world_pk(world_id), "sk": CLOCK_SK}, ConsistentRead=True).get(
+            "Item"
+        )
+        return ClockState.model_validate_json(str(item["body"])) if item else None
+
+    def put_clock(self, world_id: str, clock: ClockState, expected_version: int) -> bool:
+        condition, values = _at_version(expected_version)
+        item = {
+            "pk": world_pk(world_id),
+            "sk": CLOCK_SK,
+            "version": clock.version,
+            "body": clock.model_dump_json(),
+        }
+        try:
+            aws.resource_client(self._table).transact_write_items(
+                TransactItems=[_put(self._name, item, condition, values), self._next_state_version(world_id)]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
+    def _next_state_version(self, world_id: str) -> dict[str, Any]:
+        """The world's state version, +1, in the same transaction as the change it counts."""
+        return {
+            "Update": {
+                "TableName": self._name,
+                "Key": {"pk": world_pk(world_id), "sk": VERSION_SK},
+                "UpdateExpression": "ADD version :one",
+                "ExpressionAttributeValues": {":one": 1},
+            }
+        }
 
     def worlds(self) -> list[str]:
         """Every world pushed to this environment."""

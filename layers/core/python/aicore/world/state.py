@@ -1,0 +1,62 @@
+"""A world's live state: its clock (studio operations), and what the state store holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from aicore.auth import Caller, Role
+from aicore.clock import Clock, now
+from aicore.errors import Conflict, Forbidden, NotFound
+from aicore.world.clock import ClockChange, ClockReading, ClockState, read_clock
+from aicore.world.definition import WorldDefinition
+
+STUDIO_ROLES = (Role.STUDIO, Role.ADMIN)
+CLOCK_ATTEMPTS = 3  # a clock changed by someone else in between is read again, then tried again
+
+
+class WorldStateStore(Protocol):
+    def definition(self, world_id: str) -> WorldDefinition | None: ...
+    def clock(self, world_id: str) -> ClockState | None:
+        """The clock as the studio last set it (None: never changed, as the definition starts it)."""
+        ...
+
+    def put_clock(self, world_id: str, clock: ClockState, expected_version: int) -> bool:
+        """Store the clock if the stored one is still at `expected_version` (0: none); the world's
+        state version moves with it. False: someone changed it first."""
+        ...
+
+
+@dataclass
+class StateDeps:
+    store: WorldStateStore
+    time: Clock = now
+
+
+def require_definition(store: WorldStateStore, world_id: str) -> WorldDefinition:
+    definition = store.definition(world_id)
+    if definition is None:
+        raise NotFound(
+            f"There is no world '{world_id}' here: push its content first (aicore world push).",
+            {"world_id": world_id},
+        )
+    return definition
+
+
+def current_clock(store: WorldStateStore, definition: WorldDefinition) -> ClockState:
+    return store.clock(definition.world_id) or ClockState.starting(definition.world.clock)
+
+
+def change_clock(deps: StateDeps, caller: Caller, world_id: str, change: ClockChange) -> ClockReading:
+    """Pause, resume or change the speed: game time continues from where it stands now."""
+    if not caller.has_any(*STUDIO_ROLES):
+        raise Forbidden("Only the world's studio (or an admin) sets its clock.")
+    caller.require_world(world_id)
+    definition = require_definition(deps.store, world_id)
+    for _ in range(CLOCK_ATTEMPTS):
+        current = current_clock(deps.store, definition)
+        real = deps.time().timestamp()
+        changed = current.changed(real, paused=change.paused, speed=change.speed, by=caller.subject)
+        if deps.store.put_clock(world_id, changed, current.version):
+            return read_clock(definition.world.calendar, changed, real)
+    raise Conflict("The clock kept changing while you set it: read the state and try again.")
