@@ -11,7 +11,9 @@ from aicore.local.world_push import DEMO_WORLD
 from aicore.world.clock import ClockState
 from aicore.world.content import WorldContent
 from aicore.world.definition import WorldDefinition
+from aicore.world.events import OutboxEntry
 from aicore.world.push import ContentManifest
+from aicore.world.state import Fact, StoredState, WeatherRecord
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,10 @@ class FakeWorldState:
     races_lost: int = 0  # the next pushes to record find another push was recorded first
     clocks: dict[str, ClockState] = field(default_factory=dict)
     state_versions: dict[str, int] = field(default_factory=dict)
+    facts: dict[str, dict[str, Fact]] = field(default_factory=dict)
+    weather: dict[str, dict[str, WeatherRecord]] = field(default_factory=dict)
+    outboxes: dict[str, dict[str, OutboxEntry]] = field(default_factory=dict)
+    reads: int = 0
 
     def manifest(self, world_id: str) -> ContentManifest | None:
         return self.manifests.get(world_id)
@@ -83,6 +89,35 @@ class FakeWorldState:
         self.clocks[world_id] = clock
         self._next_state_version(world_id)
         return True
+
+    def state(self, world_id: str) -> StoredState:
+        self.reads += 1
+        return StoredState(
+            definition=self.definitions.get(world_id),
+            clock=self.clocks.get(world_id),
+            version=self.state_versions.get(world_id, 0),
+            facts=dict(self.facts.get(world_id, {})),
+            weather=dict(self.weather.get(world_id, {})),
+        )
+
+    def record_weather(
+        self, world_id: str, record: WeatherRecord, expected_hour: int | None, entry: OutboxEntry | None
+    ) -> bool:
+        regions = self.weather.setdefault(world_id, {})
+        current = regions.get(record.region)
+        if (current.hour if current else None) != expected_hour:
+            return False
+        regions[record.region] = record
+        if entry is not None:
+            self.outboxes.setdefault(world_id, {})[entry.event_id] = entry
+            self._next_state_version(world_id)
+        return True
+
+    def outbox(self, world_id: str) -> list[OutboxEntry]:
+        return sorted(self.outboxes.get(world_id, {}).values(), key=lambda e: e.written_at)
+
+    def clear_outbox(self, world_id: str, event_id: str) -> None:
+        self.outboxes.get(world_id, {}).pop(event_id, None)
 
     def _next_state_version(self, world_id: str) -> None:
         self.state_versions[world_id] = self.state_versions.get(world_id, 0) + 1

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 
@@ -13,8 +15,12 @@ from aicore.local.cli import main
 from aicore.local.runtime import LocalRuntime, local_token
 from aicore.local.world_push import PushRefused, push_content
 from aicore.world.clock import ClockState
+from aicore.world.definition import WorldDefinition
 from aicore.world.push import ContentManifest
+from aicore.world.ticker import TickDeps, tick_world
+from aicore.world.weather import region_weather
 from tests.clients import http_json
+from tests.fakes import FakePublisher
 from tests.world_fakes import demo_content
 
 
@@ -86,3 +92,42 @@ def test_the_clock_is_stored_at_a_version_and_a_stale_change_is_refused(runtime:
     assert not state.put_clock("demo", faster, start.version)
     assert state.clock("demo") == paused
     assert state.put_clock("demo", paused.changed(paused.anchor_real, paused=False), paused.version)
+
+
+def test_concurrent_ticks_announce_a_weather_change_once(runtime: LocalRuntime) -> None:
+    # Given a world (not listed: the runtime's own schedule leaves it alone) looked at once
+    world = f"w-{uuid.uuid4().hex[:8]}"
+    demo = demo_content()
+    definition = WorldDefinition.of(
+        demo.model_copy(update={"world": demo.world.model_copy(update={"world_id": world})}), 1
+    )
+    store = wiring.world_state()
+    store.put_definition(definition)
+    publisher = FakePublisher()
+    epoch = definition.world.clock.epoch
+    wall = {"at": epoch}
+    deps = TickDeps(store=store, events=publisher, time=lambda: wall["at"])
+    assert tick_world(deps, world, "baseline") == []
+    # When the weather has changed somewhere, and eight ticks run at once
+    start = ClockState.starting(definition.world.clock)
+    hour = int(start.game_seconds(epoch.timestamp())) // 3600
+    before = {r.region_id: region_weather(definition, r).condition_at(hour) for r in definition.regions}
+    later = hour + 1
+    while all(
+        region_weather(definition, r).condition_at(later) == before[r.region_id] for r in definition.regions
+    ):
+        later += 1
+    wall["at"] = epoch + timedelta(seconds=(later - hour) * 3600 / definition.world.clock.speed + 1)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: tick_world(deps, world, f"tick-{i}"), range(8)))
+    # Then each changed region was announced by exactly one of them
+    changed = sorted(
+        r.region_id
+        for r in definition.regions
+        if region_weather(definition, r).condition_at(later) != before[r.region_id]
+    )
+    announced = sorted(e for result in results for e in result)
+    assert announced == [f"weather:{region}:{later}" for region in changed]
+    assert sorted(d.event_id for _, _, d in publisher.published) == announced  # type: ignore[attr-defined]
+    assert store.outbox(world) == []
+    assert store.state(world).version == len(changed)

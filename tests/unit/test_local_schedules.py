@@ -107,9 +107,10 @@ def test_stop_ends_a_ticker_that_waits_in_real_time(probe: Lambdas, tmp_path: Pa
     assert _calls(tmp_path) == []
 
 
-def test_the_topology_sweeps_dormant_sessions_on_a_schedule() -> None:
+def test_the_topology_sweeps_dormant_sessions_and_visits_worlds_on_schedules() -> None:
     assert [(t.schedule.name, t.function) for t in scheduled_targets()] == [
-        ("session-dormancy-sweep", "session-tiering")
+        ("session-dormancy-sweep", "session-tiering"),
+        ("world-weather", "world-ticker"),
     ]
 
 

@@ -375,6 +375,13 @@ MODEL_TIER_SETUP = "model-tier-setup"
 SERVING_MODEL_ATTRIBUTE = "ServingModel"
 KNOWLEDGE_INGEST_FLOW = "knowledge-ingest"
 
+WORLD_SOURCE = "aicore.world"
+WEATHER_CHANGED = "Weather Changed"
+WORLD_FACT_CHANGED = "World Fact Changed"
+# Game servers change facts through the bus too: they put this on it (their own source).
+GAME_SOURCE = "aicore.game"
+WORLD_FACT_CHANGE_REQUESTED = "World Fact Change Requested"
+
 MIND_SOURCE = "aicore.mind"
 REFLECTION_DUE = "NPC Reflection Due"
 MIND_REFLECTION_FLOW = "mind-reflection"
@@ -454,7 +461,7 @@ TOPOLOGY = Topology(
     buckets=(ARCHIVE, MODEL_WEIGHTS, KNOWLEDGE),
     bus=EventBus(),
     model_tiers=(GOLD, SILVER, EMBED),
-    event_sources=(NPC_SOURCE, SESSIONS_SOURCE, MIND_SOURCE),
+    event_sources=(NPC_SOURCE, SESSIONS_SOURCE, MIND_SOURCE, WORLD_SOURCE),
     authorizer=Function(
         name="authorizer",
         description="Checks the player's JWT for $connect and the HTTP API.",
@@ -606,6 +613,16 @@ TOPOLOGY = Topology(
             buckets=((KNOWLEDGE, RW),),  # a push uploads new and changed lore documents
             starts_state_machines=(KNOWLEDGE_INGEST,),  # ... which the ingestion flow indexes
             gradual_deployment=True,
+        ),
+        Function(
+            name="world-ticker",
+            description="The world's schedule: announces weather changes, sends what writers left behind.",
+            code="functions/world_ticker",
+            memory_mb=256,
+            timeout_s=60,
+            schedules=(Schedule("world-weather", rate_minutes=1),),
+            tables=((WORLD, RW),),  # reads worlds' state, records announced weather and its events
+            publishes_events=True,  # Weather Changed (and outbox entries left behind)
         ),
         Function(
             name="npc-memory",

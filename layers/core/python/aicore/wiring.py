@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from aicore.sessions.tiers import Tiering
     from aicore.world.push import PushDeps
     from aicore.world.state import StateDeps
+    from aicore.world.ticker import TickDeps
 
 
 @lru_cache(maxsize=1)
@@ -177,6 +178,12 @@ def state_deps() -> StateDeps:
     from aicore.world.state import StateDeps
 
     return StateDeps(store=world_state())
+
+
+def tick_deps() -> TickDeps:
+    from aicore.world.ticker import TickDeps
+
+    return TickDeps(store=world_state(), events=events())
 
 
 @lru_cache(maxsize=1)

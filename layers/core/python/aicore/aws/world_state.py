@@ -11,17 +11,25 @@ from botocore.exceptions import ClientError
 from aicore import aws
 from aicore.world.clock import ClockState
 from aicore.world.definition import WorldDefinition
+from aicore.world.events import OutboxEntry
 from aicore.world.keys import (
     CLOCK_SK,
     CONTENT_SK,
     DEFINITION_SK,
+    FACT_PREFIX,
+    OUTBOX_PREFIX,
+    STATE_PREFIX,
     VERSION_SK,
+    WEATHER_PREFIX,
     WORLDS_PK,
     lore_sk,
     npc_sk,
+    outbox_sk,
     registry_sk,
+    weather_sk,
 )
 from aicore.world.push import ContentManifest
+from aicore.world.state import Fact, StoredState, WeatherRecord
 from aicore.world.store import world_pk
 
 
@@ -125,6 +133,71 @@ class DynamoWorldState:
                 "ExpressionAttributeValues": {":one": 1},
             }
         }
+
+    # --- state -------------------------------------------------------------------------------
+
+    def state(self, world_id: str) -> StoredState:
+        condition = Key("pk").eq(world_pk(world_id)) & Key("sk").begins_with(STATE_PREFIX)
+        stored = StoredState(definition=None)
+        for item in aws.query_items(self._table, KeyConditionExpression=condition, ConsistentRead=True):
+            sk = str(item["sk"])
+            if sk == DEFINITION_SK:
+                stored.definition = WorldDefinition.model_validate_json(str(item["body"]))
+            elif sk == CLOCK_SK:
+                stored.clock = ClockState.model_validate_json(str(item["body"]))
+            elif sk == VERSION_SK:
+                stored.version = int(str(item["version"]))
+            elif sk.startswith(FACT_PREFIX):
+                fact = Fact.model_validate_json(str(item["body"]))
+                stored.facts[fact.key] = fact
+            elif sk.startswith(WEATHER_PREFIX):
+                record = WeatherRecord.model_validate_json(str(item["body"]))
+                stored.weather[record.region] = record
+        return stored
+
+    def record_weather(
+        self, world_id: str, record: WeatherRecord, expected_hour: int | None, entry: OutboxEntry | None
+    ) -> bool:
+        item = {
+            "pk": world_pk(world_id),
+            "sk": weather_sk(record.region),
+            "game_hour": record.hour,  # (`hour` is one of DynamoDB's reserved words)
+            "body": record.model_dump_json(),
+        }
+        if expected_hour is None:
+            writes = [_put(self._name, item, "attribute_not_exists(pk)")]
+        else:
+            writes = [_put(self._name, item, "game_hour = :h", {":h": expected_hour})]
+        if entry is not None:
+            writes += [self._outbox_put(world_id, entry), self._next_state_version(world_id)]
+        return self._transact(writes)
+
+    # --- outbox --------------------------------------------------------------------------------
+
+    def outbox(self, world_id: str) -> list[OutboxEntry]:
+        condition = Key("pk").eq(world_pk(world_id)) & Key("sk").begins_with(OUTBOX_PREFIX)
+        entries = [
+            OutboxEntry.model_validate_json(str(i["body"]))
+            for i in aws.query_items(self._table, KeyConditionExpression=condition)
+        ]
+        return sorted(entries, key=lambda e: e.written_at)
+
+    def clear_outbox(self, world_id: str, event_id: str) -> None:
+        self._table.delete_item(Key={"pk": world_pk(world_id), "sk": outbox_sk(event_id)})
+
+    def _outbox_put(self, world_id: str, entry: OutboxEntry) -> dict[str, Any]:
+        item = {"pk": world_pk(world_id), "sk": outbox_sk(entry.event_id), "body": entry.model_dump_json()}
+        return _put(self._name, item, "attribute_not_exists(pk)")
+
+    def _transact(self, writes: list[dict[str, Any]]) -> bool:
+        """One transaction; False when a condition failed (someone else changed the item first)."""
+        try:
+            aws.resource_client(self._table).transact_write_items(TransactItems=writes)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                return False
+            raise
+        return True
 
     def worlds(self) -> list[str]:
         """Every world pushed to this environment."""

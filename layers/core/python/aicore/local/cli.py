@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     world = commands.add_parser("world", help="world content: push a world's folder to an environment")
-    world_commands = world.add_subparsers(dest="world_command", required=True, metavar="WORLD_COMMAND")
+    world_commands = world.add_subparsers(
+        dest="world_command", required=True, metavar="WORLD_COMMAND", help="push: load a world's folder"
+    )
     push = world_commands.add_parser(
         "push",
         help="validate a world's folder and load it into an environment (versioned, with a diff)",

@@ -1,22 +1,73 @@
-"""A world's live state: its clock (studio operations), and what the state store holds."""
+"""A world's live state: its clock (studio operations), the weather last announced per region,
+its facts, and the store that holds them (one Query reads all of a world's state)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from pydantic import BaseModel, JsonValue
 
 from aicore.auth import Caller, Role
 from aicore.clock import Clock, now
 from aicore.errors import Conflict, Forbidden, NotFound
 from aicore.world.clock import ClockChange, ClockReading, ClockState, read_clock
+from aicore.world.content import WeatherCondition
 from aicore.world.definition import WorldDefinition
+from aicore.world.events import OutboxEntry, OutboxStore
 
 STUDIO_ROLES = (Role.STUDIO, Role.ADMIN)
 CLOCK_ATTEMPTS = 3  # a clock changed by someone else in between is read again, then tried again
 
 
-class WorldStateStore(Protocol):
+class WeatherRecord(BaseModel):
+    """The weather last announced for a region: the schedule compares the weather with it."""
+
+    region: str
+    hour: int  # the game hour it was announced for
+    condition: WeatherCondition
+
+
+class Fact(BaseModel):
+    """A piece of world state: a JSON value under a key, at a version, of the world or one region."""
+
+    key: str
+    value: JsonValue
+    version: int
+    region: str | None = None
+    updated_at: str
+    updated_by: str
+
+
+@dataclass
+class StoredState:
+    """Everything stored of a world's state, as one Query reads it."""
+
+    definition: WorldDefinition | None
+    clock: ClockState | None = None
+    version: int = 0
+    facts: dict[str, Fact] = field(default_factory=dict)
+    weather: dict[str, WeatherRecord] = field(default_factory=dict)
+
+
+class WorldStateStore(OutboxStore, Protocol):
     def definition(self, world_id: str) -> WorldDefinition | None: ...
+    def state(self, world_id: str) -> StoredState:
+        """The world's definition, clock, state version, facts and announced weather, in one read."""
+        ...
+
+    def worlds(self) -> list[str]:
+        """Every world pushed to this environment."""
+        ...
+
+    def record_weather(
+        self, world_id: str, record: WeatherRecord, expected_hour: int | None, entry: OutboxEntry | None
+    ) -> bool:
+        """Store the region's announced weather if its record is still at `expected_hour` (None: no
+        record yet), with the event of the change (`entry`, which also moves the state version).
+        False: another tick got there first."""
+        ...
+
     def clock(self, world_id: str) -> ClockState | None:
         """The clock as the studio last set it (None: never changed, as the definition starts it)."""
         ...
