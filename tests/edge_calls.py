@@ -28,8 +28,9 @@ from aicore.sessions.models import Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import SessionService
 from aicore.topology import TOPOLOGY, Function
 from aicore.world.definition import WorldDefinition
+from aicore.world.facts import FactDeps
 from aicore.world.push import PushDeps
-from aicore.world.state import StateDeps
+from aicore.world.state import Fact, StateDeps
 from tests.fakes import (
     FakeColdTier,
     FakeFlows,
@@ -83,10 +84,15 @@ class HttpEdge:
     world_state: FakeWorldState = field(default_factory=FakeWorldState)
     lore_uploads: FakeLore = field(default_factory=FakeLore)
     world_time: Clock = now  # the real time the world's clock reads
+    world_events: FakePublisher = field(default_factory=FakePublisher)
 
     def __post_init__(self) -> None:
         self.world.put_npc(MIRA_SHEET)
         self.world_state.put_definition(WorldDefinition.of(demo_content(), 1))
+        gate = Fact(
+            key="gate", value="open", version=1, updated_at="2026-01-01T00:00:00.000+00:00", updated_by="s"
+        )
+        self.world_state.facts["demo"] = {"gate": gate}
         self.mind = mind_deps(self.world, npcs=())
         self.service = SessionService(self.sessions, FakeColdTier(self.sessions), FakePublisher(), self.flows)
         players = [
@@ -108,6 +114,7 @@ class HttpEdge:
             "world-api": {
                 "push": PushDeps(self.world_state, self.world, self.lore_uploads),
                 "state": StateDeps(self.world_state, time=self.world_time),
+                "facts": FactDeps(self.world_state, self.world_events, time=self.world_time),
             },
         }
         return deps[function]

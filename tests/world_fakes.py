@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from aicore.auth import Caller
@@ -12,6 +13,7 @@ from aicore.world.clock import ClockState
 from aicore.world.content import WorldContent
 from aicore.world.definition import WorldDefinition
 from aicore.world.events import OutboxEntry
+from aicore.world.facts import FactWrite, WriteOutcome
 from aicore.world.push import ContentManifest
 from aicore.world.state import Fact, StoredState, WeatherRecord
 
@@ -48,7 +50,10 @@ class FakeWorldState:
     facts: dict[str, dict[str, Fact]] = field(default_factory=dict)
     weather: dict[str, dict[str, WeatherRecord]] = field(default_factory=dict)
     outboxes: dict[str, dict[str, OutboxEntry]] = field(default_factory=dict)
+    history: dict[tuple[str, str, int], Fact] = field(default_factory=dict)
+    requests: set[tuple[str, str]] = field(default_factory=set)
     reads: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)  # a transaction is atomic
 
     def manifest(self, world_id: str) -> ContentManifest | None:
         return self.manifests.get(world_id)
@@ -113,11 +118,35 @@ class FakeWorldState:
             self._next_state_version(world_id)
         return True
 
+    def fact(self, world_id: str, key: str) -> Fact | None:
+        return self.facts.get(world_id, {}).get(key)
+
+    def fact_at(self, world_id: str, key: str, version: int) -> Fact | None:
+        return self.history.get((world_id, key, version))
+
+    def put_fact(
+        self, world_id: str, fact: Fact, expected_version: int, entry: OutboxEntry, request_id: str | None
+    ) -> FactWrite:
+        with self.lock:
+            if request_id is not None and (world_id, request_id) in self.requests:
+                return FactWrite(WriteOutcome.DUPLICATE)
+            current = self.facts.get(world_id, {}).get(fact.key)
+            if (current.version if current else 0) != expected_version:
+                return FactWrite(WriteOutcome.STALE, current.version if current else 0)
+            self.facts.setdefault(world_id, {})[fact.key] = fact
+            self.history[(world_id, fact.key, fact.version)] = fact
+            self.outboxes.setdefault(world_id, {})[entry.event_id] = entry
+            self._next_state_version(world_id)
+            if request_id is not None:
+                self.requests.add((world_id, request_id))
+            return FactWrite(WriteOutcome.WRITTEN)
+
     def outbox(self, world_id: str) -> list[OutboxEntry]:
         return sorted(self.outboxes.get(world_id, {}).values(), key=lambda e: e.written_at)
 
     def clear_outbox(self, world_id: str, event_id: str) -> None:
-        self.outboxes.get(world_id, {}).pop(event_id, None)
+        with self.lock:
+            self.outboxes.get(world_id, {}).pop(event_id, None)
 
     def _next_state_version(self, world_id: str) -> None:
         self.state_versions[world_id] = self.state_versions.get(world_id, 0) + 1

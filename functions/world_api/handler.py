@@ -1,16 +1,29 @@
-"""HTTP API over a world: its content (pushes with a dry-run diff), its clock."""
+"""HTTP API over a world: its content (pushes with a dry-run diff), its state (clock, weather,
+facts), fact changes (If-Match) and clock operations."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
-from aicore.http import caller, envelope_route, json_body, path_id, query_flag, resolver, serve
+from aicore.http import (
+    caller,
+    correlation_id,
+    envelope_route,
+    if_match,
+    json_body,
+    path_id,
+    query_flag,
+    query_int,
+    resolver,
+    serve,
+)
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
 from aicore.world.clock import ClockChange, ClockReading
 from aicore.world.content import WorldContent
+from aicore.world.facts import FactChange, FactDeps, FactWritten, change_fact, read_fact
 from aicore.world.push import ContentSummary, PushDeps, PushPlan, content_summary, push_world
-from aicore.world.state import StateDeps, change_clock
+from aicore.world.state import Fact, StateDeps, WorldStateView, change_clock, read_state
 
 app = resolver()
 
@@ -24,6 +37,34 @@ def _push() -> PushDeps:
 def _state() -> StateDeps:
     deps: StateDeps | None = app.context.get("state")
     return deps or wiring.state_deps()
+
+
+def _facts() -> FactDeps:
+    deps: FactDeps | None = app.context.get("facts")
+    return deps or wiring.fact_deps()
+
+
+@app.get("/worlds/<world_id>/state")
+@envelope_route(app, "world.state.get")
+def get_state(world_id: str) -> WorldStateView:
+    return read_state(_state(), caller(app), path_id(world_id, "world"))
+
+
+@app.put("/worlds/<world_id>/facts/<key>")
+@envelope_route(app, "world.facts.put")
+def put_fact(world_id: str, key: str) -> FactWritten:
+    world, fact_key = path_id(world_id, "world"), path_id(key, "fact")
+    expected = if_match(app, required=True)
+    assert expected is not None
+    change = json_body(app, FactChange)
+    return change_fact(_facts(), caller(app), world, fact_key, change, expected, correlation_id(app))
+
+
+@app.get("/worlds/<world_id>/facts/<key>")
+@envelope_route(app, "world.facts.get")
+def get_fact(world_id: str, key: str) -> Fact:
+    world, fact_key = path_id(world_id, "world"), path_id(key, "fact")
+    return read_fact(_facts().store, caller(app), world, fact_key, query_int(app, "version"))
 
 
 @app.put("/worlds/<world_id>/clock")
@@ -51,6 +92,7 @@ def handler(
     context: LambdaContext,
     push: PushDeps | None = None,
     state: StateDeps | None = None,
+    facts: FactDeps | None = None,
 ) -> dict[str, Any]:
-    app.append_context(push=push, state=state)  # type: ignore[no-untyped-call]
+    app.append_context(push=push, state=state, facts=facts)  # type: ignore[no-untyped-call]
     return serve(app, event, context)

@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from aicore import wiring
 from aicore.auth import Role
 from aicore.local.cli import main
+from aicore.local.embedded_aws import aws_client
 from aicore.local.runtime import LocalRuntime, local_token
 from aicore.local.world_push import PushRefused, push_content
+from aicore.topology import WORLD_FACT_CHANGED, WORLD_SOURCE, physical_name
 from aicore.world.clock import ClockState
 from aicore.world.definition import WorldDefinition
 from aicore.world.push import ContentManifest
@@ -131,3 +135,72 @@ def test_concurrent_ticks_announce_a_weather_change_once(runtime: LocalRuntime) 
     assert sorted(d.event_id for _, _, d in publisher.published) == announced  # type: ignore[attr-defined]
     assert store.outbox(world) == []
     assert store.state(world).version == len(changed)
+
+
+def _fresh_world(runtime: LocalRuntime) -> str:
+    """A new world made of the demo's content (without lore documents), pushed through the API."""
+    world = f"w-{uuid.uuid4().hex[:8]}"
+    demo = demo_content()
+    content = demo.model_copy(
+        update={"world": demo.world.model_copy(update={"world_id": world}), "documents": ()}
+    )
+    push_content(runtime.gateway.gateway.url, content, _studio(world))
+    return world
+
+
+def _event_queue(runtime: LocalRuntime, world: str, detail_type: str) -> tuple[Any, str]:
+    """An SQS queue that receives this world's `detail_type` events from the bus (a test's own rule)."""
+    events, sqs = aws_client("events", runtime.aws.url), aws_client("sqs", runtime.aws.url)
+    queue_url = sqs.create_queue(QueueName=f"test-{world}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = physical_name("local", "events")
+    pattern = {"source": [WORLD_SOURCE], "detail-type": [detail_type], "detail": {"world_id": [world]}}
+    events.put_rule(Name=f"test-{world}", EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=f"test-{world}", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    return sqs, queue_url
+
+
+def _drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every message the queue holds now (an empty receive ends it: delivery to it is synchronous)."""
+    found: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        found += [json.loads(m["Body"]) for m in messages]
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in messages],
+        )
+    return found
+
+
+def test_thirty_concurrent_writers_one_wins_and_one_event(runtime: LocalRuntime) -> None:
+    # Given a fresh world with a fact at version 1, and a queue counting its fact events
+    world = _fresh_world(runtime)
+    sqs, queue = _event_queue(runtime, world, WORLD_FACT_CHANGED)
+    base = runtime.gateway.gateway.url
+    game_server = local_token("gs-1", world, (Role.GAME_SERVER,))
+    url = f"{base}/worlds/{world}/facts/throne"
+    assert http_json(url, game_server, "PUT", {"value": "empty"}, {"If-Match": "0"})[0] == 200
+
+    # When 30 writers that all read version 1 write at once, through the gateway, on DynamoDB (moto)
+    def write(i: int) -> tuple[int, dict[str, Any]]:
+        return http_json(url, game_server, "PUT", {"value": f"claimant-{i}"}, {"If-Match": "1"})
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        replies = list(pool.map(write, range(30)))
+    # Then exactly one wins, every other gets 409 with the current version
+    statuses = sorted(status for status, _ in replies)
+    assert statuses == [200] + [409] * 29, [body for _, body in replies if _ not in (200, 409)]
+    assert {body["error"]["details"]["current_version"] for status, body in replies if status == 409} == {2}
+    (winner,) = [body["data"]["value"] for status, body in replies if status == 200]
+    # And the bus carried exactly one event per accepted change: the creation and the winner
+    events = _drain(sqs, queue)
+    assert sorted((e["detail"]["version"], e["detail"]["value"]) for e in events) == [
+        (1, "empty"),
+        (2, winner),
+    ]
+    store = wiring.world_state()
+    assert store.fact_at(world, "throne", 2) is not None
+    assert store.fact_at(world, "throne", 3) is None
+    assert store.outbox(world) == []
+    status, state = http_json(f"{base}/worlds/{world}/state", local_token("p-1", world))
+    assert (status, state["data"]["facts"]["throne"]["version"], state["data"]["version"]) == (200, 2, 2)

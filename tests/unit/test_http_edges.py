@@ -82,6 +82,7 @@ def body_routes(edge: HttpEdge) -> list[tuple[str, str, bytes]]:
         ("POST", "/worlds/demo/lore/documents", b'{"title": "Emberfall", "text": "A mountain town."}'),
         ("POST", "/worlds/demo/content?dry_run=true", demo_content().model_dump_json().encode()),
         ("PUT", "/worlds/demo/clock", b'{"paused": true}'),
+        ("PUT", "/worlds/demo/facts/gate", b'{"value": {"open": false}, "region": "emberfall"}'),
     ]
 
 

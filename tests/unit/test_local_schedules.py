@@ -110,7 +110,7 @@ def test_stop_ends_a_ticker_that_waits_in_real_time(probe: Lambdas, tmp_path: Pa
 def test_the_topology_sweeps_dormant_sessions_and_visits_worlds_on_schedules() -> None:
     assert [(t.schedule.name, t.function) for t in scheduled_targets()] == [
         ("session-dormancy-sweep", "session-tiering"),
-        ("world-weather", "world-ticker"),
+        ("world-weather", "world-keeper"),
     ]
 
 

@@ -378,6 +378,7 @@ KNOWLEDGE_INGEST_FLOW = "knowledge-ingest"
 WORLD_SOURCE = "aicore.world"
 WEATHER_CHANGED = "Weather Changed"
 WORLD_FACT_CHANGED = "World Fact Changed"
+WORLD_FACT_CHANGE_REJECTED = "World Fact Change Rejected"
 # Game servers change facts through the bus too: they put this on it (their own source).
 GAME_SOURCE = "aicore.game"
 WORLD_FACT_CHANGE_REQUESTED = "World Fact Change Requested"
@@ -600,29 +601,34 @@ TOPOLOGY = Topology(
         ),
         Function(
             name="world-api",
-            description="HTTP API over a world: content pushes (with a dry-run diff), clock operations.",
+            description="HTTP API over a world: content pushes, state (clock, weather, facts), the clock.",
             code="functions/world_api",
             memory_mb=512,
             timeout_s=30,
             http_routes=(
                 HttpRoute("POST", "/worlds/{world}/content"),
                 HttpRoute("GET", "/worlds/{world}/content"),
+                HttpRoute("GET", "/worlds/{world}/state"),
+                HttpRoute("PUT", "/worlds/{world}/facts/{key}"),
+                HttpRoute("GET", "/worlds/{world}/facts/{key}"),
                 HttpRoute("PUT", "/worlds/{world}/clock"),
             ),
             tables=((WORLD, RW),),  # content items, the world's definition and state
             buckets=((KNOWLEDGE, RW),),  # a push uploads new and changed lore documents
             starts_state_machines=(KNOWLEDGE_INGEST,),  # ... which the ingestion flow indexes
+            publishes_events=True,  # World Fact Changed
             gradual_deployment=True,
         ),
         Function(
-            name="world-ticker",
-            description="The world's schedule: announces weather changes, sends what writers left behind.",
-            code="functions/world_ticker",
+            name="world-keeper",
+            description="Keeps worlds: announces weather changes, applies game servers' fact changes.",
+            code="functions/world_keeper",
             memory_mb=256,
             timeout_s=60,
             schedules=(Schedule("world-weather", rate_minutes=1),),
-            tables=((WORLD, RW),),  # reads worlds' state, records announced weather and its events
-            publishes_events=True,  # Weather Changed (and outbox entries left behind)
+            events=(EventRule("world-fact-change-requested", GAME_SOURCE, (WORLD_FACT_CHANGE_REQUESTED,)),),
+            tables=((WORLD, RW),),  # worlds' state: announced weather, facts, their outbox entries
+            publishes_events=True,  # Weather Changed, World Fact Changed, World Fact Change Rejected
         ),
         Function(
             name="npc-memory",

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from aicore.sessions.policy import SessionPolicy
     from aicore.sessions.service import SessionService
     from aicore.sessions.tiers import Tiering
+    from aicore.world.facts import FactDeps
     from aicore.world.push import PushDeps
     from aicore.world.state import StateDeps
     from aicore.world.ticker import TickDeps
@@ -178,6 +179,12 @@ def state_deps() -> StateDeps:
     from aicore.world.state import StateDeps
 
     return StateDeps(store=world_state())
+
+
+def fact_deps() -> FactDeps:
+    from aicore.world.facts import FactDeps
+
+    return FactDeps(store=world_state(), events=events())
 
 
 def tick_deps() -> TickDeps:

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from aicore import aws
+from aicore.topology import WORLD
 from aicore.world.clock import ClockState
 from aicore.world.definition import WorldDefinition
 from aicore.world.events import OutboxEntry
+from aicore.world.facts import FactWrite, WriteOutcome
 from aicore.world.keys import (
     CLOCK_SK,
     CONTENT_SK,
@@ -22,6 +25,9 @@ from aicore.world.keys import (
     VERSION_SK,
     WEATHER_PREFIX,
     WORLDS_PK,
+    fact_log_sk,
+    fact_request_sk,
+    fact_sk,
     lore_sk,
     npc_sk,
     outbox_sk,
@@ -31,6 +37,9 @@ from aicore.world.keys import (
 from aicore.world.push import ContentManifest
 from aicore.world.state import Fact, StoredState, WeatherRecord
 from aicore.world.store import world_pk
+
+EXPIRES_AT = str(WORLD.ttl_attribute)
+REQUEST_MARKER_TTL_S = 7 * 24 * 3600  # far longer than EventBridge keeps retrying an event
 
 
 class DynamoWorldState:
@@ -172,6 +181,54 @@ class DynamoWorldState:
             writes += [self._outbox_put(world_id, entry), self._next_state_version(world_id)]
         return self._transact(writes)
 
+    # --- facts ---------------------------------------------------------------------------------
+
+    def fact(self, world_id: str, key: str) -> Fact | None:
+        item = self._table.get_item(
+            Key={"pk": world_pk(world_id), "sk": fact_sk(key)}, ConsistentRead=True
+        ).get("Item")
+        return Fact.model_validate_json(str(item["body"])) if item else None
+
+    def fact_at(self, world_id: str, key: str, version: int) -> Fact | None:
+        item = self._table.get_item(Key={"pk": world_pk(world_id), "sk": fact_log_sk(key, version)}).get(
+            "Item"
+        )
+        return Fact.model_validate_json(str(item["body"])) if item else None
+
+    def put_fact(
+        self, world_id: str, fact: Fact, expected_version: int, entry: OutboxEntry, request_id: str | None
+    ) -> FactWrite:
+        pk, body = world_pk(world_id), fact.model_dump_json()
+        condition, values = _at_version(expected_version)
+        current = _put(
+            self._name,
+            {"pk": pk, "sk": fact_sk(fact.key), "version": fact.version, "body": body},
+            condition,
+            values,
+        )
+        current["Put"]["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"  # the version it is at
+        history = {"pk": pk, "sk": fact_log_sk(fact.key, fact.version), "body": body}
+        writes = [
+            current,
+            _put(self._name, history, "attribute_not_exists(pk)"),
+            self._outbox_put(world_id, entry),
+            self._next_state_version(world_id),
+        ]
+        if request_id is not None:
+            marker = {
+                "pk": pk,
+                "sk": fact_request_sk(request_id),
+                EXPIRES_AT: int(time.time()) + REQUEST_MARKER_TTL_S,
+            }
+            writes.append(_put(self._name, marker, "attribute_not_exists(pk)"))
+        try:
+            aws.resource_client(self._table).transact_write_items(TransactItems=writes)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            return _refused(exc.response.get("CancellationReasons") or [], request_id is not None)
+        return FactWrite(WriteOutcome.WRITTEN)
+
     # --- outbox --------------------------------------------------------------------------------
 
     def outbox(self, world_id: str) -> list[OutboxEntry]:
@@ -203,6 +260,27 @@ class DynamoWorldState:
         """Every world pushed to this environment."""
         items = aws.query_items(self._table, KeyConditionExpression=Key("pk").eq(WORLDS_PK))
         return [str(i["world_id"]) for i in items]
+
+
+def _refused(reasons: list[dict[str, Any]], marked: bool) -> FactWrite:
+    """Why a fact's transaction was cancelled, from its reasons (one per item, in order)."""
+    codes = [r.get("Code") for r in reasons]
+    if marked and len(codes) > 4 and codes[4] == "ConditionalCheckFailed":
+        return FactWrite(WriteOutcome.DUPLICATE)
+    if codes and codes[0] == "ConditionalCheckFailed":
+        return FactWrite(WriteOutcome.STALE, _number((reasons[0].get("Item") or {}).get("version")))
+    if "TransactionConflict" in codes:
+        return FactWrite(WriteOutcome.CONTENDED)
+    raise RuntimeError(f"a fact's transaction was cancelled: {codes}")
+
+
+def _number(value: Any) -> int:
+    """A number from an item as the error carries it: plain, or in DynamoDB's `{"N": "3"}` form."""
+    if value is None:
+        return 0
+    if isinstance(value, dict):
+        return int(value["N"])
+    return int(value)
 
 
 def _put(

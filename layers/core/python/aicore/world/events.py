@@ -14,7 +14,8 @@ from typing import Protocol
 from pydantic import BaseModel, JsonValue
 
 from aicore.events import EventDetail, EventPublisher
-from aicore.topology import WEATHER_CHANGED, WORLD_SOURCE
+from aicore.observability import logger
+from aicore.topology import WEATHER_CHANGED, WORLD_FACT_CHANGED, WORLD_SOURCE
 from aicore.world.content import WeatherCondition
 
 
@@ -35,7 +36,22 @@ class WeatherChanged(WorldEvent):
     part_of_day: str
 
 
-DETAIL_MODELS: dict[str, type[WorldEvent]] = {WEATHER_CHANGED: WeatherChanged}
+class WorldFactChanged(WorldEvent):
+    """A fact changed (over HTTP or from a game server's event)."""
+
+    key: str
+    value: JsonValue
+    region: str | None = None  # None: the fact concerns the whole world
+    version: int
+    previous_version: int  # 0: the fact was created
+    changed_by: str
+    via: str  # "http" | "event"
+
+
+DETAIL_MODELS: dict[str, type[WorldEvent]] = {
+    WEATHER_CHANGED: WeatherChanged,
+    WORLD_FACT_CHANGED: WorldFactChanged,
+}
 
 
 class OutboxEntry(BaseModel):
@@ -71,6 +87,19 @@ def send(publisher: EventPublisher, store: OutboxStore, world_id: str, entry: Ou
     """Put the entry's event on the bus, then forget the entry."""
     publisher.publish(WORLD_SOURCE, entry.detail_type, entry.event())
     store.clear_outbox(world_id, entry.event_id)
+
+
+def send_or_leave(publisher: EventPublisher, store: OutboxStore, world_id: str, entry: OutboxEntry) -> bool:
+    """`send`, but a failure only leaves the entry for the schedule: the change is made either way.
+    True when the event is on the bus."""
+    try:
+        send(publisher, store, world_id, entry)
+    except Exception:
+        logger.exception(
+            "Event left in the outbox; the world's schedule sends it", extra={"event_id": entry.event_id}
+        )
+        return False
+    return True
 
 
 def relay(

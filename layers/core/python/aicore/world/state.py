@@ -11,10 +11,11 @@ from pydantic import BaseModel, JsonValue
 from aicore.auth import Caller, Role
 from aicore.clock import Clock, now
 from aicore.errors import Conflict, Forbidden, NotFound
-from aicore.world.clock import ClockChange, ClockReading, ClockState, read_clock
+from aicore.world.clock import SECONDS_PER_HOUR, ClockChange, ClockReading, ClockState, read_clock
 from aicore.world.content import WeatherCondition
 from aicore.world.definition import WorldDefinition
 from aicore.world.events import OutboxEntry, OutboxStore
+from aicore.world.weather import Weather, region_weather
 
 STUDIO_ROLES = (Role.STUDIO, Role.ADMIN)
 CLOCK_ATTEMPTS = 3  # a clock changed by someone else in between is read again, then tried again
@@ -111,3 +112,49 @@ def change_clock(deps: StateDeps, caller: Caller, world_id: str, change: ClockCh
         if deps.store.put_clock(world_id, changed, current.version):
             return read_clock(definition.world.calendar, changed, real)
     raise Conflict("The clock kept changing while you set it: read the state and try again.")
+
+
+class FactView(BaseModel):
+    value: JsonValue
+    version: int
+    region: str | None = None
+
+
+class WorldStateView(BaseModel):
+    """`GET /worlds/{world}/state`: the clock now, each region's weather now, the facts, the version."""
+
+    world_id: str
+    clock: ClockReading
+    weather: dict[str, Weather]
+    facts: dict[str, FactView]
+    version: int  # the world's state version: moves with every fact, weather and clock change
+    content_version: int
+
+
+def view_state(stored: StoredState, definition: WorldDefinition, real: float) -> WorldStateView:
+    clock = stored.clock or ClockState.starting(definition.world.clock)
+    reading = read_clock(definition.world.calendar, clock, real)
+    hour = reading.game_time // SECONDS_PER_HOUR
+    return WorldStateView(
+        world_id=definition.world_id,
+        clock=reading,
+        weather={r.region_id: region_weather(definition, r).at(hour) for r in definition.regions},
+        facts={
+            k: FactView(value=f.value, version=f.version, region=f.region)
+            for k, f in sorted(stored.facts.items())
+        },
+        version=stored.version,
+        content_version=definition.content_version,
+    )
+
+
+def read_state(deps: StateDeps, caller: Caller, world_id: str) -> WorldStateView:
+    """Anyone of the world (players too) reads its state."""
+    caller.require_world(world_id)
+    stored = deps.store.state(world_id)
+    if stored.definition is None:
+        raise NotFound(
+            f"There is no world '{world_id}' here: push its content first (aicore world push).",
+            {"world_id": world_id},
+        )
+    return view_state(stored, stored.definition, deps.time().timestamp())

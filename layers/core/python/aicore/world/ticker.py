@@ -18,7 +18,7 @@ from aicore.events import EventPublisher
 from aicore.observability import logger
 from aicore.topology import WEATHER_CHANGED
 from aicore.world.clock import SECONDS_PER_HOUR, ClockState, read_clock
-from aicore.world.events import OutboxEntry, WeatherChanged, relay, send
+from aicore.world.events import OutboxEntry, WeatherChanged, relay, send_or_leave
 from aicore.world.state import WeatherRecord, WorldStateStore
 from aicore.world.weather import region_weather
 
@@ -91,7 +91,6 @@ def tick_world(deps: TickDeps, world_id: str, correlation_id: str) -> list[str]:
             entry = OutboxEntry.of(WEATHER_CHANGED, event, real)
         if not deps.store.record_weather(world_id, record, last.hour if last else None, entry):
             continue  # another tick recorded this region first, and announced it
-        if entry is not None:
-            send(deps.events, deps.store, world_id, entry)
+        if entry is not None and send_or_leave(deps.events, deps.store, world_id, entry):
             announced.append(entry.event_id)
     return announced
