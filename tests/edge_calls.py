@@ -12,6 +12,7 @@ from aicore.auth import EXPIRES_AT, Caller, Role
 from aicore.clock import Clock, now
 from aicore.knowledge.base import KnowledgeBase
 from aicore.knowledge.service import LoreService
+from aicore.llm.router import Router
 from aicore.local.apigw_events import (
     Api,
     HttpRequest,
@@ -29,6 +30,7 @@ from aicore.sessions.service import SessionService
 from aicore.topology import TOPOLOGY, Function
 from aicore.world.definition import WorldDefinition
 from aicore.world.facts import FactDeps
+from aicore.world.narration import NarrationDeps
 from aicore.world.push import PushDeps
 from aicore.world.state import Fact, StateDeps
 from tests.fakes import (
@@ -43,7 +45,7 @@ from tests.fakes import (
 from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore, HashEmbedder
 from tests.minds import mind_deps
 from tests.model_fakes import FakeRegistry, FakeStarter
-from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps
+from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps, virtual_router
 from tests.world_fakes import FakeLore, FakeWorldState, demo_content
 
 HTTP_API = Api("edgetests", "$default")
@@ -85,6 +87,7 @@ class HttpEdge:
     lore_uploads: FakeLore = field(default_factory=FakeLore)
     world_time: Clock = now  # the real time the world's clock reads
     world_events: FakePublisher = field(default_factory=FakePublisher)
+    narrator: Router = field(default_factory=lambda: virtual_router(ScriptedEndpoint()))
 
     def __post_init__(self) -> None:
         self.world.put_npc(MIRA_SHEET)
@@ -116,6 +119,7 @@ class HttpEdge:
                 "state": StateDeps(self.world_state, time=self.world_time),
                 "facts": FactDeps(self.world_state, self.world_events, time=self.world_time),
             },
+            "world-narration": {"deps": NarrationDeps(self.world_state, self.narrator, time=self.world_time)},
         }
         return deps[function]
 

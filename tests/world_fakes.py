@@ -14,6 +14,7 @@ from aicore.world.content import WorldContent
 from aicore.world.definition import WorldDefinition
 from aicore.world.events import OutboxEntry
 from aicore.world.facts import FactWrite, WriteOutcome
+from aicore.world.narration import CachedNarration
 from aicore.world.push import ContentManifest
 from aicore.world.state import Fact, StoredState, WeatherRecord
 
@@ -52,6 +53,7 @@ class FakeWorldState:
     outboxes: dict[str, dict[str, OutboxEntry]] = field(default_factory=dict)
     history: dict[tuple[str, str, int], Fact] = field(default_factory=dict)
     requests: set[tuple[str, str]] = field(default_factory=set)
+    narrations: dict[tuple[str, str], CachedNarration] = field(default_factory=dict)
     reads: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)  # a transaction is atomic
 
@@ -140,6 +142,12 @@ class FakeWorldState:
             if request_id is not None:
                 self.requests.add((world_id, request_id))
             return FactWrite(WriteOutcome.WRITTEN)
+
+    def narration(self, world_id: str, region_id: str) -> CachedNarration | None:
+        return self.narrations.get((world_id, region_id))
+
+    def put_narration(self, world_id: str, region_id: str, narration: CachedNarration) -> None:
+        self.narrations[(world_id, region_id)] = narration
 
     def outbox(self, world_id: str) -> list[OutboxEntry]:
         return sorted(self.outboxes.get(world_id, {}).values(), key=lambda e: e.written_at)

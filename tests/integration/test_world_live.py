@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -204,3 +205,27 @@ def test_thirty_concurrent_writers_one_wins_and_one_event(runtime: LocalRuntime)
     assert store.outbox(world) == []
     status, state = http_json(f"{base}/worlds/{world}/state", local_token("p-1", world))
     assert (status, state["data"]["facts"]["throne"]["version"], state["data"]["version"]) == (200, 2, 2)
+
+
+def test_a_region_is_narrated_by_the_local_model_then_read_from_the_cache(runtime: LocalRuntime) -> None:
+    # Given a fresh world whose clock stands still (the narration cannot age between the reads)
+    world = _fresh_world(runtime)
+    base, studio = runtime.gateway.gateway.url, _studio(world)
+    assert http_json(f"{base}/worlds/{world}/clock", studio, "PUT", {"paused": True})[0] == 200
+    player = local_token("p-1", world)
+    # When a player reads a region twice (the first read waits for a CPU model: minutes on a busy machine)
+    status, first = _slow_get(f"{base}/worlds/{world}/regions/emberfall", player)
+    status_again, second = _slow_get(f"{base}/worlds/{world}/regions/emberfall", player)
+    # Then a tier wrote it the first time (SmolLM behind the local SageMaker API), the cache answered next
+    assert (status, status_again) == (200, 200), first
+    narration = first["data"]["narration"]
+    assert narration["text"]
+    assert narration["cached"] is False
+    assert second["data"]["narration"] == {**narration, "cached": True}
+    assert second["data"]["state_version"] == first["data"]["state_version"]
+
+
+def _slow_get(url: str, token: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=600) as response:
+        return response.status, json.loads(response.read())

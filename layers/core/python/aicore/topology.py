@@ -620,6 +620,17 @@ TOPOLOGY = Topology(
             gradual_deployment=True,
         ),
         Function(
+            name="world-narration",
+            description="A region as it is now, narrated by a model tier (templates when none answers).",
+            code="functions/world_narration",
+            memory_mb=512,
+            timeout_s=30,
+            http_routes=(HttpRoute("GET", "/worlds/{world}/regions/{region}"),),
+            tables=((WORLD, RW),),  # reads the world's state, keeps the last narration per region
+            model_tiers=(GOLD, SILVER),
+            gradual_deployment=True,
+        ),
+        Function(
             name="world-keeper",
             description="Keeps worlds: announces weather changes, applies game servers' fact changes.",
             code="functions/world_keeper",

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from aicore.sessions.service import SessionService
     from aicore.sessions.tiers import Tiering
     from aicore.world.facts import FactDeps
+    from aicore.world.narration import NarrationDeps
     from aicore.world.push import PushDeps
     from aicore.world.state import StateDeps
     from aicore.world.ticker import TickDeps
@@ -185,6 +186,12 @@ def fact_deps() -> FactDeps:
     from aicore.world.facts import FactDeps
 
     return FactDeps(store=world_state(), events=events())
+
+
+def narration_deps() -> NarrationDeps:
+    from aicore.world.narration import NarrationDeps
+
+    return NarrationDeps(store=world_state(), router=router())
 
 
 def tick_deps() -> TickDeps:

@@ -29,11 +29,13 @@ from aicore.world.keys import (
     fact_request_sk,
     fact_sk,
     lore_sk,
+    narration_sk,
     npc_sk,
     outbox_sk,
     registry_sk,
     weather_sk,
 )
+from aicore.world.narration import CachedNarration
 from aicore.world.push import ContentManifest
 from aicore.world.state import Fact, StoredState, WeatherRecord
 from aicore.world.store import world_pk
@@ -228,6 +230,21 @@ class DynamoWorldState:
                 raise
             return _refused(exc.response.get("CancellationReasons") or [], request_id is not None)
         return FactWrite(WriteOutcome.WRITTEN)
+
+    # --- narration -----------------------------------------------------------------------------
+
+    def narration(self, world_id: str, region_id: str) -> CachedNarration | None:
+        item = self._table.get_item(Key={"pk": world_pk(world_id), "sk": narration_sk(region_id)}).get("Item")
+        return CachedNarration.model_validate_json(str(item["body"])) if item else None
+
+    def put_narration(self, world_id: str, region_id: str, narration: CachedNarration) -> None:
+        self._table.put_item(
+            Item={
+                "pk": world_pk(world_id),
+                "sk": narration_sk(region_id),
+                "body": narration.model_dump_json(),
+            }
+        )
 
     # --- outbox --------------------------------------------------------------------------------
 
