@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from aicore.topology import Bucket, Topology, physical_name
+from aicore.topology import Bucket, Index, Topology, physical_name
 from cdk.config import MINIMUM_BILLABLE_BYTES, ArchiveLifecycle, EnvironmentConfig
 from cdk.nag import acknowledge
 
@@ -54,7 +54,8 @@ class DataStore(Construct):
                         if index.sort_key
                         else None
                     ),
-                    projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+                    projection_type=_projection(index),
+                    non_key_attributes=list(index.include) or None,
                 )
 
         self.access_logs = s3.Bucket(
@@ -93,6 +94,10 @@ class DataStore(Construct):
                 lifecycle_rules=lifecycle_rules(bucket, lifecycle),
                 removal_policy=RemovalPolicy.RETAIN,
             )
+
+
+def _projection(index: Index) -> dynamodb.ProjectionType:
+    return dynamodb.ProjectionType.INCLUDE if index.include else dynamodb.ProjectionType.KEYS_ONLY
 
 
 SCRATCH_EXPIRE_DAYS = 7  # far longer than any flow that writes scratch objects runs

@@ -32,6 +32,7 @@ from aicore.world.definition import WorldDefinition
 from aicore.world.facts import FactDeps
 from aicore.world.narration import NarrationDeps
 from aicore.world.push import PushDeps
+from aicore.world.pushes import UpdateDeps
 from aicore.world.state import Fact, StateDeps
 from tests.fakes import (
     FakeColdTier,
@@ -46,7 +47,7 @@ from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore, Hash
 from tests.minds import mind_deps
 from tests.model_fakes import FakeRegistry, FakeStarter
 from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps, virtual_router
-from tests.world_fakes import FakeLore, FakeWorldState, demo_content
+from tests.world_fakes import FakeLore, FakeSubscriptions, FakeWorldState, demo_content
 
 HTTP_API = Api("edgetests", "$default")
 WS_API = Api("edgetestsws", "local")
@@ -172,6 +173,11 @@ class WsEdge:
         self.turn: TurnDeps = turn_deps(endpoint=self.endpoint)
         self.turn.world.put_npc(MIRA_SHEET)
         self.session_deps = SessionActionDeps(service=self.turn.sessions, pusher=self.turn.pusher)
+        self.subscriptions = FakeSubscriptions()
+        self.subscriptions.connect(CONNECTION, self.expires_at)
+        definitions = FakeWorldState()
+        definitions.put_definition(WorldDefinition.of(demo_content(), 1))
+        self.update_deps = UpdateDeps(self.subscriptions, definitions, self.turn.pusher)
 
     @property
     def pusher(self) -> FakePusher:
@@ -193,6 +199,7 @@ class WsEdge:
             "npc-say": {"deps": self.turn},
             "session-ws": {"deps": self.session_deps},
             "ws-default": {"pusher": self.turn.pusher},
+            "world-push": {"deps": self.update_deps},
         }
         kwargs = deps[function.name]
         before = len(self.pusher.frames)

@@ -16,6 +16,7 @@ from aicore.world.events import OutboxEntry
 from aicore.world.facts import FactWrite, WriteOutcome
 from aicore.world.narration import CachedNarration
 from aicore.world.push import ContentManifest
+from aicore.world.pushes import Subscription
 from aicore.world.state import Fact, StoredState, WeatherRecord
 
 
@@ -169,3 +170,50 @@ def demo_content() -> WorldContent:
     if _DEMO is None:
         _DEMO = load_world_folder(DEMO_WORLD)
     return _DEMO
+
+
+@dataclass
+class FakeSubscriptions:
+    """World subscriptions on connection items, in memory (`DynamoSubscriptions`' contract)."""
+
+    live: dict[str, int] = field(default_factory=dict)  # connection id -> its token's expiry
+    subscribed: dict[str, tuple[str, tuple[str, ...] | None]] = field(default_factory=dict)
+    claims: set[str] = field(default_factory=set)
+    forgotten: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def connect(self, connection_id: str, expires_at: int = 2**31) -> None:
+        self.live[connection_id] = expires_at
+
+    def disconnect(self, connection_id: str) -> None:
+        """`$disconnect` deletes the connection's item, and its subscription with it."""
+        self.live.pop(connection_id, None)
+        self.subscribed.pop(connection_id, None)
+
+    def subscribe(self, connection_id: str, world_id: str, regions: tuple[str, ...] | None) -> bool:
+        if connection_id not in self.live:
+            return False
+        self.subscribed[connection_id] = (world_id, regions)
+        return True
+
+    def unsubscribe(self, connection_id: str) -> None:
+        self.subscribed.pop(connection_id, None)
+
+    def subscribers(self, world_id: str) -> list[Subscription]:
+        return [
+            Subscription(connection_id=c, world_id=w, regions=r, expires_at=self.live[c])
+            for c, (w, r) in self.subscribed.items()
+            if w == world_id
+        ]
+
+    def claim(self, event_id: str, expires_at: int) -> bool:
+        with self.lock:
+            if event_id in self.claims:
+                return False
+            self.claims.add(event_id)
+            return True
+
+    def forget(self, connection_id: str) -> None:
+        with self.lock:
+            self.forgotten.append(connection_id)
+            self.disconnect(connection_id)

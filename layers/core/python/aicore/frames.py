@@ -48,10 +48,36 @@ class SessionLeave(_Frame):
     participant_id: Identifier | None = None  # None: the caller
 
 
+MAX_SUBSCRIBED_REGIONS = 100
+
+
+class WorldSubscribe(_Frame):
+    """Pushes of the caller's world (`world.update` frames) as it changes: of some regions only, or
+    (no `regions`) all of it. Subscribing again replaces the regions."""
+
+    action: Literal["world.subscribe"]
+    regions: list[Identifier] | None = Field(None, min_length=1, max_length=MAX_SUBSCRIBED_REGIONS)
+
+
+class WorldUnsubscribe(_Frame):
+    action: Literal["world.unsubscribe"]
+
+
 SessionFrame = SessionHistory | SessionJoin | SessionLeave
-ClientFrame = Annotated[NpcSay | SessionHistory | SessionJoin | SessionLeave, Field(discriminator="action")]
+WorldFrame = WorldSubscribe | WorldUnsubscribe
+ClientFrame = Annotated[
+    NpcSay | SessionHistory | SessionJoin | SessionLeave | WorldSubscribe | WorldUnsubscribe,
+    Field(discriminator="action"),
+]
 _client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
-KNOWN_ACTIONS: tuple[str, ...] = ("npc.say", "session.history", "session.join", "session.leave")
+KNOWN_ACTIONS: tuple[str, ...] = (
+    "npc.say",
+    "session.history",
+    "session.join",
+    "session.leave",
+    "world.subscribe",
+    "world.unsubscribe",
+)
 F = TypeVar("F", bound=_Frame)
 
 

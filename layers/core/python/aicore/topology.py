@@ -21,7 +21,8 @@ class Access(StrEnum):
 
 @dataclass(frozen=True)
 class Index:
-    """A global secondary index: string keys, projecting only the table's keys (KEYS_ONLY).
+    """A global secondary index: string keys, projecting the table's keys (KEYS_ONLY) and the
+    attributes named in `include` (INCLUDE), if any.
 
     Sparse by design: an item without the index's partition key is not in the index.
     """
@@ -29,6 +30,7 @@ class Index:
     name: str
     partition_key: str
     sort_key: str | None = None
+    include: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -389,8 +391,18 @@ MIND_REFLECTION_FLOW = "mind-reflection"
 
 # The resources, declared once and referenced by object below (a typo is a NameError, not a
 # grant on nothing).
+# Connections subscribed to a world's pushes, by world: the subscription lives on the connection's
+# own item, so it dies with the connection ($disconnect deletes it; its TTL is the connection's).
+WORLD_SUBSCRIBERS_INDEX = Index(
+    "world-subscribers",
+    partition_key="subscribed_world",
+    include=("subscribed_regions", "token_expires_at"),
+)
 CONNECTIONS = Table(
-    "connections", "Live WebSocket connections: who is on which world.", ttl_attribute="expires_at"
+    "connections",
+    "Live WebSocket connections: who is on which world, their world subscriptions, pushes made.",
+    ttl_attribute="expires_at",
+    indexes=(WORLD_SUBSCRIBERS_INDEX,),
 )
 SESSIONS = Table(
     "sessions",
@@ -629,6 +641,17 @@ TOPOLOGY = Topology(
             tables=((WORLD, RW),),  # reads the world's state, keeps the last narration per region
             model_tiers=(GOLD, SILVER),
             gradual_deployment=True,
+        ),
+        Function(
+            name="world-push",
+            description="World pushes: subscribe and unsubscribe frames, changes fanned out to subscribers.",
+            code="functions/world_push",
+            memory_mb=512,
+            timeout_s=60,
+            websocket_routes=("world.subscribe", "world.unsubscribe"),
+            events=(EventRule("world-changed", WORLD_SOURCE, (WEATHER_CHANGED, WORLD_FACT_CHANGED)),),
+            tables=((CONNECTIONS, RW), (WORLD, R)),  # subscriptions and markers; a world's regions
+            pushes_to_clients=True,
         ),
         Function(
             name="world-keeper",

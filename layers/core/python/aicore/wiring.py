@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from aicore.aws.sessions.store import DynamoSessionStore
     from aicore.aws.sessions.table import SessionTable
     from aicore.aws.sessions.tiering import DynamoTieringStore
+    from aicore.aws.subscriptions import DynamoSubscriptions
     from aicore.aws.world_state import DynamoWorldState
     from aicore.aws.world_store import DynamoWorldStore
     from aicore.knowledge.base import KnowledgeBase
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from aicore.world.facts import FactDeps
     from aicore.world.narration import NarrationDeps
     from aicore.world.push import PushDeps
+    from aicore.world.pushes import UpdateDeps
     from aicore.world.state import StateDeps
     from aicore.world.ticker import TickDeps
 
@@ -192,6 +194,19 @@ def narration_deps() -> NarrationDeps:
     from aicore.world.narration import NarrationDeps
 
     return NarrationDeps(store=world_state(), router=router())
+
+
+@lru_cache(maxsize=1)
+def subscriptions() -> DynamoSubscriptions:
+    from aicore.aws.subscriptions import DynamoSubscriptions
+
+    return DynamoSubscriptions(get_settings().connections_table)
+
+
+def update_deps() -> UpdateDeps:
+    from aicore.world.pushes import UpdateDeps
+
+    return UpdateDeps(subscriptions=subscriptions(), definitions=world_state(), pusher=pusher())
 
 
 def tick_deps() -> TickDeps:

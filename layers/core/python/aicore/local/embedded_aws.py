@@ -200,7 +200,7 @@ def _key_attributes(table: Table) -> list[str]:
 
 
 def _indexes(table: Table) -> dict[str, Any]:
-    """Global secondary indexes as the topology declares them (keys only, like cdk/)."""
+    """Global secondary indexes as the topology declares them (keys, plus `include`, like cdk/)."""
     if not table.indexes:
         return {}
     return {
@@ -209,7 +209,11 @@ def _indexes(table: Table) -> dict[str, Any]:
                 "IndexName": index.name,
                 "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
                 + ([{"AttributeName": index.sort_key, "KeyType": "RANGE"}] if index.sort_key else []),
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "Projection": (
+                    {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.include)}
+                    if index.include
+                    else {"ProjectionType": "KEYS_ONLY"}
+                ),
             }
             for index in table.indexes
         ]
