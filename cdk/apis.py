@@ -88,12 +88,15 @@ class RealtimeApi(Construct):
         )
         self.routes: dict[str, apigw.WebSocketRoute] = {}
         for fn in topology.functions:
+            if not fn.websocket_routes:
+                continue
+            # One integration per function, shared by its routes (each integration is a CloudFormation
+            # resource, and a stack holds 500); the invoke permissions stay one per route.
+            integration = integrations.WebSocketLambdaIntegration(f"{fn.name}:routes", functions[fn.name])
             for route_key in fn.websocket_routes:
                 route = self.api.add_route(
                     route_key,
-                    integration=integrations.WebSocketLambdaIntegration(
-                        f"{fn.name}:{route_key}", functions[fn.name]
-                    ),
+                    integration=integration,
                     authorizer=authorizer if route_key == CONNECT else None,
                 )
                 self.routes[route_key] = route
@@ -179,8 +182,13 @@ class HttpApi(Construct):
         integration_of: dict[str, integrations.HttpLambdaIntegration] = {}
         self.routes: dict[str, apigw.HttpRoute] = {}
         for route, fn in topology.http_routes:
+            # One invoke permission per function for any route of this API, not one per route: each
+            # is a CloudFormation resource (a stack holds 500) and a statement in the function's policy.
             integration = integration_of.setdefault(
-                fn.name, integrations.HttpLambdaIntegration(f"{fn.name}-integration", functions[fn.name])
+                fn.name,
+                integrations.HttpLambdaIntegration(
+                    f"{fn.name}-integration", functions[fn.name], scope_permission_to_route=False
+                ),
             )
             (http_route,) = self.api.add_routes(
                 path=route.path,

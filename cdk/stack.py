@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, Environment, RemovalPolicy, Stack, Stage, Tags
+from aws_cdk import Aws, CfnOutput, Duration, Environment, NestedStack, RemovalPolicy, Stack, Stage, Tags
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -131,8 +131,10 @@ class AicoreStack(Stack):
         triggers = Triggers(
             self, "triggers", topology=topology, config=config, bus=bus.bus, functions=functions.aliases
         )
+        # The alarms and the dashboard (over a hundred resources) in a nested stack of their own: a
+        # stack holds at most 500 resources, and every function adds about ten to this one.
         monitoring = Monitoring(
-            self,
+            NestedStack(self, "monitoring-stack", description=f"aicore {env}: alarms and dashboard"),
             "monitoring",
             config=config,
             functions=functions.by_name,

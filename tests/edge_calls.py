@@ -119,8 +119,8 @@ class HttpEdge:
                 "push": PushDeps(self.world_state, self.world, self.lore_uploads),
                 "state": StateDeps(self.world_state, time=self.world_time),
                 "facts": FactDeps(self.world_state, self.world_events, time=self.world_time),
+                "narration": NarrationDeps(self.world_state, self.narrator, time=self.world_time),
             },
-            "world-narration": {"deps": NarrationDeps(self.world_state, self.narrator, time=self.world_time)},
         }
         return deps[function]
 

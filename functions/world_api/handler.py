@@ -1,5 +1,5 @@
 """HTTP API over a world: its content (pushes with a dry-run diff), its state (clock, weather,
-facts), fact changes (If-Match) and clock operations."""
+facts), fact changes (If-Match), clock operations and each region as it is now, narrated."""
 
 from typing import Any
 
@@ -22,6 +22,7 @@ from aicore.observability import CORRELATION_ID_PATH, entrypoint
 from aicore.world.clock import ClockChange, ClockReading
 from aicore.world.content import WorldContent
 from aicore.world.facts import FactChange, FactDeps, FactWritten, change_fact, read_fact
+from aicore.world.narration import NarrationDeps, RegionNow, narrate_region
 from aicore.world.push import ContentSummary, PushDeps, PushPlan, content_summary, push_world
 from aicore.world.state import Fact, StateDeps, WorldStateView, change_clock, read_state
 
@@ -67,6 +68,14 @@ def get_fact(world_id: str, key: str) -> Fact:
     return read_fact(_facts().store, caller(app), world, fact_key, query_int(app, "version"))
 
 
+@app.get("/worlds/<world_id>/regions/<region_id>")
+@envelope_route(app, "world.regions.get")
+def get_region(world_id: str, region_id: str) -> RegionNow:
+    deps: NarrationDeps | None = app.context.get("narration")
+    world, region = path_id(world_id, "world"), path_id(region_id, "region")
+    return narrate_region(deps or wiring.narration_deps(), caller(app), world, region)
+
+
 @app.put("/worlds/<world_id>/clock")
 @envelope_route(app, "world.clock.change")
 def put_clock(world_id: str) -> ClockReading:
@@ -93,6 +102,7 @@ def handler(
     push: PushDeps | None = None,
     state: StateDeps | None = None,
     facts: FactDeps | None = None,
+    narration: NarrationDeps | None = None,
 ) -> dict[str, Any]:
-    app.append_context(push=push, state=state, facts=facts)  # type: ignore[no-untyped-call]
+    app.append_context(push=push, state=state, facts=facts, narration=narration)  # type: ignore[no-untyped-call]
     return serve(app, event, context)

@@ -137,6 +137,33 @@ def write_stand_ins(topology: Topology, root: Path, stand_ins: Path) -> list[str
     return written
 
 
+NESTED = ".nested.template.json"
+
+
+def merge_nested(parent: dict[str, Any], nested: dict[str, Any]) -> None:
+    """Add a nested stack's resources to its parent's template, each of its parameters replaced by
+    what the parent passes (so a test follows a reference across the two as within one)."""
+    names = set(nested.get("Parameters", {}))
+    (passed,) = [
+        r["Properties"].get("Parameters", {})
+        for r in parent["Resources"].values()
+        if r["Type"] == "AWS::CloudFormation::Stack" and set(r["Properties"].get("Parameters", {})) == names
+    ]
+
+    def resolved(value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"Ref"} and value["Ref"] in passed:
+                return passed[value["Ref"]]
+            return {k: resolved(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [resolved(v) for v in value]
+        return value
+
+    for logical, resource in nested["Resources"].items():
+        assert logical not in parent["Resources"], f"{logical} is in both the stack and a nested stack"
+        parent["Resources"][logical] = resolved(resource)
+
+
 @dataclass
 class Synth:
     outdir: Path
@@ -202,10 +229,13 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     )
     for env in (*ENVIRONMENTS, FIXTURE):
         assembly = outdir / f"assembly-aicore-{env}"
-        (template,) = assembly.glob("*.template.json")
+        (template,) = [t for t in assembly.glob("*.template.json") if not t.name.endswith(NESTED)]
         (metadata,) = assembly.glob("*.metadata.json")
         result.template_files[env] = template
         result.templates[env] = json.loads(template.read_text(encoding="utf-8"))
+        for nested in sorted(assembly.glob(f"*{NESTED}")):
+            result.template_files[f"{env}/{nested.name}"] = nested
+            merge_nested(result.templates[env], json.loads(nested.read_text(encoding="utf-8")))
         result.metadata[env] = json.loads(metadata.read_text(encoding="utf-8"))
     print(f"\nsynth of {len(result.templates)} stages with cdk-nag: {seconds:.1f} s")
     return result

@@ -12,10 +12,14 @@ from grpc_tools import protoc
 from pydantic import BaseModel
 
 from aicore.envelope import Envelope, ErrorBody
-from aicore.frames import NpcSay, SessionHistory, SessionJoin, SessionLeave
+from aicore.frames import NpcSay, SessionHistory, SessionJoin, SessionLeave, WorldSubscribe, WorldUnsubscribe
 from aicore.mind.events import ReflectionDue
 from aicore.npc.turn import NpcTurnCompleted, TurnReply, TurnTimings
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
+from aicore.world.content import WeatherCondition
+from aicore.world.events import WeatherChanged, WorldFactChanged
+from aicore.world.facts import FactChangeRejected, FactChangeRequested
+from aicore.world.pushes import update_frame
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 INCLUDE = Path(protoc.__file__).parent / "_proto"
@@ -54,9 +58,38 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("events.proto", "SessionCompactionNeeded", SessionCompactionNeeded, set()),
         ("events.proto", "SessionRehydrationRequested", SessionRehydrationRequested, set()),
         ("events.proto", "ReflectionDue", ReflectionDue, set()),
+        ("frames.proto", "WorldSubscribe", WorldSubscribe, {"action"}),
+        ("frames.proto", "WorldUnsubscribe", WorldUnsubscribe, {"action"}),
+        ("events.proto", "WeatherChanged", WeatherChanged, set()),
+        ("events.proto", "WorldFactChanged", WorldFactChanged, set()),
+        ("events.proto", "WorldFactChangeRequested", FactChangeRequested, set()),
+        ("events.proto", "WorldFactChangeRejected", FactChangeRejected, set()),
     ],
 )
 def test_proto_fields_match_the_models(
     proto: str, message: str, model: type[BaseModel], not_on_wire: set[str], tmp_path: Path
 ) -> None:
     assert _messages(proto, tmp_path)[message] == set(model.model_fields) - not_on_wire
+
+
+def test_the_world_update_frame_names_what_a_push_carries(tmp_path: Path) -> None:
+    # Every field of a weather and a fact push is in the WorldUpdate message (the kind's own ones optional)
+    fields = _messages("frames.proto", tmp_path)["WorldUpdate"]
+    weather = update_frame(_weather_event())["data"]
+    fact = update_frame(_fact_event())["data"]
+    assert set(weather) | set(fact) == fields
+
+
+def _weather_event() -> WeatherChanged:
+    return WeatherChanged(
+        world_id="w", correlation_id="c", event_id="weather:r:1", region="r", hour=1,
+        condition=WeatherCondition.RAIN, previous_condition=WeatherCondition.CLEAR,
+        temperature_c=1.0, wind_kph=2.0, season="spring", part_of_day="dawn",
+    )  # fmt: skip
+
+
+def _fact_event() -> WorldFactChanged:
+    return WorldFactChanged(
+        world_id="w", correlation_id="c", event_id="fact:k:1", key="k", value=1, region="r",
+        version=1, previous_version=0, changed_by="s", via="http",
+    )  # fmt: skip

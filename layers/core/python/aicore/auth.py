@@ -16,8 +16,8 @@ class Role(StrEnum):
     PLAYER = "player"
     NPC = "npc"
     STUDIO = "studio"
-    GAME_SERVER = "game_server"  # a game's authoritative server: changes world state (facts)
     ADMIN = "admin"
+    GAME_SERVER = "game_server"  # a studio's game server acting in its world (exchange tokens only)
 
 
 class Caller(BaseModel):

@@ -613,7 +613,7 @@ TOPOLOGY = Topology(
         ),
         Function(
             name="world-api",
-            description="HTTP API over a world: content pushes, state (clock, weather, facts), the clock.",
+            description="HTTP API over a world: content pushes, state, facts, the clock, region narration.",
             code="functions/world_api",
             memory_mb=512,
             timeout_s=30,
@@ -624,21 +624,14 @@ TOPOLOGY = Topology(
                 HttpRoute("PUT", "/worlds/{world}/facts/{key}"),
                 HttpRoute("GET", "/worlds/{world}/facts/{key}"),
                 HttpRoute("PUT", "/worlds/{world}/clock"),
+                HttpRoute("GET", "/worlds/{world}/regions/{region}"),
             ),
-            tables=((WORLD, RW),),  # content items, the world's definition and state
+            tables=((WORLD, RW),),  # content items, the world's definition and state, narrations
             buckets=((KNOWLEDGE, RW),),  # a push uploads new and changed lore documents
             starts_state_machines=(KNOWLEDGE_INGEST,),  # ... which the ingestion flow indexes
             publishes_events=True,  # World Fact Changed
-            gradual_deployment=True,
-        ),
-        Function(
-            name="world-narration",
-            description="A region as it is now, narrated by a model tier (templates when none answers).",
-            code="functions/world_narration",
-            memory_mb=512,
-            timeout_s=30,
-            http_routes=(HttpRoute("GET", "/worlds/{world}/regions/{region}"),),
-            tables=((WORLD, RW),),  # reads the world's state, keeps the last narration per region
+            # Region narration (silver, gold if silver cannot). One function for the world's HTTP API,
+            # not one more for narration: each function is ~10 resources of a stack's 500.
             model_tiers=(GOLD, SILVER),
             gradual_deployment=True,
         ),

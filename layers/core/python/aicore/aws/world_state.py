@@ -78,35 +78,14 @@ class DynamoWorldState:
 
     def record_push(self, manifest: ContentManifest, expected_version: int) -> bool:
         condition, values = _at_version(expected_version)
-        try:
-            aws.resource_client(self._table).transact_write_items(
-                TransactItems=[
-                    _put(
-                        self._name,
-                        {
-                            "pk": world_pk(manifest.world_id),
-                            "sk": CONTENT_SK,
-                            "version": manifest.version,
-                            "body": manifest.model_dump_json(),
-                        },
-                        condition,
-                        values,
-                    ),
-                    _put(
-                        self._name,
-                        {
-                            "pk": WORLDS_PK,
-                            "sk": registry_sk(manifest.world_id),
-                            "world_id": manifest.world_id,
-                        },
-                    ),
-                ]
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                return False
-            raise
-        return True
+        content = {
+            "pk": world_pk(manifest.world_id),
+            "sk": CONTENT_SK,
+            "version": manifest.version,
+            "body": manifest.model_dump_json(),
+        }
+        listed = {"pk": WORLDS_PK, "sk": registry_sk(manifest.world_id), "world_id": manifest.world_id}
+        return self._transact([_put(self._name, content, condition, values), _put(self._name, listed)])
 
     # --- clock ---------------------------------------------------------------------------------
 
