@@ -4,10 +4,11 @@ a game server's `World Fact Change Requested` event changes a fact, once per req
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from aicore import wiring
-from aicore.observability import EVENT_CORRELATION_ID_PATH, entrypoint
-from aicore.world.facts import FactChangeRequested, FactDeps, apply_requested_change
+from aicore.observability import EVENT_CORRELATION_ID_PATH, entrypoint, logger
+from aicore.world.facts import INVALID, FactChangeRequested, FactDeps, apply_requested_change
 from aicore.world.ticker import TickDeps, tick
 
 
@@ -23,9 +24,13 @@ def handler(
     facts: FactDeps | None = None,
 ) -> dict[str, Any]:
     if "detail-type" in event:  # EventBridge: World Fact Change Requested (source aicore.game)
-        request = FactChangeRequested.model_validate(event["detail"])
+        try:
+            request = FactChangeRequested.model_validate(event["detail"])
+        except ValidationError as invalid:  # a retry would read the same detail: logged, not retried
+            logger.warning("Unreadable fact change request", extra={"problems": invalid.error_count()})
+            return {"request_id": None, "outcome": INVALID}
         outcome = apply_requested_change(facts or wiring.fact_deps(), request)
-        return {"request_id": request.request_id, "outcome": outcome.value}
+        return {"request_id": request.request_id, "outcome": outcome}
     # EventBridge Scheduler: {"schedule": ..., "environment": ...}
     report = tick(deps or wiring.tick_deps(), context.aws_request_id)
     if report.failed:

@@ -216,3 +216,19 @@ def test_game_servers_change_facts_through_the_bus_once_per_request() -> None:
     toll = state.fact("demo", "toll")
     assert toll is not None
     assert (toll.value, toll.version) == (4, 2)
+
+
+def test_a_request_that_can_never_apply_is_dropped_not_retried() -> None:
+    state, bus = FakeWorldState(), FakePublisher()
+    state.put_definition(WorldDefinition.of(demo_content(), 1))
+    deps = FactDeps(store=state, events=bus)
+    nowhere = invoke(
+        "world-keeper", _requested(request_id="r-9", key="k", value=1, region="atlantis"), facts=deps
+    )
+    no_world = _requested(request_id="r-8", key="k", value=1)
+    no_world["detail"]["world_id"] = "void"
+    unreadable = _requested(key="k", value=1)  # no request_id
+    assert nowhere["outcome"] == "invalid"
+    assert invoke("world-keeper", no_world, facts=deps)["outcome"] == "invalid"
+    assert invoke("world-keeper", unreadable, facts=deps) == {"request_id": None, "outcome": "invalid"}
+    assert bus.published == []

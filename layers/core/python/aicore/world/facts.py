@@ -195,8 +195,22 @@ class FactChangeRejected(EventDetail):
     current_version: int
 
 
-def apply_requested_change(deps: FactDeps, request: FactChangeRequested) -> WriteOutcome:
-    """A game server's change from the bus: once per request id; a stale one is rejected (an event)."""
+INVALID = "invalid"  # a request that can never apply (no such world or region, too large): not retried
+
+
+def apply_requested_change(deps: FactDeps, request: FactChangeRequested) -> str:
+    """A game server's change from the bus: once per request id; a stale one is rejected (an event);
+    one that can never apply is logged and dropped (retrying it would change nothing)."""
+    try:
+        return _apply_requested(deps, request).value
+    except (NotFound, InvalidRequest, PayloadTooLarge) as refused:
+        logger.warning(
+            "Requested fact change refused", extra={"key": request.key, "problem": refused.message}
+        )
+        return INVALID
+
+
+def _apply_requested(deps: FactDeps, request: FactChangeRequested) -> WriteOutcome:
     change = FactChange(value=request.value, region=request.region)
     for _ in range(CONTENDED_ATTEMPTS):
         expected = request.expected_version
