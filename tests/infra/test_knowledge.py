@@ -26,7 +26,7 @@ def _function(synth: Synth, env: str, name: str) -> dict[str, Any]:
     (found,) = [
         r
         for r in synth.resources(env, "AWS::Lambda::Function").values()
-        if r["Properties"]["FunctionName"] == physical_name(env, name)
+        if r["Properties"].get("FunctionName") == physical_name(env, name)
     ]
     return found
 
@@ -59,7 +59,7 @@ def test_the_knowledge_bucket_is_private_encrypted_tls_only_and_stays_in_standar
     # Indexes are read at every cold start: no colder storage class, ever
     assert all("Transitions" not in rule for rule in rules.values())
     noncurrent = synth.configs[env].archive.noncurrent_expire_after_days
-    assert rules["old-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": noncurrent}
+    assert rules["housekeeping"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": noncurrent}
     assert rules["scratch-work"]["Prefix"] == "work/"
     assert rules["scratch-work"]["ExpirationInDays"] == SCRATCH_EXPIRE_DAYS
     (policy,) = [
@@ -78,7 +78,7 @@ def test_the_ingestion_flow_invokes_only_its_steps_and_touches_no_data_itself(sy
     (machine,) = [
         r
         for r in synth.resources(env, "AWS::StepFunctions::StateMachine").values()
-        if r["Properties"]["StateMachineName"] == physical_name(env, KNOWLEDGE_INGEST_FLOW)
+        if r["Properties"].get("StateMachineName") == physical_name(env, KNOWLEDGE_INGEST_FLOW)
     ]
     substitutions = machine["Properties"]["DefinitionSubstitutions"]
     steps = synth.resource(env, substitutions["KNOWLEDGE_STEPS_FUNCTION_ARN"]["Fn::GetAtt"][0])
