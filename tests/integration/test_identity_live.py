@@ -22,14 +22,13 @@ from aicore.auth import Caller, Role
 from aicore.aws.signing_keys import SecretsManagerKeyVault, SsmKeyDirectory
 from aicore.identity.keys import SigningKey
 from aicore.local.runtime import ENV, LocalRuntime, local_token
-from aicore.topology import KEY_ROTATION, TOPOLOGY
+from aicore.topology import KEY_ROTATION, TOPOLOGY, SigningKeys
 from tests.clients import http_json
 from tests.identity_provider import ProviderStandIn
 from tests.integration.conftest import ACCESS_TOKEN_TTL_S
 from tests.waiting import eventually
 
-SIGNING = TOPOLOGY.signing_keys
-assert SIGNING is not None
+SIGNING = TOPOLOGY.signing_keys or SigningKeys()
 
 
 def base(runtime: LocalRuntime) -> str:
@@ -138,7 +137,13 @@ def handmade(header: dict[str, Any], claims: dict[str, Any], signature: bytes) -
 def forgeries() -> dict[str, str]:
     """Tokens an attacker could send, each wrong in one way; all for an admin of the world."""
     key, now = current_key(), int(time.time())
-    claims = {"sub": "mallory", "world": "demo", "roles": ["admin"], "iss": "aicore", "aud": "aicore-game"}
+    claims: dict[str, Any] = {
+        "sub": "mallory",
+        "world": "demo",
+        "roles": ["admin"],
+        "iss": "aicore",
+        "aud": "aicore-game",
+    }
     claims |= {"iat": now, "exp": now + 600}
 
     def signed(**changes: Any) -> str:

@@ -202,11 +202,16 @@ def test_a_failed_set_up_is_reported_to_cloudformation_without_a_trace() -> None
             raise ConnectionError("secret unreachable: internal detail")
 
     sent: list[dict[str, Any]] = []
+
+    def respond(event: dict[str, Any], physical_id: str, **outcome: Any) -> dict[str, Any]:
+        sent.append(outcome)
+        return outcome
+
     handlers.invoke(
         "identity-keys",
         cloudformation("Update"),
         vault=BrokenVault(),
         directory=FakeDirectory(),
-        respond=lambda event, physical_id, **outcome: sent.append(outcome) or outcome,
+        respond=respond,
     )
     assert sent == [{"failure": "The signing key set-up failed (ConnectionError)."}]
