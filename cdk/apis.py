@@ -226,9 +226,9 @@ def _throttle_routes(stage: apigw.HttpStage, route_keys: list[str], throttle: Th
         return
     cfn = stage.node.default_child
     assert isinstance(cfn, apigw.CfnStage)
+    # A map of JSON: written with CloudFormation's own names (the L1 property class would be
+    # rendered with camelCase keys here, which CloudFormation ignores).
     cfn.route_settings = {
-        key: apigw.CfnStage.RouteSettingsProperty(
-            throttling_rate_limit=throttle.rate_limit, throttling_burst_limit=throttle.burst_limit
-        )
+        key: {"ThrottlingRateLimit": throttle.rate_limit, "ThrottlingBurstLimit": throttle.burst_limit}
         for key in route_keys
     }

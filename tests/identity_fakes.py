@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from aicore.identity.keys import KeySet, PublishedKeys
+import jwt
+
+from aicore.identity.issuers import IssuerRegistry, TrustedIssuer
+from aicore.identity.keyring import PublishedKeysCache
+from aicore.identity.keys import KeySet, KeyState, PublishedKeys, SigningKey, StoredKey
+from aicore.identity.service import GuestLogin, IdentityDeps, guest_login
 from aicore.identity.store import RefreshRecord, RefreshState, Rotation
+from aicore.identity.tokens import StaticKeys, TokenSigner, TokenVerifier
 from aicore.status import DependencyHealth
 
 START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -107,3 +114,46 @@ class FakeHealth:
 
     def model_tiers(self) -> list[DependencyHealth]:
         return [self._one(n, "InService") for n in ("gold", "silver")]
+
+
+EDGE_KEY_SEED = "edge tests"
+EDGE_PROVIDER = "edge-provider"
+
+
+@dataclass
+class IdentityEdge:
+    """The identity function's dependencies over fakes, with a live refresh token and a provider
+    token ready (what a valid body on each identity route needs)."""
+
+    deps: IdentityDeps
+    refresh_token: str
+    provider_token: str
+    health: FakeHealth = field(default_factory=FakeHealth)
+
+    def handler_deps(self) -> dict[str, Any]:
+        key = SigningKey.from_seed(EDGE_KEY_SEED)
+        published = KeySet(keys=(StoredKey.of(key, KeyState.CURRENT, START),)).published()
+        return {
+            "deps": self.deps,
+            "published": PublishedKeysCache(FakeDirectory(published), 60),
+            "verifier": TokenVerifier(StaticKeys([key.public_jwk]), "aicore", "aicore-game"),
+            "health": self.health,
+            "version": "edge",
+        }
+
+
+def identity_edge() -> IdentityEdge:
+    key, provider = SigningKey.from_seed(EDGE_KEY_SEED), SigningKey.from_seed("edge provider")
+    issuer = TrustedIssuer(
+        name=EDGE_PROVIDER, issuer="https://edge.example", audience="edge", keys=(provider.public_jwk,)
+    )
+    deps = IdentityDeps(
+        store=FakeIdentityStore(),
+        signer=TokenSigner(lambda: key, "aicore", "aicore-game"),
+        issuers=IssuerRegistry([issuer]),
+    )
+    login = guest_login(deps, GuestLogin(device_id="edge-device-0123456789"))
+    now = int(datetime.now(UTC).timestamp())
+    claims = {"iss": "https://edge.example", "aud": "edge", "sub": "acct", "exp": now + 3600}
+    token = jwt.encode(claims, provider.private_key, "ES256", {"kid": provider.kid})
+    return IdentityEdge(deps, login.refresh_token, token)
