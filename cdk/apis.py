@@ -1,9 +1,11 @@
 """The WebSocket API (game clients) and the HTTP API (studio tools), routed from the topology.
 
-Both authorize with the topology's `authorizer` Lambda (tokens are HS256 JWTs signed with our
-key; API Gateway's native JWT authorizer needs an OIDC issuer with a JWKS, which we don't have):
-WebSocket `$connect` reads the token from the `token` query string parameter, the HTTP API from
-the `Authorization` header (payload 2.0, simple responses).
+Both authorize with the topology's `authorizer` Lambda (tokens are ES256 JWTs verified against our
+published keys; API Gateway's native JWT authorizer would need a stable issuer URL and cannot
+carry the token's expiry to WebSocket handlers): WebSocket `$connect` reads the token from the
+`token` query string parameter, the HTTP API from the `Authorization` header (payload 2.0, simple
+responses). Routes the topology declares unauthenticated (logins, the JWKS, status) get their own
+route-level throttle, below the stage's.
 """
 
 from __future__ import annotations
@@ -193,8 +195,9 @@ class HttpApi(Construct):
                 acknowledge(
                     http_route,
                     "AwsSolutions-APIG4",
-                    f"{route.route_key} is declared authorized=False in the topology: "
-                    "its handler checks the caller itself (for example a webhook signature).",
+                    f"{route.route_key} is declared authorized=False in the topology: anyone may call it "
+                    "(a login, the public keys, status), it is throttled on its own, and its handler "
+                    "checks whatever credential it takes itself.",
                 )
         self.stage = apigw.HttpStage(
             self,
@@ -211,3 +214,21 @@ class HttpApi(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         _access_logs(self.stage, self.access_logs, HTTP_LOG_FORMAT)
+        unauthenticated = [route.route_key for route, _ in topology.http_routes if not route.authorized]
+        _throttle_routes(self.stage, unauthenticated, config.identity.unauthenticated_throttle)
+        for key in unauthenticated:  # a stage's route settings name routes that must exist first
+            self.stage.node.add_dependency(self.routes[key])
+
+
+def _throttle_routes(stage: apigw.HttpStage, route_keys: list[str], throttle: Throttle) -> None:
+    """Route-level throttling (HTTP APIs take it per route key on the stage)."""
+    if not route_keys:
+        return
+    cfn = stage.node.default_child
+    assert isinstance(cfn, apigw.CfnStage)
+    # A map of JSON: written with CloudFormation's own names (the L1 property class would be
+    # rendered with camelCase keys here, which CloudFormation ignores).
+    cfn.route_settings = {
+        key: {"ThrottlingRateLimit": throttle.rate_limit, "ThrottlingBurstLimit": throttle.burst_limit}
+        for key in route_keys
+    }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import tomllib
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, Environment, RemovalPolicy, Stack, Stage, Tags
+from aws_cdk import Aws, CfnOutput, CustomResource, Duration, Environment, RemovalPolicy, Stack, Stage, Tags
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -15,6 +17,7 @@ from constructs import Construct
 
 from aicore.llm.endpoints_config import EndpointConfig
 from aicore.topology import (
+    IDENTITY_KEYS,
     MODEL_TIER_SETUP,
     MODEL_WEIGHTS,
     SERVICE,
@@ -32,7 +35,7 @@ from cdk.model_tier import ModelTier
 from cdk.monitoring import Monitoring
 from cdk.nag import acknowledge, logical_id, wildcard_resource
 from cdk.retention import retention
-from cdk.sources import Sources
+from cdk.sources import REPO_ROOT, Sources
 from cdk.state_machines import StateMachines
 
 
@@ -55,26 +58,14 @@ class AicoreStack(Stack):
 
         data = DataStore(self, "data", topology=topology, config=config)
         bus = EventBus(self, "events", topology=topology, config=config)
-        jwt_secret = secretsmanager.Secret(
-            self,
-            "jwt-key",
-            description=f"aicore {env}: HS256 key that signs player tokens (iss aicore, aud aicore-game)",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True
-            ),
-        )
-        acknowledge(
-            jwt_secret,
-            "AwsSolutions-SMG4",
-            "Rotating the token-signing key must be coordinated with the token issuer and live sessions; "
-            "it is rotated by a runbook, not on a timer.",
-        )
+        signing_secret = self._signing_secret(topology, env)
         # Every function sees the name of every resource, under the topology's variable names
         # (endpoints and components by their physical names, which the tiers below take).
         environment = resource_environment(env, topology)
         environment |= {t.env_var: data.tables[t.name].table_name for t in topology.tables}
         environment |= {b.env_var: data.buckets[b.name].bucket_name for b in topology.buckets}
         environment[topology.bus.env_var] = bus.bus.event_bus_name
+        environment |= identity_environment(config)
         for tier in topology.model_tiers:
             if endpoints[tier.name].engine.engine == "tei":  # embedders record the model by name
                 environment[f"{tier.name.upper()}_MODEL"] = endpoints[tier.name].model.hf_model_id
@@ -117,7 +108,7 @@ class AicoreStack(Stack):
             buckets=data.buckets,
             bus=bus.bus,
             tiers=tiers,
-            jwt_secret=jwt_secret,
+            signing_secret=signing_secret,
             websocket_stage=realtime.stage,
             state_machines=machines.by_name,
             indexed_tables={t.name: bool(t.indexes) for t in topology.tables},
@@ -152,9 +143,20 @@ class AicoreStack(Stack):
         )
         CfnOutput(self, "HttpUrl", value=http.stage.url, description="HTTP API base URL")
         CfnOutput(self, "EventBusName", value=bus.bus.event_bus_name)
-        CfnOutput(
-            self, "JwtSecretArn", value=jwt_secret.secret_arn, description="the key that signs player tokens"
-        )
+        if signing_secret is not None:
+            self._set_up_keys_at_deploy(functions.aliases[IDENTITY_KEYS])
+            CfnOutput(
+                self,
+                "SigningKeysSecretArn",
+                value=signing_secret.secret_arn,
+                description="the private keys that sign access tokens (identity-keys rotates them)",
+            )
+            CfnOutput(
+                self,
+                "JwksUrl",
+                value=f"{http.stage.url}.well-known/jwks.json",
+                description="the public keys that verify access tokens",
+            )
         CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
         CfnOutput(
             self,
@@ -175,6 +177,41 @@ class AicoreStack(Stack):
             "ReservedConcurrency",
             value=str(reserved_total(functions.reserved)),
             description="Lambda concurrency this environment needs in its account (reserved + 100)",
+        )
+
+    def _signing_secret(self, topology: Topology, env: str) -> secretsmanager.Secret | None:
+        """The private key set: created with an empty set (and a throwaway value CloudFormation
+        generates once); the key set-up below fills it at the first deploy, the schedule rotates it."""
+        if topology.signing_keys is None:
+            return None
+        secret = secretsmanager.Secret(
+            self,
+            "signing-keys",
+            secret_name=topology.signing_keys.secret_name(env),
+            description=f"aicore {env}: the ES256 keys that sign access tokens (next, current, previous)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"keys": []}),
+                generate_string_key="bootstrap",
+                exclude_punctuation=True,
+            ),
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "The signing keys rotate on our own schedule (identity-keys, EventBridge Scheduler, weekly), "
+            "which publishes each public key a period before use and keeps the old one until its tokens "
+            "expire; Secrets Manager's rotation cannot publish a JWKS.",
+        )
+        return secret
+
+    def _set_up_keys_at_deploy(self, handler: lambda_.IFunction) -> None:
+        """A custom resource the identity-keys function answers itself: the first keys (idempotent)."""
+        CustomResource(
+            self,
+            "signing-keys-setup",
+            service_token=handler.function_arn,
+            resource_type="Custom::SigningKeys",
+            properties={"Purpose": "a current and a next signing key, published"},
         )
 
     def _tier_setup_provider(self, config: EnvironmentConfig, handler: lambda_.IFunction) -> cr.Provider:
@@ -200,6 +237,23 @@ class AicoreStack(Stack):
         )
         acknowledge_provider(provider)
         return provider
+
+
+def identity_environment(config: EnvironmentConfig) -> dict[str, str]:
+    """The identity settings every function sees, and the version `GET /status` answers."""
+    identity = config.identity
+    return {
+        "IDENTITY_WORLDS": ",".join(identity.worlds),
+        "IDENTITY_TRUSTED_ISSUERS": json.dumps(identity.trusted_issuers, separators=(",", ":")),
+        "ACCESS_TOKEN_TTL_S": str(identity.access_token_ttl_s),
+        "SERVICE_VERSION": project_version(),
+    }
+
+
+def project_version() -> str:
+    """`[project] version` of pyproject.toml: what this synth deploys (no git: synth is offline)."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return str(pyproject["project"]["version"])
 
 
 def weights_bucket(topology: Topology) -> str:

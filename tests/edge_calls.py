@@ -35,6 +35,7 @@ from tests.fakes import (
     FakeWorld,
     ScriptedEndpoint,
 )
+from tests.identity_fakes import identity_edge
 from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore, HashEmbedder
 from tests.minds import mind_deps
 from tests.model_fakes import FakeRegistry, FakeStarter
@@ -87,6 +88,7 @@ class HttpEdge:
         self.session = self.sessions.create(SessionHead(world_id="demo", participants=players))
         base = KnowledgeBase(self.knowledge, self.knowledge_objects, {self.embedder.name: self.embedder}.get)
         self.lore = LoreService(self.knowledge, self.knowledge_objects, self.flows, base, self.world)
+        self.identity = identity_edge()
 
     def deps(self, function: str) -> dict[str, Any]:
         deps: dict[str, dict[str, Any]] = {
@@ -96,6 +98,7 @@ class HttpEdge:
             "models-api": {"registry": self.registry, "flows": FakeStarter()},
             "lore-api": {"service": self.lore},
             "mind-api": {"mind": self.mind},
+            "identity-api": self.identity.handler_deps(),
         }
         return deps[function]
 

@@ -64,8 +64,20 @@ def expected_function(env: str, topology: Topology, fn: Function) -> set[tuple[s
     pairs |= {(a, f"logs:/aws/lambda/{name}") for a in ("logs:CreateLogStream", "logs:PutLogEvents")}
     if fn.pushes_to_clients:
         pairs.add(("execute-api:ManageConnections", "connections"))
-    if fn.reads_jwt_key:
+    signing = topology.signing_keys
+    if fn.signing_keys is not None:  # signers read the private keys; only the rotation writes them
         pairs |= {("secretsmanager:GetSecretValue", "secret"), ("secretsmanager:DescribeSecret", "secret")}
+    if fn.signing_keys == Access.READ_WRITE and signing is not None:
+        pairs |= {("secretsmanager:PutSecretValue", "secret")}
+        pairs.add(("ssm:PutParameter", f"parameter:{signing.public_parameter(env)}"))
+    if fn.reads_public_keys and signing is not None:  # verifiers: the public keys, nothing private
+        pairs.add(("ssm:GetParameter", f"parameter:{signing.public_parameter(env)}"))
+    if fn.observes_health:  # describe calls only, never a read of data
+        pairs |= {("dynamodb:DescribeTable", f"table:{t.name}") for t in topology.tables}
+        pairs.add(("events:DescribeEventBus", "bus"))
+        pairs |= {
+            ("sagemaker:DescribeInferenceComponent", f"component:{t.name}") for t in topology.model_tiers
+        }
     pairs |= {("states:StartExecution", f"state-machine:{m.name}") for m in fn.starts_state_machines}
     pairs |= {
         ("states:DescribeExecution", f"executions:{physical_name(env, m.name)}")
@@ -203,7 +215,6 @@ def test_extra_variables_come_with_their_permission(synth: Synth) -> None:
         ]
         variables = resource["Properties"]["Environment"]["Variables"]
         assert ("CONNECTIONS_URL" in variables) == fn.pushes_to_clients, fn.name
-        assert ("JWT_SECRET_ARN" in variables) == fn.reads_jwt_key, fn.name
         machines = synth.topologies[FIXTURE].state_machines
         assert {m.env_var for m in machines if m.env_var in variables} == {
             machine.env_var for machine in fn.starts_state_machines

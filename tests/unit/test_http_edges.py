@@ -20,6 +20,7 @@ from aicore.inputs import MAX_JSON_DEPTH
 from aicore.observability import logger
 from aicore.topology import TOPOLOGY
 from tests.edge_calls import ADMIN, STUDIO, HttpEdge, Reply
+from tests.identity_fakes import EDGE_PROVIDER
 
 MARKUP = "<img src=x onerror=alert(1)>"
 ENGINE = {"max_model_len": 4096, "max_batch_size": 32, "quantization": "awq"}
@@ -79,6 +80,14 @@ def body_routes(edge: HttpEdge) -> list[tuple[str, str, bytes]]:
         ("PUT", "/worlds/demo/players/me/performance", mode),
         ("POST", "/models/gold/versions", version),
         ("POST", "/worlds/demo/lore/documents", b'{"title": "Emberfall", "text": "A mountain town."}'),
+        ("POST", "/auth/guest", b'{"device_id": "edge-device-0123456789"}'),
+        (
+            "POST",
+            "/auth/exchange",
+            json.dumps({"provider": EDGE_PROVIDER, "token": edge.identity.provider_token}).encode(),
+        ),
+        ("POST", "/auth/refresh", json.dumps({"refresh_token": edge.identity.refresh_token}).encode()),
+        ("POST", "/auth/logout", json.dumps({"refresh_token": edge.identity.refresh_token}).encode()),
     ]
 
 

@@ -107,9 +107,10 @@ def test_stop_ends_a_ticker_that_waits_in_real_time(probe: Lambdas, tmp_path: Pa
     assert _calls(tmp_path) == []
 
 
-def test_the_topology_sweeps_dormant_sessions_on_a_schedule() -> None:
-    assert [(t.schedule.name, t.function) for t in scheduled_targets()] == [
-        ("session-dormancy-sweep", "session-tiering")
+def test_the_topology_sweeps_dormant_sessions_and_rotates_signing_keys_on_schedules() -> None:
+    assert sorted((t.schedule.name, t.function) for t in scheduled_targets()) == [
+        ("session-dormancy-sweep", "session-tiering"),
+        ("signing-key-rotation", "identity-keys"),
     ]
 
 

@@ -17,6 +17,7 @@ class Role(StrEnum):
     NPC = "npc"
     STUDIO = "studio"
     ADMIN = "admin"
+    GAME_SERVER = "game_server"  # a studio's game server acting in its world (exchange tokens only)
 
 
 class Caller(BaseModel):

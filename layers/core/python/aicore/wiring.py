@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from aicore.aws.connections import ApiGatewayPusher, DynamoConnectionStore
     from aicore.aws.events import EventBridgePublisher
     from aicore.aws.flows import StepFunctionsStarter
+    from aicore.aws.health import AwsHealth
     from aicore.aws.knowledge import DynamoKnowledgeStore, S3KnowledgeObjects
     from aicore.aws.mind_store import DynamoMindStore
     from aicore.aws.model_registry import DynamoModelRegistry
@@ -26,7 +27,12 @@ if TYPE_CHECKING:
     from aicore.aws.sessions.store import DynamoSessionStore
     from aicore.aws.sessions.table import SessionTable
     from aicore.aws.sessions.tiering import DynamoTieringStore
+    from aicore.aws.signing_keys import SecretsManagerKeyVault, SsmKeyDirectory
     from aicore.aws.world_store import DynamoWorldStore
+    from aicore.identity.keyring import PublishedKeysCache
+    from aicore.identity.keys import RotationPolicy
+    from aicore.identity.service import IdentityDeps
+    from aicore.identity.tokens import TokenVerifier
     from aicore.knowledge.base import KnowledgeBase
     from aicore.knowledge.ingest import IngestDeps
     from aicore.knowledge.service import LoreService
@@ -484,4 +490,91 @@ def reflection_deps() -> ReflectionDeps:
         endpoint=model_endpoint(),
         target=tier_targets()["silver"],
         policy=policy,
+    )
+
+
+def _required(value: str | None, variable: str) -> str:
+    if not value:
+        raise RuntimeError(f"{variable} is not set: this function does not declare the signing keys.")
+    return value
+
+
+@lru_cache(maxsize=1)
+def key_vault() -> SecretsManagerKeyVault:
+    from aicore.aws.signing_keys import SecretsManagerKeyVault
+
+    return SecretsManagerKeyVault(_required(get_settings().signing_keys_secret, "SIGNING_KEYS_SECRET"))
+
+
+@lru_cache(maxsize=1)
+def key_directory() -> SsmKeyDirectory:
+    from aicore.aws.signing_keys import SsmKeyDirectory
+
+    return SsmKeyDirectory(_required(get_settings().public_keys_parameter, "PUBLIC_KEYS_PARAMETER"))
+
+
+def rotation_policy() -> RotationPolicy:
+    from aicore.identity.keys import RotationPolicy
+
+    settings = get_settings()
+    return RotationPolicy(
+        access_token_ttl_s=settings.access_token_ttl_s, signer_cache_s=settings.signer_key_cache_s
+    )
+
+
+@lru_cache(maxsize=1)
+def token_verifier() -> TokenVerifier:
+    """One per warm container: its JWKS cache is what makes a connect cheap."""
+    from aicore.identity.tokens import JwksCache, TokenVerifier
+
+    settings = get_settings()
+    directory = key_directory()
+    keys = JwksCache(lambda: directory.load().keys, max_age_s=settings.public_keys_cache_s)
+    return TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
+
+
+@lru_cache(maxsize=1)
+def published_keys() -> PublishedKeysCache:
+    from aicore.identity.keyring import PublishedKeysCache
+
+    return PublishedKeysCache(key_directory(), get_settings().public_keys_cache_s)
+
+
+@lru_cache(maxsize=1)
+def identity_deps() -> IdentityDeps:
+    from aicore.aws.identity_store import DynamoIdentityStore
+    from aicore.identity.issuers import IssuerRegistry, parse_trusted_issuers
+    from aicore.identity.keyring import SignerKeys
+    from aicore.identity.service import IdentityDeps, IdentityPolicy
+    from aicore.identity.tokens import TokenSigner
+
+    settings = get_settings()
+    if not settings.identity_table:
+        raise RuntimeError("IDENTITY_TABLE is not set: this function does not declare the identity table.")
+    signer_keys = SignerKeys(key_vault(), settings.signer_key_cache_s)
+    return IdentityDeps(
+        store=DynamoIdentityStore(settings.identity_table),
+        signer=TokenSigner(signer_keys.current, settings.jwt_issuer, settings.jwt_audience),
+        issuers=IssuerRegistry(parse_trusted_issuers(settings.identity_trusted_issuers)),
+        policy=IdentityPolicy(
+            access_token_ttl_s=settings.access_token_ttl_s,
+            refresh_token_ttl_s=settings.refresh_token_ttl_s,
+            worlds=tuple(settings.identity_worlds.split(",")),
+        ),
+    )
+
+
+@lru_cache(maxsize=1)
+def health() -> AwsHealth:
+    from aicore.aws.health import AwsHealth
+    from aicore.topology import TOPOLOGY
+
+    settings = get_settings()
+    tables = {t.name: getattr(settings, f"{t.name}_table", None) for t in TOPOLOGY.tables}
+    return AwsHealth(
+        tables={name: table for name, table in tables.items() if table},
+        bus=settings.event_bus_name,
+        components={
+            t.name: getattr(settings, f"{t.name}_inference_component", None) for t in TOPOLOGY.model_tiers
+        },
     )
