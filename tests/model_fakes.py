@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -23,6 +23,7 @@ from aicore.modelops.hub import HubError, HubFile, HubSnapshot
 from aicore.modelops.models import (
     DEPLOYABLE,
     Deployment,
+    FinishedDeployment,
     ModelVersion,
     SmokeResult,
     StagedWeights,
@@ -30,6 +31,7 @@ from aicore.modelops.models import (
     VersionStatus,
     WeightsStatus,
 )
+from aicore.modelops.registry import HISTORY_LIMIT
 from aicore.modelops.staging import StoredObject
 
 
@@ -84,15 +86,23 @@ class FakeRegistry:
         self._set(tier, version, weights=weights)
 
     def succeed(self, deployment: Deployment, smoke: SmokeResult | None) -> TierState:
+        if self._finished_as(deployment, "in_service"):
+            return self.state(deployment.tier)
         history = list(self._release(deployment).history)
         if deployment.kind == "rollback":
             while history and history[-1] != deployment.version:
                 history.pop()
         if not history or history[-1] != deployment.version:
             history.append(deployment.version)
+        history = history[-HISTORY_LIMIT:]
         self.states[deployment.tier] = self.state(deployment.tier).model_copy(update={"history": history})
         self._set(
-            deployment.tier, deployment.version, status=VersionStatus.IN_SERVICE, smoke=smoke, failure=None
+            deployment.tier,
+            deployment.version,
+            status=VersionStatus.IN_SERVICE,
+            smoke=smoke,
+            failure=None,
+            finished=FinishedDeployment(execution_name=deployment.execution_name, outcome="in_service"),
         )
         if deployment.from_version and deployment.from_version != deployment.version:
             replaced = (
@@ -102,16 +112,34 @@ class FakeRegistry:
         return self.state(deployment.tier)
 
     def fail(self, deployment: Deployment, failure: str, smoke: SmokeResult | None) -> TierState:
+        if self._finished_as(deployment, "failed"):
+            return self.state(deployment.tier)
         self._release(deployment)
         self._set(
-            deployment.tier, deployment.version, status=VersionStatus.FAILED, failure=failure, smoke=smoke
+            deployment.tier,
+            deployment.version,
+            status=VersionStatus.FAILED,
+            failure=failure[:1000],
+            smoke=smoke,
+            finished=FinishedDeployment(execution_name=deployment.execution_name, outcome="failed"),
         )
         return self.state(deployment.tier)
+
+    def _finished_as(self, deployment: Deployment, outcome: Literal["in_service", "failed"]) -> bool:
+        """Whether this deployment ended so already (a step run again) and no longer holds the tier."""
+        state = self.state(deployment.tier)
+        if state.deploying is not None and state.deploying.execution_name == deployment.execution_name:
+            return False
+        version = self.versions.get((deployment.tier, deployment.version))
+        done = FinishedDeployment(execution_name=deployment.execution_name, outcome=outcome)
+        return version is not None and version.finished == done
 
     def _release(self, deployment: Deployment) -> TierState:
         state = self.state(deployment.tier)
         if state.deploying is None or state.deploying.execution_name != deployment.execution_name:
-            raise Conflict(f"Deployment {deployment.execution_name} no longer holds the tier.")
+            raise Conflict(
+                f"Deployment {deployment.execution_name} does not hold the {deployment.tier} tier."
+            )
         self.states[deployment.tier] = state.model_copy(update={"deploying": None})
         return self.states[deployment.tier]
 
