@@ -83,6 +83,13 @@ class FakeRegistry:
         self._set(tier, version, weights=importing)
 
     def record_weights(self, tier: Tier, version: str, weights: StagedWeights) -> None:
+        current = self.versions.get((tier, version))
+        recorded_by = current.weights.execution_name if current and current.weights else None
+        replaced = weights.execution_name is not None and recorded_by not in (None, weights.execution_name)
+        if current is None or replaced:
+            raise Conflict(
+                f"Import {weights.execution_name} of version {version} was replaced by a later import."
+            )
         self._set(tier, version, weights=weights)
 
     def succeed(self, deployment: Deployment, smoke: SmokeResult | None) -> TierState:
@@ -172,7 +179,10 @@ class LocalSageMakerClient:
 
 @dataclass
 class FakeStarter:
-    """`FlowStarter` that records what it was asked to start (or fails, when told to)."""
+    """`FlowStarter` that records what it was asked to start (or fails, when told to).
+
+    As `StepFunctionsStarter`: a second start of a name starts nothing and reports the first.
+    """
 
     started: list[tuple[str, str, Mapping[str, Any]]] = field(default_factory=list)
     failing: bool = False
@@ -180,9 +190,11 @@ class FakeStarter:
     def start(self, machine: str, name: str, payload: Mapping[str, Any]) -> FlowStarted:
         if self.failing:
             raise RuntimeError("Step Functions is unreachable")
-        self.started.append((machine, name, payload))
+        already = any((m, n) == (machine, name) for m, n, _ in self.started)
+        if not already:
+            self.started.append((machine, name, payload))
         arn = f"arn:aws:states:us-east-1:123456789012:execution:{re.sub('[^a-z-]', '', machine)}:{name}"
-        return FlowStarted(execution_arn=arn, started=True)
+        return FlowStarted(execution_arn=arn, started=not already)
 
 
 @dataclass

@@ -141,12 +141,22 @@ class DynamoModelRegistry:
             ) from None
 
     def record_weights(self, tier: Tier, version: str, weights: StagedWeights) -> None:
-        self._table.update_item(
-            Key={"pk": tier_pk(tier), "sk": version_sk(version)},
-            UpdateExpression="SET weights = :w, updated_at = :now",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":w": _doc(weights), ":now": utc_now()},
-        )
+        condition = "attribute_exists(pk)"
+        values: dict[str, Any] = {":w": _doc(weights), ":now": utc_now()}
+        if weights.execution_name is not None:
+            condition += " AND (attribute_not_exists(weights.execution_name) OR weights.execution_name = :e)"
+            values[":e"] = weights.execution_name
+        try:
+            self._table.update_item(
+                Key={"pk": tier_pk(tier), "sk": version_sk(version)},
+                UpdateExpression="SET weights = :w, updated_at = :now",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise _replaced_import(tier, version, weights) from None
 
     def succeed(self, deployment: Deployment, smoke: SmokeResult | None) -> TierState:
         history = self._history(deployment.tier)
@@ -263,6 +273,14 @@ def _doc(model: Any) -> Any:
     if model is None:
         return None
     return json.loads(model.model_dump_json(exclude_none=True), parse_float=Decimal)
+
+
+def _replaced_import(tier: Tier, version: str, weights: StagedWeights) -> Conflict:
+    return Conflict(
+        f"Import {weights.execution_name} of version {version} of the {tier} tier was replaced by a "
+        "later import (or the version is gone): its outcome is not recorded.",
+        {"tier": tier.value, "version": version, "execution": weights.execution_name},
+    )
 
 
 def _finished(deployment: Deployment, outcome: Literal["in_service", "failed"]) -> Any:

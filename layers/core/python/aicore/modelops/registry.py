@@ -60,7 +60,11 @@ class ModelRegistry(Protocol):
         ...
 
     def record_weights(self, tier: Tier, version: str, weights: StagedWeights) -> None:
-        """What the import flow staged for the version (or why it could not)."""
+        """What the import flow staged for the version (or why it could not).
+
+        Recorded again by the same execution (a retried step), it is the same record; an execution
+        whose import another one replaced since (`begin_import` with another name) gets `Conflict`.
+        """
         ...
 
     def succeed(self, deployment: Deployment, smoke: SmokeResult | None) -> TierState:
