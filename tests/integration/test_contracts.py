@@ -29,7 +29,15 @@ from aicore.mind.models import Memory, MemoryKind, MemorySource, heard_memory_id
 from aicore.mind.relationship import Relationship, RelationshipChange
 from aicore.mind.store import GossipLimits, MindStore
 from aicore.mind.vectors import to_bytes
-from aicore.modelops.models import Deployment, FinishedDeployment, ModelVersion, VersionSpec, VersionStatus
+from aicore.modelops.models import (
+    Deployment,
+    FinishedDeployment,
+    ModelVersion,
+    StagedWeights,
+    VersionSpec,
+    VersionStatus,
+    WeightsStatus,
+)
 from aicore.modelops.registry import ModelRegistry
 from aicore.performance import PerformanceMode
 from aicore.sessions.models import (
@@ -624,3 +632,29 @@ def test_a_deployment_ends_once_and_its_end_run_again_is_answered_as_it_was(regi
         FinishedDeployment(execution_name="deploy-1", outcome="in_service"),
     )
     assert registry.tier(Tier.GOLD)[0].history == ["v1"]
+
+
+def test_an_imports_outcome_is_recorded_again_by_it_alone(registry: ModelRegistry) -> None:
+    _registered(registry, "v1")
+    registry.begin_import(Tier.GOLD, "v1", "import-1")
+    staged = StagedWeights(
+        status=WeightsStatus.STAGED, s3_uri="s3://models/hf/x/", files=3, execution_name="import-1"
+    )
+
+    # The import's finish, run twice: the same record
+    registry.record_weights(Tier.GOLD, "v1", staged)
+    registry.record_weights(Tier.GOLD, "v1", staged)
+    version = registry.get_version(Tier.GOLD, "v1")
+    assert version is not None
+    assert version.staged
+
+    # Once another import began, a late step of the first one records nothing
+    registry.begin_import(Tier.GOLD, "v1", "import-2")
+    with pytest.raises(Conflict):
+        registry.record_weights(Tier.GOLD, "v1", staged.model_copy(update={"status": WeightsStatus.FAILED}))
+    version = registry.get_version(Tier.GOLD, "v1")
+    assert version is not None
+    assert version.weights is not None
+    assert (version.weights.status, version.weights.execution_name) == (WeightsStatus.IMPORTING, "import-2")
+    with pytest.raises(Conflict):  # nor for a version that does not exist
+        registry.record_weights(Tier.GOLD, "v9", staged)
