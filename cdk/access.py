@@ -23,7 +23,7 @@ from constructs import IConstruct
 
 from aicore.topology import Access, Function, StateMachine, Topology, physical_name
 from cdk.model_tier import ModelTier
-from cdk.nag import acknowledge, logical_id, region_and_account, wildcard_resource
+from cdk.nag import acknowledge, reference, region_and_account, wildcard_resource
 
 BUCKET_ACTIONS: Mapping[Access, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # (object actions, bucket actions); a writer may abandon a multipart upload it started.
@@ -73,7 +73,7 @@ def _grant_data(
         if resources.indexed_tables.get(table_name):
             acknowledge(
                 owner,
-                wildcard_resource(f"<{logical_id(table)}.Arn>/index/*"),
+                wildcard_resource(f"{reference(owner, table)}/index/*"),
                 f"{declared.name} is declared {access.value} on the {table_name} table, "
                 "which includes that table's own indexes.",
             )
@@ -90,7 +90,7 @@ def _grant_data(
             )
         acknowledge(
             owner,
-            wildcard_resource(f"<{logical_id(bucket)}.Arn>/*"),
+            wildcard_resource(f"{reference(owner, bucket)}/*"),
             f"{declared.name} is declared {access.value} on the {bucket_name} bucket: objects are keyed by "
             "ids made at run time (sessions, model revisions, worlds, documents).",
         )
@@ -116,11 +116,11 @@ def grant_function(
         stage.grant_management_api_access(function)
         function.add_environment(CONNECTIONS_URL, stage.callback_url)
         region, account = region_and_account(stage)
-        api = logical_id(stage.api)
+        api = reference(role, stage.api, "Ref")
         acknowledge(
             role,
             wildcard_resource(
-                f"arn:<AWS::Partition>:execute-api:{region}:{account}:<{api}>/{stage.stage_name}/*/@connections/*"
+                f"arn:<AWS::Partition>:execute-api:{region}:{account}:{api}/{stage.stage_name}/*/@connections/*"
             ),
             f"{fn.name} pushes to clients: any connection id (unknown at deploy) of this one API stage.",
         )

@@ -40,9 +40,31 @@ DEPLOYMENTS: dict[Deployment, codedeploy.ILambdaDeploymentConfig] = {
 }
 
 
+class FunctionLogs(Construct):
+    """Each function's log group, `/aws/lambda/<name>`, with the environment's retention.
+
+    They live in the top-level template, apart from their functions: logs outlive a move of the
+    function's resources between templates (a group of that name cannot be created twice).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, topology: Topology, config: EnvironmentConfig) -> None:
+        super().__init__(scope, id)
+        self.by_name = {
+            fn.name: logs.LogGroup(
+                self,
+                f"{fn.name}-logs",
+                log_group_name=log_group_name(config.name, fn.name),
+                retention=retention(config.log_retention_days),
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            for fn in topology.all_functions
+        }
+
+
 class Functions(Construct):
     """`by_name[fn.name]` is the Lambda of each function in the topology, the authorizer included;
-    `aliases[fn.name]` its `live` alias, which is what gets invoked."""
+    `aliases[fn.name]` its `live` alias, which is what gets invoked. `log_groups` are theirs
+    (`FunctionLogs`)."""
 
     def __init__(
         self,
@@ -53,9 +75,11 @@ class Functions(Construct):
         config: EnvironmentConfig,
         sources: Sources,
         environment: Mapping[str, str],
+        log_groups: Mapping[str, logs.ILogGroup],
     ) -> None:
         super().__init__(scope, id)
         self._config = config
+        self.log_groups = dict(log_groups)
         self._sources = sources
         self._environment = dict(environment)
         self.core_layer = lambda_.LayerVersion(
@@ -81,7 +105,6 @@ class Functions(Construct):
         )
         self.by_name: dict[str, lambda_.Function] = {}
         self.aliases: dict[str, lambda_.Alias] = {}
-        self.log_groups: dict[str, logs.LogGroup] = {}
         self.deployment_groups: dict[str, codedeploy.LambdaDeploymentGroup] = {}
         for fn in (topology.authorizer, *topology.functions):
             self.by_name[fn.name] = self._function(fn)
@@ -120,13 +143,6 @@ class Functions(Construct):
             raise FileNotFoundError(
                 f"{fn.name}: no handler module {fn.module_path} (the topology's Function.code)"
             )
-        log_group = logs.LogGroup(
-            self,
-            f"{fn.name}-logs",
-            log_group_name=f"/aws/lambda/{name}",
-            retention=retention(self._config.log_retention_days),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
         # Our own role: only its log group (no AWSLambdaBasicExecutionRole, which reaches every log group).
         role = iam.Role(
             self,
@@ -134,8 +150,12 @@ class Functions(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{name}: only what the topology says {fn.name} touches",
         )
-        log_group.grant_write(role)
-        function = lambda_.Function(
+        self.log_groups[fn.name].grant_write(role)  # by reference: the log group exists first
+        # The function names its group by its known name: one cross-template parameter less per function.
+        log_group = logs.LogGroup.from_log_group_name(
+            self, f"{fn.name}-log-group", log_group_name(self._config.name, fn.name)
+        )
+        return lambda_.Function(
             self,
             fn.name,
             function_name=name,
@@ -159,8 +179,6 @@ class Functions(Construct):
                 "POWERTOOLS_TRACER_CAPTURE_ERROR": "true",
             },
         )
-        self.log_groups[fn.name] = log_group
-        return function
 
     def _gradual_deployments(self, topology: Topology) -> None:
         """A CodeDeploy deployment group per `gradual_deployment` function, on its `live` alias."""
@@ -201,6 +219,10 @@ class Functions(Construct):
                 "CodeDeploy's own service policy for shifting Lambda alias traffic; AWS maintains it "
                 "for exactly this role and scopes it to aliases and their alarms.",
             )
+
+
+def log_group_name(env: str, function: str) -> str:
+    return f"/aws/lambda/{physical_name(env, function)}"
 
 
 def reserved_total(reserved: Mapping[str, int]) -> int:

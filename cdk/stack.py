@@ -7,7 +7,18 @@ import tomllib
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, CustomResource, Duration, Environment, RemovalPolicy, Stack, Stage, Tags
+from aws_cdk import (
+    Aws,
+    CfnOutput,
+    CustomResource,
+    Duration,
+    Environment,
+    NestedStack,
+    RemovalPolicy,
+    Stack,
+    Stage,
+    Tags,
+)
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -26,20 +37,32 @@ from aicore.topology import (
     resource_environment,
 )
 from cdk.access import Resources, check_declarations, grant_function, grant_state_machine
-from cdk.apis import HttpApi, RealtimeApi
+from cdk.apis import HttpApi, HttpRoutes, RealtimeApi, RealtimeRoutes, deploy_after
 from cdk.config import EnvironmentConfig
 from cdk.data import DataStore
-from cdk.events import EventBus, Triggers
-from cdk.functions import Functions, reserved_total
+from cdk.events import DeadLetterQueues, EventBus, Triggers
+from cdk.functions import FunctionLogs, Functions, reserved_total
 from cdk.model_tier import ModelTier
-from cdk.monitoring import Monitoring
+from cdk.monitoring import AlarmTopic, Monitoring
 from cdk.nag import acknowledge, logical_id, wildcard_resource
 from cdk.retention import retention
 from cdk.sources import REPO_ROOT, Sources
-from cdk.state_machines import StateMachines
+from cdk.state_machines import StateMachineLogs, StateMachines
 
 
 class AicoreStack(Stack):
+    """One environment: a top-level template and four nested stacks, all from the topology.
+
+    The top-level template keeps what a replacement would lose or change for someone outside:
+    tables, buckets, the bus and its archive, the signing keys, every log group, the dead-letter
+    queues, the alarm topic and its key, the APIs and their stages (their URLs), the model tiers
+    (named SageMaker endpoints on GPUs) and the outputs. Each of those keeps the construct path,
+    so the logical ID, it had when all of it was one template. The nested stacks hold what is
+    rebuilt freely and grows with the topology: `compute` (functions, their roles, versions,
+    aliases and deployments; state machines), `api-routes`, `event-triggers` and `alarms`.
+    CloudFormation allows 500 resources per template; tests/infra holds each under a budget.
+    """
+
     def __init__(
         self,
         scope: Construct,
@@ -56,9 +79,17 @@ class AicoreStack(Stack):
         check_declarations(topology)
         env = config.name
 
+        # Kept here, under the ids they always had (tests/infra/test_layout.py pins them).
         data = DataStore(self, "data", topology=topology, config=config)
         bus = EventBus(self, "events", topology=topology, config=config)
         signing_secret = self._signing_secret(topology, env)
+        function_logs = FunctionLogs(self, "functions", topology=topology, config=config)
+        flow_logs = StateMachineLogs(self, "state-machines", topology=topology, config=config)
+        dead_letter_queues = DeadLetterQueues(self, "triggers", topology=topology, config=config)
+        realtime = RealtimeApi(self, "realtime", topology=topology, config=config)
+        http = HttpApi(self, "http", topology=topology, config=config)
+        alarm_topic = AlarmTopic(self, "monitoring", config=config)
+
         # Every function sees the name of every resource, under the topology's variable names
         # (endpoints and components by their physical names, which the tiers below take).
         environment = resource_environment(env, topology)
@@ -69,8 +100,19 @@ class AicoreStack(Stack):
         for tier in topology.model_tiers:
             if endpoints[tier.name].engine.engine == "tei":  # embedders record the model by name
                 environment[f"{tier.name.upper()}_MODEL"] = endpoints[tier.name].model.hf_model_id
+        compute = NestedStack(
+            self,
+            "compute",
+            description=f"aicore {env}: functions, their roles and deployments; state machines",
+        )
         functions = Functions(
-            self, "functions", topology=topology, config=config, sources=sources, environment=environment
+            compute,
+            "functions",
+            topology=topology,
+            config=config,
+            sources=sources,
+            environment=environment,
+            log_groups=function_logs.by_name,
         )
         tiers: dict[str, ModelTier] = {}
         if topology.model_tiers:
@@ -89,19 +131,15 @@ class AicoreStack(Stack):
                 )
                 for tier in topology.model_tiers
             }
-        realtime = RealtimeApi(
-            self, "realtime", topology=topology, config=config, functions=functions.aliases
-        )
-        http = HttpApi(self, "http", topology=topology, config=config, functions=functions.aliases)
-
         machines = StateMachines(
-            self,
+            compute,
             "state-machines",
             topology=topology,
             config=config,
             sources=sources,
             names=environment,
             functions=functions.aliases,
+            log_groups=flow_logs.by_name,
         )
         resources = Resources(
             tables=data.tables,
@@ -114,20 +152,48 @@ class AicoreStack(Stack):
             indexed_tables={t.name: bool(t.indexes) for t in topology.tables},
             env=env,
         )
-        for fn in (topology.authorizer, *topology.functions):
+        for fn in topology.all_functions:
             grant_function(topology, fn, functions.by_name[fn.name], resources)
         for machine in topology.state_machines:
             grant_state_machine(machine, machines.by_name[machine.name], functions.aliases, resources)
 
-        triggers = Triggers(
-            self, "triggers", topology=topology, config=config, bus=bus.bus, functions=functions.aliases
+        api_routes = NestedStack(
+            self, "api-routes", description=f"aicore {env}: WebSocket and HTTP routes, authorizers"
         )
-        monitoring = Monitoring(
-            self,
+        RealtimeRoutes(
+            api_routes,
+            "realtime",
+            api=realtime.api,
+            topology=topology,
+            config=config,
+            functions=functions.aliases,
+        )
+        HttpRoutes(
+            api_routes, "http", api=http.api, topology=topology, config=config, functions=functions.aliases
+        )
+        for stage in (realtime.stage, http.stage):
+            deploy_after(stage, api_routes)
+
+        event_triggers = NestedStack(
+            self, "event-triggers", description=f"aicore {env}: event rules and schedules"
+        )
+        Triggers(
+            event_triggers,
+            "triggers",
+            topology=topology,
+            config=config,
+            bus=bus.bus,
+            functions=functions.aliases,
+            dead_letter_queues=dead_letter_queues.by_function,
+        )
+        alarms = NestedStack(self, "alarms", description=f"aicore {env}: alarms and the dashboard")
+        Monitoring(
+            alarms,
             "monitoring",
             config=config,
+            topic=alarm_topic.topic,
             functions=functions.by_name,
-            dead_letter_queues=triggers.dead_letter_queues,
+            dead_letter_queues=dead_letter_queues.by_function,
             tiers=tiers,
             tables=data.tables,
             state_machines=machines.by_name,
@@ -157,7 +223,7 @@ class AicoreStack(Stack):
                 value=f"{http.stage.url}.well-known/jwks.json",
                 description="the public keys that verify access tokens",
             )
-        CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
+        CfnOutput(self, "AlarmTopicArn", value=alarm_topic.topic.topic_arn)
         CfnOutput(
             self,
             "DashboardUrl",
