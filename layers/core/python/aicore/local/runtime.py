@@ -10,6 +10,7 @@ from pathlib import Path
 from aicore import wiring
 from aicore.auth import Caller, Role
 from aicore.aws.world_store import DynamoWorldStore
+from aicore.clock import GAME_CLOCK
 from aicore.llm.embedding import Embedder
 from aicore.local.budget import DEFAULT_DEADLINE_SCALE
 from aicore.local.console import console_routes
@@ -17,6 +18,7 @@ from aicore.local.delivery import EventDelivery
 from aicore.local.embed_engine import CandleEmbedder
 from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
 from aicore.local.faults import FaultPlan, admin_routes
+from aicore.local.game_time import clock_routes
 from aicore.local.gateway import Concurrency, Gateway, GatewayThread
 from aicore.local.lambdas import REPO_ROOT, Lambdas
 from aicore.local.model_server import (
@@ -101,7 +103,7 @@ class LocalRuntime:
             self.lambdas,
             host=self.options.host,
             port=self.options.port,
-            extra_routes=console_routes(self.console_token),
+            extra_routes=[*console_routes(self.console_token), *clock_routes(GAME_CLOCK)],
             concurrency=self.options.concurrency,
         )
         self.gateway = GatewayThread(gateway)
@@ -152,6 +154,7 @@ class LocalRuntime:
         if not self.aws.stop(deadline):
             late.append("moto")
         self._restore_environment()
+        GAME_CLOCK.reset()
         return late
 
     def _export_environment(self, aws_url: str, model_url: str, gateway_url: str) -> None:
