@@ -12,7 +12,9 @@ What the NPC's mind and lore add to a turn (`mind`): one player whose pair with 
 memories about them, 40 general ones) in a world with lore (the demo documents, static vectors),
 turns alternating between the real turn and the same turn without them (no memory Query, no index
 pointers, so no ranking and no lore search), on one connection: AWS calls of each, first token and
-reply medians of each, and the difference; and `recollect` alone, in process.
+reply medians of each, and the difference; and `recollect` alone, in process. These turns announce
+nothing (their NPC Turn Completed is dropped, the one PutEvents after the reply with it): the pair
+stays at its bound, and the mind's consumer does not compete with the turns for this machine's CPU.
 
     .venv/bin/python -m bench.turn_overhead [--turns 20] [--players 1,4,16,32] [--mind-turns 40]
 
@@ -38,6 +40,7 @@ import websockets
 
 from aicore import wiring
 from aicore.clock import game_time, stamp
+from aicore.events import EventDetail
 from aicore.knowledge.models import DocumentStatus
 from aicore.llm.wire import ChatRequest
 from aicore.local.embedded_aws import free_port
@@ -165,6 +168,11 @@ class _NoMemories:
         return MemorySet()
 
 
+class _NoEvents:
+    def publish(self, source: str, detail_type: str, detail: EventDetail) -> None:
+        return None
+
+
 class _NoLore:
     """The world batch as it is, less the knowledge index pointers (the baseline searches no lore)."""
 
@@ -180,12 +188,13 @@ class _NoLore:
 
 @contextmanager
 def alternating() -> Iterator[dict[str, bool]]:
-    """npc-say's dependencies as wired, or (`with_mind` False) without memories and lore."""
+    """npc-say's dependencies as wired, or (`with_mind` False) without memories and lore; neither
+    announces its turn."""
     real = wiring.turn_deps
     switch = {"with_mind": True}
 
     def deps() -> TurnDeps:
-        wired = real()
+        wired = dataclasses.replace(real(), events=_NoEvents())
         if switch["with_mind"]:
             return wired
         mind = dataclasses.replace(wired.mind, memories=cast("MindStore", _NoMemories()))

@@ -429,6 +429,9 @@ class FakeMind:
     def compact(
         self, world_id: str, npc_id: str, about: str | None, remove: Sequence[str], summary: Memory | None
     ) -> None:
+        touched = [*remove, *([summary.memory_id] if summary is not None else [])]
+        if len(set(touched)) != len(touched):  # as DynamoDB refuses it
+            raise ValueError("Transaction request cannot include multiple operations on one item")
         pk = partition_of(world_id, npc_id, about)
         held = self._held(pk)
         if summary is not None and summary.memory_id in held:
