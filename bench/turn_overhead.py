@@ -8,13 +8,14 @@ player alone: the AWS calls of a turn (by operation) and its token frames. The m
 token is ~0 ms here, so the first-token figure is our overhead (moto server is slower than
 DynamoDB: ~6 ms a call here against ~5 ms in AWS, so read ratios and call counts, not absolutes).
 
-What the NPC's mind and lore add to a turn (`mind`): one player whose pair with Mira is full (80
-memories about them, 40 general ones) in a world with lore (the demo documents, static vectors),
-turns alternating between the real turn and the same turn without them (no memory Query, no index
-pointers, so no ranking and no lore search), on one connection: AWS calls of each, first token and
-reply medians of each, and the difference; and `recollect` alone, in process. These turns announce
-nothing (their NPC Turn Completed is dropped, the one PutEvents after the reply with it): the pair
-stays at its bound, and the mind's consumer does not compete with the turns for this machine's CPU.
+What the NPC's mind and lore add to a turn (`mind`): a player whose pair with Mira is new (10
+memories), and one whose pair is full (80 memories about them, 40 general ones: the bound), in a
+world with lore (the demo documents, static vectors); turns alternate between the real turn and
+the same turn without them (no memory Query, no index pointers, so no ranking and no lore search)
+on one connection: AWS calls of each, first token and reply medians of each, the difference, and
+`recollect` alone, in process. These turns announce nothing (their NPC Turn Completed, the one
+PutEvents after the reply, is dropped): the pair keeps its size, and the mind's consumer does not
+compete with the turns for this machine's CPU.
 
     .venv/bin/python -m bench.turn_overhead [--turns 20] [--players 1,4,16,32] [--mind-turns 40]
 
@@ -152,7 +153,7 @@ def calls_of_a_turn(runtime: LocalRuntime, counter: CallCounter, turns: int) -> 
 
 
 MIND_NPC = "mira"
-MIND_PLAYER = "bench-mind"
+PAIRS = {"new": (10, 0), "full": (80, 40)}  # memories about the player, general ones (the bound)
 MIND_LINES = [
     "Have you heard anything about my missing sister?",
     "Where is the Sunken Library, and when can I get there?",
@@ -207,8 +208,8 @@ def alternating() -> Iterator[dict[str, bool]]:
         wiring.turn_deps = real
 
 
-def fill_the_pair() -> dict[str, int]:
-    """Mira's pair with the bench player at its bound (80 memories about them, 40 general), an hour old."""
+def fill_the_pair(player: str, about_count: int, general_count: int) -> dict[str, int]:
+    """Mira's pair with `player`: so many memories about them and general ones, an hour old."""
     store = wiring.mind_store()
     labelled, _ = labelled_memories(wiring.static_embedder())
     at = stamp(game_time() - timedelta(hours=1))
@@ -225,12 +226,13 @@ def fill_the_pair() -> dict[str, int]:
             }
         )
 
-    about = [memory(labelled[n % len(labelled)], n, MIND_PLAYER) for n in range(80)]
-    general = [memory(labelled[-1 - n], n, None) for n in range(40)]
+    about = [memory(labelled[n % len(labelled)], n, player) for n in range(about_count)]
+    general = [memory(labelled[-1 - n], n, None) for n in range(general_count)]
     for start in range(0, len(about), 20):
         store.add(about[start : start + 20], importance=0)
-    store.copy_general("demo", MIND_NPC, MIND_PLAYER, general, version=1)
-    held = store.turn_memories("demo", MIND_NPC, MIND_PLAYER)
+    if general:
+        store.copy_general("demo", MIND_NPC, player, general, version=1)
+    held = store.turn_memories("demo", MIND_NPC, player)
     return {"about_the_player": len(held.about), "general": len(held.general)}
 
 
@@ -245,11 +247,12 @@ def lore_ready(timeout_s: float = 300) -> int:
     raise RuntimeError("the demo lore was not indexed in time")
 
 
-def mind_cost(runtime: LocalRuntime, counter: CallCounter, turns: int) -> dict[str, Any]:
-    """Turns of one player with a full pair, alternating with and without the mind and lore."""
+def mind_cost(runtime: LocalRuntime, counter: CallCounter, turns: int, pair: str) -> dict[str, Any]:
+    """Turns of one player with a pair of the given size, alternating with and without the mind and lore."""
     documents = lore_ready()
-    held = fill_the_pair()
-    url = f"ws://127.0.0.1:{runtime.options.port}/ws?token={local_token(MIND_PLAYER, 'demo')}"
+    player = f"bench-mind-{pair}"
+    held = fill_the_pair(player, *PAIRS[pair])
+    url = f"ws://127.0.0.1:{runtime.options.port}/ws?token={local_token(player, 'demo')}"
     samples: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     calls: dict[bool, list[collections.Counter[str]]] = {True: [], False: []}
 
@@ -289,16 +292,16 @@ def mind_cost(runtime: LocalRuntime, counter: CallCounter, turns: int) -> dict[s
         "without": without,
         "added_first_token_ms_p50": round(with_mind["first_token_ms_p50"] - without["first_token_ms_p50"], 1),
         "added_reply_ms_p50": round(with_mind["reply_ms_p50"] - without["reply_ms_p50"], 1),
-        "recollect_in_process": recollect_cost(),
+        "recollect_in_process": recollect_cost(player),
     }
 
 
-def recollect_cost(rounds: int = 100) -> dict[str, float]:
+def recollect_cost(player: str, rounds: int = 100) -> dict[str, float]:
     """`recollect` alone (embed the line, rank the full pair, search the lore): no AWS call, warm."""
     deps = wiring.turn_deps()
-    context = deps.world.turn_context("demo", MIND_NPC, MIND_PLAYER)
+    context = deps.world.turn_context("demo", MIND_NPC, player)
     assert context.npc is not None
-    memories = deps.mind.memories.turn_memories("demo", MIND_NPC, MIND_PLAYER)
+    memories = deps.mind.memories.turn_memories("demo", MIND_NPC, player)
     timings = []
     for n in range(rounds):
         started = time.perf_counter()
@@ -317,7 +320,7 @@ def run_bench(turns: int, player_counts: list[int], mind_turns: int) -> dict[str
     runtime.start()
     counter = CallCounter(lambda: threading.current_thread().name.startswith(TURN_THREADS))
     try:
-        mind = mind_cost(runtime, counter, mind_turns)
+        mind = {pair: mind_cost(runtime, counter, mind_turns, pair) for pair in PAIRS}
         calls = calls_of_a_turn(runtime, counter, turns)
         levels = {}
         for count in player_counts:
@@ -366,24 +369,24 @@ def main() -> None:
             f" {row['reply_ms_p50']:>7.1f} / {row['reply_ms_p95']:>6.1f} ms"
             f" {row['token_frames_median']:>7g} {row['answered_turns_per_minute']:>10}"
         )
-    mind = report["mind"]
-    print(
-        f"  mind and lore ({mind['pair']['about_the_player']} + {mind['pair']['general']} memories, "
-        f"{mind['lore_documents']} lore documents), {mind['turns_each']} turns each:"
-    )
-    for label in ("with", "without"):
-        row = mind[label]
+    for mind in report["mind"].values():
         print(
-            f"    {label:>7}: first token {row['first_token_ms_p50']:.1f} ms, "
-            f"reply {row['reply_ms_p50']:.1f} ms, "
-            + ", ".join(f"{k} {v:g}" for k, v in row["aws_calls_median"].items())
+            f"  mind and lore ({mind['pair']['about_the_player']} + {mind['pair']['general']} memories, "
+            f"{mind['lore_documents']} lore documents), {mind['turns_each']} turns each:"
         )
-    alone = mind["recollect_in_process"]
-    print(
-        f"    added: first token {mind['added_first_token_ms_p50']:+.1f} ms, "
-        f"reply {mind['added_reply_ms_p50']:+.1f} ms; "
-        f"recollect in process {alone['ms_p50']:.2f} ms (p95 {alone['ms_p95']:.2f})"
-    )
+        for label in ("with", "without"):
+            row = mind[label]
+            print(
+                f"    {label:>7}: first token {row['first_token_ms_p50']:.1f} ms, "
+                f"reply {row['reply_ms_p50']:.1f} ms, "
+                + ", ".join(f"{k} {v:g}" for k, v in row["aws_calls_median"].items())
+            )
+        alone = mind["recollect_in_process"]
+        print(
+            f"    added: first token {mind['added_first_token_ms_p50']:+.1f} ms, "
+            f"reply {mind['added_reply_ms_p50']:+.1f} ms; "
+            f"recollect in process {alone['ms_p50']:.2f} ms (p95 {alone['ms_p95']:.2f})"
+        )
     write_report("turn_overhead", report)
 
 
