@@ -1,4 +1,5 @@
-"""The function factory: one Lambda per topology function, all alike, on the two layers.
+"""The function factory: one Lambda per topology function, all alike, on the two layers (and a
+third, the static embedder's weights, for the functions the topology marks `static_embeddings`).
 
 Each function publishes a version on every change and has an alias, `live`, which is what
 everything invokes (API routes, the authorizers, rules, schedules, state machines, custom
@@ -18,7 +19,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from aicore.llm.embedding import LOCATION_VARIABLE
 from aicore.topology import Function, Topology, physical_name
+from cdk.build_assets import EMBEDDINGS_FOLDER
 from cdk.config import UNRESERVED_MINIMUM, Deployment, EnvironmentConfig
 from cdk.nag import acknowledge, wildcard_resource
 from cdk.retention import retention
@@ -30,6 +33,8 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 LAYER_EXCLUDES = ["python/aicore/local", "**/__pycache__", "**/*.pyc", "python/*.egg-info", "**/.mypy_cache"]
 CODE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "tests"]
 LIVE = "live"
+LAYERS_MOUNT = "/opt"  # where Lambda unpacks a function's layers
+STATIC_EMBEDDINGS_PATH = f"{LAYERS_MOUNT}/{EMBEDDINGS_FOLDER}"
 DEPLOYMENTS: dict[Deployment, codedeploy.ILambdaDeploymentConfig] = {
     "all_at_once": codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE,
     "canary_10_percent_5_minutes": codedeploy.LambdaDeploymentConfig.CANARY_10_PERCENT_5_MINUTES,
@@ -103,6 +108,15 @@ class Functions(Construct):
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
         )
+        self.embeddings_layer = lambda_.LayerVersion(
+            self,
+            "embeddings-layer",
+            layer_version_name=physical_name(config.name, "embeddings"),
+            description="Static embeddings (WordLlama l2_supercat 256-d weights and tokenizer, MIT licence)",
+            code=lambda_.Code.from_asset(str(sources.embeddings_layer)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+        )
         self.by_name: dict[str, lambda_.Function] = {}
         self.aliases: dict[str, lambda_.Alias] = {}
         self.deployment_groups: dict[str, codedeploy.LambdaDeploymentGroup] = {}
@@ -166,7 +180,7 @@ class Functions(Construct):
             handler=fn.handler,
             memory_size=self._config.memory_mb(fn.memory_mb),
             timeout=Duration.seconds(fn.timeout_s),
-            layers=[self.core_layer, self.deps_layer],
+            layers=self.layers_of(fn),
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
@@ -177,8 +191,13 @@ class Functions(Construct):
                 "POWERTOOLS_LOGGER_LOG_EVENT": "false",
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",  # replies carry players' words
                 "POWERTOOLS_TRACER_CAPTURE_ERROR": "true",
+                **({LOCATION_VARIABLE: STATIC_EMBEDDINGS_PATH} if fn.static_embeddings else {}),
             },
         )
+
+    def layers_of(self, fn: Function) -> list[lambda_.ILayerVersion]:
+        layers: list[lambda_.ILayerVersion] = [self.core_layer, self.deps_layer]
+        return [*layers, self.embeddings_layer] if fn.static_embeddings else layers
 
     def _gradual_deployments(self, topology: Topology) -> None:
         """A CodeDeploy deployment group per `gradual_deployment` function, on its `live` alias."""

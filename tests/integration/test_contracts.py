@@ -16,12 +16,14 @@ import pytest
 from aicore import aws, wiring
 from aicore.auth import Caller
 from aicore.aws.connections import DynamoConnectionStore
+from aicore.aws.knowledge import DynamoKnowledgeStore
 from aicore.aws.mind_store import DynamoMindStore
 from aicore.aws.model_registry import DynamoModelRegistry
 from aicore.aws.sessions.store import DynamoSessionStore
 from aicore.aws.world_store import DynamoWorldStore
 from aicore.connections import ConnectionStore, new_connection
 from aicore.errors import Conflict, InvalidRequest, NotFound
+from aicore.knowledge.models import GLOBAL_WORLD, IndexPointer
 from aicore.llm.endpoints_config import EngineSettings, ModelSource
 from aicore.llm.tiers import Tier
 from aicore.mind.emotions import Emotion, EmotionState, Temperament
@@ -304,6 +306,39 @@ def test_npcs_lore_and_modes_of_a_world(world: WorldStore) -> None:
         PerformanceMode.QUALITY,
     )
     assert world.turn_context(world_id, "ghost", "p1").npc is None
+
+
+def test_the_turns_batch_carries_the_knowledge_index_pointers(world: WorldStore) -> None:
+    # Given a world with an NPC and a published lore index
+    world_id = f"w-{uuid.uuid4().hex[:8]}"
+    world.put_npc(_npc(world_id))
+    assert world.turn_context(world_id, "ada", "p1").knowledge == _global_pointers(world)
+    pointer = IndexPointer(
+        world_id=world_id,
+        version="00000001-abc",
+        key=f"indexes/{world_id}/00000001-abc.npz",
+        embedder="static:wordllama-l2_supercat-256",
+        dimensions=256,
+        chunks=3,
+        documents=1,
+        revision=1,
+        published_at="2026-11-30T00:00:00.000+00:00",
+    )
+    if isinstance(world, FakeWorld):
+        world.pointers[world_id] = pointer
+    else:
+        assert DynamoKnowledgeStore(physical_name("local", "world")).publish(
+            pointer, None, pointer.published_at
+        )
+    # When a turn reads its context, then the world's pointer comes first, then the global corpus's
+    assert world.turn_context(world_id, "ada", "p1").knowledge == (pointer, *_global_pointers(world))
+
+
+def _global_pointers(world: WorldStore) -> tuple[IndexPointer, ...]:
+    """The global corpus's pointer, if one was published (the local runtime is shared by the tests)."""
+    if isinstance(world, FakeWorld):
+        return ()
+    return tuple(DynamoKnowledgeStore(physical_name("local", "world")).current([GLOBAL_WORLD]).values())
 
 
 def test_an_npc_remembers_a_player(world: WorldStore) -> None:

@@ -24,6 +24,7 @@ HANDLE_TOKENS = {"authorizer", "identity-api", "identity-keys"}
 TOKEN_LIBRARIES = {"jwt", "cryptography", "_cffi_backend", "_openssl"}
 # Functions that score vectors need numpy (84 modules, ~60 ms): not counted against their budget.
 SCORES_VECTORS = {
+    "npc-say",  # ranks memories and lore in process
     "lore-api",
     "knowledge-steps",
     "npc-memory",

@@ -218,6 +218,9 @@ class Function:
     # New versions take traffic gradually through its `live` alias (CodeDeploy canary, rolled
     # back on errors); otherwise the alias moves at once. How gradually is per environment.
     gradual_deployment: bool = False
+    # Embeds text in process with the static embedder (`aicore.llm.embedding.StaticEmbedder`): gets
+    # the layer holding its weights and `AICORE_STATIC_EMBEDDINGS` naming where they are.
+    static_embeddings: bool = False
 
     @property
     def arn_variable(self) -> str:
@@ -567,13 +570,16 @@ TOPOLOGY = Topology(
             memory_mb=1024,
             timeout_s=60,
             websocket_routes=("npc.say",),
-            tables=((SESSIONS, RW), (WORLD, R)),  # who speaks rides on the event: no connection read
-            buckets=((ARCHIVE, RW),),  # a turn in a cold session brings it back first
+            # who speaks rides on the event: no connection read; the NPC's memories (one Query)
+            tables=((SESSIONS, RW), (WORLD, R), (MIND, R)),
+            # a turn in a cold session brings it back first; lore indexes (once per version per container)
+            buckets=((ARCHIVE, RW), (KNOWLEDGE, R)),
             publishes_events=True,
-            model_tiers=(GOLD, SILVER),
+            model_tiers=(GOLD, SILVER, EMBED),  # embed: a lore query in quality mode only
             pushes_to_clients=True,
             reserved_concurrency=300,  # a ceiling: ~5x the 1,000-player load (README, What it costs)
             gradual_deployment=True,
+            static_embeddings=True,  # the player's line, for memories and lore
         ),
         Function(
             name="sessions-api",
@@ -665,6 +671,7 @@ TOPOLOGY = Topology(
             tables=((WORLD, RW), (MIND, RW)),
             publishes_events=True,  # NPC Reflection Due
             model_tiers=(SILVER,),  # the turn's appraisal (a heuristic when silver cannot answer)
+            static_embeddings=True,  # the turn's lines become memories with vectors
         ),
         Function(
             name="mind-api",
@@ -678,6 +685,7 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/worlds/{world}/npcs/{npc}/relationships/{player}"),
             ),
             tables=((MIND, RW), (WORLD, R)),
+            static_embeddings=True,  # `?q=` ranks memories by meaning too
         ),
         Function(
             name="mind-reflection",
@@ -696,6 +704,7 @@ TOPOLOGY = Topology(
             timeout_s=120,  # the silver tier's reflection waits up to the policy's timeout
             tables=((MIND, RW),),
             model_tiers=(SILVER,),
+            static_embeddings=True,  # insights are memories with vectors
         ),
         Function(
             name="settings-api",
@@ -777,6 +786,7 @@ TOPOLOGY = Topology(
             buckets=((KNOWLEDGE, RW),),  # writes uploaded documents, reads indexes
             model_tiers=(EMBED,),  # the query's vector
             starts_state_machines=(KNOWLEDGE_INGEST,),
+            static_embeddings=True,  # the query's vector for an index built by the static embedder
         ),
         Function(
             name="knowledge-steps",
@@ -787,6 +797,7 @@ TOPOLOGY = Topology(
             tables=((WORLD, RW),),
             buckets=((KNOWLEDGE, RW),),
             model_tiers=(EMBED,),
+            static_embeddings=True,  # KNOWLEDGE_EMBEDDER=static builds indexes in process
         ),
     ),
     state_machines=(

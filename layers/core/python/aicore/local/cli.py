@@ -160,6 +160,7 @@ def run_local(args: argparse.Namespace) -> int:
 
 
 def banner(runtime: LocalRuntime, options: RuntimeOptions) -> str:
+    from aicore.local.game_time import CLOCK_PATH
     from aicore.local.gateway import HEALTH_PATH
 
     base = f"http://{options.host}:{options.port}"
@@ -176,6 +177,7 @@ def banner(runtime: LocalRuntime, options: RuntimeOptions) -> str:
         f"  HTTP API   {base}/worlds/demo/npcs   (Authorization: Bearer <token>)\n"
         f"  WebSocket  ws://{options.host}:{options.port}/ws?token=<token>\n"
         f"  health     {base}{HEALTH_PATH}\n"
+        f'  game time  {base}{CLOCK_PATH}   (jump ahead: POST {{"advance_hours": 72}})\n'
         f"  AWS (moto) {runtime.aws.url}\n"
         f"  models     {runtime.model.url}   (fault injection: POST {runtime.model.url}/_aicore/faults)\n"
         f"  deadlines  first token within {gold_s:g} s (gold), {silver_s:g} s (silver), "

@@ -11,6 +11,7 @@ from aicore import wiring
 from aicore.auth import Caller, Role
 from aicore.aws.signing_keys import SecretsManagerKeyVault, SsmKeyDirectory
 from aicore.aws.world_store import DynamoWorldStore
+from aicore.clock import GAME_CLOCK
 from aicore.identity.keyring import set_up_keys
 from aicore.identity.keys import SigningKey
 from aicore.identity.tokens import TokenIssuer
@@ -21,6 +22,7 @@ from aicore.local.delivery import EventDelivery
 from aicore.local.embed_engine import CandleEmbedder
 from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
 from aicore.local.faults import FaultPlan, admin_routes
+from aicore.local.game_time import clock_routes
 from aicore.local.gateway import Concurrency, Gateway, GatewayThread
 from aicore.local.lambdas import REPO_ROOT, Lambdas
 from aicore.local.model_server import (
@@ -112,7 +114,7 @@ class LocalRuntime:
             self.lambdas,
             host=self.options.host,
             port=self.options.port,
-            extra_routes=console_routes(self.console_token),
+            extra_routes=[*console_routes(self.console_token), *clock_routes(GAME_CLOCK)],
             concurrency=self.options.concurrency,
         )
         self.gateway = GatewayThread(gateway)
@@ -174,6 +176,7 @@ class LocalRuntime:
         if not self.aws.stop(deadline):
             late.append("moto")
         self._restore_environment()
+        GAME_CLOCK.reset()
         return late
 
     def _export_environment(self, aws_url: str, model_url: str, gateway_url: str) -> None:
