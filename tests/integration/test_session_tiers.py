@@ -118,10 +118,13 @@ def test_fifty_concurrent_writers_keep_every_message_and_one_version_history(ser
     assert not errors, next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
     outcomes = [f.result() for f in futures]
 
-    # Then no append was lost, and all share one gapless order that keeps each writer's own order
+    # Then no append was lost, and all share one total order that keeps each writer's own order
+    # (a reservation whose answer was lost and retried may leave an unused number: no gap-free promise)
     messages = _all_messages(service, head.session_id)
     total = len(writers) * LINES_EACH
-    assert [seq for seq, _ in messages] == list(range(1, total + 1))
+    seqs = [seq for seq, _ in messages]
+    assert seqs == sorted(set(seqs))
+    assert len(seqs) == total
     assert sorted(t for _, t in messages) == sorted(f"{w}-{k}" for w in writers for k in range(LINES_EACH))
     for writer in writers:
         assert [t for _, t in messages if t.startswith(f"{writer}-")] == [
@@ -131,7 +134,8 @@ def test_fifty_concurrent_writers_keep_every_message_and_one_version_history(ser
     assert sorted(outcome for outcome, _ in outcomes) == ["stale"] * 49 + ["updated"]
     assert {current for outcome, current in outcomes if outcome == "stale"} == {2}
     final = service.get(STUDIO, head.session_id, limit=1).session
-    assert (final.message_count, final.version) == (total, 2)
+    assert final.version == 2
+    assert final.message_count == seqs[-1] >= total
     winner = next(w for w, (outcome, _) in zip(writers, outcomes, strict=True) if outcome == "updated")
     assert final.metadata["last_writer"] == winner
 
