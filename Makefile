@@ -97,6 +97,7 @@ bench: setup
 	$(BIN)/python -m bench.cold_start
 	$(BIN)/python -m bench.sessions
 	$(BIN)/python -m bench.router_overhead
+	$(BIN)/python -m bench.authorizer
 	$(BIN)/python -m bench.turn_overhead
 	$(BIN)/python -m bench.overload
 	$(BIN)/python -m bench.knowledge

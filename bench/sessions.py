@@ -215,7 +215,7 @@ def by_size(table: SessionTable, tiering: Tiering, sizes: list[int]) -> dict[str
 
 
 def _archive(tiering: Tiering, session_id: str, sizes: list[int]) -> None:
-    tiering.freeze(session_id, None)
+    tiering.freeze(session_id, None, f"bench-archive-{session_id}")
     uploaded = tiering.upload(session_id)
     sizes.append(uploaded.bytes)
     tiering.seal(session_id, uploaded.archive_key)

@@ -27,11 +27,13 @@ import websockets
 
 from aicore import wiring
 from aicore.auth import Caller
+from aicore.clock import game_time
 from aicore.llm.wire import ChatCompletionChunk, ChatMessage, ChatRequest
 from aicore.local.embedded_aws import free_port
 from aicore.local.model_server import LlamaEngine
 from aicore.local.runtime import LocalRuntime, RuntimeOptions, local_token
 from aicore.npc.prompt import build_prompt
+from aicore.npc.recollection import recollect
 from aicore.npc.turn import CONTEXT_MESSAGES, NPC_SAY_MAX_TOKENS
 from bench.common import CallCounter, StreamSample, machine, stream_summary, write_report
 
@@ -64,13 +66,16 @@ def reset_prompt_cache(engine: LlamaEngine) -> None:
 
 
 def direct_turn(engine: LlamaEngine, line: str) -> StreamSample:
-    """The prompt the turn would build (persona, lore, memory, the session so far), into llama.cpp."""
-    world = wiring.world()
-    npc, memory = world.npc_and_memory("demo", NPC, PLAYER)
+    """The prompt the turn would build (persona, lore, mind, the session so far), into llama.cpp."""
+    context = wiring.world().turn_context("demo", NPC, PLAYER)
+    npc = context.npc
     assert npc is not None
+    mind = wiring.turn_mind()
+    memories = mind.memories.turn_memories("demo", NPC, PLAYER)
+    recalled = recollect(mind, npc, context, memories, line, game_time())
     caller = Caller(subject=PLAYER, world_id="demo")
     history = wiring.session_service().conversation(caller, NPC, None, CONTEXT_MESSAGES).messages
-    messages = build_prompt(npc, world.lore("demo"), memory, history, line)
+    messages = build_prompt(npc, recalled.lore, context.memory, history, line, mind=recalled.prompt_section())
     request = ChatRequest(messages=messages, max_tokens=NPC_SAY_MAX_TOKENS, temperature=0.7, stream=True)
     reset_prompt_cache(engine)
     started = time.perf_counter()

@@ -1,7 +1,8 @@
 """IAM from the topology: each function or state machine may touch exactly what it declares.
 
 Tables use the table grants (explicit actions, no wildcards); the bucket gets explicit object
-actions; events, endpoints, connections, the JWT key and state machines get one statement each.
+actions; events, endpoints, connections, the signing keys, health checks and state machines get
+one statement each.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from constructs import IConstruct
 
 from aicore.topology import Access, Function, StateMachine, Topology, physical_name
 from cdk.model_tier import ModelTier
-from cdk.nag import acknowledge, logical_id, region_and_account, wildcard_resource
+from cdk.nag import acknowledge, reference, region_and_account, wildcard_resource
 
 BUCKET_ACTIONS: Mapping[Access, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # (object actions, bucket actions); a writer may abandon a multipart upload it started.
@@ -42,7 +43,6 @@ INVOKE_ENDPOINT = ("sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResp
 MANAGE_MODELS = ("sagemaker:CreateModel", "sagemaker:DescribeModel")
 MANAGE_COMPONENT = ("sagemaker:DescribeInferenceComponent", "sagemaker:UpdateInferenceComponent")
 CONNECTIONS_URL = "CONNECTIONS_URL"
-JWT_SECRET_ARN = "JWT_SECRET_ARN"
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Resources:
     buckets: Mapping[str, s3.IBucket]
     bus: events.IEventBus
     tiers: Mapping[str, ModelTier]
-    jwt_secret: secretsmanager.ISecret
+    signing_secret: secretsmanager.ISecret | None
     websocket_stage: apigw.WebSocketStage
     state_machines: Mapping[str, sfn.StateMachine]
     indexed_tables: Mapping[str, bool]
@@ -73,7 +73,7 @@ def _grant_data(
         if resources.indexed_tables.get(table_name):
             acknowledge(
                 owner,
-                wildcard_resource(f"<{logical_id(table)}.Arn>/index/*"),
+                wildcard_resource(f"{reference(owner, table)}/index/*"),
                 f"{declared.name} is declared {access.value} on the {table_name} table, "
                 "which includes that table's own indexes.",
             )
@@ -90,7 +90,7 @@ def _grant_data(
             )
         acknowledge(
             owner,
-            wildcard_resource(f"<{logical_id(bucket)}.Arn>/*"),
+            wildcard_resource(f"{reference(owner, bucket)}/*"),
             f"{declared.name} is declared {access.value} on the {bucket_name} bucket: objects are keyed by "
             "ids made at run time (sessions, model revisions, worlds, documents).",
         )
@@ -116,17 +116,17 @@ def grant_function(
         stage.grant_management_api_access(function)
         function.add_environment(CONNECTIONS_URL, stage.callback_url)
         region, account = region_and_account(stage)
-        api = logical_id(stage.api)
+        api = reference(role, stage.api, "Ref")
         acknowledge(
             role,
             wildcard_resource(
-                f"arn:<AWS::Partition>:execute-api:{region}:{account}:<{api}>/{stage.stage_name}/*/@connections/*"
+                f"arn:<AWS::Partition>:execute-api:{region}:{account}:{api}/{stage.stage_name}/*/@connections/*"
             ),
             f"{fn.name} pushes to clients: any connection id (unknown at deploy) of this one API stage.",
         )
-    if fn.reads_jwt_key:
-        resources.jwt_secret.grant_read(function)
-        function.add_environment(JWT_SECRET_ARN, resources.jwt_secret.secret_arn)
+    _grant_keys(topology, fn, function, resources)
+    if fn.observes_health:
+        _grant_health(topology, function, resources)
     for managed in fn.manages_model_tiers:
         _grant_model_management(function, role, managed.name, resources.tiers[managed.name])
     for started in fn.starts_state_machines:
@@ -141,6 +141,45 @@ def grant_function(
             grantee=function,
             actions=list(SERVING_RECORD_ACTIONS[access]),
             resource_arns=[f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{parameter}"],
+        )
+
+
+def _grant_keys(topology: Topology, fn: Function, function: lambda_.Function, resources: Resources) -> None:
+    """Signers read the private key set; the rotation also writes it and publishes the public keys;
+    verifiers read only the published public keys."""
+    signing = topology.signing_keys
+    if signing is None or resources.signing_secret is None:
+        return
+    name = signing.public_parameter(resources.env)
+    parameter = f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{name}"
+    if fn.signing_keys is not None:
+        resources.signing_secret.grant_read(function)
+    if fn.signing_keys == Access.READ_WRITE:
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=["secretsmanager:PutSecretValue"],
+            resource_arns=[resources.signing_secret.secret_arn],
+        )
+        iam.Grant.add_to_principal(grantee=function, actions=["ssm:PutParameter"], resource_arns=[parameter])
+    if fn.reads_public_keys:
+        iam.Grant.add_to_principal(grantee=function, actions=["ssm:GetParameter"], resource_arns=[parameter])
+
+
+def _grant_health(topology: Topology, function: lambda_.Function, resources: Resources) -> None:
+    """Describe calls only: never a read of data."""
+    iam.Grant.add_to_principal(
+        grantee=function,
+        actions=["dynamodb:DescribeTable"],
+        resource_arns=[resources.tables[t.name].table_arn for t in topology.tables],
+    )
+    iam.Grant.add_to_principal(
+        grantee=function, actions=["events:DescribeEventBus"], resource_arns=[resources.bus.event_bus_arn]
+    )
+    if resources.tiers:
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=["sagemaker:DescribeInferenceComponent"],
+            resource_arns=[tier.component_arn for tier in resources.tiers.values()],
         )
 
 

@@ -41,13 +41,14 @@ def build_app(
     outdir: str | None = None,
     topology: Topology = TOPOLOGY,
     sources: Sources | None = None,
-    extra_stages: Mapping[str, Topology] | None = None,
+    extra_stages: Mapping[str, tuple[str, Topology]] | None = None,
     images: SdkImageUris | None = None,
 ) -> App:
     """The app, ready to synth.
 
     `context` defaults to cdk.json's context overlaid with the CLI's; `environ` to os.environ.
-    `extra_stages` maps more stage names to other topologies (tests use it), all with dev's config.
+    `extra_stages` maps more stage names to (an environment whose config they take, a topology):
+    tests use it.
     """
     sources = sources or Sources()
     environ = os.environ if environ is None else environ
@@ -60,8 +61,8 @@ def build_app(
 
     plans = [(config, topology) for config in configs]
     plans += [
-        (load_environment("dev", context, environ).model_copy(update={"name": name}), extra)
-        for name, extra in (extra_stages or {}).items()
+        (load_environment(base, context, environ).model_copy(update={"name": name}), extra)
+        for name, (base, extra) in (extra_stages or {}).items()
     ]
     requests = {(c.name, t): image_requests(c, t, endpoints) for c, t in plans}
     # The SDK's child interpreter runs while aws_cdk loads (which starts node): they overlap.
@@ -69,9 +70,9 @@ def build_app(
         resolving = pool.submit(
             images.resolve, [r for per_tier in requests.values() for r in per_tier.values()]
         )
-        from aws_cdk import App, Validations
-        from cdk_nag import AwsSolutionsChecks
+        from aws_cdk import App
 
+        from cdk.nag import check
         from cdk.stack import AicoreStage
 
         uris = resolving.result()
@@ -87,5 +88,5 @@ def build_app(
             endpoints=endpoints,
             image_uris={tier: uris[request] for tier, request in per_tier.items()},
         )
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    check(app)
     return app

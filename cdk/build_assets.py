@@ -5,6 +5,10 @@
   only: no Docker, no compiler. Their own dependencies resolve to the versions installed in the
   venv that builds it (a pip constraints file). The layer's boto3 and botocore shadow the
   runtime's own, so production runs the SDK the tests ran, not whatever the runtime ships that week.
+- `build/embeddings-layer/wordllama/`: the static embedder's two files (`aicore.llm.embedding.
+  STATIC_FILES`: WordLlama's weights and tokenizer, ~18 MB) and the package's licence, copied from
+  the `wordllama` wheel installed in the venv: nothing else of the package ships. In Lambda they
+  are `/opt/wordllama` (`AICORE_STATIC_EMBEDDINGS`).
 - `build/sagemaker-sdk/`: the SageMaker SDK's core part (where `image_uris.retrieve` lives),
   installed apart from the venv: it pins protobuf<7, which the project's own code does not accept.
 
@@ -25,6 +29,7 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
+from aicore.llm.embedding import STATIC_FILES, wordllama_package_directory
 from cdk.sources import MissingBuildError, Sources
 
 SAGEMAKER_SDK = "sagemaker-core==2.27.0"
@@ -41,6 +46,8 @@ LAMBDA_PLATFORM = (
     "cp",
 )
 NOT_SHIPPED = ("bin",)  # console scripts pointing at the build machine's python
+EMBEDDINGS_FOLDER = "wordllama"  # /opt/wordllama in Lambda
+EMBEDDINGS_DISTRIBUTION = "wordllama"
 
 
 def _name(requirement: str) -> str:
@@ -109,9 +116,38 @@ def _sagemaker_sdk_digest() -> str:
     return _digest(SAGEMAKER_SDK, sys.version_info[:2])
 
 
+def embeddings_files() -> dict[str, Path]:
+    """What the embeddings layer holds (its path inside the layer's folder) and where it comes from:
+    the files the static embedder loads, and the wheel's licence."""
+    package = wordllama_package_directory()
+    files = {name: package / name for name in STATIC_FILES}
+    distribution = importlib.metadata.distribution(EMBEDDINGS_DISTRIBUTION)
+    licences = [f for f in distribution.files or () if Path(str(f)).name.upper().startswith("LICENSE")]
+    if not licences:
+        raise MissingBuildError(f"the {EMBEDDINGS_DISTRIBUTION} wheel carries no licence file")
+    files["LICENSE"] = Path(str(distribution.locate_file(licences[0])))
+    missing = [str(path) for path in files.values() if not path.is_file()]
+    if missing:
+        raise MissingBuildError(
+            f"the static embedder's files are missing: {', '.join(missing)} (make setup installs wordllama)"
+        )
+    return files
+
+
+def _embeddings_digest() -> str:
+    contents = {
+        name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in embeddings_files().items()
+    }
+    return _digest(EMBEDDINGS_FOLDER, contents)
+
+
 def check_builds(sources: Sources) -> None:
-    """Synth's precondition: both outputs exist and were built from what the repository says now."""
-    wanted = {sources.deps_layer: _deps_layer_digest(sources), sources.sagemaker_sdk: _sagemaker_sdk_digest()}
+    """Synth's precondition: every output exists and was built from what the repository says now."""
+    wanted = {
+        sources.deps_layer: _deps_layer_digest(sources),
+        sources.sagemaker_sdk: _sagemaker_sdk_digest(),
+        sources.embeddings_layer: _embeddings_digest(),
+    }
     stale = [str(output) for output, digest in wanted.items() if not _up_to_date(sources, output, digest)]
     if stale:
         raise MissingBuildError(
@@ -155,13 +191,38 @@ def build_sagemaker_sdk(sources: Sources, force: bool = False) -> bool:
     return True
 
 
+def build_embeddings_layer(sources: Sources, force: bool = False) -> bool:
+    digest = _embeddings_digest()
+    output = sources.embeddings_layer
+    if not force and _up_to_date(sources, output, digest):
+        return False
+    sources.stamp(output).unlink(missing_ok=True)
+    staging = output.with_name(output.name + ".partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    for name, source in embeddings_files().items():
+        target = staging / EMBEDDINGS_FOLDER / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    if output.exists():
+        shutil.rmtree(output)
+    staging.rename(output)
+    sources.stamp(output).write_text(digest + "\n", encoding="utf-8")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
     args = parser.parse_args(argv)
     sources = Sources()
     sources.build.mkdir(parents=True, exist_ok=True)
-    for label, build in (("deps layer", build_deps_layer), ("sagemaker sdk", build_sagemaker_sdk)):
+    builds = (
+        ("deps layer", build_deps_layer),
+        ("embeddings layer", build_embeddings_layer),
+        ("sagemaker sdk", build_sagemaker_sdk),
+    )
+    for label, build in builds:
         built = build(sources, force=args.force)
         print(f"{label}: {'built' if built else 'up to date'}")
     return 0

@@ -11,11 +11,14 @@ without them (and without someone to tell when an alarm fires).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aicore.identity.issuers import parse_trusted_issuers
+from aicore.inputs import is_identifier
 from aicore.topology import scaled_reservation
 
 ENVIRONMENTS_KEY = "aicore:environments"
@@ -82,6 +85,31 @@ class LambdaSettings(_Frozen):
 class Throttle(_Frozen):
     rate_limit: float = Field(gt=0)  # steady requests (or messages) per second for the stage
     burst_limit: int = Field(gt=0)
+
+
+class IdentitySettings(_Frozen):
+    """Player identity (`aicore.identity`): the worlds players may sign in to (the first is the
+    default), the trusted issuers `POST /auth/exchange` accepts (`aicore.identity.issuers`), how
+    long an access token lives, and the throttle of each unauthenticated route (logins, JWKS,
+    status): a flood of logins is refused there, before it reaches a function."""
+
+    worlds: list[str] = Field(min_length=1)
+    trusted_issuers: list[dict[str, Any]] = Field(default_factory=list)
+    access_token_ttl_s: int = Field(900, ge=60, le=3600)
+    unauthenticated_throttle: Throttle
+
+    @field_validator("trusted_issuers")
+    @classmethod
+    def _issuers(cls, issuers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        parse_trusted_issuers(json.dumps(issuers))  # the function's own parser: refused at synth
+        return issuers
+
+    @field_validator("worlds")
+    @classmethod
+    def _world_ids(cls, worlds: list[str]) -> list[str]:
+        if any(not is_identifier(w) or len(w) > 64 for w in worlds):
+            raise ValueError("world ids are 1 to 64 letters, digits, '_', '.', ':' or '-'")
+        return worlds
 
 
 class EventSettings(_Frozen):
@@ -167,6 +195,7 @@ class EnvironmentConfig(_Frozen):
     deletion_protection: bool
     websocket_throttle: Throttle
     http_throttle: Throttle
+    identity: IdentitySettings
     events: EventSettings
     archive: ArchiveLifecycle
     endpoints: dict[str, EndpointScaling]

@@ -1,4 +1,5 @@
-"""The event bus (with an archive for replay), the topology's rules and schedules, and their DLQs."""
+"""The event bus (with an archive for replay) and the DLQs (top-level template); the topology's rules
+and schedules (a nested stack)."""
 
 from __future__ import annotations
 
@@ -38,13 +39,37 @@ class EventBus(Construct):
         )
 
 
-class Triggers(Construct):
-    """Rules and schedules from the topology; each target retries, then lands in its function's DLQ.
+class DeadLetterQueues(Construct):
+    """One DLQ per function triggered asynchronously (by a rule or a schedule): the target's
+    dead-letter queue (delivery failed) and the function's on-failure destination (the handler
+    failed after Lambda's retries). In the top-level template: they hold failed events until
+    someone redrives them. `by_function[fn.name]`, also for the alarms."""
 
-    A function triggered asynchronously (by a rule or a schedule) gets one DLQ, used both as the
-    target's dead-letter queue (delivery failed) and as its on-failure destination (the handler
-    failed after Lambda's retries). `dead_letter_queues[fn.name]` lists them for the alarms.
-    """
+    def __init__(self, scope: Construct, id: str, *, topology: Topology, config: EnvironmentConfig) -> None:
+        super().__init__(scope, id)
+        self.by_function: dict[str, sqs.Queue] = {}
+        for fn in topology.functions:
+            if not fn.events and not fn.schedules:
+                continue
+            queue = sqs.Queue(
+                self,
+                f"{fn.name}-dlq",
+                queue_name=physical_name(config.name, f"{fn.name}-dlq"),
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=Duration.days(config.events.dlq_retention_days),
+            )
+            acknowledge(
+                queue,
+                "AwsSolutions-SQS3",
+                f"This queue is itself the dead-letter queue of {fn.name}'s rules, schedules "
+                "and async failures.",
+            )
+            self.by_function[fn.name] = queue
+
+
+class Triggers(Construct):
+    """Rules and schedules from the topology; each target retries, then lands in its function's DLQ."""
 
     def __init__(
         self,
@@ -55,10 +80,10 @@ class Triggers(Construct):
         config: EnvironmentConfig,
         bus: events.IEventBus,
         functions: Mapping[str, lambda_.IFunction],  # the `live` aliases
+        dead_letter_queues: Mapping[str, sqs.IQueue],
     ) -> None:
         super().__init__(scope, id)
         self._config = config
-        self.dead_letter_queues: dict[str, sqs.Queue] = {}
         self.rules: dict[str, events.Rule] = {}
         self.schedules: dict[str, scheduler.Schedule] = {}
         retries = config.events.retry_attempts
@@ -67,7 +92,7 @@ class Triggers(Construct):
             if not fn.events and not fn.schedules:
                 continue
             function = functions[fn.name]
-            dlq = self._dead_letter_queue(fn)
+            dlq = dead_letter_queues[fn.name]
             function.configure_async_invoke(
                 retry_attempts=ASYNC_RETRIES,
                 max_event_age=max_age,
@@ -93,7 +118,7 @@ class Triggers(Construct):
                 self._schedules(fn, function, dlq, retries, max_age)
 
     def _schedules(
-        self, fn: Function, function: lambda_.IFunction, dlq: sqs.Queue, retries: int, max_age: Duration
+        self, fn: Function, function: lambda_.IFunction, dlq: sqs.IQueue, retries: int, max_age: Duration
     ) -> None:
         # Scheduler's role for this function: may invoke its live alias, nothing else.
         role = iam.Role(
@@ -120,20 +145,3 @@ class Triggers(Construct):
                     ),
                 ),
             )
-
-    def _dead_letter_queue(self, fn: Function) -> sqs.Queue:
-        queue = sqs.Queue(
-            self,
-            f"{fn.name}-dlq",
-            queue_name=physical_name(self._config.name, f"{fn.name}-dlq"),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(self._config.events.dlq_retention_days),
-        )
-        acknowledge(
-            queue,
-            "AwsSolutions-SQS3",
-            f"This queue is itself the dead-letter queue of {fn.name}'s rules, schedules and async failures.",
-        )
-        self.dead_letter_queues[fn.name] = queue
-        return queue

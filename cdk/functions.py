@@ -1,4 +1,5 @@
-"""The function factory: one Lambda per topology function, all alike, on the two layers.
+"""The function factory: one Lambda per topology function, all alike, on the two layers (and a
+third, the static embedder's weights, for the functions the topology marks `static_embeddings`).
 
 Each function publishes a version on every change and has an alias, `live`, which is what
 everything invokes (API routes, the authorizers, rules, schedules, state machines, custom
@@ -18,7 +19,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from aicore.llm.embedding import LOCATION_VARIABLE
 from aicore.topology import Function, Topology, physical_name
+from cdk.build_assets import EMBEDDINGS_FOLDER
 from cdk.config import UNRESERVED_MINIMUM, Deployment, EnvironmentConfig
 from cdk.nag import acknowledge, wildcard_resource
 from cdk.retention import retention
@@ -30,6 +33,8 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 LAYER_EXCLUDES = ["python/aicore/local", "**/__pycache__", "**/*.pyc", "python/*.egg-info", "**/.mypy_cache"]
 CODE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "tests"]
 LIVE = "live"
+LAYERS_MOUNT = "/opt"  # where Lambda unpacks a function's layers
+STATIC_EMBEDDINGS_PATH = f"{LAYERS_MOUNT}/{EMBEDDINGS_FOLDER}"
 DEPLOYMENTS: dict[Deployment, codedeploy.ILambdaDeploymentConfig] = {
     "all_at_once": codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE,
     "canary_10_percent_5_minutes": codedeploy.LambdaDeploymentConfig.CANARY_10_PERCENT_5_MINUTES,
@@ -40,9 +45,31 @@ DEPLOYMENTS: dict[Deployment, codedeploy.ILambdaDeploymentConfig] = {
 }
 
 
+class FunctionLogs(Construct):
+    """Each function's log group, `/aws/lambda/<name>`, with the environment's retention.
+
+    They live in the top-level template, apart from their functions: logs outlive a move of the
+    function's resources between templates (a group of that name cannot be created twice).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, topology: Topology, config: EnvironmentConfig) -> None:
+        super().__init__(scope, id)
+        self.by_name = {
+            fn.name: logs.LogGroup(
+                self,
+                f"{fn.name}-logs",
+                log_group_name=log_group_name(config.name, fn.name),
+                retention=retention(config.log_retention_days),
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            for fn in topology.all_functions
+        }
+
+
 class Functions(Construct):
     """`by_name[fn.name]` is the Lambda of each function in the topology, the authorizer included;
-    `aliases[fn.name]` its `live` alias, which is what gets invoked."""
+    `aliases[fn.name]` its `live` alias, which is what gets invoked. `log_groups` are theirs
+    (`FunctionLogs`)."""
 
     def __init__(
         self,
@@ -53,9 +80,11 @@ class Functions(Construct):
         config: EnvironmentConfig,
         sources: Sources,
         environment: Mapping[str, str],
+        log_groups: Mapping[str, logs.ILogGroup],
     ) -> None:
         super().__init__(scope, id)
         self._config = config
+        self.log_groups = dict(log_groups)
         self._sources = sources
         self._environment = dict(environment)
         self.core_layer = lambda_.LayerVersion(
@@ -79,9 +108,17 @@ class Functions(Construct):
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
         )
+        self.embeddings_layer = lambda_.LayerVersion(
+            self,
+            "embeddings-layer",
+            layer_version_name=physical_name(config.name, "embeddings"),
+            description="Static embeddings (WordLlama l2_supercat 256-d weights and tokenizer, MIT licence)",
+            code=lambda_.Code.from_asset(str(sources.embeddings_layer)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+        )
         self.by_name: dict[str, lambda_.Function] = {}
         self.aliases: dict[str, lambda_.Alias] = {}
-        self.log_groups: dict[str, logs.LogGroup] = {}
         self.deployment_groups: dict[str, codedeploy.LambdaDeploymentGroup] = {}
         for fn in (topology.authorizer, *topology.functions):
             self.by_name[fn.name] = self._function(fn)
@@ -120,13 +157,6 @@ class Functions(Construct):
             raise FileNotFoundError(
                 f"{fn.name}: no handler module {fn.module_path} (the topology's Function.code)"
             )
-        log_group = logs.LogGroup(
-            self,
-            f"{fn.name}-logs",
-            log_group_name=f"/aws/lambda/{name}",
-            retention=retention(self._config.log_retention_days),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
         # Our own role: only its log group (no AWSLambdaBasicExecutionRole, which reaches every log group).
         role = iam.Role(
             self,
@@ -134,8 +164,12 @@ class Functions(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{name}: only what the topology says {fn.name} touches",
         )
-        log_group.grant_write(role)
-        function = lambda_.Function(
+        self.log_groups[fn.name].grant_write(role)  # by reference: the log group exists first
+        # The function names its group by its known name: one cross-template parameter less per function.
+        log_group = logs.LogGroup.from_log_group_name(
+            self, f"{fn.name}-log-group", log_group_name(self._config.name, fn.name)
+        )
+        return lambda_.Function(
             self,
             fn.name,
             function_name=name,
@@ -146,7 +180,7 @@ class Functions(Construct):
             handler=fn.handler,
             memory_size=self._config.memory_mb(fn.memory_mb),
             timeout=Duration.seconds(fn.timeout_s),
-            layers=[self.core_layer, self.deps_layer],
+            layers=self.layers_of(fn),
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
@@ -157,10 +191,13 @@ class Functions(Construct):
                 "POWERTOOLS_LOGGER_LOG_EVENT": "false",
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",  # replies carry players' words
                 "POWERTOOLS_TRACER_CAPTURE_ERROR": "true",
+                **({LOCATION_VARIABLE: STATIC_EMBEDDINGS_PATH} if fn.static_embeddings else {}),
             },
         )
-        self.log_groups[fn.name] = log_group
-        return function
+
+    def layers_of(self, fn: Function) -> list[lambda_.ILayerVersion]:
+        layers: list[lambda_.ILayerVersion] = [self.core_layer, self.deps_layer]
+        return [*layers, self.embeddings_layer] if fn.static_embeddings else layers
 
     def _gradual_deployments(self, topology: Topology) -> None:
         """A CodeDeploy deployment group per `gradual_deployment` function, on its `live` alias."""
@@ -201,6 +238,10 @@ class Functions(Construct):
                 "CodeDeploy's own service policy for shifting Lambda alias traffic; AWS maintains it "
                 "for exactly this role and scopes it to aliases and their alarms.",
             )
+
+
+def log_group_name(env: str, function: str) -> str:
+    return f"/aws/lambda/{physical_name(env, function)}"
 
 
 def reserved_total(reserved: Mapping[str, int]) -> int:

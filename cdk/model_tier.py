@@ -37,7 +37,7 @@ from aicore.topology import SERVING_MODEL_ATTRIBUTE, physical_name
 from aicore.topology import ModelTier as TopologyTier
 from cdk.config import EndpointScaling, EnvironmentConfig
 from cdk.images import cuda_version, repository_arn
-from cdk.nag import acknowledge, logical_id, wildcard_resource
+from cdk.nag import acknowledge, reference, wildcard_resource
 from cdk.retention import retention
 
 VARIANT = "AllTraffic"
@@ -125,7 +125,7 @@ class ModelTier(Construct):
         )
         acknowledge(
             policy,
-            wildcard_resource(f"<{logical_id(models_bucket)}.Arn>/hf/*"),
+            wildcard_resource(f"{reference(policy, models_bucket)}/hf/*"),
             "Model weights are staged under hf/<model>/<revision>/; versions registered after the "
             "deploy are unknown now. Read only, and nothing else in that bucket.",
         )

@@ -70,25 +70,13 @@ def fallback_metric(env: str, tier: str, *, labelled: bool = True) -> cloudwatch
     return custom_metric(env, FALLBACK_METRIC, tier, "Sum", label=f"{tier} fallbacks" if labelled else None)
 
 
-class Monitoring(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        config: EnvironmentConfig,
-        functions: Mapping[str, lambda_.Function],
-        dead_letter_queues: Mapping[str, sqs.Queue],
-        tiers: Mapping[str, ModelTier],
-        tables: Mapping[str, dynamodb.Table],
-        state_machines: Mapping[str, sfn.StateMachine],
-        websocket: apigw.WebSocketApi,
-        websocket_stage: apigw.WebSocketStage,
-        http: apigw.HttpApi,
-    ) -> None:
+class AlarmTopic(Construct):
+    """The topic every alarm notifies, encrypted with a rotating key CloudWatch may use, and the
+    environment's subscribers. In the top-level template: subscribers confirmed once stay confirmed."""
+
+    def __init__(self, scope: Construct, id: str, *, config: EnvironmentConfig) -> None:
         super().__init__(scope, id)
         env = config.name
-        limits = config.alarms
         # Alarms publish to an encrypted topic: CloudWatch needs a customer managed key it may use.
         key = kms.Key(
             self,
@@ -105,12 +93,35 @@ class Monitoring(Construct):
             master_key=key,
             enforce_ssl=True,
         )
-        for address in limits.email:
+        for address in config.alarms.email:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
-        for url in limits.https:
+        for url in config.alarms.https:
             self.topic.add_subscription(
                 subscriptions.UrlSubscription(url, protocol=sns.SubscriptionProtocol.HTTPS)
             )
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: EnvironmentConfig,
+        topic: sns.ITopic,
+        functions: Mapping[str, lambda_.IFunction],
+        dead_letter_queues: Mapping[str, sqs.IQueue],
+        tiers: Mapping[str, ModelTier],
+        tables: Mapping[str, dynamodb.ITable],
+        state_machines: Mapping[str, sfn.IStateMachine],
+        websocket: apigw.IWebSocketApi,
+        websocket_stage: apigw.IWebSocketStage,
+        http: apigw.IHttpApi,
+    ) -> None:
+        super().__init__(scope, id)
+        env = config.name
+        limits = config.alarms
+        self.topic = topic
         self.alarms: list[cloudwatch.Alarm] = []
 
         # Tiers that stream tokens (LLMs) have a first-token budget; an embedding tier does not.

@@ -6,8 +6,15 @@ name the exact resource or action, so a new wildcard anywhere still fails the sy
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnElement, Stack, Token, Validations
+from aws_cdk import Acknowledgment, App, CfnElement, Names, Stack, Token, Validations
+from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
+
+
+def check(app: App) -> None:
+    """AwsSolutions on every synth: the plugin walks the whole construct tree from the app, so
+    every stack of every stage, nested stacks included, is checked."""
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
@@ -24,6 +31,23 @@ def logical_id(element: IConstruct) -> str:
         raise TypeError(f"{element.node.path} has no CloudFormation resource")
     stack = Stack.of(cfn)
     return str(stack.resolve(stack.get_logical_id(cfn)))
+
+
+def reference(consumer: IConstruct, element: IConstruct, attribute: str = "Arn") -> str:
+    """How cdk-nag prints `element`'s attribute (`Arn`, or `Ref`) inside a finding on `consumer`.
+
+    In the element's own template: `<logicalId.Arn>` (`<logicalId>` for Ref). In a nested stack
+    that uses an element of another template, CDK passes the value in as a parameter named
+    `referenceto<node unique id><attribute>`, and cdk-nag prints that parameter: `<referenceto...Arn>`.
+    """
+    cfn = element if isinstance(element, CfnElement) else element.node.default_child
+    if not isinstance(cfn, CfnElement):
+        raise TypeError(f"{element.node.path} has no CloudFormation resource")
+    if Stack.of(consumer) is Stack.of(cfn):
+        suffix = "" if attribute == "Ref" else f".{attribute}"
+        return f"<{logical_id(cfn)}{suffix}>"
+    parameter = f"reference-to-{Names.node_unique_id(cfn.node)}{attribute}"
+    return "<" + "".join(c for c in parameter if c.isalnum()) + ">"
 
 
 def wildcard_resource(rule_resource: str) -> str:

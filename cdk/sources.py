@@ -31,6 +31,12 @@ class Sources:
         return self.build / "deps-layer"
 
     @property
+    def embeddings_layer(self) -> Path:
+        """The static embedder's files (`<dir>/wordllama/...`, /opt/wordllama in Lambda), built by
+        `cdk/build_assets.py` from the installed `wordllama` wheel."""
+        return self.build / "embeddings-layer"
+
+    @property
     def sagemaker_sdk(self) -> Path:
         """The `sagemaker` SDK (its core part), installed apart from the venv by `cdk/build_assets.py`."""
         return self.build / "sagemaker-sdk"

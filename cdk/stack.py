@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import tomllib
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, Environment, NestedStack, RemovalPolicy, Stack, Stage, Tags
+from aws_cdk import (
+    Aws,
+    CfnOutput,
+    CustomResource,
+    Duration,
+    Environment,
+    NestedStack,
+    RemovalPolicy,
+    Stack,
+    Stage,
+    Tags,
+)
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -15,6 +28,7 @@ from constructs import Construct
 
 from aicore.llm.endpoints_config import EndpointConfig
 from aicore.topology import (
+    IDENTITY_KEYS,
     MODEL_TIER_SETUP,
     MODEL_WEIGHTS,
     SERVICE,
@@ -23,20 +37,32 @@ from aicore.topology import (
     resource_environment,
 )
 from cdk.access import Resources, check_declarations, grant_function, grant_state_machine
-from cdk.apis import HttpApi, RealtimeApi
+from cdk.apis import HttpApi, HttpRoutes, RealtimeApi, RealtimeRoutes, deploy_after
 from cdk.config import EnvironmentConfig
 from cdk.data import DataStore
-from cdk.events import EventBus, Triggers
-from cdk.functions import Functions, reserved_total
+from cdk.events import DeadLetterQueues, EventBus, Triggers
+from cdk.functions import FunctionLogs, Functions, reserved_total
 from cdk.model_tier import ModelTier
-from cdk.monitoring import Monitoring
+from cdk.monitoring import AlarmTopic, Monitoring
 from cdk.nag import acknowledge, logical_id, wildcard_resource
 from cdk.retention import retention
-from cdk.sources import Sources
-from cdk.state_machines import StateMachines
+from cdk.sources import REPO_ROOT, Sources
+from cdk.state_machines import StateMachineLogs, StateMachines
 
 
 class AicoreStack(Stack):
+    """One environment: a top-level template and four nested stacks, all from the topology.
+
+    The top-level template keeps what a replacement would lose or change for someone outside:
+    tables, buckets, the bus and its archive, the signing keys, every log group, the dead-letter
+    queues, the alarm topic and its key, the APIs and their stages (their URLs), the model tiers
+    (named SageMaker endpoints on GPUs) and the outputs. Each of those keeps the construct path,
+    so the logical ID, it had when all of it was one template. The nested stacks hold what is
+    rebuilt freely and grows with the topology: `compute` (functions, their roles, versions,
+    aliases and deployments; state machines), `api-routes`, `event-triggers` and `alarms`.
+    CloudFormation allows 500 resources per template; tests/infra holds each under a budget.
+    """
+
     def __init__(
         self,
         scope: Construct,
@@ -53,33 +79,40 @@ class AicoreStack(Stack):
         check_declarations(topology)
         env = config.name
 
+        # Kept here, under the ids they always had (tests/infra/test_layout.py pins them).
         data = DataStore(self, "data", topology=topology, config=config)
         bus = EventBus(self, "events", topology=topology, config=config)
-        jwt_secret = secretsmanager.Secret(
-            self,
-            "jwt-key",
-            description=f"aicore {env}: HS256 key that signs player tokens (iss aicore, aud aicore-game)",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True
-            ),
-        )
-        acknowledge(
-            jwt_secret,
-            "AwsSolutions-SMG4",
-            "Rotating the token-signing key must be coordinated with the token issuer and live sessions; "
-            "it is rotated by a runbook, not on a timer.",
-        )
+        signing_secret = self._signing_secret(topology, env)
+        function_logs = FunctionLogs(self, "functions", topology=topology, config=config)
+        flow_logs = StateMachineLogs(self, "state-machines", topology=topology, config=config)
+        dead_letter_queues = DeadLetterQueues(self, "triggers", topology=topology, config=config)
+        realtime = RealtimeApi(self, "realtime", topology=topology, config=config)
+        http = HttpApi(self, "http", topology=topology, config=config)
+        alarm_topic = AlarmTopic(self, "monitoring", config=config)
+
         # Every function sees the name of every resource, under the topology's variable names
         # (endpoints and components by their physical names, which the tiers below take).
         environment = resource_environment(env, topology)
         environment |= {t.env_var: data.tables[t.name].table_name for t in topology.tables}
         environment |= {b.env_var: data.buckets[b.name].bucket_name for b in topology.buckets}
         environment[topology.bus.env_var] = bus.bus.event_bus_name
+        environment |= identity_environment(config)
         for tier in topology.model_tiers:
             if endpoints[tier.name].engine.engine == "tei":  # embedders record the model by name
                 environment[f"{tier.name.upper()}_MODEL"] = endpoints[tier.name].model.hf_model_id
+        compute = NestedStack(
+            self,
+            "compute",
+            description=f"aicore {env}: functions, their roles and deployments; state machines",
+        )
         functions = Functions(
-            self, "functions", topology=topology, config=config, sources=sources, environment=environment
+            compute,
+            "functions",
+            topology=topology,
+            config=config,
+            sources=sources,
+            environment=environment,
+            log_groups=function_logs.by_name,
         )
         tiers: dict[str, ModelTier] = {}
         if topology.model_tiers:
@@ -98,47 +131,69 @@ class AicoreStack(Stack):
                 )
                 for tier in topology.model_tiers
             }
-        realtime = RealtimeApi(
-            self, "realtime", topology=topology, config=config, functions=functions.aliases
-        )
-        http = HttpApi(self, "http", topology=topology, config=config, functions=functions.aliases)
-
         machines = StateMachines(
-            self,
+            compute,
             "state-machines",
             topology=topology,
             config=config,
             sources=sources,
             names=environment,
             functions=functions.aliases,
+            log_groups=flow_logs.by_name,
         )
         resources = Resources(
             tables=data.tables,
             buckets=data.buckets,
             bus=bus.bus,
             tiers=tiers,
-            jwt_secret=jwt_secret,
+            signing_secret=signing_secret,
             websocket_stage=realtime.stage,
             state_machines=machines.by_name,
             indexed_tables={t.name: bool(t.indexes) for t in topology.tables},
             env=env,
         )
-        for fn in (topology.authorizer, *topology.functions):
+        for fn in topology.all_functions:
             grant_function(topology, fn, functions.by_name[fn.name], resources)
         for machine in topology.state_machines:
             grant_state_machine(machine, machines.by_name[machine.name], functions.aliases, resources)
 
-        triggers = Triggers(
-            self, "triggers", topology=topology, config=config, bus=bus.bus, functions=functions.aliases
+        api_routes = NestedStack(
+            self, "api-routes", description=f"aicore {env}: WebSocket and HTTP routes, authorizers"
         )
-        # The alarms and the dashboard (over a hundred resources) in a nested stack of their own: a
-        # stack holds at most 500 resources, and every function adds about ten to this one.
-        monitoring = Monitoring(
-            NestedStack(self, "monitoring-stack", description=f"aicore {env}: alarms and dashboard"),
+        RealtimeRoutes(
+            api_routes,
+            "realtime",
+            api=realtime.api,
+            topology=topology,
+            config=config,
+            functions=functions.aliases,
+        )
+        HttpRoutes(
+            api_routes, "http", api=http.api, topology=topology, config=config, functions=functions.aliases
+        )
+        for stage in (realtime.stage, http.stage):
+            deploy_after(stage, api_routes)
+
+        event_triggers = NestedStack(
+            self, "event-triggers", description=f"aicore {env}: event rules and schedules"
+        )
+        Triggers(
+            event_triggers,
+            "triggers",
+            topology=topology,
+            config=config,
+            bus=bus.bus,
+            functions=functions.aliases,
+            dead_letter_queues=dead_letter_queues.by_function,
+        )
+        alarms = NestedStack(self, "alarms", description=f"aicore {env}: alarms and the dashboard")
+        Monitoring(
+            alarms,
             "monitoring",
             config=config,
+            topic=alarm_topic.topic,
             functions=functions.by_name,
-            dead_letter_queues=triggers.dead_letter_queues,
+            dead_letter_queues=dead_letter_queues.by_function,
             tiers=tiers,
             tables=data.tables,
             state_machines=machines.by_name,
@@ -154,10 +209,21 @@ class AicoreStack(Stack):
         )
         CfnOutput(self, "HttpUrl", value=http.stage.url, description="HTTP API base URL")
         CfnOutput(self, "EventBusName", value=bus.bus.event_bus_name)
-        CfnOutput(
-            self, "JwtSecretArn", value=jwt_secret.secret_arn, description="the key that signs player tokens"
-        )
-        CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
+        if signing_secret is not None:
+            self._set_up_keys_at_deploy(functions.aliases[IDENTITY_KEYS])
+            CfnOutput(
+                self,
+                "SigningKeysSecretArn",
+                value=signing_secret.secret_arn,
+                description="the private keys that sign access tokens (identity-keys rotates them)",
+            )
+            CfnOutput(
+                self,
+                "JwksUrl",
+                value=f"{http.stage.url}.well-known/jwks.json",
+                description="the public keys that verify access tokens",
+            )
+        CfnOutput(self, "AlarmTopicArn", value=alarm_topic.topic.topic_arn)
         CfnOutput(
             self,
             "DashboardUrl",
@@ -177,6 +243,41 @@ class AicoreStack(Stack):
             "ReservedConcurrency",
             value=str(reserved_total(functions.reserved)),
             description="Lambda concurrency this environment needs in its account (reserved + 100)",
+        )
+
+    def _signing_secret(self, topology: Topology, env: str) -> secretsmanager.Secret | None:
+        """The private key set: created with an empty set (and a throwaway value CloudFormation
+        generates once); the key set-up below fills it at the first deploy, the schedule rotates it."""
+        if topology.signing_keys is None:
+            return None
+        secret = secretsmanager.Secret(
+            self,
+            "signing-keys",
+            secret_name=topology.signing_keys.secret_name(env),
+            description=f"aicore {env}: the ES256 keys that sign access tokens (next, current, previous)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"keys": []}),
+                generate_string_key="bootstrap",
+                exclude_punctuation=True,
+            ),
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "The signing keys rotate on our own schedule (identity-keys, EventBridge Scheduler, weekly), "
+            "which publishes each public key a period before use and keeps the old one until its tokens "
+            "expire; Secrets Manager's rotation cannot publish a JWKS.",
+        )
+        return secret
+
+    def _set_up_keys_at_deploy(self, handler: lambda_.IFunction) -> None:
+        """A custom resource the identity-keys function answers itself: the first keys (idempotent)."""
+        CustomResource(
+            self,
+            "signing-keys-setup",
+            service_token=handler.function_arn,
+            resource_type="Custom::SigningKeys",
+            properties={"Purpose": "a current and a next signing key, published"},
         )
 
     def _tier_setup_provider(self, config: EnvironmentConfig, handler: lambda_.IFunction) -> cr.Provider:
@@ -202,6 +303,23 @@ class AicoreStack(Stack):
         )
         acknowledge_provider(provider)
         return provider
+
+
+def identity_environment(config: EnvironmentConfig) -> dict[str, str]:
+    """The identity settings every function sees, and the version `GET /status` answers."""
+    identity = config.identity
+    return {
+        "IDENTITY_WORLDS": ",".join(identity.worlds),
+        "IDENTITY_TRUSTED_ISSUERS": json.dumps(identity.trusted_issuers, separators=(",", ":")),
+        "ACCESS_TOKEN_TTL_S": str(identity.access_token_ttl_s),
+        "SERVICE_VERSION": project_version(),
+    }
+
+
+def project_version() -> str:
+    """`[project] version` of pyproject.toml: what this synth deploys (no git: synth is offline)."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return str(pyproject["project"]["version"])
 
 
 def weights_bucket(topology: Topology) -> str:

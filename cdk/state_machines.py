@@ -51,6 +51,24 @@ def placeholders(definition: str) -> set[str]:
     return set(PLACEHOLDER.findall(definition))
 
 
+class StateMachineLogs(Construct):
+    """Each state machine's log group (kept in the top-level template, like the functions' logs)."""
+
+    def __init__(self, scope: Construct, id: str, *, topology: Topology, config: EnvironmentConfig) -> None:
+        super().__init__(scope, id)
+        self.by_name = {
+            machine.name: logs.LogGroup(
+                self,
+                f"{machine.name}-logs",
+                # The vendedlogs prefix keeps Step Functions off the account's log resource policy limit.
+                log_group_name=f"/aws/vendedlogs/states/{physical_name(config.name, machine.name)}",
+                retention=retention(config.log_retention_days),
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            for machine in topology.state_machines
+        }
+
+
 class StateMachines(Construct):
     def __init__(
         self,
@@ -62,6 +80,7 @@ class StateMachines(Construct):
         sources: Sources,
         names: Mapping[str, str],
         functions: Mapping[str, lambda_.IFunction],
+        log_groups: Mapping[str, logs.ILogGroup],
     ) -> None:
         super().__init__(scope, id)
         check_definitions(topology, sources)
@@ -84,14 +103,7 @@ class StateMachines(Construct):
                     f"{machine.definition_path} uses placeholders nobody fills: {nobody}{hint}"
                 )
             name = physical_name(config.name, machine.name)
-            log_group = logs.LogGroup(
-                self,
-                f"{machine.name}-logs",
-                # The vendedlogs prefix keeps Step Functions off the account's log resource policy limit.
-                log_group_name=f"/aws/vendedlogs/states/{name}",
-                retention=retention(config.log_retention_days),
-                removal_policy=RemovalPolicy.DESTROY,
-            )
+            log_group = log_groups[machine.name]
             state_machine = sfn.StateMachine(
                 self,
                 machine.name,

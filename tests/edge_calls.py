@@ -43,6 +43,7 @@ from tests.fakes import (
     FakeWorld,
     ScriptedEndpoint,
 )
+from tests.identity_fakes import identity_edge
 from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore, HashEmbedder
 from tests.minds import mind_deps
 from tests.model_fakes import FakeRegistry, FakeStarter
@@ -106,6 +107,7 @@ class HttpEdge:
         self.session = self.sessions.create(SessionHead(world_id="demo", participants=players))
         base = KnowledgeBase(self.knowledge, self.knowledge_objects, {self.embedder.name: self.embedder}.get)
         self.lore = LoreService(self.knowledge, self.knowledge_objects, self.flows, base, self.world)
+        self.identity = identity_edge()
 
     def deps(self, function: str) -> dict[str, Any]:
         deps: dict[str, dict[str, Any]] = {
@@ -115,6 +117,7 @@ class HttpEdge:
             "models-api": {"registry": self.registry, "flows": FakeStarter()},
             "lore-api": {"service": self.lore},
             "mind-api": {"mind": self.mind},
+            "identity-api": self.identity.handler_deps(),
             "world-api": {
                 "push": PushDeps(self.world_state, self.world, self.lore_uploads),
                 "state": StateDeps(self.world_state, time=self.world_time),

@@ -12,6 +12,8 @@ from aicore.errors import Conflict, ModelUnavailable, NotFound
 from aicore.events import EventDetail
 from aicore.flows import FlowStarted
 from aicore.frames import MAX_FRAME_BYTES
+from aicore.knowledge.models import IndexPointer
+from aicore.knowledge.store import searched_worlds
 from aicore.llm.endpoint import ChatCall, ChatResult, ChatStream
 from aicore.llm.wire import ChatMessage, Usage
 from aicore.mind.emotions import EmotionState
@@ -90,6 +92,8 @@ class FakeWorld:
     relationships: dict[tuple[str, str, str], Relationship] = field(default_factory=dict)
     emotions: dict[tuple[str, str], EmotionState] = field(default_factory=dict)
     felt_turns: set[tuple[str, str, str, str]] = field(default_factory=set)
+    # Knowledge index pointers by world (share `FakeKnowledgeStore.pointers` to see its publishes).
+    pointers: dict[str, IndexPointer] = field(default_factory=dict)
 
     def npc_and_memory(
         self, world_id: str, npc_id: str, player_id: str
@@ -104,6 +108,7 @@ class FakeWorld:
             self.performance(world_id, player_id),
             self.relationships.get((world_id, npc_id, player_id)),
             self.emotions.get((world_id, npc_id)),
+            tuple(self.pointers[w] for w in searched_worlds(world_id) if w in self.pointers),
         )
 
     def relationship(self, world_id: str, npc_id: str, player_id: str) -> Relationship | None:
@@ -424,6 +429,9 @@ class FakeMind:
     def compact(
         self, world_id: str, npc_id: str, about: str | None, remove: Sequence[str], summary: Memory | None
     ) -> None:
+        touched = [*remove, *([summary.memory_id] if summary is not None else [])]
+        if len(set(touched)) != len(touched):  # as DynamoDB refuses it
+            raise ValueError("Transaction request cannot include multiple operations on one item")
         pk = partition_of(world_id, npc_id, about)
         held = self._held(pk)
         if summary is not None and summary.memory_id in held:

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -23,6 +23,7 @@ from aicore.modelops.hub import HubError, HubFile, HubSnapshot
 from aicore.modelops.models import (
     DEPLOYABLE,
     Deployment,
+    FinishedDeployment,
     ModelVersion,
     SmokeResult,
     StagedWeights,
@@ -30,6 +31,7 @@ from aicore.modelops.models import (
     VersionStatus,
     WeightsStatus,
 )
+from aicore.modelops.registry import HISTORY_LIMIT
 from aicore.modelops.staging import StoredObject
 
 
@@ -81,18 +83,33 @@ class FakeRegistry:
         self._set(tier, version, weights=importing)
 
     def record_weights(self, tier: Tier, version: str, weights: StagedWeights) -> None:
+        current = self.versions.get((tier, version))
+        recorded_by = current.weights.execution_name if current and current.weights else None
+        replaced = weights.execution_name is not None and recorded_by not in (None, weights.execution_name)
+        if current is None or replaced:
+            raise Conflict(
+                f"Import {weights.execution_name} of version {version} was replaced by a later import."
+            )
         self._set(tier, version, weights=weights)
 
     def succeed(self, deployment: Deployment, smoke: SmokeResult | None) -> TierState:
+        if self._finished_as(deployment, "in_service"):
+            return self.state(deployment.tier)
         history = list(self._release(deployment).history)
         if deployment.kind == "rollback":
             while history and history[-1] != deployment.version:
                 history.pop()
         if not history or history[-1] != deployment.version:
             history.append(deployment.version)
+        history = history[-HISTORY_LIMIT:]
         self.states[deployment.tier] = self.state(deployment.tier).model_copy(update={"history": history})
         self._set(
-            deployment.tier, deployment.version, status=VersionStatus.IN_SERVICE, smoke=smoke, failure=None
+            deployment.tier,
+            deployment.version,
+            status=VersionStatus.IN_SERVICE,
+            smoke=smoke,
+            failure=None,
+            finished=FinishedDeployment(execution_name=deployment.execution_name, outcome="in_service"),
         )
         if deployment.from_version and deployment.from_version != deployment.version:
             replaced = (
@@ -102,16 +119,34 @@ class FakeRegistry:
         return self.state(deployment.tier)
 
     def fail(self, deployment: Deployment, failure: str, smoke: SmokeResult | None) -> TierState:
+        if self._finished_as(deployment, "failed"):
+            return self.state(deployment.tier)
         self._release(deployment)
         self._set(
-            deployment.tier, deployment.version, status=VersionStatus.FAILED, failure=failure, smoke=smoke
+            deployment.tier,
+            deployment.version,
+            status=VersionStatus.FAILED,
+            failure=failure[:1000],
+            smoke=smoke,
+            finished=FinishedDeployment(execution_name=deployment.execution_name, outcome="failed"),
         )
         return self.state(deployment.tier)
+
+    def _finished_as(self, deployment: Deployment, outcome: Literal["in_service", "failed"]) -> bool:
+        """Whether this deployment ended so already (a step run again) and no longer holds the tier."""
+        state = self.state(deployment.tier)
+        if state.deploying is not None and state.deploying.execution_name == deployment.execution_name:
+            return False
+        version = self.versions.get((deployment.tier, deployment.version))
+        done = FinishedDeployment(execution_name=deployment.execution_name, outcome=outcome)
+        return version is not None and version.finished == done
 
     def _release(self, deployment: Deployment) -> TierState:
         state = self.state(deployment.tier)
         if state.deploying is None or state.deploying.execution_name != deployment.execution_name:
-            raise Conflict(f"Deployment {deployment.execution_name} no longer holds the tier.")
+            raise Conflict(
+                f"Deployment {deployment.execution_name} does not hold the {deployment.tier} tier."
+            )
         self.states[deployment.tier] = state.model_copy(update={"deploying": None})
         return self.states[deployment.tier]
 
@@ -144,7 +179,10 @@ class LocalSageMakerClient:
 
 @dataclass
 class FakeStarter:
-    """`FlowStarter` that records what it was asked to start (or fails, when told to)."""
+    """`FlowStarter` that records what it was asked to start (or fails, when told to).
+
+    As `StepFunctionsStarter`: a second start of a name starts nothing and reports the first.
+    """
 
     started: list[tuple[str, str, Mapping[str, Any]]] = field(default_factory=list)
     failing: bool = False
@@ -152,9 +190,11 @@ class FakeStarter:
     def start(self, machine: str, name: str, payload: Mapping[str, Any]) -> FlowStarted:
         if self.failing:
             raise RuntimeError("Step Functions is unreachable")
-        self.started.append((machine, name, payload))
+        already = any((m, n) == (machine, name) for m, n, _ in self.started)
+        if not already:
+            self.started.append((machine, name, payload))
         arn = f"arn:aws:states:us-east-1:123456789012:execution:{re.sub('[^a-z-]', '', machine)}:{name}"
-        return FlowStarted(execution_arn=arn, started=True)
+        return FlowStarted(execution_arn=arn, started=not already)
 
 
 @dataclass

@@ -6,21 +6,30 @@ import json
 from typing import Any
 
 from aicore.auth import EXPIRES_AT, Caller
+from aicore.knowledge.base import KnowledgeBase
+from aicore.knowledge.index import KnowledgeIndex
+from aicore.knowledge.models import Chunk, IndexPointer, KnowledgeTags
+from aicore.knowledge.store import index_key
+from aicore.llm.embedding import Embedder, StaticEmbedder
 from aicore.llm.router import Router, Tier
 from aicore.local.lambdas import LambdaContext, Lambdas
-from aicore.npc.turn import LoreCache, TurnDeps
+from aicore.mind.policy import MindPolicy
+from aicore.npc.recollection import TurnMind
+from aicore.npc.turn import TurnDeps
 from aicore.sessions.service import SessionService
 from aicore.topology import TOPOLOGY
 from aicore.world.models import Npc
 from tests.events import load_event
 from tests.fakes import (
     FakeColdTier,
+    FakeMind,
     FakePublisher,
     FakePusher,
     FakeSessions,
     FakeWorld,
     ScriptedEndpoint,
 )
+from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore
 from tests.virtual_time import VirtualTime
 
 CONNECTION = "bZ1wrcG1IAMCJbA="  # the connection id of tests/events/ws_message.json
@@ -38,7 +47,28 @@ TOKEN_EXPIRES_AT = 4_102_444_800  # 2100-01-01: the player's token outlives ever
 TIERS = {Tier.GOLD: "gold", Tier.SILVER: "silver"}
 
 
-def turn_deps(world: FakeWorld | None = None, endpoint: ScriptedEndpoint | None = None) -> TurnDeps:
+EMBEDDER = StaticEmbedder()  # weights load once per test session
+
+
+def turn_mind(
+    world: FakeWorld,
+    memories: FakeMind | None = None,
+    knowledge: FakeKnowledgeStore | None = None,
+    objects: FakeKnowledgeObjects | None = None,
+    embedders: tuple[Embedder, ...] = (),
+) -> TurnMind:
+    """The real recollection over in-memory stores: the world's batch sees the knowledge store's
+    pointers, as the turn's BatchGetItem does. `embedders`: more than the static one (by name)."""
+    knowledge = knowledge or FakeKnowledgeStore()
+    world.pointers = knowledge.pointers
+    lookup = {e.name: e for e in (EMBEDDER, *embedders)}.get
+    base = KnowledgeBase(knowledge, objects or FakeKnowledgeObjects(), lookup)
+    return TurnMind(memories=memories or FakeMind(), knowledge=base, embedder=EMBEDDER, policy=MindPolicy())
+
+
+def turn_deps(
+    world: FakeWorld | None = None, endpoint: ScriptedEndpoint | None = None, mind: TurnMind | None = None
+) -> TurnDeps:
     """Mira in world demo, fakes everywhere (the player is named per frame: `say`).
 
     The router runs on virtual time: the turn's deadlines hold however busy the machine is.
@@ -47,7 +77,7 @@ def turn_deps(world: FakeWorld | None = None, endpoint: ScriptedEndpoint | None 
     world.put_npc(MIRA)
     return TurnDeps(
         world=world,
-        lore=LoreCache(world),
+        mind=mind or turn_mind(world),
         sessions=SessionService(sessions := FakeSessions(), FakeColdTier(sessions), FakePublisher()),
         router=virtual_router(endpoint or ScriptedEndpoint()),
         pusher=FakePusher(),
@@ -79,3 +109,36 @@ def say(deps: TurnDeps, player: Caller = PLAYER, **frame: Any) -> FakePusher:
     assert result == {"statusCode": 200}
     assert isinstance(deps.pusher, FakePusher)
     return deps.pusher
+
+
+def publish_lore(
+    store: FakeKnowledgeStore,
+    objects: FakeKnowledgeObjects,
+    world_id: str,
+    passages: list[tuple[str, KnowledgeTags]],
+    *,
+    embedder: Embedder = EMBEDDER,
+    revision: int = 1,
+) -> IndexPointer:
+    """A world's lore index holding `passages` (text, tags), published where the turn finds it."""
+    chunks = [
+        Chunk(chunk_id=f"{world_id}:{n}", document_id=f"doc-{n}", title="Lore", text=text, tags=tags)
+        for n, (text, tags) in enumerate(passages)
+    ]
+    version = f"v{revision}"
+    vectors = embedder.embed([c.searchable() for c in chunks])
+    index = KnowledgeIndex.build(world_id, version, embedder.name, chunks, vectors)
+    pointer = IndexPointer(
+        world_id=world_id,
+        version=version,
+        key=index_key(world_id, version),
+        embedder=embedder.name,
+        dimensions=index.dimensions,
+        chunks=len(chunks),
+        documents=len(chunks),
+        revision=revision,
+        published_at="2026-11-30T00:00:00.000+00:00",
+    )
+    objects.put_index(pointer.key, index.to_bytes())
+    assert store.publish(pointer, None, pointer.published_at)
+    return pointer

@@ -42,6 +42,7 @@ class FakeTieringStore:
     heads: dict[str, SessionHead] = field(default_factory=dict)
     messages: dict[str, dict[int, Message]] = field(default_factory=dict)  # hot items, by seq
     chunks: dict[str, dict[int, Chunk]] = field(default_factory=dict)  # warm items, by first seq
+    movers: dict[str, str] = field(default_factory=dict)  # the mover that moved each head last
 
     def add(
         self, head: SessionHead, messages: Sequence[Message], bounds: Sequence[tuple[int, int]] = ()
@@ -61,23 +62,32 @@ class FakeTieringStore:
             raise NotFound(f"Session '{session_id}' does not exist.")
         return self.heads[session_id]
 
+    def moved_by(self, session_id: str) -> tuple[SessionHead, str | None]:
+        return self.get_head(session_id), self.movers.get(session_id)
+
     def everything(self, session_id: str) -> tuple[list[Message], list[tuple[int, int]]]:
         hot, chunks = self.items(session_id)
         by_seq = {m.seq: m for c in chunks.values() for m in c.messages} | hot
         bounds = sorted((c.first_seq, c.last_seq) for c in chunks.values())
         return [by_seq[seq] for seq in sorted(by_seq)], bounds
 
-    def freeze(self, session_id: str, active_before: str | None) -> SessionHead | None:
+    def freeze(self, session_id: str, active_before: str | None, mover: str) -> SessionHead | None:
         head = self.heads.get(session_id)
-        if head is None or not head.is_live:
+        if head is None:
+            return None
+        if head.tier is StorageTier.ARCHIVING and self.movers.get(session_id) == mover:
+            return head  # its freeze run again: nothing is written
+        if not head.is_live:
             return None
         if active_before is not None and not head.updated_at < active_before:
             return None
-        return self._move(head, StorageTier.ARCHIVING)
+        return self._move(head, StorageTier.ARCHIVING, mover)
 
-    def thaw(self, session_id: str) -> SessionHead | None:
+    def thaw(self, session_id: str, mover: str) -> SessionHead | None:
         head = self.get_head(session_id)
-        return self._move(head, head.live_tier) if head.tier is StorageTier.ARCHIVING else None
+        if head.tier is not StorageTier.ARCHIVING or self.movers.get(session_id) != mover:
+            return None
+        return self._move(head, head.live_tier, mover)
 
     def seal(self, head: SessionHead, key: str) -> SessionHead:
         current = self.get_head(head.session_id)
@@ -85,26 +95,29 @@ class FakeTieringStore:
         sealed = current.tier is StorageTier.COLD and current.archive_key == key
         if not (archiving or sealed):
             raise Conflict("The session is not being archived.", {"session_id": head.session_id})
-        return self._move(current, StorageTier.COLD, archive_key=key)
+        return self._move(current, StorageTier.COLD, self.movers.get(head.session_id), archive_key=key)
 
     def purge(self, session_id: str) -> int:
         hot, chunks = self.messages.pop(session_id, {}), self.chunks.pop(session_id, {})
         return len(hot) + len(chunks)
 
-    def claim_rehydration(self, session_id: str, stale_before: str) -> SessionHead | None:
+    def claim_rehydration(self, session_id: str, stale_before: str, mover: str) -> SessionHead | None:
         head = self.heads.get(session_id)
         if head is None:
             return None
-        stalled = head.tier is StorageTier.REHYDRATING and (head.tier_changed_at or "") < stale_before
-        if head.tier is not StorageTier.COLD and not stalled:
-            return None
-        return self._move(head, StorageTier.REHYDRATING)
+        rehydrating = head.tier is StorageTier.REHYDRATING
+        stalled = rehydrating and (head.tier_changed_at or "") < stale_before
+        if head.tier is StorageTier.COLD or stalled:
+            return self._move(head, StorageTier.REHYDRATING, mover)
+        if rehydrating and self.movers.get(session_id) == mover:
+            return head  # its claim run again: nothing is written
+        return None
 
-    def release_rehydration(self, session_id: str) -> SessionHead | None:
+    def release_rehydration(self, session_id: str, mover: str) -> SessionHead | None:
         head = self.heads.get(session_id)
-        if head is None or head.tier is not StorageTier.REHYDRATING:
+        if head is None or head.tier is not StorageTier.REHYDRATING or self.movers.get(session_id) != mover:
             return None
-        return self._move(head, StorageTier.COLD)
+        return self._move(head, StorageTier.COLD, mover)
 
     def put_archived_items(
         self, session_id: str, messages: Sequence[Message], chunks: Sequence[Chunk]
@@ -113,9 +126,10 @@ class FakeTieringStore:
         self.chunks.setdefault(session_id, {}).update((c.first_seq, c) for c in chunks)
         self.messages.setdefault(session_id, {}).update((m.seq, m) for m in messages if m.seq not in chunked)
 
-    def finish_rehydration(self, archived: SessionHead, key: str) -> SessionHead:
+    def finish_rehydration(self, archived: SessionHead, key: str, mover: str) -> SessionHead:
         current = self.get_head(archived.session_id)
-        if current.tier is not StorageTier.REHYDRATING or current.archive_key != key:
+        held = self.movers.get(archived.session_id) == mover
+        if current.tier is not StorageTier.REHYDRATING or current.archive_key != key or not held:
             raise Conflict("The session is not being rehydrated.", {"session_id": archived.session_id})
         now = stamp(self.clock())
         head = archived.model_copy(
@@ -136,9 +150,11 @@ class FakeTieringStore:
             if head.tier in INDEXED_TIERS and head.updated_at[:10] < active_before_day
         ][:limit]
 
-    def _move(self, head: SessionHead, to: StorageTier, **changes: str) -> SessionHead:
+    def _move(self, head: SessionHead, to: StorageTier, mover: str | None, **changes: str) -> SessionHead:
         moved = head.model_copy(update={"tier": to, "tier_changed_at": stamp(self.clock()), **changes})
         self.heads[head.session_id] = moved
+        if mover is not None:
+            self.movers[head.session_id] = mover
         return moved
 
 
@@ -227,6 +243,9 @@ class RecordingSummarizer:
         return f"{previous} then {len(messages)} more lines.".strip()
 
 
+# Movers: the executions of an archive flow and of a rehydrate flow (what their ASL passes as `mover`)
+ARCHIVER = "arn:aws:states:us-east-1:123456789012:execution:aicore-test-session-archive:a1"
+REHYDRATOR = "arn:aws:states:us-east-1:123456789012:execution:aicore-test-session-rehydrate:r1"
 MIRA = Participant(id="mira", kind=ParticipantKind.NPC)
 PLAYER = Participant(id="p1", kind=ParticipantKind.PLAYER)
 NOW = datetime(2026, 11, 23, 5, 40, tzinfo=UTC)
@@ -266,7 +285,7 @@ class TieringWorld:
 
     def archived(self, head: SessionHead) -> str:
         """Runs the archive flow's steps; the archive key."""
-        assert self.tiering.freeze(head.session_id, None).frozen
+        assert self.tiering.freeze(head.session_id, None, ARCHIVER).frozen
         key = self.tiering.upload(head.session_id).archive_key
         self.tiering.seal(head.session_id, key)
         return key

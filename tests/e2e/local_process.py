@@ -39,6 +39,7 @@ class LocalProcess:
     _output: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = None
     _ready: threading.Event = field(default_factory=threading.Event)
+    _ended: threading.Event = field(default_factory=threading.Event)  # its output ended (it is exiting)
 
     @property
     def base(self) -> str:
@@ -83,7 +84,7 @@ class LocalProcess:
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        if not self._ready.wait(READY_TIMEOUT_S) or self.process.poll() is not None:
+        if not self._ready.wait(READY_TIMEOUT_S) or self._ended.is_set() or self.process.poll() is not None:
             self.kill()
             raise AssertionError("aicore local did not become ready:\n" + self.output)
         self.banner = self.output
@@ -96,7 +97,9 @@ class LocalProcess:
             self._output.append(line)
             if line.startswith("Ctrl-C"):
                 self._ready.set()
-        self._ready.set()  # ended before it was ready: start() sees the exit
+        # Ended before it was ready: start() sees that (its exit may come a moment after its output ends).
+        self._ended.set()
+        self._ready.set()
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, bound_s: float = STOP_BOUND_S) -> float:
         """Send `sig` and wait at most `bound_s`: the seconds it took. Past the bound: killed, and fails."""

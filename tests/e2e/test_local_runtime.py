@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +13,7 @@ from aicore.auth import Role
 from aicore.local.runtime import local_token
 from tests.clients import exchange, http_json
 from tests.e2e.local_process import LocalProcess
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.model
 
@@ -86,15 +86,14 @@ def test_the_demo_lore_is_ingested_with_the_embed_tier_and_filtered_per_npc(loca
     # Given `aicore local` as `make run` starts it: the demo world's lore goes through the real flow,
     # its vectors from the embed tier (all-MiniLM-L6-v2 on the local model server)
     studio = local_token("studio-1", "demo", (Role.STUDIO,))
-    deadline = time.monotonic() + 300
-    documents: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
+
+    def ingested() -> list[dict[str, Any]] | None:
         status, body = http_json(f"{local.base}/worlds/demo/lore/documents", studio)
         assert status == 200, body
-        documents = body["data"]["documents"]
-        if len(documents) == 4 and all(d["status"] != "ingesting" for d in documents):
-            break
-        time.sleep(0.5)
+        found: list[dict[str, Any]] = body["data"]["documents"]
+        return found if len(found) == 4 and all(d["status"] != "ingesting" for d in found) else None
+
+    documents = eventually(ingested, timeout_s=300, what="the demo lore ingested")
     assert [d["status"] for d in documents] == ["ready"] * 4, documents
     # When Sable and Mira are asked where the old king hides
     query = f"{local.base}/worlds/demo/lore/search?q=where+does+the+old+king+hide&limit=3"

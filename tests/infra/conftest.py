@@ -1,5 +1,10 @@
-"""One synth per test session: dev, staging, prod, and a `fixture` stage whose topology adds a
-scheduled function, a state machine and a CPU model tier, cdk-nag included.
+"""One synth per test session: dev, staging, prod, a `fixture` stage whose topology adds a
+scheduled function, a state machine and a CPU model tier, and a `growth` stage (prod's config,
+the topology plus 20 functions and 2 state machines), cdk-nag included.
+
+Each environment is a top-level template and nested stacks' templates: `Synth.templates[env]`
+is all of them merged, references across templates resolved (`tests/infra/assembly.py`), so a
+test reads an environment's resources wherever they sit; `Synth.stacks[env]` has each template.
 
 prod is a production environment: it synthesizes only when cdk.json pins its account and region
 and names someone for its alarms. The repository leaves those to the studio (null), so the tests
@@ -22,10 +27,15 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from aicore.topology import (
     ARCHIVE,
     MODEL_TIER_SETUP,
+    NPC_SOURCE,
+    NPC_TURN_COMPLETED,
     SESSIONS,
     TOPOLOGY,
+    WORLD,
     Access,
+    EventRule,
     Function,
+    HttpRoute,
     ModelTier,
     Schedule,
     StateMachine,
@@ -35,9 +45,24 @@ from aicore.topology import (
 from cdk.app import build_app, cdk_json_context
 from cdk.config import EnvironmentConfig, load_environment
 from cdk.sources import Sources
+from tests.infra.assembly import StackTemplate, merged, read_assembly
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 FIXTURE = "fixture"
+GROWTH = "growth"  # what the templates must still hold: the functions and flows planned next
+STAGES = (*ENVIRONMENTS, FIXTURE, GROWTH)
+GROWTH_FUNCTIONS = 20
+# Lines the session prints at its end (test_layout's resource counts per template).
+SUMMARY: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if SUMMARY:
+        terminalreporter.write_sep("-", "CloudFormation templates per stage")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)
+
+
 PROD_PIN = {"account": "123456789012", "region": "eu-west-1", "email": "oncall@example.com"}
 
 
@@ -117,6 +142,66 @@ def fixture_topology(asl: Path) -> Topology:
     )
 
 
+def growth_asl(function: Function) -> dict[str, Any]:
+    """A flow of one Lambda task (a quest's progress, a storyteller's arc)."""
+    return {
+        "StartAt": "Step",
+        "States": {
+            "Step": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "${" + function.arn_variable + "}", "Payload.$": "$"},
+                "End": True,
+            }
+        },
+    }
+
+
+def growth_topology(work: Path) -> Topology:
+    """The topology plus what is planned next (a living world: clock, weather, facts, pushes;
+    storyteller and quests; settings, limits, payments), shaped more busily than today's average
+    function: each has two HTTP routes; every second a WebSocket route and pushes to clients,
+    every third an event rule and a gradual deployment, every fourth a schedule; two flows."""
+    functions = []
+    for i in range(GROWTH_FUNCTIONS):
+        name = f"growth-{i:02d}"
+        functions.append(
+            Function(
+                name=name,
+                description=f"A planned function (growth fixture {i}).",
+                code="functions/npc_memory",
+                http_routes=(HttpRoute("GET", f"/growth/{i}"), HttpRoute("POST", f"/growth/{i}/items")),
+                websocket_routes=(f"growth.{i}",) if i % 2 == 0 else (),
+                pushes_to_clients=i % 2 == 0,
+                events=(EventRule(f"{name}-turns", NPC_SOURCE, (NPC_TURN_COMPLETED,)),) if i % 3 == 0 else (),
+                schedules=(Schedule(f"{name}-tick", 5),) if i % 4 == 0 else (),
+                tables=((WORLD, Access.READ_WRITE), (SESSIONS, Access.READ)),
+                buckets=((ARCHIVE, Access.READ),),
+                publishes_events=True,
+                gradual_deployment=i % 3 == 0,
+            )
+        )
+    machines = []
+    for i, function in enumerate(functions[:2]):
+        asl = work / f"growth-flow-{i}.asl.json"
+        asl.write_text(json.dumps(growth_asl(function)), encoding="utf-8")
+        machines.append(
+            StateMachine(
+                name=f"growth-flow-{i}",
+                description=f"A planned flow (growth fixture {i}).",
+                invokes=(function.name,),
+                tables=((WORLD, Access.READ_WRITE),),
+                definition=str(asl),
+            )
+        )
+    starter = dataclasses.replace(functions[-1], starts_state_machines=tuple(machines))
+    return dataclasses.replace(
+        TOPOLOGY,
+        functions=(*TOPOLOGY.functions, *functions[:-1], starter),
+        state_machines=(*TOPOLOGY.state_machines, *machines),
+    )
+
+
 STAND_IN_HANDLER = "def handler(event, context):\n    raise NotImplementedError('stand-in for synth tests')\n"
 STAND_IN_ASL = {"StartAt": "StandIn", "States": {"StandIn": {"Type": "Pass", "End": True}}}
 
@@ -137,33 +222,6 @@ def write_stand_ins(topology: Topology, root: Path, stand_ins: Path) -> list[str
     return written
 
 
-NESTED = ".nested.template.json"
-
-
-def merge_nested(parent: dict[str, Any], nested: dict[str, Any]) -> None:
-    """Add a nested stack's resources to its parent's template, each of its parameters replaced by
-    what the parent passes (so a test follows a reference across the two as within one)."""
-    names = set(nested.get("Parameters", {}))
-    (passed,) = [
-        r["Properties"].get("Parameters", {})
-        for r in parent["Resources"].values()
-        if r["Type"] == "AWS::CloudFormation::Stack" and set(r["Properties"].get("Parameters", {})) == names
-    ]
-
-    def resolved(value: Any) -> Any:
-        if isinstance(value, dict):
-            if set(value) == {"Ref"} and value["Ref"] in passed:
-                return passed[value["Ref"]]
-            return {k: resolved(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [resolved(v) for v in value]
-        return value
-
-    for logical, resource in nested["Resources"].items():
-        assert logical not in parent["Resources"], f"{logical} is in both the stack and a nested stack"
-        parent["Resources"][logical] = resolved(resource)
-
-
 @dataclass
 class Synth:
     outdir: Path
@@ -172,9 +230,10 @@ class Synth:
     topologies: dict[str, Topology]
     configs: dict[str, EnvironmentConfig]
     stand_ins: list[str]
-    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)  # merged: every template's resources
+    stacks: dict[str, StackTemplate] = field(default_factory=dict)  # the top-level template, nesting the rest
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
-    template_files: dict[str, Path] = field(default_factory=dict)
+    template_files: dict[str, list[Path]] = field(default_factory=dict)
 
     def resources(self, env: str, kind: str) -> dict[str, dict[str, Any]]:
         return {k: r for k, r in self.templates[env]["Resources"].items() if r["Type"] == kind}
@@ -203,12 +262,18 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     context = {**pinned_context(), "env": ",".join(ENVIRONMENTS)}
     environ: dict[str, str] = {}  # no AWS variables: the fallback region, an unknown account
     extra = fixture_topology(asl)
+    growth = growth_topology(work)
     sources = Sources(stand_ins=work / "stand-ins")
     stand_ins = write_stand_ins(extra, sources.root, work / "stand-ins")
+    stand_ins += write_stand_ins(growth, sources.root, work / "stand-ins")
 
     started = time.perf_counter()
     app = build_app(
-        context=context, environ=environ, outdir=str(outdir), sources=sources, extra_stages={FIXTURE: extra}
+        context=context,
+        environ=environ,
+        outdir=str(outdir),
+        sources=sources,
+        extra_stages={FIXTURE: ("dev", extra), GROWTH: ("prod", growth)},
     )
     error: str | None = None
     try:
@@ -219,23 +284,21 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
     configs = {env: load_environment(env, context, environ) for env in ENVIRONMENTS}
     configs[FIXTURE] = configs["dev"].model_copy(update={"name": FIXTURE})
+    configs[GROWTH] = configs["prod"].model_copy(update={"name": GROWTH})
     result = Synth(
         outdir=outdir,
         seconds=seconds,
         validation_error=error,
-        topologies={**dict.fromkeys(ENVIRONMENTS, TOPOLOGY), FIXTURE: extra},
+        topologies={**dict.fromkeys(ENVIRONMENTS, TOPOLOGY), FIXTURE: extra, GROWTH: growth},
         configs=configs,
         stand_ins=stand_ins,
     )
-    for env in (*ENVIRONMENTS, FIXTURE):
+    for env in STAGES:
         assembly = outdir / f"assembly-aicore-{env}"
-        (template,) = [t for t in assembly.glob("*.template.json") if not t.name.endswith(NESTED)]
         (metadata,) = assembly.glob("*.metadata.json")
-        result.template_files[env] = template
-        result.templates[env] = json.loads(template.read_text(encoding="utf-8"))
-        for nested in sorted(assembly.glob(f"*{NESTED}")):
-            result.template_files[f"{env}/{nested.name}"] = nested
-            merge_nested(result.templates[env], json.loads(nested.read_text(encoding="utf-8")))
+        result.stacks[env] = read_assembly(assembly, f"aicore-{env}")
+        result.template_files[env] = [t.path for t in result.stacks[env].walk()]
+        result.templates[env] = merged(result.stacks[env])
         result.metadata[env] = json.loads(metadata.read_text(encoding="utf-8"))
     print(f"\nsynth of {len(result.templates)} stages with cdk-nag: {seconds:.1f} s")
     return result

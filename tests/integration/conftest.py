@@ -13,6 +13,7 @@ from aicore.local.budget import MAX_DEADLINE_SCALE
 from aicore.local.embedded_aws import free_port
 from aicore.local.model_server import LlamaEngine, ModelServerThread, local_endpoint_names
 from aicore.local.runtime import LocalRuntime, RuntimeOptions
+from tests.identity_provider import ProviderStandIn
 
 REGION = "us-east-1"
 
@@ -61,8 +62,26 @@ def model_endpoint(
     return SageMakerEndpoint()
 
 
+# Short-lived access tokens and quick key caches, so that identity tests see expiry and rotation
+# within seconds (waiting on outcomes, never sleeping); a trusted issuer served on loopback.
+ACCESS_TOKEN_TTL_S = 20
+IDENTITY_ENVIRONMENT = {
+    "ACCESS_TOKEN_TTL_S": str(ACCESS_TOKEN_TTL_S),
+    "SIGNER_KEY_CACHE_S": "1",
+    "PUBLIC_KEYS_CACHE_S": "1",
+}
+
+
 @pytest.fixture(scope="package")
-def runtime(llama_engine: LlamaEngine) -> Iterator[LocalRuntime]:
+def provider() -> Iterator[ProviderStandIn]:
+    stand_in = ProviderStandIn()
+    stand_in.start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="package")
+def runtime(llama_engine: LlamaEngine, provider: ProviderStandIn) -> Iterator[LocalRuntime]:
     """The whole local backend, in process: moto server, model server, gateway, event delivery.
 
     It exports the environment Lambda would give the functions (process-wide, as `aicore local`
@@ -74,7 +93,12 @@ def runtime(llama_engine: LlamaEngine) -> Iterator[LocalRuntime]:
     # Lore indexes with the static embedder: the embed tier's CPU model would take minutes over the
     # 1 MB corpus (tests/integration/test_knowledge_flow.py checks the tier's contract on its own).
     local = LocalRuntime(
-        RuntimeOptions(port=free_port(), deadline_scale=MAX_DEADLINE_SCALE, knowledge_embedder="static"),
+        RuntimeOptions(
+            port=free_port(),
+            deadline_scale=MAX_DEADLINE_SCALE,
+            knowledge_embedder="static",
+            environment={**IDENTITY_ENVIRONMENT, "IDENTITY_TRUSTED_ISSUERS": provider.configuration()},
+        ),
         engine=llama_engine,
     )
     local.start()

@@ -13,22 +13,38 @@ from typing import Any
 import numpy as np
 import pytest
 
-from aicore import wiring
+from aicore import aws, wiring
 from aicore.auth import Caller
 from aicore.aws.connections import DynamoConnectionStore
+from aicore.aws.knowledge import DynamoKnowledgeStore
 from aicore.aws.mind_store import DynamoMindStore
+from aicore.aws.model_registry import DynamoModelRegistry
 from aicore.aws.sessions.store import DynamoSessionStore
 from aicore.aws.world_store import DynamoWorldStore
 from aicore.connections import ConnectionStore, new_connection
 from aicore.errors import Conflict, InvalidRequest, NotFound
+from aicore.knowledge.models import GLOBAL_WORLD, IndexPointer
+from aicore.llm.endpoints_config import EngineSettings, ModelSource
+from aicore.llm.tiers import Tier
 from aicore.mind.emotions import Emotion, EmotionState, Temperament
 from aicore.mind.models import Memory, MemoryKind, MemorySource, heard_memory_id, memory_id
 from aicore.mind.relationship import Relationship, RelationshipChange
 from aicore.mind.store import GossipLimits, MindStore
 from aicore.mind.vectors import to_bytes
+from aicore.modelops.models import (
+    Deployment,
+    FinishedDeployment,
+    ModelVersion,
+    StagedWeights,
+    VersionSpec,
+    VersionStatus,
+    WeightsStatus,
+)
+from aicore.modelops.registry import ModelRegistry
 from aicore.performance import PerformanceMode
 from aicore.sessions.models import (
     HeadChanges,
+    Message,
     NewMessage,
     Participant,
     ParticipantKind,
@@ -36,10 +52,13 @@ from aicore.sessions.models import (
     StorageTier,
 )
 from aicore.sessions.store import SessionNotLive, SessionStore, pair_session_id
+from aicore.sessions.tiers import TieringStore
 from aicore.topology import physical_name
 from aicore.world.models import LoreFact, Npc, PerformanceSetting
 from aicore.world.store import Feeling, WorldStore
 from tests.fakes import FakeConnections, FakeMind, FakeSessions, FakeWorld
+from tests.model_fakes import FakeRegistry
+from tests.tier_fakes import NOW, FakeTieringStore, Moment
 
 PLAYER = Participant(id="p1", kind=ParticipantKind.PLAYER)
 MIRA = Participant(id="mira", kind=ParticipantKind.NPC)
@@ -59,7 +78,7 @@ def _freeze_fake(fake: FakeSessions) -> Callable[[str], None]:
 
 
 def _freeze_dynamo(session_id: str) -> None:
-    assert wiring.tiering_store().freeze(session_id, None) is not None
+    assert wiring.tiering_store().freeze(session_id, None, f"contract-{uuid.uuid4().hex}") is not None
 
 
 @pytest.fixture(params=["fake", "dynamodb"])
@@ -289,6 +308,39 @@ def test_npcs_lore_and_modes_of_a_world(world: WorldStore) -> None:
     assert world.turn_context(world_id, "ghost", "p1").npc is None
 
 
+def test_the_turns_batch_carries_the_knowledge_index_pointers(world: WorldStore) -> None:
+    # Given a world with an NPC and a published lore index
+    world_id = f"w-{uuid.uuid4().hex[:8]}"
+    world.put_npc(_npc(world_id))
+    assert world.turn_context(world_id, "ada", "p1").knowledge == _global_pointers(world)
+    pointer = IndexPointer(
+        world_id=world_id,
+        version="00000001-abc",
+        key=f"indexes/{world_id}/00000001-abc.npz",
+        embedder="static:wordllama-l2_supercat-256",
+        dimensions=256,
+        chunks=3,
+        documents=1,
+        revision=1,
+        published_at="2026-11-30T00:00:00.000+00:00",
+    )
+    if isinstance(world, FakeWorld):
+        world.pointers[world_id] = pointer
+    else:
+        assert DynamoKnowledgeStore(physical_name("local", "world")).publish(
+            pointer, None, pointer.published_at
+        )
+    # When a turn reads its context, then the world's pointer comes first, then the global corpus's
+    assert world.turn_context(world_id, "ada", "p1").knowledge == (pointer, *_global_pointers(world))
+
+
+def _global_pointers(world: WorldStore) -> tuple[IndexPointer, ...]:
+    """The global corpus's pointer, if one was published (the local runtime is shared by the tests)."""
+    if isinstance(world, FakeWorld):
+        return ()
+    return tuple(DynamoKnowledgeStore(physical_name("local", "world")).current([GLOBAL_WORLD]).values())
+
+
 def test_an_npc_remembers_a_player(world: WorldStore) -> None:
     world_id = f"w-{uuid.uuid4().hex[:8]}"
     world.put_npc(_npc(world_id))
@@ -452,3 +504,192 @@ def test_relationship_and_emotion_change_once_per_turn_and_never_silently(world:
     assert context.emotion == emotion
     assert world.relationship(world_id, "ada", "p1") == relationship
     assert world.turn_context(world_id, "ada", "p2").relationship is None
+
+
+# --- session tier moves -----------------------------------------------------------------------------
+
+NEVER_STALE, ALWAYS_STALE = "0000", "9999"  # stale-before stamps older and newer than any move
+
+
+@dataclass
+class Tiered:
+    store: TieringStore
+    new_session: Callable[[], SessionHead]  # a live session of two hot lines
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def tiered(request: pytest.FixtureRequest) -> Tiered:
+    if request.param == "fake":
+        fake = FakeTieringStore(Moment(NOW))
+
+        def new_fake() -> SessionHead:
+            head = SessionHead(world_id="demo", participants=[PLAYER, MIRA], message_count=2)
+            fake.add(head, [Message(seq=s, speaker=PLAYER, text=f"line {s}") for s in (1, 2)])
+            return head
+
+        return Tiered(fake, new_fake)
+    request.getfixturevalue("runtime")
+    sessions = DynamoSessionStore(physical_name("local", "sessions"))
+
+    def new_dynamo() -> SessionHead:
+        started, _ = sessions.start(
+            SessionHead(world_id="demo", participants=[PLAYER, MIRA]), [_say("line 1"), _say("line 2")]
+        )
+        return started
+
+    return Tiered(wiring.tiering_store(), new_dynamo)
+
+
+def test_an_archive_move_is_its_movers_alone_and_answered_again_without_a_write(tiered: Tiered) -> None:
+    store, head = tiered.store, tiered.new_session()
+    session_id = head.session_id
+
+    # A freeze by one mover; the same mover again gets the head as it froze it; another gets nothing
+    frozen = store.freeze(session_id, None, "archive-a")
+    assert frozen is not None
+    assert frozen.tier is StorageTier.ARCHIVING
+    assert store.freeze(session_id, None, "archive-a") == frozen
+    assert store.freeze(session_id, None, "archive-b") is None
+    assert store.moved_by(session_id) == (frozen, "archive-a")
+
+    # Only the mover that froze it thaws it, once
+    assert store.thaw(session_id, "archive-b") is None
+    thawed = store.thaw(session_id, "archive-a")
+    assert thawed is not None
+    assert thawed.tier is StorageTier.HOT
+    assert store.thaw(session_id, "archive-a") is None
+    assert store.get_head(session_id).tier is StorageTier.HOT
+
+
+def test_a_rehydration_is_its_claimants_alone_and_its_claim_is_answered_again(tiered: Tiered) -> None:
+    # Given an archived session
+    store, live = tiered.store, tiered.new_session()
+    session_id = live.session_id
+    frozen = store.freeze(session_id, None, "archive-a")
+    assert frozen is not None
+    store.seal(frozen, "sessions/demo/contract.json.gz")
+    store.purge(session_id)
+
+    # A claim; the same claimant again gets it as claimed; another gets nothing until it is stale
+    claimed = store.claim_rehydration(session_id, NEVER_STALE, "rehydrate-a")
+    assert claimed is not None
+    assert (claimed.tier, claimed.archive_key) == (StorageTier.REHYDRATING, "sessions/demo/contract.json.gz")
+    assert store.claim_rehydration(session_id, NEVER_STALE, "rehydrate-a") == claimed
+    assert store.claim_rehydration(session_id, NEVER_STALE, "rehydrate-b") is None
+    taken_over = store.claim_rehydration(session_id, ALWAYS_STALE, "rehydrate-b")
+    assert taken_over is not None
+    assert store.moved_by(session_id)[1] == "rehydrate-b"
+
+    # The claimant that lost it can neither release nor finish it; the one holding it can
+    assert store.release_rehydration(session_id, "rehydrate-a") is None
+    with pytest.raises(Conflict):
+        store.finish_rehydration(live, "sessions/demo/contract.json.gz", "rehydrate-a")
+    back = store.finish_rehydration(live, "sessions/demo/contract.json.gz", "rehydrate-b")
+    assert (back.tier, back.archive_key) == (StorageTier.HOT, None)
+    assert store.moved_by(session_id) == (back, "rehydrate-b")
+    with pytest.raises(Conflict):  # finished: a restore run again is answered before it writes
+        store.finish_rehydration(live, "sessions/demo/contract.json.gz", "rehydrate-b")
+
+
+# --- the model registry -----------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def registry(request: pytest.FixtureRequest) -> ModelRegistry:
+    if request.param == "fake":
+        return FakeRegistry()
+    request.getfixturevalue("runtime")
+    # A table of its own: the runtime's registry serves the deployment flow tests of the same tiers.
+    name = f"aicore-contract-models-{uuid.uuid4().hex[:8]}"
+    aws.resource_client(aws.table(name)).create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return DynamoModelRegistry(name)
+
+
+def _deployment(version: str, execution: str, from_version: str | None = None) -> Deployment:
+    return Deployment(
+        tier=Tier.GOLD,
+        version=version,
+        from_version=from_version,
+        started_by="admin",
+        execution_name=execution,
+    )
+
+
+def _registered(registry: ModelRegistry, version: str) -> None:
+    spec = VersionSpec(
+        version=version,
+        model=ModelSource(hf_model_id=f"Qwen/Qwen3-4B-AWQ-{version}", revision="a" * 40),
+        engine=EngineSettings(max_model_len=4096, max_batch_size=32, quantization="awq"),
+    )
+    assert registry.create_version(ModelVersion.register(Tier.GOLD, spec, "admin")) is None
+
+
+def test_a_deployment_ends_once_and_its_end_run_again_is_answered_as_it_was(registry: ModelRegistry) -> None:
+    _registered(registry, "v1")
+    _registered(registry, "v2")
+
+    # A deployment that went in service: kept again, it is answered as kept; it cannot fail now
+    kept = _deployment("v1", "deploy-1")
+    registry.begin(kept)
+    served = registry.succeed(kept, None)
+    assert (served.history, served.deploying) == (["v1"], None)
+    assert registry.succeed(kept, None) == served
+    with pytest.raises(Conflict):
+        registry.fail(kept, "late", None)
+
+    # A deployment that failed: failed again, it is answered as failed; it cannot be kept now
+    failed = _deployment("v2", "deploy-2", from_version="v1")
+    registry.begin(failed)
+    assert registry.fail(failed, "smoke test failed", None).history == ["v1"]
+    assert registry.fail(failed, "smoke test failed", None).history == ["v1"]
+    with pytest.raises(Conflict):
+        registry.succeed(failed, None)
+    v2 = registry.get_version(Tier.GOLD, "v2")
+    assert v2 is not None
+    assert (v2.status, v2.failure) == (VersionStatus.FAILED, "smoke test failed")
+    assert v2.finished == FinishedDeployment(execution_name="deploy-2", outcome="failed")
+
+    # A deployment that never held the tier ends nothing
+    with pytest.raises(Conflict):
+        registry.succeed(_deployment("v2", "stray"), None)
+    v1 = registry.get_version(Tier.GOLD, "v1")
+    assert v1 is not None
+    assert (v1.status, v1.finished) == (
+        VersionStatus.IN_SERVICE,
+        FinishedDeployment(execution_name="deploy-1", outcome="in_service"),
+    )
+    assert registry.tier(Tier.GOLD)[0].history == ["v1"]
+
+
+def test_an_imports_outcome_is_recorded_again_by_it_alone(registry: ModelRegistry) -> None:
+    _registered(registry, "v1")
+    registry.begin_import(Tier.GOLD, "v1", "import-1")
+    staged = StagedWeights(
+        status=WeightsStatus.STAGED, s3_uri="s3://models/hf/x/", files=3, execution_name="import-1"
+    )
+
+    # The import's finish, run twice: the same record
+    registry.record_weights(Tier.GOLD, "v1", staged)
+    registry.record_weights(Tier.GOLD, "v1", staged)
+    version = registry.get_version(Tier.GOLD, "v1")
+    assert version is not None
+    assert version.staged
+
+    # Once another import began, a late step of the first one records nothing
+    registry.begin_import(Tier.GOLD, "v1", "import-2")
+    with pytest.raises(Conflict):
+        registry.record_weights(Tier.GOLD, "v1", staged.model_copy(update={"status": WeightsStatus.FAILED}))
+    version = registry.get_version(Tier.GOLD, "v1")
+    assert version is not None
+    assert version.weights is not None
+    assert (version.weights.status, version.weights.execution_name) == (WeightsStatus.IMPORTING, "import-2")
+    with pytest.raises(Conflict):  # nor for a version that does not exist
+        registry.record_weights(Tier.GOLD, "v9", staged)

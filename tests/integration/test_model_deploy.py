@@ -238,6 +238,69 @@ def test_a_version_whose_smoke_test_fails_is_rolled_back_and_the_previous_one_se
     assert real_answer("gold")
 
 
+def _timing_out_after_the_work(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch, version: str, steps: set[str]
+) -> list[str]:
+    """Each of `steps` of `version`'s deployment does its work the first time, then fails its task (a
+    Lambda that timed out after it was done): the flow's Retry runs it again. The steps so failed."""
+    invoke = runtime.lambdas.invoke
+    failed: list[str] = []
+
+    def first_time_fails_after_the_work(name: str, event: dict[str, Any]) -> Any:
+        result = invoke(name, event)
+        step = str(event.get("step"))
+        deployment = (event.get("state") or {}).get("deployment") or {}
+        if deployment.get("version") == version and step in steps and step not in failed:
+            failed.append(step)
+            raise TimeoutError(f"Task timed out after its {step} was done")
+        return result
+
+    monkeypatch.setattr(runtime.lambdas, "invoke", first_time_fails_after_the_work)
+    return failed
+
+
+def test_a_deployment_whose_steps_run_twice_still_goes_in_service(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a version whose update and keep tasks each time out once after doing their work
+    version = f"twice-{uuid.uuid4().hex[:8]}"
+    register(runtime, "gold", spec(version))
+    failed = _timing_out_after_the_work(runtime, monkeypatch, version, {"update", "keep"})
+
+    # When it is deployed
+    done = deployed(runtime, "gold", version)
+
+    # Then both ran twice, and the deployment ended as if they had not: the version serves
+    assert failed == ["update", "keep"]
+    assert done["execution"]["status"] == "SUCCEEDED", done
+    assert done["status"] == "in_service"
+    _, component = names("gold")
+    assert runtime.hosting.serving_model(component) == done["sagemaker_model"]
+    assert call(runtime, "GET", "/models/gold")[1]["data"]["live_version"] == version
+
+
+def test_a_rollback_whose_steps_run_twice_still_puts_the_previous_model_back(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given what serves gold now, and a version that fails its smoke test, whose roll_back and
+    # fail tasks each time out once after doing their work
+    _, component = names("gold")
+    serving_before = runtime.hosting.serving_model(component)
+    version = f"tiny-twice-{uuid.uuid4().hex[:8]}"
+    register(runtime, "gold", spec(version, max_model_len=32))
+    failed = _timing_out_after_the_work(runtime, monkeypatch, version, {"roll_back", "fail"})
+
+    # When it is deployed
+    done = deployed(runtime, "gold", version)
+
+    # Then both ran twice, and the flow rolled back as if they had not: the model before serves again
+    assert failed == ["roll_back", "fail"]
+    assert done["execution"].get("error") == "DeploymentRolledBack", done
+    assert (done["status"], done["smoke"]["passed"]) == ("failed", False)
+    assert runtime.hosting.serving_model(component) == serving_before
+    assert call(runtime, "GET", "/models/gold")[1]["data"]["deploying"] is None
+
+
 def test_rollback_puts_the_previous_version_back(runtime: LocalRuntime) -> None:
     first, second = (f"{name}-{uuid.uuid4().hex[:8]}" for name in ("first", "second"))
     for version in (first, second):

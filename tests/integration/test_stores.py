@@ -45,10 +45,13 @@ def test_concurrent_appends_lose_nothing_and_share_one_order(store: DynamoSessio
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(write, range(16)))
-    # Then every message is there exactly once, numbered 1..48 with no gap
+    # Then every message is there exactly once, in one total order (a reservation retried after a
+    # lost answer may leave an unused number)
     final, messages = store.head_and_recent(head.session_id, 100)
-    assert final.message_count == 48
-    assert [m.seq for m in messages] == list(range(1, 49))
+    seqs = [m.seq for m in messages]
+    assert seqs == sorted(set(seqs))
+    assert len(seqs) == 48
+    assert final.message_count == seqs[-1]
     assert sorted(m.text for m in messages) == sorted(f"w{w}-{i}" for w in range(16) for i in range(3))
     # And each writer's own messages keep their order
     for w in range(16):

@@ -12,15 +12,16 @@ import pytest
 from aicore.auth import EXPIRES_AT, Caller
 from aicore.clock import Clock
 from aicore.connections import Connection, ConnectionExpired, require_connection
+from aicore.identity.keys import SigningKey
+from aicore.identity.tokens import TokenIssuer
 from aicore.local.lambdas import LambdaContext, Lambdas
-from aicore.tokens import TokenIssuer
 from aicore.topology import TOPOLOGY
 from tests.edge_calls import HttpEdge, WsEdge
 from tests.events import load_event
 from tests.fakes import FakeConnections
 from tests.npc_turns import CONNECTION, PLAYER, TOKEN_EXPIRES_AT
 
-ISSUER = TokenIssuer("k" * 32, "aicore", "aicore-game")
+ISSUER = TokenIssuer(SigningKey.generate(), "aicore", "aicore-game")
 
 
 def at(epoch_s: float) -> Clock:
@@ -40,12 +41,12 @@ def test_the_authorizer_context_carries_the_token_expiry() -> None:
     ws = authorize(
         {"type": "REQUEST", "methodArn": "arn:ws/$connect", "queryStringParameters": {"token": token}},
         LambdaContext("authorizer", 256, 10),
-        issuer=ISSUER,
+        verifier=ISSUER.verifier,
     )
     http = authorize(
         {"version": "2.0", "headers": {"authorization": f"Bearer {token}"}},
         LambdaContext("authorizer", 256, 10),
-        issuer=ISSUER,
+        verifier=ISSUER.verifier,
     )
     # Then both contexts say until when (as strings: API Gateway's contexts are flat string maps)
     assert ws["context"][EXPIRES_AT] == http["context"][EXPIRES_AT] == str(expiry)

@@ -12,13 +12,14 @@ import pytest
 
 from aicore.auth import Caller, Role
 from aicore.connections import new_connection
-from aicore.tokens import TokenIssuer
+from aicore.identity.keys import SigningKey
+from aicore.identity.tokens import TokenIssuer
 from tests.events import load_event
 from tests.fakes import FakeConnections, FakePusher
 from tests.handlers import invoke
 from tests.npc_turns import TOKEN_EXPIRES_AT
 
-ISSUER = TokenIssuer("unit-test-key-of-32-bytes-or-more!!", "aicore", "aicore-game")
+ISSUER = TokenIssuer(SigningKey.generate(), "aicore", "aicore-game")
 MIRA_PLAYER = Caller(subject="p1", world_id="demo")
 STUDIO = Caller(subject="tools", world_id="demo", roles=(Role.STUDIO, Role.ADMIN))
 CONNECTION = "bZ1wrcG1IAMCJbA="  # the connection id of the ws_* fixtures
@@ -43,7 +44,7 @@ def _http_authorizer_event(authorization: str | None) -> dict[str, Any]:
 
 
 def test_a_websocket_connect_with_a_valid_token_is_allowed_with_the_callers_context() -> None:
-    answer = invoke("authorizer", _ws_authorizer_event(ISSUER.issue(STUDIO)), issuer=ISSUER)
+    answer = invoke("authorizer", _ws_authorizer_event(ISSUER.issue(STUDIO)), verifier=ISSUER.verifier)
 
     assert answer["principalId"] == "tools"
     [statement] = answer["policyDocument"]["Statement"]
@@ -62,7 +63,7 @@ def test_a_websocket_connect_with_a_valid_token_is_allowed_with_the_callers_cont
     [
         None,
         "not-a-jwt",
-        TokenIssuer("another-key-of-32-bytes-or-more!!!", "aicore", "aicore-game").issue(STUDIO),
+        TokenIssuer(SigningKey.generate(), "aicore", "aicore-game").issue(STUDIO),
     ],
     ids=["missing", "garbage", "signed-by-another-key"],
 )
@@ -71,12 +72,12 @@ def test_a_websocket_connect_without_a_valid_token_is_refused_as_api_gateway_exp
 ) -> None:
     # API Gateway answers 401 when the authorizer raises exactly "Unauthorized"
     with pytest.raises(Exception, match=r"^Unauthorized$"):
-        invoke("authorizer", _ws_authorizer_event(token), issuer=ISSUER)
+        invoke("authorizer", _ws_authorizer_event(token), verifier=ISSUER.verifier)
 
 
 def test_an_expired_token_is_refused() -> None:
     expired = ISSUER.issue(MIRA_PLAYER, ttl_s=-60)
-    assert invoke("authorizer", _http_authorizer_event(f"Bearer {expired}"), issuer=ISSUER) == {
+    assert invoke("authorizer", _http_authorizer_event(f"Bearer {expired}"), verifier=ISSUER.verifier) == {
         "isAuthorized": False,
         "context": {},
     }
@@ -84,7 +85,7 @@ def test_an_expired_token_is_refused() -> None:
 
 def test_an_http_request_with_a_bearer_token_is_authorized_with_the_callers_context() -> None:
     answer = invoke(
-        "authorizer", _http_authorizer_event(f"Bearer {ISSUER.issue(MIRA_PLAYER)}"), issuer=ISSUER
+        "authorizer", _http_authorizer_event(f"Bearer {ISSUER.issue(MIRA_PLAYER)}"), verifier=ISSUER.verifier
     )
     assert answer["isAuthorized"] is True
     context = dict(answer["context"])
@@ -94,7 +95,7 @@ def test_an_http_request_with_a_bearer_token_is_authorized_with_the_callers_cont
 
 @pytest.mark.parametrize("authorization", [None, "Basic cDE6c2VjcmV0", "Bearer ", "Bearer not-a-jwt"])
 def test_an_http_request_without_a_valid_bearer_token_is_not_authorized(authorization: str | None) -> None:
-    answer = invoke("authorizer", _http_authorizer_event(authorization), issuer=ISSUER)
+    answer = invoke("authorizer", _http_authorizer_event(authorization), verifier=ISSUER.verifier)
     assert answer == {"isAuthorized": False, "context": {}}
 
 
@@ -106,7 +107,7 @@ def test_connect_records_who_the_authorizer_verified() -> None:
     store = FakeConnections()
     event = load_event("ws_connect")
     event["requestContext"]["authorizer"] = invoke(
-        "authorizer", _ws_authorizer_event(ISSUER.issue(STUDIO)), issuer=ISSUER
+        "authorizer", _ws_authorizer_event(ISSUER.issue(STUDIO)), verifier=ISSUER.verifier
     )["context"]
 
     # When $connect runs

@@ -18,7 +18,7 @@ from aicore.topology import SESSION_ARCHIVE_FLOW, SESSION_REHYDRATE_FLOW
 from tests.events import load_event
 from tests.fakes import FakeFlows
 from tests.handlers import invoke
-from tests.tier_fakes import NOW
+from tests.tier_fakes import ARCHIVER, NOW, REHYDRATOR
 from tests.tier_fakes import TieringWorld as World
 
 
@@ -27,16 +27,26 @@ def world() -> World:
     return World()
 
 
+# The steps to which the ASL passes its execution as the mover (`"mover.$": "$$.Execution.Id"`)
+MOVES = {"freeze", "thaw", "claim", "restore", "release"}
+
+
 def _archiver(world: World, step: str, session_id: str, **fields: Any) -> dict[str, Any]:
+    mover = {"mover": ARCHIVER} if step in MOVES else {}
     answer: dict[str, Any] = invoke(
-        "session-archiver", {"step": step, "session_id": session_id, **fields}, tiering=world.tiering
+        "session-archiver",
+        {"step": step, "session_id": session_id, **mover, **fields},
+        tiering=world.tiering,
     )
     return answer
 
 
 def _rehydrator(world: World, step: str, session_id: str, **fields: Any) -> dict[str, Any]:
+    mover = {"mover": REHYDRATOR} if step in MOVES else {}
     answer: dict[str, Any] = invoke(
-        "session-rehydrator", {"step": step, "session_id": session_id, **fields}, tiering=world.tiering
+        "session-rehydrator",
+        {"step": step, "session_id": session_id, **mover, **fields},
+        tiering=world.tiering,
     )
     return answer
 
@@ -112,7 +122,9 @@ def test_a_failed_rehydration_is_released_by_its_step(world: World) -> None:
         ("session-archiver", {"step": "freeze", "session_id": ""}),
         ("session-rehydrator", {"step": "restore", "session_id": "ses_1"}),  # no archive_key
         ("session-rehydrator", {"step": "freeze", "session_id": "ses_1"}),  # an archive step
-        ("session-rehydrator", {"step": "claim", "session_id": "x" * 129}),
+        ("session-rehydrator", {"step": "claim", "session_id": "x" * 129, "mover": REHYDRATOR}),
+        ("session-archiver", {"step": "freeze", "session_id": "ses_1"}),  # no mover
+        ("session-rehydrator", {"step": "claim", "session_id": "ses_1", "mover": ""}),
     ],
 )
 def test_a_step_input_the_flow_never_sends_fails_the_task_and_changes_nothing(

@@ -20,6 +20,7 @@ from aicore.inputs import MAX_JSON_DEPTH
 from aicore.observability import logger
 from aicore.topology import TOPOLOGY
 from tests.edge_calls import ADMIN, STUDIO, HttpEdge, Reply
+from tests.identity_fakes import EDGE_PROVIDER
 from tests.world_fakes import demo_content
 
 MARKUP = "<img src=x onerror=alert(1)>"
@@ -83,6 +84,14 @@ def body_routes(edge: HttpEdge) -> list[tuple[str, str, bytes]]:
         ("POST", "/worlds/demo/content?dry_run=true", demo_content().model_dump_json().encode()),
         ("PUT", "/worlds/demo/clock", b'{"paused": true}'),
         ("PUT", "/worlds/demo/facts/gate", b'{"value": {"open": false}, "region": "emberfall"}'),
+        ("POST", "/auth/guest", b'{"device_id": "edge-device-0123456789"}'),
+        (
+            "POST",
+            "/auth/exchange",
+            json.dumps({"provider": EDGE_PROVIDER, "token": edge.identity.provider_token}).encode(),
+        ),
+        ("POST", "/auth/refresh", json.dumps({"refresh_token": edge.identity.refresh_token}).encode()),
+        ("POST", "/auth/logout", json.dumps({"refresh_token": edge.identity.refresh_token}).encode()),
     ]
 
 

@@ -79,9 +79,10 @@ def _ingest(deps: IngestDeps, document_id: str, *, twice: bool = False) -> None:
         embed(deps, EmbedStep(step="embed", world_id=WORLD, document_id=document_id))
     attempt = 0
     while True:
-        built = build_index(
-            deps, IndexStep(step="index", world_id=WORLD, document_id=document_id, attempt=attempt)
-        )
+        step = IndexStep(step="index", world_id=WORLD, document_id=document_id, attempt=attempt)
+        built = build_index(deps, step)
+        for _ in range(runs - 1):
+            assert build_index(deps, step) == built  # the same version, under the same key
         for _ in range(runs):
             published = publish(
                 deps,
@@ -120,6 +121,42 @@ def test_every_step_delivered_twice_changes_nothing(deps: IngestDeps) -> None:
     _ingest(other, "doc-a")
     assert _current(deps).version == _current(other).version
     assert deps.pointers.current([WORLD])[WORLD].revision == 1
+
+
+def test_a_publish_delivered_again_after_another_flow_published_says_published(deps: IngestDeps) -> None:
+    # Given doc-a published, then doc-b published on top of it by another flow
+    _upload(deps, "doc-a", "Borin forges swords.")
+    chunk(deps, ChunkStep(step="chunk", world_id=WORLD, document_id="doc-a"))
+    embed(deps, EmbedStep(step="embed", world_id=WORLD, document_id="doc-a"))
+    built_a = build_index(deps, IndexStep(step="index", world_id=WORLD, document_id="doc-a"))
+    publish_a = PublishStep(step="publish", world_id=WORLD, document_id="doc-a", index=built_a)
+    first = publish(deps, publish_a)
+    _upload(deps, "doc-b", "Mira keeps the inn.")
+    _ingest(deps, "doc-b")
+
+    # When doc-a's publish is delivered again (its Lambda timed out after the write)
+    again = publish(deps, publish_a)
+
+    # Then it says published, as it did: the flow ends Ready and builds no index again
+    assert again == first
+    assert first.published
+    assert deps.pointers.current([WORLD])[WORLD].revision == 2
+    document = deps.documents.get(WORLD, "doc-a")
+    assert document is not None
+    assert (document.status, document.index_version) == (DocumentStatus.READY, built_a.version)
+
+
+def test_a_failure_delivered_twice_says_the_same(deps: IngestDeps) -> None:
+    _upload(deps, "doc-a", "# Only\n\n## Headings")
+    cause = json.dumps({"errorType": "InvalidRequest", "errorMessage": "The document has no text to search."})
+    step = FailStep(step="fail", world_id=WORLD, document_id="doc-a", error=FlowError(Error="x", Cause=cause))
+    assert fail(deps, step) == fail(deps, step)
+    document = deps.documents.get(WORLD, "doc-a")
+    assert document is not None
+    assert (document.status, document.reason) == (
+        DocumentStatus.FAILED,
+        "The document has no text to search.",
+    )
 
 
 def test_two_flows_racing_on_one_world_keep_both_documents(deps: IngestDeps) -> None:

@@ -107,9 +107,10 @@ def test_stop_ends_a_ticker_that_waits_in_real_time(probe: Lambdas, tmp_path: Pa
     assert _calls(tmp_path) == []
 
 
-def test_the_topology_sweeps_dormant_sessions_and_visits_worlds_on_schedules() -> None:
-    assert [(t.schedule.name, t.function) for t in scheduled_targets()] == [
+def test_the_topology_sweeps_sessions_rotates_keys_and_visits_worlds_on_schedules() -> None:
+    assert sorted((t.schedule.name, t.function) for t in scheduled_targets()) == [
         ("session-dormancy-sweep", "session-tiering"),
+        ("signing-key-rotation", "identity-keys"),
         ("world-weather", "world-keeper"),
     ]
 

@@ -10,7 +10,7 @@ from aicore.mind.events import ReflectionDue
 from aicore.mind.models import MemoryKind, MemorySource
 from aicore.mind.policy import MindPolicy
 from aicore.mind.service import observe_turn, witness
-from aicore.mind.store import pair_pk
+from aicore.mind.store import PairView, pair_pk
 from aicore.topology import REFLECTION_DUE
 from aicore.world.store import Feeling
 from tests.fakes import FakeMind, FakePublisher, FakeWorld
@@ -58,6 +58,43 @@ def test_each_event_delivered_twice_writes_nothing_twice() -> None:
     assert state.importance_since_reflection == sum(
         m.importance for m in store.read_pair("demo", "mira", "p1").memories
     )
+
+
+class CompactedMeanwhile(FakeMind):
+    """A pair whose listed memories another consumer's compaction forgets right after they are read."""
+
+    forget_after_read: tuple[str, ...] = ()
+
+    def read_pair(self, world_id: str, npc_id: str, player_id: str) -> PairView:
+        view = super().read_pair(world_id, npc_id, player_id)
+        self.compact(world_id, npc_id, player_id, self.forget_after_read, None)
+        self.forget_after_read = ()
+        return view
+
+
+def test_a_redelivered_turn_whose_lines_were_forgotten_meanwhile_compacts_each_memory_once() -> None:
+    # Given a pair at its bound (8): three weighty turns, then small talk (its lines the least valuable)
+    store = CompactedMeanwhile()
+    deps = mind_deps(store=store, policy=MindPolicy(max_pair_memories=8, compact_batch=4))
+    weighty = ["My sister Elara was taken by bandits.", "I swear I will find her.", "The bandits fled north."]
+    for n, line in enumerate(weighty):
+        observe_turn(deps, turn(n, line))
+    small_talk = turn(3, "Hello.")
+    observe_turn(deps, small_talk)
+    assert store.count("demo", "mira", "p1") == 8
+    # When it is delivered again, and another consumer's compaction forgets its lines between this
+    # delivery's read and its write (so they are read, then written again)
+    store.forget_after_read = tuple(
+        m.memory_id
+        for m in store.read_pair("demo", "mira", "p1").memories
+        if m.created_at == small_talk.occurred_at
+    )
+    assert len(store.forget_after_read) == 2
+    redelivered = observe_turn(deps, small_talk)
+    # Then no compaction names a memory twice (DynamoDB refuses one that does), and each is held once
+    assert redelivered is not None
+    held = [m.memory_id for m in store.read_pair("demo", "mira", "p1").memories]
+    assert len(held) == len(set(held)) <= 8
 
 
 def test_memories_a_turn_used_are_marked_accessed_never_back_in_time() -> None:

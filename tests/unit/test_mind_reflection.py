@@ -83,6 +83,28 @@ def test_the_model_reflects_and_its_insights_cite_their_memories() -> None:
     assert _run(deps, "gather")["due"] is False
 
 
+def test_a_reflect_delivered_twice_may_think_otherwise_but_only_one_reflection_is_recorded() -> None:
+    # Given a reflection whose model step is delivered twice, the model answering otherwise the second time
+    deps, store = _deps("They are set on rescuing their sister. (because of 1, 2)")
+    gathered = _run(deps, "gather")
+    first = _run(deps, "reflect", memories=gathered["memories"])
+    deps.endpoint = ScriptedEndpoint(tokens=("They talk about the weather. (because of 4)",))
+    second = _run(deps, "reflect", memories=gathered["memories"])
+    assert first["insights"] != second["insights"]
+
+    # When the record step runs with one answer, and is delivered again with the other
+    recorded = _run(deps, "record", insights=first["insights"], by="model")
+    again = _run(deps, "record", insights=second["insights"], by="model")
+
+    # Then the reflection is the first answer's, recorded once; the count moved once
+    assert (recorded["recorded"], again["recorded"]) == (True, False)
+    insights = [
+        m.text for m in store.read_pair("demo", "mira", "p1").memories if m.kind is MemoryKind.INSIGHT
+    ]
+    assert insights == ["They are set on rescuing their sister."]
+    assert store.read_pair("demo", "mira", "p1").state.reflections == 1
+
+
 @pytest.mark.parametrize(("answer", "failing"), [("I think so.", False), ("", True)], ids=["garbage", "down"])
 def test_a_model_out_of_form_or_down_hands_over_to_the_scripted_reflection(
     answer: str, failing: bool

@@ -14,7 +14,8 @@ from moto import mock_aws
 
 from aicore.aws.model_store import S3ModelStore
 from aicore.aws.serving_record import SsmServingRecord
-from aicore.llm.endpoints_config import ModelSource
+from aicore.errors import Conflict
+from aicore.llm.endpoints_config import EngineSettings, ModelSource
 from aicore.llm.tiers import Tier
 from aicore.modelops.hub import HubError, HubFile
 from aicore.modelops.models import ModelVersion, VersionSpec, WeightsStatus
@@ -101,6 +102,73 @@ def test_importing_again_copies_nothing(world: World) -> None:
     done = world.run(ImportRequest(model=MODEL))
     assert len(world.hub.served) == served
     assert done["staged"]["status"] == "staged"
+
+
+def _importing(world: World, execution: str) -> ImportRequest:
+    """A registered version whose import the API has begun as `execution` (what the flow is given)."""
+    if world.registry.get_version(Tier.GOLD, "v1") is None:
+        spec = VersionSpec(
+            version="v1", model=MODEL, engine=EngineSettings(max_model_len=4096, max_batch_size=32)
+        )
+        world.registry.create_version(ModelVersion.register(Tier.GOLD, spec, "admin-1"))
+    world.registry.begin_import(Tier.GOLD, "v1", execution)
+    return ImportRequest(model=MODEL, tier=Tier.GOLD, version="v1", execution_name=execution)
+
+
+def _without_time(state: dict[str, Any]) -> dict[str, Any]:
+    staged = {k: v for k, v in (state["staged"] or {}).items() if k != "updated_at"}
+    return {**state, "staged": staged}
+
+
+def test_every_import_step_delivered_twice_answers_the_same_and_stages_once(world: World) -> None:
+    # Given an import the API began for v1 of the gold tier
+    state = ImportState(request=_importing(world, "gold-import-v1-1")).model_dump(mode="json")
+
+    # When every step of the flow is delivered twice (a retried task, a Lambda that timed out)
+    planned, planned_again = run_step("plan", state, world.deps), run_step("plan", state, world.deps)
+    copied = [run_step("copy", item, world.deps) for item in planned["items"]]
+    copied_again = [run_step("copy", item, world.deps) for item in planned["items"]]
+    finished = run_step("finish", {**planned, "copied": copied}, world.deps)
+    finished_again = run_step("finish", {**planned, "copied": copied}, world.deps)
+
+    # Then each answers as it did the first time (a file copied already is not fetched again)
+    assert planned == planned_again
+    assert [c | {"copied": False} for c in copied] == copied_again
+    assert len(world.hub.served) == len(planned["items"])
+    assert _without_time(finished) == _without_time(finished_again)
+    # And the version's weights are staged, recorded by this execution
+    version = world.registry.get_version(Tier.GOLD, "v1")
+    assert version is not None
+    assert version.weights is not None
+    assert (version.weights.status, version.weights.execution_name, version.weights.files) == (
+        WeightsStatus.STAGED,
+        "gold-import-v1-1",
+        4,
+    )
+
+
+def test_a_failure_recorded_twice_is_recorded_once_and_a_replaced_import_records_nothing(
+    world: World,
+) -> None:
+    # Given an import whose RecordFailure ran, and ran again (a retry)
+    state = ImportState(request=_importing(world, "gold-import-v1-1")).model_dump(mode="json")
+    caught = {"Error": "HubUnavailable", "Cause": "the hub timed out"}
+    failed = run_step("fail", state, world.deps, caught)
+    assert _without_time(run_step("fail", state, world.deps, caught)) == _without_time(failed)
+
+    # When an admin imports again, and a late step of the first import is delivered after that
+    _importing(world, "gold-import-v1-2")
+    with pytest.raises(Conflict, match="replaced by a later import"):
+        run_step("fail", state, world.deps, caught)
+
+    # Then the version says what the second import is doing, not what the first one did
+    version = world.registry.get_version(Tier.GOLD, "v1")
+    assert version is not None
+    assert version.weights is not None
+    assert (version.weights.status, version.weights.execution_name) == (
+        WeightsStatus.IMPORTING,
+        "gold-import-v1-2",
+    )
 
 
 def test_a_file_whose_bytes_do_not_match_the_listing_is_not_kept(world: World) -> None:
@@ -250,6 +318,28 @@ def test_the_first_deploy_stages_the_weights_then_serves_the_initial_model() -> 
     # and the component serves the stack's initial model, now recorded
     assert done == {"IsComplete": True, "Data": {"ServingModel": "aicore-dev-gold-1a2b3c4d"}}
     assert serving.get("gold") == "aicore-dev-gold-1a2b3c4d"
+
+
+def test_a_create_delivered_twice_starts_one_import_and_answers_the_same() -> None:
+    # Given CloudFormation's Create, delivered twice (the provider framework retries its onEvent)
+    deps, starter, watcher, serving = setup_world()
+    started = handle(cfn_event("Create"), deps)
+    started_again = handle(cfn_event("Create"), deps)
+
+    # Then one import flow runs, and both answers wait for it
+    assert started == started_again
+    assert len(starter.started) == 1
+    arn = started["Data"]["ImportExecutionArn"]
+
+    # And when its isComplete is delivered twice too, both say the same, recorded once
+    watcher.now = "SUCCEEDED"
+    done = handle(cfn_event("Create", ImportExecutionArn=arn), deps)
+    assert handle(cfn_event("Create", ImportExecutionArn=arn), deps) == done
+    assert done["Data"]["ServingModel"] == serving.get("gold") == "aicore-dev-gold-1a2b3c4d"
+
+    # And a Delete delivered twice is as harmless
+    assert handle(cfn_event("Delete"), deps) == handle(cfn_event("Delete"), deps)
+    assert serving.get("gold") is None
 
 
 def test_a_stack_update_keeps_the_model_the_registry_deployed() -> None:

@@ -26,6 +26,7 @@ from aicore.local.sagemaker_control import NAME, LocalHosting
 from aicore.modelops import service
 from aicore.modelops.deploy import DeployDeps, DeploymentError, run_step
 from aicore.modelops.models import (
+    Deployment,
     DeployState,
     VersionSpec,
     VersionStatus,
@@ -128,6 +129,9 @@ class World:
             if state.smoke is not None and state.smoke.passed:
                 return run_step("keep", state, self.deps)
         state = run_step("roll_back", state, self.deps)
+        while state.status == "waiting":
+            self.clock.now += state.poll_seconds
+            state = run_step("roll_back", state, self.deps)
         if state.status == "in_progress":
             state = self.wait(state)
         return run_step("fail", state, self.deps)
@@ -432,11 +436,6 @@ def test_a_check_run_twice_says_the_same(world: World) -> None:
     assert (first.status, first.polls) == (second.status, second.polls) == ("in_service", 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: the registry refuses a retried keep (the tier is released): Keep retries on "
-    "States.TaskFailed, fails again, and the execution fails although the version serves",
-)
 def test_a_retried_keep_ends_the_deployment_as_deployed(world: World) -> None:
     # Given a version that passed its smoke test and was kept, but whose Lambda the flow retries
     state = _step(world, "update", _step(world, "prepare", world.start("v1")))
@@ -452,11 +451,6 @@ def test_a_retried_keep_ends_the_deployment_as_deployed(world: World) -> None:
     assert world.registry.state(Tier.GOLD).live_version == "v1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a retried update finds the component Updating and raises; the flow rolls back, "
-    "which raises too, and aborts while the new model is about to serve",
-)
 def test_a_retried_update_does_not_abort_the_deployment(world: World) -> None:
     # Given an update that went through, but whose Lambda the flow retries
     state = _step(world, "prepare", world.start("v1"))
@@ -467,6 +461,114 @@ def test_a_retried_update_does_not_abort_the_deployment(world: World) -> None:
 
     # Then it says the same: the deployment goes on waiting for the component
     assert again.status == updated.status == "in_progress"
+    # And it started no second update: the one under way ends serving the version
+    client = world.deps.hosting._client  # type: ignore[attr-defined]
+    assert client.calls.count("UpdateInferenceComponent") == 1
+    assert world.wait(again).status == "in_service"
+    # And once it serves, an update run yet again still starts none
+    assert _step(world, "update", state).status == "in_progress"
+    assert client.calls.count("UpdateInferenceComponent") == 1
+
+
+def test_a_retried_rollback_waits_for_its_own_update_and_starts_no_other(world: World) -> None:
+    # Given v1 serving, and v2 whose smoke test failed: the rollback started, but its Lambda is retried
+    world.flow(world.start("v1"))
+    serving_v1 = world.hosting.serving_model(GOLD)
+    world.endpoint.failing.add(GOLD)
+    tested = run_step(
+        "smoke_test",
+        world.wait(_step(world, "update", _step(world, "prepare", world.start("v2")))),
+        world.deps,
+    )
+    rolling = _step(world, "roll_back", tested)
+    client = world.deps.hosting._client  # type: ignore[attr-defined]
+    updates = client.calls.count("UpdateInferenceComponent")
+
+    # When the retry runs while the component is still updating
+    again = _step(world, "roll_back", tested)
+
+    # Then it waits for that update instead of failing on it, and runs again once it is over
+    assert (rolling.status, again.status) == ("in_progress", "waiting")
+    world.clock.now += again.poll_seconds
+    after = _step(world, "roll_back", again)
+    assert (after.status, after.expected_model) == ("in_service", serving_v1)
+    assert client.calls.count("UpdateInferenceComponent") == updates
+    # And the flow ends with v2 failed, v1 serving
+    failed = _step(world, "fail", world.wait(after))
+    assert failed.status == "failed"
+    assert world.hosting.serving_model(GOLD) == serving_v1
+    assert world.registry.state(Tier.GOLD).live_version == "v1"
+
+
+def test_a_rollback_caught_during_the_forward_update_rolls_back_once_it_is_over(world: World) -> None:
+    # Given v1 serving, and v2's update under way when a Catch sends the flow to roll back
+    world.flow(world.start("v1"))
+    serving_v1 = world.hosting.serving_model(GOLD)
+    updating = _step(world, "update", _step(world, "prepare", world.start("v2")))
+
+    # When the rollback runs, it waits for the update to finish (it cannot update an updating component)
+    caught = {"Error": "States.Timeout", "Cause": "the check timed out"}
+    waiting = _step(world, "roll_back", updating, caught)
+    assert (waiting.status, waiting.polls) == ("waiting", 1)
+    world.clock.now += waiting.poll_seconds
+    rolling = _step(world, "roll_back", waiting)
+
+    # Then, v2 serving by then, it puts v1's model back, and the flow ends with v1 serving
+    assert (rolling.status, rolling.expected_model) == ("in_progress", serving_v1)
+    assert world.wait(rolling).status == "in_service"
+    assert world.hosting.serving_model(GOLD) == serving_v1
+    assert rolling.failure == "States.Timeout: the check timed out"
+
+
+def test_a_rollback_that_keeps_finding_the_component_busy_gives_up(world: World) -> None:
+    # Given an update that never finishes (the fake clock does not move)
+    state = _step(world, "update", _step(world, "prepare", world.start("v1")))
+
+    # When the rollback has waited as many times as the flow polls
+    for _ in range(world.deps.max_polls - 1):
+        state = run_step("roll_back", state, world.deps)
+        assert state.status == "waiting"
+
+    # Then it fails the task: the flow's Catch aborts, asking for a look by hand
+    with pytest.raises(DeploymentError, match="still Updating after 3 checks: it cannot be rolled back"):
+        run_step("roll_back", state, world.deps)
+
+
+@pytest.mark.parametrize("ending", ["fail", "abort"])
+def test_a_retried_failure_ends_the_deployment_once(world: World, ending: str) -> None:
+    # Given a deployment that ended failed, but whose last Lambda the flow retries
+    state = world.start("v1").model_copy(update={"failure": "smoke test failed: no text"})
+    caught = {"Error": "NotFound", "Cause": "no such model"} if ending == "abort" else None
+    first = _step(world, ending, state, caught)
+
+    # When the retry runs, it says the same, and the registry is as the first run left it
+    again = _step(world, ending, state, caught)
+    assert (again.status, again.failure) == (first.status, first.failure)
+    version = world.registry.get_version(Tier.GOLD, "v1")
+    assert version is not None
+    assert (version.status, version.failure) == (VersionStatus.FAILED, first.failure)
+    assert world.registry.state(Tier.GOLD).deploying is None
+
+    # But a deployment that ended failed cannot be kept by a late step
+    with pytest.raises(Conflict, match="does not hold the gold tier"):
+        _step(world, "keep", state)
+
+
+def test_a_keep_of_a_deployment_that_does_not_hold_the_tier_is_refused_and_records_nothing(
+    world: World,
+) -> None:
+    # Given v1 serving, and a state of a v2 deployment whose execution never held the tier
+    world.flow(world.start("v1"))
+    recorded = world.serving.get("gold")
+    world.register("v2")
+    stray = Deployment(tier=Tier.GOLD, version="v2", started_by="admin-1", execution_name="stray")
+    state = DeployState(deployment=stray, model_name=sagemaker_model_name(GOLD, "v2"))
+
+    # When it is kept, Then the registry refuses it, and the record CloudFormation reads is untouched
+    with pytest.raises(Conflict, match="does not hold the gold tier"):
+        _step(world, "keep", state)
+    assert world.serving.get("gold") == recorded
+    assert world.registry.state(Tier.GOLD).live_version == "v1"
 
 
 def test_prepare_refuses_what_cannot_be_deployed(world: World) -> None:

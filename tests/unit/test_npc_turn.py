@@ -12,7 +12,7 @@ from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.npc.turn import TurnDeps
 from aicore.topology import NPC_TURN_COMPLETED, TOPOLOGY
 from tests.events import load_event
-from tests.fakes import FakePublisher, FakePusher, FakeSessions, FakeWorld, ScriptedEndpoint
+from tests.fakes import FakePublisher, FakePusher, FakeSessions, ScriptedEndpoint
 from tests.npc_turns import CONNECTION, TIERS, say, turn_deps
 from tests.virtual_time import VirtualTime
 
@@ -92,13 +92,6 @@ def test_client_gone_mid_stream_still_stores_the_reply(deps: TurnDeps) -> None:
     assert isinstance(deps.sessions.store, FakeSessions)
     [messages] = deps.sessions.store.messages.values()
     assert [m.text for m in messages] == ["Any rooms?", "Well met, traveller."]
-
-
-def test_lore_is_cached_per_container(deps: TurnDeps) -> None:
-    say(deps)
-    say(deps, request_id="r-2")
-    assert isinstance(deps.world, FakeWorld)
-    assert deps.world.lore_reads == 1
 
 
 def test_tokens_that_outrun_slow_pushes_share_frames_and_keep_their_order(deps: TurnDeps) -> None:

@@ -1,6 +1,7 @@
+from aicore.knowledge.models import ChunkHit, ChunkScores
 from aicore.npc.prompt import HISTORY_TOKEN_BUDGET, build_prompt, history_within_budget
 from aicore.sessions.models import Message, Participant, ParticipantKind
-from aicore.world.models import LoreFact, Npc, NpcMemory
+from aicore.world.models import Npc, NpcMemory
 
 NPC = Npc(
     npc_id="mira", world_id="demo", name="Mira", persona="An innkeeper.", speech_style="Warm.", greeting="Hi"
@@ -17,14 +18,26 @@ def _history(n: int, size: int = 40) -> list[Message]:
 
 
 def test_prompt_has_persona_lore_memory_history_and_line() -> None:
-    lore = [LoreFact(fact_id="f", world_id="demo", text="The inn is old.")]
+    scores = ChunkScores(keyword=1.0, vector=0.5, total=0.8)
+    lore = [
+        ChunkHit(
+            chunk_id="c1",
+            document_id="d1",
+            world_id="demo",
+            title="Emberfall",
+            heading="Emberfall > The Gilded Goose",
+            text="The inn\n  is old.",
+            scores=scores,
+        )
+    ]
     memory = NpcMemory(world_id="demo", npc_id="mira", player_id="p1", turns=2, last_player_line="ale please")
-    messages = build_prompt(NPC, lore, memory, _history(2), "Any rooms?")
+    mind = "What you remember of this traveller (most relevant first):\n- They told you: ale please"
+    messages = build_prompt(NPC, lore, memory, _history(2), "Any rooms?", mind=mind)
     system = messages[0].content
     assert "You are Mira" in system
-    assert "The inn is old." in system
+    assert "- Emberfall > The Gilded Goose: The inn is old." in system
     assert "2 times" in system
-    assert "ale please" in system
+    assert system.endswith(mind)
     assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[-1].content == "Any rooms?"
 

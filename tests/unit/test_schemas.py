@@ -13,7 +13,10 @@ from pydantic import BaseModel
 
 from aicore.envelope import Envelope, ErrorBody
 from aicore.frames import NpcSay, SessionHistory, SessionJoin, SessionLeave, WorldSubscribe, WorldUnsubscribe
+from aicore.knowledge.models import ChunkHit, ChunkScores
 from aicore.mind.events import ReflectionDue
+from aicore.mind.models import Scores
+from aicore.mind.turn import ContextMemory, DebugContext, EmotionView, RelationshipView
 from aicore.npc.turn import NpcTurnCompleted, TurnReply, TurnTimings
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
 from aicore.world.content import WeatherCondition
@@ -51,6 +54,13 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("frames.proto", "ErrorBody", ErrorBody, set()),
         ("frames.proto", "NpcReply", TurnReply, set()),
         ("frames.proto", "TurnTimings", TurnTimings, set()),
+        ("frames.proto", "Emotion", EmotionView, set()),
+        ("frames.proto", "Relationship", RelationshipView, set()),
+        ("frames.proto", "TurnContext", DebugContext, set()),
+        ("frames.proto", "ContextMemory", ContextMemory, set()),
+        ("frames.proto", "MemoryScores", Scores, set()),
+        ("frames.proto", "LoreChunk", ChunkHit, set()),
+        ("frames.proto", "ChunkScores", ChunkScores, set()),
         ("events.proto", "NpcTurnCompleted", NpcTurnCompleted, set()),
         ("frames.proto", "SessionHistory", SessionHistory, {"action"}),
         ("frames.proto", "SessionJoin", SessionJoin, {"action"}),

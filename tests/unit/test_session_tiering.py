@@ -20,10 +20,13 @@ from aicore.sessions.store import SessionNotLive
 from aicore.sessions.tiers import WAIT_STEP_S
 from aicore.topology import SESSION_ARCHIVE_FLOW
 from tests.fakes import FakeFlows
-from tests.tier_fakes import MIRA, NOW
+from tests.tier_fakes import ARCHIVER, MIRA, NOW, REHYDRATOR
 from tests.tier_fakes import TieringWorld as World
 
 POLICY = SessionPolicy()  # dormant after 365 days, a rehydration is stale after 120 s
+# Other movers: a second archive flow (a suspension racing the sweep), a second rehydration
+SUSPENDER = "arn:aws:states:us-east-1:123456789012:execution:aicore-test-session-archive:s1"
+NEWCOMER = "arn:aws:states:us-east-1:123456789012:execution:aicore-test-session-rehydrate:r2"
 
 
 @pytest.fixture
@@ -40,7 +43,7 @@ def test_the_archive_steps_move_every_word_to_one_object_and_leave_a_tombstone(w
     messages_before, bounds_before = world.store.everything(head.session_id)
 
     # When the archive flow's steps run
-    frozen = world.tiering.freeze(head.session_id, None)
+    frozen = world.tiering.freeze(head.session_id, None, ARCHIVER)
     uploaded = world.tiering.upload(head.session_id)
     sealed = world.tiering.seal(head.session_id, uploaded.archive_key)
 
@@ -71,36 +74,48 @@ def test_freeze_archives_a_session_only_while_it_is_still_dormant(world: World) 
     cutoff_after = stamp(NOW - timedelta(days=365))
 
     # When the sweep's cutoff is older than its last activity, it is not frozen; when newer, it is
-    assert world.tiering.freeze(head.session_id, cutoff_before).frozen is False
+    assert world.tiering.freeze(head.session_id, cutoff_before, ARCHIVER).frozen is False
     assert world.tier(head) is StorageTier.WARM
-    assert world.tiering.freeze(head.session_id, cutoff_after).frozen is True
+    assert world.tiering.freeze(head.session_id, cutoff_after, ARCHIVER).frozen is True
     assert world.tier(head) is StorageTier.ARCHIVING
 
 
 def test_freeze_leaves_a_session_that_is_not_live_as_it_is(world: World) -> None:
     head = world.warm_session()
     world.archived(head)
-    frozen = world.tiering.freeze(head.session_id, None)
+    frozen = world.tiering.freeze(head.session_id, None, ARCHIVER)
     assert (frozen.frozen, frozen.tier) == (False, StorageTier.COLD)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a retried freeze answers frozen=false, the flow ends NotArchived, "
-    "the session stays archiving",
-)
 def test_a_retried_freeze_still_archives_the_session(world: World) -> None:
     # Given a freeze that froze the session, but whose Lambda timed out: the flow runs it again
     head = world.warm_session()
-    world.tiering.freeze(head.session_id, None)
+    world.tiering.freeze(head.session_id, None, ARCHIVER)
 
     # When the retry answers, the flow goes on as its Choice state says
-    retried = world.tiering.freeze(head.session_id, None)
+    retried = world.tiering.freeze(head.session_id, None, ARCHIVER)
     if retried.frozen:
         world.tiering.seal(head.session_id, world.tiering.upload(head.session_id).archive_key)
 
     # Then the session is not left frozen: writes would wait on it for good
     assert world.tier(head) is not StorageTier.ARCHIVING
+    assert retried.frozen
+
+
+def test_a_second_archive_flow_neither_freezes_nor_thaws_what_the_first_froze(world: World) -> None:
+    # Given a session one archive flow froze (the sweep), and a suspension's flow right behind it
+    head = world.warm_session()
+    assert world.tiering.freeze(head.session_id, None, ARCHIVER).frozen
+
+    # When the second flow freezes, and (it never should) thaws
+    second = world.tiering.freeze(head.session_id, None, SUSPENDER)
+    thawed = world.tiering.thaw(head.session_id, SUSPENDER)
+
+    # Then it got nothing and changed nothing: the first flow archives the session
+    assert (second.frozen, second.tier, thawed.tier) == (False, StorageTier.ARCHIVING, None)
+    assert world.tier(head) is StorageTier.ARCHIVING
+    world.tiering.seal(head.session_id, world.tiering.upload(head.session_id).archive_key)
+    assert world.tier(head) is StorageTier.COLD
 
 
 def test_upload_refuses_a_session_that_is_not_frozen(world: World) -> None:
@@ -110,21 +125,21 @@ def test_upload_refuses_a_session_that_is_not_frozen(world: World) -> None:
     assert world.archive.objects == {}
 
 
-def test_an_upload_run_twice_uploads_the_same_session_and_either_object_seals(world: World) -> None:
+def test_an_upload_run_twice_writes_one_object_that_seals(world: World) -> None:
     # Given a frozen session
     head = world.warm_session()
-    world.tiering.freeze(head.session_id, None)
+    world.tiering.freeze(head.session_id, None, ARCHIVER)
 
-    # When the upload runs twice
+    # When the upload runs twice, the second time a while later (a retry after a timeout)
     first = world.tiering.upload(head.session_id)
+    world.moment.advance(timedelta(seconds=30))
     second = world.tiering.upload(head.session_id)
 
-    # Then both objects hold the same session, and the flow seals with the key of the run it saw
-    def words(key: str) -> tuple[SessionHead, list[Message]]:
-        archived = ArchivedSession.decode(world.archive.objects[key])
-        return archived.head, archived.messages
-
-    assert words(first.archive_key) == words(second.archive_key)
+    # Then both wrote the same object, named for the freeze: nothing is left over in the bucket
+    assert (first.archive_key, first.stored_messages) == (second.archive_key, second.stored_messages)
+    assert list(world.archive.objects) == [second.archive_key]
+    archived = ArchivedSession.decode(world.archive.objects[second.archive_key])
+    assert (archived.head.session_id, len(archived.messages)) == (head.session_id, 120)
     assert world.tiering.seal(head.session_id, second.archive_key).purged_items == 21
     assert world.store.get_head(head.session_id).archive_key == second.archive_key
 
@@ -148,7 +163,7 @@ def test_a_seal_run_twice_is_the_same_tombstone(world: World) -> None:
 def test_seal_refuses_an_object_that_does_not_hold_the_session_as_frozen(world: World) -> None:
     # Given a frozen session, and an object at its key that holds another session
     head = world.warm_session()
-    world.tiering.freeze(head.session_id, None)
+    world.tiering.freeze(head.session_id, None, ARCHIVER)
     other = SessionHead(world_id="demo", participants=[MIRA], message_count=120)
     world.archive.objects["sessions/demo/x.json.gz"] = ArchivedSession.of(other, [], []).encode()
 
@@ -171,14 +186,14 @@ def test_a_thaw_gives_a_failed_archive_back_untouched_and_twice_is_harmless(worl
     # Given a frozen session whose upload failed
     head = world.warm_session()
     items = world.store.items(head.session_id)
-    world.tiering.freeze(head.session_id, None)
+    world.tiering.freeze(head.session_id, None, ARCHIVER)
     world.archive.refuse_puts = True
     with pytest.raises(ConnectionError):
         world.tiering.upload(head.session_id)
 
     # When the thaw runs, twice
-    first = world.tiering.thaw(head.session_id)
-    second = world.tiering.thaw(head.session_id)
+    first = world.tiering.thaw(head.session_id, ARCHIVER)
+    second = world.tiering.thaw(head.session_id, ARCHIVER)
 
     # Then the session is live again in the tier it was in, with every item
     assert (first.frozen, first.tier) == (False, StorageTier.WARM)
@@ -197,8 +212,8 @@ def test_the_rehydrate_steps_bring_every_item_back_byte_for_byte(world: World) -
     key = world.archived(head)
 
     # When the rehydrate flow's steps run
-    claimed = world.tiering.claim(head.session_id)
-    restored = world.tiering.restore(head.session_id, key)
+    claimed = world.tiering.claim(head.session_id, REHYDRATOR)
+    restored = world.tiering.restore(head.session_id, key, REHYDRATOR)
     world.tiering.discard(key)
 
     # Then every message and chunk is back, the head is live as it was, and the object is gone
@@ -220,33 +235,29 @@ def test_a_hot_session_comes_back_hot(world: World) -> None:
     head = SessionHead(world_id="demo", participants=[MIRA], message_count=2)
     world.store.add(head, [Message(seq=s, speaker=MIRA, text=f"line {s}") for s in (1, 2)])
     key = world.archived(head)
-    world.tiering.claim(head.session_id)
-    assert world.tiering.restore(head.session_id, key).tier is StorageTier.HOT
+    world.tiering.claim(head.session_id, REHYDRATOR)
+    assert world.tiering.restore(head.session_id, key, REHYDRATOR).tier is StorageTier.HOT
 
 
 def test_a_claim_on_a_session_that_is_not_cold_claims_nothing(world: World) -> None:
     head = world.warm_session()
-    claimed = world.tiering.claim(head.session_id)
+    claimed = world.tiering.claim(head.session_id, REHYDRATOR)
     assert (claimed.claimed, claimed.tier) == (False, StorageTier.WARM)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a retried claim answers claimed=false, the flow ends NothingToRestore, "
-    "the session stays rehydrating until the stale time and a write takes it over",
-)
 def test_a_retried_claim_still_restores_the_session(world: World) -> None:
     # Given a claim that claimed the session, but whose Lambda timed out: the flow runs it again
     head = world.warm_session()
     key = world.archived(head)
-    world.tiering.claim(head.session_id)
+    world.tiering.claim(head.session_id, REHYDRATOR)
 
     # When the retry answers, the flow goes on as its Choice state says
-    retried = world.tiering.claim(head.session_id)
+    retried = world.tiering.claim(head.session_id, REHYDRATOR)
     if retried.claimed:
-        world.tiering.restore(head.session_id, key)
+        world.tiering.restore(head.session_id, key, REHYDRATOR)
 
     # Then the session is live again
+    assert retried.claimed
     assert world.tier(head) is StorageTier.WARM
 
 
@@ -254,36 +265,56 @@ def test_a_stalled_rehydration_is_taken_over_once_it_is_stale(world: World) -> N
     # Given a rehydration that claimed the session and then died
     head = world.warm_session()
     key = world.archived(head)
-    world.tiering.claim(head.session_id)
+    world.tiering.claim(head.session_id, REHYDRATOR)
 
     # When another claims it before the stale time, it gets nothing; after, it takes over
     world.moment.advance(timedelta(seconds=POLICY.rehydration_stale_s - 1))
-    assert world.tiering.claim(head.session_id).claimed is False
+    assert world.tiering.claim(head.session_id, NEWCOMER).claimed is False
     world.moment.advance(timedelta(seconds=2))
-    taken_over = world.tiering.claim(head.session_id)
+    taken_over = world.tiering.claim(head.session_id, NEWCOMER)
 
-    # Then the newcomer restores it
+    # Then the newcomer restores it; the first, should it wake, can neither restore nor release it
     assert (taken_over.claimed, taken_over.archive_key) == (True, key)
-    assert world.tiering.restore(head.session_id, key).tier is StorageTier.WARM
+    with pytest.raises(Conflict, match="this rehydration does not hold it"):
+        world.tiering.restore(head.session_id, key, REHYDRATOR)
+    assert world.tiering.release(head.session_id, REHYDRATOR).tier is None
+    assert world.tiering.restore(head.session_id, key, NEWCOMER).tier is StorageTier.WARM
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a retried restore raises Conflict (not rehydrating), the flow releases and fails "
-    "and the archive object is never discarded",
-)
 def test_a_retried_restore_reports_the_session_restored(world: World) -> None:
     # Given a restore that brought the session back, but whose Lambda timed out
     head = world.warm_session()
     key = world.archived(head)
-    world.tiering.claim(head.session_id)
-    world.tiering.restore(head.session_id, key)
+    world.tiering.claim(head.session_id, REHYDRATOR)
+    world.tiering.restore(head.session_id, key, REHYDRATOR)
 
     # When the flow runs it again, it goes on to discard the object
-    again = world.tiering.restore(head.session_id, key)
+    again = world.tiering.restore(head.session_id, key, REHYDRATOR)
 
     # Then the retry says the session is back
     assert again.tier is StorageTier.WARM
+    assert (again.messages, again.archive_key) == (120, key)
+
+
+def test_a_retried_restore_writes_nothing_over_what_the_session_took_since(world: World) -> None:
+    # Given a restored session that took a new line before the restore's retry ran
+    head = world.warm_session()
+    key = world.archived(head)
+    world.tiering.claim(head.session_id, REHYDRATOR)
+    world.tiering.restore(head.session_id, key, REHYDRATOR)
+    line = Message(seq=121, speaker=MIRA, text="Welcome back.")
+    world.store.messages[head.session_id][121] = line
+    world.store.heads[head.session_id] = world.store.get_head(head.session_id).model_copy(
+        update={"message_count": 121}
+    )
+    before = world.store.items(head.session_id), world.store.get_head(head.session_id)
+
+    # When the retry runs
+    again = world.tiering.restore(head.session_id, key, REHYDRATOR)
+
+    # Then it answers restored and leaves the head and every item as they were
+    assert again.tier is StorageTier.WARM
+    assert (world.store.items(head.session_id), world.store.get_head(head.session_id)) == before
 
 
 def test_restore_refuses_an_object_of_another_session_and_release_gives_the_archive_back(
@@ -295,13 +326,13 @@ def test_restore_refuses_an_object_of_another_session_and_release_gives_the_arch
     real_object = world.archive.objects[key]
     other = SessionHead(world_id="demo", participants=[MIRA])
     world.archive.objects[key] = ArchivedSession.of(other, [], []).encode()
-    world.tiering.claim(head.session_id)
+    world.tiering.claim(head.session_id, REHYDRATOR)
 
     # When the restore runs, it refuses; the flow's Catch releases the claim, twice (a retry)
     with pytest.raises(Conflict, match="holds another session"):
-        world.tiering.restore(head.session_id, key)
-    first = world.tiering.release(head.session_id)
-    second = world.tiering.release(head.session_id)
+        world.tiering.restore(head.session_id, key, REHYDRATOR)
+    first = world.tiering.release(head.session_id, REHYDRATOR)
+    second = world.tiering.release(head.session_id, REHYDRATOR)
 
     # Then the session is cold again, and the archive still holds it
     assert (first.tier, second.tier) == (StorageTier.COLD, None)
@@ -359,12 +390,12 @@ def test_rehydrate_now_waits_for_a_rehydration_under_way(world: World) -> None:
     # Given a session another mover (the flow) has just claimed
     head = world.warm_session()
     key = world.archived(head)
-    world.tiering.claim(head.session_id)
+    world.tiering.claim(head.session_id, REHYDRATOR)
 
     # When a write needs it live, and the flow finishes while the write waits
     def flow_finishes(seconds: float) -> None:
         world.sleeps.append(seconds)
-        world.tiering.restore(head.session_id, key)
+        world.tiering.restore(head.session_id, key, REHYDRATOR)
 
     world.tiering.sleep = flow_finishes
     back = world.tiering.rehydrate_now(head.session_id)
@@ -378,7 +409,7 @@ def test_rehydrate_now_gives_up_on_a_move_that_does_not_finish(world: World) -> 
     # Given a session frozen by an archive flow, and writes that may not wait at all
     world = World(SessionPolicy(tier_wait_s=0))
     head = world.warm_session()
-    world.tiering.freeze(head.session_id, None)
+    world.tiering.freeze(head.session_id, None, ARCHIVER)
 
     # When a write needs it live, it is refused (409), without waiting
     with pytest.raises(SessionNotLive):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 
 from aicore.envelope import Envelope
 from aicore.errors import AicoreError, InvalidRequest, UnknownAction
@@ -26,6 +26,8 @@ class NpcSay(_Frame):
     npc_id: Identifier
     text: str = Field(min_length=1, max_length=2000)
     session_id: Identifier | None = None
+    # Studio and admin tokens only: `npc.reply` then carries `data.context` (what went into the prompt).
+    debug: StrictBool = False
 
 
 class SessionHistory(_Frame):

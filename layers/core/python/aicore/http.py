@@ -29,10 +29,13 @@ _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _IF_MATCH = re.compile(r'(?:W/)?(")?([0-9]+)(?(1)")')
 
 
-def respond(op: Operation) -> Response[str]:
+def respond(op: Operation, headers: Mapping[str, str] | None = None) -> Response[str]:
     assert op.envelope is not None, "the operation has not finished"
     return Response(
-        status_code=op.status, content_type="application/json", body=op.envelope.model_dump_json()
+        status_code=op.status,
+        content_type="application/json",
+        body=op.envelope.model_dump_json(),
+        headers=dict(headers) if headers else None,
     )
 
 
@@ -57,9 +60,10 @@ def caller(app: APIGatewayHttpResolver, clock: Clock = now) -> Caller:
 
 
 def envelope_route(
-    app: APIGatewayHttpResolver, name: str, status: int = 200
+    app: APIGatewayHttpResolver, name: str, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Callable[[Callable[P, Any]], Callable[P, Response[str]]]:
-    """A route whose return value (answered with `status`) or domain error becomes the envelope."""
+    """A route whose return value (answered with `status`) or domain error becomes the envelope;
+    `headers` go on every answer of the route (e.g. `Cache-Control: no-store` on tokens)."""
 
     def decorate(route: Callable[P, Any]) -> Callable[P, Response[str]]:
         @wraps(route)
@@ -68,7 +72,7 @@ def envelope_route(
             logger.set_correlation_id(correlation)
             with operation(name, correlation) as op:
                 op.succeed(route(*args, **kwargs), status)
-            return respond(op)
+            return respond(op, headers)
 
         return wrapped
 

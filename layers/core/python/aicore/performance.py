@@ -1,8 +1,9 @@
 """Performance modes: how a world (set by its studio) and a player (for themselves) trade speed for depth.
 
 A mode shifts the NPC turn's first-token budget (which picks the model tier, see
-`aicore.llm.router`) and how many tokens a reply may have. The player's own choice wins
-over the world's; with neither, `balanced`.
+`aicore.llm.router`), how many tokens a reply may have, and whether the turn may spend a model
+call (the embed tier) on its lore query: only `quality`, whose silver budget (1 s) absorbs it.
+The player's own choice wins over the world's; with neither, `balanced`.
 """
 
 from __future__ import annotations
@@ -28,12 +29,17 @@ DEFAULT_MODE = PerformanceMode.BALANCED
 class TurnProfile:
     first_token_budget_ms: int
     max_tokens: int
+    # The lore query may be embedded by the embed tier (one InvokeEndpoint before the model starts)
+    # when the world's lore index holds its vectors; otherwise such an index is searched by keywords.
+    lore_query_by_model: bool = False
 
 
 NPC_SAY_PROFILES: dict[PerformanceMode, TurnProfile] = {
     PerformanceMode.FAST: TurnProfile(first_token_budget_ms=GOLD_BUDGET_MS * 8 // 10, max_tokens=40),
     PerformanceMode.BALANCED: TurnProfile(first_token_budget_ms=GOLD_BUDGET_MS, max_tokens=64),
-    PerformanceMode.QUALITY: TurnProfile(first_token_budget_ms=SILVER_BUDGET_MS, max_tokens=160),
+    PerformanceMode.QUALITY: TurnProfile(
+        first_token_budget_ms=SILVER_BUDGET_MS, max_tokens=160, lore_query_by_model=True
+    ),
 }
 
 

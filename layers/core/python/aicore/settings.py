@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Settings(BaseModel):
@@ -29,6 +29,7 @@ class Settings(BaseModel):
     event_bus_name: str
     models_table: str
     mind_table: str
+    identity_table: str | None = None  # logins and refresh tokens (unset where the topology has none)
     gold_endpoint: str
     silver_endpoint: str
     # The embedding tier and the knowledge bucket (unset where the topology has neither).
@@ -40,11 +41,22 @@ class Settings(BaseModel):
     silver_inference_component: str | None = None
     # The WebSocket API's management endpoint: https://{api}.execute-api.{region}.amazonaws.com/{stage}
     connections_url: str | None = None
-    # The key that signs player tokens: inline for local runs, a Secrets Manager ARN in the cloud.
-    jwt_secret: SecretStr | None = None
-    jwt_secret_arn: str | None = None
+    # Access tokens (ES256): the signing keys' secret, the published public keys, issuer, audience.
+    signing_keys_secret: str | None = None
+    public_keys_parameter: str | None = None
     jwt_issuer: str = "aicore"
     jwt_audience: str = "aicore-game"
+    access_token_ttl_s: int = Field(900, ge=1, le=3600)
+    refresh_token_ttl_s: int = Field(30 * 24 * 3600, ge=60, le=365 * 24 * 3600)
+    # How long a signer and a verifier keep the keys they read (a rotation reaches them within it).
+    signer_key_cache_s: int = Field(60, ge=0, le=3600)
+    public_keys_cache_s: int = Field(300, ge=0, le=3600)
+    # Players sign in to these worlds (comma-separated; the first is the default); the trusted
+    # issuers `POST /auth/exchange` accepts (a JSON list, `aicore.identity.issuers`).
+    identity_worlds: str = Field("demo", pattern=r"^[A-Za-z0-9_.:\-]{1,64}(,[A-Za-z0-9_.:\-]{1,64})*$")
+    identity_trusted_issuers: str | None = None
+    # What GET /status answers as `version` (cdk sets it from pyproject.toml).
+    service_version: str = "unknown"
     # Sessions: overrides of `aicore.sessions.policy.SessionPolicy`, which holds the defaults and
     # the bounds (unset: the policy's default).
     session_compaction_threshold: int | None = None

@@ -97,9 +97,26 @@ class ModelTier:
 
 
 @dataclass(frozen=True)
+class SigningKeys:
+    """The keys that sign access tokens: the private key set in a Secrets Manager secret, the public
+    keys in an SSM parameter (what verifiers read; they never see a private key)."""
+
+    name: str = "signing-keys"
+    secret_env_var: str = "SIGNING_KEYS_SECRET"
+    parameter_env_var: str = "PUBLIC_KEYS_PARAMETER"
+
+    def secret_name(self, env: str) -> str:
+        return physical_name(env, self.name)
+
+    def public_parameter(self, env: str) -> str:
+        return f"/{SERVICE}/{env}/identity/public-keys"
+
+
+@dataclass(frozen=True)
 class HttpRoute:
     method: str
     path: str  # API Gateway syntax: /sessions/{id}
+    # False: no authorizer (logins, the JWKS, status): cdk throttles these routes on their own.
     authorized: bool = True
 
     @property
@@ -180,7 +197,12 @@ class Function:
     publishes_events: bool = False
     model_tiers: tuple[ModelTier, ...] = ()
     pushes_to_clients: bool = False
-    reads_jwt_key: bool = False
+    # The token-signing keys: READ signs with the current key, READ_WRITE also rotates (and publishes).
+    signing_keys: Access | None = None
+    # The published public keys (verifies access tokens).
+    reads_public_keys: bool = False
+    # Describes (never reads or writes) every table, the bus and each tier's endpoint: health checks.
+    observes_health: bool = False
     # states:StartExecution; gets <NAME>_STATE_MACHINE_ARN
     starts_state_machines: tuple[StateMachine, ...] = ()
     # Model deployment on these tiers (SageMaker control plane): create and describe models, describe
@@ -198,6 +220,9 @@ class Function:
     # New versions take traffic gradually through its `live` alias (CodeDeploy canary, rolled
     # back on errors); otherwise the alias moves at once. How gradually is per environment.
     gradual_deployment: bool = False
+    # Embeds text in process with the static embedder (`aicore.llm.embedding.StaticEmbedder`): gets
+    # the layer holding its weights and `AICORE_STATIC_EMBEDDINGS` naming where they are.
+    static_embeddings: bool = False
 
     @property
     def arn_variable(self) -> str:
@@ -223,6 +248,7 @@ class Topology:
     model_tiers: tuple[ModelTier, ...]
     authorizer: Function
     functions: tuple[Function, ...]
+    signing_keys: SigningKeys | None = None
     event_sources: tuple[str, ...] = field(default=())
     state_machines: tuple[StateMachine, ...] = field(default=())
     # WebSocket frames are routed on this (API Gateway syntax); binary frames go to $default.
@@ -283,6 +309,8 @@ class Topology:
                 if m not in self.model_tiers
             ]
         for fn in self.all_functions:
+            if (fn.signing_keys or fn.reads_public_keys) and self.signing_keys is None:
+                problems.append(f"{fn.name}: uses signing keys, and the topology has none")
             problems += [
                 f"{fn.name}: model tier {m.name!r} is not in the topology"
                 for m in (*fn.manages_model_tiers, *(t for t, _ in fn.serving_records))
@@ -389,6 +417,10 @@ MIND_SOURCE = "aicore.mind"
 REFLECTION_DUE = "NPC Reflection Due"
 MIND_REFLECTION_FLOW = "mind-reflection"
 
+# The function that sets up (at deploy, a CloudFormation custom resource) and rotates the signing keys.
+IDENTITY_KEYS = "identity-keys"
+KEY_ROTATION = Schedule("signing-key-rotation", rate_minutes=7 * 24 * 60)
+
 # The resources, declared once and referenced by object below (a typo is a NameError, not a
 # grant on nothing).
 # Connections subscribed to a world's pushes, by world: the subscription lives on the connection's
@@ -422,6 +454,11 @@ MIND = Table(
     "mind",
     "NPC minds: memories per NPC x player and per NPC, reflection and gossip bookkeeping.",
     ttl_attribute="expires_at",  # gossip counters of past days expire
+)
+IDENTITY = Table(
+    "identity",
+    "Players' identities: device and issuer links, refresh tokens (hashed) and their families.",
+    ttl_attribute="expires_at",  # refresh tokens and families expire
 )
 MODELS = Table("models", "Model registry: versions per tier, what serves each tier, deployments in flight.")
 ARCHIVE = Bucket("archive", "Cold sessions, compressed.", archival=True)
@@ -470,22 +507,53 @@ SESSION_REHYDRATE = StateMachine(
 )
 
 TOPOLOGY = Topology(
-    tables=(CONNECTIONS, SESSIONS, WORLD, MODELS, MIND),
+    tables=(CONNECTIONS, SESSIONS, WORLD, MODELS, MIND, IDENTITY),
     buckets=(ARCHIVE, MODEL_WEIGHTS, KNOWLEDGE),
     bus=EventBus(),
     model_tiers=(GOLD, SILVER, EMBED),
     event_sources=(NPC_SOURCE, SESSIONS_SOURCE, MIND_SOURCE, WORLD_SOURCE),
     authorizer=Function(
         name="authorizer",
-        description="Checks the player's JWT for $connect and the HTTP API.",
+        description="Checks the caller's JWT (ES256, published keys) for $connect and the HTTP API.",
         code="functions/authorizer",
         memory_mb=256,
         timeout_s=5,
-        reads_jwt_key=True,
+        reads_public_keys=True,
         reserved_concurrency=50,  # every connect and uncached HTTP call passes here
         gradual_deployment=True,
     ),
+    signing_keys=SigningKeys(),
     functions=(
+        Function(
+            name="identity-api",
+            description="Logins (guest, trusted issuer), refresh with rotation, sign-out; the JWKS; status.",
+            code="functions/identity_api",
+            memory_mb=512,
+            timeout_s=10,
+            # One function for the unauthenticated routes: the stack is near CloudFormation's
+            # 500-resource limit, and each function costs about ten resources.
+            http_routes=(
+                HttpRoute("POST", "/auth/guest", authorized=False),
+                HttpRoute("POST", "/auth/exchange", authorized=False),
+                HttpRoute("POST", "/auth/refresh", authorized=False),
+                HttpRoute("POST", "/auth/logout", authorized=False),
+                HttpRoute("GET", "/.well-known/jwks.json", authorized=False),
+                HttpRoute("GET", "/status", authorized=False),  # an admin's token is checked here
+            ),
+            tables=((IDENTITY, RW),),
+            signing_keys=Access.READ,
+            reads_public_keys=True,
+            observes_health=True,
+        ),
+        Function(
+            name=IDENTITY_KEYS,
+            description="Sets up the signing keys (at deploy) and rotates them on a schedule.",
+            code="functions/identity_keys",
+            memory_mb=256,
+            timeout_s=30,
+            schedules=(KEY_ROTATION,),
+            signing_keys=RW,
+        ),
         Function(
             name="ws-connect",
             description="Records a new WebSocket connection (player, world).",
@@ -522,13 +590,16 @@ TOPOLOGY = Topology(
             memory_mb=1024,
             timeout_s=60,
             websocket_routes=("npc.say",),
-            tables=((SESSIONS, RW), (WORLD, R)),  # who speaks rides on the event: no connection read
-            buckets=((ARCHIVE, RW),),  # a turn in a cold session brings it back first
+            # who speaks rides on the event: no connection read; the NPC's memories (one Query)
+            tables=((SESSIONS, RW), (WORLD, R), (MIND, R)),
+            # a turn in a cold session brings it back first; lore indexes (once per version per container)
+            buckets=((ARCHIVE, RW), (KNOWLEDGE, R)),
             publishes_events=True,
-            model_tiers=(GOLD, SILVER),
+            model_tiers=(GOLD, SILVER, EMBED),  # embed: a lore query in quality mode only
             pushes_to_clients=True,
             reserved_concurrency=300,  # a ceiling: ~5x the 1,000-player load (README, What it costs)
             gradual_deployment=True,
+            static_embeddings=True,  # the player's line, for memories and lore
         ),
         Function(
             name="sessions-api",
@@ -666,6 +737,7 @@ TOPOLOGY = Topology(
             tables=((WORLD, RW), (MIND, RW)),
             publishes_events=True,  # NPC Reflection Due
             model_tiers=(SILVER,),  # the turn's appraisal (a heuristic when silver cannot answer)
+            static_embeddings=True,  # the turn's lines become memories with vectors
         ),
         Function(
             name="mind-api",
@@ -679,6 +751,7 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/worlds/{world}/npcs/{npc}/relationships/{player}"),
             ),
             tables=((MIND, RW), (WORLD, R)),
+            static_embeddings=True,  # `?q=` ranks memories by meaning too
         ),
         Function(
             name="mind-reflection",
@@ -697,6 +770,7 @@ TOPOLOGY = Topology(
             timeout_s=120,  # the silver tier's reflection waits up to the policy's timeout
             tables=((MIND, RW),),
             model_tiers=(SILVER,),
+            static_embeddings=True,  # insights are memories with vectors
         ),
         Function(
             name="settings-api",
@@ -778,6 +852,7 @@ TOPOLOGY = Topology(
             buckets=((KNOWLEDGE, RW),),  # writes uploaded documents, reads indexes
             model_tiers=(EMBED,),  # the query's vector
             starts_state_machines=(KNOWLEDGE_INGEST,),
+            static_embeddings=True,  # the query's vector for an index built by the static embedder
         ),
         Function(
             name="knowledge-steps",
@@ -788,6 +863,7 @@ TOPOLOGY = Topology(
             tables=((WORLD, RW),),
             buckets=((KNOWLEDGE, RW),),
             model_tiers=(EMBED,),
+            static_embeddings=True,  # KNOWLEDGE_EMBEDDER=static builds indexes in process
         ),
     ),
     state_machines=(
@@ -808,6 +884,9 @@ def resource_environment(env: str, topology: Topology = TOPOLOGY) -> dict[str, s
     values |= {m.env_var: physical_name(env, m.name) for m in topology.model_tiers}
     values |= {m.component_env_var: physical_name(env, m.name) for m in topology.model_tiers}
     values[topology.bus.env_var] = physical_name(env, topology.bus.name)
+    if topology.signing_keys is not None:
+        values[topology.signing_keys.secret_env_var] = topology.signing_keys.secret_name(env)
+        values[topology.signing_keys.parameter_env_var] = topology.signing_keys.public_parameter(env)
     values["ENVIRONMENT"] = env
     values["POWERTOOLS_SERVICE_NAME"] = SERVICE
     values["POWERTOOLS_METRICS_NAMESPACE"] = SERVICE

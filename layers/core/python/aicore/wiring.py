@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from aicore.aws.connections import ApiGatewayPusher, DynamoConnectionStore
     from aicore.aws.events import EventBridgePublisher
     from aicore.aws.flows import StepFunctionsStarter
+    from aicore.aws.health import AwsHealth
     from aicore.aws.knowledge import DynamoKnowledgeStore, S3KnowledgeObjects
     from aicore.aws.mind_store import DynamoMindStore
     from aicore.aws.model_registry import DynamoModelRegistry
@@ -26,10 +27,16 @@ if TYPE_CHECKING:
     from aicore.aws.sessions.store import DynamoSessionStore
     from aicore.aws.sessions.table import SessionTable
     from aicore.aws.sessions.tiering import DynamoTieringStore
+    from aicore.aws.signing_keys import SecretsManagerKeyVault, SsmKeyDirectory
     from aicore.aws.subscriptions import DynamoSubscriptions
     from aicore.aws.world_state import DynamoWorldState
     from aicore.aws.world_store import DynamoWorldStore
+    from aicore.identity.keyring import PublishedKeysCache
+    from aicore.identity.keys import RotationPolicy
+    from aicore.identity.service import IdentityDeps
+    from aicore.identity.tokens import TokenVerifier
     from aicore.knowledge.base import KnowledgeBase
+    from aicore.knowledge.fusion import FusionWeights
     from aicore.knowledge.ingest import IngestDeps
     from aicore.knowledge.service import LoreService
     from aicore.llm.embedding import Embedder, StaticEmbedder
@@ -42,7 +49,8 @@ if TYPE_CHECKING:
     from aicore.modelops.deploy import DeployDeps
     from aicore.modelops.staging import ImportDeps
     from aicore.modelops.tier_setup import TierSetupDeps
-    from aicore.npc.turn import LoreCache, TurnDeps
+    from aicore.npc.recollection import TurnMind
+    from aicore.npc.turn import TurnDeps
     from aicore.sessions.actions import SessionActionDeps
     from aicore.sessions.compaction import ModelSummarizer
     from aicore.sessions.policy import SessionPolicy
@@ -336,24 +344,31 @@ def events() -> EventBridgePublisher:
     return EventBridgePublisher(get_settings().event_bus_name)
 
 
-@lru_cache(maxsize=1)
-def lore() -> LoreCache:
-    from aicore.npc.turn import LoreCache
-
-    return LoreCache(world())
-
-
 def turn_deps() -> TurnDeps:
+    from aicore.clock import game_time
     from aicore.npc.turn import TurnDeps
 
     return TurnDeps(
         world=world(),
-        lore=lore(),
+        mind=turn_mind(),
         sessions=session_service(),
         router=router(),
         pusher=pusher(),
         events=events(),
         token_interval_s=get_settings().token_frame_interval_ms / 1000,
+        game_clock=game_time,
+    )
+
+
+def turn_mind() -> TurnMind:
+    """What a turn recalls with: the mind table, the knowledge base, the static embedder."""
+    from aicore.npc.recollection import TurnMind
+
+    return TurnMind(
+        memories=mind_store(),
+        knowledge=turn_knowledge_base(),
+        embedder=static_embedder(),
+        policy=mind_policy(),
     )
 
 
@@ -442,20 +457,63 @@ def ingest_embedder() -> Embedder:
     return static_embedder() if get_settings().knowledge_embedder == "static" else embed_tier()
 
 
-@lru_cache(maxsize=1)
-def knowledge_base() -> KnowledgeBase:
-    """One per warm container: it caches each world's current index."""
-    from aicore.knowledge.base import KnowledgeBase
+def _fusion_weights() -> FusionWeights:
     from aicore.knowledge.fusion import FusionWeights
 
     settings = get_settings()
-    weights = FusionWeights(
+    return FusionWeights(
         method=settings.knowledge_fusion,
         keyword=settings.knowledge_keyword_weight,
         vector=settings.knowledge_vector_weight,
         rrf_k=settings.knowledge_rrf_k,
     )
-    return KnowledgeBase(knowledge_store(), knowledge_objects(), embedder_named, weights)
+
+
+@lru_cache(maxsize=1)
+def knowledge_base() -> KnowledgeBase:
+    """One per warm container: it caches each world's current index."""
+    from aicore.knowledge.base import KnowledgeBase
+
+    return KnowledgeBase(knowledge_store(), knowledge_objects(), embedder_named, _fusion_weights())
+
+
+@lru_cache(maxsize=1)
+def turn_embed_tier() -> EndpointEmbedder:
+    """The embed tier as an NPC turn may use it (quality mode): a short timeout, its client built now."""
+    from aicore.aws.sagemaker_runtime import EndpointEmbedder
+    from aicore.llm.endpoint import TierTarget
+    from aicore.npc.recollection import LORE_QUERY_TIMEOUT_S
+
+    settings = get_settings()
+    if not settings.embed_endpoint:
+        raise RuntimeError("EMBED_ENDPOINT is not set: this function does not declare the embed tier.")
+    timeout_s = LORE_QUERY_TIMEOUT_S * settings.model_deadline_scale
+    endpoint = model_endpoint()
+    endpoint.warm_up(timeout_s)
+    target = TierTarget(settings.embed_endpoint, settings.embed_inference_component)
+    return EndpointEmbedder(
+        target, settings.embed_model, settings.embed_dimensions, endpoint=endpoint, timeout_s=timeout_s
+    )
+
+
+def turn_embedder_named(name: str) -> Embedder | None:
+    """`embedder_named` for a turn: the embed tier with the turn's short timeout."""
+    from aicore.llm.embedding import StaticEmbedder
+
+    if name == StaticEmbedder.name:
+        return static_embedder()
+    settings = get_settings()
+    if settings.embed_endpoint and name == f"embed:{settings.embed_model}":
+        return turn_embed_tier()
+    return None
+
+
+@lru_cache(maxsize=1)
+def turn_knowledge_base() -> KnowledgeBase:
+    """The NPC turn's knowledge base (one per warm container, caching each world's index)."""
+    from aicore.knowledge.base import KnowledgeBase
+
+    return KnowledgeBase(knowledge_store(), knowledge_objects(), turn_embedder_named, _fusion_weights())
 
 
 @lru_cache(maxsize=1)
@@ -512,9 +570,11 @@ def npc_directory() -> NpcDirectory:
 
 
 def mind_deps() -> MindDeps:
+    from aicore.clock import game_time
     from aicore.mind.service import MindDeps
 
     return MindDeps(
+        clock=game_time,
         store=mind_store(),
         world=world(),
         embedder=static_embedder(),
@@ -534,13 +594,102 @@ def mind_flows() -> StepFunctionsStarter:
 
 
 def reflection_deps() -> ReflectionDeps:
+    from aicore.clock import game_time
     from aicore.mind.reflection import ReflectionDeps
 
     policy = mind_policy()
     return ReflectionDeps(
+        clock=game_time,
         store=mind_store(),
         embedder=static_embedder(),
         endpoint=model_endpoint(),
         target=tier_targets()["silver"],
         policy=policy,
+    )
+
+
+def _required(value: str | None, variable: str) -> str:
+    if not value:
+        raise RuntimeError(f"{variable} is not set: this function does not declare the signing keys.")
+    return value
+
+
+@lru_cache(maxsize=1)
+def key_vault() -> SecretsManagerKeyVault:
+    from aicore.aws.signing_keys import SecretsManagerKeyVault
+
+    return SecretsManagerKeyVault(_required(get_settings().signing_keys_secret, "SIGNING_KEYS_SECRET"))
+
+
+@lru_cache(maxsize=1)
+def key_directory() -> SsmKeyDirectory:
+    from aicore.aws.signing_keys import SsmKeyDirectory
+
+    return SsmKeyDirectory(_required(get_settings().public_keys_parameter, "PUBLIC_KEYS_PARAMETER"))
+
+
+def rotation_policy() -> RotationPolicy:
+    from aicore.identity.keys import RotationPolicy
+
+    settings = get_settings()
+    return RotationPolicy(
+        access_token_ttl_s=settings.access_token_ttl_s, signer_cache_s=settings.signer_key_cache_s
+    )
+
+
+@lru_cache(maxsize=1)
+def token_verifier() -> TokenVerifier:
+    """One per warm container: its JWKS cache is what makes a connect cheap."""
+    from aicore.identity.tokens import JwksCache, TokenVerifier
+
+    settings = get_settings()
+    directory = key_directory()
+    keys = JwksCache(lambda: directory.load().keys, max_age_s=settings.public_keys_cache_s)
+    return TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
+
+
+@lru_cache(maxsize=1)
+def published_keys() -> PublishedKeysCache:
+    from aicore.identity.keyring import PublishedKeysCache
+
+    return PublishedKeysCache(key_directory(), get_settings().public_keys_cache_s)
+
+
+@lru_cache(maxsize=1)
+def identity_deps() -> IdentityDeps:
+    from aicore.aws.identity_store import DynamoIdentityStore
+    from aicore.identity.issuers import IssuerRegistry, parse_trusted_issuers
+    from aicore.identity.keyring import SignerKeys
+    from aicore.identity.service import IdentityDeps, IdentityPolicy
+    from aicore.identity.tokens import TokenSigner
+
+    settings = get_settings()
+    if not settings.identity_table:
+        raise RuntimeError("IDENTITY_TABLE is not set: this function does not declare the identity table.")
+    signer_keys = SignerKeys(key_vault(), settings.signer_key_cache_s)
+    return IdentityDeps(
+        store=DynamoIdentityStore(settings.identity_table),
+        signer=TokenSigner(signer_keys.current, settings.jwt_issuer, settings.jwt_audience),
+        issuers=IssuerRegistry(parse_trusted_issuers(settings.identity_trusted_issuers)),
+        policy=IdentityPolicy(
+            access_token_ttl_s=settings.access_token_ttl_s,
+            refresh_token_ttl_s=settings.refresh_token_ttl_s,
+            worlds=tuple(settings.identity_worlds.split(",")),
+        ),
+    )
+
+
+@lru_cache(maxsize=1)
+def health() -> AwsHealth:
+    from aicore.aws.health import AwsHealth
+    from aicore.topology import TOPOLOGY
+
+    settings = get_settings()
+    tables = {t.name: getattr(settings, f"{t.name}_table", None) for t in TOPOLOGY.tables}
+    return AwsHealth(
+        tables={name: table for name, table in tables.items() if table},
+        bus=settings.event_bus_name,
+        components={
+            t.name: getattr(settings, f"{t.name}_inference_component", None) for t in TOPOLOGY.model_tiers
+        },
     )

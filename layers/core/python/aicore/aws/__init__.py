@@ -16,10 +16,12 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -31,6 +33,10 @@ _CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard"
 @cache
 def _client(service: str, endpoint_url: str | None = None) -> Any:
     return boto3.session.Session().client(service, endpoint_url=endpoint_url, config=_CONFIG)
+
+
+def dynamodb_client() -> DynamoDBClient:
+    return cast("DynamoDBClient", _client("dynamodb"))
 
 
 def events_client() -> EventBridgeClient:
@@ -47,6 +53,10 @@ def stepfunctions_client() -> SFNClient:
 
 def ssm_client() -> SSMClient:
     return cast("SSMClient", _client("ssm"))
+
+
+def secretsmanager_client() -> SecretsManagerClient:
+    return cast("SecretsManagerClient", _client("secretsmanager"))
 
 
 def sagemaker_client() -> SageMakerClient:

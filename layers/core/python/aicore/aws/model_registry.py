@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -16,6 +16,7 @@ from aicore.llm.tiers import Tier
 from aicore.modelops.models import (
     DEPLOYABLE,
     Deployment,
+    FinishedDeployment,
     ModelVersion,
     SmokeResult,
     StagedWeights,
@@ -140,12 +141,22 @@ class DynamoModelRegistry:
             ) from None
 
     def record_weights(self, tier: Tier, version: str, weights: StagedWeights) -> None:
-        self._table.update_item(
-            Key={"pk": tier_pk(tier), "sk": version_sk(version)},
-            UpdateExpression="SET weights = :w, updated_at = :now",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":w": _doc(weights), ":now": utc_now()},
-        )
+        condition = "attribute_exists(pk)"
+        values: dict[str, Any] = {":w": _doc(weights), ":now": utc_now()}
+        if weights.execution_name is not None:
+            condition += " AND (attribute_not_exists(weights.execution_name) OR weights.execution_name = :e)"
+            values[":e"] = weights.execution_name
+        try:
+            self._table.update_item(
+                Key={"pk": tier_pk(tier), "sk": version_sk(version)},
+                UpdateExpression="SET weights = :w, updated_at = :now",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise _replaced_import(tier, version, weights) from None
 
     def succeed(self, deployment: Deployment, smoke: SmokeResult | None) -> TierState:
         history = self._history(deployment.tier)
@@ -161,7 +172,12 @@ class DynamoModelRegistry:
             self._set_version(
                 deployment.tier,
                 deployment.version,
-                {"status": VersionStatus.IN_SERVICE.value, "deployed_at": now, "smoke": _doc(smoke)},
+                {
+                    "status": VersionStatus.IN_SERVICE.value,
+                    "deployed_at": now,
+                    "smoke": _doc(smoke),
+                    "finished": _finished(deployment, "in_service"),
+                },
                 remove="failure",
             ),
         ]
@@ -172,18 +188,24 @@ class DynamoModelRegistry:
             items.append(
                 self._set_version(deployment.tier, deployment.from_version, {"status": replaced.value})
             )
-        self._finish(deployment, items)
+        self._finish(deployment, "in_service", items)
         return self.tier(deployment.tier)[0]
 
     def fail(self, deployment: Deployment, failure: str, smoke: SmokeResult | None) -> TierState:
         self._finish(
             deployment,
+            "failed",
             [
                 self._release(deployment, "SET updated_at = :now", {":now": utc_now()}),
                 self._set_version(
                     deployment.tier,
                     deployment.version,
-                    {"status": VersionStatus.FAILED.value, "failure": failure[:1000], "smoke": _doc(smoke)},
+                    {
+                        "status": VersionStatus.FAILED.value,
+                        "failure": failure[:1000],
+                        "smoke": _doc(smoke),
+                        "finished": _finished(deployment, "failed"),
+                    },
                 ),
             ],
         )
@@ -225,15 +247,23 @@ class DynamoModelRegistry:
             }
         }
 
-    def _finish(self, deployment: Deployment, items: list[dict[str, Any]]) -> None:
+    def _finish(
+        self, deployment: Deployment, outcome: Literal["in_service", "failed"], items: list[dict[str, Any]]
+    ) -> None:
+        """Writes the end of a deployment; a deployment that ended so already (a step run again) is
+        answered as done, one that does not hold the tier is refused."""
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
+            version = self.get_version(deployment.tier, deployment.version)
+            done = FinishedDeployment(execution_name=deployment.execution_name, outcome=outcome)
+            if version is not None and version.finished == done:
+                return
             raise Conflict(
-                f"Deployment {deployment.execution_name} no longer holds the {deployment.tier} tier: "
-                "it was finished already.",
+                f"Deployment {deployment.execution_name} does not hold the {deployment.tier} tier: "
+                "it ended otherwise, or another deployment holds the tier.",
                 {"tier": deployment.tier.value, "execution": deployment.execution_name},
             ) from None
 
@@ -243,6 +273,18 @@ def _doc(model: Any) -> Any:
     if model is None:
         return None
     return json.loads(model.model_dump_json(exclude_none=True), parse_float=Decimal)
+
+
+def _replaced_import(tier: Tier, version: str, weights: StagedWeights) -> Conflict:
+    return Conflict(
+        f"Import {weights.execution_name} of version {version} of the {tier} tier was replaced by a "
+        "later import (or the version is gone): its outcome is not recorded.",
+        {"tier": tier.value, "version": version, "execution": weights.execution_name},
+    )
+
+
+def _finished(deployment: Deployment, outcome: Literal["in_service", "failed"]) -> Any:
+    return _doc(FinishedDeployment(execution_name=deployment.execution_name, outcome=outcome))
 
 
 def _item(version: ModelVersion) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from aicore import aws
+from aicore.knowledge.models import IndexPointer
+from aicore.knowledge.store import pointer_keys
 from aicore.mind.emotions import EmotionState
 from aicore.mind.relationship import Relationship
 from aicore.observability import logger
@@ -55,20 +57,21 @@ class DynamoWorldStore:
         )
 
     def turn_context(self, world_id: str, npc_id: str, player_id: str) -> TurnContext:
-        """The NPC, its memory of and relationship with the player, its emotion and the performance
-        modes, in one round trip."""
+        """The NPC, its memory of and relationship with the player, its emotion, the performance
+        modes and the knowledge index pointers of the world and the global corpus, in one round trip."""
         relationship, emotion = relationship_sk(npc_id, player_id), emotion_sk(npc_id)
-        items = self._get_many(
-            world_id,
-            [
-                f"NPC#{npc_id}",
-                memory_sk(npc_id, player_id),
-                performance_sk(None),
-                performance_sk(player_id),
-                relationship,
-                emotion,
-            ],
-        )
+        pk = world_pk(world_id)
+        world_keys = [
+            f"NPC#{npc_id}",
+            memory_sk(npc_id, player_id),
+            performance_sk(None),
+            performance_sk(player_id),
+            relationship,
+            emotion,
+        ]
+        found = self._batch_get([{"pk": pk, "sk": sk} for sk in world_keys] + pointer_keys(world_id))
+        items = {sk: item for (item_pk, sk), item in found.items() if item_pk == pk}
+        pointers = {key["pk"]: found.get((key["pk"], key["sk"])) for key in pointer_keys(world_id)}
         npc_item, memory_item = items.get(f"NPC#{npc_id}"), items.get(memory_sk(npc_id, player_id))
         return TurnContext(
             npc=Npc.model_validate(npc_item) if npc_item else None,
@@ -76,6 +79,7 @@ class DynamoWorldStore:
             performance=_performance(items, player_id),
             relationship=_model(Relationship, items.get(relationship)),
             emotion=_model(EmotionState, items.get(emotion)),
+            knowledge=tuple(p for item in pointers.values() if (p := _model(IndexPointer, item)) is not None),
         )
 
     def relationship(self, world_id: str, npc_id: str, player_id: str) -> Relationship | None:
@@ -140,9 +144,13 @@ class DynamoWorldStore:
         )
 
     def _get_many(self, world_id: str, sort_keys: list[str]) -> dict[str, dict[str, Any]]:
-        keys = [{"pk": world_pk(world_id), "sk": sk} for sk in sort_keys]
+        found = self._batch_get([{"pk": world_pk(world_id), "sk": sk} for sk in sort_keys])
+        return {sk: item for (_, sk), item in found.items()}
+
+    def _batch_get(self, keys: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (pk, sk): one BatchGetItem (more only for keys DynamoDB left unprocessed)."""
         found = aws.resource_client(self._table).batch_get_item(RequestItems={self._name: {"Keys": keys}})
-        return {i["sk"]: i for i in self._unprocessed_retry(found)}
+        return {(i["pk"], i["sk"]): i for i in self._unprocessed_retry(found)}
 
     def _unprocessed_retry(self, response: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = list(response["Responses"].get(self._name, []))

@@ -3,9 +3,11 @@ publish, and fail. Each task invokes `knowledge-steps` with `{"step": ..., ...}`
 
 Every step tolerates redelivery: chunk and embed rewrite the same objects; index names its
 version after its content, so it writes the same object again; publish is a conditional write
-(a redelivered publish finds its own version current and says so). Concurrent flows of one world
-never lose a document: publish succeeds only on the revision the index was built from, and a
-flow that loses the race builds again on top of the winner's index.
+(a redelivered publish finds its own version current, or named on the document's record as the
+first index that held it when another flow has published on top since, and says so); fail never
+touches a document that is ready. Concurrent flows of one world never lose a document: publish
+succeeds only on the revision the index was built from, and a flow that loses the race builds
+again on top of the winner's index.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from aicore.errors import Conflict, InvalidRequest, NotFound
 from aicore.inputs import Identifier
 from aicore.knowledge.chunking import ChunkPolicy, chunk_document
 from aicore.knowledge.index import KnowledgeIndex, version_name
-from aicore.knowledge.models import Chunk, IndexPointer
+from aicore.knowledge.models import Chunk, DocumentStatus, IndexPointer
 from aicore.knowledge.store import DocumentStore, IndexPointers, KnowledgeObjects, index_key
 from aicore.observability import logger
 
@@ -224,10 +226,23 @@ def publish(deps: IngestDeps, step: PublishStep) -> Published:
     if deps.pointers.publish(pointer, step.document_id, at):
         deps.objects.prune_indexes(step.world_id, [k for k in (built.key, built.previous_key) if k])
         return Published(published=True, attempt=step.attempt, version=built.version)
-    current = deps.pointers.current([step.world_id]).get(step.world_id)
-    if current is not None and current.version == built.version:  # a redelivered publish
+    if _published_already(deps, step):
         return Published(published=True, attempt=step.attempt, version=built.version)
     return Published(published=False, attempt=step.attempt + 1, version=built.version)
+
+
+def _published_already(deps: IngestDeps, step: PublishStep) -> bool:
+    """Whether this publish was done before (a redelivery): its version is current, or the document's
+    record names it as the first index that held it (another flow may have published on top since)."""
+    current = deps.pointers.current([step.world_id]).get(step.world_id)
+    if current is not None and current.version == step.index.version:
+        return True
+    document = deps.documents.get(step.world_id, step.document_id)
+    return (
+        document is not None
+        and document.status is DocumentStatus.READY
+        and document.index_version == step.index.version
+    )
 
 
 def fail(deps: IngestDeps, step: FailStep) -> Failed:

@@ -8,8 +8,9 @@ records `Embedder.name`, and a search only ever compares vectors of one embedder
 
 The static weights ship inside the `wordllama` wheel (its `weights/` and `tokenizers/` folders);
 only those files are read, with numpy, safetensors and tokenizers (the package itself is never
-imported: its compiled parts are built for x86-64 only). In Lambda the files sit in the dependencies
-layer, found through `AICORE_STATIC_EMBEDDINGS`.
+imported: its compiled parts are built for x86-64 only). In Lambda the two files sit in a layer of
+their own (`make cdk-assets` copies them from the installed wheel; cdk attaches it to the functions
+the topology marks `static_embeddings`), found through `AICORE_STATIC_EMBEDDINGS`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ STATIC_MODEL = "l2_supercat"
 STATIC_DIMENSIONS = 256
 WEIGHTS_FILE = f"weights/{STATIC_MODEL}_{STATIC_DIMENSIONS}.safetensors"
 TOKENIZER_FILE = f"tokenizers/{STATIC_MODEL}_tokenizer_config.json"
+STATIC_FILES = (WEIGHTS_FILE, TOKENIZER_FILE)  # all the embedder reads, relative to its directory
 LOCATION_VARIABLE = "AICORE_STATIC_EMBEDDINGS"
 
 
@@ -55,6 +57,11 @@ def static_weights_directory() -> Path:
     configured = os.environ.get(LOCATION_VARIABLE)
     if configured:
         return Path(configured)
+    return wordllama_package_directory()
+
+
+def wordllama_package_directory() -> Path:
+    """The installed `wordllama` package's folder (found, never imported)."""
     spec = importlib.util.find_spec("wordllama")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(

@@ -6,6 +6,7 @@ SageMaker Runtime, tests and benches with fakes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -94,7 +95,12 @@ class ChatCall:
     timeout_s: float = 60.0
     # When the caller stops waiting for the first token (unix seconds): a server that queues may
     # drop the request rather than start it late (sent as the `deadline_ms` custom attribute).
+    # Unset: `timeout_s` from now, so nobody's abandoned call keeps the model busy.
     deadline: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.deadline is None:
+            object.__setattr__(self, "deadline", time.time() + self.timeout_s)
 
 
 class ModelEndpoint(Protocol):

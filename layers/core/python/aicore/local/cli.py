@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aicore.auth import Role
+from aicore.identity.tokens import DEVELOPMENT_TTL_S
 from aicore.local.budget import (
     DEADLINE_SCALE_VARIABLE,
     DEFAULT_DEADLINE_SCALE,
@@ -18,7 +19,6 @@ from aicore.local.budget import (
     first_token_deadlines_s,
     parse_deadline_scale,
 )
-from aicore.tokens import DEFAULT_TTL_S
 
 if TYPE_CHECKING:
     from aicore.local.runtime import LocalRuntime, RuntimeOptions
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser(
         "token",
         help="print a JWT signed with the local development key",
-        description=f"Print a JWT for `aicore local`, valid {DEFAULT_TTL_S // 3600} hours.",
+        description=f"Print a JWT for `aicore local`, valid {DEVELOPMENT_TTL_S // 3600} hours.",
     )
     token.add_argument("--player", required=True, help="the player id (the token's subject)")
     token.add_argument("--world", default="demo", help="the world the token is for (default: %(default)s)")
@@ -209,6 +209,7 @@ def world_push(args: argparse.Namespace) -> int:
 
 
 def banner(runtime: LocalRuntime, options: RuntimeOptions) -> str:
+    from aicore.local.game_time import CLOCK_PATH
     from aicore.local.gateway import HEALTH_PATH
 
     base = f"http://{options.host}:{options.port}"
@@ -225,6 +226,7 @@ def banner(runtime: LocalRuntime, options: RuntimeOptions) -> str:
         f"  HTTP API   {base}/worlds/demo/npcs   (Authorization: Bearer <token>)\n"
         f"  WebSocket  ws://{options.host}:{options.port}/ws?token=<token>\n"
         f"  health     {base}{HEALTH_PATH}\n"
+        f'  game time  {base}{CLOCK_PATH}   (jump ahead: POST {{"advance_hours": 72}})\n'
         f"  AWS (moto) {runtime.aws.url}\n"
         f"  models     {runtime.model.url}   (fault injection: POST {runtime.model.url}/_aicore/faults)\n"
         f"  deadlines  first token within {gold_s:g} s (gold), {silver_s:g} s (silver), "
@@ -232,7 +234,7 @@ def banner(runtime: LocalRuntime, options: RuntimeOptions) -> str:
         f"  state      {state}\n"
         f"  logs       JSON lines on stdout, level {options.log_level} (--log-level)\n"
         f"  token      {runtime.console_token}\n"
-        f"  (player-1 in world demo, valid {DEFAULT_TTL_S // 3600} h; more with: "
+        f"  (player-1 in world demo, valid {DEVELOPMENT_TTL_S // 3600} h; more with: "
         ".venv/bin/aicore token --player NAME --world demo)\n"
         "Ctrl-C (or SIGTERM) stops it."
     )

@@ -182,6 +182,10 @@ def create_resources(endpoint_url: str, env: str, topology: Topology = TOPOLOGY)
     s3 = aws_client("s3", endpoint_url)
     for bucket in topology.buckets:
         s3.create_bucket(Bucket=physical_name(env, bucket.name))
+    if topology.signing_keys is not None:  # empty, as a deploy leaves it: the key set-up fills it
+        aws_client("secretsmanager", endpoint_url).create_secret(
+            Name=topology.signing_keys.secret_name(env), SecretString='{"keys": []}'
+        )
     events = aws_client("events", endpoint_url)
     bus = physical_name(env, topology.bus.name)
     events.create_event_bus(Name=bus)

@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aicore.auth import Caller, Role
+from aicore.aws.signing_keys import SecretsManagerKeyVault, SsmKeyDirectory
+from aicore.clock import GAME_CLOCK
+from aicore.identity.keyring import set_up_keys
+from aicore.identity.keys import SigningKey
+from aicore.identity.tokens import TokenIssuer
 from aicore.llm.embedding import Embedder
 from aicore.local.budget import DEFAULT_DEADLINE_SCALE
 from aicore.local.console import console_routes
@@ -15,6 +20,7 @@ from aicore.local.delivery import EventDelivery
 from aicore.local.embed_engine import CandleEmbedder
 from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
 from aicore.local.faults import FaultPlan, admin_routes
+from aicore.local.game_time import clock_routes
 from aicore.local.gateway import Concurrency, Gateway, GatewayThread
 from aicore.local.lambdas import REPO_ROOT, Lambdas
 from aicore.local.model_server import (
@@ -33,20 +39,25 @@ from aicore.local.world_files import load_world_folder
 from aicore.local.world_push import DEMO_WORLD, push_content
 from aicore.observability import logger
 from aicore.settings import Settings
-from aicore.tokens import TokenIssuer
 from aicore.topology import TOPOLOGY, resource_environment
 
 ENV = "local"
-# A development-only signing key: tokens it signs are worthless outside `aicore local`.
-LOCAL_JWT_SECRET = os.environ.get("AICORE_LOCAL_JWT_SECRET", "aicore-local-development-key-not-a-secret")
+# The seed of the development signing key (ES256): tokens it signs are worthless outside
+# `aicore local`, where it is the first current key, so `aicore token` (another process) signs
+# tokens the runtime trusts.
+LOCAL_KEY_SEED = os.environ.get("AICORE_LOCAL_JWT_SECRET", "aicore-local-development-key-not-a-secret")
 LOCAL_DEPLOY_POLL_S = 1
 STOP_TIMEOUT_S = 20.0
+
+
+def development_key() -> SigningKey:
+    return SigningKey.from_seed(LOCAL_KEY_SEED)
 
 
 def local_issuer() -> TokenIssuer:
     defaults = Settings.model_fields
     return TokenIssuer(
-        LOCAL_JWT_SECRET, str(defaults["jwt_issuer"].default), str(defaults["jwt_audience"].default)
+        development_key(), str(defaults["jwt_issuer"].default), str(defaults["jwt_audience"].default)
     )
 
 
@@ -68,6 +79,8 @@ class RuntimeOptions:
     # the static in-process one; `seed_lore`: the demo world's push includes its lore documents.
     knowledge_embedder: str = "embed"
     seed_lore: bool = True
+    # More variables for the functions (tests: shorter token lifetimes, trusted issuers).
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -100,7 +113,7 @@ class LocalRuntime:
             self.lambdas,
             host=self.options.host,
             port=self.options.port,
-            extra_routes=console_routes(self.console_token),
+            extra_routes=[*console_routes(self.console_token), *clock_routes(GAME_CLOCK)],
             concurrency=self.options.concurrency,
         )
         self.gateway = GatewayThread(gateway)
@@ -124,6 +137,7 @@ class LocalRuntime:
         model_url = self.model.start()
         self._export_environment(aws_url, model_url, f"http://{self.options.host}:{self.options.port}")
         deliveries = create_resources(aws_url, ENV)
+        self._set_up_signing_keys()
         self.restored = self.aws.restore()
         self.bridge.install()
         self._export(create_state_machines(aws_url, ENV))
@@ -142,6 +156,16 @@ class LocalRuntime:
         token = local_token("aicore-local-seed", content.world.world_id, (Role.STUDIO,))
         push_content(self.gateway.gateway.url, content, token)
 
+    def _set_up_signing_keys(self) -> None:
+        """What the deploy's custom resource does, with the development key as the first current key."""
+        signing = TOPOLOGY.signing_keys
+        if signing is not None:
+            set_up_keys(
+                SecretsManagerKeyVault(signing.secret_name(ENV)),
+                SsmKeyDirectory(signing.public_parameter(ENV)),
+                first_key=development_key,
+            )
+
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> list[str]:
         """Stop every part within `timeout_s` in all, even with handlers busy; returns the parts
         that had to be abandoned (their threads are daemons, or pool workers nobody waits for)."""
@@ -157,6 +181,7 @@ class LocalRuntime:
         if not self.aws.stop(deadline):
             late.append("moto")
         self._restore_environment()
+        GAME_CLOCK.reset()
         return late
 
     def _export_environment(self, aws_url: str, model_url: str, gateway_url: str) -> None:
@@ -171,7 +196,7 @@ class LocalRuntime:
                 "KNOWLEDGE_EMBEDDER": self.options.knowledge_embedder,
                 "MODEL_DEPLOY_POLL_S": str(LOCAL_DEPLOY_POLL_S),
                 "CONNECTIONS_URL": gateway_url,
-                "JWT_SECRET": LOCAL_JWT_SECRET,
+                "SERVICE_VERSION": service_version(),
                 "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": REGION,
@@ -184,6 +209,7 @@ class LocalRuntime:
                 "SESSION_SUMMARY_INPUT_TOKENS": "400",
                 "SESSION_SUMMARY_TIMEOUT_S": "300",
                 "SESSION_SUMMARY_MAX_TOKENS": "80",  # a short summary: a laptop CPU writes it in seconds
+                **self.options.environment,
             }
         )
         self._saved_environment.setdefault("AWS_PROFILE", os.environ.pop("AWS_PROFILE", None))
@@ -201,3 +227,13 @@ class LocalRuntime:
             else:
                 os.environ[key] = value
         self._saved_environment.clear()
+
+
+def service_version() -> str:
+    """The installed aicore's version (what the cloud's `SERVICE_VERSION` says, from pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aicore")
+    except PackageNotFoundError:
+        return "unknown"

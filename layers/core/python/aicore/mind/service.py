@@ -109,7 +109,7 @@ def observe_turn(deps: MindDeps, turn: ObservedTurn) -> Remembered | None:
     written = deps.store.add(lines, importance=sum(m.importance for m in lines))
     touched = _touch(deps, turn, pair)
     feeling = _feel(deps, turn, npc, context, appraisal, moment)
-    held = pair.memories + (lines if written else [])
+    held = _together(pair.memories, lines if written else [])
     compacted = _compact(deps, turn.world_id, turn.npc_id, turn.player_id, held, moment)
     reindexed = reindex(deps, pair.memories)
     _refresh_general(deps, turn, pair)
@@ -159,6 +159,14 @@ def _turn_memories(deps: MindDeps, turn: ObservedTurn, appraisal: Appraisal) -> 
         )
         for i, (kind, text, importance, shareable) in enumerate(said)
     ]
+
+
+def _together(held: Sequence[Memory], written: Sequence[Memory]) -> list[Memory]:
+    """The pair's memories with those just written, each once: a redelivered turn can read its own
+    lines, see a concurrent compaction forget them, and write them again (a compaction that names
+    one memory twice is refused by DynamoDB: one operation per item in a transaction)."""
+    known = {m.memory_id for m in held}
+    return [*held, *(m for m in written if m.memory_id not in known)]
 
 
 def _touch(deps: MindDeps, turn: ObservedTurn, pair: PairView) -> int:

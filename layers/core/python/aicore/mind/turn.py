@@ -5,7 +5,8 @@
   query vector is made in process by the static embedder);
 - `prompt_section`: those memories, the relationship and the mood, as lines of the system prompt;
 - `relationship_view`, `emotion_view`: `npc.reply`'s `data.relationship` and `data.emotion`;
-- `debug_context`: `data.context` of a studio's `npc.say` with `"debug": true`.
+- `debug_context`: `data.context` of a studio's `npc.say` with `"debug": true` (with the lore
+  chunks the turn's knowledge search gave it).
 
 After the turn, the ids of the memories used go back in NPC Turn Completed (`memory_ids`): the
 consumer marks them accessed, off the player's path.
@@ -14,9 +15,11 @@ consumer marks them accessed, off the player's path.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from aicore.knowledge.models import ChunkHit
 from aicore.llm.embedding import Embedder
 from aicore.mind.emotions import NEUTRAL, Emotion, EmotionState, Temperament, dominant
 from aicore.mind.models import MemoryKind, MemorySet, MemorySource, ScoredMemory, Scores
@@ -28,12 +31,19 @@ STRONG, NOTABLE = 0.7, 0.3
 
 
 def recall(
-    memories: MemorySet, player_line: str, embedder: Embedder, now: datetime, policy: MindPolicy
+    memories: MemorySet,
+    player_line: str,
+    embedder: Embedder,
+    now: datetime,
+    policy: MindPolicy,
+    vector: Any = None,
 ) -> list[ScoredMemory]:
-    """The best memories about the player and general ones for this line, within the budget."""
+    """The best memories about the player and general ones for this line, within the budget.
+    `vector`: the line's vector by `embedder`, if the caller made it already (else made here)."""
     if not memories.all:
         return []
-    vector = embedder.embed([player_line])[0]
+    if vector is None:
+        vector = embedder.embed([player_line])[0]
     return rank(
         memories.all,
         Query(player_line, vector, embedder.name),
@@ -118,9 +128,11 @@ class ContextMemory(BaseModel):
 
 
 class DebugContext(BaseModel):
-    """Why the NPC said what it said: what of its mind went into the prompt, with the scores."""
+    """Why the NPC said what it said: what of its mind and of the lore went into the prompt, with
+    the scores."""
 
     memories: list[ContextMemory]
+    lore: list[ChunkHit] = Field(default_factory=list)  # with scores {keyword, vector, total}
     relationship: RelationshipView
     emotion: EmotionView
 
@@ -142,8 +154,14 @@ def context_memory(scored: ScoredMemory) -> ContextMemory:
 
 
 def debug_context(
-    recalled: list[ScoredMemory], relationship: RelationshipView, emotion: EmotionView
+    recalled: list[ScoredMemory],
+    relationship: RelationshipView,
+    emotion: EmotionView,
+    lore: list[ChunkHit] | None = None,
 ) -> DebugContext:
     return DebugContext(
-        memories=[context_memory(s) for s in recalled], relationship=relationship, emotion=emotion
+        memories=[context_memory(s) for s in recalled],
+        lore=list(lore or []),
+        relationship=relationship,
+        emotion=emotion,
     )

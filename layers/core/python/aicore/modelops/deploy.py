@@ -1,10 +1,16 @@
 """The steps of the deployment state machine (`state_machines/model-deploy.asl.json`).
 
 prepare -> update -> (wait, check)* -> smoke_test -> keep
-                                   \\-> roll_back -> (wait, check)* -> fail
+                                   \\-> (wait, roll_back)* -> (wait, check)* -> fail
 Each step takes the `DeployState` and returns it updated; the state machine decides from
 `status` and `smoke.passed` where to go. `abort` ends a deployment that cannot go on (the
 preparation failed, or the rollback did): the registry says why, the lock is released.
+
+Every step may run twice (Step Functions retries a task; a Lambda may time out after its work is
+done) and answers the second time as it did the first. The deployment holds its tier's lock, so
+an update under way on the component is its own: `update` and `roll_back` never start a second
+one, they wait for it (the `check` after them says what it ended serving). `keep`, `fail` and
+`abort` end the deployment in the registry, which knows a deployment it ended already.
 """
 
 from __future__ import annotations
@@ -97,9 +103,20 @@ def prepare(state: DeployState, deps: DeployDeps) -> DeployState:
 
 
 def update(state: DeployState, deps: DeployDeps) -> DeployState:
-    """Points the component at the version's model."""
+    """Points the component at the version's model, unless this step did so already.
+
+    `prepare` found the component InService and the tier's lock keeps other deployments off it, so
+    an update under way (or the version's model serving) is this step's own, run before: the
+    check loop waits for it and says whether it ended serving the version's model.
+    """
     component = deps.hosting.describe_component(state.component)
-    deps.hosting.update_component(component, state.model_name)
+    if component.status in IN_PROGRESS or component.model_name == state.model_name:
+        logger.info(
+            "Update under way or done already",
+            extra={"component": component.name, "status": component.status, "model": state.model_name},
+        )
+    else:
+        deps.hosting.update_component(component, state.model_name)
     return state.model_copy(update={"expected_model": state.model_name, "status": "in_progress", "polls": 0})
 
 
@@ -159,16 +176,36 @@ def smoke_test(state: DeployState, deps: DeployDeps) -> DeployState:
 
 def keep(state: DeployState, deps: DeployDeps) -> DeployState:
     """The version serves: the registry says so (and records the model CloudFormation must keep
-    serving), and the tier is free for the next deployment."""
-    deps.serving.put(state.deployment.tier, state.model_name, overwrite=True)
+    serving), and the tier is free for the next deployment.
+
+    The serving record is written only while this deployment holds the tier: a keep run again
+    after it released the tier leaves the record to whoever deploys next, and the registry answers
+    it as kept (or refuses a deployment it did not keep).
+    """
+    tier, _ = deps.registry.tier(state.deployment.tier)
+    if tier.deploying is not None and tier.deploying.execution_name == state.deployment.execution_name:
+        deps.serving.put(state.deployment.tier, state.model_name, overwrite=True)
     deps.registry.succeed(state.deployment, state.smoke)
     return state.model_copy(update={"status": "in_service"})
 
 
 def roll_back(state: DeployState, deps: DeployDeps, caught: Mapping[str, Any] | None = None) -> DeployState:
-    """Points the component back at what it served before (unless it still serves that)."""
+    """Points the component back at what it served before (unless it still serves that).
+
+    While the component is busy with an update (the forward one this deployment started, or this
+    rollback's own, run before), it says `waiting`: the flow waits and runs it again once the
+    update is over, up to `max_polls` times.
+    """
     failure = state.failure or _caught(caught) or "the deployment failed"
     component = deps.hosting.describe_component(state.component)
+    if component.status in IN_PROGRESS:
+        polls = state.polls + 1 if state.status == "waiting" else 1
+        if polls >= state.max_polls:
+            raise DeploymentError(
+                f"{component.name} was still {component.status} after {polls} checks: "
+                "it cannot be rolled back."
+            )
+        return state.model_copy(update={"status": "waiting", "polls": polls, "failure": failure})
     if component.status == "InService" and component.model_name == state.previous_model:
         return state.model_copy(
             update={"expected_model": state.previous_model, "status": "in_service", "failure": failure}

@@ -80,6 +80,16 @@ class SmokeResult(BaseModel):
     error: str | None = None
 
 
+class FinishedDeployment(BaseModel):
+    """How the last deployment of a version that finished ended, and which execution ended it: a
+    step that finishes it again (a retried task) is told apart from another deployment."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    execution_name: str
+    outcome: Literal["in_service", "failed"]
+
+
 class ModelVersion(VersionSpec):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -94,6 +104,7 @@ class ModelVersion(VersionSpec):
     failure: str | None = None
     smoke: SmokeResult | None = None
     weights: StagedWeights | None = None  # None: never imported
+    finished: FinishedDeployment | None = None  # None: no deployment of it has finished
 
     @classmethod
     def register(cls, tier: Tier, spec: VersionSpec, by: str) -> ModelVersion:
@@ -157,7 +168,8 @@ class DeployState(BaseModel):
     model_name: str = ""  # the SageMaker model of the version being deployed
     previous_model: str = ""  # what the component served before: rollback puts it back
     expected_model: str = ""  # what the wait loop waits for the component to serve
-    status: Literal["pending", "in_service", "in_progress", "failed"] = "pending"
+    # waiting: the component is busy with an update; the rollback waits for it, then runs again
+    status: Literal["pending", "in_service", "in_progress", "waiting", "failed"] = "pending"
     polls: int = 0
     poll_seconds: int = 30
     max_polls: int = 60

@@ -3,7 +3,9 @@
 The `TIER` item holds the versions the tier has served, in order (the last one serves now), and
 the deployment in flight, which doubles as a lock: one deployment per tier at a time. Every
 change of state is one conditional transaction, so two studio users cannot both deploy, and a
-step that runs twice (Step Functions retries) cannot finish a deployment twice.
+step that runs twice (Step Functions retries) cannot finish a deployment twice: the version
+records which execution finished it and how (`ModelVersion.finished`), so the step run again is
+answered as the first run was, and any other deployment that no longer holds the tier is refused.
 """
 
 from __future__ import annotations
@@ -58,13 +60,25 @@ class ModelRegistry(Protocol):
         ...
 
     def record_weights(self, tier: Tier, version: str, weights: StagedWeights) -> None:
-        """What the import flow staged for the version (or why it could not)."""
+        """What the import flow staged for the version (or why it could not).
+
+        Recorded again by the same execution (a retried step), it is the same record; an execution
+        whose import another one replaced since (`begin_import` with another name) gets `Conflict`.
+        """
         ...
 
     def succeed(self, deployment: Deployment, smoke: SmokeResult | None) -> TierState:
-        """The version serves: it joins (deploy) or ends (rollback) the tier's history; lock released."""
+        """The version serves: it joins (deploy) or ends (rollback) the tier's history; lock released.
+
+        Run again for a deployment it finished so (a retried step), it changes nothing and answers
+        the tier as it is; `Conflict` for a deployment that does not hold the tier otherwise.
+        """
         ...
 
     def fail(self, deployment: Deployment, failure: str, smoke: SmokeResult | None) -> TierState:
-        """The version does not serve (it is `failed`); what served before still does; lock released."""
+        """The version does not serve (it is `failed`); what served before still does; lock released.
+
+        Run again for a deployment it failed (a retried step), it changes nothing and answers the
+        tier as it is; `Conflict` for a deployment that does not hold the tier otherwise.
+        """
         ...

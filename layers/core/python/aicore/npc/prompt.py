@@ -1,18 +1,25 @@
-"""Prompt assembly: persona, world facts, memory of the player, recent conversation, the new line."""
+"""Prompt assembly: persona, the lore the NPC may know, its mind (memories of the player,
+relationship, mood), the summary and recent conversation, the new line."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from aicore.knowledge.models import ChunkHit
 from aicore.llm.wire import ChatMessage
 from aicore.sessions.models import Message, ParticipantKind
-from aicore.world.models import LoreFact, Npc, NpcMemory
+from aicore.world.models import Npc, NpcMemory
 
 CHARS_PER_TOKEN = 4  # a rough, safe estimate for budgeting context
 HISTORY_TOKEN_BUDGET = 600
 SUMMARY_TOKEN_BUDGET = 200  # of the history budget, at most this much goes to the rolling summary
-MAX_LORE_FACTS = 6
 
 
-def system_prompt(npc: Npc, lore: list[LoreFact], memory: NpcMemory | None) -> str:
+def system_prompt(
+    npc: Npc, lore: Sequence[ChunkHit] = (), memory: NpcMemory | None = None, mind: str = ""
+) -> str:
+    """`lore`: the chunks the turn found (only what the NPC may know, already within its budget);
+    `mind`: `aicore.mind.turn.prompt_section` (memories, relationship, mood)."""
     lines = [
         f"You are {npc.name}. {npc.persona}",
         f"Speak as {npc.name}: {npc.speech_style}",
@@ -21,13 +28,19 @@ def system_prompt(npc: Npc, lore: list[LoreFact], memory: NpcMemory | None) -> s
     if npc.secrets:
         lines.append("You know, and never say outright (at most you hint): " + " ".join(npc.secrets))
     if lore:
-        lines.append("Facts of your world: " + " ".join(f.text for f in lore[:MAX_LORE_FACTS]))
+        lines.append("What you know of your world (most relevant first):")
+        lines += [f"- {_passage(hit)}" for hit in lore]
     if memory and memory.turns:
-        lines.append(
-            f"You have spoken with this traveller {memory.turns} times before; "
-            f'last they said: "{memory.last_player_line}"'
-        )
+        lines.append(f"You have spoken with this traveller {memory.turns} times before.")
+    if mind:
+        lines.append(mind)
     return "\n".join(lines)
+
+
+def _passage(hit: ChunkHit) -> str:
+    heading = hit.heading or hit.title
+    text = " ".join(hit.text.split())
+    return f"{heading}: {text}" if heading else text
 
 
 def history_within_budget(history: list[Message], npc_id: str, budget_tokens: int) -> list[ChatMessage]:
@@ -55,14 +68,15 @@ def summary_within_budget(summary: str, budget_tokens: int) -> str:
 
 def build_prompt(
     npc: Npc,
-    lore: list[LoreFact],
+    lore: Sequence[ChunkHit],
     memory: NpcMemory | None,
     history: list[Message],
     player_line: str,
     summary: str = "",
+    mind: str = "",
 ) -> list[ChatMessage]:
-    """Persona and facts, the summary of what came before, then the newest lines that fit the budget."""
-    system = system_prompt(npc, lore, memory)
+    """Persona, lore and mind, the summary of what came before, then the newest lines that fit the budget."""
+    system = system_prompt(npc, lore, memory, mind)
     history_budget = HISTORY_TOKEN_BUDGET
     if summary:
         earlier = summary_within_budget(summary, SUMMARY_TOKEN_BUDGET)

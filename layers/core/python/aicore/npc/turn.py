@@ -1,9 +1,14 @@
-"""One NPC turn: the player's line is stored, the reply streams token by token, then is stored too."""
+"""One NPC turn: the player's line is stored, the reply streams token by token, then is stored too.
+
+The prompt holds what the NPC recalls for this line (`aicore.npc.recollection`): its memories of
+the player and general ones, the lore it may know, how it feels about the player and its mood. All
+of it is read beside the turn's other reads and ranked in process while the player's line is
+written: no extra round trip before the model, and no model call unless the mode allows one.
+"""
 
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,17 +16,19 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from pydantic import BaseModel, Field
 
 from aicore.auth import Caller, Role
-from aicore.clock import Clock, now
+from aicore.clock import Clock, game_time, now, stamp
 from aicore.connections import ClientPusher
-from aicore.errors import NotFound
+from aicore.errors import Forbidden, NotFound
 from aicore.events import EventDetail, EventPublisher
 from aicore.frames import NpcSay
 from aicore.llm.router import Completion, ModelRequest, Router
+from aicore.mind.turn import DebugContext, EmotionView, RelationshipView, debug_context
 from aicore.npc.prompt import build_prompt
+from aicore.npc.recollection import Recollection, TurnMind, recollect
 from aicore.npc.token_stream import DEFAULT_INTERVAL_S, TokenStream
 from aicore.observability import in_parallel, metric_dimensions, traced
 from aicore.performance import DEFAULT_MODE, NPC_SAY_PROFILES
-from aicore.sessions.models import NewMessage, Participant, ParticipantKind
+from aicore.sessions.models import Message, NewMessage, Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import SessionService
 from aicore.topology import (
     FALLBACK_METRIC,
@@ -32,12 +39,12 @@ from aicore.topology import (
     TIER_DIMENSION,
     TOKENS_PER_SECOND_METRIC,
 )
-from aicore.world.models import LoreFact, Npc
+from aicore.world.models import Npc
 from aicore.world.store import WorldStore
 
 CONTEXT_MESSAGES = 20
 NPC_SAY_MAX_TOKENS = NPC_SAY_PROFILES[DEFAULT_MODE].max_tokens  # performance modes shift it
-LORE_CACHE_S = 60.0
+DEBUG_ROLES = (Role.STUDIO, Role.ADMIN)  # who may see a turn's context (`"debug": true`)
 
 
 class NpcTurnCompleted(EventDetail):
@@ -72,33 +79,24 @@ class TurnReply(BaseModel):
     mode: str  # the performance mode the turn ran in
     seq: int
     timings: TurnTimings
-
-
-class LoreCache:
-    """Lore changes rarely: each warm container re-reads it at most once a minute per world."""
-
-    def __init__(self, world: WorldStore, max_age_s: float = LORE_CACHE_S) -> None:
-        self._world, self._max_age = world, max_age_s
-        self._entries: dict[str, tuple[float, list[LoreFact]]] = {}
-
-    def get(self, world_id: str) -> list[LoreFact]:
-        cached = self._entries.get(world_id)
-        if cached is None or time.monotonic() - cached[0] > self._max_age:
-            cached = (time.monotonic(), self._world.lore(world_id))
-            self._entries[world_id] = cached
-        return cached[1]
+    emotion: EmotionView  # the NPC's mood as the turn began
+    relationship: RelationshipView  # what the NPC thinks of the player as the turn began
+    context: DebugContext | None = None  # only for `"debug": true` from a studio or admin token
 
 
 @dataclass
 class TurnDeps:
     world: WorldStore
-    lore: LoreCache
+    mind: TurnMind
     sessions: SessionService
     router: Router
     pusher: ClientPusher
     events: EventPublisher
     token_interval_s: float = DEFAULT_INTERVAL_S  # at most one token frame per this, after the first
     clock: Clock = now  # a token's expiry is checked against it
+    # The world's time, which memories and moods decay by and the turn's event is stamped with:
+    # the wall clock in the cloud; `aicore local` can move it on (POST /_local/clock).
+    game_clock: Clock = game_time
 
 
 @dataclass
@@ -112,13 +110,20 @@ class TurnOutcome:
 def take_turn(
     frame: NpcSay, caller: Caller, connection_id: str, correlation_id: str, deps: TurnDeps
 ) -> TurnOutcome:
-    """Two DynamoDB round trips before the model is asked: the world's data and the session, read
-    side by side; then the player's line, stored in one write. The reply is stored in one more;
-    the event goes out after the player has the reply."""
+    """Two DynamoDB round trips before the model is asked: the world's data, the session and the
+    NPC's memories of the player, read side by side; then the player's line, stored in one write
+    while the NPC recalls what fits the line. The reply is stored in one more write; the event goes
+    out after the player has the reply."""
+    if frame.debug and not any(caller.has(role) for role in DEBUG_ROLES):
+        raise Forbidden(
+            "Only a studio or admin token may ask for a turn's context ('debug': true): "
+            "send the frame without it."
+        )
     with traced("turn.read", npc=frame.npc_id):
-        context, conversation = in_parallel(
+        context, conversation, memories = in_parallel(
             lambda: deps.world.turn_context(caller.world_id, frame.npc_id, caller.subject),
             lambda: deps.sessions.conversation(caller, frame.npc_id, frame.session_id, CONTEXT_MESSAGES),
+            lambda: deps.mind.memories.turn_memories(caller.world_id, frame.npc_id, caller.subject),
         )
     npc = context.npc
     if npc is None:
@@ -128,21 +133,43 @@ def take_turn(
             {"npc_id": frame.npc_id, "world_id": caller.world_id},
         )
     player = Participant(id=caller.subject, kind=ParticipantKind.PLAYER)
-    # The player's words are stored before the model runs: a failed reply never loses them.
-    with traced("turn.store_player_line"):
-        head, _ = deps.sessions.speak(
-            caller,
-            conversation.head,
-            [NewMessage(speaker=player, text=frame.text, correlation_id=correlation_id)],
-            first=conversation.new,
-        )
+    profile = context.performance.npc_say()
+    moment = deps.game_clock()
 
-    history = conversation.messages
+    def store_player_line() -> tuple[SessionHead, list[Message]]:
+        # The player's words are stored before the model runs: a failed reply never loses them.
+        with traced("turn.store_player_line"):
+            return deps.sessions.speak(
+                caller,
+                conversation.head,
+                [NewMessage(speaker=player, text=frame.text, correlation_id=correlation_id)],
+                first=conversation.new,
+            )
+
+    def recall() -> Recollection:
+        with traced("turn.recall"):
+            return recollect(
+                deps.mind,
+                npc,
+                context,
+                memories,
+                frame.text,
+                moment,
+                lore_query_by_model=profile.lore_query_by_model,
+            )
+
+    (head, _), recollection = in_parallel(store_player_line, recall)
+
     messages = build_prompt(
-        npc, deps.lore.get(caller.world_id), context.memory, history, frame.text, summary=head.summary
+        npc,
+        recollection.lore,
+        context.memory,
+        conversation.messages,
+        frame.text,
+        summary=head.summary,
+        mind=recollection.prompt_section(),
     )
     stream = TokenStream(deps.pusher, connection_id, frame.request_id, deps.token_interval_s)
-    profile = context.performance.npc_say()
     try:
         with traced("turn.model", mode=context.performance.effective.value):
             completion = deps.router.stream(
@@ -165,37 +192,51 @@ def take_turn(
             [NewMessage(speaker=speaker, text=completion.text, correlation_id=correlation_id)],
         )
 
+    turn = _Turn(caller, npc, frame, correlation_id, head.session_id, stamp(moment))
+
     def announce() -> None:
         with traced("turn.publish"):
-            _publish(deps, caller, npc, frame, correlation_id, head.session_id, completion)
+            _publish(deps, turn, completion, recollection.memory_ids)
         _record_metrics(completion)
 
-    reply = _reply(head.session_id, npc.npc_id, stored[0].seq, completion, context.performance.effective)
+    reply = _reply(
+        head.session_id,
+        npc.npc_id,
+        stored[0].seq,
+        completion,
+        context.performance.effective,
+        recollection,
+        debug=frame.debug,
+    )
     return TurnOutcome(reply, announce)
 
 
-def _publish(
-    deps: TurnDeps,
-    caller: Caller,
-    npc: Npc,
-    frame: NpcSay,
-    correlation_id: str,
-    session_id: str,
-    completion: Completion,
-) -> None:
+@dataclass(frozen=True)
+class _Turn:
+    caller: Caller
+    npc: Npc
+    frame: NpcSay
+    correlation_id: str
+    session_id: str
+    occurred_at: str  # the game clock's time as the turn began
+
+
+def _publish(deps: TurnDeps, turn: _Turn, completion: Completion, memory_ids: list[str]) -> None:
     deps.events.publish(
         NPC_SOURCE,
         NPC_TURN_COMPLETED,
         NpcTurnCompleted(
-            world_id=caller.world_id,
-            correlation_id=correlation_id,
-            session_id=session_id,
-            npc_id=npc.npc_id,
-            player_id=caller.subject,
-            player_line=frame.text,
+            world_id=turn.caller.world_id,
+            correlation_id=turn.correlation_id,
+            occurred_at=turn.occurred_at,
+            session_id=turn.session_id,
+            npc_id=turn.npc.npc_id,
+            player_id=turn.caller.subject,
+            player_line=turn.frame.text,
             reply=completion.text,
             tier=completion.tier,
             fallback=completion.fallback,
+            memory_ids=memory_ids,
         ),
     )
 
@@ -224,7 +265,15 @@ def _scripted_line(npc: Npc) -> str:
     return random.choice(lines)
 
 
-def _reply(session_id: str, npc_id: str, seq: int, completion: Completion, mode: str) -> TurnReply:
+def _reply(
+    session_id: str,
+    npc_id: str,
+    seq: int,
+    completion: Completion,
+    mode: str,
+    recollection: Recollection,
+    debug: bool,
+) -> TurnReply:
     return TurnReply(
         session_id=session_id,
         npc_id=npc_id,
@@ -242,5 +291,14 @@ def _reply(session_id: str, npc_id: str, seq: int, completion: Completion, mode:
             tokens=completion.tokens,
             tokens_per_s=completion.tokens_per_s,
             prompt_tokens=completion.prompt_tokens,
+        ),
+        emotion=recollection.emotion,
+        relationship=recollection.relationship,
+        context=(
+            debug_context(
+                recollection.memories, recollection.relationship, recollection.emotion, recollection.lore
+            )
+            if debug
+            else None
         ),
     )

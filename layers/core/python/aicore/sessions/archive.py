@@ -38,9 +38,10 @@ class ArchivedSession(BaseModel):
         return cls(head=head, messages=messages, chunk_bounds=chunk_bounds, archived_at=utc_now())
 
 
-def archive_key(head: SessionHead, archived_at: str) -> str:
-    """One object per archiving: a later archive of the same session never overwrites an earlier one."""
-    stamp = archived_at.replace(":", "").replace("-", "").replace("+0000", "Z")
+def archive_key(head: SessionHead, frozen_at: str) -> str:
+    """One object per archiving, named for the moment it froze the session: a later archive of the
+    same session never overwrites an earlier one, an upload run again writes the same object."""
+    stamp = frozen_at.replace(":", "").replace("-", "").replace("+0000", "Z")
     return f"sessions/{head.world_id}/{head.session_id}/{stamp}.json.gz"
 
 

@@ -2,6 +2,8 @@
 
 Each task of a flow invokes one function with `{"step": ..., ...}`; the step runs one
 `aicore.sessions.tiers.Tiering` method and returns its outcome, which the flow's Choice states read.
+The steps that move a session's tier carry the flow's execution (`"mover.$": "$$.Execution.Id"`):
+a step Step Functions runs again finds the move it made and answers as it did the first time.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ class _Step(BaseModel):
     session_id: str = Field(min_length=1, max_length=128)
 
 
-class Freeze(_Step):
+class _Move(_Step):
+    mover: str = Field(min_length=1, max_length=256)  # the flow's execution ARN
+
+
+class Freeze(_Move):
     step: Literal["freeze"]
     active_before: str | None = None  # None: now (suspended), else only if still dormant
 
@@ -34,15 +40,15 @@ class Seal(_Step):
     archive_key: str
 
 
-class Thaw(_Step):
+class Thaw(_Move):
     step: Literal["thaw"]
 
 
-class Claim(_Step):
+class Claim(_Move):
     step: Literal["claim"]
 
 
-class Restore(_Step):
+class Restore(_Move):
     step: Literal["restore"]
     archive_key: str
 
@@ -52,7 +58,7 @@ class Discard(_Step):
     archive_key: str
 
 
-class Release(_Step):
+class Release(_Move):
     step: Literal["release"]
 
 
@@ -75,26 +81,26 @@ class RehydrationStarted(BaseModel):
 def run_archive_step(tiering: Tiering, step: ArchiveStep) -> BaseModel:
     match step:
         case Freeze():
-            return tiering.freeze(step.session_id, step.active_before)
+            return tiering.freeze(step.session_id, step.active_before, step.mover)
         case Upload():
             return tiering.upload(step.session_id)
         case Seal():
             return tiering.seal(step.session_id, step.archive_key)
         case Thaw():
-            return tiering.thaw(step.session_id)
+            return tiering.thaw(step.session_id, step.mover)
 
 
 def run_rehydrate_step(tiering: Tiering, step: RehydrateStep) -> BaseModel:
     match step:
         case Claim():
-            return tiering.claim(step.session_id)
+            return tiering.claim(step.session_id, step.mover)
         case Restore():
-            return tiering.restore(step.session_id, step.archive_key)
+            return tiering.restore(step.session_id, step.archive_key, step.mover)
         case Discard():
             tiering.discard(step.archive_key)
             return Discarded(archive_key=step.archive_key)
         case Release():
-            return tiering.release(step.session_id)
+            return tiering.release(step.session_id, step.mover)
 
 
 def start_rehydration(flows: FlowStarter, request: SessionRehydrationRequested) -> RehydrationStarted:

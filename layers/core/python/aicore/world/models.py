@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from aicore.clock import utc_now
+from aicore.knowledge.models import IndexPointer
 from aicore.mind.emotions import EmotionState, Temperament
 from aicore.mind.relationship import Relationship
 from aicore.performance import PerformanceMode, PerformanceSettings
@@ -88,3 +89,5 @@ class TurnContext:
     performance: PerformanceSettings
     relationship: Relationship | None = None  # what the NPC thinks of the player (None: they never met)
     emotion: EmotionState | None = None  # the NPC's emotions when last stirred (None: at rest)
+    # The current knowledge index of the world and of the global corpus (those that have one).
+    knowledge: tuple[IndexPointer, ...] = ()

@@ -1,5 +1,6 @@
 """World content in DynamoDB: `pk = WORLD#<world>`, `sk = NPC#… | LORE#… | MEMORY#<npc>#<player>`;
-the mind's `RELATIONSHIP#<npc>#<player>` and `EMOTION#<npc>` (small, read with the turn's batch).
+the mind's `RELATIONSHIP#<npc>#<player>` and `EMOTION#<npc>` (small, read with the turn's batch); the
+knowledge base's index pointers (`KNOWLEDGE#INDEX`, here and under `WORLD#global`, in the same batch).
 
 Performance modes live beside them: `sk = SETTINGS#PERFORMANCE` (the world's) and
 `SETTINGS#PERFORMANCE#<player>` (a player's own), so a turn reads them with its NPC and memory.

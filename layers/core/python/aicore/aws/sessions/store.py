@@ -285,7 +285,9 @@ class DynamoSessionStore:
         try:
             self._client.transact_write_items(
                 TransactItems=[{"Put": _put(self._name, item)} for item in items],
-                ClientRequestToken=write_id,
+                # Not the one-call try's token: a token reused with other items within ten minutes
+                # is refused (IdempotentParameterMismatch).
+                ClientRequestToken=f"r{write_id}",
             )
         except ClientError as exc:
             if not cancelled(exc):

@@ -45,6 +45,7 @@ WRITE_ID = "write_id"  # which append wrote an item: tells a lost answer from a 
 KEY_TTL_S = 24 * 3600  # how long an append's idempotency key is remembered
 EXPIRES_AT = str(SESSIONS.ttl_attribute)
 IS_LIVE = "#tier IN (:hot, :warm)"
+MOVER = "mover"  # which tier move last moved a head: a flow's execution, or one inline rehydration
 
 
 def message_sk(seq: int) -> str:
@@ -110,17 +111,25 @@ class SessionTable:
             for sk in sks:
                 batch.delete_item(Key={"pk": session_id, "sk": sk})
 
+    def get_head_and_mover(self, session_id: str) -> tuple[SessionHead, str | None]:
+        item = self.table.get_item(Key={"pk": session_id, "sk": HEAD_SK}, ConsistentRead=True).get("Item")
+        if item is None:
+            raise not_found(session_id)
+        mover = item.get(MOVER)
+        return head_from(item), None if mover is None else str(mover)
+
     def move(
-        self, session_id: str, to: StorageTier, condition: str, values: dict[str, Any]
+        self, session_id: str, to: StorageTier, mover: str, condition: str, values: dict[str, Any]
     ) -> SessionHead | None:
-        """A conditional tier move; None when the head is not in the state the move expects."""
+        """A conditional tier move by `mover` (recorded on the head, `:mover` in `condition`); None
+        when the head is not in the state the move expects."""
         try:
             updated = self.table.update_item(
                 Key={"pk": session_id, "sk": HEAD_SK},
-                UpdateExpression="SET #tier = :to, tier_changed_at = :now",
+                UpdateExpression="SET #tier = :to, tier_changed_at = :now, #mover = :mover",
                 ConditionExpression=f"attribute_exists(pk) AND ({condition})",
-                ExpressionAttributeNames={"#tier": "tier"},
-                ExpressionAttributeValues={**values, ":to": to.value, ":now": utc_now()},
+                ExpressionAttributeNames={"#tier": "tier", "#mover": MOVER},
+                ExpressionAttributeValues={**values, ":to": to.value, ":now": utc_now(), ":mover": mover},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:

@@ -2,7 +2,8 @@
 bring a session back; the dormancy sweep's index query.
 
 Implements `aicore.sessions.tiers.TieringStore` over the sessions table (`aicore.sessions.table`).
-Every move is conditional on the state it expects, so each step can be retried.
+Every move is conditional on the state it expects and records its mover on the head (`mover`), so
+each step can be retried: the same mover finds its own move, another is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aicore.aws.sessions.table import (
     CHUNK_PREFIX,
     DORMANCY_SHARDS,
     HEAD_SK,
+    MOVER,
     MSG_PREFIX,
     SHARD,
     SessionTable,
@@ -29,7 +31,7 @@ from aicore.aws.sessions.table import (
     message_item,
 )
 from aicore.clock import utc_now
-from aicore.errors import Conflict
+from aicore.errors import Conflict, NotFound
 from aicore.sessions.chunks import Chunk, decode_messages
 from aicore.sessions.models import Message, SessionHead, StorageTier
 from aicore.topology import SESSION_DORMANCY_INDEX
@@ -41,6 +43,9 @@ class DynamoTieringStore:
 
     def get_head(self, session_id: str) -> SessionHead:
         return self._table.get_head(session_id)
+
+    def moved_by(self, session_id: str) -> tuple[SessionHead, str | None]:
+        return self._table.get_head_and_mover(session_id)
 
     def everything(self, session_id: str) -> tuple[list[Message], list[tuple[int, int]]]:
         """Every message of a session (oldest first, each seq once) and its chunk layout."""
@@ -55,23 +60,29 @@ class DynamoTieringStore:
                 by_seq.setdefault(message.seq, message)
         return [by_seq[seq] for seq in sorted(by_seq)], sorted(bounds)
 
-    def freeze(self, session_id: str, active_before: str | None) -> SessionHead | None:
-        """live -> archiving (writes now wait), if still live and, with `active_before`, still dormant."""
+    def freeze(self, session_id: str, active_before: str | None, mover: str) -> SessionHead | None:
+        """live -> archiving (writes now wait), if still live and, with `active_before`, still dormant;
+        the head as it is if `mover` froze it already (its freeze run again)."""
         condition = "#tier IN (:hot, :warm)"
         values: dict[str, Any] = {":hot": StorageTier.HOT.value, ":warm": StorageTier.WARM.value}
         if active_before is not None:
             condition += " AND updated_at < :active_before"
             values[":active_before"] = active_before
-        return self._table.move(session_id, StorageTier.ARCHIVING, condition, values)
+        frozen = self._table.move(session_id, StorageTier.ARCHIVING, mover, condition, values)
+        return frozen or self._moved_to(session_id, StorageTier.ARCHIVING, mover)
 
-    def thaw(self, session_id: str) -> SessionHead | None:
-        """archiving -> live again: an archive that failed gives the session back untouched."""
+    def thaw(self, session_id: str, mover: str) -> SessionHead | None:
+        """archiving by `mover` -> live again: an archive that failed gives the session back untouched."""
         head = self._table.get_head(session_id)
         if head.tier is not StorageTier.ARCHIVING:
             return None
         # Nothing compacts an archiving session, so its live tier cannot change under us.
         return self._table.move(
-            session_id, head.live_tier, "#tier = :archiving", {":archiving": StorageTier.ARCHIVING.value}
+            session_id,
+            head.live_tier,
+            mover,
+            "#tier = :archiving AND #mover = :mover",
+            {":archiving": StorageTier.ARCHIVING.value},
         )
 
     def seal(self, head: SessionHead, key: str) -> SessionHead:
@@ -111,11 +122,13 @@ class DynamoTieringStore:
         self._table.delete_sks(session_id, sks)
         return len(sks)
 
-    def claim_rehydration(self, session_id: str, stale_before: str) -> SessionHead | None:
-        """cold -> rehydrating; also takes over a rehydration that stalled before `stale_before`."""
-        return self._table.move(
+    def claim_rehydration(self, session_id: str, stale_before: str, mover: str) -> SessionHead | None:
+        """cold -> rehydrating; also takes over a rehydration that stalled before `stale_before`, and
+        answers `mover`'s own claim run again."""
+        claimed = self._table.move(
             session_id,
             StorageTier.REHYDRATING,
+            mover,
             "#tier = :cold OR (#tier = :rehydrating AND tier_changed_at < :stale)",
             {
                 ":cold": StorageTier.COLD.value,
@@ -123,13 +136,15 @@ class DynamoTieringStore:
                 ":stale": stale_before,
             },
         )
+        return claimed or self._moved_to(session_id, StorageTier.REHYDRATING, mover)
 
-    def release_rehydration(self, session_id: str) -> SessionHead | None:
-        """rehydrating -> cold: a failed rehydration leaves the archive as the truth."""
+    def release_rehydration(self, session_id: str, mover: str) -> SessionHead | None:
+        """rehydrating by `mover` -> cold: a failed rehydration leaves the archive as the truth."""
         return self._table.move(
             session_id,
             StorageTier.COLD,
-            "#tier = :rehydrating",
+            mover,
+            "#tier = :rehydrating AND #mover = :mover",
             {":rehydrating": StorageTier.REHYDRATING.value},
         )
 
@@ -144,8 +159,8 @@ class DynamoTieringStore:
             for item in items:
                 batch.put_item(Item=item)
 
-    def finish_rehydration(self, archived: SessionHead, key: str) -> SessionHead:
-        """rehydrating -> live, with the head as it was archived (and active as of now)."""
+    def finish_rehydration(self, archived: SessionHead, key: str, mover: str) -> SessionHead:
+        """rehydrating by `mover` -> live, with the head as it was archived (and active as of now)."""
         now = utc_now()
         head = archived.model_copy(
             update={
@@ -157,10 +172,14 @@ class DynamoTieringStore:
         )
         try:
             self._table.table.put_item(
-                Item=live_head_item(head),
-                ConditionExpression="#tier = :rehydrating AND archive_key = :key",
-                ExpressionAttributeNames={"#tier": "tier"},
-                ExpressionAttributeValues={":rehydrating": StorageTier.REHYDRATING.value, ":key": key},
+                Item={**live_head_item(head), MOVER: mover},
+                ConditionExpression="#tier = :rehydrating AND archive_key = :key AND #mover = :mover",
+                ExpressionAttributeNames={"#tier": "tier", "#mover": MOVER},
+                ExpressionAttributeValues={
+                    ":rehydrating": StorageTier.REHYDRATING.value,
+                    ":key": key,
+                    ":mover": mover,
+                },
             )
         except ClientError as exc:
             if failed_condition(exc):
@@ -169,6 +188,14 @@ class DynamoTieringStore:
                 ) from exc
             raise
         return head
+
+    def _moved_to(self, session_id: str, tier: StorageTier, mover: str) -> SessionHead | None:
+        """The head, if `mover` moved it to `tier` already (its step run again: nothing is written)."""
+        try:
+            head, moved_by = self._table.get_head_and_mover(session_id)
+        except NotFound:
+            return None
+        return head if head.tier is tier and moved_by == mover else None
 
     def dormant(self, active_before_day: str, limit: int) -> list[str]:
         """Up to `limit` live sessions whose last activity was before `active_before_day`."""

@@ -1,0 +1,1 @@
+"""Player identity: logins, access and refresh tokens, signing keys and their rotation."""
