@@ -7,6 +7,7 @@
       npcs/<id>.yaml        one NPC per file: character sheet, region and faction (NpcSpec)
       lore/facts.yaml       short facts every NPC knows (a list of LoreFactSpec)
       lore/<key>.md         lore documents: YAML front matter (title, tags) then the text
+      arcs/<id>.yaml        one story arc per file: its beats in order (ArcSpec)
 
 Laptop-side only (the CLI and the local runtime read files); an environment gets the content as
 JSON through `POST /worlds/{world}/content`, validated there by the same models.
@@ -23,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from aicore.world.content import (
+    ArcSpec,
     FactionSpec,
     LoreDocumentSpec,
     LoreFactSpec,
@@ -40,8 +42,9 @@ ITEM_FOLDERS: dict[str, tuple[type[BaseModel], str]] = {
     "regions": (RegionSpec, "region_id"),
     "factions": (FactionSpec, "faction_id"),
     "npcs": (NpcSpec, "npc_id"),
+    "arcs": (ArcSpec, "arc_id"),
 }
-KNOWN_ENTRIES = {WORLD_FILE, "regions", "factions", "npcs", "lore", "README.md"}
+KNOWN_ENTRIES = {WORLD_FILE, "regions", "factions", "npcs", "lore", "arcs", "README.md"}
 FRONT_MATTER = "---"
 
 
@@ -131,6 +134,7 @@ def load_world_folder(folder: Path) -> WorldContent:
             npcs=tuple(items["npcs"]),
             lore=tuple(lore),
             documents=tuple(documents),
+            arcs=tuple(items["arcs"]),
         )
     except ValidationError as error:
         raise WorldFilesError(

@@ -14,7 +14,7 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from aicore.inputs import Identifier
 from aicore.knowledge.models import NewDocument
@@ -27,6 +27,10 @@ MAX_FACTIONS = 50
 MAX_NPCS = 500
 MAX_LORE_FACTS = 500
 MAX_DOCUMENTS = 200
+MAX_ARCS = 50
+MAX_BEATS = 50  # per arc
+MAX_BEAT_FACTS = 10  # fact conditions of a beat
+MAX_BEAT_CHANGES = 5  # fact changes a beat makes (each one a versioned write and an event)
 
 
 class _Strict(BaseModel):
@@ -187,6 +191,112 @@ class LoreDocumentSpec(NewDocument):
     key: Identifier
 
 
+class FactCondition(_Strict):
+    """A fact that must hold: `equals` a value, or a number `at_least` a value; with `region`, the
+    fact must concern that region."""
+
+    key: Identifier
+    equals: JsonValue = None
+    at_least: float | None = None
+    region: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> FactCondition:
+        # (a dumped condition carries both fields, one of them null: it reads back the same)
+        equals = "equals" in self.model_fields_set and (self.equals is not None or self.at_least is None)
+        if equals == (self.at_least is not None):
+            raise ValueError("give exactly one of 'equals' (a value) or 'at_least' (a number)")
+        return self
+
+
+class WeatherTrigger(_Strict):
+    """A `Weather Changed` event to `condition` (in `region`, or in any region)."""
+
+    condition: WeatherCondition
+    region: Identifier | None = None
+
+
+class FactTrigger(_Strict):
+    """A `World Fact Changed` event of `key` (of `region`, or of any)."""
+
+    key: Identifier
+    region: Identifier | None = None
+
+
+class EventTrigger(_Strict):
+    """The event a beat waits for: exactly one of `weather` or `fact_changed`."""
+
+    weather: WeatherTrigger | None = None
+    fact_changed: FactTrigger | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> EventTrigger:
+        if (self.weather is None) == (self.fact_changed is None):
+            raise ValueError("give exactly one of 'weather' or 'fact_changed'")
+        return self
+
+    @property
+    def region(self) -> str | None:
+        trigger = self.weather or self.fact_changed
+        return trigger.region if trigger else None
+
+
+class TimeCondition(_Strict):
+    """When in the world's calendar: from a game day on, in some parts of the day, in some seasons."""
+
+    day_at_least: int | None = Field(None, ge=1)
+    parts_of_day: tuple[Name, ...] = Field((), max_length=24)
+    seasons: tuple[Identifier, ...] = Field((), max_length=12)
+
+
+class BeatCondition(_Strict):
+    """Everything given must hold: the facts now, the event being told, the time now. An empty
+    condition holds at once (at the director's next look)."""
+
+    facts: tuple[FactCondition, ...] = Field((), max_length=MAX_BEAT_FACTS)
+    event: EventTrigger | None = None
+    time: TimeCondition | None = None
+
+
+class FactSet(_Strict):
+    """A fact a beat changes (through the facts' versioned writes: one `World Fact Changed` each)."""
+
+    key: Identifier
+    value: JsonValue
+    region: Identifier | None = None
+
+
+class BeatSpec(_Strict):
+    """One step of an arc: when it happens, what is told (`narration`: the scripted line, used when
+    no model answers; `prompt`: what to ask the model to write), what it changes."""
+
+    beat_id: Identifier
+    title: Name | None = None
+    region: Identifier | None = None  # where it happens: that region's subscribers are told
+    when: BeatCondition = BeatCondition()
+    narration: str = Field(min_length=1, max_length=1000)
+    prompt: str | None = Field(None, min_length=1, max_length=1000)
+    sets: tuple[FactSet, ...] = Field((), max_length=MAX_BEAT_CHANGES)
+
+
+class ArcSpec(_Strict):
+    """`arcs/<id>.yaml`: a story arc, its beats in the order they happen."""
+
+    arc_id: Identifier
+    title: Name
+    description: Description = ""
+    beats: tuple[BeatSpec, ...] = Field(min_length=1, max_length=MAX_BEATS)
+
+    @field_validator("beats")
+    @classmethod
+    def _beats_once(cls, beats: tuple[BeatSpec, ...]) -> tuple[BeatSpec, ...]:
+        ids = [b.beat_id for b in beats]
+        if len(set(ids)) != len(ids):
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"each beat id is used once ({', '.join(twice)} more than once)")
+        return beats
+
+
 class WorldContent(_Strict):
     world: WorldManifest
     regions: tuple[RegionSpec, ...] = Field(min_length=1, max_length=MAX_REGIONS)
@@ -194,6 +304,7 @@ class WorldContent(_Strict):
     npcs: tuple[NpcSpec, ...] = Field((), max_length=MAX_NPCS)
     lore: tuple[LoreFactSpec, ...] = Field((), max_length=MAX_LORE_FACTS)
     documents: tuple[LoreDocumentSpec, ...] = Field((), max_length=MAX_DOCUMENTS)
+    arcs: tuple[ArcSpec, ...] = Field((), max_length=MAX_ARCS)
 
     @model_validator(mode="after")
     def _ids_once(self) -> WorldContent:
@@ -210,6 +321,7 @@ class WorldContent(_Strict):
             "npcs": [n.npc_id for n in self.npcs],
             "lore": [f.fact_id for f in self.lore],
             "documents": [d.key for d in self.documents],
+            "arcs": [a.arc_id for a in self.arcs],
         }
 
     def region(self, region_id: str) -> RegionSpec | None:
@@ -219,7 +331,7 @@ class WorldContent(_Strict):
 class Problem(BaseModel):
     """One mistake in a world's content: which item (`kind`, `item_id`), which field, what is wrong."""
 
-    kind: str  # world | regions | factions | npcs | lore | documents
+    kind: str  # world | regions | factions | npcs | lore | documents | arcs
     item_id: str
     field: str
     problem: str
@@ -287,7 +399,36 @@ def content_problems(content: WorldContent) -> list[Problem]:
                     problem=f"there is no faction '{npc.faction}'",
                 )
             )
+    for arc in content.arcs:
+        problems += arc_problems(content, arc, regions)
     return problems
+
+
+def arc_problems(content: WorldContent, arc: ArcSpec, regions: set[str]) -> list[Problem]:
+    """An arc's regions, seasons and parts of the day that the world does not have."""
+    calendar = content.world.calendar
+    seasons, parts = set(calendar.seasons), {p.name for p in calendar.parts_of_day}
+    found: list[tuple[str, str]] = []
+    for index, beat in enumerate(arc.beats):
+        at = f"beats.{index}"
+        named = [(f"{at}.region", beat.region)]
+        named += [(f"{at}.when.facts.{i}.region", f.region) for i, f in enumerate(beat.when.facts)]
+        named += [(f"{at}.sets.{i}.region", f.region) for i, f in enumerate(beat.sets)]
+        if beat.when.event is not None:
+            named.append((f"{at}.when.event.region", beat.when.event.region))
+        found += [(f, f"there is no region '{r}'") for f, r in named if r is not None and r not in regions]
+        if (time := beat.when.time) is not None:
+            found += [
+                (f"{at}.when.time.seasons", f"there is no season '{s}' in the calendar")
+                for s in time.seasons
+                if s not in seasons
+            ]
+            found += [
+                (f"{at}.when.time.parts_of_day", f"there is no part of the day '{p}' in the calendar")
+                for p in time.parts_of_day
+                if p not in parts
+            ]
+    return [Problem(kind="arcs", item_id=arc.arc_id, field=f, problem=p) for f, p in found]
 
 
 def _world_problem(content: WorldContent, field: str, problem: str) -> Problem:
@@ -308,4 +449,5 @@ def content_items(content: WorldContent) -> dict[str, BaseModel]:
     items |= {f"npc:{n.npc_id}": n for n in content.npcs}
     items |= {f"lore:{f.fact_id}": f for f in content.lore}
     items |= {f"document:{d.key}": d for d in content.documents}
+    items |= {f"arc:{a.arc_id}": a for a in content.arcs}
     return items

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from aicore.world.content import ClimateSpec, FactionSpec, RegionSpec, WorldContent, WorldManifest
+from aicore.world.content import ArcSpec, ClimateSpec, FactionSpec, RegionSpec, WorldContent, WorldManifest
 
 
 class WorldDefinition(BaseModel):
@@ -16,6 +16,7 @@ class WorldDefinition(BaseModel):
     world: WorldManifest
     regions: tuple[RegionSpec, ...]
     factions: tuple[FactionSpec, ...] = ()
+    arcs: tuple[ArcSpec, ...] = ()  # the storyteller's arcs (aicore.world.story)
     content_version: int = 0
 
     @property
@@ -28,6 +29,7 @@ class WorldDefinition(BaseModel):
             world=content.world,
             regions=content.regions,
             factions=content.factions,
+            arcs=content.arcs,
             content_version=content_version,
         )
 
