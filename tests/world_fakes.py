@@ -9,6 +9,7 @@ from aicore.auth import Caller
 from aicore.knowledge.models import NewDocument
 from aicore.local.world_files import load_world_folder
 from aicore.local.world_push import DEMO_WORLD
+from aicore.world.arcs import ArcProgress
 from aicore.world.clock import ClockState
 from aicore.world.content import WorldContent
 from aicore.world.definition import WorldDefinition
@@ -55,6 +56,7 @@ class FakeWorldState:
     history: dict[tuple[str, str, int], Fact] = field(default_factory=dict)
     requests: set[tuple[str, str]] = field(default_factory=set)
     narrations: dict[tuple[str, str], CachedNarration] = field(default_factory=dict)
+    arcs: dict[str, dict[str, ArcProgress]] = field(default_factory=dict)
     reads: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)  # a transaction is atomic
 
@@ -106,6 +108,7 @@ class FakeWorldState:
             version=self.state_versions.get(world_id, 0),
             facts=dict(self.facts.get(world_id, {})),
             weather=dict(self.weather.get(world_id, {})),
+            arcs=dict(self.arcs.get(world_id, {})),
         )
 
     def record_weather(
@@ -143,6 +146,23 @@ class FakeWorldState:
             if request_id is not None:
                 self.requests.add((world_id, request_id))
             return FactWrite(WriteOutcome.WRITTEN)
+
+    def advance_arc(
+        self, world_id: str, progress: ArcProgress, expected_version: int, entry: OutboxEntry
+    ) -> bool:
+        with self.lock:
+            if not self.settle_arc(world_id, progress, expected_version):
+                return False
+            self.outboxes.setdefault(world_id, {})[entry.event_id] = entry
+            return True
+
+    def settle_arc(self, world_id: str, progress: ArcProgress, expected_version: int) -> bool:
+        arcs = self.arcs.setdefault(world_id, {})
+        current = arcs.get(progress.arc_id)
+        if (current.version if current else 0) != expected_version:
+            return False
+        arcs[progress.arc_id] = progress
+        return True
 
     def narration(self, world_id: str, region_id: str) -> CachedNarration | None:
         return self.narrations.get((world_id, region_id))

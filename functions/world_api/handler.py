@@ -1,5 +1,6 @@
 """HTTP API over a world: its content (pushes with a dry-run diff), its state (clock, weather,
-facts), fact changes (If-Match), clock operations and each region as it is now, narrated."""
+facts), fact changes (If-Match), clock operations, each region as it is now, narrated, and the
+story so far (the storyteller's arcs)."""
 
 from typing import Any
 
@@ -25,6 +26,7 @@ from aicore.world.facts import FactChange, FactDeps, FactWritten, change_fact, r
 from aicore.world.narration import NarrationDeps, RegionNow, narrate_region
 from aicore.world.push import ContentSummary, PushDeps, PushPlan, content_summary, push_world
 from aicore.world.state import Fact, StateDeps, WorldStateView, change_clock, read_state
+from aicore.world.story import StoryView, read_story
 
 app = resolver()
 
@@ -74,6 +76,12 @@ def get_region(world_id: str, region_id: str) -> RegionNow:
     deps: NarrationDeps | None = app.context.get("narration")
     world, region = path_id(world_id, "world"), path_id(region_id, "region")
     return narrate_region(deps or wiring.narration_deps(), caller(app), world, region)
+
+
+@app.get("/worlds/<world_id>/story")
+@envelope_route(app, "world.story.get")
+def get_story(world_id: str) -> StoryView:
+    return read_story(_state().store, caller(app), path_id(world_id, "world"))
 
 
 @app.put("/worlds/<world_id>/clock")

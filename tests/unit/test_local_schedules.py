@@ -111,6 +111,7 @@ def test_the_topology_sweeps_sessions_rotates_keys_and_visits_worlds_on_schedule
     assert sorted((t.schedule.name, t.function) for t in scheduled_targets()) == [
         ("session-dormancy-sweep", "session-tiering"),
         ("signing-key-rotation", "identity-keys"),
+        ("story-time", "storyteller"),
         ("world-weather", "world-keeper"),
     ]
 

@@ -409,6 +409,7 @@ WORLD_SOURCE = "aicore.world"
 WEATHER_CHANGED = "Weather Changed"
 WORLD_FACT_CHANGED = "World Fact Changed"
 WORLD_FACT_CHANGE_REJECTED = "World Fact Change Rejected"
+STORY_BEAT = "Story Beat"  # the storyteller advanced an arc: a beat happened, narrated
 # Game servers change facts through the bus too: they put this on it (their own source).
 GAME_SOURCE = "aicore.game"
 WORLD_FACT_CHANGE_REQUESTED = "World Fact Change Requested"
@@ -696,6 +697,7 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/worlds/{world}/facts/{key}"),
                 HttpRoute("PUT", "/worlds/{world}/clock"),
                 HttpRoute("GET", "/worlds/{world}/regions/{region}"),
+                HttpRoute("GET", "/worlds/{world}/story"),
             ),
             tables=((WORLD, RW),),  # content items, the world's definition and state, narrations
             buckets=((KNOWLEDGE, RW),),  # a push uploads new and changed lore documents
@@ -713,7 +715,9 @@ TOPOLOGY = Topology(
             memory_mb=512,
             timeout_s=60,
             websocket_routes=("world.subscribe", "world.unsubscribe"),
-            events=(EventRule("world-changed", WORLD_SOURCE, (WEATHER_CHANGED, WORLD_FACT_CHANGED)),),
+            events=(
+                EventRule("world-changed", WORLD_SOURCE, (WEATHER_CHANGED, WORLD_FACT_CHANGED, STORY_BEAT)),
+            ),
             tables=((CONNECTIONS, RW), (WORLD, R)),  # subscriptions and markers; a world's regions
             pushes_to_clients=True,
         ),
@@ -727,6 +731,18 @@ TOPOLOGY = Topology(
             events=(EventRule("world-fact-change-requested", GAME_SOURCE, (WORLD_FACT_CHANGE_REQUESTED,)),),
             tables=((WORLD, RW),),  # worlds' state: announced weather, facts, their outbox entries
             publishes_events=True,  # Weather Changed, World Fact Changed, World Fact Change Rejected
+        ),
+        Function(
+            name="storyteller",
+            description="Advances worlds' story arcs as facts, weather and time change; narrates each beat.",
+            code="functions/storyteller",
+            memory_mb=256,
+            timeout_s=60,  # a beat's narration waits for silver (then gold) at most the router's deadline
+            schedules=(Schedule("story-time", rate_minutes=1),),  # beats that wait for a time of day
+            events=(EventRule("story-triggers", WORLD_SOURCE, (WEATHER_CHANGED, WORLD_FACT_CHANGED)),),
+            tables=((WORLD, RW),),  # arcs' progress, its outbox entries, the beats' fact changes
+            publishes_events=True,  # Story Beat, World Fact Changed
+            model_tiers=(GOLD, SILVER),  # a beat's narration: silver, gold if silver cannot
         ),
         Function(
             name="npc-memory",

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from aicore.world.push import PushDeps
     from aicore.world.pushes import UpdateDeps
     from aicore.world.state import StateDeps
+    from aicore.world.story import StoryDeps
     from aicore.world.ticker import TickDeps
 
 
@@ -205,6 +206,12 @@ def narration_deps() -> NarrationDeps:
 
 
 @lru_cache(maxsize=1)
+def story_deps() -> StoryDeps:
+    from aicore.world.story import StoryDeps
+
+    return StoryDeps(store=world_state(), events=events(), router=router())
+
+
 def subscriptions() -> DynamoSubscriptions:
     from aicore.aws.subscriptions import DynamoSubscriptions
 

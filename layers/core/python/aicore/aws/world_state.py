@@ -11,11 +11,13 @@ from botocore.exceptions import ClientError
 
 from aicore import aws
 from aicore.topology import WORLD
+from aicore.world.arcs import ArcProgress
 from aicore.world.clock import ClockState
 from aicore.world.definition import WorldDefinition
 from aicore.world.events import OutboxEntry
 from aicore.world.facts import FactWrite, WriteOutcome
 from aicore.world.keys import (
+    ARC_PREFIX,
     CLOCK_SK,
     CONTENT_SK,
     DEFINITION_SK,
@@ -25,6 +27,7 @@ from aicore.world.keys import (
     VERSION_SK,
     WEATHER_PREFIX,
     WORLDS_PK,
+    arc_sk,
     fact_log_sk,
     fact_request_sk,
     fact_sk,
@@ -143,6 +146,9 @@ class DynamoWorldState:
             elif sk.startswith(WEATHER_PREFIX):
                 record = WeatherRecord.model_validate_json(str(item["body"]))
                 stored.weather[record.region] = record
+            elif sk.startswith(ARC_PREFIX):
+                progress = ArcProgress.model_validate_json(str(item["body"]))
+                stored.arcs[progress.arc_id] = progress
         return stored
 
     def record_weather(
@@ -209,6 +215,36 @@ class DynamoWorldState:
                 raise
             return _refused(exc.response.get("CancellationReasons") or [], request_id is not None)
         return FactWrite(WriteOutcome.WRITTEN)
+
+    # --- story arcs -----------------------------------------------------------------------------
+
+    def advance_arc(
+        self, world_id: str, progress: ArcProgress, expected_version: int, entry: OutboxEntry
+    ) -> bool:
+        return self._transact(
+            [self._arc_put(world_id, progress, expected_version), self._outbox_put(world_id, entry)]
+        )
+
+    def settle_arc(self, world_id: str, progress: ArcProgress, expected_version: int) -> bool:
+        put = self._arc_put(world_id, progress, expected_version)["Put"]
+        del put["TableName"]
+        try:
+            self._table.put_item(**put)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _arc_put(self, world_id: str, progress: ArcProgress, expected_version: int) -> dict[str, Any]:
+        condition, values = _at_version(expected_version)
+        item = {
+            "pk": world_pk(world_id),
+            "sk": arc_sk(progress.arc_id),
+            "version": progress.version,
+            "body": progress.model_dump_json(),
+        }
+        return _put(self._name, item, condition, values)
 
     # --- narration -----------------------------------------------------------------------------
 

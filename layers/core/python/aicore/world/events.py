@@ -15,7 +15,7 @@ from pydantic import BaseModel, JsonValue
 
 from aicore.events import EventDetail, EventPublisher
 from aicore.observability import logger
-from aicore.topology import WEATHER_CHANGED, WORLD_FACT_CHANGED, WORLD_SOURCE
+from aicore.topology import STORY_BEAT, WEATHER_CHANGED, WORLD_FACT_CHANGED, WORLD_SOURCE
 from aicore.world.content import WeatherCondition
 
 
@@ -48,9 +48,31 @@ class WorldFactChanged(WorldEvent):
     via: str  # "http" | "event"
 
 
+class StoryBeat(WorldEvent):
+    """The storyteller advanced an arc: a beat happened (`event_id` `story:<arc>:<beat>`)."""
+
+    arc_id: str
+    arc_title: str
+    beat_id: str
+    beat_title: str | None = None
+    beat: int  # its place in the arc: 1, 2, …
+    beats: int  # how many the arc has
+    region: str | None = None  # where it happens (None: the whole world)
+    narration: str
+    narration_source: str  # "model" | "scripted"
+    tier: str  # gold | silver | scripted
+    game_time: int  # game seconds since day 1, 00:00, when it happened
+    day: int
+    part_of_day: str
+    season: str
+    trigger_id: str  # the event that set it off (or `clock:<game minute>` for the schedule)
+    version: int  # the arc's progress version once the beat is recorded
+
+
 DETAIL_MODELS: dict[str, type[WorldEvent]] = {
     WEATHER_CHANGED: WeatherChanged,
     WORLD_FACT_CHANGED: WorldFactChanged,
+    STORY_BEAT: StoryBeat,
 }
 
 

@@ -8,6 +8,7 @@
 | `STATE#VERSION` | the world's state version: +1 at every fact, weather and clock change |
 | `STATE#FACT#<key>` | a fact: its JSON value, version, region |
 | `STATE#WEATHER#<region>` | the weather last announced for a region (the schedule compares with it) |
+| `STATE#ARC#<arc>` | a story arc's progress: beats reached (narration, game time), fact changes pending |
 | `FACTLOG#<key>#<version>` | every version of a fact (readable at a version) |
 | `OUTBOX#<event id>` | an event written with its change, deleted once it is on the bus |
 | `FACTREQ#<request id>` | a game server's fact change request already applied (expires) |
@@ -27,6 +28,7 @@ CLOCK_SK = "STATE#CLOCK"
 VERSION_SK = "STATE#VERSION"
 FACT_PREFIX = "STATE#FACT#"
 WEATHER_PREFIX = "STATE#WEATHER#"
+ARC_PREFIX = "STATE#ARC#"
 OUTBOX_PREFIX = "OUTBOX#"
 
 
@@ -64,3 +66,7 @@ def fact_request_sk(request_id: str) -> str:
 
 def narration_sk(region_id: str) -> str:
     return f"NARRATION#{region_id}"
+
+
+def arc_sk(arc_id: str) -> str:
+    return f"{ARC_PREFIX}{arc_id}"

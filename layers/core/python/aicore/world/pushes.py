@@ -23,7 +23,7 @@ from aicore.errors import InvalidRequest, NotFound, Unauthorized
 from aicore.frames import WorldFrame, WorldSubscribe, WorldUnsubscribe
 from aicore.observability import logger
 from aicore.world.definition import WorldDefinition
-from aicore.world.events import WeatherChanged, WorldEvent, WorldFactChanged
+from aicore.world.events import StoryBeat, WeatherChanged, WorldEvent, WorldFactChanged
 
 UPDATE_FRAME = "world.update"
 REPLY_TYPES = {"world.subscribe": "world.subscribed", "world.unsubscribe": "world.unsubscribed"}
@@ -183,6 +183,29 @@ def update_frame(event: WorldEvent) -> dict[str, Any]:
                 **common,
                 **({"region": event.region} if event.region else {}),
                 **event.model_dump(mode="json", include={"key", "value", "version", "previous_version"}),
+            }
+        case StoryBeat():
+            data = {
+                "kind": "story_beat",
+                **common,
+                **({"region": event.region} if event.region else {}),
+                **event.model_dump(
+                    mode="json",
+                    include={
+                        "version",
+                        "arc_id",
+                        "arc_title",
+                        "beat_id",
+                        "beat_title",
+                        "beat",
+                        "beats",
+                        "narration",
+                        "narration_source",
+                        "day",
+                        "part_of_day",
+                        "season",
+                    },
+                ),
             }
         case _:
             raise TypeError(f"no world.update frame for {type(event).__name__}")

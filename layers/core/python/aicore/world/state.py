@@ -11,6 +11,7 @@ from pydantic import BaseModel, JsonValue
 from aicore.auth import Caller, Role
 from aicore.clock import Clock, now
 from aicore.errors import Conflict, Forbidden, NotFound
+from aicore.world.arcs import ArcProgress
 from aicore.world.clock import SECONDS_PER_HOUR, ClockChange, ClockReading, ClockState, read_clock
 from aicore.world.content import WeatherCondition
 from aicore.world.definition import WorldDefinition
@@ -49,6 +50,7 @@ class StoredState:
     version: int = 0
     facts: dict[str, Fact] = field(default_factory=dict)
     weather: dict[str, WeatherRecord] = field(default_factory=dict)
+    arcs: dict[str, ArcProgress] = field(default_factory=dict)  # the storyteller's progress per arc
 
 
 class WorldStateStore(OutboxStore, Protocol):
