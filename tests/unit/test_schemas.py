@@ -20,7 +20,7 @@ from aicore.mind.turn import ContextMemory, DebugContext, EmotionView, Relations
 from aicore.npc.turn import NpcTurnCompleted, TurnReply, TurnTimings
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
 from aicore.world.content import WeatherCondition
-from aicore.world.events import WeatherChanged, WorldFactChanged
+from aicore.world.events import StoryBeat, WeatherChanged, WorldFactChanged
 from aicore.world.facts import FactChangeRejected, FactChangeRequested
 from aicore.world.pushes import update_frame
 
@@ -74,6 +74,7 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("events.proto", "WorldFactChanged", WorldFactChanged, set()),
         ("events.proto", "WorldFactChangeRequested", FactChangeRequested, set()),
         ("events.proto", "WorldFactChangeRejected", FactChangeRejected, set()),
+        ("events.proto", "StoryBeat", StoryBeat, set()),
     ],
 )
 def test_proto_fields_match_the_models(
@@ -87,7 +88,8 @@ def test_the_world_update_frame_names_what_a_push_carries(tmp_path: Path) -> Non
     fields = _messages("frames.proto", tmp_path)["WorldUpdate"]
     weather = update_frame(_weather_event())["data"]
     fact = update_frame(_fact_event())["data"]
-    assert set(weather) | set(fact) == fields
+    story = update_frame(_story_event())["data"]
+    assert set(weather) | set(fact) | set(story) == fields
 
 
 def _weather_event() -> WeatherChanged:
@@ -102,4 +104,12 @@ def _fact_event() -> WorldFactChanged:
     return WorldFactChanged(
         world_id="w", correlation_id="c", event_id="fact:k:1", key="k", value=1, region="r",
         version=1, previous_version=0, changed_by="s", via="http",
+    )  # fmt: skip
+
+
+def _story_event() -> StoryBeat:
+    return StoryBeat(
+        world_id="w", correlation_id="c", event_id="story:a:b", arc_id="a", arc_title="A", beat_id="b",
+        beat_title="B", beat=1, beats=2, region="r", narration="n", narration_source="model", tier="silver",
+        game_time=1, day=1, part_of_day="dawn", season="spring", trigger_id="fact:k:1", version=1,
     )  # fmt: skip
