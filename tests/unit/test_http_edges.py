@@ -193,6 +193,7 @@ def test_integer_query_parameters_take_ascii_digits_only(edge: HttpEdge, name: s
         ("DELETE", "/sessions/{session}/participants/{bad}"),
         ("GET", "/worlds/{bad}/npcs"),
         ("GET", "/worlds/{bad}/performance"),
+        ("GET", "/worlds/{bad}/story"),
         ("GET", "/models/{bad}"),
         ("GET", "/models/gold/versions/{bad}"),
     ],
