@@ -25,6 +25,7 @@ from aicore.world.state import Fact
 from aicore.world.story import ArcOutcome, StoryDeps, direct, direct_event
 from tests.edge_calls import PLAYER, HttpEdge
 from tests.fakes import FakePublisher, FakePusher, ScriptedEndpoint
+from tests.handlers import invoke
 from tests.npc_turns import virtual_router
 from tests.world_fakes import FakeSubscriptions, FakeWorldState, demo_content
 
@@ -369,3 +370,24 @@ def test_a_story_beat_is_pushed_to_subscribers_as_a_world_update() -> None:
         "north-pass",
     )
     assert (data["narration"], data["version"], data["event_id"]) == ("Wagons turn back.", 1, beat.event_id)
+
+
+def test_the_storyteller_handler_takes_world_events_and_the_schedule() -> None:
+    # Given the toll raised in a listed world
+    story = Story()
+    story.state.registry.add("demo")
+    story.put_fact("pass_toll", 3, region="north-pass")
+    event = story.events.published[0][2]
+    bus_event = {
+        "detail-type": WORLD_FACT_CHANGED,
+        "source": WORLD_SOURCE,
+        "detail": event.model_dump(mode="json"),
+    }
+    # When the bus delivers its event twice, then the schedule fires
+    first = invoke("storyteller", bus_event, deps=story.deps)
+    again = invoke("storyteller", bus_event, deps=story.deps)
+    scheduled = invoke("storyteller", {"schedule": "story-time", "environment": "local"}, deps=story.deps)
+    # Then one beat is told, and the schedule's visit looked at the world and told nothing new
+    assert (first["beats"], first["arcs"]["pass-toll"]) == (["story:pass-toll:toll-raised"], "advanced")
+    assert (again["beats"], again["arcs"]["pass-toll"]) == ([], "duplicate")
+    assert scheduled == {"worlds": 1, "beats": []}
