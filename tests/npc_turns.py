@@ -31,6 +31,7 @@ from tests.fakes import (
 )
 from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore
 from tests.virtual_time import VirtualTime
+from tests.world_fakes import FakeWorldState
 
 CONNECTION = "bZ1wrcG1IAMCJbA="  # the connection id of tests/events/ws_message.json
 MIRA = Npc(
@@ -67,9 +68,13 @@ def turn_mind(
 
 
 def turn_deps(
-    world: FakeWorld | None = None, endpoint: ScriptedEndpoint | None = None, mind: TurnMind | None = None
+    world: FakeWorld | None = None,
+    endpoint: ScriptedEndpoint | None = None,
+    mind: TurnMind | None = None,
+    world_state: FakeWorldState | None = None,
 ) -> TurnDeps:
-    """Mira in world demo, fakes everywhere (the player is named per frame: `say`).
+    """Mira in world demo, fakes everywhere (the player is named per frame: `say`); `world_state`:
+    the world's live state (by default none pushed: the turn knows no time, weather or facts).
 
     The router runs on virtual time: the turn's deadlines hold however busy the machine is.
     """
@@ -82,6 +87,7 @@ def turn_deps(
         router=virtual_router(endpoint or ScriptedEndpoint()),
         pusher=FakePusher(),
         events=FakePublisher(),
+        world_state=world_state or FakeWorldState(),
     )
 
 

@@ -22,6 +22,7 @@ from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRe
 from aicore.world.content import WeatherCondition
 from aicore.world.events import WeatherChanged, WorldFactChanged
 from aicore.world.facts import FactChangeRejected, FactChangeRequested
+from aicore.world.now import WorldContext
 from aicore.world.pushes import update_frame
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -57,6 +58,7 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("frames.proto", "Emotion", EmotionView, set()),
         ("frames.proto", "Relationship", RelationshipView, set()),
         ("frames.proto", "TurnContext", DebugContext, set()),
+        ("frames.proto", "WorldContext", WorldContext, set()),
         ("frames.proto", "ContextMemory", ContextMemory, set()),
         ("frames.proto", "MemoryScores", Scores, set()),
         ("frames.proto", "LoreChunk", ChunkHit, set()),

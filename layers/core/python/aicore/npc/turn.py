@@ -4,6 +4,10 @@ The prompt holds what the NPC recalls for this line (`aicore.npc.recollection`):
 the player and general ones, the lore it may know, how it feels about the player and its mood. All
 of it is read beside the turn's other reads and ranked in process while the player's line is
 written: no extra round trip before the model, and no model call unless the mode allows one.
+
+It also holds the world around the NPC now (`aicore.world.now`): the time, the weather of its
+region and the facts that concern it, from the world's `STATE#` items (one Query, beside the other
+reads). A world never pushed, or an NPC in no region, still has its turn (with less to say).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from pydantic import BaseModel, Field
@@ -23,7 +28,7 @@ from aicore.events import EventDetail, EventPublisher
 from aicore.frames import NpcSay
 from aicore.llm.router import Completion, ModelRequest, Router
 from aicore.mind.turn import DebugContext, EmotionView, RelationshipView, debug_context
-from aicore.npc.prompt import build_prompt
+from aicore.npc.prompt import WORLD_PROMPT_CHARS, build_prompt
 from aicore.npc.recollection import Recollection, TurnMind, recollect
 from aicore.npc.token_stream import DEFAULT_INTERVAL_S, TokenStream
 from aicore.observability import in_parallel, metric_dimensions, traced
@@ -40,6 +45,8 @@ from aicore.topology import (
     TOKENS_PER_SECOND_METRIC,
 )
 from aicore.world.models import Npc
+from aicore.world.now import WorldContext, WorldNow, world_now
+from aicore.world.state import StoredState
 from aicore.world.store import WorldStore
 
 CONTEXT_MESSAGES = 20
@@ -84,6 +91,12 @@ class TurnReply(BaseModel):
     context: DebugContext | None = None  # only for `"debug": true` from a studio or admin token
 
 
+class WorldStateReader(Protocol):
+    def state(self, world_id: str) -> StoredState:
+        """The world's definition, clock, state version and facts, in one read."""
+        ...
+
+
 @dataclass
 class TurnDeps:
     world: WorldStore
@@ -97,6 +110,8 @@ class TurnDeps:
     # The world's time, which memories and moods decay by and the turn's event is stamped with:
     # the wall clock in the cloud; `aicore local` can move it on (POST /_local/clock).
     game_clock: Clock = game_time
+    # The world's live state (time, weather, facts: `aicore.world.now`); None: the turn knows none.
+    world_state: WorldStateReader | None = None
 
 
 @dataclass
@@ -110,8 +125,9 @@ class TurnOutcome:
 def take_turn(
     frame: NpcSay, caller: Caller, connection_id: str, correlation_id: str, deps: TurnDeps
 ) -> TurnOutcome:
-    """Two DynamoDB round trips before the model is asked: the world's data, the session and the
-    NPC's memories of the player, read side by side; then the player's line, stored in one write
+    """Two DynamoDB round trips before the model is asked: the world's data, the session, the
+    NPC's memories of the player and the world's state, read side by side; then the player's line,
+    stored in one write
     while the NPC recalls what fits the line. The reply is stored in one more write; the event goes
     out after the player has the reply."""
     if frame.debug and not any(caller.has(role) for role in DEBUG_ROLES):
@@ -120,10 +136,11 @@ def take_turn(
             "send the frame without it."
         )
     with traced("turn.read", npc=frame.npc_id):
-        context, conversation, memories = in_parallel(
+        context, conversation, memories, world_state = in_parallel(
             lambda: deps.world.turn_context(caller.world_id, frame.npc_id, caller.subject),
             lambda: deps.sessions.conversation(caller, frame.npc_id, frame.session_id, CONTEXT_MESSAGES),
             lambda: deps.mind.memories.turn_memories(caller.world_id, frame.npc_id, caller.subject),
+            lambda: deps.world_state.state(caller.world_id) if deps.world_state else None,
         )
     npc = context.npc
     if npc is None:
@@ -135,6 +152,8 @@ def take_turn(
     player = Participant(id=caller.subject, kind=ParticipantKind.PLAYER)
     profile = context.performance.npc_say()
     moment = deps.game_clock()
+    world = _world_around(world_state, npc, deps.clock)
+    world_lines = world.prompt_lines(WORLD_PROMPT_CHARS) if world else []
 
     def store_player_line() -> tuple[SessionHead, list[Message]]:
         # The player's words are stored before the model runs: a failed reply never loses them.
@@ -168,6 +187,7 @@ def take_turn(
         frame.text,
         summary=head.summary,
         mind=recollection.prompt_section(),
+        world=world_lines,
     )
     stream = TokenStream(deps.pusher, connection_id, frame.request_id, deps.token_interval_s)
     try:
@@ -206,9 +226,15 @@ def take_turn(
         completion,
         context.performance.effective,
         recollection,
+        world.context(world_lines) if frame.debug and world else None,
         debug=frame.debug,
     )
     return TurnOutcome(reply, announce)
+
+
+def _world_around(state: StoredState | None, npc: Npc, clock: Clock) -> WorldNow | None:
+    """The world as the NPC finds it now (the wall clock, as `GET /worlds/{world}/state` reads it)."""
+    return world_now(state, npc.region, clock().timestamp()) if state is not None else None
 
 
 @dataclass(frozen=True)
@@ -272,6 +298,7 @@ def _reply(
     completion: Completion,
     mode: str,
     recollection: Recollection,
+    world: WorldContext | None,
     debug: bool,
 ) -> TurnReply:
     return TurnReply(
@@ -296,7 +323,11 @@ def _reply(
         relationship=recollection.relationship,
         context=(
             debug_context(
-                recollection.memories, recollection.relationship, recollection.emotion, recollection.lore
+                recollection.memories,
+                recollection.relationship,
+                recollection.emotion,
+                recollection.lore,
+                world,
             )
             if debug
             else None
