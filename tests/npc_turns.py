@@ -107,11 +107,17 @@ def connected(
     return event
 
 
-def say(deps: TurnDeps, player: Caller = PLAYER, **frame: Any) -> FakePusher:
-    """`player` says "Any rooms?" to Mira (fields override the frame); the frames pushed back."""
+def say(
+    deps: TurnDeps, player: Caller = PLAYER, correlation_id: str | None = None, **frame: Any
+) -> FakePusher:
+    """`player` says "Any rooms?" to Mira (fields override the frame); the frames pushed back.
+    `correlation_id`: API Gateway's request id of the frame (else the fixture's, the same every turn)."""
     body = {"action": "npc.say", "request_id": "r-1", "npc_id": "mira", "text": "Any rooms?"} | frame
     handler = Lambdas().module(TOPOLOGY.function("npc-say")).handler
-    result = handler(connected(json.dumps(body), player), LambdaContext("npc-say", 1024, 60), deps=deps)
+    event = connected(json.dumps(body), player)
+    if correlation_id is not None:
+        event["requestContext"] = {**event["requestContext"], "requestId": correlation_id}
+    result = handler(event, LambdaContext("npc-say", 1024, 60), deps=deps)
     assert result == {"statusCode": 200}
     assert isinstance(deps.pusher, FakePusher)
     return deps.pusher

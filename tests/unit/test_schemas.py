@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from aicore.envelope import Envelope, ErrorBody
 from aicore.frames import NpcSay, SessionHistory, SessionJoin, SessionLeave, WorldSubscribe, WorldUnsubscribe
 from aicore.knowledge.models import ChunkHit, ChunkScores
+from aicore.language.speech import PhraseView
 from aicore.mind.events import ReflectionDue
 from aicore.mind.models import Scores
 from aicore.mind.turn import ContextMemory, DebugContext, EmotionView, RelationshipView
@@ -59,6 +60,7 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("frames.proto", "Relationship", RelationshipView, set()),
         ("frames.proto", "TurnContext", DebugContext, set()),
         ("frames.proto", "WorldContext", WorldContext, set()),
+        ("frames.proto", "Phrase", PhraseView, set()),
         ("frames.proto", "ContextMemory", ContextMemory, set()),
         ("frames.proto", "MemoryScores", Scores, set()),
         ("frames.proto", "LoreChunk", ChunkHit, set()),

@@ -8,13 +8,20 @@ written: no extra round trip before the model, and no model call unless the mode
 It also holds the world around the NPC now (`aicore.world.now`): the time, the weather of its
 region and the facts that concern it, from the world's `STATE#` items (one Query, beside the other
 reads). A world never pushed, or an NPC in no region, still has its turn (with less to say).
+
+An NPC of a faction with a language sprinkles a phrase or two of it into its reply
+(`aicore.language.speech`: chosen here, never left to the model): the opening phrase is streamed
+before the model's first token, the closing one after its last, and the stored reply is exactly
+what was streamed. `data.phrases` lists them, translated as far as the player's proficiency (read
+in the turn's world batch) goes; NPC Turn Completed carries `phrases_heard`, which the consumer
+adds to the player's proficiency once per turn.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -26,7 +33,9 @@ from aicore.connections import ClientPusher
 from aicore.errors import Forbidden, NotFound
 from aicore.events import EventDetail, EventPublisher
 from aicore.frames import NpcSay
-from aicore.llm.router import Completion, ModelRequest, Router
+from aicore.language.lexicon import faction_lexicon
+from aicore.language.speech import Moment, PhraseView, Sprinkle, sprinkle
+from aicore.llm.router import Completion, ModelRequest, Router, TokenSink
 from aicore.mind.turn import DebugContext, EmotionView, RelationshipView, debug_context
 from aicore.npc.prompt import WORLD_PROMPT_CHARS, build_prompt
 from aicore.npc.recollection import Recollection, TurnMind, recollect
@@ -64,6 +73,9 @@ class NpcTurnCompleted(EventDetail):
     fallback: bool
     # Memories the turn's prompt used (`aicore.mind.turn.recall`): the consumer marks them accessed.
     memory_ids: list[str] = Field(default_factory=list, max_length=100)
+    # Phrases of a constructed language the player heard in the reply, by language id: the
+    # consumer adds them to the player's proficiency, once per turn (`correlation_id`).
+    phrases_heard: dict[str, int] = Field(default_factory=dict)
 
 
 class TurnTimings(BaseModel):
@@ -89,6 +101,8 @@ class TurnReply(BaseModel):
     emotion: EmotionView  # the NPC's mood as the turn began
     relationship: RelationshipView  # what the NPC thinks of the player as the turn began
     context: DebugContext | None = None  # only for `"debug": true` from a studio or admin token
+    # The phrases of the NPC's faction's language in `text`, translated as far as the player knows it.
+    phrases: list[PhraseView] = Field(default_factory=list)
 
 
 class WorldStateReader(Protocol):
@@ -178,6 +192,9 @@ def take_turn(
             )
 
     (head, _), recollection = in_parallel(store_player_line, recall)
+    phrases = _phrases(
+        world_state, npc, conversation.messages, head.summary, frame.text, recollection, correlation_id
+    )
 
     messages = build_prompt(
         npc,
@@ -191,6 +208,8 @@ def take_turn(
     )
     stream = TokenStream(deps.pusher, connection_id, frame.request_id, deps.token_interval_s)
     try:
+        if phrases.prefix:
+            stream.push(phrases.prefix)  # the player hears the NPC's own tongue before the model starts
         with traced("turn.model", mode=context.performance.effective.value):
             completion = deps.router.stream(
                 ModelRequest(
@@ -198,11 +217,14 @@ def take_turn(
                     first_token_budget_ms=profile.first_token_budget_ms,
                     max_tokens=profile.max_tokens,
                 ),
-                on_token=stream.push,
+                on_token=_Trimmed(stream.push) if phrases.phrases else stream.push,
                 scripted_line=lambda: _scripted_line(npc),
             )
+        if phrases.suffix:
+            stream.push(phrases.suffix)
     finally:
         stream.finish()
+    completion = replace(completion, text=phrases.spoken(completion.text))
 
     speaker = Participant(id=npc.npc_id, kind=ParticipantKind.NPC)
     with traced("turn.store_reply", tier=completion.tier):
@@ -216,7 +238,7 @@ def take_turn(
 
     def announce() -> None:
         with traced("turn.publish"):
-            _publish(deps, turn, completion, recollection.memory_ids)
+            _publish(deps, turn, completion, recollection.memory_ids, phrases.heard())
         _record_metrics(completion)
 
     reply = _reply(
@@ -227,9 +249,51 @@ def take_turn(
         context.performance.effective,
         recollection,
         world.context(world_lines) if frame.debug and world else None,
+        phrases.views(context.proficiency),
         debug=frame.debug,
     )
     return TurnOutcome(reply, announce)
+
+
+def _phrases(
+    state: StoredState | None,
+    npc: Npc,
+    history: list[Message],
+    summary: str,
+    player_line: str,
+    recollection: Recollection,
+    turn_id: str,
+) -> Sprinkle:
+    """The phrases of the NPC's faction's language this reply carries (none if it has no language)."""
+    definition = state.definition if state is not None else None
+    lexicon = faction_lexicon(definition.factions, npc.faction) if definition else None
+    emotion = recollection.emotion
+    moment = Moment(
+        turn_id=turn_id,
+        first_line=not summary and not any(m.speaker.id == npc.npc_id for m in history),
+        player_line=player_line,
+        feeling=emotion.intensities.get(emotion.dominant, 0.0),
+    )
+    return sprinkle(lexicon, moment)
+
+
+class _Trimmed:
+    """The model's tokens between the phrases: the reply is stored stripped, so the first token's
+    leading space and the last ones' trailing space are not streamed either (streamed == stored)."""
+
+    def __init__(self, sink: TokenSink) -> None:
+        self._sink = sink
+        self._started = False
+        self._held = ""  # whitespace at the end so far: sent only if words follow it
+
+    def __call__(self, token: str) -> bool | None:
+        if not self._started:
+            token = token.lstrip()
+            self._started = bool(token)
+        text = self._held + token
+        words = text.rstrip()
+        self._held = text[len(words) :]
+        return self._sink(words) if words else True
 
 
 def _world_around(state: StoredState | None, npc: Npc, clock: Clock) -> WorldNow | None:
@@ -247,7 +311,9 @@ class _Turn:
     occurred_at: str  # the game clock's time as the turn began
 
 
-def _publish(deps: TurnDeps, turn: _Turn, completion: Completion, memory_ids: list[str]) -> None:
+def _publish(
+    deps: TurnDeps, turn: _Turn, completion: Completion, memory_ids: list[str], phrases_heard: dict[str, int]
+) -> None:
     deps.events.publish(
         NPC_SOURCE,
         NPC_TURN_COMPLETED,
@@ -263,6 +329,7 @@ def _publish(deps: TurnDeps, turn: _Turn, completion: Completion, memory_ids: li
             tier=completion.tier,
             fallback=completion.fallback,
             memory_ids=memory_ids,
+            phrases_heard=phrases_heard,
         ),
     )
 
@@ -299,6 +366,7 @@ def _reply(
     mode: str,
     recollection: Recollection,
     world: WorldContext | None,
+    phrases: list[PhraseView],
     debug: bool,
 ) -> TurnReply:
     return TurnReply(
@@ -321,6 +389,7 @@ def _reply(
         ),
         emotion=recollection.emotion,
         relationship=recollection.relationship,
+        phrases=phrases,
         context=(
             debug_context(
                 recollection.memories,
