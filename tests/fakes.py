@@ -14,6 +14,7 @@ from aicore.flows import FlowStarted
 from aicore.frames import MAX_FRAME_BYTES
 from aicore.knowledge.models import IndexPointer
 from aicore.knowledge.store import searched_worlds
+from aicore.language.proficiency import Proficiency
 from aicore.llm.endpoint import ChatCall, ChatResult, ChatStream
 from aicore.llm.wire import ChatMessage, Usage
 from aicore.mind.emotions import EmotionState
@@ -94,6 +95,8 @@ class FakeWorld:
     felt_turns: set[tuple[str, str, str, str]] = field(default_factory=set)
     # Knowledge index pointers by world (share `FakeKnowledgeStore.pointers` to see its publishes).
     pointers: dict[str, IndexPointer] = field(default_factory=dict)
+    proficiencies: dict[tuple[str, str], Proficiency] = field(default_factory=dict)
+    heard_turns: set[tuple[str, str, str]] = field(default_factory=set)
 
     def npc_and_memory(
         self, world_id: str, npc_id: str, player_id: str
@@ -109,7 +112,19 @@ class FakeWorld:
             self.relationships.get((world_id, npc_id, player_id)),
             self.emotions.get((world_id, npc_id)),
             tuple(self.pointers[w] for w in searched_worlds(world_id) if w in self.pointers),
+            self.proficiencies.get((world_id, player_id)),
         )
+
+    def hear(self, world_id: str, player_id: str, heard: dict[str, int], turn_id: str) -> bool:
+        if (world_id, player_id, turn_id) in self.heard_turns:
+            return False
+        self.heard_turns.add((world_id, player_id, turn_id))
+        old = self.proficiencies.get((world_id, player_id)) or Proficiency(
+            world_id=world_id, player_id=player_id
+        )
+        counts = {**old.heard, **{k: old.heard.get(k, 0) + n for k, n in heard.items()}}
+        self.proficiencies[(world_id, player_id)] = old.model_copy(update={"heard": counts})
+        return True
 
     def relationship(self, world_id: str, npc_id: str, player_id: str) -> Relationship | None:
         return self.relationships.get((world_id, npc_id, player_id))

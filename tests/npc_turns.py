@@ -31,6 +31,7 @@ from tests.fakes import (
 )
 from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore
 from tests.virtual_time import VirtualTime
+from tests.world_fakes import FakeWorldState
 
 CONNECTION = "bZ1wrcG1IAMCJbA="  # the connection id of tests/events/ws_message.json
 MIRA = Npc(
@@ -67,9 +68,13 @@ def turn_mind(
 
 
 def turn_deps(
-    world: FakeWorld | None = None, endpoint: ScriptedEndpoint | None = None, mind: TurnMind | None = None
+    world: FakeWorld | None = None,
+    endpoint: ScriptedEndpoint | None = None,
+    mind: TurnMind | None = None,
+    world_state: FakeWorldState | None = None,
 ) -> TurnDeps:
-    """Mira in world demo, fakes everywhere (the player is named per frame: `say`).
+    """Mira in world demo, fakes everywhere (the player is named per frame: `say`); `world_state`:
+    the world's live state (by default none pushed: the turn knows no time, weather or facts).
 
     The router runs on virtual time: the turn's deadlines hold however busy the machine is.
     """
@@ -82,6 +87,7 @@ def turn_deps(
         router=virtual_router(endpoint or ScriptedEndpoint()),
         pusher=FakePusher(),
         events=FakePublisher(),
+        world_state=world_state or FakeWorldState(),
     )
 
 
@@ -101,11 +107,17 @@ def connected(
     return event
 
 
-def say(deps: TurnDeps, player: Caller = PLAYER, **frame: Any) -> FakePusher:
-    """`player` says "Any rooms?" to Mira (fields override the frame); the frames pushed back."""
+def say(
+    deps: TurnDeps, player: Caller = PLAYER, correlation_id: str | None = None, **frame: Any
+) -> FakePusher:
+    """`player` says "Any rooms?" to Mira (fields override the frame); the frames pushed back.
+    `correlation_id`: API Gateway's request id of the frame (else the fixture's, the same every turn)."""
     body = {"action": "npc.say", "request_id": "r-1", "npc_id": "mira", "text": "Any rooms?"} | frame
     handler = Lambdas().module(TOPOLOGY.function("npc-say")).handler
-    result = handler(connected(json.dumps(body), player), LambdaContext("npc-say", 1024, 60), deps=deps)
+    event = connected(json.dumps(body), player)
+    if correlation_id is not None:
+        event["requestContext"] = {**event["requestContext"], "requestId": correlation_id}
+    result = handler(event, LambdaContext("npc-say", 1024, 60), deps=deps)
     assert result == {"statusCode": 200}
     assert isinstance(deps.pusher, FakePusher)
     return deps.pusher

@@ -1,5 +1,6 @@
 """After an NPC turn (EventBridge: NPC Turn Completed): the NPC counts the turn, remembers both lines,
-takes in how the turn landed, forgets within its bounds, may reflect and pass gossip on."""
+takes in how the turn landed, forgets within its bounds, may reflect and pass gossip on; the
+player's proficiency grows by the phrases of a constructed language they heard."""
 
 from typing import Any
 
@@ -31,6 +32,8 @@ def handler(
         event.occurred_at,
         event.correlation_id,
     )
+    if event.phrases_heard:  # the player learns the NPC's language by hearing it, once per turn
+        world.hear(event.world_id, event.player_id, event.phrases_heard, event.correlation_id)
     remembered = observe_turn(
         mind or wiring.mind_deps(),
         ObservedTurn(

@@ -353,6 +353,22 @@ def test_an_npc_remembers_a_player(world: WorldStore) -> None:
     assert again == memory
 
 
+def test_a_players_proficiency_grows_once_per_turn_and_rides_the_turns_batch(world: WorldStore) -> None:
+    # Given a player who never heard a language of the world
+    world_id = f"w-{uuid.uuid4().hex[:8]}"
+    world.put_npc(_npc(world_id))
+    assert world.turn_context(world_id, "ada", "p1").proficiency is None
+    # When they hear phrases in two turns, the second told twice (a redelivered event)
+    assert world.hear(world_id, "p1", {"ashtongue": 2}, "turn-1")
+    assert world.hear(world_id, "p1", {"ashtongue": 1, "old-lacustrine": 1}, "turn-2")
+    assert not world.hear(world_id, "p1", {"ashtongue": 1, "old-lacustrine": 1}, "turn-2")
+    # Then each turn counted once, per language, and the turn's batch reads it; others heard nothing
+    proficiency = world.turn_context(world_id, "ada", "p1").proficiency
+    assert proficiency is not None
+    assert proficiency.heard == {"ashtongue": 3, "old-lacustrine": 1}
+    assert world.turn_context(world_id, "ada", "p2").proficiency is None
+
+
 # --- mind -------------------------------------------------------------------------------------------
 
 

@@ -63,6 +63,15 @@ def test_each_npc_brings_only_the_lore_it_may_know_into_its_turn(runtime: LocalR
     assert any("crowned heron" in text for text in sable_lore), sable_lore
     assert not any("crowned heron" in text for text in mira_lore), mira_lore
     assert all(hit["scores"]["vector"] is not None for hit in sable["data"]["context"]["lore"])
+    # And each knew the world around it: the time, its region's weather, from the pushed demo world
+    for answer, region, name in (
+        (sable, "the-roads", "The roads around Emberfall"),
+        (mira, "emberfall", "Emberfall"),
+    ):
+        world = answer["data"]["context"]["world"]
+        assert (world["region_id"], world["region_name"]) == (region, name), world
+        assert world["lines"][0].startswith("It is "), world
+        assert world["lines"][1].startswith(f"In {name} the weather is "), world
 
 
 def test_a_memory_the_turn_used_is_marked_accessed_in_game_time(

@@ -58,10 +58,12 @@ def test_a_turn_is_remembered_once() -> None:
         reply="Aye, love.",
         tier="gold",
         fallback=False,
+        phrases_heard={"ashtongue": 2},
     )
     first, second = _delivered_twice(
         "npc-memory", NPC_SOURCE, NPC_TURN_COMPLETED, turn, world=world, mind=mind
     )
+    assert world.proficiencies[("demo", "p1")].heard == {"ashtongue": 2}  # the phrases heard count once
     assert {k: first[k] for k in ("npc_id", "player_id", "turns")} == {
         "npc_id": "mira",
         "player_id": "p1",

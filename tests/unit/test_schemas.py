@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from aicore.envelope import Envelope, ErrorBody
 from aicore.frames import NpcSay, SessionHistory, SessionJoin, SessionLeave, WorldSubscribe, WorldUnsubscribe
 from aicore.knowledge.models import ChunkHit, ChunkScores
+from aicore.language.speech import PhraseView
 from aicore.mind.events import ReflectionDue
 from aicore.mind.models import Scores
 from aicore.mind.turn import ContextMemory, DebugContext, EmotionView, RelationshipView
@@ -22,6 +23,7 @@ from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRe
 from aicore.world.content import WeatherCondition
 from aicore.world.events import StoryBeat, WeatherChanged, WorldFactChanged
 from aicore.world.facts import FactChangeRejected, FactChangeRequested
+from aicore.world.now import WorldContext
 from aicore.world.pushes import update_frame
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -57,6 +59,8 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("frames.proto", "Emotion", EmotionView, set()),
         ("frames.proto", "Relationship", RelationshipView, set()),
         ("frames.proto", "TurnContext", DebugContext, set()),
+        ("frames.proto", "WorldContext", WorldContext, set()),
+        ("frames.proto", "Phrase", PhraseView, set()),
         ("frames.proto", "ContextMemory", ContextMemory, set()),
         ("frames.proto", "MemoryScores", Scores, set()),
         ("frames.proto", "LoreChunk", ChunkHit, set()),

@@ -364,6 +364,7 @@ def turn_deps() -> TurnDeps:
         events=events(),
         token_interval_s=get_settings().token_frame_interval_ms / 1000,
         game_clock=game_time,
+        world_state=world_state(),
     )
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from aicore import aws
 from aicore.knowledge.models import IndexPointer
 from aicore.knowledge.store import pointer_keys
+from aicore.language.proficiency import Proficiency
 from aicore.mind.emotions import EmotionState
 from aicore.mind.relationship import Relationship
 from aicore.observability import logger
@@ -23,8 +24,10 @@ from aicore.world.store import (
     Feeling,
     emotion_sk,
     felt_marker_sk,
+    heard_marker_sk,
     memory_sk,
     performance_sk,
+    proficiency_sk,
     relationship_sk,
     turn_marker_sk,
     world_pk,
@@ -33,6 +36,7 @@ from aicore.world.store import (
 EXPIRES_AT = str(WORLD.ttl_attribute)
 M = TypeVar("M", bound=BaseModel)
 TURN_MARKER_TTL_S = 7 * 24 * 3600  # far longer than EventBridge keeps retrying an event
+HEARD = "heard:"  # a proficiency item's counter per language: `heard:<language id>` (top level, so ADD works)
 
 
 class DynamoWorldStore:
@@ -68,6 +72,7 @@ class DynamoWorldStore:
             performance_sk(player_id),
             relationship,
             emotion,
+            proficiency_sk(player_id),
         ]
         found = self._batch_get([{"pk": pk, "sk": sk} for sk in world_keys] + pointer_keys(world_id))
         items = {sk: item for (item_pk, sk), item in found.items() if item_pk == pk}
@@ -80,7 +85,40 @@ class DynamoWorldStore:
             relationship=_model(Relationship, items.get(relationship)),
             emotion=_model(EmotionState, items.get(emotion)),
             knowledge=tuple(p for item in pointers.values() if (p := _model(IndexPointer, item)) is not None),
+            proficiency=_proficiency(items.get(proficiency_sk(player_id))),
         )
+
+    def hear(self, world_id: str, player_id: str, heard: dict[str, int], turn_id: str) -> bool:
+        """One transaction: the turn's marker (a redelivery finds it and adds nothing) and an atomic
+        ADD to each language's counter on the player's proficiency item."""
+        pk = world_pk(world_id)
+        marker = {
+            "pk": pk,
+            "sk": heard_marker_sk(player_id, turn_id),
+            EXPIRES_AT: int(time.time()) + TURN_MARKER_TTL_S,
+        }
+        names = {f"#h{i}": f"{HEARD}{language}" for i, language in enumerate(sorted(heard))}
+        values: dict[str, Any] = {f":h{i}": heard[language] for i, language in enumerate(sorted(heard))}
+        add = ", ".join(f"#h{i} :h{i}" for i in range(len(heard)))
+        count = {
+            "TableName": self._name,
+            "Key": {"pk": pk, "sk": proficiency_sk(player_id)},
+            "UpdateExpression": f"ADD {add} SET world_id = :w, player_id = :p",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {**values, ":w": world_id, ":p": player_id},
+        }
+        try:
+            aws.resource_client(self._table).transact_write_items(
+                TransactItems=[self._put(marker, "attribute_not_exists(pk)", {}), {"Update": count}]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            logger.info(
+                "Phrases of the turn already heard", extra={"player_id": player_id, "turn_id": turn_id}
+            )
+            return False
+        return True
 
     def relationship(self, world_id: str, npc_id: str, player_id: str) -> Relationship | None:
         key = {"pk": world_pk(world_id), "sk": relationship_sk(npc_id, player_id)}
@@ -229,6 +267,13 @@ class DynamoWorldStore:
     def _query(self, world_id: str, prefix: str) -> list[dict[str, Any]]:
         condition = Key("pk").eq(world_pk(world_id)) & Key("sk").begins_with(prefix)
         return list(aws.query_items(self._table, KeyConditionExpression=condition))
+
+
+def _proficiency(item: dict[str, Any] | None) -> Proficiency | None:
+    if item is None:
+        return None
+    heard = {key[len(HEARD) :]: int(value) for key, value in item.items() if key.startswith(HEARD)}
+    return Proficiency(world_id=item["world_id"], player_id=item["player_id"], heard=heard)
 
 
 def _model(model: type[M], item: dict[str, Any] | None) -> M | None:

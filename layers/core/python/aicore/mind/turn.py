@@ -26,6 +26,7 @@ from aicore.mind.models import MemoryKind, MemorySet, MemorySource, ScoredMemory
 from aicore.mind.policy import MindPolicy
 from aicore.mind.relationship import Relationship, label
 from aicore.mind.retrieval import Budget, Query, rank
+from aicore.world.now import WorldContext
 
 STRONG, NOTABLE = 0.7, 0.3
 
@@ -135,6 +136,7 @@ class DebugContext(BaseModel):
     lore: list[ChunkHit] = Field(default_factory=list)  # with scores {keyword, vector, total}
     relationship: RelationshipView
     emotion: EmotionView
+    world: WorldContext | None = None  # None: the world has no definition (never pushed)
 
 
 def context_memory(scored: ScoredMemory) -> ContextMemory:
@@ -158,10 +160,12 @@ def debug_context(
     relationship: RelationshipView,
     emotion: EmotionView,
     lore: list[ChunkHit] | None = None,
+    world: WorldContext | None = None,
 ) -> DebugContext:
     return DebugContext(
         memories=[context_memory(s) for s in recalled],
         lore=list(lore or []),
         relationship=relationship,
         emotion=emotion,
+        world=world,
     )

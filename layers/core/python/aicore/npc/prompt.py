@@ -1,5 +1,6 @@
-"""Prompt assembly: persona, the lore the NPC may know, its mind (memories of the player,
-relationship, mood), the summary and recent conversation, the new line."""
+"""Prompt assembly: persona, the world around the NPC now (time, weather, facts), the lore it may
+know, its mind (memories of the player, relationship, mood), the summary and recent conversation,
+the new line."""
 
 from __future__ import annotations
 
@@ -13,18 +14,26 @@ from aicore.world.models import Npc, NpcMemory
 CHARS_PER_TOKEN = 4  # a rough, safe estimate for budgeting context
 HISTORY_TOKEN_BUDGET = 600
 SUMMARY_TOKEN_BUDGET = 200  # of the history budget, at most this much goes to the rolling summary
+WORLD_PROMPT_CHARS = 600  # the world now (`WorldNow.prompt_lines`): about 150 tokens
 
 
 def system_prompt(
-    npc: Npc, lore: Sequence[ChunkHit] = (), memory: NpcMemory | None = None, mind: str = ""
+    npc: Npc,
+    lore: Sequence[ChunkHit] = (),
+    memory: NpcMemory | None = None,
+    mind: str = "",
+    world: Sequence[str] = (),
 ) -> str:
     """`lore`: the chunks the turn found (only what the NPC may know, already within its budget);
-    `mind`: `aicore.mind.turn.prompt_section` (memories, relationship, mood)."""
+    `mind`: `aicore.mind.turn.prompt_section` (memories, relationship, mood); `world`: the lines of
+    `WorldNow.prompt_lines` (already within `WORLD_PROMPT_CHARS`)."""
     lines = [
         f"You are {npc.name}. {npc.persona}",
         f"Speak as {npc.name}: {npc.speech_style}",
         "Answer in one or two short sentences. Never mention being an AI.",
     ]
+    if world:
+        lines.append("Around you now: " + " ".join(world))
     if npc.secrets:
         lines.append("You know, and never say outright (at most you hint): " + " ".join(npc.secrets))
     if lore:
@@ -74,9 +83,11 @@ def build_prompt(
     player_line: str,
     summary: str = "",
     mind: str = "",
+    world: Sequence[str] = (),
 ) -> list[ChatMessage]:
-    """Persona, lore and mind, the summary of what came before, then the newest lines that fit the budget."""
-    system = system_prompt(npc, lore, memory, mind)
+    """Persona, the world now, lore and mind, the summary of what came before, then the newest lines
+    that fit the budget."""
+    system = system_prompt(npc, lore, memory, mind, world)
     history_budget = HISTORY_TOKEN_BUDGET
     if summary:
         earlier = summary_within_budget(summary, SUMMARY_TOKEN_BUDGET)

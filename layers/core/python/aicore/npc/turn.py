@@ -4,13 +4,25 @@ The prompt holds what the NPC recalls for this line (`aicore.npc.recollection`):
 the player and general ones, the lore it may know, how it feels about the player and its mood. All
 of it is read beside the turn's other reads and ranked in process while the player's line is
 written: no extra round trip before the model, and no model call unless the mode allows one.
+
+It also holds the world around the NPC now (`aicore.world.now`): the time, the weather of its
+region and the facts that concern it, from the world's `STATE#` items (one Query, beside the other
+reads). A world never pushed, or an NPC in no region, still has its turn (with less to say).
+
+An NPC of a faction with a language sprinkles a phrase or two of it into its reply
+(`aicore.language.speech`: chosen here, never left to the model): the opening phrase is streamed
+before the model's first token, the closing one after its last, and the stored reply is exactly
+what was streamed. `data.phrases` lists them, translated as far as the player's proficiency (read
+in the turn's world batch) goes; NPC Turn Completed carries `phrases_heard`, which the consumer
+adds to the player's proficiency once per turn.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from pydantic import BaseModel, Field
@@ -21,9 +33,11 @@ from aicore.connections import ClientPusher
 from aicore.errors import Forbidden, NotFound
 from aicore.events import EventDetail, EventPublisher
 from aicore.frames import NpcSay
-from aicore.llm.router import Completion, ModelRequest, Router
+from aicore.language.lexicon import faction_lexicon
+from aicore.language.speech import Moment, PhraseView, Sprinkle, sprinkle
+from aicore.llm.router import Completion, ModelRequest, Router, TokenSink
 from aicore.mind.turn import DebugContext, EmotionView, RelationshipView, debug_context
-from aicore.npc.prompt import build_prompt
+from aicore.npc.prompt import WORLD_PROMPT_CHARS, build_prompt
 from aicore.npc.recollection import Recollection, TurnMind, recollect
 from aicore.npc.token_stream import DEFAULT_INTERVAL_S, TokenStream
 from aicore.observability import in_parallel, metric_dimensions, traced
@@ -40,6 +54,8 @@ from aicore.topology import (
     TOKENS_PER_SECOND_METRIC,
 )
 from aicore.world.models import Npc
+from aicore.world.now import WorldContext, WorldNow, world_now
+from aicore.world.state import StoredState
 from aicore.world.store import WorldStore
 
 CONTEXT_MESSAGES = 20
@@ -57,6 +73,9 @@ class NpcTurnCompleted(EventDetail):
     fallback: bool
     # Memories the turn's prompt used (`aicore.mind.turn.recall`): the consumer marks them accessed.
     memory_ids: list[str] = Field(default_factory=list, max_length=100)
+    # Phrases of a constructed language the player heard in the reply, by language id: the
+    # consumer adds them to the player's proficiency, once per turn (`correlation_id`).
+    phrases_heard: dict[str, int] = Field(default_factory=dict)
 
 
 class TurnTimings(BaseModel):
@@ -82,6 +101,14 @@ class TurnReply(BaseModel):
     emotion: EmotionView  # the NPC's mood as the turn began
     relationship: RelationshipView  # what the NPC thinks of the player as the turn began
     context: DebugContext | None = None  # only for `"debug": true` from a studio or admin token
+    # The phrases of the NPC's faction's language in `text`, translated as far as the player knows it.
+    phrases: list[PhraseView] = Field(default_factory=list)
+
+
+class WorldStateReader(Protocol):
+    def state(self, world_id: str) -> StoredState:
+        """The world's definition, clock, state version and facts, in one read."""
+        ...
 
 
 @dataclass
@@ -97,6 +124,8 @@ class TurnDeps:
     # The world's time, which memories and moods decay by and the turn's event is stamped with:
     # the wall clock in the cloud; `aicore local` can move it on (POST /_local/clock).
     game_clock: Clock = game_time
+    # The world's live state (time, weather, facts: `aicore.world.now`); None: the turn knows none.
+    world_state: WorldStateReader | None = None
 
 
 @dataclass
@@ -110,8 +139,9 @@ class TurnOutcome:
 def take_turn(
     frame: NpcSay, caller: Caller, connection_id: str, correlation_id: str, deps: TurnDeps
 ) -> TurnOutcome:
-    """Two DynamoDB round trips before the model is asked: the world's data, the session and the
-    NPC's memories of the player, read side by side; then the player's line, stored in one write
+    """Two DynamoDB round trips before the model is asked: the world's data, the session, the
+    NPC's memories of the player and the world's state, read side by side; then the player's line,
+    stored in one write
     while the NPC recalls what fits the line. The reply is stored in one more write; the event goes
     out after the player has the reply."""
     if frame.debug and not any(caller.has(role) for role in DEBUG_ROLES):
@@ -120,10 +150,11 @@ def take_turn(
             "send the frame without it."
         )
     with traced("turn.read", npc=frame.npc_id):
-        context, conversation, memories = in_parallel(
+        context, conversation, memories, world_state = in_parallel(
             lambda: deps.world.turn_context(caller.world_id, frame.npc_id, caller.subject),
             lambda: deps.sessions.conversation(caller, frame.npc_id, frame.session_id, CONTEXT_MESSAGES),
             lambda: deps.mind.memories.turn_memories(caller.world_id, frame.npc_id, caller.subject),
+            lambda: deps.world_state.state(caller.world_id) if deps.world_state else None,
         )
     npc = context.npc
     if npc is None:
@@ -135,6 +166,8 @@ def take_turn(
     player = Participant(id=caller.subject, kind=ParticipantKind.PLAYER)
     profile = context.performance.npc_say()
     moment = deps.game_clock()
+    world = _world_around(world_state, npc, deps.clock)
+    world_lines = world.prompt_lines(WORLD_PROMPT_CHARS) if world else []
 
     def store_player_line() -> tuple[SessionHead, list[Message]]:
         # The player's words are stored before the model runs: a failed reply never loses them.
@@ -159,6 +192,9 @@ def take_turn(
             )
 
     (head, _), recollection = in_parallel(store_player_line, recall)
+    phrases = _phrases(
+        world_state, npc, conversation.messages, head.summary, frame.text, recollection, correlation_id
+    )
 
     messages = build_prompt(
         npc,
@@ -168,9 +204,12 @@ def take_turn(
         frame.text,
         summary=head.summary,
         mind=recollection.prompt_section(),
+        world=world_lines,
     )
     stream = TokenStream(deps.pusher, connection_id, frame.request_id, deps.token_interval_s)
     try:
+        if phrases.prefix:
+            stream.push(phrases.prefix)  # the player hears the NPC's own tongue before the model starts
         with traced("turn.model", mode=context.performance.effective.value):
             completion = deps.router.stream(
                 ModelRequest(
@@ -178,11 +217,14 @@ def take_turn(
                     first_token_budget_ms=profile.first_token_budget_ms,
                     max_tokens=profile.max_tokens,
                 ),
-                on_token=stream.push,
+                on_token=_Trimmed(stream.push) if phrases.phrases else stream.push,
                 scripted_line=lambda: _scripted_line(npc),
             )
+        if phrases.suffix:
+            stream.push(phrases.suffix)
     finally:
         stream.finish()
+    completion = replace(completion, text=phrases.spoken(completion.text))
 
     speaker = Participant(id=npc.npc_id, kind=ParticipantKind.NPC)
     with traced("turn.store_reply", tier=completion.tier):
@@ -196,7 +238,7 @@ def take_turn(
 
     def announce() -> None:
         with traced("turn.publish"):
-            _publish(deps, turn, completion, recollection.memory_ids)
+            _publish(deps, turn, completion, recollection.memory_ids, phrases.heard())
         _record_metrics(completion)
 
     reply = _reply(
@@ -206,9 +248,57 @@ def take_turn(
         completion,
         context.performance.effective,
         recollection,
+        world.context(world_lines) if frame.debug and world else None,
+        phrases.views(context.proficiency),
         debug=frame.debug,
     )
     return TurnOutcome(reply, announce)
+
+
+def _phrases(
+    state: StoredState | None,
+    npc: Npc,
+    history: list[Message],
+    summary: str,
+    player_line: str,
+    recollection: Recollection,
+    turn_id: str,
+) -> Sprinkle:
+    """The phrases of the NPC's faction's language this reply carries (none if it has no language)."""
+    definition = state.definition if state is not None else None
+    lexicon = faction_lexicon(definition.factions, npc.faction) if definition else None
+    emotion = recollection.emotion
+    moment = Moment(
+        turn_id=turn_id,
+        first_line=not summary and not any(m.speaker.id == npc.npc_id for m in history),
+        player_line=player_line,
+        feeling=emotion.intensities.get(emotion.dominant, 0.0),
+    )
+    return sprinkle(lexicon, moment)
+
+
+class _Trimmed:
+    """The model's tokens between the phrases: the reply is stored stripped, so the first token's
+    leading space and the last ones' trailing space are not streamed either (streamed == stored)."""
+
+    def __init__(self, sink: TokenSink) -> None:
+        self._sink = sink
+        self._started = False
+        self._held = ""  # whitespace at the end so far: sent only if words follow it
+
+    def __call__(self, token: str) -> bool | None:
+        if not self._started:
+            token = token.lstrip()
+            self._started = bool(token)
+        text = self._held + token
+        words = text.rstrip()
+        self._held = text[len(words) :]
+        return self._sink(words) if words else True
+
+
+def _world_around(state: StoredState | None, npc: Npc, clock: Clock) -> WorldNow | None:
+    """The world as the NPC finds it now (the wall clock, as `GET /worlds/{world}/state` reads it)."""
+    return world_now(state, npc.region, clock().timestamp()) if state is not None else None
 
 
 @dataclass(frozen=True)
@@ -221,7 +311,9 @@ class _Turn:
     occurred_at: str  # the game clock's time as the turn began
 
 
-def _publish(deps: TurnDeps, turn: _Turn, completion: Completion, memory_ids: list[str]) -> None:
+def _publish(
+    deps: TurnDeps, turn: _Turn, completion: Completion, memory_ids: list[str], phrases_heard: dict[str, int]
+) -> None:
     deps.events.publish(
         NPC_SOURCE,
         NPC_TURN_COMPLETED,
@@ -237,6 +329,7 @@ def _publish(deps: TurnDeps, turn: _Turn, completion: Completion, memory_ids: li
             tier=completion.tier,
             fallback=completion.fallback,
             memory_ids=memory_ids,
+            phrases_heard=phrases_heard,
         ),
     )
 
@@ -272,6 +365,8 @@ def _reply(
     completion: Completion,
     mode: str,
     recollection: Recollection,
+    world: WorldContext | None,
+    phrases: list[PhraseView],
     debug: bool,
 ) -> TurnReply:
     return TurnReply(
@@ -294,9 +389,14 @@ def _reply(
         ),
         emotion=recollection.emotion,
         relationship=recollection.relationship,
+        phrases=phrases,
         context=(
             debug_context(
-                recollection.memories, recollection.relationship, recollection.emotion, recollection.lore
+                recollection.memories,
+                recollection.relationship,
+                recollection.emotion,
+                recollection.lore,
+                world,
             )
             if debug
             else None

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from aicore.clock import utc_now
 from aicore.knowledge.models import IndexPointer
+from aicore.language.proficiency import Proficiency
 from aicore.mind.emotions import EmotionState, Temperament
 from aicore.mind.relationship import Relationship
 from aicore.performance import PerformanceMode, PerformanceSettings
@@ -91,3 +92,4 @@ class TurnContext:
     emotion: EmotionState | None = None  # the NPC's emotions when last stirred (None: at rest)
     # The current knowledge index of the world and of the global corpus (those that have one).
     knowledge: tuple[IndexPointer, ...] = ()
+    proficiency: Proficiency | None = None  # the player's in the world's languages (None: heard none)

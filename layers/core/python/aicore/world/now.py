@@ -20,6 +20,15 @@ DEFAULT_PROMPT_CHARS = 600  # about 150 tokens of a turn's prompt
 MAX_VALUE_CHARS = 80
 
 
+class WorldContext(BaseModel):
+    """The world part of a turn's debug context: where the NPC is and the lines its prompt got."""
+
+    region_id: str | None
+    region_name: str | None
+    state_version: int  # the world's state version the lines were read at
+    lines: list[str]
+
+
 class WorldNow(BaseModel):
     world_id: str
     region_id: str | None
@@ -58,6 +67,14 @@ class WorldNow(BaseModel):
             fitted.append(line)
             budget -= len(line) + 1
         return fitted
+
+    def context(self, lines: list[str]) -> WorldContext:
+        return WorldContext(
+            region_id=self.region_id,
+            region_name=self.region_name,
+            state_version=self.state_version,
+            lines=lines,
+        )
 
 
 def world_now(stored: StoredState, region_id: str | None, real: float) -> WorldNow | None:

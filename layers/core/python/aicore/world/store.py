@@ -44,6 +44,16 @@ def felt_marker_sk(npc_id: str, player_id: str, turn_id: str) -> str:
     return f"FELT#{npc_id}#{player_id}#{turn_id}"
 
 
+def proficiency_sk(player_id: str) -> str:
+    """What a player has heard of each of the world's languages (`aicore.language.speech.Proficiency`)."""
+    return f"PROFICIENCY#{player_id}"
+
+
+def heard_marker_sk(player_id: str, turn_id: str) -> str:
+    """A turn whose phrases already count towards the player's proficiency."""
+    return f"HEARD#{player_id}#{turn_id}"
+
+
 class Feeling(StrEnum):
     """What became of a turn's feelings: taken in, already taken in (redelivery), or lost a race."""
 
@@ -72,6 +82,11 @@ class WorldStore(Protocol):
         self, world_id: str, npc_id: str, player_id: str, line: str, at: str, turn_id: str
     ) -> NpcMemory:
         """Count the turn `turn_id` once, however often it is told."""
+        ...
+
+    def hear(self, world_id: str, player_id: str, heard: dict[str, int], turn_id: str) -> bool:
+        """Add the phrases the player heard in turn `turn_id` (by language) to their proficiency,
+        once however often it is told; False: that turn was counted already."""
         ...
 
     def relationship(self, world_id: str, npc_id: str, player_id: str) -> Relationship | None: ...
