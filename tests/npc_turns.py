@@ -16,6 +16,8 @@ from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.mind.policy import MindPolicy
 from aicore.npc.recollection import TurnMind
 from aicore.npc.turn import TurnDeps
+from aicore.platform.limits import TurnLimiter
+from aicore.platform.settings import SettingsCache
 from aicore.sessions.service import SessionService
 from aicore.topology import TOPOLOGY
 from aicore.world.models import Npc
@@ -30,6 +32,7 @@ from tests.fakes import (
     ScriptedEndpoint,
 )
 from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore
+from tests.platform_fakes import FakeBudgetStore, FakeSettingsStore, roomy_settings
 from tests.virtual_time import VirtualTime
 
 CONNECTION = "bZ1wrcG1IAMCJbA="  # the connection id of tests/events/ws_message.json
@@ -67,7 +70,10 @@ def turn_mind(
 
 
 def turn_deps(
-    world: FakeWorld | None = None, endpoint: ScriptedEndpoint | None = None, mind: TurnMind | None = None
+    world: FakeWorld | None = None,
+    endpoint: ScriptedEndpoint | None = None,
+    mind: TurnMind | None = None,
+    settings: FakeSettingsStore | None = None,
 ) -> TurnDeps:
     """Mira in world demo, fakes everywhere (the player is named per frame: `say`).
 
@@ -82,6 +88,8 @@ def turn_deps(
         router=virtual_router(endpoint or ScriptedEndpoint()),
         pusher=FakePusher(),
         events=FakePublisher(),
+        settings=SettingsCache(settings or roomy_settings()),
+        limiter=TurnLimiter(FakeBudgetStore()),
     )
 
 

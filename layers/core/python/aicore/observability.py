@@ -83,6 +83,7 @@ _PARALLEL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="parallel-read"
 A = TypeVar("A")
 B = TypeVar("B")
 C = TypeVar("C")
+D = TypeVar("D")
 
 
 @overload
@@ -91,6 +92,12 @@ def in_parallel(a: Callable[[], A], b: Callable[[], B], /) -> tuple[A, B]: ...
 
 @overload
 def in_parallel(a: Callable[[], A], b: Callable[[], B], c: Callable[[], C], /) -> tuple[A, B, C]: ...
+
+
+@overload
+def in_parallel(
+    a: Callable[[], A], b: Callable[[], B], c: Callable[[], C], d: Callable[[], D], /
+) -> tuple[A, B, C, D]: ...
 
 
 def in_parallel(first: Callable[[], Any], *others: Callable[[], Any]) -> tuple[Any, ...]:

@@ -460,6 +460,10 @@ IDENTITY = Table(
     "Players' identities: device and issuer links, refresh tokens (hashed) and their families.",
     ttl_attribute="expires_at",  # refresh tokens and families expire
 )
+SETTINGS = Table(
+    "settings",
+    "Settings: the global and each world's tunables (versioned documents) and their audit trail.",
+)
 MODELS = Table("models", "Model registry: versions per tier, what serves each tier, deployments in flight.")
 ARCHIVE = Bucket("archive", "Cold sessions, compressed.", archival=True)
 MODEL_WEIGHTS = Bucket(
@@ -507,7 +511,7 @@ SESSION_REHYDRATE = StateMachine(
 )
 
 TOPOLOGY = Topology(
-    tables=(CONNECTIONS, SESSIONS, WORLD, MODELS, MIND, IDENTITY),
+    tables=(CONNECTIONS, SESSIONS, WORLD, MODELS, MIND, IDENTITY, SETTINGS),
     buckets=(ARCHIVE, MODEL_WEIGHTS, KNOWLEDGE),
     bus=EventBus(),
     model_tiers=(GOLD, SILVER, EMBED),
@@ -591,7 +595,8 @@ TOPOLOGY = Topology(
             timeout_s=60,
             websocket_routes=("npc.say",),
             # who speaks rides on the event: no connection read; the NPC's memories (one Query)
-            tables=((SESSIONS, RW), (WORLD, R), (MIND, R)),
+            tables=((SESSIONS, RW), (WORLD, R), (MIND, R), (SETTINGS, R), (CONNECTIONS, RW)),
+            # settings through a 30 s cache; the turn budgets (one conditional UpdateItem per turn)
             # a turn in a cold session brings it back first; lore indexes (once per version per container)
             buckets=((ARCHIVE, RW), (KNOWLEDGE, R)),
             publishes_events=True,
@@ -774,7 +779,7 @@ TOPOLOGY = Topology(
         ),
         Function(
             name="settings-api",
-            description="HTTP API over settings: performance modes of a world and of a player.",
+            description="HTTP API over settings: global and per world (audited), performance modes.",
             code="functions/settings_api",
             memory_mb=256,
             timeout_s=10,
@@ -782,8 +787,14 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/worlds/{world}/performance"),
                 HttpRoute("PUT", "/worlds/{world}/performance"),
                 HttpRoute("PUT", "/worlds/{world}/players/me/performance"),
+                HttpRoute("GET", "/settings"),
+                HttpRoute("PUT", "/settings"),
+                HttpRoute("GET", "/settings/audit"),
+                HttpRoute("GET", "/worlds/{world}/settings"),
+                HttpRoute("PUT", "/worlds/{world}/settings"),
+                HttpRoute("GET", "/worlds/{world}/settings/audit"),
             ),
-            tables=((WORLD, RW),),
+            tables=((WORLD, RW), (SETTINGS, RW)),
             gradual_deployment=True,
         ),
         Function(
