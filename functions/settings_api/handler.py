@@ -7,15 +7,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from aicore import wiring
 from aicore.http import caller, envelope_route, if_match, json_body, path_id, query_int, resolver, serve
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
+from aicore.platform.capabilities import Capabilities, capabilities
+from aicore.platform.clients import ClientPolicy
 from aicore.platform.settings import (
     GLOBAL_SCOPE,
     AuditEntry,
+    ClientPolicyView,
     GlobalSettings,
+    SettingsCache,
     SettingsDeps,
     SettingsView,
     WorldSettings,
+    change_client_policy,
     change_global,
     change_world,
+    read_client_policy,
     read_global,
     read_world,
     settings_audit,
@@ -35,6 +41,11 @@ def _world() -> WorldStore:
 def _settings() -> SettingsDeps:
     settings: SettingsDeps = app.context["settings"]
     return settings
+
+
+def _cache() -> SettingsCache:
+    cache: SettingsCache = app.context["cache"]
+    return cache
 
 
 @app.get("/settings")
@@ -81,6 +92,27 @@ def get_world_audit(world_id: str) -> list[AuditEntry]:
     return settings_audit(_settings().store, who, world_scope(world), query_int(app, "limit"))
 
 
+@app.get("/capabilities")
+@envelope_route(app, "settings.capabilities")
+def get_capabilities() -> Capabilities:
+    world = (app.current_event.query_string_parameters or {}).get("world")
+    return capabilities(_cache(), None if world is None else path_id(world, "world"))
+
+
+@app.get("/clients/policy")
+@envelope_route(app, "settings.clients.get")
+def get_client_policy() -> ClientPolicyView:
+    return read_client_policy(_settings(), caller(app))
+
+
+@app.put("/clients/policy")
+@envelope_route(app, "settings.clients.put")
+def put_client_policy() -> ClientPolicyView:
+    expected = if_match(app, required=True)
+    assert expected is not None
+    return change_client_policy(_settings(), caller(app), json_body(app, ClientPolicy), expected)
+
+
 @app.get("/worlds/<world_id>/performance")
 @envelope_route(app, "settings.performance.get")
 def get_performance(world_id: str) -> PerformanceView:
@@ -107,6 +139,10 @@ def handler(
     context: LambdaContext,
     world: WorldStore | None = None,
     settings: SettingsDeps | None = None,
+    cache: SettingsCache | None = None,
 ) -> dict[str, Any]:
-    app.append_context(world=world or wiring.world(), settings=settings or wiring.settings_deps())  # type: ignore[no-untyped-call]
+    """`cache`: what `GET /capabilities` reads (it takes no token: at most one read per 30 s here)."""
+    cache = cache or (wiring.settings_cache() if settings is None else SettingsCache(settings.store))
+    settings = settings or wiring.settings_deps()
+    app.append_context(world=world or wiring.world(), settings=settings, cache=cache)  # type: ignore[no-untyped-call]
     return serve(app, event, context)

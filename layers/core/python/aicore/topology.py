@@ -565,7 +565,8 @@ TOPOLOGY = Topology(
             memory_mb=256,
             timeout_s=10,
             websocket_routes=("$connect",),
-            tables=((CONNECTIONS, Access.WRITE),),
+            # the client policy (`?client=`) through the 30 s settings cache
+            tables=((CONNECTIONS, Access.WRITE), (SETTINGS, R)),
             reserved_concurrency=50,  # players can always connect, whatever npc.say is doing
             gradual_deployment=True,
         ),
@@ -793,6 +794,11 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/worlds/{world}/settings"),
                 HttpRoute("PUT", "/worlds/{world}/settings"),
                 HttpRoute("GET", "/worlds/{world}/settings/audit"),
+                HttpRoute("GET", "/clients/policy"),
+                HttpRoute("PUT", "/clients/policy"),
+                # No token: a client learns the protocol and its platform's minimum version before it
+                # signs in (and after a 426 at connect). cdk throttles it as the other open routes.
+                HttpRoute("GET", "/capabilities", authorized=False),
             ),
             tables=((WORLD, RW), (SETTINGS, RW)),
             gradual_deployment=True,

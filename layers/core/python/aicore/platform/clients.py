@@ -8,11 +8,14 @@ never quoted back: answers name the platform's minimum, which the policy holds, 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from aicore.connections import ClientPusher
 from aicore.errors import InvalidRequest, UpgradeRequired
 
 MAX_CLIENT_CHARS = 64
@@ -121,3 +124,58 @@ def admit(policy: ClientPolicy, client: ClientVersion | None) -> Admission:
             recommended=recommended,
         )
     return Admission(verdict=Verdict.CURRENT)
+
+
+CLIENT_QUERY = "client"  # `?client=<platform>/<version>` on the WebSocket URL
+CLIENT_HEADER = "x-client-version"  # on HTTP
+CLIENT_CONTEXT = "client"  # the authorizer's context carries the connection's client (checked)
+WARNING_FRAME = "connection.warning"
+MAX_WARNED = 10_000  # connections this container remembers having warned (memory bound)
+
+
+def client_of(raw: str | None, where: str) -> ClientVersion | None:
+    return None if raw is None else ClientVersion.parse(raw, where)
+
+
+class ConnectionWarning(BaseModel):
+    """`connection.warning`: the client works, and should be updated."""
+
+    code: str
+    message: str
+    platform: str
+    recommended: str
+
+
+def warning_frame(warning: ConnectionWarning) -> dict[str, Any]:
+    return {"type": WARNING_FRAME, "request_id": None, "data": warning.model_dump(mode="json")}
+
+
+@dataclass
+class OutdatedWarnings:
+    """Tells a connection whose client is below its platform's recommended version, once (per
+    container: a connection served by several containers may hear it once from each)."""
+
+    warned: set[str] = field(default_factory=set)
+
+    def warn(
+        self, pusher: ClientPusher, connection_id: str, authorizer: Mapping[str, Any], policy: ClientPolicy
+    ) -> None:
+        if connection_id in self.warned:
+            return
+        raw = authorizer.get(CLIENT_CONTEXT)
+        try:
+            client = client_of(raw if isinstance(raw, str) else None, "The client")
+            admission = admit(policy, client)
+        except (InvalidRequest, UpgradeRequired):
+            return  # refused at connect; a policy tightened since then is applied at the next connect
+        if len(self.warned) >= MAX_WARNED:
+            self.warned.clear()
+        self.warned.add(connection_id)
+        if client is not None and admission.verdict is Verdict.OUTDATED and admission.recommended:
+            warning = ConnectionWarning(
+                code="client_outdated",
+                message=admission.message or "",
+                platform=client.platform,
+                recommended=admission.recommended,
+            )
+            pusher.send(connection_id, warning_frame(warning))

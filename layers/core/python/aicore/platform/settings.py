@@ -200,6 +200,40 @@ def change_world(
     return _write(deps, caller, world_scope(world_id), values, expected_version)
 
 
+class ClientPolicyView(BaseModel):
+    """`GET /clients/policy`: the client policy, and the global settings' version it is part of."""
+
+    version: int
+    policy: ClientPolicy
+    updated_at: str | None
+    updated_by: str | None
+
+
+def read_client_policy(deps: SettingsDeps, caller: Caller) -> ClientPolicyView:
+    view = read_global(deps, caller)
+    return ClientPolicyView(
+        version=view.version,
+        policy=ClientPolicy.model_validate(view.settings["clients"]),
+        updated_at=view.updated_at,
+        updated_by=view.updated_by,
+    )
+
+
+def change_client_policy(
+    deps: SettingsDeps, caller: Caller, policy: ClientPolicy, expected_version: int
+) -> ClientPolicyView:
+    """`PUT /clients/policy` with `If-Match: <the global settings' version>`: admins (it applies to
+    every world); the rest of the global settings stays as it is at that version."""
+    if not caller.has(Role.ADMIN):
+        raise Forbidden("Only an admin changes the client policy (it applies to every world).")
+    stored = deps.store.read([GLOBAL_SCOPE]).get(GLOBAL_SCOPE) or StoredSettings(scope=GLOBAL_SCOPE)
+    values = GlobalSettings.model_validate(stored.values).model_copy(update={"clients": policy})
+    written = _write(deps, caller, GLOBAL_SCOPE, values, expected_version)
+    return ClientPolicyView(
+        version=written.version, policy=policy, updated_at=written.updated_at, updated_by=written.updated_by
+    )
+
+
 def update_world(
     deps: SettingsDeps, caller: Caller, world_id: str, change: Callable[[WorldSettings], WorldSettings]
 ) -> SettingsView:
