@@ -24,7 +24,7 @@ from aicore.local.apigw_events import (
 from aicore.local.http_routes import RouteTable
 from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.npc.turn import TurnDeps
-from aicore.platform.settings import GLOBAL_SCOPE, SettingsDeps, StoredSettings, world_scope
+from aicore.platform.settings import GLOBAL_SCOPE, SettingsCache, SettingsDeps, StoredSettings, world_scope
 from aicore.sessions.actions import SessionActionDeps
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import SessionService
@@ -103,6 +103,7 @@ class HttpEdge:
         self.world_state.facts["demo"] = {"gate": gate}
         for scope in (GLOBAL_SCOPE, world_scope("demo")):  # settings at version 1, as the gate fact
             self.settings.documents[scope] = StoredSettings(scope=scope, version=1)
+        self.clients = SettingsCache(self.settings, ttl_s=0)  # the client policy as a handler reads it
         self.mind = mind_deps(self.world, npcs=())
         self.service = SessionService(self.sessions, FakeColdTier(self.sessions), FakePublisher(), self.flows)
         players = [
@@ -116,7 +117,7 @@ class HttpEdge:
 
     def deps(self, function: str) -> dict[str, Any]:
         deps: dict[str, dict[str, Any]] = {
-            "sessions-api": {"service": self.service},
+            "sessions-api": {"service": self.service, "clients": lambda: self.clients.everywhere().clients},
             "settings-api": {"world": self.world, "settings": SettingsDeps(self.settings, self.world_time)},
             "worlds-api": {"world": self.world},
             "models-api": {"registry": self.registry, "flows": FakeStarter()},

@@ -21,7 +21,7 @@ def handler(event: dict[str, Any], context: LambdaContext, deps: TurnDeps | None
     def turn(request: WebSocketRequest) -> Deferred:
         frame = parse_frame(request.body, NpcSay)
         caller = request.caller(turn_deps.clock)
-        policy = turn_deps.settings.everywhere().clients
+        policy = turn_deps.settings.for_world(caller.world_id).everywhere.clients
         WARNINGS.warn(turn_deps.pusher, request.connection_id, request.request_context.authorizer, policy)
         outcome = take_turn(frame, caller, request.connection_id, request.correlation_id, turn_deps)
         return Deferred(outcome.reply, outcome.announce)

@@ -144,5 +144,10 @@ def handler(
     """`cache`: what `GET /capabilities` reads (it takes no token: at most one read per 30 s here)."""
     cache = cache or (wiring.settings_cache() if settings is None else SettingsCache(settings.store))
     settings = settings or wiring.settings_deps()
-    app.append_context(world=world or wiring.world(), settings=settings, cache=cache)  # type: ignore[no-untyped-call]
+    app.append_context(  # type: ignore[no-untyped-call]
+        world=world or wiring.world(),
+        settings=settings,
+        cache=cache,
+        client_policy=lambda: cache.everywhere().clients,  # X-Client-Version is admitted against it
+    )
     return serve(app, event, context)

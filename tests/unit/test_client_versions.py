@@ -181,3 +181,40 @@ def test_admins_change_the_client_policy_with_if_match_studios_read_it() -> None
     assert (written.status, written.body["data"]["version"]) == (200, 2)
     assert read.body["data"]["policy"]["platforms"]["unity"]["minimum"] == "1.2.0"
     assert [c.field for c in edge.settings.entries[GLOBAL_SCOPE][-1].changes] == ["clients.platforms.unity"]
+
+
+def _http(edge: HttpEdge, version: str | None) -> dict[str, Any]:
+    from aicore.local.lambdas import LambdaContext, Lambdas
+
+    headers = {} if version is None else {"x-client-version": version}
+    function, event = edge.event(
+        "GET", f"/sessions/{edge.session.session_id}", headers=headers, caller=PLAYER
+    )
+    answer: dict[str, Any] = (
+        Lambdas()
+        .module(function)
+        .handler(event, LambdaContext(function.name, 512, 30), **edge.deps(function.name))
+    )
+    return answer
+
+
+def test_http_refuses_old_and_blocked_clients_with_426_naming_the_minimum() -> None:
+    edge = HttpEdge()
+    edge.settings.documents |= _policy_store().documents
+    for version in ("unity/1.1.0", "unity/1.3.1"):
+        answer = _http(edge, version)
+        body = json.loads(answer["body"])
+        assert (answer["statusCode"], body["error"]["code"]) == (426, "upgrade_required")
+        assert "1.2.0" in body["error"]["message"]
+        assert version.split("/")[1] not in answer["body"]  # what was sent is never echoed
+    unreadable = _http(edge, "unity/1.2.3; DROP")
+    assert (unreadable["statusCode"], "DROP" in unreadable["body"]) == (400, False)
+
+
+def test_http_warns_an_outdated_client_and_serves_a_current_one() -> None:
+    edge = HttpEdge()
+    edge.settings.documents |= _policy_store().documents
+    outdated, current, unnamed = _http(edge, "unity/1.4.0"), _http(edge, "unity/1.5.0"), _http(edge, None)
+    assert [a["statusCode"] for a in (outdated, current, unnamed)] == [200, 200, 200]
+    assert "1.5.0" in outdated["headers"]["X-Client-Warning"]
+    assert "X-Client-Warning" not in (current.get("headers") or {})

@@ -621,7 +621,7 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/sessions/{id}/messages"),
                 HttpRoute("POST", "/sessions/{id}/suspend"),
             ),
-            tables=((SESSIONS, RW),),
+            tables=((SESSIONS, RW), (SETTINGS, R)),  # settings: the client policy (X-Client-Version)
             buckets=((ARCHIVE, RW),),  # reads answer from a cold session's archive; writes rehydrate
             publishes_events=True,
             starts_state_machines=(SESSION_ARCHIVE,),

@@ -338,27 +338,41 @@ class SettingsCache:
     """Settings as a handler reads them: each document at most `ttl_s` old (one container's copy).
 
     `clock` is monotonic seconds (tests move it). Documents missing or too old are read together,
-    in one round trip; a world's and the global document are refreshed in the same read.
+    in one round trip; a world's and the global document are refreshed in the same read. What a
+    turn gets is parsed once per refresh, not once per turn.
     """
 
     store: SettingsStore
     ttl_s: float = SETTINGS_CACHE_S
     clock: Callable[[], float] = time.monotonic
     _copies: dict[str, _Copy] = field(default_factory=dict)
+    _parsed: dict[str, tuple[_Copy | None, _Copy, EffectiveSettings]] = field(default_factory=dict)
 
     def for_world(self, world_id: str) -> EffectiveSettings:
-        self._refresh([GLOBAL_SCOPE, world_scope(world_id)])
-        found = {
-            scope: copy.document
-            for scope in (GLOBAL_SCOPE, world_scope(world_id))
-            if (copy := self._copies[scope]).document is not None
-        }
-        return _effective(found, world_id)
+        scopes = [GLOBAL_SCOPE, world_scope(world_id)]
+        self._refresh(scopes)
+        everywhere, world = self._copies[GLOBAL_SCOPE], self._copies[scopes[1]]
+        parsed = self._parsed.get(world_id)
+        if parsed is not None and parsed[0] is everywhere and parsed[1] is world:
+            return parsed[2]
+        found = {s: c.document for s, c in zip(scopes, (everywhere, world), strict=True) if c.document}
+        effective = _effective(found, world_id)
+        self._parsed[world_id] = (everywhere, world, effective)
+        return effective
 
     def everywhere(self) -> GlobalSettings:
         self._refresh([GLOBAL_SCOPE])
-        document = self._copies[GLOBAL_SCOPE].document
-        return GlobalSettings.model_validate(document.values if document else {})
+        copy = self._copies[GLOBAL_SCOPE]
+        parsed = self._parsed.get("")
+        if parsed is None or parsed[1] is not copy:
+            values = copy.document.values if copy.document else {}
+            parsed = (
+                None,
+                copy,
+                EffectiveSettings("", WorldSettings(), GlobalSettings.model_validate(values)),
+            )
+            self._parsed[""] = parsed
+        return parsed[2].everywhere
 
     def _refresh(self, scopes: list[str]) -> None:
         moment = self.clock()
