@@ -59,7 +59,8 @@ def _measure(counter: CallCounter, turns: int, take: Callable[[int], None]) -> d
 
 def on_moto() -> dict[str, Any]:
     server = EmbeddedAws()
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+    os.environ.update(credentials, AWS_DEFAULT_REGION="us-east-1")
     url = server.start()
     os.environ["AWS_ENDPOINT_URL"] = url
     try:
