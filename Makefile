@@ -99,6 +99,7 @@ bench: setup
 	$(BIN)/python -m bench.router_overhead
 	$(BIN)/python -m bench.authorizer
 	$(BIN)/python -m bench.turn_overhead
+	$(BIN)/python -m bench.limits
 	$(BIN)/python -m bench.overload
 	$(BIN)/python -m bench.knowledge
 	$(BIN)/python -m bench.world

@@ -24,6 +24,7 @@ from aicore.local.apigw_events import (
 from aicore.local.http_routes import RouteTable
 from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.npc.turn import TurnDeps
+from aicore.platform.settings import GLOBAL_SCOPE, SettingsCache, SettingsDeps, StoredSettings, world_scope
 from aicore.sessions.actions import SessionActionDeps
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import SessionService
@@ -48,6 +49,7 @@ from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore, Hash
 from tests.minds import mind_deps
 from tests.model_fakes import FakeRegistry, FakeStarter
 from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps, virtual_router
+from tests.platform_fakes import FakeSettingsStore
 from tests.world_fakes import FakeLore, FakeSubscriptions, FakeWorldState, demo_content
 
 HTTP_API = Api("edgetests", "$default")
@@ -90,6 +92,7 @@ class HttpEdge:
     world_time: Clock = now  # the real time the world's clock reads
     world_events: FakePublisher = field(default_factory=FakePublisher)
     narrator: Router = field(default_factory=lambda: virtual_router(ScriptedEndpoint()))
+    settings: FakeSettingsStore = field(default_factory=FakeSettingsStore)
 
     def __post_init__(self) -> None:
         self.world.put_npc(MIRA_SHEET)
@@ -98,6 +101,9 @@ class HttpEdge:
             key="gate", value="open", version=1, updated_at="2026-01-01T00:00:00.000+00:00", updated_by="s"
         )
         self.world_state.facts["demo"] = {"gate": gate}
+        for scope in (GLOBAL_SCOPE, world_scope("demo")):  # settings at version 1, as the gate fact
+            self.settings.documents[scope] = StoredSettings(scope=scope, version=1)
+        self.clients = SettingsCache(self.settings, ttl_s=0)  # the client policy as a handler reads it
         self.mind = mind_deps(self.world, npcs=())
         self.service = SessionService(self.sessions, FakeColdTier(self.sessions), FakePublisher(), self.flows)
         players = [
@@ -111,8 +117,8 @@ class HttpEdge:
 
     def deps(self, function: str) -> dict[str, Any]:
         deps: dict[str, dict[str, Any]] = {
-            "sessions-api": {"service": self.service},
-            "settings-api": {"world": self.world},
+            "sessions-api": {"service": self.service, "clients": lambda: self.clients.everywhere().clients},
+            "settings-api": {"world": self.world, "settings": SettingsDeps(self.settings, self.world_time)},
             "worlds-api": {"world": self.world},
             "models-api": {"registry": self.registry, "flows": FakeStarter()},
             "lore-api": {"service": self.lore},

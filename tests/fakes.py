@@ -149,10 +149,9 @@ class FakeWorld:
         return Feeling.FELT
 
     def performance(self, world_id: str, player_id: str) -> PerformanceSettings:
-        world, player = self.modes.get((world_id, None)), self.modes.get((world_id, player_id))
-        return PerformanceSettings(
-            world_mode=world.mode if world else None, player_mode=player.mode if player else None
-        )
+        """The player's own mode (the world's is a setting), as the DynamoDB store reads it."""
+        player = self.modes.get((world_id, player_id))
+        return PerformanceSettings(player_mode=player.mode if player else None)
 
     def set_performance_mode(self, setting: PerformanceSetting) -> None:
         self.modes[(setting.world_id, setting.player_id)] = setting

@@ -16,6 +16,8 @@ from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.mind.policy import MindPolicy
 from aicore.npc.recollection import TurnMind
 from aicore.npc.turn import TurnDeps
+from aicore.platform.limits import TurnLimiter
+from aicore.platform.settings import SettingsCache
 from aicore.sessions.service import SessionService
 from aicore.topology import TOPOLOGY
 from aicore.world.models import Npc
@@ -30,6 +32,7 @@ from tests.fakes import (
     ScriptedEndpoint,
 )
 from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore
+from tests.platform_fakes import FakeBudgetStore, FakeSettingsStore, roomy_settings
 from tests.virtual_time import VirtualTime
 from tests.world_fakes import FakeWorldState
 
@@ -72,6 +75,7 @@ def turn_deps(
     endpoint: ScriptedEndpoint | None = None,
     mind: TurnMind | None = None,
     world_state: FakeWorldState | None = None,
+    settings: FakeSettingsStore | None = None,
 ) -> TurnDeps:
     """Mira in world demo, fakes everywhere (the player is named per frame: `say`); `world_state`:
     the world's live state (by default none pushed: the turn knows no time, weather or facts).
@@ -88,6 +92,8 @@ def turn_deps(
         pusher=FakePusher(),
         events=FakePublisher(),
         world_state=world_state or FakeWorldState(),
+        settings=SettingsCache(settings or roomy_settings()),
+        limiter=TurnLimiter(FakeBudgetStore()),
     )
 
 

@@ -10,9 +10,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
 from aicore.auth import EXPIRES_AT, bearer_token
-from aicore.errors import Unauthorized
+from aicore.errors import InvalidRequest, Unauthorized
 from aicore.identity.tokens import TokenVerifier, VerifiedToken
 from aicore.observability import CORRELATION_ID_PATH, entrypoint, logger
+from aicore.platform.clients import CLIENT_CONTEXT, CLIENT_QUERY, client_of
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)
@@ -42,7 +43,18 @@ def _websocket(event: dict[str, Any], verifier: TokenVerifier) -> dict[str, Any]
     except Unauthorized as exc:
         logger.info("WebSocket connect refused", extra={"reason": exc.message})
         raise Exception("Unauthorized") from exc  # API Gateway's contract for a 401
-    return _allow(event["methodArn"], verified)
+    return _allow(event["methodArn"], verified, _client(event))
+
+
+def _client(event: dict[str, Any]) -> str | None:
+    """The client the connection says it is, if it reads as one (`$connect` refuses it otherwise):
+    it rides on every frame's event, so a frame handler can tell an outdated client to update."""
+    raw = (event.get("queryStringParameters") or {}).get(CLIENT_QUERY)
+    try:
+        client = client_of(raw if isinstance(raw, str) else None, "'?client='")
+    except InvalidRequest:
+        return None
+    return None if client is None else f"{client.platform}/{client.version}"
 
 
 def _context(verified: VerifiedToken) -> dict[str, str]:
@@ -50,12 +62,13 @@ def _context(verified: VerifiedToken) -> dict[str, str]:
     return {**verified.caller.as_context(), EXPIRES_AT: str(verified.expires_at)}
 
 
-def _allow(method_arn: str, verified: VerifiedToken) -> dict[str, Any]:
+def _allow(method_arn: str, verified: VerifiedToken, client: str | None) -> dict[str, Any]:
+    context = _context(verified) | ({CLIENT_CONTEXT: client} if client else {})
     return {
         "principalId": verified.caller.subject,
         "policyDocument": {
             "Version": "2012-10-17",
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": method_arn}],
         },
-        "context": _context(verified),
+        "context": context,
     }

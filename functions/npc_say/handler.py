@@ -8,7 +8,10 @@ from aicore import wiring
 from aicore.frames import NpcSay, parse_frame
 from aicore.npc.turn import TurnDeps, take_turn
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
+from aicore.platform.clients import OutdatedWarnings
 from aicore.ws import Deferred, WebSocketRequest, serve_frame
+
+WARNINGS = OutdatedWarnings()  # `connection.warning` once per connection (in this container)
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)
@@ -18,6 +21,8 @@ def handler(event: dict[str, Any], context: LambdaContext, deps: TurnDeps | None
     def turn(request: WebSocketRequest) -> Deferred:
         frame = parse_frame(request.body, NpcSay)
         caller = request.caller(turn_deps.clock)
+        policy = turn_deps.settings.for_world(caller.world_id).everywhere.clients
+        WARNINGS.warn(turn_deps.pusher, request.connection_id, request.request_context.authorizer, policy)
         outcome = take_turn(frame, caller, request.connection_id, request.correlation_id, turn_deps)
         return Deferred(outcome.reply, outcome.announce)
 

@@ -1,5 +1,6 @@
 """HTTP API over sessions: create, read, page, metadata (If-Match), participants, append, suspend."""
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,6 +19,7 @@ from aicore.http import (
     serve,
 )
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
+from aicore.platform.clients import ClientPolicy
 from aicore.sessions.models import AppendResult, MessagePage, Participant, SessionHead, SessionView
 from aicore.sessions.policy import DEFAULT_PAGE
 from aicore.sessions.service import NewMessages, NewSession, SessionService, SuspendResult
@@ -107,7 +109,12 @@ def suspend_session(session_id: str) -> SuspendResult:
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)
 def handler(
-    event: dict[str, Any], context: LambdaContext, service: SessionService | None = None
+    event: dict[str, Any],
+    context: LambdaContext,
+    service: SessionService | None = None,
+    clients: Callable[[], ClientPolicy] | None = None,
 ) -> dict[str, Any]:
-    app.append_context(service=service or wiring.session_service())  # type: ignore[no-untyped-call]
+    """`clients`: the client policy `X-Client-Version` is admitted against (settings, <= 30 s old)."""
+    policy = clients or (lambda: wiring.settings_cache().everywhere().clients)
+    app.append_context(service=service or wiring.session_service(), client_policy=policy)  # type: ignore[no-untyped-call]
     return serve(app, event, context)

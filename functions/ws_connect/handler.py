@@ -1,4 +1,10 @@
-"""`$connect`: records who is on this connection, and until when (the authorizer verified the token)."""
+"""`$connect`: admits the client's version (`?client=<platform>/<version>`, the policy in settings),
+then records who is on this connection, and until when (the authorizer verified the token).
+
+A refusal is the handshake's HTTP status (API Gateway turns the connection away with it): 426 for
+a blocked or too old client, 400 for a `client` that does not parse. What a client may send is
+published by `GET /capabilities` (no token), which names each platform's minimum version.
+"""
 
 from typing import Any
 
@@ -9,14 +15,21 @@ from aicore import wiring
 from aicore.auth import Caller, token_expiry
 from aicore.clock import Clock, now
 from aicore.connections import ConnectionStore, new_connection
-from aicore.errors import Unauthorized
+from aicore.envelope import spec_for
+from aicore.errors import InvalidRequest, Unauthorized, UpgradeRequired
 from aicore.observability import CORRELATION_ID_PATH, entrypoint, logger
+from aicore.platform.clients import CLIENT_QUERY, admit, client_of
+from aicore.platform.settings import SettingsCache
 from aicore.ws import OK, WebSocketRequest
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)
 def handler(
-    event: dict[str, Any], context: LambdaContext, store: ConnectionStore | None = None, clock: Clock = now
+    event: dict[str, Any],
+    context: LambdaContext,
+    store: ConnectionStore | None = None,
+    clock: Clock = now,
+    settings: SettingsCache | None = None,
 ) -> dict[str, int]:
     store = store or wiring.connections()
     try:
@@ -33,6 +46,12 @@ def handler(
     if connection.expired(clock):
         logger.info("Connect with a token that has just expired")
         return {"statusCode": 401}
+    try:
+        client = client_of((request.query or {}).get(CLIENT_QUERY), "'?client='")
+        admit((settings or wiring.settings_cache()).everywhere().clients, client)
+    except (InvalidRequest, UpgradeRequired) as refused:
+        logger.info("Connect refused for the client's version", extra={"reason": refused.message})
+        return {"statusCode": spec_for(refused).status}
     store.put(connection)
     logger.info("Connected", extra={"player": caller.subject, "world": caller.world_id})
     return OK

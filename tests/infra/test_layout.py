@@ -39,6 +39,7 @@ PINNED: dict[str, dict[str, str]] = {
         "datamindtable939FC1E4": "mind",
         "datamodelstable7C6F1D42": "models",
         "datasessionstable234A567D": "sessions",
+        "datasettingstable2DAAAF73": "settings",
         "dataworldtable164E1CD1": "world",
     },
     "AWS::S3::Bucket": {

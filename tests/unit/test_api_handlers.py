@@ -12,11 +12,13 @@ from aicore.llm.endpoints_config import EngineSettings, ModelSource
 from aicore.llm.tiers import Tier
 from aicore.modelops.models import StagedWeights, VersionStatus, WeightsStatus
 from aicore.performance import NPC_SAY_PROFILES, PerformanceMode
+from aicore.platform.settings import SettingsDeps, world_scope
 from aicore.topology import MODEL_DEPLOY_FLOW
 from aicore.world.models import Npc
 from tests.fakes import FakeWorld
 from tests.handlers import http_answer, http_event, invoke
 from tests.model_fakes import FakeRegistry, FakeStarter
+from tests.platform_fakes import FakeSettingsStore
 
 PLAYER = {"subject": "p1", "world_id": "demo", "roles": "player"}
 STUDIO = {"subject": "tools", "world_id": "demo", "roles": "studio"}
@@ -33,11 +35,15 @@ MIRA = Npc(
 )
 
 
+# One settings store per FakeWorld a test makes (the world is kept, so its id is never reused).
+SETTINGS: dict[int, tuple[FakeWorld, SettingsDeps]] = {}
+
+
 def _settings(world: FakeWorld, method: str, path: str, identity: dict[str, str], body: Any = None) -> Any:
     route = path.replace("/demo/", "/{world}/").replace("/elsewhere/", "/{world}/")
-    return http_answer(
-        invoke("settings-api", http_event(method, route, path, body=body, identity=identity), world=world)
-    )
+    _, settings = SETTINGS.setdefault(id(world), (world, SettingsDeps(FakeSettingsStore())))
+    event = http_event(method, route, path, body=body, identity=identity)
+    return http_answer(invoke("settings-api", event, world=world, settings=settings))
 
 
 # --- settings-api ---------------------------------------------------------------------------------
@@ -75,6 +81,7 @@ def test_a_player_may_not_set_the_worlds_mode() -> None:
     status, body = _settings(world, "PUT", "/worlds/demo/performance", PLAYER, {"mode": "fast"})
     assert (status, body["error"]["code"]) == (403, "forbidden")
     assert world.modes == {}
+    assert SETTINGS[id(world)][1].store.read([world_scope("demo")]) == {}
 
 
 def test_modes_of_another_world_are_not_yours_to_read() -> None:
@@ -87,7 +94,7 @@ def test_an_unknown_mode_is_a_bad_request_that_names_the_field_and_echoes_nothin
     status, body = _settings(world, "PUT", "/worlds/demo/performance", STUDIO, {"mode": "ludicrous-speed"})
     assert (status, body["error"]["code"]) == (400, "invalid_request")
     assert "ludicrous-speed" not in str(body)
-    assert world.modes == {}
+    assert SETTINGS[id(world)][1].store.read([world_scope("demo")]) == {}
 
 
 # --- worlds-api -----------------------------------------------------------------------------------

@@ -15,11 +15,13 @@ from aicore.connections import Connection, ConnectionExpired, require_connection
 from aicore.identity.keys import SigningKey
 from aicore.identity.tokens import TokenIssuer
 from aicore.local.lambdas import LambdaContext, Lambdas
+from aicore.platform.settings import SettingsCache
 from aicore.topology import TOPOLOGY
 from tests.edge_calls import HttpEdge, WsEdge
 from tests.events import load_event
 from tests.fakes import FakeConnections
 from tests.npc_turns import CONNECTION, PLAYER, TOKEN_EXPIRES_AT
+from tests.platform_fakes import FakeSettingsStore
 
 ISSUER = TokenIssuer(SigningKey.generate(), "aicore", "aicore-game")
 
@@ -63,7 +65,11 @@ def test_connect_records_the_token_expiry_with_the_connection() -> None:
     store = FakeConnections()
     context = {**PLAYER.as_context(), EXPIRES_AT: "1900000600"}
     result = handler("ws-connect")(
-        connect_event(context), LambdaContext("ws-connect", 256, 10), store=store, clock=at(1_900_000_000)
+        connect_event(context),
+        LambdaContext("ws-connect", 256, 10),
+        store=store,
+        clock=at(1_900_000_000),
+        settings=SettingsCache(FakeSettingsStore()),
     )
     assert result == {"statusCode": 200}
     connection = store.items[CONNECTION]

@@ -14,10 +14,12 @@ from aicore.auth import Caller, Role
 from aicore.connections import new_connection
 from aicore.identity.keys import SigningKey
 from aicore.identity.tokens import TokenIssuer
+from aicore.platform.settings import SettingsCache
 from tests.events import load_event
 from tests.fakes import FakeConnections, FakePusher
 from tests.handlers import invoke
 from tests.npc_turns import TOKEN_EXPIRES_AT
+from tests.platform_fakes import FakeSettingsStore
 
 ISSUER = TokenIssuer(SigningKey.generate(), "aicore", "aicore-game")
 MIRA_PLAYER = Caller(subject="p1", world_id="demo")
@@ -111,7 +113,9 @@ def test_connect_records_who_the_authorizer_verified() -> None:
     )["context"]
 
     # When $connect runs
-    assert invoke("ws-connect", event, store=store) == {"statusCode": 200}
+    assert invoke("ws-connect", event, store=store, settings=SettingsCache(FakeSettingsStore())) == {
+        "statusCode": 200
+    }
 
     # Then the connection is stored with that caller
     connection = store.get(CONNECTION)

@@ -77,6 +77,9 @@ def body_routes(edge: HttpEdge) -> list[tuple[str, str, bytes]]:
             f"/sessions/{session}/messages",
             b'{"messages": [{"text": "hi", "speaker": {"id": "p1", "kind": "player"}}]}',
         ),
+        ("PUT", "/worlds/demo/settings", b'{"performance_mode": "fast"}'),
+        ("PUT", "/settings", b'{"token_frame_interval_ms": 40}'),
+        ("PUT", "/clients/policy", b'{"platforms": {"unity": {"minimum": "1.0.0"}}}'),
         ("PUT", "/worlds/demo/performance", mode),
         ("PUT", "/worlds/demo/players/me/performance", mode),
         ("POST", "/models/gold/versions", version),
@@ -96,7 +99,7 @@ def body_routes(edge: HttpEdge) -> list[tuple[str, str, bytes]]:
 
 
 def call_body_route(edge: HttpEdge, method: str, path: str, body: bytes) -> Reply:
-    caller = ADMIN if path.startswith("/models/") else STUDIO
+    caller = ADMIN if path.startswith(("/models/", "/settings", "/clients/")) else STUDIO
     return edge.call(method, path, body=body, headers={"if-match": "1"}, caller=caller)
 
 

@@ -19,6 +19,7 @@ from aicore.mind.events import ReflectionDue
 from aicore.mind.models import Scores
 from aicore.mind.turn import ContextMemory, DebugContext, EmotionView, RelationshipView
 from aicore.npc.turn import NpcTurnCompleted, TurnReply, TurnTimings
+from aicore.platform.clients import ConnectionWarning
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
 from aicore.world.content import WeatherCondition
 from aicore.world.events import StoryBeat, WeatherChanged, WorldFactChanged
@@ -79,6 +80,7 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("events.proto", "WorldFactChangeRequested", FactChangeRequested, set()),
         ("events.proto", "WorldFactChangeRejected", FactChangeRejected, set()),
         ("events.proto", "StoryBeat", StoryBeat, set()),
+        ("frames.proto", "ConnectionWarning", ConnectionWarning, set()),
     ],
 )
 def test_proto_fields_match_the_models(

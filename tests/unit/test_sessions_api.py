@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from aicore.local.lambdas import LambdaContext, Lambdas
+from aicore.platform.clients import ClientPolicy
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import SessionService
 from aicore.topology import TOPOLOGY
@@ -55,7 +56,7 @@ def _call(
     if body is not None:
         event["body"] = body if isinstance(body, str) else json.dumps(body)
     handler = Lambdas().module(TOPOLOGY.function("sessions-api")).handler
-    answer = handler(event, LambdaContext("sessions-api", 512, 30), service=service)
+    answer = handler(event, LambdaContext("sessions-api", 512, 30), service=service, clients=ClientPolicy)
     return answer["statusCode"], json.loads(answer["body"])
 
 

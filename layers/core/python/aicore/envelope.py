@@ -34,6 +34,8 @@ ERRORS: dict[type[errors.AicoreError], ErrorSpec] = {
     errors.Forbidden: ErrorSpec("forbidden", 403),
     errors.NotFound: ErrorSpec("not_found", 404),
     errors.Conflict: ErrorSpec("conflict", 409),
+    errors.RateLimited: ErrorSpec("rate_limited", 429),
+    errors.UpgradeRequired: ErrorSpec("upgrade_required", 426),
     errors.ModelUnavailable: ErrorSpec("model_unavailable", 503),
 }
 INTERNAL = ErrorSpec("internal_error", 500)

@@ -50,5 +50,13 @@ class Conflict(AicoreError):
     """A write lost a race: someone else changed the thing first."""
 
 
+class RateLimited(AicoreError):
+    """The caller spent its budget (turns per minute): `details.retry_after_ms` says when to try again."""
+
+
+class UpgradeRequired(AicoreError):
+    """The client's version is below the minimum of its platform, or blocked: `details.minimum`."""
+
+
 class ModelUnavailable(AicoreError):
     """No model tier could answer in time."""

@@ -80,6 +80,21 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "world.subscribe",
     "world.unsubscribe",
 )
+# What the server sends (`ServerFrame.type` in schemas/frames.proto), and the protocol versions it speaks.
+SERVER_FRAME_TYPES: tuple[str, ...] = (
+    "npc.token",
+    "npc.reply",
+    "session.history",
+    "session.joined",
+    "session.left",
+    "world.subscribed",
+    "world.unsubscribed",
+    "world.update",
+    "connection.warning",
+    "error",
+)
+PROTOCOL_VERSIONS: tuple[str, ...] = ("1",)
+FRAME_ENCODINGS: tuple[str, ...] = ("json", "protobuf")
 F = TypeVar("F", bound=_Frame)
 
 

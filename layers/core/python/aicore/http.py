@@ -19,6 +19,7 @@ from aicore.envelope import Operation, operation
 from aicore.errors import InvalidJson, InvalidRequest, NotFound, PreconditionRequired, Unauthorized
 from aicore.inputs import IDENTIFIER_RULE, is_identifier, parse_count, parse_json
 from aicore.observability import event_request_id, logger
+from aicore.platform.clients import CLIENT_HEADER, Verdict, admit, client_of
 
 P = ParamSpec("P")
 M = TypeVar("M", bound=BaseModel)
@@ -59,20 +60,39 @@ def caller(app: APIGatewayHttpResolver, clock: Clock = now) -> Caller:
     return verified
 
 
+CLIENT_POLICY = "client_policy"  # app.context: () -> ClientPolicy, where the API checks client versions
+CLIENT_WARNING_HEADER = "X-Client-Warning"
+
+
+def _admit_client(app: APIGatewayHttpResolver) -> str | None:
+    """`X-Client-Version: <platform>/<version>` against the policy, where the handler gave one:
+    raises `UpgradeRequired` (426) for a blocked or too old client; the warning for an outdated one."""
+    policy = app.context.get(CLIENT_POLICY)
+    if policy is None:
+        return None
+    raw = (app.current_event.headers or {}).get(CLIENT_HEADER)
+    admission = admit(policy(), client_of(raw, "X-Client-Version"))
+    return admission.message if admission.verdict is Verdict.OUTDATED else None
+
+
 def envelope_route(
     app: APIGatewayHttpResolver, name: str, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Callable[[Callable[P, Any]], Callable[P, Response[str]]]:
     """A route whose return value (answered with `status`) or domain error becomes the envelope;
-    `headers` go on every answer of the route (e.g. `Cache-Control: no-store` on tokens)."""
+    `headers` go on every answer of the route (e.g. `Cache-Control: no-store` on tokens). Where the
+    handler put a client policy in `app.context`, the client's version is admitted first."""
 
     def decorate(route: Callable[P, Any]) -> Callable[P, Response[str]]:
         @wraps(route)
         def wrapped(*args: P.args, **kwargs: P.kwargs) -> Response[str]:
             correlation = correlation_id(app)
             logger.set_correlation_id(correlation)
+            warning: str | None = None
             with operation(name, correlation) as op:
+                warning = _admit_client(app)
                 op.succeed(route(*args, **kwargs), status)
-            return respond(op, headers)
+            answer_headers = dict(headers or {}) | ({CLIENT_WARNING_HEADER: warning} if warning else {})
+            return respond(op, answer_headers)
 
         return wrapped
 

@@ -3,7 +3,8 @@
 A mode shifts the NPC turn's first-token budget (which picks the model tier, see
 `aicore.llm.router`), how many tokens a reply may have, and whether the turn may spend a model
 call (the embed tier) on its lore query: only `quality`, whose silver budget (1 s) absorbs it.
-The player's own choice wins over the world's; with neither, `balanced`.
+The player's own choice wins over the world's; with neither, the global settings' (`balanced`).
+The world's mode and the default are settings (`aicore.platform.settings`); a player's is theirs.
 """
 
 from __future__ import annotations
@@ -50,10 +51,11 @@ class PerformanceSettings(BaseModel):
 
     world_mode: PerformanceMode | None = None
     player_mode: PerformanceMode | None = None
+    default_mode: PerformanceMode = DEFAULT_MODE  # where neither chose: the global settings' mode
 
     @property
     def effective(self) -> PerformanceMode:
-        return self.player_mode or self.world_mode or DEFAULT_MODE
+        return self.player_mode or self.world_mode or self.default_mode
 
     def npc_say(self) -> TurnProfile:
         return NPC_SAY_PROFILES[self.effective]

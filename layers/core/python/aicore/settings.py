@@ -29,6 +29,7 @@ class Settings(BaseModel):
     event_bus_name: str
     models_table: str
     mind_table: str
+    settings_table: str | None = None  # settings documents and their audit (`aicore.platform.settings`)
     identity_table: str | None = None  # logins and refresh tokens (unset where the topology has none)
     gold_endpoint: str
     silver_endpoint: str

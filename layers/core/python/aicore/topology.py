@@ -461,6 +461,10 @@ IDENTITY = Table(
     "Players' identities: device and issuer links, refresh tokens (hashed) and their families.",
     ttl_attribute="expires_at",  # refresh tokens and families expire
 )
+SETTINGS = Table(
+    "settings",
+    "Settings: the global and each world's tunables (versioned documents) and their audit trail.",
+)
 MODELS = Table("models", "Model registry: versions per tier, what serves each tier, deployments in flight.")
 ARCHIVE = Bucket("archive", "Cold sessions, compressed.", archival=True)
 MODEL_WEIGHTS = Bucket(
@@ -508,7 +512,7 @@ SESSION_REHYDRATE = StateMachine(
 )
 
 TOPOLOGY = Topology(
-    tables=(CONNECTIONS, SESSIONS, WORLD, MODELS, MIND, IDENTITY),
+    tables=(CONNECTIONS, SESSIONS, WORLD, MODELS, MIND, IDENTITY, SETTINGS),
     buckets=(ARCHIVE, MODEL_WEIGHTS, KNOWLEDGE),
     bus=EventBus(),
     model_tiers=(GOLD, SILVER, EMBED),
@@ -562,7 +566,8 @@ TOPOLOGY = Topology(
             memory_mb=256,
             timeout_s=10,
             websocket_routes=("$connect",),
-            tables=((CONNECTIONS, Access.WRITE),),
+            # the client policy (`?client=`) through the 30 s settings cache
+            tables=((CONNECTIONS, Access.WRITE), (SETTINGS, R)),
             reserved_concurrency=50,  # players can always connect, whatever npc.say is doing
             gradual_deployment=True,
         ),
@@ -592,7 +597,8 @@ TOPOLOGY = Topology(
             timeout_s=60,
             websocket_routes=("npc.say",),
             # who speaks rides on the event: no connection read; the NPC's memories (one Query)
-            tables=((SESSIONS, RW), (WORLD, R), (MIND, R)),
+            tables=((SESSIONS, RW), (WORLD, R), (MIND, R), (SETTINGS, R), (CONNECTIONS, RW)),
+            # settings through a 30 s cache; the turn budgets (one conditional UpdateItem per turn)
             # a turn in a cold session brings it back first; lore indexes (once per version per container)
             buckets=((ARCHIVE, RW), (KNOWLEDGE, R)),
             publishes_events=True,
@@ -616,7 +622,7 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/sessions/{id}/messages"),
                 HttpRoute("POST", "/sessions/{id}/suspend"),
             ),
-            tables=((SESSIONS, RW),),
+            tables=((SESSIONS, RW), (SETTINGS, R)),  # settings: the client policy (X-Client-Version)
             buckets=((ARCHIVE, RW),),  # reads answer from a cold session's archive; writes rehydrate
             publishes_events=True,
             starts_state_machines=(SESSION_ARCHIVE,),
@@ -790,7 +796,7 @@ TOPOLOGY = Topology(
         ),
         Function(
             name="settings-api",
-            description="HTTP API over settings: performance modes of a world and of a player.",
+            description="HTTP API over settings: global and per world (audited), performance modes.",
             code="functions/settings_api",
             memory_mb=256,
             timeout_s=10,
@@ -798,8 +804,19 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/worlds/{world}/performance"),
                 HttpRoute("PUT", "/worlds/{world}/performance"),
                 HttpRoute("PUT", "/worlds/{world}/players/me/performance"),
+                HttpRoute("GET", "/settings"),
+                HttpRoute("PUT", "/settings"),
+                HttpRoute("GET", "/settings/audit"),
+                HttpRoute("GET", "/worlds/{world}/settings"),
+                HttpRoute("PUT", "/worlds/{world}/settings"),
+                HttpRoute("GET", "/worlds/{world}/settings/audit"),
+                HttpRoute("GET", "/clients/policy"),
+                HttpRoute("PUT", "/clients/policy"),
+                # No token: a client learns the protocol and its platform's minimum version before it
+                # signs in (and after a 426 at connect). cdk throttles it as the other open routes.
+                HttpRoute("GET", "/capabilities", authorized=False),
             ),
-            tables=((WORLD, RW),),
+            tables=((WORLD, RW), (SETTINGS, RW)),
             gradual_deployment=True,
         ),
         Function(

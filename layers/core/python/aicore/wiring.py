@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from aicore.aws.sessions.store import DynamoSessionStore
     from aicore.aws.sessions.table import SessionTable
     from aicore.aws.sessions.tiering import DynamoTieringStore
+    from aicore.aws.settings_store import DynamoSettingsStore
     from aicore.aws.signing_keys import SecretsManagerKeyVault, SsmKeyDirectory
     from aicore.aws.subscriptions import DynamoSubscriptions
     from aicore.aws.world_state import DynamoWorldState
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
     from aicore.modelops.tier_setup import TierSetupDeps
     from aicore.npc.recollection import TurnMind
     from aicore.npc.turn import TurnDeps
+    from aicore.platform.limits import TurnLimiter
+    from aicore.platform.settings import SettingsCache, SettingsDeps
     from aicore.sessions.actions import SessionActionDeps
     from aicore.sessions.compaction import ModelSummarizer
     from aicore.sessions.policy import SessionPolicy
@@ -365,7 +368,42 @@ def turn_deps() -> TurnDeps:
         token_interval_s=get_settings().token_frame_interval_ms / 1000,
         game_clock=game_time,
         world_state=world_state(),
+        settings=settings_cache(),
+        limiter=turn_limiter(),
     )
+
+
+@lru_cache(maxsize=1)
+def settings_store() -> DynamoSettingsStore:
+    from aicore.aws.settings_store import DynamoSettingsStore
+
+    table = get_settings().settings_table
+    if table is None:
+        raise RuntimeError("SETTINGS_TABLE is not set: this function does not declare the settings table")
+    return DynamoSettingsStore(table)
+
+
+@lru_cache(maxsize=1)
+def settings_cache() -> SettingsCache:
+    """One per container: every handler of it reads settings at most `SETTINGS_CACHE_S` old."""
+    from aicore.platform.settings import SettingsCache
+
+    return SettingsCache(settings_store())
+
+
+def settings_deps() -> SettingsDeps:
+    from aicore.platform.settings import SettingsDeps
+
+    return SettingsDeps(store=settings_store())
+
+
+@lru_cache(maxsize=1)
+def turn_limiter() -> TurnLimiter:
+    """Turn budgets on the connections table; one per container (it remembers buckets it saw)."""
+    from aicore.aws.turn_budgets import DynamoBudgetStore
+    from aicore.platform.limits import TurnLimiter
+
+    return TurnLimiter(DynamoBudgetStore(get_settings().connections_table))
 
 
 def turn_mind() -> TurnMind:

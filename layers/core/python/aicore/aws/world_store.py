@@ -61,14 +61,14 @@ class DynamoWorldStore:
         )
 
     def turn_context(self, world_id: str, npc_id: str, player_id: str) -> TurnContext:
-        """The NPC, its memory of and relationship with the player, its emotion, the performance
-        modes and the knowledge index pointers of the world and the global corpus, in one round trip."""
+        """The NPC, its memory of and relationship with the player, its emotion, the player's
+        performance mode and the knowledge index pointers of the world and the global corpus, in
+        one round trip."""
         relationship, emotion = relationship_sk(npc_id, player_id), emotion_sk(npc_id)
         pk = world_pk(world_id)
         world_keys = [
             f"NPC#{npc_id}",
             memory_sk(npc_id, player_id),
-            performance_sk(None),
             performance_sk(player_id),
             relationship,
             emotion,
@@ -169,7 +169,7 @@ class DynamoWorldStore:
         return {"Put": put}
 
     def performance(self, world_id: str, player_id: str) -> PerformanceSettings:
-        items = self._get_many(world_id, [performance_sk(None), performance_sk(player_id)])
+        items = self._get_many(world_id, [performance_sk(player_id)])
         return _performance(items, player_id)
 
     def set_performance_mode(self, setting: PerformanceSetting) -> None:
@@ -298,8 +298,8 @@ def _at_version(version: int) -> tuple[str, dict[str, Any]]:
 
 
 def _performance(items: dict[str, dict[str, Any]], player_id: str) -> PerformanceSettings:
-    world_item, player_item = items.get(performance_sk(None)), items.get(performance_sk(player_id))
+    """The player's own mode (the world's is a setting: `aicore.platform.settings`)."""
+    player_item = items.get(performance_sk(player_id))
     return PerformanceSettings(
-        world_mode=PerformanceMode(world_item["mode"]) if world_item else None,
         player_mode=PerformanceMode(player_item["mode"]) if player_item else None,
     )

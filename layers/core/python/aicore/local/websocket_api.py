@@ -47,7 +47,13 @@ MAX_FRAME_BYTES = 128 * 1024  # API Gateway's WebSocket message limit
 MAX_RECEIVE_BYTES = 4 * 1024 * 1024  # larger, so oversized frames get an answer, not a dropped socket
 NO_STATUS_RECEIVED = 1005
 ABNORMAL_CLOSURE = 1006
-_REFUSAL_MESSAGES = {401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error"}
+_REFUSAL_MESSAGES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    426: "Upgrade Required",
+    500: "Internal Server Error",
+}
 
 
 THROTTLED_MESSAGE = "Too Many Requests"  # API Gateway's own answer to a throttled message

@@ -42,6 +42,8 @@ from aicore.npc.recollection import Recollection, TurnMind, recollect
 from aicore.npc.token_stream import DEFAULT_INTERVAL_S, TokenStream
 from aicore.observability import in_parallel, metric_dimensions, traced
 from aicore.performance import DEFAULT_MODE, NPC_SAY_PROFILES
+from aicore.platform.limits import TurnLimiter
+from aicore.platform.settings import SettingsCache
 from aicore.sessions.models import Message, NewMessage, Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import SessionService
 from aicore.topology import (
@@ -119,7 +121,10 @@ class TurnDeps:
     router: Router
     pusher: ClientPusher
     events: EventPublisher
-    token_interval_s: float = DEFAULT_INTERVAL_S  # at most one token frame per this, after the first
+    settings: SettingsCache  # the world's settings (performance mode, limits, pacing), <= 30 s old
+    limiter: TurnLimiter  # the player's and the connection's turn budgets
+    # At most one token frame per this, after the first (the settings' `token_frame_interval_ms` wins).
+    token_interval_s: float = DEFAULT_INTERVAL_S
     clock: Clock = now  # a token's expiry is checked against it
     # The world's time, which memories and moods decay by and the turn's event is stamped with:
     # the wall clock in the cloud; `aicore local` can move it on (POST /_local/clock).
@@ -139,23 +144,31 @@ class TurnOutcome:
 def take_turn(
     frame: NpcSay, caller: Caller, connection_id: str, correlation_id: str, deps: TurnDeps
 ) -> TurnOutcome:
-    """Two DynamoDB round trips before the model is asked: the world's data, the session, the
-    NPC's memories of the player and the world's state, read side by side; then the player's line,
-    stored in one write
-    while the NPC recalls what fits the line. The reply is stored in one more write; the event goes
-    out after the player has the reply."""
+    """Two DynamoDB round trips before the model is asked: the turn budget spent (one conditional
+    UpdateItem), the world's data, the session, the NPC's memories of the player and the world's
+    state, side by side; then the player's line, stored in one write while the NPC recalls what
+    fits the line. The reply is stored in one more write; the event goes out after the player has
+    the reply. A player over budget is refused before anything is stored or any model works."""
     if frame.debug and not any(caller.has(role) for role in DEBUG_ROLES):
         raise Forbidden(
             "Only a studio or admin token may ask for a turn's context ('debug': true): "
             "send the frame without it."
         )
+    settings = deps.settings.for_world(caller.world_id)  # a container's copy: no round trip mostly
     with traced("turn.read", npc=frame.npc_id):
-        context, conversation, memories, world_state = in_parallel(
+        _, context, conversation, memories, world_state = in_parallel(
+            lambda: deps.limiter.take(caller, connection_id, settings.limits),
             lambda: deps.world.turn_context(caller.world_id, frame.npc_id, caller.subject),
             lambda: deps.sessions.conversation(caller, frame.npc_id, frame.session_id, CONTEXT_MESSAGES),
             lambda: deps.mind.memories.turn_memories(caller.world_id, frame.npc_id, caller.subject),
             lambda: deps.world_state.state(caller.world_id) if deps.world_state else None,
         )
+    performance = context.performance.model_copy(
+        update={
+            "world_mode": settings.world.performance_mode,
+            "default_mode": settings.everywhere.performance_mode,
+        }
+    )
     npc = context.npc
     if npc is None:
         raise NotFound(
@@ -164,7 +177,7 @@ def take_turn(
             {"npc_id": frame.npc_id, "world_id": caller.world_id},
         )
     player = Participant(id=caller.subject, kind=ParticipantKind.PLAYER)
-    profile = context.performance.npc_say()
+    profile = performance.npc_say()
     moment = deps.game_clock()
     world = _world_around(world_state, npc, deps.clock)
     world_lines = world.prompt_lines(WORLD_PROMPT_CHARS) if world else []
@@ -206,11 +219,13 @@ def take_turn(
         mind=recollection.prompt_section(),
         world=world_lines,
     )
-    stream = TokenStream(deps.pusher, connection_id, frame.request_id, deps.token_interval_s)
+    interval_ms = settings.token_frame_interval_ms
+    interval_s = deps.token_interval_s if interval_ms is None else interval_ms / 1000
+    stream = TokenStream(deps.pusher, connection_id, frame.request_id, interval_s)
     try:
         if phrases.prefix:
             stream.push(phrases.prefix)  # the player hears the NPC's own tongue before the model starts
-        with traced("turn.model", mode=context.performance.effective.value):
+        with traced("turn.model", mode=performance.effective.value):
             completion = deps.router.stream(
                 ModelRequest(
                     messages,
@@ -246,7 +261,7 @@ def take_turn(
         npc.npc_id,
         stored[0].seq,
         completion,
-        context.performance.effective,
+        performance.effective,
         recollection,
         world.context(world_lines) if frame.debug and world else None,
         phrases.views(context.proficiency),

@@ -1,12 +1,24 @@
-"""Setting performance modes: a world's (its studio, or an admin) and a player's own."""
+"""Setting performance modes: a world's (its studio, or an admin) and a player's own.
+
+A world's mode is one of its settings (`aicore.platform.settings`): these routes are a view over
+them, without If-Match (a change applies to the version it read; the audit records it). A player's
+own mode is theirs, stored beside the world's content and read with the turn's batch.
+"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from aicore.auth import Caller, Role
-from aicore.errors import Forbidden
+from aicore.auth import Caller
 from aicore.performance import NPC_SAY_PROFILES, PerformanceMode, PerformanceSettings, TurnProfile
+from aicore.platform.settings import (
+    GLOBAL_SCOPE,
+    GlobalSettings,
+    SettingsDeps,
+    WorldSettings,
+    update_world,
+    world_scope,
+)
 from aicore.world.models import PerformanceSetting
 from aicore.world.store import WorldStore
 
@@ -28,29 +40,40 @@ class PerformanceView(BaseModel):
     max_tokens: int
 
 
-def performance(world: WorldStore, caller: Caller, world_id: str) -> PerformanceView:
+def performance(world: WorldStore, settings: SettingsDeps, caller: Caller, world_id: str) -> PerformanceView:
     caller.require_world(world_id)
-    return _view(world_id, world.performance(world_id, caller.subject))
-
-
-def set_world_mode(world: WorldStore, caller: Caller, world_id: str, change: ModeChange) -> PerformanceView:
-    caller.require_world(world_id)
-    if not (caller.has(Role.STUDIO) or caller.has(Role.ADMIN)):
-        raise Forbidden("Only the world's studio (or an admin) sets its performance mode.")
-    world.set_performance_mode(
-        PerformanceSetting(world_id=world_id, mode=change.mode, updated_by=caller.subject)
+    found = settings.store.read([GLOBAL_SCOPE, world_scope(world_id)])
+    world_doc, global_doc = found.get(world_scope(world_id)), found.get(GLOBAL_SCOPE)
+    modes = world.performance(world_id, caller.subject).model_copy(
+        update={
+            "world_mode": WorldSettings.model_validate(
+                world_doc.values if world_doc else {}
+            ).performance_mode,
+            "default_mode": GlobalSettings.model_validate(
+                global_doc.values if global_doc else {}
+            ).performance_mode,
+        }
     )
-    return performance(world, caller, world_id)
+    return _view(world_id, modes)
 
 
-def set_player_mode(world: WorldStore, caller: Caller, world_id: str, change: ModeChange) -> PerformanceView:
+def set_world_mode(
+    world: WorldStore, settings: SettingsDeps, caller: Caller, world_id: str, change: ModeChange
+) -> PerformanceView:
+    update_world(settings, caller, world_id, lambda s: s.model_copy(update={"performance_mode": change.mode}))
+    return performance(world, settings, caller, world_id)
+
+
+def set_player_mode(
+    world: WorldStore, settings: SettingsDeps, caller: Caller, world_id: str, change: ModeChange
+) -> PerformanceView:
     caller.require_world(world_id)
     world.set_performance_mode(
         PerformanceSetting(
             world_id=world_id, player_id=caller.subject, mode=change.mode, updated_by=caller.subject
         )
     )
-    return performance(world, caller, world_id)
+    return performance(world, settings, caller, world_id)
 
 
 def _view(world_id: str, settings: PerformanceSettings) -> PerformanceView:

@@ -2,8 +2,8 @@
 the mind's `RELATIONSHIP#<npc>#<player>` and `EMOTION#<npc>` (small, read with the turn's batch); the
 knowledge base's index pointers (`KNOWLEDGE#INDEX`, here and under `WORLD#global`, in the same batch).
 
-Performance modes live beside them: `sk = SETTINGS#PERFORMANCE` (the world's) and
-`SETTINGS#PERFORMANCE#<player>` (a player's own), so a turn reads them with its NPC and memory.
+A player's own performance mode lives beside them: `sk = SETTINGS#PERFORMANCE#<player>`, so a
+turn reads it with its NPC and memory (the world's mode is a setting: `aicore.platform.settings`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The platform: settings (global and per world), turn budgets, client versions, capabilities."""
