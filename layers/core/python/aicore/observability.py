@@ -84,6 +84,7 @@ A = TypeVar("A")
 B = TypeVar("B")
 C = TypeVar("C")
 D = TypeVar("D")
+E = TypeVar("E")
 
 
 @overload
@@ -98,6 +99,12 @@ def in_parallel(a: Callable[[], A], b: Callable[[], B], c: Callable[[], C], /) -
 def in_parallel(
     a: Callable[[], A], b: Callable[[], B], c: Callable[[], C], d: Callable[[], D], /
 ) -> tuple[A, B, C, D]: ...
+
+
+@overload
+def in_parallel(
+    a: Callable[[], A], b: Callable[[], B], c: Callable[[], C], d: Callable[[], D], e: Callable[[], E], /
+) -> tuple[A, B, C, D, E]: ...
 
 
 def in_parallel(first: Callable[[], Any], *others: Callable[[], Any]) -> tuple[Any, ...]:
