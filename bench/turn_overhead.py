@@ -4,7 +4,8 @@ Runtime over HTTP, pushes through `@connections`) against a model whose answer i
 
 For 1, 4, 16 and 32 players talking at the same time: first token (frame `npc.token`) and reply
 (frame `npc.reply`) as each client sees them, p50 and p95, and answered turns per minute; for one
-player alone: the AWS calls of a turn (by operation) and its token frames. The model's own first
+player alone: the AWS calls of a turn (by operation; the world's state, one `Query` for the time,
+weather and facts around the NPC, is read beside the other reads) and its token frames. The model's own first
 token is ~0 ms here, so the first-token figure is our overhead (moto server is slower than
 DynamoDB: ~6 ms a call here against ~5 ms in AWS, so read ratios and call counts, not absolutes).
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
 from aicore.mind.service import MindDeps, ObservedTurn, observe_turn
-from aicore.npc.turn import NpcTurnCompleted
+from aicore.npc.events import NpcTurnCompleted
 from aicore.observability import EVENT_CORRELATION_ID_PATH, entrypoint
 from aicore.world.store import WorldStore
 

@@ -22,7 +22,7 @@ from aicore.local.model_server import local_endpoint_names
 from aicore.local.runtime import LocalRuntime
 from aicore.mind.models import MemoryKind
 from aicore.mind.service import observe_turn
-from aicore.npc.turn import NpcTurnCompleted
+from aicore.npc.events import NpcTurnCompleted
 from aicore.topology import MIND_REFLECTION_FLOW, NPC_SOURCE, NPC_TURN_COMPLETED, TOPOLOGY
 from tests.minds import EMBEDDER, turn
 

@@ -138,6 +138,7 @@ def test_recall_feeds_the_prompt_the_reply_and_the_debug_context() -> None:
     assert "Your mood: some joy." in section
     context = debug_context(recalled, relationship, emotion).model_dump(mode="json")
     assert context["memories"][0]["scores"]["total"] == recalled[0].scores.total
-    assert set(context) == {"memories", "lore", "relationship", "emotion"}
+    assert set(context) == {"memories", "lore", "relationship", "emotion", "world"}
     assert context["lore"] == []  # the turn adds the lore it found
+    assert context["world"] is None  # and the world around the NPC (tests/unit/test_turn_world.py)
     assert context["emotion"]["dominant"] == "joy"

@@ -15,7 +15,7 @@ from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.mind.events import ReflectionDue
 from aicore.mind.reflection import ReflectionDeps
 from aicore.mind.service import observe_turn
-from aicore.npc.turn import NpcTurnCompleted
+from aicore.npc.events import NpcTurnCompleted
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
 from aicore.topology import (
     MIND_SOURCE,

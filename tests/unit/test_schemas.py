@@ -18,7 +18,8 @@ from aicore.language.speech import PhraseView
 from aicore.mind.events import ReflectionDue
 from aicore.mind.models import Scores
 from aicore.mind.turn import ContextMemory, DebugContext, EmotionView, RelationshipView
-from aicore.npc.turn import NpcTurnCompleted, TurnReply, TurnTimings
+from aicore.npc.events import NpcTurnCompleted
+from aicore.npc.turn import TurnReply, TurnTimings
 from aicore.platform.clients import ConnectionWarning
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
 from aicore.world.content import WeatherCondition

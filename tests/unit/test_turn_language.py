@@ -9,7 +9,8 @@ from typing import Any
 from aicore.language.lexicon import PhraseKind, lexicon_of
 from aicore.language.proficiency import proficiency
 from aicore.local.lambdas import LambdaContext, Lambdas
-from aicore.npc.turn import NpcTurnCompleted, TurnDeps
+from aicore.npc.events import NpcTurnCompleted
+from aicore.npc.turn import TurnDeps
 from aicore.topology import NPC_SOURCE, NPC_TURN_COMPLETED, TOPOLOGY
 from aicore.world.content import Language
 from aicore.world.definition import WorldDefinition

@@ -17,8 +17,9 @@ from aicore.knowledge.models import KnowledgeTags
 from aicore.llm.embedding import Vectors
 from aicore.mind.relationship import Relationship, RelationshipChange, label
 from aicore.mind.service import observe_turn
+from aicore.npc.events import NpcTurnCompleted
 from aicore.npc.recollection import within_budget
-from aicore.npc.turn import NpcTurnCompleted, TurnDeps
+from aicore.npc.turn import TurnDeps
 from aicore.performance import PerformanceMode
 from aicore.world.models import PerformanceSetting
 from tests.edge_calls import MIRA_SHEET, mira_is_private

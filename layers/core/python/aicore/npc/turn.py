@@ -31,12 +31,13 @@ from aicore.auth import Caller, Role
 from aicore.clock import Clock, game_time, now, stamp
 from aicore.connections import ClientPusher
 from aicore.errors import Forbidden, NotFound
-from aicore.events import EventDetail, EventPublisher
+from aicore.events import EventPublisher
 from aicore.frames import NpcSay
 from aicore.language.lexicon import faction_lexicon
 from aicore.language.speech import Moment, PhraseView, Sprinkle, sprinkle
 from aicore.llm.router import Completion, ModelRequest, Router, TokenSink
 from aicore.mind.turn import DebugContext, EmotionView, RelationshipView, debug_context
+from aicore.npc.events import NpcTurnCompleted
 from aicore.npc.prompt import WORLD_PROMPT_CHARS, build_prompt
 from aicore.npc.recollection import Recollection, TurnMind, recollect
 from aicore.npc.token_stream import DEFAULT_INTERVAL_S, TokenStream
@@ -63,21 +64,6 @@ from aicore.world.store import WorldStore
 CONTEXT_MESSAGES = 20
 NPC_SAY_MAX_TOKENS = NPC_SAY_PROFILES[DEFAULT_MODE].max_tokens  # performance modes shift it
 DEBUG_ROLES = (Role.STUDIO, Role.ADMIN)  # who may see a turn's context (`"debug": true`)
-
-
-class NpcTurnCompleted(EventDetail):
-    session_id: str
-    npc_id: str
-    player_id: str
-    player_line: str
-    reply: str
-    tier: str
-    fallback: bool
-    # Memories the turn's prompt used (`aicore.mind.turn.recall`): the consumer marks them accessed.
-    memory_ids: list[str] = Field(default_factory=list, max_length=100)
-    # Phrases of a constructed language the player heard in the reply, by language id: the
-    # consumer adds them to the player's proficiency, once per turn (`correlation_id`).
-    phrases_heard: dict[str, int] = Field(default_factory=dict)
 
 
 class TurnTimings(BaseModel):
