@@ -21,7 +21,7 @@ from aicore.npc.events import NpcTurnCompleted
 from aicore.npc.recollection import within_budget
 from aicore.npc.turn import TurnDeps
 from aicore.performance import PerformanceMode
-from aicore.world.models import PerformanceSetting
+from aicore.platform.settings import SettingsDeps, update_world
 from tests.edge_calls import MIRA_SHEET, mira_is_private
 from tests.fakes import FakeMind, FakePublisher, FakeSessions, FakeWorld, ScriptedEndpoint
 from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore, HashEmbedder
@@ -201,7 +201,8 @@ def test_an_index_of_the_embed_tier_costs_a_model_call_only_in_quality_mode(
     # Given the world's lore embedded by the embed tier, and the world in `mode`
     stores = Stores(embedders=(embedder,))
     stores.lore(embedder=HashEmbedder("embed:minilm"))
-    stores.world.set_performance_mode(PerformanceSetting(world_id="demo", mode=mode, updated_by="tools"))
+    settings = SettingsDeps(stores.deps.settings.store)
+    update_world(settings, STUDIO, "demo", lambda s: s.model_copy(update={"performance_mode": mode}))
     calls_before = embedder.calls
     # When the studio asks with debug
     reply = _reply(stores, STUDIO, text="Where can I find the inn with the famous stew?", debug=True)

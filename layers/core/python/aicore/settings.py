@@ -30,6 +30,8 @@ class Settings(BaseModel):
     models_table: str
     mind_table: str
     settings_table: str | None = None  # settings documents and their audit (`aicore.platform.settings`)
+    # How old a container's copy of the settings may get: a change applies everywhere within it.
+    settings_cache_s: float = Field(30.0, ge=0, le=300)
     identity_table: str | None = None  # logins and refresh tokens (unset where the topology has none)
     gold_endpoint: str
     silver_endpoint: str

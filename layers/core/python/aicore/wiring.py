@@ -388,7 +388,7 @@ def settings_cache() -> SettingsCache:
     """One per container: every handler of it reads settings at most `SETTINGS_CACHE_S` old."""
     from aicore.platform.settings import SettingsCache
 
-    return SettingsCache(settings_store())
+    return SettingsCache(settings_store(), ttl_s=get_settings().settings_cache_s)
 
 
 def settings_deps() -> SettingsDeps:

@@ -195,6 +195,7 @@ class LocalRuntime:
                 "MODEL_DEADLINE_SCALE": str(self.options.deadline_scale),
                 "KNOWLEDGE_EMBEDDER": self.options.knowledge_embedder,
                 "MODEL_DEPLOY_POLL_S": str(LOCAL_DEPLOY_POLL_S),
+                "SETTINGS_CACHE_S": "0",  # one process: a studio's change applies at the next request
                 "CONNECTIONS_URL": gateway_url,
                 "SERVICE_VERSION": service_version(),
                 "AWS_ACCESS_KEY_ID": "testing",

@@ -26,7 +26,9 @@ from aicore.errors import Conflict, Forbidden
 from aicore.performance import DEFAULT_MODE, PerformanceMode
 from aicore.platform.clients import ClientPolicy
 
-SETTINGS_CACHE_S = 30.0  # the bound: a change applies in every container within this many seconds
+# The bound: a change applies in every container within this many seconds (the environment's
+# SETTINGS_CACHE_S; `aicore local` sets 0: one process, a change applies at the next request).
+SETTINGS_CACHE_S = 30.0
 GLOBAL_SCOPE = "global"
 MAX_AUDIT_ENTRIES = 100
 WORLD_WRITERS = (Role.STUDIO, Role.ADMIN)
