@@ -52,6 +52,7 @@ class Resources:
     bus: events.IEventBus
     tiers: Mapping[str, ModelTier]
     signing_secret: secretsmanager.ISecret | None
+    secrets: Mapping[str, secretsmanager.ISecret]
     websocket_stage: apigw.WebSocketStage
     state_machines: Mapping[str, sfn.StateMachine]
     indexed_tables: Mapping[str, bool]
@@ -125,6 +126,8 @@ def grant_function(
             f"{fn.name} pushes to clients: any connection id (unknown at deploy) of this one API stage.",
         )
     _grant_keys(topology, fn, function, resources)
+    for declared_secret in fn.secrets:  # read only: the operator puts their values
+        resources.secrets[declared_secret.name].grant_read(function)
     if fn.observes_health:
         _grant_health(topology, function, resources)
     for managed in fn.manages_model_tiers:

@@ -36,6 +36,7 @@ from aicore.topology import (
     physical_name,
     resource_environment,
 )
+from aicore.topology import Secret as TopologySecret
 from cdk.access import Resources, check_declarations, grant_function, grant_state_machine
 from cdk.apis import HttpApi, HttpRoutes, RealtimeApi, RealtimeRoutes, deploy_after
 from cdk.config import EnvironmentConfig
@@ -83,6 +84,7 @@ class AicoreStack(Stack):
         data = DataStore(self, "data", topology=topology, config=config)
         bus = EventBus(self, "events", topology=topology, config=config)
         signing_secret = self._signing_secret(topology, env)
+        secrets = {s.name: self._operator_secret(s, env) for s in topology.secrets}
         function_logs = FunctionLogs(self, "functions", topology=topology, config=config)
         flow_logs = StateMachineLogs(self, "state-machines", topology=topology, config=config)
         dead_letter_queues = DeadLetterQueues(self, "triggers", topology=topology, config=config)
@@ -147,6 +149,7 @@ class AicoreStack(Stack):
             bus=bus.bus,
             tiers=tiers,
             signing_secret=signing_secret,
+            secrets=secrets,
             websocket_stage=realtime.stage,
             state_machines=machines.by_name,
             indexed_tables={t.name: bool(t.indexes) for t in topology.tables},
@@ -223,6 +226,13 @@ class AicoreStack(Stack):
                 value=f"{http.stage.url}.well-known/jwks.json",
                 description="the public keys that verify access tokens",
             )
+        for declared in topology.secrets:
+            CfnOutput(
+                self,
+                "".join(part.capitalize() for part in declared.name.split("-")) + "Arn",
+                value=secrets[declared.name].secret_arn,
+                description=declared.description,
+            )
         CfnOutput(self, "AlarmTopicArn", value=alarm_topic.topic.topic_arn)
         CfnOutput(
             self,
@@ -267,6 +277,23 @@ class AicoreStack(Stack):
             "The signing keys rotate on our own schedule (identity-keys, EventBridge Scheduler, weekly), "
             "which publishes each public key a period before use and keeps the old one until its tokens "
             "expire; Secrets Manager's rotation cannot publish a JWKS.",
+        )
+        return secret
+
+    def _operator_secret(self, declared: TopologySecret, env: str) -> secretsmanager.Secret:
+        """A secret the operator puts after the first deploy (a throwaway generated value until then:
+        no signature verifies under it, so nothing is accepted before the real one is put)."""
+        secret = secretsmanager.Secret(
+            self,
+            declared.name,
+            secret_name=declared.secret_name(env),
+            description=f"aicore {env}: {declared.description}",
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "A third party (the payment provider) issues this secret; the operator rolls it there and "
+            "puts the new value (the webhook accepts several while one rolls).",
         )
         return secret
 

@@ -49,6 +49,7 @@ from tests.knowledge_fakes import FakeKnowledgeObjects, FakeKnowledgeStore, Hash
 from tests.minds import mind_deps
 from tests.model_fakes import FakeRegistry, FakeStarter
 from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps, virtual_router
+from tests.payments_fakes import payments_deps
 from tests.platform_fakes import FakeSettingsStore
 from tests.world_fakes import FakeLore, FakeSubscriptions, FakeWorldState, demo_content
 
@@ -114,11 +115,18 @@ class HttpEdge:
         base = KnowledgeBase(self.knowledge, self.knowledge_objects, {self.embedder.name: self.embedder}.get)
         self.lore = LoreService(self.knowledge, self.knowledge_objects, self.flows, base, self.world)
         self.identity = identity_edge()
+        self.payments, self.payment_events, _ = payments_deps()
 
     def deps(self, function: str) -> dict[str, Any]:
         deps: dict[str, dict[str, Any]] = {
             "sessions-api": {"service": self.service, "clients": lambda: self.clients.everywhere().clients},
-            "settings-api": {"world": self.world, "settings": SettingsDeps(self.settings, self.world_time)},
+            "settings-api": {
+                "world": self.world,
+                "settings": SettingsDeps(self.settings, self.world_time),
+                "payments": self.payments.store,
+                "catalog": self.payments.catalog,
+            },
+            "payments-webhook": {"deps": self.payments},
             "worlds-api": {"world": self.world},
             "models-api": {"registry": self.registry, "flows": FakeStarter()},
             "lore-api": {"service": self.lore},

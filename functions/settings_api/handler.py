@@ -1,10 +1,14 @@
-"""HTTP API over settings: global and per-world documents (versioned, audited), performance modes."""
+"""HTTP API over settings: global and per-world documents (versioned, audited), performance modes,
+and the entitlements a player holds (some modes need one)."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
+from aicore.commerce.catalog import Catalog, load_catalog
+from aicore.commerce.models import Entitlements
+from aicore.commerce.service import entitlements
 from aicore.http import caller, envelope_route, if_match, json_body, path_id, query_int, resolver, serve
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
 from aicore.platform.capabilities import Capabilities, capabilities
@@ -27,8 +31,12 @@ from aicore.platform.settings import (
     settings_audit,
     world_scope,
 )
+from aicore.settings import get_settings
 from aicore.world.performance import ModeChange, PerformanceView, performance, set_player_mode, set_world_mode
 from aicore.world.store import WorldStore
+
+if TYPE_CHECKING:
+    from aicore.aws.payments_store import DynamoPaymentsStore
 
 app = resolver()
 
@@ -130,7 +138,30 @@ def put_world_mode(world_id: str) -> PerformanceView:
 @envelope_route(app, "settings.performance.player")
 def put_player_mode(world_id: str) -> PerformanceView:
     world = path_id(world_id, "world")
-    return set_player_mode(_world(), _settings(), caller(app), world, json_body(app, ModeChange))
+    change = json_body(app, ModeChange)
+    return set_player_mode(_world(), _settings(), caller(app), world, change, _Entitlements())
+
+
+@app.get("/players/me/entitlements")
+@envelope_route(app, "settings.entitlements.list")
+def get_entitlements() -> Entitlements:
+    catalog: Catalog | None = app.context.get("catalog")
+    return entitlements(
+        _payments(), catalog or load_catalog(get_settings().payments_catalog), caller(app).subject
+    )
+
+
+class _Entitlements:
+    """Asks the identity table only when a mode needs an entitlement."""
+
+    def holds(self, player_id: str, entitlement: str) -> bool:
+        return _payments().holds(player_id, entitlement)
+
+
+def _payments() -> "DynamoPaymentsStore":
+    """Built on first use: only entitlement questions need the identity table."""
+    payments: DynamoPaymentsStore | None = app.context.get("payments")
+    return payments or wiring.payments_store()
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)
@@ -140,6 +171,8 @@ def handler(
     world: WorldStore | None = None,
     settings: SettingsDeps | None = None,
     cache: SettingsCache | None = None,
+    payments: "DynamoPaymentsStore | None" = None,
+    catalog: Catalog | None = None,
 ) -> dict[str, Any]:
     """`cache`: what `GET /capabilities` reads (it takes no token: at most one read per 30 s here)."""
     cache = cache or (wiring.settings_cache() if settings is None else SettingsCache(settings.store))
@@ -149,5 +182,7 @@ def handler(
         settings=settings,
         cache=cache,
         client_policy=lambda: cache.everywhere().clients,  # X-Client-Version is admitted against it
+        payments=payments,
+        catalog=catalog,
     )
     return serve(app, event, context)

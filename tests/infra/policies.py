@@ -68,8 +68,9 @@ def _target(template: Template, expression: Any) -> str:
             return "queue:" + name
         if kind == "AWS::Events::EventBus":
             return "bus"
-        if kind == "AWS::SecretsManager::Secret":
-            return "secret"
+        if kind == "AWS::SecretsManager::Secret":  # the signing keys, or an operator's secret by name
+            logical_name = str(props.get("Name", "")).split("-", 2)[-1]
+            return "secret" if logical_name == "signing-keys" else f"secret:{logical_name}"
         if kind == "AWS::StepFunctions::StateMachine":
             return "state-machine:" + name.split("-", 2)[2]
         if kind == "AWS::Lambda::Function":

@@ -74,6 +74,11 @@ def expected_function(env: str, topology: Topology, fn: Function) -> set[tuple[s
     if fn.signing_keys == Access.READ_WRITE and signing is not None:
         pairs |= {("secretsmanager:PutSecretValue", "secret")}
         pairs.add(("ssm:PutParameter", f"parameter:{signing.public_parameter(env)}"))
+    for secret in fn.secrets:  # an operator's secret: read, never written
+        pairs |= {
+            (a, f"secret:{secret.name}")
+            for a in ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
+        }
     if fn.reads_public_keys and signing is not None:  # verifiers: the public keys, nothing private
         pairs.add(("ssm:GetParameter", f"parameter:{signing.public_parameter(env)}"))
     if fn.observes_health:  # describe calls only, never a read of data

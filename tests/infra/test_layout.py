@@ -48,7 +48,10 @@ PINNED: dict[str, dict[str, str]] = {
         "dataknowledgebucket98A51775": "knowledge",
         "datamodelsbucket7AD915E5": "models",
     },
-    "AWS::SecretsManager::Secret": {"signingkeysDF6B2B94": "signing-keys"},
+    "AWS::SecretsManager::Secret": {
+        "signingkeysDF6B2B94": "signing-keys",
+        "paymentswebhooksecret4E7185EA": "payments-webhook-secret",
+    },
     "AWS::Events::EventBus": {"eventsbusD36CCD54": "events"},
     "AWS::Events::Archive": {"eventsarchiveArchive8F26F9F2": "events-archive"},
     "AWS::KMS::Key": {"monitoringalarmskey618241EF": "alarms topic key"},
@@ -131,8 +134,8 @@ def test_stateful_resources_keep_their_logical_ids_in_the_top_level_template(syn
     assert tables == {
         logical: physical_name(env, name) for logical, name in PINNED["AWS::DynamoDB::Table"].items()
     }
-    (secret,) = PINNED["AWS::SecretsManager::Secret"]
-    assert top[secret]["Properties"]["Name"] == physical_name(env, "signing-keys")
+    for secret, name in PINNED["AWS::SecretsManager::Secret"].items():
+        assert top[secret]["Properties"]["Name"] == physical_name(env, name)
 
 
 @pytest.mark.parametrize("env", STAGES)

@@ -255,3 +255,36 @@ def test_main_exits_non_zero_when_a_check_fails(
     monkeypatch.setattr(doctor, "run_command", node_22)
     assert doctor.main(["--env", "dev", "--region", REGION]) == 1  # not bootstrapped
     assert "fix: npx cdk bootstrap" in capsys.readouterr().out
+
+
+def test_smoke_needs_the_deployed_stack_s_urls_and_the_webhook_secret_put(aws: boto3.session.Session) -> None:
+    # Given no stack yet: the doctor says how to smoke-test after the deploy
+    before = by_name(doctor.check_smoke(aws, "dev", REGION))
+    assert before["smoke client"].status == "ok"
+    assert (before["deployed stack"].status, "aicore smoke --env dev" in before["deployed stack"].detail) == (
+        "ok",
+        True,
+    )
+
+    # When the stack is deployed, its webhook secret still the deploy's placeholder
+    template = {
+        "Resources": {"Alarms": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {
+            "HttpUrl": {"Value": "https://api.example.com/"},
+            "WebSocketUrl": {"Value": "wss://ws.example.com/dev"},
+        },
+    }
+    aws.client("cloudformation").create_stack(StackName="aicore-dev", TemplateBody=json.dumps(template))
+    secrets = aws.client("secretsmanager")
+    secrets.create_secret(Name="aicore-dev-payments-webhook-secret", SecretString="generated")
+    deployed = by_name(doctor.check_smoke(aws, "dev", REGION))
+
+    # Then the stack's URL is there, and the secret is a warning that says how to put it
+    assert "https://api.example.com/" in deployed["deployed stack"].detail
+    secret = deployed["secret aicore-dev-payments-webhook-secret"]
+    assert (secret.status, "put-secret-value" in secret.fix) == ("warn", True)
+    secrets.put_secret_value(SecretId="aicore-dev-payments-webhook-secret", SecretString="whsec_real")
+    assert (
+        by_name(doctor.check_smoke(aws, "dev", REGION))["secret aicore-dev-payments-webhook-secret"].status
+        == "ok"
+    )

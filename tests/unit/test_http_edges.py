@@ -15,12 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aicore.commerce.signature import signature_header
 from aicore.http import MAX_BODY_BYTES
 from aicore.inputs import MAX_JSON_DEPTH
 from aicore.observability import logger
 from aicore.topology import TOPOLOGY
 from tests.edge_calls import ADMIN, STUDIO, HttpEdge, Reply
 from tests.identity_fakes import EDGE_PROVIDER
+from tests.payments_fakes import SECRET, checkout_completed
 from tests.world_fakes import demo_content
 
 MARKUP = "<img src=x onerror=alert(1)>"
@@ -95,12 +97,16 @@ def body_routes(edge: HttpEdge) -> list[tuple[str, str, bytes]]:
         ),
         ("POST", "/auth/refresh", json.dumps({"refresh_token": edge.identity.refresh_token}).encode()),
         ("POST", "/auth/logout", json.dumps({"refresh_token": edge.identity.refresh_token}).encode()),
+        ("POST", "/payments/webhook", json.dumps(checkout_completed("evt_edge", "pi_edge")).encode()),
     ]
 
 
 def call_body_route(edge: HttpEdge, method: str, path: str, body: bytes) -> Reply:
     caller = ADMIN if path.startswith(("/models/", "/settings", "/clients/")) else STUDIO
-    return edge.call(method, path, body=body, headers={"if-match": "1"}, caller=caller)
+    headers = {"if-match": "1"}
+    if path == "/payments/webhook":  # signed as the provider signs, whatever the body
+        headers["stripe-signature"] = signature_header(body, SECRET, int(edge.payments.clock().timestamp()))
+    return edge.call(method, path, body=body, headers=headers, caller=caller)
 
 
 def test_every_body_route_of_the_topology_is_covered(edge: HttpEdge) -> None:

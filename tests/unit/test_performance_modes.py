@@ -36,9 +36,10 @@ def test_the_players_own_mode_wins_over_the_worlds(
 
 
 def test_modes_shift_the_budget_and_the_reply_length() -> None:
-    fast, balanced, quality = (NPC_SAY_PROFILES[m] for m in PerformanceMode)
+    fast, balanced, quality, premium = (NPC_SAY_PROFILES[m] for m in PerformanceMode)
     assert fast.first_token_budget_ms < balanced.first_token_budget_ms <= 100 < quality.first_token_budget_ms
-    assert fast.max_tokens < balanced.max_tokens < quality.max_tokens
+    assert fast.max_tokens < balanced.max_tokens < quality.max_tokens < premium.max_tokens
+    assert premium.first_token_budget_ms == quality.first_token_budget_ms  # silver, with longer replies
 
 
 def test_only_the_studio_sets_the_worlds_mode_and_a_player_sets_their_own() -> None:

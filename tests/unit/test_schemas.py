@@ -11,6 +11,7 @@ from google.protobuf import descriptor_pb2
 from grpc_tools import protoc
 from pydantic import BaseModel
 
+from aicore.commerce.models import EntitlementChanged
 from aicore.envelope import Envelope, ErrorBody
 from aicore.frames import NpcSay, SessionHistory, SessionJoin, SessionLeave, WorldSubscribe, WorldUnsubscribe
 from aicore.knowledge.models import ChunkHit, ChunkScores
@@ -82,6 +83,7 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("events.proto", "WorldFactChangeRejected", FactChangeRejected, set()),
         ("events.proto", "StoryBeat", StoryBeat, set()),
         ("frames.proto", "ConnectionWarning", ConnectionWarning, set()),
+        ("events.proto", "EntitlementChanged", EntitlementChanged, set()),
     ],
 )
 def test_proto_fields_match_the_models(

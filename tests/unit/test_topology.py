@@ -16,8 +16,10 @@ from aicore.topology import (
     Function,
     HttpRoute,
     ModelTier,
+    Secret,
     StateMachine,
     Table,
+    resource_environment,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,3 +95,11 @@ def test_unknown_machines_functions_and_cycles_are_reported() -> None:
     assert _with_function(starter) == ["stray: state machine 'loop' is not in the topology"]
     with pytest.raises(ValueError, match="dependency cycle"):
         with_machine.check()
+
+
+def test_a_secret_that_is_not_in_the_topology_is_reported() -> None:
+    typo = Secret("payment-webhook-secret", "a typo", env_var="PAYMENTS_WEBHOOK_SECRET")
+    assert _with_function(_stray(secrets=(typo,))) == [
+        "stray: secret 'payment-webhook-secret' is not in the topology"
+    ]
+    assert resource_environment("dev")["PAYMENTS_WEBHOOK_SECRET"] == "aicore-dev-payments-webhook-secret"

@@ -21,6 +21,8 @@ class PerformanceMode(StrEnum):
     FAST = "fast"  # gold, a tighter budget, short lines
     BALANCED = "balanced"  # gold, within its 100 ms budget
     QUALITY = "quality"  # silver: a smarter model, longer replies, up to a second to start
+    # silver with the longest replies: a player's own mode, unlocked by the `premium` entitlement
+    PREMIUM = "premium"
 
 
 DEFAULT_MODE = PerformanceMode.BALANCED
@@ -41,7 +43,17 @@ NPC_SAY_PROFILES: dict[PerformanceMode, TurnProfile] = {
     PerformanceMode.QUALITY: TurnProfile(
         first_token_budget_ms=SILVER_BUDGET_MS, max_tokens=160, lore_query_by_model=True
     ),
+    PerformanceMode.PREMIUM: TurnProfile(
+        first_token_budget_ms=SILVER_BUDGET_MS, max_tokens=320, lore_query_by_model=True
+    ),
 }
+# Modes a player may choose only while holding an entitlement (bought: aicore.commerce); a world's
+# own mode is never one of these.
+MODE_ENTITLEMENTS: dict[PerformanceMode, str] = {PerformanceMode.PREMIUM: "premium"}
+
+
+def modes_unlocked_by(entitlement: str) -> list[PerformanceMode]:
+    return [mode for mode, needed in MODE_ENTITLEMENTS.items() if needed == entitlement]
 
 
 class PerformanceSettings(BaseModel):

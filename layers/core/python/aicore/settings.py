@@ -58,6 +58,11 @@ class Settings(BaseModel):
     # issuers `POST /auth/exchange` accepts (a JSON list, `aicore.identity.issuers`).
     identity_worlds: str = Field("demo", pattern=r"^[A-Za-z0-9_.:\-]{1,64}(,[A-Za-z0-9_.:\-]{1,64})*$")
     identity_trusted_issuers: str | None = None
+    # Payments: the webhook signing secret's name (Secrets Manager), how old a signed delivery may be,
+    # and the catalog (a JSON object like `aicore/commerce/catalog.json`; unset: that file).
+    payments_webhook_secret: str | None = None
+    payments_tolerance_s: int = Field(300, ge=1, le=3600)
+    payments_catalog: str | None = None
     # What GET /status answers as `version` (cdk sets it from pyproject.toml).
     service_version: str = "unknown"
     # Sessions: overrides of `aicore.sessions.policy.SessionPolicy`, which holds the defaults and

@@ -113,6 +113,19 @@ class SigningKeys:
 
 
 @dataclass(frozen=True)
+class Secret:
+    """A Secrets Manager secret an operator fills (e.g. a payment provider's webhook signing secret);
+    functions that declare it may read it (GetSecretValue) and get its name in `env_var`."""
+
+    name: str
+    description: str
+    env_var: str
+
+    def secret_name(self, env: str) -> str:
+        return physical_name(env, self.name)
+
+
+@dataclass(frozen=True)
 class HttpRoute:
     method: str
     path: str  # API Gateway syntax: /sessions/{id}
@@ -201,6 +214,8 @@ class Function:
     signing_keys: Access | None = None
     # The published public keys (verifies access tokens).
     reads_public_keys: bool = False
+    # Secrets it reads (GetSecretValue on exactly these).
+    secrets: tuple[Secret, ...] = ()
     # Describes (never reads or writes) every table, the bus and each tier's endpoint: health checks.
     observes_health: bool = False
     # states:StartExecution; gets <NAME>_STATE_MACHINE_ARN
@@ -250,6 +265,7 @@ class Topology:
     functions: tuple[Function, ...]
     signing_keys: SigningKeys | None = None
     event_sources: tuple[str, ...] = field(default=())
+    secrets: tuple[Secret, ...] = field(default=())
     state_machines: tuple[StateMachine, ...] = field(default=())
     # WebSocket frames are routed on this (API Gateway syntax); binary frames go to $default.
     websocket_route_selection: str = "$request.body.action"
@@ -309,6 +325,11 @@ class Topology:
                 if m not in self.model_tiers
             ]
         for fn in self.all_functions:
+            problems += [
+                f"{fn.name}: secret {s.name!r} is not in the topology"
+                for s in fn.secrets
+                if s not in self.secrets
+            ]
             if (fn.signing_keys or fn.reads_public_keys) and self.signing_keys is None:
                 problems.append(f"{fn.name}: uses signing keys, and the topology has none")
             problems += [
@@ -414,6 +435,11 @@ STORY_BEAT = "Story Beat"  # the storyteller advanced an arc: a beat happened, n
 GAME_SOURCE = "aicore.game"
 WORLD_FACT_CHANGE_REQUESTED = "World Fact Change Requested"
 
+# Payments (a provider's webhook) and what they grant players.
+COMMERCE_SOURCE = "aicore.commerce"
+ENTITLEMENT_GRANTED = "Entitlement Granted"
+ENTITLEMENT_REVOKED = "Entitlement Revoked"
+
 MIND_SOURCE = "aicore.mind"
 REFLECTION_DUE = "NPC Reflection Due"
 MIND_REFLECTION_FLOW = "mind-reflection"
@@ -476,6 +502,13 @@ KNOWLEDGE = Bucket(
     "Lore documents as uploaded, chunks and vectors between ingestion steps, versioned search indexes.",
     scratch_prefixes=("work/",),
 )
+# The payment provider's webhook signing secret (Stripe's `whsec_...`): the operator puts it after the
+# first deploy (README, Payments); the local runtime creates a development one.
+PAYMENTS_WEBHOOK_SECRET = Secret(
+    "payments-webhook-secret",
+    "The payment provider's webhook signing secret (Stripe: whsec_...), put by the operator.",
+    env_var="PAYMENTS_WEBHOOK_SECRET",
+)
 GOLD = ModelTier("gold")
 SILVER = ModelTier("silver")
 EMBED = ModelTier("embed")  # sentence embeddings for lore (and memory) search: endpoints/embed.json
@@ -516,7 +549,8 @@ TOPOLOGY = Topology(
     buckets=(ARCHIVE, MODEL_WEIGHTS, KNOWLEDGE),
     bus=EventBus(),
     model_tiers=(GOLD, SILVER, EMBED),
-    event_sources=(NPC_SOURCE, SESSIONS_SOURCE, MIND_SOURCE, WORLD_SOURCE),
+    event_sources=(NPC_SOURCE, SESSIONS_SOURCE, MIND_SOURCE, WORLD_SOURCE, COMMERCE_SOURCE),
+    secrets=(PAYMENTS_WEBHOOK_SECRET,),
     authorizer=Function(
         name="authorizer",
         description="Checks the caller's JWT (ES256, published keys) for $connect and the HTTP API.",
@@ -815,8 +849,10 @@ TOPOLOGY = Topology(
                 # No token: a client learns the protocol and its platform's minimum version before it
                 # signs in (and after a 426 at connect). cdk throttles it as the other open routes.
                 HttpRoute("GET", "/capabilities", authorized=False),
+                HttpRoute("GET", "/players/me/entitlements"),
             ),
-            tables=((WORLD, RW), (SETTINGS, RW)),
+            # modes and settings; entitlements (the premium mode needs one)
+            tables=((WORLD, RW), (SETTINGS, RW), (IDENTITY, R)),
             gradual_deployment=True,
         ),
         Function(
@@ -898,6 +934,20 @@ TOPOLOGY = Topology(
             model_tiers=(EMBED,),
             static_embeddings=True,  # KNOWLEDGE_EMBEDDER=static builds indexes in process
         ),
+        Function(
+            name="payments-webhook",
+            description="The payment webhook (Stripe): signed events grant and revoke entitlements.",
+            code="functions/payments_webhook",
+            memory_mb=256,
+            timeout_s=10,
+            # No authorizer: the provider signs each delivery (checked here); throttled like /auth/*.
+            http_routes=(HttpRoute("POST", "/payments/webhook", authorized=False),),
+            # Entitlements and claimed event ids live in the identity table (keyed by player); a
+            # refund also drops a player's premium mode in each world (a write, never a read).
+            tables=((IDENTITY, RW), (WORLD, Access.WRITE)),
+            publishes_events=True,  # Entitlement Granted, Entitlement Revoked
+            secrets=(PAYMENTS_WEBHOOK_SECRET,),
+        ),
     ),
     state_machines=(
         MODEL_DEPLOY,
@@ -920,6 +970,7 @@ def resource_environment(env: str, topology: Topology = TOPOLOGY) -> dict[str, s
     if topology.signing_keys is not None:
         values[topology.signing_keys.secret_env_var] = topology.signing_keys.secret_name(env)
         values[topology.signing_keys.parameter_env_var] = topology.signing_keys.public_parameter(env)
+    values |= {s.env_var: s.secret_name(env) for s in topology.secrets}
     values["ENVIRONMENT"] = env
     values["POWERTOOLS_SERVICE_NAME"] = SERVICE
     values["POWERTOOLS_METRICS_NAMESPACE"] = SERVICE

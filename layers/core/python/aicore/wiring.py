@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from aicore.aws.mind_store import DynamoMindStore
     from aicore.aws.model_registry import DynamoModelRegistry
     from aicore.aws.model_store import S3ModelStore
+    from aicore.aws.payments_store import DynamoPaymentsStore
     from aicore.aws.sagemaker_hosting import SageMakerHosting
     from aicore.aws.sagemaker_runtime import EndpointEmbedder, SageMakerEndpoint
     from aicore.aws.serving_record import SsmServingRecord
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from aicore.aws.subscriptions import DynamoSubscriptions
     from aicore.aws.world_state import DynamoWorldState
     from aicore.aws.world_store import DynamoWorldStore
+    from aicore.commerce.service import PaymentsDeps
     from aicore.identity.keyring import PublishedKeysCache
     from aicore.identity.keys import RotationPolicy
     from aicore.identity.service import IdentityDeps
@@ -738,4 +740,36 @@ def health() -> AwsHealth:
         components={
             t.name: getattr(settings, f"{t.name}_inference_component", None) for t in TOPOLOGY.model_tiers
         },
+    )
+
+
+@lru_cache(maxsize=1)
+def payments_store() -> DynamoPaymentsStore:
+    from aicore.aws.payments_store import DynamoPaymentsStore
+
+    table = get_settings().identity_table
+    if table is None:
+        raise RuntimeError("IDENTITY_TABLE is not set: entitlements live in the identity table")
+    return DynamoPaymentsStore(table)
+
+
+@lru_cache(maxsize=1)
+def payments_deps() -> PaymentsDeps:
+    from aicore.aws.payments_store import DynamoModeSettings
+    from aicore.aws.secrets import CachedSecret
+    from aicore.commerce.catalog import load_catalog
+    from aicore.commerce.service import PaymentsDeps
+
+    settings = get_settings()
+    if settings.payments_webhook_secret is None:
+        raise RuntimeError("PAYMENTS_WEBHOOK_SECRET is not set: the webhook cannot check signatures")
+    secret = CachedSecret(settings.payments_webhook_secret)
+    return PaymentsDeps(
+        store=payments_store(),
+        events=events(),
+        modes=DynamoModeSettings(settings.world_table),
+        catalog=load_catalog(settings.payments_catalog),
+        secrets=secret.values,
+        worlds=settings.identity_worlds.split(","),
+        tolerance_s=settings.payments_tolerance_s,
     )

@@ -1,5 +1,6 @@
 """The `aicore` command: `local` runs the backend on loopback, `token` prints a player token,
-`doctor` checks an AWS account before a deploy (it parses its own flags)."""
+`smoke` plays a player's first minute against an environment and times it, `doctor` checks an AWS
+account before a deploy (it parses its own flags)."""
 
 from __future__ import annotations
 
@@ -114,6 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("doctor", help="preflight checks before `cdk deploy` (aicore doctor --help)")
+
+    from aicore.local import smoke
+
+    smoke.add_arguments(
+        commands.add_parser(
+            "smoke",
+            help="play a guest login, a streamed NPC turn, a session and a settings read; time each",
+            description="Against a deployed environment (--env NAME) or `make run` (--url): a guest "
+            "login, a streamed NPC turn, a session read and a settings read, each step timed. Exit "
+            "code 1 if any step fails.",
+        )
+    )
     return parser
 
 
@@ -131,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_local(args)
     if args.command == "world":
         return world_push(args)
+    if args.command == "smoke":
+        from aicore.local import smoke
+
+        return smoke.run(args)
     from aicore.local.runtime import local_token
 
     print(local_token(args.player, args.world, tuple(Role(r) for r in (args.role or ["player"]))))

@@ -4,8 +4,9 @@ Checks AWS credentials (STS), the region and, for a production environment, that
 it to the account and region in use, the CDK bootstrap stack (its SSM version parameter), the
 SageMaker quotas for the instances the environment may scale to (Service Quotas), the Lambda
 concurrency its reservations need, the licences of the models the tiers serve, and the node,
-npm and CDK CLI versions. Every failing check says how to fix it. A check that cannot run fails
-with its error; none crashes the doctor.
+npm and CDK CLI versions; and what `aicore smoke` needs (its WebSocket client; once deployed, the
+stack's URLs) and that the payment webhook's secret was put. Every failing check says how to fix
+it. A check that cannot run fails with its error; none crashes the doctor.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import boto3
 
 from aicore.llm.endpoints_config import load_endpoints, non_commercial
-from aicore.topology import TOPOLOGY, scaled_reservation
+from aicore.topology import SERVICE, TOPOLOGY, physical_name, scaled_reservation
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
 BOOTSTRAP_QUALIFIER = "hnb659fds"  # the CDK default; cdk.json sets no other
@@ -312,6 +313,50 @@ def check_cdk_cli(run: Runner, root: Path) -> Result:
     return Result("CDK CLI", "ok", version.split()[0])
 
 
+def check_smoke(session: boto3.session.Session, env: str, region: str) -> list[Result]:
+    """What `aicore smoke` needs: its WebSocket client and, once deployed, the stack's URLs; and, once
+    deployed, the payment provider's webhook secret put (until then no delivery verifies)."""
+    try:
+        import websockets  # noqa: F401
+
+        results = [Result("smoke client", "ok", "websockets is installed")]
+    except ImportError:
+        results = [Result("smoke client", "FAIL", "websockets is missing", "pip install '.[local]'")]
+    stack_name = f"{SERVICE}-{env}"
+    try:
+        stacks = session.client("cloudformation", region_name=region).describe_stacks(StackName=stack_name)
+    except Exception as error:
+        if "does not exist" in str(error):
+            detail = f"{stack_name} is not deployed yet; after the deploy: aicore smoke --env {env}"
+            return [*results, Result("deployed stack", "ok", detail)]
+        return [*results, Result("deployed stack", "FAIL", f"cannot describe {stack_name}: {error}")]
+    stack = stacks["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    if not {"HttpUrl", "WebSocketUrl"} <= set(outputs):
+        fix = f"npx cdk deploy -c env={env} --all"
+        results.append(
+            Result("deployed stack", "FAIL", f"{stack_name} has no HttpUrl/WebSocketUrl outputs", fix)
+        )
+    else:
+        detail = f"{stack['StackStatus']}, HTTP API {outputs['HttpUrl']}: aicore smoke --env {env}"
+        results.append(Result("deployed stack", "ok", detail))
+    return results + [
+        check_operator_secret(session, physical_name(env, s.name), region) for s in TOPOLOGY.secrets
+    ]
+
+
+def check_operator_secret(session: boto3.session.Session, name: str, region: str) -> Result:
+    """A secret the operator must put after the deploy: CloudFormation's placeholder is its only version."""
+    try:
+        described = session.client("secretsmanager", region_name=region).describe_secret(SecretId=name)
+    except Exception as error:
+        return Result(f"secret {name}", "FAIL", f"cannot describe it: {error}", "deploy the stack first")
+    if len(described.get("VersionIdsToStages", {})) < 2:
+        fix = f"aws secretsmanager put-secret-value --secret-id {name} --secret-string whsec_..."
+        return Result(f"secret {name}", "warn", "still the deploy's placeholder: no webhook verifies", fix)
+    return Result(f"secret {name}", "ok", "put by the operator")
+
+
 def diagnose(
     env: str,
     *,
@@ -339,6 +384,7 @@ def diagnose(
         results += check_quotas(client, region, required_instances(env, root))
         lambdas = lambda_client or session.client("lambda", region_name=region)
         results.append(check_concurrency(lambdas, required_concurrency(env, root)))
+        results += check_smoke(session, env, region)
     else:
         results.append(Result("CDK bootstrap and quotas", "skip", "need credentials and a region first"))
     results += [check_licences(root), check_node(run), check_npm(run), check_cdk_cli(run, root)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from aicore.local.persistence import AwsStateStore, Restored, snapshot_writes
 from aicore.local.stopping import Deadline
 from aicore.observability import logger
-from aicore.topology import TOPOLOGY, EventRule, Table, Topology, physical_name
+from aicore.topology import PAYMENTS_WEBHOOK_SECRET, TOPOLOGY, EventRule, Table, Topology, physical_name
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -161,6 +162,12 @@ def rule_queue_name(env: str, rule: EventRule) -> str:
     return physical_name(env, f"rule-{rule.name}")
 
 
+# Development values of the operator's secrets: worthless outside a laptop. `aicore smoke` signs
+# its webhook delivery with the payment one (AICORE_LOCAL_WEBHOOK_SECRET overrides it).
+LOCAL_WEBHOOK_SECRET = os.environ.get("AICORE_LOCAL_WEBHOOK_SECRET", "whsec_aicore_local_development")
+LOCAL_SECRETS = {PAYMENTS_WEBHOOK_SECRET.name: LOCAL_WEBHOOK_SECRET}
+
+
 def create_resources(endpoint_url: str, env: str, topology: Topology = TOPOLOGY) -> list[RuleDelivery]:
     """Tables, buckets, the bus and its rules, as the topology declares them."""
     dynamodb = aws_client("dynamodb", endpoint_url)
@@ -185,6 +192,10 @@ def create_resources(endpoint_url: str, env: str, topology: Topology = TOPOLOGY)
     if topology.signing_keys is not None:  # empty, as a deploy leaves it: the key set-up fills it
         aws_client("secretsmanager", endpoint_url).create_secret(
             Name=topology.signing_keys.secret_name(env), SecretString='{"keys": []}'
+        )
+    for secret in topology.secrets:  # what the operator puts after a deploy, a development value here
+        aws_client("secretsmanager", endpoint_url).create_secret(
+            Name=secret.secret_name(env), SecretString=LOCAL_SECRETS.get(secret.name, secret.name)
         )
     events = aws_client("events", endpoint_url)
     bus = physical_name(env, topology.bus.name)

@@ -7,10 +7,19 @@ own mode is theirs, stored beside the world's content and read with the turn's b
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from pydantic import BaseModel, ConfigDict
 
 from aicore.auth import Caller
-from aicore.performance import NPC_SAY_PROFILES, PerformanceMode, PerformanceSettings, TurnProfile
+from aicore.errors import Forbidden, InvalidRequest
+from aicore.performance import (
+    MODE_ENTITLEMENTS,
+    NPC_SAY_PROFILES,
+    PerformanceMode,
+    PerformanceSettings,
+    TurnProfile,
+)
 from aicore.platform.settings import (
     GLOBAL_SCOPE,
     GlobalSettings,
@@ -21,6 +30,12 @@ from aicore.platform.settings import (
 )
 from aicore.world.models import PerformanceSetting
 from aicore.world.store import WorldStore
+
+
+class EntitlementCheck(Protocol):
+    """Whether a player holds an entitlement (aicore.commerce keeps them)."""
+
+    def holds(self, player_id: str, entitlement: str) -> bool: ...
 
 
 class ModeChange(BaseModel):
@@ -60,14 +75,34 @@ def performance(world: WorldStore, settings: SettingsDeps, caller: Caller, world
 def set_world_mode(
     world: WorldStore, settings: SettingsDeps, caller: Caller, world_id: str, change: ModeChange
 ) -> PerformanceView:
+    if change.mode in MODE_ENTITLEMENTS:
+        raise InvalidRequest(
+            f"'{change.mode.value}' is a player's own mode, unlocked by an entitlement; a world's mode is "
+            + ", ".join(m.value for m in PerformanceMode if m not in MODE_ENTITLEMENTS)
+            + "."
+        )
     update_world(settings, caller, world_id, lambda s: s.model_copy(update={"performance_mode": change.mode}))
     return performance(world, settings, caller, world_id)
 
 
 def set_player_mode(
-    world: WorldStore, settings: SettingsDeps, caller: Caller, world_id: str, change: ModeChange
+    world: WorldStore,
+    settings: SettingsDeps,
+    caller: Caller,
+    world_id: str,
+    change: ModeChange,
+    entitlements: EntitlementCheck | None = None,
 ) -> PerformanceView:
+    """The caller's own mode; one an entitlement unlocks only while they hold it (`entitlements`
+    is asked only then)."""
     caller.require_world(world_id)
+    needed = MODE_ENTITLEMENTS.get(change.mode)
+    if needed is not None and (entitlements is None or not entitlements.holds(caller.subject, needed)):
+        raise Forbidden(
+            f"The '{change.mode.value}' mode comes with the '{needed}' entitlement, which you do not hold: "
+            "buy it in the game's shop, then choose the mode again.",
+            details={"entitlement": needed},
+        )
     world.set_performance_mode(
         PerformanceSetting(
             world_id=world_id, player_id=caller.subject, mode=change.mode, updated_by=caller.subject

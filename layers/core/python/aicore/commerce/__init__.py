@@ -1,0 +1,1 @@
+"""Commerce: a payment provider's signed webhook (Stripe's format) grants and revokes entitlements."""
