@@ -7,6 +7,7 @@
       npcs/<id>.yaml        one NPC per file: character sheet, region and faction (NpcSpec)
       lore/facts.yaml       short facts every NPC knows (a list of LoreFactSpec)
       lore/<key>.md         lore documents: YAML front matter (title, tags) then the text
+      quests/<id>.yaml      quest templates: giver, hook, objectives, rewards (QuestTemplateSpec)
 
 Laptop-side only (the CLI and the local runtime read files); an environment gets the content as
 JSON through `POST /worlds/{world}/content`, validated there by the same models.
@@ -28,6 +29,7 @@ from aicore.world.content import (
     LoreFactSpec,
     NpcSpec,
     Problem,
+    QuestTemplateSpec,
     RegionSpec,
     WorldContent,
     WorldManifest,
@@ -40,8 +42,9 @@ ITEM_FOLDERS: dict[str, tuple[type[BaseModel], str]] = {
     "regions": (RegionSpec, "region_id"),
     "factions": (FactionSpec, "faction_id"),
     "npcs": (NpcSpec, "npc_id"),
+    "quests": (QuestTemplateSpec, "template_id"),
 }
-KNOWN_ENTRIES = {WORLD_FILE, "regions", "factions", "npcs", "lore", "README.md"}
+KNOWN_ENTRIES = {WORLD_FILE, "regions", "factions", "npcs", "lore", "quests", "README.md"}
 FRONT_MATTER = "---"
 
 
@@ -131,6 +134,7 @@ def load_world_folder(folder: Path) -> WorldContent:
             npcs=tuple(items["npcs"]),
             lore=tuple(lore),
             documents=tuple(documents),
+            quests=tuple(items["quests"]),
         )
     except ValidationError as error:
         raise WorldFilesError(

@@ -41,6 +41,11 @@ class Npc(NpcProfile):
     temperament: Temperament | None = Field(
         None, description="The baseline of their emotions, which they return to (the mind's default if none)."
     )
+    goals: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=5,
+        description="What they want, in a few words each: quests generated for players serve these.",
+    )
     trusts: dict[str, Annotated[int, Field(ge=-100, le=100)]] = Field(
         default_factory=dict,
         description="Trust in other NPCs (-100..100) where it differs from the default: gossip weighs by it.",
