@@ -417,6 +417,15 @@ MIND_SOURCE = "aicore.mind"
 REFLECTION_DUE = "NPC Reflection Due"
 MIND_REFLECTION_FLOW = "mind-reflection"
 
+QUEST_SOURCE = "aicore.quests"
+QUEST_OFFERED = "Quest Offered"
+QUEST_ACCEPTED = "Quest Accepted"
+QUEST_PROGRESSED = "Quest Progressed"
+QUEST_COMPLETED = "Quest Completed"
+QUEST_ABANDONED = "Quest Abandoned"
+QUEST_REWARD_GRANTED = "Quest Reward Granted"
+QUEST_LIFE_FLOW = "quest-life"
+
 # The function that sets up (at deploy, a CloudFormation custom resource) and rotates the signing keys.
 IDENTITY_KEYS = "identity-keys"
 KEY_ROTATION = Schedule("signing-key-rotation", rate_minutes=7 * 24 * 60)
