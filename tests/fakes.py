@@ -21,6 +21,7 @@ from aicore.mind.models import Memory, MemorySet, heard_memory_id
 from aicore.mind.relationship import Relationship
 from aicore.mind.store import GeneralView, GossipLimits, MindState, PairView, npc_pk, pair_pk, partition_of
 from aicore.performance import PerformanceSettings
+from aicore.quests.models import QuestOffer
 from aicore.sessions.archive import ArchivedSession
 from aicore.sessions.models import HeadChanges, Message, NewMessage, Participant, SessionHead, StorageTier
 from aicore.sessions.store import (
@@ -94,6 +95,7 @@ class FakeWorld:
     felt_turns: set[tuple[str, str, str, str]] = field(default_factory=set)
     # Knowledge index pointers by world (share `FakeKnowledgeStore.pointers` to see its publishes).
     pointers: dict[str, IndexPointer] = field(default_factory=dict)
+    quest_offers: dict[tuple[str, str, str], QuestOffer] = field(default_factory=dict)
 
     def npc_and_memory(
         self, world_id: str, npc_id: str, player_id: str
@@ -109,6 +111,7 @@ class FakeWorld:
             self.relationships.get((world_id, npc_id, player_id)),
             self.emotions.get((world_id, npc_id)),
             tuple(self.pointers[w] for w in searched_worlds(world_id) if w in self.pointers),
+            self.quest_offers.get((world_id, npc_id, player_id)),
         )
 
     def relationship(self, world_id: str, npc_id: str, player_id: str) -> Relationship | None:

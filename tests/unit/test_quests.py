@@ -9,9 +9,11 @@ import pytest
 
 from aicore.auth import Caller, Role
 from aicore.errors import Conflict, Forbidden, NotFound
+from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.mind.policy import MindPolicy
+from aicore.npc.turn import NpcTurnCompleted
 from aicore.quests.generation import GenerationDeps
-from aicore.quests.models import QuestSource, QuestState
+from aicore.quests.models import QuestOffer, QuestSource, QuestState
 from aicore.quests.service import (
     ObjectiveReport,
     OfferDeps,
@@ -27,13 +29,15 @@ from aicore.quests.service import (
     prepare_offer,
     report_objective,
 )
-from aicore.topology import QUEST_LIFE_FLOW
+from aicore.topology import NPC_SOURCE, NPC_TURN_COMPLETED, QUEST_LIFE_FLOW, TOPOLOGY
 from aicore.world.definition import WorldDefinition
 from aicore.world.facts import FactDeps
 from aicore.world.push import PushDeps, push_world
 from tests.edge_calls import PLAYER, STUDIO
-from tests.fakes import FakeFlows, FakePublisher, FakeWorld
+from tests.fakes import FakeFlows, FakePublisher, FakeWorld, ScriptedEndpoint
+from tests.npc_turns import say, turn_deps
 from tests.quest_fakes import FakeQuestStore, FakeSignals, ScriptedRouter
+from tests.unit.test_redelivery import _delivered_twice
 from tests.world_fakes import FakeLore, FakeWorldState, demo_content
 
 GAME = Caller(subject="server-1", world_id="demo", roles=(Role.GAME_SERVER,))
@@ -332,3 +336,63 @@ def test_a_template_once_offered_is_not_offered_again() -> None:
     abandon(world.deps(), PLAYER, quest_id, "c")
     assert prepare_offer(world.offers(), "demo", "mira", "p1", "c") is None
     assert isinstance(world.state.definition("demo"), WorldDefinition)
+
+
+def test_a_turn_offers_the_quest_its_npc_has_ready_without_another_model_call() -> None:
+    # Given Mira has a quest ready for p1 (read with the turn's batch of world items)
+    world = FakeWorld()
+    offer = QuestOffer(
+        quest_id="q-1",
+        npc_id="mira",
+        title="Wolves on the Roads",
+        summary="Wolves take travellers' packs.",
+        objectives=list(demo_content().quests[-1].objectives),
+        hook="Wolves are scaring my guests away.",
+    )
+    world.quest_offers[("demo", "mira", "p1")] = offer
+    endpoint = ScriptedEndpoint()
+    deps = turn_deps(world, endpoint)
+    # When p1 talks to Mira
+    pusher = say(deps)
+    # Then the prompt knows the hook, the reply frame carries the offer (never the hook), one model call
+    assert "Wolves are scaring my guests away." in endpoint.last_messages[0].content
+    [reply] = pusher.of_type("npc.reply")
+    assert reply["data"]["quest_offer"]["quest_id"] == "q-1"
+    assert set(reply["data"]["quest_offer"]) == {"quest_id", "npc_id", "title", "summary", "objectives"}
+    assert len(endpoint.calls) == 1
+    # And a player Mira has nothing ready for gets no offer
+    other = say(turn_deps(FakeWorld()))
+    assert other.of_type("npc.reply")[0]["data"]["quest_offer"] is None
+
+
+def test_a_turn_delivered_twice_to_quest_offers_prepares_one_offer() -> None:
+    world = World([GOOD, GOOD])
+    turn = NpcTurnCompleted(
+        world_id="demo", correlation_id="turn-1", session_id="ses_1", npc_id="mira", player_id="p1",
+        player_line="Any work?", reply="Wolves, love.", tier="gold", fallback=False,
+    )  # fmt: skip
+    answers = _delivered_twice("quest-offers", NPC_SOURCE, NPC_TURN_COMPLETED, turn, deps=world.offers())
+    assert answers[0] == answers[1]
+    assert len(world.store.quests) == 1
+    assert world.types() == ["Quest Offered"]
+    assert len(world.router.requests) == 1
+
+
+def test_the_flows_steps_run_twice_answer_the_same() -> None:
+    world = World([None])
+    quest_id = _accepted(world)
+    for n, (kind, target, count) in enumerate([("defeat", "wolf", 3), ("visit", "the-roads", 1)]):
+        report = ObjectiveReport(report_id=f"r{n}", kind=kind, target=target, count=count)
+        report_objective(world.deps(), GAME, "demo", "p1", report, "c")
+    fn = TOPOLOGY.function("quest-steps")
+    handler = Lambdas().module(fn).handler
+    step = {"world_id": "demo", "player_id": "p1", "quest_id": quest_id, "correlation_id": "c"}
+    context = LambdaContext(fn.name, fn.memory_mb, fn.timeout_s)
+    completed = [handler({**step, "step": "complete"}, context, deps=world.steps()) for _ in range(2)]
+    assert completed == [{"completed": True}, {"completed": True}]
+    assert [t for t in world.types() if t == "Quest Completed"] == ["Quest Completed"] * 2  # same event id
+    assert (
+        len({d.model_dump()["event_id"] for _, t, d in world.events.published if t == "Quest Completed"}) == 1
+    )
+    relationship = world.world.relationships[("demo", "mira", "p1")]
+    assert relationship.trust == 5  # felt once

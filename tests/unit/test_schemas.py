@@ -18,8 +18,17 @@ from aicore.mind.events import ReflectionDue
 from aicore.mind.models import Scores
 from aicore.mind.turn import ContextMemory, DebugContext, EmotionView, RelationshipView
 from aicore.npc.turn import NpcTurnCompleted, TurnReply, TurnTimings
+from aicore.quests.models import (
+    QuestAbandoned,
+    QuestAccepted,
+    QuestCompleted,
+    QuestOffer,
+    QuestOffered,
+    QuestProgressed,
+    QuestRewardGranted,
+)
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
-from aicore.world.content import WeatherCondition
+from aicore.world.content import ObjectiveSpec, WeatherCondition
 from aicore.world.events import WeatherChanged, WorldFactChanged
 from aicore.world.facts import FactChangeRejected, FactChangeRequested
 from aicore.world.pushes import update_frame
@@ -74,6 +83,14 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("events.proto", "WorldFactChanged", WorldFactChanged, set()),
         ("events.proto", "WorldFactChangeRequested", FactChangeRequested, set()),
         ("events.proto", "WorldFactChangeRejected", FactChangeRejected, set()),
+        ("frames.proto", "QuestOffer", QuestOffer, {"hook"}),  # for the prompt only, never sent
+        ("frames.proto", "QuestObjective", ObjectiveSpec, set()),
+        ("events.proto", "QuestOffered", QuestOffered, set()),
+        ("events.proto", "QuestAccepted", QuestAccepted, set()),
+        ("events.proto", "QuestProgressed", QuestProgressed, set()),
+        ("events.proto", "QuestCompleted", QuestCompleted, set()),
+        ("events.proto", "QuestAbandoned", QuestAbandoned, set()),
+        ("events.proto", "QuestRewardGranted", QuestRewardGranted, set()),
     ],
 )
 def test_proto_fields_match_the_models(

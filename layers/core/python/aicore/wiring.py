@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from aicore.modelops.tier_setup import TierSetupDeps
     from aicore.npc.recollection import TurnMind
     from aicore.npc.turn import TurnDeps
+    from aicore.quests.service import OfferDeps, QuestDeps, StepDeps
     from aicore.sessions.actions import SessionActionDeps
     from aicore.sessions.compaction import ModelSummarizer
     from aicore.sessions.policy import SessionPolicy
@@ -693,3 +694,39 @@ def health() -> AwsHealth:
             t.name: getattr(settings, f"{t.name}_inference_component", None) for t in TOPOLOGY.model_tiers
         },
     )
+
+
+def quest_deps() -> QuestDeps:
+    from aicore.aws.flows import StepFunctionsSignals, StepFunctionsStarter
+    from aicore.aws.quest_store import DynamoQuestStore
+    from aicore.quests.service import QuestDeps
+    from aicore.topology import QUEST_LIFE_FLOW
+
+    settings = get_settings()
+    return QuestDeps(
+        store=DynamoQuestStore(settings.world_table),
+        events=events(),
+        flows=StepFunctionsStarter({QUEST_LIFE_FLOW: settings.quest_life_state_machine_arn}),
+        signals=StepFunctionsSignals(),
+    )
+
+
+def quest_offer_deps() -> OfferDeps:
+    from aicore.aws.quest_store import DynamoQuestStore
+    from aicore.quests.generation import GenerationDeps
+    from aicore.quests.service import OfferDeps
+
+    return OfferDeps(
+        store=DynamoQuestStore(get_settings().world_table),
+        templates=world_state(),
+        world=world(),
+        state=world_state(),
+        generation=GenerationDeps(router()),
+        events=events(),
+    )
+
+
+def quest_step_deps() -> StepDeps:
+    from aicore.quests.service import StepDeps
+
+    return StepDeps(quests=quest_deps(), world=world(), facts=fact_deps(), policy=mind_policy())

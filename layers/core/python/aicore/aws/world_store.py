@@ -11,12 +11,14 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from aicore import aws
+from aicore.aws.quest_store import offer_of
 from aicore.knowledge.models import IndexPointer
 from aicore.knowledge.store import pointer_keys
 from aicore.mind.emotions import EmotionState
 from aicore.mind.relationship import Relationship
 from aicore.observability import logger
 from aicore.performance import PerformanceMode, PerformanceSettings
+from aicore.quests.store import offer_sk
 from aicore.topology import WORLD
 from aicore.world.models import LoreFact, Npc, NpcMemory, PerformanceSetting, TurnContext
 from aicore.world.store import (
@@ -68,6 +70,7 @@ class DynamoWorldStore:
             performance_sk(player_id),
             relationship,
             emotion,
+            offer_sk(npc_id, player_id),
         ]
         found = self._batch_get([{"pk": pk, "sk": sk} for sk in world_keys] + pointer_keys(world_id))
         items = {sk: item for (item_pk, sk), item in found.items() if item_pk == pk}
@@ -80,6 +83,7 @@ class DynamoWorldStore:
             relationship=_model(Relationship, items.get(relationship)),
             emotion=_model(EmotionState, items.get(emotion)),
             knowledge=tuple(p for item in pointers.values() if (p := _model(IndexPointer, item)) is not None),
+            quest_offer=offer_of(offer) if (offer := items.get(offer_sk(npc_id, player_id))) else None,
         )
 
     def relationship(self, world_id: str, npc_id: str, player_id: str) -> Relationship | None:

@@ -28,6 +28,8 @@ from aicore.npc.recollection import Recollection, TurnMind, recollect
 from aicore.npc.token_stream import DEFAULT_INTERVAL_S, TokenStream
 from aicore.observability import in_parallel, metric_dimensions, traced
 from aicore.performance import DEFAULT_MODE, NPC_SAY_PROFILES
+from aicore.quests.models import QuestOffer
+from aicore.quests.offers import prompt_line
 from aicore.sessions.models import Message, NewMessage, Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import SessionService
 from aicore.topology import (
@@ -82,6 +84,7 @@ class TurnReply(BaseModel):
     emotion: EmotionView  # the NPC's mood as the turn began
     relationship: RelationshipView  # what the NPC thinks of the player as the turn began
     context: DebugContext | None = None  # only for `"debug": true` from a studio or admin token
+    quest_offer: QuestOffer | None = None  # a quest the NPC offers (read with the turn's batch)
 
 
 @dataclass
@@ -167,7 +170,7 @@ def take_turn(
         conversation.messages,
         frame.text,
         summary=head.summary,
-        mind=recollection.prompt_section(),
+        mind=recollection.prompt_section() + prompt_line(context.quest_offer),
     )
     stream = TokenStream(deps.pusher, connection_id, frame.request_id, deps.token_interval_s)
     try:
@@ -208,6 +211,7 @@ def take_turn(
         recollection,
         debug=frame.debug,
     )
+    reply.quest_offer = context.quest_offer
     return TurnOutcome(reply, announce)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, Field
 
@@ -12,6 +12,9 @@ from aicore.knowledge.models import IndexPointer
 from aicore.mind.emotions import EmotionState, Temperament
 from aicore.mind.relationship import Relationship
 from aicore.performance import PerformanceMode, PerformanceSettings
+
+if TYPE_CHECKING:  # quests build on world content: a runtime import would be a cycle
+    from aicore.quests.models import QuestOffer
 
 
 class NpcProfile(BaseModel):
@@ -96,3 +99,4 @@ class TurnContext:
     emotion: EmotionState | None = None  # the NPC's emotions when last stirred (None: at rest)
     # The current knowledge index of the world and of the global corpus (those that have one).
     knowledge: tuple[IndexPointer, ...] = ()
+    quest_offer: QuestOffer | None = None  # the quest the NPC has ready for the player, if any
