@@ -138,6 +138,8 @@ def grant_function(
         function.add_environment(started.env_var, machine.state_machine_arn)
     for awaited in fn.awaits_state_machines:
         _grant_describe_executions(function, role, physical_name(resources.env, awaited.name))
+    if fn.signals_state_machines:
+        _grant_task_signals(function, role, [m.name for m in fn.signals_state_machines])
     for tier, access in fn.serving_records:
         parameter = tier.serving_parameter(resources.env)
         iam.Grant.add_to_principal(
@@ -198,6 +200,19 @@ def _grant_describe_executions(function: lambda_.Function, role: iam.IRole, mach
             f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{machine_name}:*"
         ),
         f"Waits for the {machine_name} executions it starts; their names are made per request.",
+    )
+
+
+def _grant_task_signals(function: lambda_.Function, role: iam.IRole, machines: list[str]) -> None:
+    """states:SendTaskSuccess wakes an execution waiting on a task token. IAM has no resource type for
+    task tokens (the action takes `*` only): the token, which only that machine's waits hand out and
+    the function reads from the quest it owns, is the capability. No SendTaskFailure, no heartbeat."""
+    iam.Grant.add_to_principal(grantee=function, actions=["states:SendTaskSuccess"], resource_arns=["*"])
+    acknowledge(
+        role,
+        wildcard_resource("*"),
+        f"states:SendTaskSuccess supports no resource-level scoping in IAM; it only answers task "
+        f"tokens of {', '.join(machines)} that this function stores and reads itself.",
     )
 
 

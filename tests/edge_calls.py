@@ -25,6 +25,7 @@ from aicore.local.http_routes import RouteTable
 from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.npc.turn import TurnDeps
 from aicore.platform.settings import GLOBAL_SCOPE, SettingsCache, SettingsDeps, StoredSettings, world_scope
+from aicore.quests.service import QuestDeps
 from aicore.sessions.actions import SessionActionDeps
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import SessionService
@@ -51,6 +52,7 @@ from tests.model_fakes import FakeRegistry, FakeStarter
 from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps, virtual_router
 from tests.payments_fakes import payments_deps
 from tests.platform_fakes import FakeSettingsStore
+from tests.quest_fakes import FakeQuestStore, FakeSignals
 from tests.world_fakes import FakeLore, FakeSubscriptions, FakeWorldState, demo_content
 
 HTTP_API = Api("edgetests", "$default")
@@ -132,6 +134,7 @@ class HttpEdge:
             "lore-api": {"service": self.lore},
             "mind-api": {"mind": self.mind},
             "identity-api": self.identity.handler_deps(),
+            "quests-api": {"quests": QuestDeps(FakeQuestStore(), FakePublisher(), self.flows, FakeSignals())},
             "world-api": {
                 "push": PushDeps(self.world_state, self.world, self.lore_uploads),
                 "state": StateDeps(self.world_state, time=self.world_time),

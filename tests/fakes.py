@@ -22,6 +22,7 @@ from aicore.mind.models import Memory, MemorySet, heard_memory_id
 from aicore.mind.relationship import Relationship
 from aicore.mind.store import GeneralView, GossipLimits, MindState, PairView, npc_pk, pair_pk, partition_of
 from aicore.performance import PerformanceSettings
+from aicore.quests.models import QuestOffer
 from aicore.sessions.archive import ArchivedSession
 from aicore.sessions.models import HeadChanges, Message, NewMessage, Participant, SessionHead, StorageTier
 from aicore.sessions.store import (
@@ -97,6 +98,7 @@ class FakeWorld:
     pointers: dict[str, IndexPointer] = field(default_factory=dict)
     proficiencies: dict[tuple[str, str], Proficiency] = field(default_factory=dict)
     heard_turns: set[tuple[str, str, str]] = field(default_factory=set)
+    quest_offers: dict[tuple[str, str, str], QuestOffer] = field(default_factory=dict)
 
     def npc_and_memory(
         self, world_id: str, npc_id: str, player_id: str
@@ -113,6 +115,7 @@ class FakeWorld:
             self.emotions.get((world_id, npc_id)),
             tuple(self.pointers[w] for w in searched_worlds(world_id) if w in self.pointers),
             self.proficiencies.get((world_id, player_id)),
+            self.quest_offers.get((world_id, npc_id, player_id)),
         )
 
     def hear(self, world_id: str, player_id: str, heard: dict[str, int], turn_id: str) -> bool:

@@ -11,7 +11,7 @@ from aicore.local.world_files import load_world_folder
 from aicore.local.world_push import DEMO_WORLD
 from aicore.world.arcs import ArcProgress
 from aicore.world.clock import ClockState
-from aicore.world.content import WorldContent
+from aicore.world.content import QuestTemplateSpec, WorldContent
 from aicore.world.definition import WorldDefinition
 from aicore.world.events import OutboxEntry
 from aicore.world.facts import FactWrite, WriteOutcome
@@ -57,6 +57,7 @@ class FakeWorldState:
     requests: set[tuple[str, str]] = field(default_factory=set)
     narrations: dict[tuple[str, str], CachedNarration] = field(default_factory=dict)
     arcs: dict[str, dict[str, ArcProgress]] = field(default_factory=dict)
+    quest_templates_by_world: dict[str, dict[str, QuestTemplateSpec]] = field(default_factory=dict)
     reads: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)  # a transaction is atomic
 
@@ -74,6 +75,16 @@ class FakeWorldState:
 
     def delete_lore(self, world_id: str, fact_id: str) -> None:
         self.deleted.append((world_id, f"lore:{fact_id}"))
+
+    def put_quest_template(self, world_id: str, template: QuestTemplateSpec) -> None:
+        self.quest_templates_by_world.setdefault(world_id, {})[template.template_id] = template
+
+    def delete_quest_template(self, world_id: str, template_id: str) -> None:
+        self.quest_templates_by_world.get(world_id, {}).pop(template_id, None)
+        self.deleted.append((world_id, f"quest:{template_id}"))
+
+    def quest_templates(self, world_id: str) -> list[QuestTemplateSpec]:
+        return list(self.quest_templates_by_world.get(world_id, {}).values())
 
     def record_push(self, manifest: ContentManifest, expected_version: int) -> bool:
         current = self.manifests.get(manifest.world_id)

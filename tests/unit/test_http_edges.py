@@ -89,6 +89,11 @@ def body_routes(edge: HttpEdge) -> list[tuple[str, str, bytes]]:
         ("POST", "/worlds/demo/content?dry_run=true", demo_content().model_dump_json().encode()),
         ("PUT", "/worlds/demo/clock", b'{"paused": true}'),
         ("PUT", "/worlds/demo/facts/gate", b'{"value": {"open": false}, "region": "emberfall"}'),
+        (
+            "POST",
+            "/worlds/demo/players/p1/objectives",
+            b'{"report_id": "r1", "kind": "visit", "target": "emberfall"}',
+        ),
         ("POST", "/auth/guest", b'{"device_id": "edge-device-0123456789"}'),
         (
             "POST",
@@ -117,6 +122,8 @@ def test_every_body_route_of_the_topology_is_covered(edge: HttpEdge) -> None:
         "POST /models/{tier}/versions/{version}/deploy",
         "POST /models/{tier}/versions/{version}/import",
         "POST /models/{tier}/rollback",
+        "POST /players/me/quests/{quest_id}/accept",
+        "POST /players/me/quests/{quest_id}/abandon",
     }
     writes = {r.route_key for r, _ in TOPOLOGY.http_routes if r.method in ("POST", "PUT", "PATCH")}
     assert covered | takes_no_body == writes

@@ -22,8 +22,17 @@ from aicore.mind.turn import ContextMemory, DebugContext, EmotionView, Relations
 from aicore.npc.events import NpcTurnCompleted
 from aicore.npc.turn import TurnReply, TurnTimings
 from aicore.platform.clients import ConnectionWarning
+from aicore.quests.models import (
+    QuestAbandoned,
+    QuestAccepted,
+    QuestCompleted,
+    QuestOffer,
+    QuestOffered,
+    QuestProgressed,
+    QuestRewardGranted,
+)
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
-from aicore.world.content import WeatherCondition
+from aicore.world.content import ObjectiveSpec, WeatherCondition
 from aicore.world.events import StoryBeat, WeatherChanged, WorldFactChanged
 from aicore.world.facts import FactChangeRejected, FactChangeRequested
 from aicore.world.now import WorldContext
@@ -84,6 +93,14 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("events.proto", "StoryBeat", StoryBeat, set()),
         ("frames.proto", "ConnectionWarning", ConnectionWarning, set()),
         ("events.proto", "EntitlementChanged", EntitlementChanged, set()),
+        ("frames.proto", "QuestOffer", QuestOffer, {"hook"}),  # for the prompt only, never sent
+        ("frames.proto", "QuestObjective", ObjectiveSpec, set()),
+        ("events.proto", "QuestOffered", QuestOffered, set()),
+        ("events.proto", "QuestAccepted", QuestAccepted, set()),
+        ("events.proto", "QuestProgressed", QuestProgressed, set()),
+        ("events.proto", "QuestCompleted", QuestCompleted, set()),
+        ("events.proto", "QuestAbandoned", QuestAbandoned, set()),
+        ("events.proto", "QuestRewardGranted", QuestRewardGranted, set()),
     ],
 )
 def test_proto_fields_match_the_models(

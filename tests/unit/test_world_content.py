@@ -204,7 +204,8 @@ def _edited(content: WorldContent) -> WorldContent:
         for d in content.documents
     )
     lore = tuple(f for f in content.lore if f.fact_id != "ferry")
-    return content.model_copy(update={"npcs": npcs, "lore": lore, "documents": documents})
+    quests = tuple(q for q in content.quests if q.giver != "odo")  # Odo's quests go with him
+    return content.model_copy(update={"npcs": npcs, "lore": lore, "documents": documents, "quests": quests})
 
 
 def test_a_dry_run_shows_the_diff_and_changes_nothing(push: PushDeps) -> None:
@@ -212,7 +213,7 @@ def test_a_dry_run_shows_the_diff_and_changes_nothing(push: PushDeps) -> None:
     plan = push_world(push, STUDIO, "demo", _edited(demo_content()), dry_run=True)
     assert (plan.dry_run, plan.applied, plan.from_version, plan.to_version) == (True, False, 1, 2)
     assert plan.changed == ["document:sunken-library", "npc:mira"]
-    assert plan.removed == ["lore:ferry", "npc:odo"]
+    assert plan.removed == ["lore:ferry", "npc:odo", "quest:oil-for-the-lanterns"]
     world = push.world
     assert isinstance(world, FakeWorld)
     assert world.npcs[("demo", "mira")].greeting != "Come in, love!"
@@ -227,7 +228,11 @@ def test_a_push_applies_its_diff_and_moves_the_version(push: PushDeps) -> None:
     assert isinstance(world, FakeWorld)
     assert isinstance(state, FakeWorldState)
     assert world.npcs[("demo", "mira")].greeting == "Come in, love!"
-    assert state.deleted == [("demo", "lore:ferry"), ("demo", "npc:odo")]
+    assert state.deleted == [
+        ("demo", "lore:ferry"),
+        ("demo", "npc:odo"),
+        ("demo", "quest:oil-for-the-lanterns"),
+    ]
     assert len(_lore(push).uploads) == 5  # the reworded document is a new upload
     assert plan.unchanged == len(content_items(_edited(demo_content()))) - len(plan.changed)
 

@@ -83,6 +83,7 @@ class Settings(BaseModel):
     model_hub_url: str = "https://huggingface.co"
     knowledge_ingest_state_machine_arn: str | None = None
     mind_reflection_state_machine_arn: str | None = None
+    quest_life_state_machine_arn: str | None = None
     # The mind: overrides of `aicore.mind.policy.MindPolicy` (`mind_<field>`) and of its retrieval
     # weights (`mind_weight_<field>`); unset: the policy's default.
     mind_prompt_token_budget: int | None = None

@@ -225,6 +225,9 @@ class Function:
     manages_model_tiers: tuple[ModelTier, ...] = ()
     # states:DescribeExecution on executions of these machines (it must also start them).
     awaits_state_machines: tuple[StateMachine, ...] = ()
+    # states:SendTaskSuccess: wakes these machines' executions waiting on a task token. IAM scopes
+    # task-token actions by no resource, so the grant is on `*`: the token itself is the capability.
+    signals_state_machines: tuple[StateMachine, ...] = ()
     # Each tier's serving-model parameter (`ModelTier.serving_parameter`): write puts or deletes it.
     serving_records: tuple[tuple[ModelTier, Access], ...] = ()
     # Concurrent executions reserved for this function at production scale (cdk.json's
@@ -444,6 +447,15 @@ MIND_SOURCE = "aicore.mind"
 REFLECTION_DUE = "NPC Reflection Due"
 MIND_REFLECTION_FLOW = "mind-reflection"
 
+QUEST_SOURCE = "aicore.quests"
+QUEST_OFFERED = "Quest Offered"
+QUEST_ACCEPTED = "Quest Accepted"
+QUEST_PROGRESSED = "Quest Progressed"
+QUEST_COMPLETED = "Quest Completed"
+QUEST_ABANDONED = "Quest Abandoned"
+QUEST_REWARD_GRANTED = "Quest Reward Granted"
+QUEST_LIFE_FLOW = "quest-life"
+
 # The function that sets up (at deploy, a CloudFormation custom resource) and rotates the signing keys.
 IDENTITY_KEYS = "identity-keys"
 KEY_ROTATION = Schedule("signing-key-rotation", rate_minutes=7 * 24 * 60)
@@ -538,6 +550,12 @@ MIND_REFLECTION = StateMachine(
     description="An NPC reflects on what a player told it: a few insights, citing their memories.",
     invokes=("mind-reflection-steps",),
 )
+QUEST_LIFE = StateMachine(
+    name=QUEST_LIFE_FLOW,
+    description="A quest's life: waits (weeks, no process) on a task token for objective progress, "
+    "then completes it with its rewards, or ends it when abandoned or past its deadline.",
+    invokes=("quest-steps",),
+)
 SESSION_REHYDRATE = StateMachine(
     name=SESSION_REHYDRATE_FLOW,
     description="A cold session comes back from S3 into DynamoDB, as it was.",
@@ -549,7 +567,7 @@ TOPOLOGY = Topology(
     buckets=(ARCHIVE, MODEL_WEIGHTS, KNOWLEDGE),
     bus=EventBus(),
     model_tiers=(GOLD, SILVER, EMBED),
-    event_sources=(NPC_SOURCE, SESSIONS_SOURCE, MIND_SOURCE, WORLD_SOURCE, COMMERCE_SOURCE),
+    event_sources=(NPC_SOURCE, SESSIONS_SOURCE, MIND_SOURCE, WORLD_SOURCE, COMMERCE_SOURCE, QUEST_SOURCE),
     secrets=(PAYMENTS_WEBHOOK_SECRET,),
     authorizer=Function(
         name="authorizer",
@@ -829,6 +847,44 @@ TOPOLOGY = Topology(
             static_embeddings=True,  # insights are memories with vectors
         ),
         Function(
+            name="quests-api",
+            description="HTTP API over quests: a player's quests, accept, abandon; objective reports.",
+            code="functions/quests_api",
+            memory_mb=256,
+            timeout_s=15,
+            http_routes=(
+                HttpRoute("GET", "/players/me/quests"),
+                HttpRoute("POST", "/players/me/quests/{quest_id}/accept"),
+                HttpRoute("POST", "/players/me/quests/{quest_id}/abandon"),
+                HttpRoute("POST", "/worlds/{world}/players/{player}/objectives"),
+            ),
+            tables=((WORLD, RW),),  # quests and offers live in the world's partition
+            publishes_events=True,  # Quest Accepted, Quest Progressed, Quest Abandoned
+            starts_state_machines=(QUEST_LIFE,),  # on accept
+            signals_state_machines=(QUEST_LIFE,),  # progress and abandon wake the waiting flow
+        ),
+        Function(
+            name="quest-offers",
+            description="After a turn, prepares the quest its NPC offers the player next (silver writes it).",
+            code="functions/quest_offers",
+            memory_mb=256,
+            timeout_s=60,  # two silver answers at most, then the template
+            events=(EventRule("quest-offers-on-turn", NPC_SOURCE, (NPC_TURN_COMPLETED,)),),
+            tables=((WORLD, RW),),  # templates, the player's quests, the offer; the world's state (read)
+            publishes_events=True,  # Quest Offered
+            model_tiers=(SILVER,),
+        ),
+        Function(
+            name="quest-steps",
+            description="Quest flow steps: wait (stores the task token), complete (rewards), expire.",
+            code="functions/quest_steps",
+            memory_mb=256,
+            timeout_s=30,
+            tables=((WORLD, RW),),  # quests, the giver's relationship and emotion, world facts
+            publishes_events=True,  # Quest Completed, Reward Granted, Abandoned; World Fact Changed
+            signals_state_machines=(QUEST_LIFE,),  # a wait that finds the quest done wakes itself
+        ),
+        Function(
             name="settings-api",
             description="HTTP API over settings: global and per world (audited), performance modes.",
             code="functions/settings_api",
@@ -956,6 +1012,7 @@ TOPOLOGY = Topology(
         SESSION_REHYDRATE,
         KNOWLEDGE_INGEST,
         MIND_REFLECTION,
+        QUEST_LIFE,
     ),
 )
 

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from aicore.npc.turn import TurnDeps
     from aicore.platform.limits import TurnLimiter
     from aicore.platform.settings import SettingsCache, SettingsDeps
+    from aicore.quests.service import OfferDeps, QuestDeps, StepDeps
     from aicore.sessions.actions import SessionActionDeps
     from aicore.sessions.compaction import ModelSummarizer
     from aicore.sessions.policy import SessionPolicy
@@ -773,3 +774,39 @@ def payments_deps() -> PaymentsDeps:
         worlds=settings.identity_worlds.split(","),
         tolerance_s=settings.payments_tolerance_s,
     )
+
+
+def quest_deps() -> QuestDeps:
+    from aicore.aws.flows import StepFunctionsSignals, StepFunctionsStarter
+    from aicore.aws.quest_store import DynamoQuestStore
+    from aicore.quests.service import QuestDeps
+    from aicore.topology import QUEST_LIFE_FLOW
+
+    settings = get_settings()
+    return QuestDeps(
+        store=DynamoQuestStore(settings.world_table),
+        events=events(),
+        flows=StepFunctionsStarter({QUEST_LIFE_FLOW: settings.quest_life_state_machine_arn}),
+        signals=StepFunctionsSignals(),
+    )
+
+
+def quest_offer_deps() -> OfferDeps:
+    from aicore.aws.quest_store import DynamoQuestStore
+    from aicore.quests.generation import GenerationDeps
+    from aicore.quests.service import OfferDeps
+
+    return OfferDeps(
+        store=DynamoQuestStore(get_settings().world_table),
+        templates=world_state(),
+        world=world(),
+        state=world_state(),
+        generation=GenerationDeps(router()),
+        events=events(),
+    )
+
+
+def quest_step_deps() -> StepDeps:
+    from aicore.quests.service import StepDeps
+
+    return StepDeps(quests=quest_deps(), world=world(), facts=fact_deps(), policy=mind_policy())

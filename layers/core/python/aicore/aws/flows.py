@@ -50,3 +50,20 @@ class StepFunctionsWatcher:
         described = self._client.describe_execution(executionArn=execution_arn)
         cause = described.get("cause") or described.get("error")
         return str(described["status"]), str(cause) if cause else None
+
+
+class StepFunctionsSignals:
+    """`FlowSignals` over `states:SendTaskSuccess`."""
+
+    @cached_property
+    def _client(self) -> Any:
+        return aws.stepfunctions_client()
+
+    def send_success(self, token: str, output: dict[str, object]) -> bool:
+        try:
+            self._client.send_task_success(taskToken=token, output=json.dumps(output))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("InvalidToken", "TaskTimedOut", "TaskDoesNotExist"):
+                return False
+            raise
+        return True

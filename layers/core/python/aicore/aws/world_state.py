@@ -13,6 +13,7 @@ from aicore import aws
 from aicore.topology import WORLD
 from aicore.world.arcs import ArcProgress
 from aicore.world.clock import ClockState
+from aicore.world.content import QuestTemplateSpec
 from aicore.world.definition import WorldDefinition
 from aicore.world.events import OutboxEntry
 from aicore.world.facts import FactWrite, WriteOutcome
@@ -23,6 +24,7 @@ from aicore.world.keys import (
     DEFINITION_SK,
     FACT_PREFIX,
     OUTBOX_PREFIX,
+    QUEST_TEMPLATE_PREFIX,
     STATE_PREFIX,
     VERSION_SK,
     WEATHER_PREFIX,
@@ -35,6 +37,7 @@ from aicore.world.keys import (
     narration_sk,
     npc_sk,
     outbox_sk,
+    quest_template_sk,
     registry_sk,
     weather_sk,
 )
@@ -78,6 +81,24 @@ class DynamoWorldState:
 
     def delete_lore(self, world_id: str, fact_id: str) -> None:
         self._table.delete_item(Key={"pk": world_pk(world_id), "sk": lore_sk(fact_id)})
+
+    def put_quest_template(self, world_id: str, template: QuestTemplateSpec) -> None:
+        self._table.put_item(
+            Item={
+                "pk": world_pk(world_id),
+                "sk": quest_template_sk(template.template_id),
+                "body": template.model_dump_json(),
+            }
+        )
+
+    def delete_quest_template(self, world_id: str, template_id: str) -> None:
+        self._table.delete_item(Key={"pk": world_pk(world_id), "sk": quest_template_sk(template_id)})
+
+    def quest_templates(self, world_id: str) -> list[QuestTemplateSpec]:
+        """Every quest template of the world (a world has at most a few hundred: one Query)."""
+        condition = Key("pk").eq(world_pk(world_id)) & Key("sk").begins_with(QUEST_TEMPLATE_PREFIX)
+        items = aws.query_items(self._table, KeyConditionExpression=condition)
+        return [QuestTemplateSpec.model_validate_json(str(item["body"])) for item in items]
 
     def record_push(self, manifest: ContentManifest, expected_version: int) -> bool:
         condition, values = _at_version(expected_version)

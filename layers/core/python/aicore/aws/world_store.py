@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from aicore import aws
+from aicore.aws.quest_store import offer_of
 from aicore.knowledge.models import IndexPointer
 from aicore.knowledge.store import pointer_keys
 from aicore.language.proficiency import Proficiency
@@ -18,6 +19,7 @@ from aicore.mind.emotions import EmotionState
 from aicore.mind.relationship import Relationship
 from aicore.observability import logger
 from aicore.performance import PerformanceMode, PerformanceSettings
+from aicore.quests.store import offer_sk
 from aicore.topology import WORLD
 from aicore.world.models import LoreFact, Npc, NpcMemory, PerformanceSetting, TurnContext
 from aicore.world.store import (
@@ -73,6 +75,7 @@ class DynamoWorldStore:
             relationship,
             emotion,
             proficiency_sk(player_id),
+            offer_sk(npc_id, player_id),
         ]
         found = self._batch_get([{"pk": pk, "sk": sk} for sk in world_keys] + pointer_keys(world_id))
         items = {sk: item for (item_pk, sk), item in found.items() if item_pk == pk}
@@ -86,6 +89,7 @@ class DynamoWorldStore:
             emotion=_model(EmotionState, items.get(emotion)),
             knowledge=tuple(p for item in pointers.values() if (p := _model(IndexPointer, item)) is not None),
             proficiency=_proficiency(items.get(proficiency_sk(player_id))),
+            quest_offer=offer_of(offer) if (offer := items.get(offer_sk(npc_id, player_id))) else None,
         )
 
     def hear(self, world_id: str, player_id: str, heard: dict[str, int], turn_id: str) -> bool:

@@ -8,6 +8,7 @@
       lore/facts.yaml       short facts every NPC knows (a list of LoreFactSpec)
       lore/<key>.md         lore documents: YAML front matter (title, tags) then the text
       arcs/<id>.yaml        one story arc per file: its beats in order (ArcSpec)
+      quests/<id>.yaml      quest templates: giver, hook, objectives, rewards (QuestTemplateSpec)
 
 Laptop-side only (the CLI and the local runtime read files); an environment gets the content as
 JSON through `POST /worlds/{world}/content`, validated there by the same models.
@@ -30,6 +31,7 @@ from aicore.world.content import (
     LoreFactSpec,
     NpcSpec,
     Problem,
+    QuestTemplateSpec,
     RegionSpec,
     WorldContent,
     WorldManifest,
@@ -43,8 +45,9 @@ ITEM_FOLDERS: dict[str, tuple[type[BaseModel], str]] = {
     "factions": (FactionSpec, "faction_id"),
     "npcs": (NpcSpec, "npc_id"),
     "arcs": (ArcSpec, "arc_id"),
+    "quests": (QuestTemplateSpec, "template_id"),
 }
-KNOWN_ENTRIES = {WORLD_FILE, "regions", "factions", "npcs", "lore", "arcs", "README.md"}
+KNOWN_ENTRIES = {WORLD_FILE, "regions", "factions", "npcs", "lore", "arcs", "quests", "README.md"}
 FRONT_MATTER = "---"
 
 
@@ -135,6 +138,7 @@ def load_world_folder(folder: Path) -> WorldContent:
             lore=tuple(lore),
             documents=tuple(documents),
             arcs=tuple(items["arcs"]),
+            quests=tuple(items["quests"]),
         )
     except ValidationError as error:
         raise WorldFilesError(

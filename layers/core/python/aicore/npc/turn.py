@@ -45,6 +45,8 @@ from aicore.observability import in_parallel, metric_dimensions, traced
 from aicore.performance import DEFAULT_MODE, NPC_SAY_PROFILES
 from aicore.platform.limits import TurnLimiter
 from aicore.platform.settings import SettingsCache
+from aicore.quests.models import QuestOffer
+from aicore.quests.offers import prompt_line
 from aicore.sessions.models import Message, NewMessage, Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import SessionService
 from aicore.topology import (
@@ -91,6 +93,7 @@ class TurnReply(BaseModel):
     context: DebugContext | None = None  # only for `"debug": true` from a studio or admin token
     # The phrases of the NPC's faction's language in `text`, translated as far as the player knows it.
     phrases: list[PhraseView] = Field(default_factory=list)
+    quest_offer: QuestOffer | None = None  # a quest the NPC offers (read with the turn's batch)
 
 
 class WorldStateReader(Protocol):
@@ -202,7 +205,7 @@ def take_turn(
         conversation.messages,
         frame.text,
         summary=head.summary,
-        mind=recollection.prompt_section(),
+        mind=recollection.prompt_section() + prompt_line(context.quest_offer),
         world=world_lines,
     )
     interval_ms = settings.token_frame_interval_ms
@@ -253,6 +256,7 @@ def take_turn(
         phrases.views(context.proficiency),
         debug=frame.debug,
     )
+    reply.quest_offer = context.quest_offer
     return TurnOutcome(reply, announce)
 
 

@@ -14,7 +14,15 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    field_validator,
+    model_validator,
+)
 
 from aicore.inputs import Identifier
 from aicore.knowledge.models import NewDocument
@@ -31,6 +39,8 @@ MAX_ARCS = 50
 MAX_BEATS = 50  # per arc
 MAX_BEAT_FACTS = 10  # fact conditions of a beat
 MAX_BEAT_CHANGES = 5  # fact changes a beat makes (each one a versioned write and an event)
+MAX_QUESTS = 200
+MAX_OBJECTIVES = 10
 
 
 class _Strict(BaseModel):
@@ -297,6 +307,67 @@ class ArcSpec(_Strict):
         return beats
 
 
+class ObjectiveKind(StrEnum):
+    """What a game server reports (`POST /worlds/{world}/players/{player}/objectives`): the player
+    visited a region, talked to an NPC, delivered or collected an item, defeated a creature."""
+
+    VISIT = "visit"
+    TALK = "talk"
+    DELIVER = "deliver"
+    COLLECT = "collect"
+    DEFEAT = "defeat"
+
+
+class ObjectiveSpec(_Strict):
+    """One thing to do: `count` reports of `kind` on `target` (a region, an NPC, an item or a creature
+    id as the game server names it)."""
+
+    objective_id: Identifier
+    kind: ObjectiveKind
+    target: Identifier
+    count: int = Field(1, ge=1, le=100)
+    description: str = Field(min_length=1, max_length=200)
+
+
+class RelationshipDelta(_Strict):
+    """How the quest's giver feels about the player once it is done (the mind's scale, -100..100)."""
+
+    trust: int = Field(0, ge=-25, le=25)
+    affinity: int = Field(0, ge=-25, le=25)
+
+
+class RewardSpec(_Strict):
+    """What completing a quest grants: items (id -> count), currency, world facts set, and the giver's
+    relationship with the player moved."""
+
+    items: dict[Identifier, Annotated[int, Field(ge=1, le=1000)]] = Field(default_factory=dict, max_length=10)
+    currency: int = Field(0, ge=0, le=1_000_000)
+    facts: dict[Identifier, JsonValue] = Field(default_factory=dict, max_length=10)
+    relationship: RelationshipDelta = RelationshipDelta()
+
+
+class QuestTemplateSpec(_Strict):
+    """`quests/<id>.yaml`: a quest an NPC (`giver`) offers. `hook` is how the giver brings it up (the
+    turn's prompt has it); the generator may rewrite the words, never the rewards."""
+
+    template_id: Identifier
+    giver: Identifier
+    title: Name
+    summary: Description = Field(min_length=1, max_length=500)
+    hook: str = Field(min_length=1, max_length=300)
+    objectives: tuple[ObjectiveSpec, ...] = Field(min_length=1, max_length=MAX_OBJECTIVES)
+    rewards: RewardSpec = RewardSpec()
+    expires_after_days: int = Field(28, ge=1, le=365)
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives_once(cls, objectives: tuple[ObjectiveSpec, ...]) -> tuple[ObjectiveSpec, ...]:
+        ids = [o.objective_id for o in objectives]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each objective id is used once")
+        return objectives
+
+
 class WorldContent(_Strict):
     world: WorldManifest
     regions: tuple[RegionSpec, ...] = Field(min_length=1, max_length=MAX_REGIONS)
@@ -305,6 +376,7 @@ class WorldContent(_Strict):
     lore: tuple[LoreFactSpec, ...] = Field((), max_length=MAX_LORE_FACTS)
     documents: tuple[LoreDocumentSpec, ...] = Field((), max_length=MAX_DOCUMENTS)
     arcs: tuple[ArcSpec, ...] = Field((), max_length=MAX_ARCS)
+    quests: tuple[QuestTemplateSpec, ...] = Field((), max_length=MAX_QUESTS)
 
     @model_validator(mode="after")
     def _ids_once(self) -> WorldContent:
@@ -322,6 +394,7 @@ class WorldContent(_Strict):
             "lore": [f.fact_id for f in self.lore],
             "documents": [d.key for d in self.documents],
             "arcs": [a.arc_id for a in self.arcs],
+            "quests": [q.template_id for q in self.quests],
         }
 
     def region(self, region_id: str) -> RegionSpec | None:
@@ -331,7 +404,7 @@ class WorldContent(_Strict):
 class Problem(BaseModel):
     """One mistake in a world's content: which item (`kind`, `item_id`), which field, what is wrong."""
 
-    kind: str  # world | regions | factions | npcs | lore | documents | arcs
+    kind: str  # world | regions | factions | npcs | lore | documents | arcs | quests
     item_id: str
     field: str
     problem: str
@@ -401,6 +474,36 @@ def content_problems(content: WorldContent) -> list[Problem]:
             )
     for arc in content.arcs:
         problems += arc_problems(content, arc, regions)
+    return problems + _quest_problems(content, regions)
+
+
+def _quest_problems(content: WorldContent, regions: set[str]) -> list[Problem]:
+    """A quest's giver is an NPC of the world; a `visit` names a region, a `talk` an NPC."""
+    npcs = {n.npc_id for n in content.npcs}
+    problems = []
+    for quest in content.quests:
+        if quest.giver not in npcs:
+            problems.append(
+                Problem(
+                    kind="quests",
+                    item_id=quest.template_id,
+                    field="giver",
+                    problem=f"there is no NPC '{quest.giver}'",
+                )
+            )
+        for index, objective in enumerate(quest.objectives):
+            known = {ObjectiveKind.VISIT: (regions, "region"), ObjectiveKind.TALK: (npcs, "NPC")}.get(
+                objective.kind
+            )
+            if known is not None and objective.target not in known[0]:
+                problems.append(
+                    Problem(
+                        kind="quests",
+                        item_id=quest.template_id,
+                        field=f"objectives.{index}.target",
+                        problem=f"there is no {known[1]} '{objective.target}'",
+                    )
+                )
     return problems
 
 
@@ -450,4 +553,5 @@ def content_items(content: WorldContent) -> dict[str, BaseModel]:
     items |= {f"lore:{f.fact_id}": f for f in content.lore}
     items |= {f"document:{d.key}": d for d in content.documents}
     items |= {f"arc:{a.arc_id}": a for a in content.arcs}
+    items |= {f"quest:{q.template_id}": q for q in content.quests}
     return items

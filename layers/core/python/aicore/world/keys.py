@@ -13,6 +13,7 @@
 | `OUTBOX#<event id>` | an event written with its change, deleted once it is on the bus |
 | `FACTREQ#<request id>` | a game server's fact change request already applied (expires) |
 | `NARRATION#<region>` | the last narration of a region, with the digest of what it describes |
+| `QUESTTPL#<template>` | a quest template as pushed (`aicore.quests` offers quests from it) |
 
 Every world is also listed under `pk = WORLDS`, `sk = WORLD#<world>` (the weather schedule's round).
 The `STATE#` prefix is one Query: a world's whole state in one round trip.
@@ -70,3 +71,10 @@ def narration_sk(region_id: str) -> str:
 
 def arc_sk(arc_id: str) -> str:
     return f"{ARC_PREFIX}{arc_id}"
+
+
+QUEST_TEMPLATE_PREFIX = "QUESTTPL#"
+
+
+def quest_template_sk(template_id: str) -> str:
+    return f"{QUEST_TEMPLATE_PREFIX}{template_id}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, Field
 
@@ -13,6 +13,9 @@ from aicore.language.proficiency import Proficiency
 from aicore.mind.emotions import EmotionState, Temperament
 from aicore.mind.relationship import Relationship
 from aicore.performance import PerformanceMode, PerformanceSettings
+
+if TYPE_CHECKING:  # quests build on world content: a runtime import would be a cycle
+    from aicore.quests.models import QuestOffer
 
 
 class NpcProfile(BaseModel):
@@ -41,6 +44,11 @@ class Npc(NpcProfile):
     )
     temperament: Temperament | None = Field(
         None, description="The baseline of their emotions, which they return to (the mind's default if none)."
+    )
+    goals: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=5,
+        description="What they want, in a few words each: quests generated for players serve these.",
     )
     trusts: dict[str, Annotated[int, Field(ge=-100, le=100)]] = Field(
         default_factory=dict,
@@ -93,3 +101,4 @@ class TurnContext:
     # The current knowledge index of the world and of the global corpus (those that have one).
     knowledge: tuple[IndexPointer, ...] = ()
     proficiency: Proficiency | None = None  # the player's in the world's languages (None: heard none)
+    quest_offer: QuestOffer | None = None  # the quest the NPC has ready for the player, if any

@@ -21,6 +21,7 @@ from aicore.world.content import (
     LoreDocumentSpec,
     LoreFactSpec,
     NpcSpec,
+    QuestTemplateSpec,
     WorldContent,
     content_items,
     content_problems,
@@ -48,6 +49,8 @@ class ContentStore(Protocol):
     def put_definition(self, definition: WorldDefinition) -> None: ...
     def delete_npc(self, world_id: str, npc_id: str) -> None: ...
     def delete_lore(self, world_id: str, fact_id: str) -> None: ...
+    def put_quest_template(self, world_id: str, template: QuestTemplateSpec) -> None: ...
+    def delete_quest_template(self, world_id: str, template_id: str) -> None: ...
     def record_push(self, manifest: ContentManifest, expected_version: int) -> bool:
         """Store the manifest if the stored one is still at `expected_version` (0: none); False if not.
         The world is then listed among the environment's worlds (the weather schedule visits it)."""
@@ -165,12 +168,16 @@ def _apply(deps: PushDeps, caller: Caller, content: WorldContent, plan: PushPlan
             deps.world.put_lore(LoreFact(world_id=world_id, fact_id=item.fact_id, text=item.text))
         elif isinstance(item, LoreDocumentSpec):
             documents.append(_submit(deps.lore, caller, world_id, item))
+        elif isinstance(item, QuestTemplateSpec):
+            deps.content.put_quest_template(world_id, item)
     for ref in plan.removed:
         kind, _, item_id = ref.partition(":")
         if kind == "npc":
             deps.content.delete_npc(world_id, item_id)
         elif kind == "lore":
             deps.content.delete_lore(world_id, item_id)
+        elif kind == "quest":
+            deps.content.delete_quest_template(world_id, item_id)
     deps.content.put_definition(WorldDefinition.of(content, plan.to_version))
     return documents
 

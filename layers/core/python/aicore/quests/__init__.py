@@ -1,0 +1,1 @@
+"""Quests: offered by NPCs from templates or generated, accepted, progressed, completed or abandoned."""
