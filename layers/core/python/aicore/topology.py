@@ -579,7 +579,7 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/.well-known/jwks.json", authorized=False),
                 HttpRoute("GET", "/status", authorized=False),  # an admin's token is checked here
             ),
-            tables=((IDENTITY, RW),),
+            tables=((IDENTITY, RW), (SETTINGS, R)),  # settings: the client policy (X-Client-Version)
             signing_keys=Access.READ,
             reads_public_keys=True,
             observes_health=True,
@@ -720,7 +720,7 @@ TOPOLOGY = Topology(
             description="HTTP API over world content (NPCs).",
             code="functions/worlds_api",
             http_routes=(HttpRoute("GET", "/worlds/{world}/npcs"),),
-            tables=((WORLD, R),),
+            tables=((WORLD, R), (SETTINGS, R)),  # settings: the client policy (X-Client-Version)
             gradual_deployment=True,
         ),
         Function(
@@ -739,7 +739,8 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/worlds/{world}/regions/{region}"),
                 HttpRoute("GET", "/worlds/{world}/story"),
             ),
-            tables=((WORLD, RW),),  # content items, the world's definition and state, narrations
+            # content items, the world's definition and state, narrations; settings: the client policy
+            tables=((WORLD, RW), (SETTINGS, R)),
             buckets=((KNOWLEDGE, RW),),  # a push uploads new and changed lore documents
             starts_state_machines=(KNOWLEDGE_INGEST,),  # ... which the ingestion flow indexes
             publishes_events=True,  # World Fact Changed
@@ -806,7 +807,7 @@ TOPOLOGY = Topology(
                 HttpRoute("DELETE", "/worlds/{world}/npcs/{npc}/memories/{memory_id}"),
                 HttpRoute("GET", "/worlds/{world}/npcs/{npc}/relationships/{player}"),
             ),
-            tables=((MIND, RW), (WORLD, R)),
+            tables=((MIND, RW), (WORLD, R), (SETTINGS, R)),  # settings: the client policy (X-Client-Version)
             static_embeddings=True,  # `?q=` ranks memories by meaning too
         ),
         Function(
@@ -869,7 +870,7 @@ TOPOLOGY = Topology(
                 HttpRoute("POST", "/models/{tier}/versions/{version}/deploy"),
                 HttpRoute("POST", "/models/{tier}/rollback"),
             ),
-            tables=((MODELS, RW),),
+            tables=((MODELS, RW), (SETTINGS, R)),  # settings: the client policy (X-Client-Version)
             starts_state_machines=(MODEL_DEPLOY, MODEL_IMPORT),
             gradual_deployment=True,
         ),
@@ -917,7 +918,8 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/worlds/{world}/lore/documents"),
                 HttpRoute("GET", "/worlds/{world}/lore/search"),
             ),
-            tables=((WORLD, RW),),  # document records, index pointers, NPCs (their knowledge filters)
+            # document records, index pointers, NPCs (their knowledge filters); settings: the client policy
+            tables=((WORLD, RW), (SETTINGS, R)),
             buckets=((KNOWLEDGE, RW),),  # writes uploaded documents, reads indexes
             model_tiers=(EMBED,),  # the query's vector
             starts_state_machines=(KNOWLEDGE_INGEST,),
