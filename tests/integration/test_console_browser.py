@@ -260,5 +260,8 @@ def test_a_reply_shows_mood_relationship_and_phrases_and_world_updates_reach_the
     assert http_json(url, game_server, "PUT", {"value": "raised"}, {"If-Match": "0"})[0] == 200
 
     # Then the update shows in the world feed
-    feed = lambda: [e.text for e in page.find_elements(By.CSS_SELECTOR, "#updates .update.fact")]  # noqa: E731
-    wait_for(page, lambda: any(key in text and '"raised"' in text for text in feed()))
+    def shown() -> bool:
+        facts = [e.text for e in page.find_elements(By.CSS_SELECTOR, "#updates .update.fact")]
+        return any(key in text and '"raised"' in text for text in facts)
+
+    wait_for(page, shown)
