@@ -24,6 +24,7 @@ from aicore.local.apigw_events import (
 from aicore.local.http_routes import RouteTable
 from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.npc.turn import TurnDeps
+from aicore.platform.clients import ClientPolicy
 from aicore.platform.settings import GLOBAL_SCOPE, SettingsCache, SettingsDeps, StoredSettings, world_scope
 from aicore.quests.service import QuestDeps
 from aicore.sessions.actions import SessionActionDeps
@@ -76,6 +77,7 @@ PRIVATE_VALUES = ("PERSONA-SENTINEL", "STYLE-SENTINEL", "SECRET-SENTINEL")
 class Reply:
     status: int
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -119,9 +121,13 @@ class HttpEdge:
         self.identity = identity_edge()
         self.payments, self.payment_events, _ = payments_deps()
 
+    def client_policy(self) -> ClientPolicy:
+        return self.clients.everywhere().clients
+
     def deps(self, function: str) -> dict[str, Any]:
+        clients = self.client_policy  # every API a game client calls admits X-Client-Version against it
         deps: dict[str, dict[str, Any]] = {
-            "sessions-api": {"service": self.service, "clients": lambda: self.clients.everywhere().clients},
+            "sessions-api": {"service": self.service, "clients": clients},
             "settings-api": {
                 "world": self.world,
                 "settings": SettingsDeps(self.settings, self.world_time),
@@ -129,17 +135,21 @@ class HttpEdge:
                 "catalog": self.payments.catalog,
             },
             "payments-webhook": {"deps": self.payments},
-            "worlds-api": {"world": self.world},
-            "models-api": {"registry": self.registry, "flows": FakeStarter()},
-            "lore-api": {"service": self.lore},
-            "mind-api": {"mind": self.mind},
-            "identity-api": self.identity.handler_deps(),
-            "quests-api": {"quests": QuestDeps(FakeQuestStore(), FakePublisher(), self.flows, FakeSignals())},
+            "worlds-api": {"world": self.world, "clients": clients},
+            "models-api": {"registry": self.registry, "flows": FakeStarter(), "clients": clients},
+            "lore-api": {"service": self.lore, "clients": clients},
+            "mind-api": {"mind": self.mind, "clients": clients},
+            "identity-api": self.identity.handler_deps() | {"clients": clients},
+            "quests-api": {
+                "quests": QuestDeps(FakeQuestStore(), FakePublisher(), self.flows, FakeSignals()),
+                "clients": clients,
+            },
             "world-api": {
                 "push": PushDeps(self.world_state, self.world, self.lore_uploads),
                 "state": StateDeps(self.world_state, time=self.world_time),
                 "facts": FactDeps(self.world_state, self.world_events, time=self.world_time),
                 "narration": NarrationDeps(self.world_state, self.narrator, time=self.world_time),
+                "clients": clients,
             },
         }
         return deps[function]
@@ -178,7 +188,7 @@ class HttpEdge:
     def invoke(self, function: Function, event: dict[str, Any]) -> Reply:
         handler = Lambdas().module(function).handler
         answer = handler(event, LambdaContext(function.name, 512, 30), **self.deps(function.name))
-        return Reply(answer["statusCode"], json.loads(answer["body"]))
+        return Reply(answer["statusCode"], json.loads(answer["body"]), answer.get("headers") or {})
 
 
 @dataclass

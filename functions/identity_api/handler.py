@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from aicore import wiring
 from aicore.auth import Caller, bearer_token
 from aicore.envelope import operation
-from aicore.http import correlation_id, envelope_route, json_body, resolver, serve
+from aicore.http import ClientPolicies, correlation_id, envelope_route, json_body, resolver, serve
 from aicore.identity import service
 from aicore.identity.keyring import PublishedKeysCache
 from aicore.identity.service import Exchange, GuestLogin, IdentityDeps, RefreshRequest, SignedOut, Tokens
@@ -78,7 +78,7 @@ def jwks() -> Response[str]:
 
 
 @app.get("/status")
-@envelope_route(app, "status", headers=NO_STORE)
+@envelope_route(app, "status", headers=NO_STORE, any_client=True)
 def get_status() -> dict[str, Any]:
     """`{ok, version}`, and `details` for an admin."""
     found = status(app.context["version"], _caller(), app.context["health"])
@@ -102,6 +102,7 @@ def handler(
     verifier: TokenVerifier | None = None,
     health: Health | None = None,
     version: str | None = None,
+    clients: ClientPolicies | None = None,
 ) -> dict[str, Any]:
     app.append_context(  # type: ignore[no-untyped-call]
         deps=deps or wiring.identity_deps(),
@@ -110,4 +111,4 @@ def handler(
         health=health or wiring.health(),
         version=version or get_settings().service_version,
     )
-    return serve(app, event, context)
+    return serve(app, event, context, clients=clients or wiring.client_policy)

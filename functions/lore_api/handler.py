@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
 from aicore.http import (
+    ClientPolicies,
     caller,
     envelope_route,
     idempotency_key,
@@ -59,7 +60,10 @@ def search(world_id: str) -> SearchResults:
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)
 def handler(
-    event: dict[str, Any], context: LambdaContext, service: LoreService | None = None
+    event: dict[str, Any],
+    context: LambdaContext,
+    service: LoreService | None = None,
+    clients: ClientPolicies | None = None,
 ) -> dict[str, Any]:
     app.append_context(service=service or wiring.lore_service())  # type: ignore[no-untyped-call]
-    return serve(app, event, context)
+    return serve(app, event, context, clients=clients or wiring.client_policy)

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
-from aicore.http import caller, envelope_route, path_id, query_int, resolver, serve
+from aicore.http import ClientPolicies, caller, envelope_route, path_id, query_int, resolver, serve
 from aicore.mind import api
 from aicore.mind.service import MindDeps
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
@@ -67,6 +67,11 @@ def get_relationship(world_id: str, npc_id: str, player_id: str) -> api.Relation
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)
-def handler(event: dict[str, Any], context: LambdaContext, mind: MindDeps | None = None) -> dict[str, Any]:
+def handler(
+    event: dict[str, Any],
+    context: LambdaContext,
+    mind: MindDeps | None = None,
+    clients: ClientPolicies | None = None,
+) -> dict[str, Any]:
     app.append_context(mind=mind or wiring.mind_deps())  # type: ignore[no-untyped-call]
-    return serve(app, event, context)
+    return serve(app, event, context, clients=clients or wiring.client_policy)

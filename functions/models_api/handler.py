@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from aicore import wiring
 from aicore.errors import NotFound
 from aicore.flows import FlowStarter
-from aicore.http import caller, envelope_route, json_body, path_id, resolver, serve
+from aicore.http import ClientPolicies, caller, envelope_route, json_body, path_id, resolver, serve
 from aicore.llm.tiers import Tier
 from aicore.modelops import service
 from aicore.modelops.models import ModelVersion, VersionSpec
@@ -78,8 +78,9 @@ def handler(
     context: LambdaContext,
     registry: ModelRegistry | None = None,
     flows: FlowStarter | None = None,
+    clients: ClientPolicies | None = None,
 ) -> dict[str, Any]:
     app.append_context(  # type: ignore[no-untyped-call]
         registry=registry or wiring.model_registry(), flows=flows or wiring.model_flows()
     )
-    return serve(app, event, context)
+    return serve(app, event, context, clients=clients or wiring.client_policy)

@@ -46,4 +46,4 @@ def handler(
     event: dict[str, Any], context: LambdaContext, deps: PaymentsDeps | None = None
 ) -> dict[str, Any]:
     app.append_context(deps=deps or wiring.payments_deps())  # type: ignore[no-untyped-call]
-    return serve(app, event, context)
+    return serve(app, event, context, clients=None)  # the payment provider calls it, not a game client

@@ -5,7 +5,16 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
-from aicore.http import caller, correlation_id, envelope_route, json_body, path_id, resolver, serve
+from aicore.http import (
+    ClientPolicies,
+    caller,
+    correlation_id,
+    envelope_route,
+    json_body,
+    path_id,
+    resolver,
+    serve,
+)
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
 from aicore.quests.models import QuestList, QuestView
 from aicore.quests.service import (
@@ -53,6 +62,11 @@ def post_objective(world_id: str, player_id: str) -> ReportResult:
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)
-def handler(event: dict[str, Any], context: LambdaContext, quests: QuestDeps | None = None) -> dict[str, Any]:
+def handler(
+    event: dict[str, Any],
+    context: LambdaContext,
+    quests: QuestDeps | None = None,
+    clients: ClientPolicies | None = None,
+) -> dict[str, Any]:
     app.append_context(quests=quests)  # type: ignore[no-untyped-call]
-    return serve(app, event, context)
+    return serve(app, event, context, clients=clients or wiring.client_policy)

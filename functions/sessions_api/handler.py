@@ -1,6 +1,5 @@
 """HTTP API over sessions: create, read, page, metadata (If-Match), participants, append, suspend."""
 
-from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -8,6 +7,7 @@ from pydantic import BaseModel
 
 from aicore import wiring
 from aicore.http import (
+    ClientPolicies,
     caller,
     envelope_route,
     idempotency_key,
@@ -19,7 +19,6 @@ from aicore.http import (
     serve,
 )
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
-from aicore.platform.clients import ClientPolicy
 from aicore.sessions.models import AppendResult, MessagePage, Participant, SessionHead, SessionView
 from aicore.sessions.policy import DEFAULT_PAGE
 from aicore.sessions.service import NewMessages, NewSession, SessionService, SuspendResult
@@ -112,9 +111,7 @@ def handler(
     event: dict[str, Any],
     context: LambdaContext,
     service: SessionService | None = None,
-    clients: Callable[[], ClientPolicy] | None = None,
+    clients: ClientPolicies | None = None,
 ) -> dict[str, Any]:
-    """`clients`: the client policy `X-Client-Version` is admitted against (settings, <= 30 s old)."""
-    policy = clients or (lambda: wiring.settings_cache().everywhere().clients)
-    app.append_context(service=service or wiring.session_service(), client_policy=policy)  # type: ignore[no-untyped-call]
-    return serve(app, event, context)
+    app.append_context(service=service or wiring.session_service())  # type: ignore[no-untyped-call]
+    return serve(app, event, context, clients=clients or wiring.client_policy)

@@ -101,7 +101,7 @@ def get_world_audit(world_id: str) -> list[AuditEntry]:
 
 
 @app.get("/capabilities")
-@envelope_route(app, "settings.capabilities")
+@envelope_route(app, "settings.capabilities", any_client=True)
 def get_capabilities() -> Capabilities:
     world = (app.current_event.query_string_parameters or {}).get("world")
     return capabilities(_cache(), None if world is None else path_id(world, "world"))
@@ -181,8 +181,7 @@ def handler(
         world=world or wiring.world(),
         settings=settings,
         cache=cache,
-        client_policy=lambda: cache.everywhere().clients,  # X-Client-Version is admitted against it
         payments=payments,
         catalog=catalog,
     )
-    return serve(app, event, context)
+    return serve(app, event, context, clients=lambda: cache.everywhere().clients)

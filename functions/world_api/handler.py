@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
 from aicore.http import (
+    ClientPolicies,
     caller,
     correlation_id,
     envelope_route,
@@ -111,6 +112,7 @@ def handler(
     state: StateDeps | None = None,
     facts: FactDeps | None = None,
     narration: NarrationDeps | None = None,
+    clients: ClientPolicies | None = None,
 ) -> dict[str, Any]:
     app.append_context(push=push, state=state, facts=facts, narration=narration)  # type: ignore[no-untyped-call]
-    return serve(app, event, context)
+    return serve(app, event, context, clients=clients or wiring.client_policy)

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
-from aicore.http import caller, envelope_route, path_id, resolver, serve
+from aicore.http import ClientPolicies, caller, envelope_route, path_id, resolver, serve
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
 from aicore.world import npcs
 from aicore.world.store import WorldStore
@@ -25,6 +25,11 @@ def list_npcs(world_id: str) -> npcs.NpcProfiles | npcs.NpcSheets:
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)
-def handler(event: dict[str, Any], context: LambdaContext, world: WorldStore | None = None) -> dict[str, Any]:
+def handler(
+    event: dict[str, Any],
+    context: LambdaContext,
+    world: WorldStore | None = None,
+    clients: ClientPolicies | None = None,
+) -> dict[str, Any]:
     app.append_context(world=world or wiring.world())  # type: ignore[no-untyped-call]
-    return serve(app, event, context)
+    return serve(app, event, context, clients=clients or wiring.client_policy)

@@ -73,3 +73,15 @@ def test_capabilities_need_no_token_and_name_the_minimum(local: LocalProcess) ->
     assert "npc.say" in data["client_frames"]
     assert "connection.warning" in data["server_frames"]
     assert data["world"]["world_id"] == "demo"
+
+
+@pytest.mark.parametrize("path", ["/worlds/demo/npcs", "/worlds/demo/state", "/worlds/demo/lore/documents"])
+def test_http_apis_refuse_an_old_client_with_426_and_serve_a_current_one(
+    local: LocalProcess, path: str
+) -> None:
+    # The world, worlds and lore APIs read the policy from the settings table, as deployed
+    studio = local_token("tools", "demo", (Role.STUDIO,))
+    old, body = http_json(f"{local.base}{path}", studio, headers={"X-Client-Version": "unity/1.1.9"})
+    current, _ = http_json(f"{local.base}{path}", studio, headers={"X-Client-Version": "unity/1.5.0"})
+    assert (old, body["error"]["details"]["minimum"]) == (426, "1.2.0")
+    assert current == 200

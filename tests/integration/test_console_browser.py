@@ -8,15 +8,19 @@ summary.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+from aicore.auth import Role
 from aicore.local.faults import Fault, FaultKind
-from aicore.local.runtime import LocalRuntime
+from aicore.local.runtime import LocalRuntime, local_token
+from tests.clients import http_json
 
 selenium = pytest.importorskip(
     "selenium", reason="selenium is not installed (the dev extras pin it: make setup)"
@@ -232,3 +236,32 @@ def test_what_is_said_while_disconnected_waits_and_is_sent_on_reconnect(page: An
     answered = lambda: len(replies(page)) > before and replies(page)[-1].text.startswith("Mira")  # noqa: E731
     wait_for(page, answered, TURN_TIMEOUT_S)
     assert lines(page, ".badge:not(.warn)") == []
+
+
+def test_a_reply_shows_mood_relationship_and_phrases_and_world_updates_reach_the_feed(
+    page: Any, runtime: LocalRuntime
+) -> None:
+    # Given the console talking to Vex, who speaks Ashtongue (a phrase in every reply)
+    pick(page, "vex")
+    say(page, "Who collects the toll on the pass?")
+
+    # Then the reply shows the phrase with its meaning or how far the player is from it, and Vex's mind
+    wait_for(page, lambda: "first token" in last_meta(page) or "scripted" in last_meta(page), TURN_TIMEOUT_S)
+    phrase = lines(page, ".line.phrase")[-1].text
+    assert re.fullmatch(r"«.+» \(ashtongue\): (not understood yet \(proficiency \d+\)|\S.*)", phrase), phrase
+    assert lines(page, ".line.mind")[-1].text.startswith("mood: ")
+    assert "Vex thinks you are" in lines(page, ".line.mind")[-1].text
+
+    # When a game server changes a fact of the world the page subscribed to on connect
+    wait_for(page, lambda: page.find_element(By.ID, "feed").get_attribute("data-subscribed") == "demo")
+    key = f"console_{uuid.uuid4().hex[:8]}"
+    game_server = local_token("gs-console", "demo", (Role.GAME_SERVER,))
+    url = f"{runtime.gateway.gateway.url}/worlds/demo/facts/{key}"
+    assert http_json(url, game_server, "PUT", {"value": "raised"}, {"If-Match": "0"})[0] == 200
+
+    # Then the update shows in the world feed
+    def shown() -> bool:
+        facts = [e.text for e in page.find_elements(By.CSS_SELECTOR, "#updates .update.fact")]
+        return any(key in text and '"raised"' in text for text in facts)
+
+    wait_for(page, shown)

@@ -12,6 +12,7 @@ from aicore.llm.endpoints_config import EngineSettings, ModelSource
 from aicore.llm.tiers import Tier
 from aicore.modelops.models import StagedWeights, VersionStatus, WeightsStatus
 from aicore.performance import NPC_SAY_PROFILES, PerformanceMode
+from aicore.platform.clients import ClientPolicy
 from aicore.platform.settings import SettingsDeps, world_scope
 from aicore.topology import MODEL_DEPLOY_FLOW
 from aicore.world.models import Npc
@@ -102,7 +103,7 @@ def test_an_unknown_mode_is_a_bad_request_that_names_the_field_and_echoes_nothin
 
 def _worlds(world: FakeWorld, path: str, identity: dict[str, str]) -> Any:
     event = http_event("GET", "/worlds/{world}/npcs", path, identity=identity)
-    return http_answer(invoke("worlds-api", event, world=world))
+    return http_answer(invoke("worlds-api", event, world=world, clients=ClientPolicy))
 
 
 def test_the_npcs_of_your_world_are_listed_without_their_scripted_lines() -> None:
@@ -136,7 +137,7 @@ def _models(
     body: Any = None,
 ) -> Any:
     event = http_event(method, route, path, body=body, identity=identity)
-    return http_answer(invoke("models-api", event, registry=registry, flows=starter))
+    return http_answer(invoke("models-api", event, registry=registry, flows=starter, clients=ClientPolicy))
 
 
 SPEC = {

@@ -19,6 +19,8 @@ from aicore.commerce.signature import signature_header
 from aicore.http import MAX_BODY_BYTES
 from aicore.inputs import MAX_JSON_DEPTH
 from aicore.observability import logger
+from aicore.platform.clients import ClientPolicy, PlatformPolicy
+from aicore.platform.settings import GLOBAL_SCOPE, GlobalSettings, StoredSettings
 from aicore.topology import TOPOLOGY
 from tests.edge_calls import ADMIN, STUDIO, HttpEdge, Reply
 from tests.identity_fakes import EDGE_PROVIDER
@@ -106,9 +108,9 @@ def body_routes(edge: HttpEdge) -> list[tuple[str, str, bytes]]:
     ]
 
 
-def call_body_route(edge: HttpEdge, method: str, path: str, body: bytes) -> Reply:
+def call_body_route(edge: HttpEdge, method: str, path: str, body: bytes, client: str | None = None) -> Reply:
     caller = ADMIN if path.startswith(("/models/", "/settings", "/clients/")) else STUDIO
-    headers = {"if-match": "1"}
+    headers = {"if-match": "1"} | ({"x-client-version": client} if client else {})
     if path == "/payments/webhook":  # signed as the provider signs, whatever the body
         headers["stripe-signature"] = signature_header(body, SECRET, int(edge.payments.clock().timestamp()))
     return edge.call(method, path, body=body, headers=headers, caller=caller)
@@ -332,3 +334,85 @@ def test_no_path_id_makes_a_route_fail_on_our_side(edge: HttpEdge, segment: str)
         reply = edge.call("GET", path, caller=STUDIO)
         assert set(reply.body) == ENVELOPE_KEYS
         assert reply.status < 500, reply.body
+
+
+# --- client versions: every route a game client calls admits X-Client-Version --------------------
+
+# Routes that answer whoever asks: what the service is (an old client learns the minimum there),
+# the keys that verify tokens, and the payment provider's webhook (no game client calls it).
+ANSWERS_ANY_CLIENT = {
+    "GET /.well-known/jwks.json",
+    "GET /status",
+    "GET /capabilities",
+    "POST /payments/webhook",
+}
+PATH_VALUES = {
+    "world": "demo",
+    "npc": "mira",
+    "player": "p1",
+    "participant_id": "mira",
+    "memory_id": "mem_1",
+    "key": "gate",
+    "region": "emberfall",
+    "tier": "gold",
+    "version": "v1",
+}
+
+
+def one_call_per_route(edge: HttpEdge) -> dict[str, tuple[str, str, bytes]]:
+    """Every HTTP route of the topology: (method, path, body): the body routes with valid bodies."""
+    calls = {
+        edge.routes.resolve(m, p.split("?")[0]).route.route_key: (m, p, b)  # type: ignore[union-attr]
+        for m, p, b in body_routes(edge)
+    }
+    for route, _ in TOPOLOGY.http_routes:
+        values = PATH_VALUES | {"id": edge.session.session_id}
+        calls.setdefault(route.route_key, (route.method, route.path.format(**values), b""))
+    return calls
+
+
+def call_as_client(route_key: str, client: str | None, policy: ClientPolicy) -> Reply:
+    edge = HttpEdge()  # a fresh one per call: the routes that write see the same state each time
+    values = GlobalSettings(clients=policy).model_dump(mode="json")
+    edge.settings.documents[GLOBAL_SCOPE] = StoredSettings(scope=GLOBAL_SCOPE, version=1, values=values)
+    method, path, body = one_call_per_route(edge)[route_key]
+    return call_body_route(edge, method, path, body, client)
+
+
+UNITY_FROM_1_2 = ClientPolicy(
+    platforms={"unity": PlatformPolicy(minimum="1.2.0", recommended="1.5.0", blocked=("1.3.1",))}
+)
+
+
+@pytest.mark.parametrize("route_key", sorted(r.route_key for r, _ in TOPOLOGY.http_routes))
+def test_every_client_route_refuses_an_old_client_and_serves_a_current_one(route_key: str) -> None:
+    # Given unity clients from 1.2.0 on (1.3.1 blocked, 1.5.0 recommended)
+    # When a too old, a blocked, an outdated, a current client and one that does not say call the route
+    too_old, blocked, outdated, current, unnamed = (
+        call_as_client(route_key, client, UNITY_FROM_1_2)
+        for client in ("unity/1.1.0", "unity/1.3.1", "unity/1.4.0", "unity/1.5.0", None)
+    )
+    must_say = call_as_client(route_key, None, UNITY_FROM_1_2.model_copy(update={"require_version": True}))
+
+    # Then a current client is served as if no version were checked, an outdated one with a warning
+    assert current.status == unnamed.status != 426, current.body
+    assert "X-Client-Warning" not in current.headers
+    assert outdated.status == current.status
+    if route_key in ANSWERS_ANY_CLIENT:
+        assert too_old.status == blocked.status == must_say.status == current.status
+        return
+    assert "1.5.0" in outdated.headers["X-Client-Warning"]
+    # And old, blocked and unnamed clients are told to upgrade, the minimum named, nothing echoed
+    for refused in (too_old, blocked, must_say):
+        assert_refused(refused, 426, "upgrade_required", not_quoting="1.1.0")
+    assert too_old.body["error"]["details"] == {"platform": "unity", "minimum": "1.2.0"}
+    assert "1.3.1" not in json.dumps(blocked.body)
+
+
+def test_every_http_function_but_the_webhook_reads_the_client_policy() -> None:
+    # Least privilege: the settings table read only, but by the API that changes settings
+    from aicore.topology import SETTINGS, Access
+
+    expected = {"payments-webhook": None, "settings-api": Access.READ_WRITE}
+    for function in {fn.name: fn for _, fn in TOPOLOGY.http_routes}.values():
+        assert dict(function.tables).get(SETTINGS) == expected.get(function.name, Access.READ), function.name

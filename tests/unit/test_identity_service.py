@@ -18,6 +18,7 @@ from aicore.identity.keyring import PublishedKeysCache
 from aicore.identity.keys import KeySet, KeyState, PublishedKey, SigningKey, StoredKey
 from aicore.identity.service import Exchange, GuestLogin, IdentityDeps, IdentityPolicy, RefreshRequest
 from aicore.identity.tokens import StaticKeys, TokenSigner, TokenVerifier
+from aicore.platform.clients import ClientPolicy
 from tests import handlers
 from tests.handlers import http_event
 from tests.identity_fakes import FakeDirectory, FakeHealth, FakeIdentityStore, MovingClock
@@ -258,6 +259,7 @@ def invoke(
         verifier=TokenVerifier(StaticKeys([KEY.public_jwk]), "aicore", "aicore-game", clock),
         health=HEALTH,
         version="1.2.3",
+        clients=ClientPolicy,  # no client versions asked for
     )
     return answer["statusCode"], json.loads(answer["body"]), answer.get("headers") or {}
 

@@ -19,7 +19,7 @@ from aicore.envelope import Operation, operation
 from aicore.errors import InvalidJson, InvalidRequest, NotFound, PreconditionRequired, Unauthorized
 from aicore.inputs import IDENTIFIER_RULE, is_identifier, parse_count, parse_json
 from aicore.observability import event_request_id, logger
-from aicore.platform.clients import CLIENT_HEADER, Verdict, admit, client_of
+from aicore.platform.clients import CLIENT_HEADER, ClientPolicy, Verdict, admit, client_of
 
 P = ParamSpec("P")
 M = TypeVar("M", bound=BaseModel)
@@ -60,14 +60,15 @@ def caller(app: APIGatewayHttpResolver, clock: Clock = now) -> Caller:
     return verified
 
 
-CLIENT_POLICY = "client_policy"  # app.context: () -> ClientPolicy, where the API checks client versions
+CLIENT_POLICY = "client_policy"  # app.context: the API's ClientPolicies (None: no game client calls it)
 CLIENT_WARNING_HEADER = "X-Client-Warning"
+ClientPolicies = Callable[[], ClientPolicy]  # the policy as a handler reads it now (settings, <= 30 s old)
 
 
 def _admit_client(app: APIGatewayHttpResolver) -> str | None:
-    """`X-Client-Version: <platform>/<version>` against the policy, where the handler gave one:
-    raises `UpgradeRequired` (426) for a blocked or too old client; the warning for an outdated one."""
-    policy = app.context.get(CLIENT_POLICY)
+    """`X-Client-Version: <platform>/<version>` against the API's policy: raises `UpgradeRequired`
+    (426) for a blocked or too old client; the warning for an outdated one."""
+    policy: ClientPolicies | None = app.context.get(CLIENT_POLICY)
     if policy is None:
         return None
     raw = (app.current_event.headers or {}).get(CLIENT_HEADER)
@@ -76,11 +77,16 @@ def _admit_client(app: APIGatewayHttpResolver) -> str | None:
 
 
 def envelope_route(
-    app: APIGatewayHttpResolver, name: str, status: int = 200, headers: Mapping[str, str] | None = None
+    app: APIGatewayHttpResolver,
+    name: str,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    any_client: bool = False,
 ) -> Callable[[Callable[P, Any]], Callable[P, Response[str]]]:
     """A route whose return value (answered with `status`) or domain error becomes the envelope;
-    `headers` go on every answer of the route (e.g. `Cache-Control: no-store` on tokens). Where the
-    handler put a client policy in `app.context`, the client's version is admitted first."""
+    `headers` go on every answer of the route (e.g. `Cache-Control: no-store` on tokens). The client's
+    version is admitted first (see `serve`), except where `any_client`: routes that say what the
+    service is (status, capabilities) answer whoever asks, an old client included."""
 
     def decorate(route: Callable[P, Any]) -> Callable[P, Response[str]]:
         @wraps(route)
@@ -89,7 +95,7 @@ def envelope_route(
             logger.set_correlation_id(correlation)
             warning: str | None = None
             with operation(name, correlation) as op:
-                warning = _admit_client(app)
+                warning = None if any_client else _admit_client(app)
                 op.succeed(route(*args, **kwargs), status)
             answer_headers = dict(headers or {}) | ({CLIENT_WARNING_HEADER: warning} if warning else {})
             return respond(op, answer_headers)
@@ -197,9 +203,19 @@ def resolver() -> APIGatewayHttpResolver:
     return app
 
 
-def serve(app: APIGatewayHttpResolver, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """`app.resolve`, with an envelope even for an event it cannot read (never a Lambda error)."""
+def serve(
+    app: APIGatewayHttpResolver,
+    event: Mapping[str, Any],
+    context: LambdaContext,
+    *,
+    clients: ClientPolicies | None,
+) -> dict[str, Any]:
+    """`app.resolve`, with an envelope even for an event it cannot read (never a Lambda error).
+
+    `clients`: the client policy every route admits `X-Client-Version` against (426 for a blocked or
+    too old client); None only for an API no game client calls (a payment provider's webhook)."""
     try:
+        app.append_context(**{CLIENT_POLICY: clients})  # type: ignore[no-untyped-call]
         return app.resolve(event, context)
     except Exception as exc:
         with operation("http.request", event_request_id(event)) as op:

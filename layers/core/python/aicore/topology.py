@@ -597,7 +597,7 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/.well-known/jwks.json", authorized=False),
                 HttpRoute("GET", "/status", authorized=False),  # an admin's token is checked here
             ),
-            tables=((IDENTITY, RW),),
+            tables=((IDENTITY, RW), (SETTINGS, R)),  # settings: the client policy (X-Client-Version)
             signing_keys=Access.READ,
             reads_public_keys=True,
             observes_health=True,
@@ -738,7 +738,7 @@ TOPOLOGY = Topology(
             description="HTTP API over world content (NPCs).",
             code="functions/worlds_api",
             http_routes=(HttpRoute("GET", "/worlds/{world}/npcs"),),
-            tables=((WORLD, R),),
+            tables=((WORLD, R), (SETTINGS, R)),  # settings: the client policy (X-Client-Version)
             gradual_deployment=True,
         ),
         Function(
@@ -757,7 +757,8 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/worlds/{world}/regions/{region}"),
                 HttpRoute("GET", "/worlds/{world}/story"),
             ),
-            tables=((WORLD, RW),),  # content items, the world's definition and state, narrations
+            # content items, the world's definition and state, narrations; settings: the client policy
+            tables=((WORLD, RW), (SETTINGS, R)),
             buckets=((KNOWLEDGE, RW),),  # a push uploads new and changed lore documents
             starts_state_machines=(KNOWLEDGE_INGEST,),  # ... which the ingestion flow indexes
             publishes_events=True,  # World Fact Changed
@@ -824,7 +825,7 @@ TOPOLOGY = Topology(
                 HttpRoute("DELETE", "/worlds/{world}/npcs/{npc}/memories/{memory_id}"),
                 HttpRoute("GET", "/worlds/{world}/npcs/{npc}/relationships/{player}"),
             ),
-            tables=((MIND, RW), (WORLD, R)),
+            tables=((MIND, RW), (WORLD, R), (SETTINGS, R)),  # settings: the client policy (X-Client-Version)
             static_embeddings=True,  # `?q=` ranks memories by meaning too
         ),
         Function(
@@ -858,7 +859,10 @@ TOPOLOGY = Topology(
                 HttpRoute("POST", "/players/me/quests/{quest_id}/abandon"),
                 HttpRoute("POST", "/worlds/{world}/players/{player}/objectives"),
             ),
-            tables=((WORLD, RW),),  # quests and offers live in the world's partition
+            tables=((WORLD, RW), (SETTINGS, R)),  # quests and offers (world partition); client policy
+                (WORLD, RW),
+                (SETTINGS, R),
+            ),  # quests and offers in the world's partition; the client policy
             publishes_events=True,  # Quest Accepted, Quest Progressed, Quest Abandoned
             starts_state_machines=(QUEST_LIFE,),  # on accept
             signals_state_machines=(QUEST_LIFE,),  # progress and abandon wake the waiting flow
@@ -925,7 +929,7 @@ TOPOLOGY = Topology(
                 HttpRoute("POST", "/models/{tier}/versions/{version}/deploy"),
                 HttpRoute("POST", "/models/{tier}/rollback"),
             ),
-            tables=((MODELS, RW),),
+            tables=((MODELS, RW), (SETTINGS, R)),  # settings: the client policy (X-Client-Version)
             starts_state_machines=(MODEL_DEPLOY, MODEL_IMPORT),
             gradual_deployment=True,
         ),
@@ -973,7 +977,8 @@ TOPOLOGY = Topology(
                 HttpRoute("GET", "/worlds/{world}/lore/documents"),
                 HttpRoute("GET", "/worlds/{world}/lore/search"),
             ),
-            tables=((WORLD, RW),),  # document records, index pointers, NPCs (their knowledge filters)
+            # document records, index pointers, NPCs (their knowledge filters); settings: the client policy
+            tables=((WORLD, RW), (SETTINGS, R)),
             buckets=((KNOWLEDGE, RW),),  # writes uploaded documents, reads indexes
             model_tiers=(EMBED,),  # the query's vector
             starts_state_machines=(KNOWLEDGE_INGEST,),

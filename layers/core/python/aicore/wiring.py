@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from aicore.modelops.tier_setup import TierSetupDeps
     from aicore.npc.recollection import TurnMind
     from aicore.npc.turn import TurnDeps
+    from aicore.platform.clients import ClientPolicy
     from aicore.platform.limits import TurnLimiter
     from aicore.platform.settings import SettingsCache, SettingsDeps
     from aicore.quests.service import OfferDeps, QuestDeps, StepDeps
@@ -392,6 +393,12 @@ def settings_cache() -> SettingsCache:
     from aicore.platform.settings import SettingsCache
 
     return SettingsCache(settings_store(), ttl_s=get_settings().settings_cache_s)
+
+
+def client_policy() -> ClientPolicy:
+    """The client policy HTTP APIs admit `X-Client-Version` against (`aicore.http.serve`): read through
+    this container's settings cache, so at most one read per `SETTINGS_CACHE_S`, and only when called."""
+    return settings_cache().everywhere().clients
 
 
 def settings_deps() -> SettingsDeps:
