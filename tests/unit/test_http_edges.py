@@ -356,6 +356,7 @@ PATH_VALUES = {
     "region": "emberfall",
     "tier": "gold",
     "version": "v1",
+    "quest_id": "q_1",
 }
 
 

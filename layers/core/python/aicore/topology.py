@@ -859,10 +859,8 @@ TOPOLOGY = Topology(
                 HttpRoute("POST", "/players/me/quests/{quest_id}/abandon"),
                 HttpRoute("POST", "/worlds/{world}/players/{player}/objectives"),
             ),
-            tables=((WORLD, RW), (SETTINGS, R)),  # quests and offers (world partition); client policy
-                (WORLD, RW),
-                (SETTINGS, R),
-            ),  # quests and offers in the world's partition; the client policy
+            # quests and offers live in the world's partition; settings: the client policy
+            tables=((WORLD, RW), (SETTINGS, R)),
             publishes_events=True,  # Quest Accepted, Quest Progressed, Quest Abandoned
             starts_state_machines=(QUEST_LIFE,),  # on accept
             signals_state_machines=(QUEST_LIFE,),  # progress and abandon wake the waiting flow
