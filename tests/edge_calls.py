@@ -25,6 +25,7 @@ from aicore.local.http_routes import RouteTable
 from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.npc.turn import TurnDeps
 from aicore.platform.settings import GLOBAL_SCOPE, SettingsCache, SettingsDeps, StoredSettings, world_scope
+from aicore.protocol import ConnectionFrameDeps
 from aicore.sessions.actions import SessionActionDeps
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import SessionService
@@ -51,6 +52,7 @@ from tests.model_fakes import FakeRegistry, FakeStarter
 from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps, virtual_router
 from tests.payments_fakes import payments_deps
 from tests.platform_fakes import FakeSettingsStore
+from tests.protocol_fakes import FakeResumeTokens
 from tests.world_fakes import FakeLore, FakeSubscriptions, FakeWorldState, demo_content
 
 HTTP_API = Api("edgetests", "$default")
@@ -195,6 +197,7 @@ class WsEdge:
         definitions = FakeWorldState()
         definitions.put_definition(WorldDefinition.of(demo_content(), 1))
         self.update_deps = UpdateDeps(self.subscriptions, definitions, self.turn.pusher)
+        self.connection_deps = ConnectionFrameDeps(self.turn.pusher, FakeResumeTokens(), self.turn.settings)
 
     @property
     def pusher(self) -> FakePusher:
@@ -215,7 +218,7 @@ class WsEdge:
         deps: dict[str, dict[str, Any]] = {
             "npc-say": {"deps": self.turn},
             "session-ws": {"deps": self.session_deps},
-            "ws-default": {"pusher": self.turn.pusher},
+            "ws-default": {"pusher": self.turn.pusher, "deps": self.connection_deps},
             "world-push": {"deps": self.update_deps},
         }
         kwargs = deps[function.name]

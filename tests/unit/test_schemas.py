@@ -13,7 +13,16 @@ from pydantic import BaseModel
 
 from aicore.commerce.models import EntitlementChanged
 from aicore.envelope import Envelope, ErrorBody
-from aicore.frames import NpcSay, SessionHistory, SessionJoin, SessionLeave, WorldSubscribe, WorldUnsubscribe
+from aicore.frames import (
+    ConnectionHello,
+    NpcSay,
+    Ping,
+    SessionHistory,
+    SessionJoin,
+    SessionLeave,
+    WorldSubscribe,
+    WorldUnsubscribe,
+)
 from aicore.knowledge.models import ChunkHit, ChunkScores
 from aicore.language.speech import PhraseView
 from aicore.mind.events import ReflectionDue
@@ -22,6 +31,7 @@ from aicore.mind.turn import ContextMemory, DebugContext, EmotionView, Relations
 from aicore.npc.events import NpcTurnCompleted
 from aicore.npc.turn import TurnReply, TurnTimings
 from aicore.platform.clients import ConnectionWarning
+from aicore.protocol import Pong, Welcome
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
 from aicore.world.content import WeatherCondition
 from aicore.world.events import StoryBeat, WeatherChanged, WorldFactChanged
@@ -84,6 +94,10 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("events.proto", "StoryBeat", StoryBeat, set()),
         ("frames.proto", "ConnectionWarning", ConnectionWarning, set()),
         ("events.proto", "EntitlementChanged", EntitlementChanged, set()),
+        ("frames.proto", "Ping", Ping, {"action"}),
+        ("frames.proto", "ConnectionHello", ConnectionHello, {"action"}),
+        ("frames.proto", "Pong", Pong, set()),
+        ("frames.proto", "ConnectionWelcome", Welcome, set()),
     ],
 )
 def test_proto_fields_match_the_models(

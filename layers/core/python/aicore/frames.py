@@ -65,10 +65,32 @@ class WorldUnsubscribe(_Frame):
     action: Literal["world.unsubscribe"]
 
 
+class Ping(_Frame):
+    """Keep-alive: answered with `pong` (the request id and the server's time)."""
+
+    action: Literal["ping"]
+
+
+class ConnectionHello(_Frame):
+    """The first frame of a connection: answered with `connection.welcome` (a resume token, the
+    protocol, the capabilities). `client`: the game's build, e.g. `unity/1.5.0` (informative)."""
+
+    action: Literal["connection.hello"]
+    client: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:/+-]+$")
+
+
 SessionFrame = SessionHistory | SessionJoin | SessionLeave
 WorldFrame = WorldSubscribe | WorldUnsubscribe
+ConnectionFrame = Ping | ConnectionHello
 ClientFrame = Annotated[
-    NpcSay | SessionHistory | SessionJoin | SessionLeave | WorldSubscribe | WorldUnsubscribe,
+    NpcSay
+    | SessionHistory
+    | SessionJoin
+    | SessionLeave
+    | WorldSubscribe
+    | WorldUnsubscribe
+    | Ping
+    | ConnectionHello,
     Field(discriminator="action"),
 ]
 _client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
@@ -79,6 +101,8 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "session.leave",
     "world.subscribe",
     "world.unsubscribe",
+    "ping",
+    "connection.hello",
 )
 # What the server sends (`ServerFrame.type` in schemas/frames.proto), and the protocol versions it speaks.
 SERVER_FRAME_TYPES: tuple[str, ...] = (
@@ -91,9 +115,12 @@ SERVER_FRAME_TYPES: tuple[str, ...] = (
     "world.unsubscribed",
     "world.update",
     "connection.warning",
+    "pong",
+    "connection.welcome",
     "error",
 )
 PROTOCOL_VERSIONS: tuple[str, ...] = ("1",)
+PROTOCOL = "aicore.json.v1"  # what `connection.welcome` names: JSON text frames, protocol version 1
 FRAME_ENCODINGS: tuple[str, ...] = ("json", "protobuf")
 F = TypeVar("F", bound=_Frame)
 

@@ -616,11 +616,13 @@ TOPOLOGY = Topology(
         ),
         Function(
             name="ws-default",
-            description="Answers frames with no known action with a clear error frame.",
+            description="Frames with no known action get an error frame; ping and connection.hello.",
             code="functions/ws_default",
             memory_mb=256,
             timeout_s=10,
-            websocket_routes=("$default",),
+            websocket_routes=("$default", "ping", "connection.hello"),
+            # resume tokens (hashed, TTL) in the connections table; capabilities through the settings cache
+            tables=((CONNECTIONS, RW), (SETTINGS, R)),
             pushes_to_clients=True,
         ),
         Function(

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from aicore.npc.turn import TurnDeps
     from aicore.platform.limits import TurnLimiter
     from aicore.platform.settings import SettingsCache, SettingsDeps
+    from aicore.protocol import ConnectionFrameDeps
     from aicore.sessions.actions import SessionActionDeps
     from aicore.sessions.compaction import ModelSummarizer
     from aicore.sessions.policy import SessionPolicy
@@ -75,6 +76,18 @@ def connections() -> DynamoConnectionStore:
     from aicore.aws.connections import DynamoConnectionStore
 
     return DynamoConnectionStore(get_settings().connections_table)
+
+
+def connection_frame_deps() -> ConnectionFrameDeps:
+    """`ping` and `connection.hello`: resume tokens in the connections table, capabilities from settings."""
+    from aicore.aws.resume_tokens import DynamoResumeTokens
+    from aicore.protocol import ConnectionFrameDeps
+
+    return ConnectionFrameDeps(
+        pusher=pusher(),
+        resume_tokens=DynamoResumeTokens(get_settings().connections_table),
+        settings=settings_cache(),
+    )
 
 
 @lru_cache(maxsize=1)
