@@ -191,7 +191,9 @@ class WsEdge:
     def __post_init__(self) -> None:
         self.turn: TurnDeps = turn_deps(endpoint=self.endpoint)
         self.turn.world.put_npc(MIRA_SHEET)
-        self.session_deps = SessionActionDeps(service=self.turn.sessions, pusher=self.turn.pusher)
+        self.session_deps = SessionActionDeps(
+            service=self.turn.sessions, pusher=self.turn.pusher, resume_tokens=FakeResumeTokens()
+        )
         self.subscriptions = FakeSubscriptions()
         self.subscriptions.connect(CONNECTION, self.expires_at)
         definitions = FakeWorldState()

@@ -15,6 +15,7 @@ from aicore.commerce.models import EntitlementChanged
 from aicore.envelope import Envelope, ErrorBody
 from aicore.frames import (
     ConnectionHello,
+    ConnectionResume,
     NpcSay,
     Ping,
     SessionHistory,
@@ -31,7 +32,7 @@ from aicore.mind.turn import ContextMemory, DebugContext, EmotionView, Relations
 from aicore.npc.events import NpcTurnCompleted
 from aicore.npc.turn import TurnReply, TurnTimings
 from aicore.platform.clients import ConnectionWarning
-from aicore.protocol import Pong, Welcome
+from aicore.protocol import MissedMessage, Pong, Resumed, ResumedSession, Welcome
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
 from aicore.world.content import WeatherCondition
 from aicore.world.events import StoryBeat, WeatherChanged, WorldFactChanged
@@ -98,6 +99,10 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("frames.proto", "ConnectionHello", ConnectionHello, {"action"}),
         ("frames.proto", "Pong", Pong, set()),
         ("frames.proto", "ConnectionWelcome", Welcome, set()),
+        ("frames.proto", "ConnectionResume", ConnectionResume, {"action"}),
+        ("frames.proto", "SessionMessage", MissedMessage, set()),
+        ("frames.proto", "ResumedSession", ResumedSession, set()),
+        ("frames.proto", "ConnectionResumed", Resumed, set()),
     ],
 )
 def test_proto_fields_match_the_models(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, TypeAdapter
 
 from aicore.envelope import Envelope
 from aicore.errors import AicoreError, InvalidRequest, UnknownAction
@@ -79,6 +79,20 @@ class ConnectionHello(_Frame):
     client: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:/+-]+$")
 
 
+MAX_RESUMED_SESSIONS = 20
+
+
+class ConnectionResume(_Frame):
+    """After a drop: what the player missed in each session since `last_seq` (the newest seq the
+    client has of it), as `session.message` frames in order, then `connection.resumed`."""
+
+    action: Literal["connection.resume"]
+    resume_token: str = Field(min_length=32, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    last_seq: dict[Identifier, Annotated[StrictInt, Field(ge=0, le=MAX_SAFE_INT)]] = Field(
+        default_factory=dict, max_length=MAX_RESUMED_SESSIONS
+    )
+
+
 SessionFrame = SessionHistory | SessionJoin | SessionLeave
 WorldFrame = WorldSubscribe | WorldUnsubscribe
 ConnectionFrame = Ping | ConnectionHello
@@ -90,7 +104,8 @@ ClientFrame = Annotated[
     | WorldSubscribe
     | WorldUnsubscribe
     | Ping
-    | ConnectionHello,
+    | ConnectionHello
+    | ConnectionResume,
     Field(discriminator="action"),
 ]
 _client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
@@ -103,6 +118,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "world.unsubscribe",
     "ping",
     "connection.hello",
+    "connection.resume",
 )
 # What the server sends (`ServerFrame.type` in schemas/frames.proto), and the protocol versions it speaks.
 SERVER_FRAME_TYPES: tuple[str, ...] = (
@@ -117,6 +133,8 @@ SERVER_FRAME_TYPES: tuple[str, ...] = (
     "connection.warning",
     "pong",
     "connection.welcome",
+    "session.message",
+    "connection.resumed",
     "error",
 )
 PROTOCOL_VERSIONS: tuple[str, ...] = ("1",)

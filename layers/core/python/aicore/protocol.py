@@ -1,5 +1,5 @@
-"""Connection frames of protocol v2: `ping` (keep-alive) and `connection.hello` (a resume token, the
-protocol and the capabilities).
+"""Connection frames of protocol v2: `ping` (keep-alive), `connection.hello` (a resume token, the
+protocol and the capabilities) and `connection.resume` (what the player missed while away).
 
 A resume token is random (256 bits) and stored: the connections table keeps only its SHA-256 with the
 player and world it was issued to, so a token read from the table is no use, a forged one names no
@@ -19,9 +19,11 @@ from aicore.auth import Caller
 from aicore.clock import Clock, now
 from aicore.connections import ClientPusher
 from aicore.errors import Forbidden
-from aicore.frames import PROTOCOL, ConnectionFrame, ConnectionHello, Ping
+from aicore.frames import PROTOCOL, ConnectionFrame, ConnectionHello, ConnectionResume, Ping
 from aicore.platform.capabilities import Capabilities, capabilities
 from aicore.platform.settings import SettingsCache
+from aicore.sessions.models import Message
+from aicore.sessions.service import SessionService
 
 RESUME_TOKEN_TTL_S = 24 * 3600  # a client may come back within a day of its last hello
 REPLY_TYPES = {"ping": "pong", "connection.hello": "connection.welcome"}
@@ -95,3 +97,68 @@ def answer_connection_frame(frame: ConnectionFrame, caller: Caller, deps: Connec
         protocol=PROTOCOL,
         capabilities=capabilities(deps.settings, caller.world_id),
     )
+
+
+# --- connection.resume ----------------------------------------------------------------------------
+
+MAX_RESUMED_MESSAGES = 200  # per session; more missed: `next_before` pages on with session.history
+
+
+class MissedMessage(Message):
+    """A message the client missed, as a `session.message` frame carries it (its final text: the
+    tokens streamed while the client was away are not replayed, the stored line is)."""
+
+    session_id: str
+
+
+class ResumedSession(BaseModel):
+    session_id: str
+    sent: int  # session.message frames sent for it
+    last_seq: int  # the newest seq the client has now
+    next_before: int | None  # more were missed than sent: read them with session.history before this
+
+
+class Resumed(BaseModel):
+    sessions: list[ResumedSession]
+
+
+def resume(
+    frame: ConnectionResume,
+    caller: Caller,
+    connection_id: str,
+    sessions: SessionService,
+    tokens: ResumeTokenStore,
+    pusher: ClientPusher,
+    clock: Clock = now,
+) -> Resumed:
+    """Check the token is the caller's, read every session's missed messages (all reads first: a
+    session the player may not read fails the frame before anything is sent), then send them in
+    order, each session's oldest first."""
+    resume_player(tokens, frame.resume_token, caller, clock)
+    missed = {sid: _missed(sessions, caller, sid, after) for sid, after in frame.last_seq.items()}
+    answers = []
+    for session_id, (messages, next_before) in missed.items():
+        for message in messages:
+            data = MissedMessage(session_id=session_id, **message.model_dump())
+            frame_out = {
+                "type": "session.message",
+                "request_id": frame.request_id,
+                "data": data.model_dump(mode="json"),
+            }
+            pusher.send(connection_id, frame_out)
+        last = messages[-1].seq if messages else frame.last_seq[session_id]
+        answers.append(
+            ResumedSession(session_id=session_id, sent=len(messages), last_seq=last, next_before=next_before)
+        )
+    return Resumed(sessions=answers)
+
+
+def _missed(
+    sessions: SessionService, caller: Caller, session_id: str, after: int
+) -> tuple[list[Message], int | None]:
+    """The messages after seq `after` (at most the newest MAX_RESUMED_MESSAGES), and where to page on
+    from if more were missed."""
+    page = sessions.messages(caller, session_id, None, MAX_RESUMED_MESSAGES)
+    missed = [m for m in page.messages if m.seq > after]
+    cut = bool(missed) and missed[0].seq > after + 1 and page.next_before is not None
+    return missed, missed[0].seq if cut else None

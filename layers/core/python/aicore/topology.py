@@ -666,12 +666,12 @@ TOPOLOGY = Topology(
         ),
         Function(
             name="session-ws",
-            description="WebSocket session actions: session.history, session.join, session.leave.",
+            description="WebSocket session actions (history, join, leave) and connection.resume.",
             code="functions/session_ws",
             memory_mb=512,
             timeout_s=30,
-            websocket_routes=("session.history", "session.join", "session.leave"),
-            tables=((SESSIONS, RW),),
+            websocket_routes=("session.history", "session.join", "session.leave", "connection.resume"),
+            tables=((SESSIONS, RW), (CONNECTIONS, R)),  # connections: resume tokens (hashed)
             buckets=((ARCHIVE, RW),),
             publishes_events=True,
             pushes_to_clients=True,

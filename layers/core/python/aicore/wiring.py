@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from aicore.aws.model_registry import DynamoModelRegistry
     from aicore.aws.model_store import S3ModelStore
     from aicore.aws.payments_store import DynamoPaymentsStore
+    from aicore.aws.request_ledger import DynamoRequestLedger
     from aicore.aws.sagemaker_hosting import SageMakerHosting
     from aicore.aws.sagemaker_runtime import EndpointEmbedder, SageMakerEndpoint
     from aicore.aws.serving_record import SsmServingRecord
@@ -168,9 +169,11 @@ def session_service() -> SessionService:
 
 
 def session_action_deps() -> SessionActionDeps:
+    from aicore.aws.resume_tokens import DynamoResumeTokens
     from aicore.sessions.actions import SessionActionDeps
 
-    return SessionActionDeps(service=session_service(), pusher=pusher())
+    tokens = DynamoResumeTokens(get_settings().connections_table)
+    return SessionActionDeps(service=session_service(), pusher=pusher(), resume_tokens=tokens)
 
 
 @lru_cache(maxsize=1)
@@ -385,7 +388,16 @@ def turn_deps() -> TurnDeps:
         world_state=world_state(),
         settings=settings_cache(),
         limiter=turn_limiter(),
+        requests=request_ledger(),
     )
+
+
+@lru_cache(maxsize=1)
+def request_ledger() -> DynamoRequestLedger:
+    """Claims of `npc.say` request ids (a repeated frame gets the first answer), in the connections table."""
+    from aicore.aws.request_ledger import DynamoRequestLedger
+
+    return DynamoRequestLedger(get_settings().connections_table)
 
 
 @lru_cache(maxsize=1)
