@@ -33,6 +33,7 @@ import json
 import statistics
 import threading
 import time
+import uuid
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -97,7 +98,9 @@ class InstantEngine:
 async def turn(ws: Any, line: str, npc: str = NPC) -> tuple[float, float, int]:
     """(first token ms, reply ms, token frames) of one turn, as the client sees it."""
     started = time.perf_counter()
-    await ws.send(json.dumps({"action": "npc.say", "request_id": "b", "npc_id": npc, "text": line}))
+    await ws.send(
+        json.dumps({"action": "npc.say", "request_id": f"b-{uuid.uuid4().hex}", "npc_id": npc, "text": line})
+    )
     first, frames = 0.0, 0
     while True:
         frame = json.loads(await ws.recv())

@@ -20,6 +20,7 @@ import collections
 import json
 import statistics
 import time
+import uuid
 from dataclasses import asdict
 from typing import Any
 
@@ -45,7 +46,9 @@ PLAYER = "bench-player"
 async def websocket_turn(ws: Any, line: str) -> tuple[StreamSample, int]:
     """The turn as the client sees it, and how many token frames carried it."""
     started = time.perf_counter()
-    await ws.send(json.dumps({"action": "npc.say", "request_id": "b", "npc_id": NPC, "text": line}))
+    await ws.send(
+        json.dumps({"action": "npc.say", "request_id": f"b-{uuid.uuid4().hex}", "npc_id": NPC, "text": line})
+    )
     first = 0.0
     frames = 0
     while True:

@@ -26,6 +26,7 @@ from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.npc.turn import TurnDeps
 from aicore.platform.clients import ClientPolicy
 from aicore.platform.settings import GLOBAL_SCOPE, SettingsCache, SettingsDeps, StoredSettings, world_scope
+from aicore.protocol import ConnectionFrameDeps
 from aicore.quests.service import QuestDeps
 from aicore.sessions.actions import SessionActionDeps
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead
@@ -53,6 +54,7 @@ from tests.model_fakes import FakeRegistry, FakeStarter
 from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps, virtual_router
 from tests.payments_fakes import payments_deps
 from tests.platform_fakes import FakeSettingsStore
+from tests.protocol_fakes import FakeResumeTokens
 from tests.quest_fakes import FakeQuestStore, FakeSignals
 from tests.world_fakes import FakeLore, FakeSubscriptions, FakeWorldState, demo_content
 
@@ -202,12 +204,15 @@ class WsEdge:
     def __post_init__(self) -> None:
         self.turn: TurnDeps = turn_deps(endpoint=self.endpoint)
         self.turn.world.put_npc(MIRA_SHEET)
-        self.session_deps = SessionActionDeps(service=self.turn.sessions, pusher=self.turn.pusher)
+        self.session_deps = SessionActionDeps(
+            service=self.turn.sessions, pusher=self.turn.pusher, resume_tokens=FakeResumeTokens()
+        )
         self.subscriptions = FakeSubscriptions()
         self.subscriptions.connect(CONNECTION, self.expires_at)
         definitions = FakeWorldState()
         definitions.put_definition(WorldDefinition.of(demo_content(), 1))
         self.update_deps = UpdateDeps(self.subscriptions, definitions, self.turn.pusher)
+        self.connection_deps = ConnectionFrameDeps(self.turn.pusher, FakeResumeTokens(), self.turn.settings)
 
     @property
     def pusher(self) -> FakePusher:
@@ -228,7 +233,7 @@ class WsEdge:
         deps: dict[str, dict[str, Any]] = {
             "npc-say": {"deps": self.turn},
             "session-ws": {"deps": self.session_deps},
-            "ws-default": {"pusher": self.turn.pusher},
+            "ws-default": {"pusher": self.turn.pusher, "deps": self.connection_deps},
             "world-push": {"deps": self.update_deps},
         }
         kwargs = deps[function.name]

@@ -6,7 +6,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
 from aicore.frames import NpcSay, parse_frame
-from aicore.npc.turn import TurnDeps, take_turn
+from aicore.npc.requests import take_turn_once
+from aicore.npc.turn import TurnDeps
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
 from aicore.platform.clients import OutdatedWarnings
 from aicore.ws import Deferred, WebSocketRequest, serve_frame
@@ -23,7 +24,8 @@ def handler(event: dict[str, Any], context: LambdaContext, deps: TurnDeps | None
         caller = request.caller(turn_deps.clock)
         policy = turn_deps.settings.for_world(caller.world_id).everywhere.clients
         WARNINGS.warn(turn_deps.pusher, request.connection_id, request.request_context.authorizer, policy)
-        outcome = take_turn(frame, caller, request.connection_id, request.correlation_id, turn_deps)
+        # a repeated request_id gets the first answer, never a second turn (aicore.npc.requests)
+        outcome = take_turn_once(frame, caller, request.connection_id, request.correlation_id, turn_deps)
         return Deferred(outcome.reply, outcome.announce)
 
     return serve_frame(event, turn_deps.pusher, "npc.say", "npc.reply", turn)

@@ -1,21 +1,47 @@
-"""`$default`: a frame no route took (not JSON, no action, unknown action) gets a clear error frame."""
+"""`$default`: a frame no route took (not JSON, no action, unknown action) gets a clear error frame.
+Also the connection frames of protocol v2: `ping` -> `pong`, `connection.hello` -> `connection.welcome`."""
 
-from typing import Any, NoReturn
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from aicore import wiring
 from aicore.connections import ClientPusher
-from aicore.frames import parse_client_frame
+from aicore.errors import UnknownAction
+from aicore.frames import ConnectionHello, Ping, parse_client_frame
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
 from aicore.ws import WebSocketRequest, serve_frame
+
+if TYPE_CHECKING:  # imported when a connection frame comes: the $default path stays small
+    from aicore.protocol import ConnectionFrameDeps
 
 
 @entrypoint(correlation_id_path=CORRELATION_ID_PATH)
 def handler(
-    event: dict[str, Any], context: LambdaContext, pusher: ClientPusher | None = None
+    event: dict[str, Any],
+    context: LambdaContext,
+    pusher: ClientPusher | None = None,
+    deps: ConnectionFrameDeps | None = None,
 ) -> dict[str, int]:
+    route_key = str((event.get("requestContext") or {}).get("routeKey"))
+    if route_key in ("ping", "connection.hello"):
+        return _connection_frame(event, route_key, deps or wiring.connection_frame_deps())
     return serve_frame(event, pusher or wiring.pusher(), "frame.route", "error", _refuse)
+
+
+def _connection_frame(event: dict[str, Any], route_key: str, deps: ConnectionFrameDeps) -> dict[str, int]:
+    from aicore.protocol import REPLY_TYPES, answer_connection_frame
+
+    def act(request: WebSocketRequest) -> BaseModel:
+        frame = parse_client_frame(request.body)
+        if not isinstance(frame, Ping | ConnectionHello):
+            raise UnknownAction(f"This route does not handle {frame.action!r}.", {"action": frame.action})
+        return answer_connection_frame(frame, request.caller(deps.clock), deps)
+
+    return serve_frame(event, deps.pusher, route_key, REPLY_TYPES[route_key], act)
 
 
 def _refuse(request: WebSocketRequest) -> NoReturn:

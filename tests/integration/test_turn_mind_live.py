@@ -91,7 +91,7 @@ def test_a_memory_the_turn_used_is_marked_accessed_in_game_time(
     # When three days of game time pass and the tester asks about it
     GAME_CLOCK.advance(timedelta(days=3))
     (asked,) = final_answers(
-        _ws(runtime, token), [_say("mira", "Who took my sister?", debug=True)], timeout_s=TURN_S
+        _ws(runtime, token), [_say("mira", "Who took my sister?", "t2", debug=True)], timeout_s=TURN_S
     )
     # Then the turn used it, faded by three days ...
     assert asked["ok"], asked

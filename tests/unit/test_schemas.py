@@ -13,7 +13,17 @@ from pydantic import BaseModel
 
 from aicore.commerce.models import EntitlementChanged
 from aicore.envelope import Envelope, ErrorBody
-from aicore.frames import NpcSay, SessionHistory, SessionJoin, SessionLeave, WorldSubscribe, WorldUnsubscribe
+from aicore.frames import (
+    ConnectionHello,
+    ConnectionResume,
+    NpcSay,
+    Ping,
+    SessionHistory,
+    SessionJoin,
+    SessionLeave,
+    WorldSubscribe,
+    WorldUnsubscribe,
+)
 from aicore.knowledge.models import ChunkHit, ChunkScores
 from aicore.language.speech import PhraseView
 from aicore.mind.events import ReflectionDue
@@ -22,6 +32,7 @@ from aicore.mind.turn import ContextMemory, DebugContext, EmotionView, Relations
 from aicore.npc.events import NpcTurnCompleted
 from aicore.npc.turn import TurnReply, TurnTimings
 from aicore.platform.clients import ConnectionWarning
+from aicore.protocol import MissedMessage, Pong, Resumed, ResumedSession, Welcome
 from aicore.quests.models import (
     QuestAbandoned,
     QuestAccepted,
@@ -101,6 +112,14 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("events.proto", "QuestCompleted", QuestCompleted, set()),
         ("events.proto", "QuestAbandoned", QuestAbandoned, set()),
         ("events.proto", "QuestRewardGranted", QuestRewardGranted, set()),
+        ("frames.proto", "Ping", Ping, {"action"}),
+        ("frames.proto", "ConnectionHello", ConnectionHello, {"action"}),
+        ("frames.proto", "Pong", Pong, set()),
+        ("frames.proto", "ConnectionWelcome", Welcome, set()),
+        ("frames.proto", "ConnectionResume", ConnectionResume, {"action"}),
+        ("frames.proto", "SessionMessage", MissedMessage, set()),
+        ("frames.proto", "ResumedSession", ResumedSession, set()),
+        ("frames.proto", "ConnectionResumed", Resumed, set()),
     ],
 )
 def test_proto_fields_match_the_models(

@@ -33,6 +33,7 @@ ERRORS: dict[type[errors.AicoreError], ErrorSpec] = {
     errors.Unauthorized: ErrorSpec("unauthorized", 401),
     errors.Forbidden: ErrorSpec("forbidden", 403),
     errors.NotFound: ErrorSpec("not_found", 404),
+    errors.RequestInProgress: ErrorSpec("request_in_progress", 409),
     errors.Conflict: ErrorSpec("conflict", 409),
     errors.RateLimited: ErrorSpec("rate_limited", 429),
     errors.UpgradeRequired: ErrorSpec("upgrade_required", 426),

@@ -50,6 +50,10 @@ class Conflict(AicoreError):
     """A write lost a race: someone else changed the thing first."""
 
 
+class RequestInProgress(Conflict):
+    """A frame repeated (same `request_id`) while its first run is still working: wait for its answer."""
+
+
 class RateLimited(AicoreError):
     """The caller spent its budget (turns per minute): `details.retry_after_ms` says when to try again."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, TypeAdapter
 
 from aicore.envelope import Envelope
 from aicore.errors import AicoreError, InvalidRequest, UnknownAction
@@ -65,10 +65,47 @@ class WorldUnsubscribe(_Frame):
     action: Literal["world.unsubscribe"]
 
 
+class Ping(_Frame):
+    """Keep-alive: answered with `pong` (the request id and the server's time)."""
+
+    action: Literal["ping"]
+
+
+class ConnectionHello(_Frame):
+    """The first frame of a connection: answered with `connection.welcome` (a resume token, the
+    protocol, the capabilities). `client`: the game's build, e.g. `unity/1.5.0` (informative)."""
+
+    action: Literal["connection.hello"]
+    client: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:/+-]+$")
+
+
+MAX_RESUMED_SESSIONS = 20
+
+
+class ConnectionResume(_Frame):
+    """After a drop: what the player missed in each session since `last_seq` (the newest seq the
+    client has of it), as `session.message` frames in order, then `connection.resumed`."""
+
+    action: Literal["connection.resume"]
+    resume_token: str = Field(min_length=32, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    last_seq: dict[Identifier, Annotated[StrictInt, Field(ge=0, le=MAX_SAFE_INT)]] = Field(
+        default_factory=dict, max_length=MAX_RESUMED_SESSIONS
+    )
+
+
 SessionFrame = SessionHistory | SessionJoin | SessionLeave
 WorldFrame = WorldSubscribe | WorldUnsubscribe
+ConnectionFrame = Ping | ConnectionHello
 ClientFrame = Annotated[
-    NpcSay | SessionHistory | SessionJoin | SessionLeave | WorldSubscribe | WorldUnsubscribe,
+    NpcSay
+    | SessionHistory
+    | SessionJoin
+    | SessionLeave
+    | WorldSubscribe
+    | WorldUnsubscribe
+    | Ping
+    | ConnectionHello
+    | ConnectionResume,
     Field(discriminator="action"),
 ]
 _client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
@@ -79,6 +116,9 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "session.leave",
     "world.subscribe",
     "world.unsubscribe",
+    "ping",
+    "connection.hello",
+    "connection.resume",
 )
 # What the server sends (`ServerFrame.type` in schemas/frames.proto), and the protocol versions it speaks.
 SERVER_FRAME_TYPES: tuple[str, ...] = (
@@ -91,9 +131,14 @@ SERVER_FRAME_TYPES: tuple[str, ...] = (
     "world.unsubscribed",
     "world.update",
     "connection.warning",
+    "pong",
+    "connection.welcome",
+    "session.message",
+    "connection.resumed",
     "error",
 )
 PROTOCOL_VERSIONS: tuple[str, ...] = ("1",)
+PROTOCOL = "aicore.json.v1"  # what `connection.welcome` names: JSON text frames, protocol version 1
 FRAME_ENCODINGS: tuple[str, ...] = ("json", "protobuf")
 F = TypeVar("F", bound=_Frame)
 

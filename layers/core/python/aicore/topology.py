@@ -634,11 +634,13 @@ TOPOLOGY = Topology(
         ),
         Function(
             name="ws-default",
-            description="Answers frames with no known action with a clear error frame.",
+            description="Frames with no known action get an error frame; ping and connection.hello.",
             code="functions/ws_default",
             memory_mb=256,
             timeout_s=10,
-            websocket_routes=("$default",),
+            websocket_routes=("$default", "ping", "connection.hello"),
+            # resume tokens (hashed, TTL) in the connections table; capabilities through the settings cache
+            tables=((CONNECTIONS, RW), (SETTINGS, R)),
             pushes_to_clients=True,
         ),
         Function(
@@ -682,12 +684,12 @@ TOPOLOGY = Topology(
         ),
         Function(
             name="session-ws",
-            description="WebSocket session actions: session.history, session.join, session.leave.",
+            description="WebSocket session actions (history, join, leave) and connection.resume.",
             code="functions/session_ws",
             memory_mb=512,
             timeout_s=30,
-            websocket_routes=("session.history", "session.join", "session.leave"),
-            tables=((SESSIONS, RW),),
+            websocket_routes=("session.history", "session.join", "session.leave", "connection.resume"),
+            tables=((SESSIONS, RW), (CONNECTIONS, R)),  # connections: resume tokens (hashed)
             buckets=((ARCHIVE, RW),),
             publishes_events=True,
             pushes_to_clients=True,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from aicore.aws.model_registry import DynamoModelRegistry
     from aicore.aws.model_store import S3ModelStore
     from aicore.aws.payments_store import DynamoPaymentsStore
+    from aicore.aws.request_ledger import DynamoRequestLedger
     from aicore.aws.sagemaker_hosting import SageMakerHosting
     from aicore.aws.sagemaker_runtime import EndpointEmbedder, SageMakerEndpoint
     from aicore.aws.serving_record import SsmServingRecord
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from aicore.platform.clients import ClientPolicy
     from aicore.platform.limits import TurnLimiter
     from aicore.platform.settings import SettingsCache, SettingsDeps
+    from aicore.protocol import ConnectionFrameDeps
     from aicore.quests.service import OfferDeps, QuestDeps, StepDeps
     from aicore.sessions.actions import SessionActionDeps
     from aicore.sessions.compaction import ModelSummarizer
@@ -77,6 +79,18 @@ def connections() -> DynamoConnectionStore:
     from aicore.aws.connections import DynamoConnectionStore
 
     return DynamoConnectionStore(get_settings().connections_table)
+
+
+def connection_frame_deps() -> ConnectionFrameDeps:
+    """`ping` and `connection.hello`: resume tokens in the connections table, capabilities from settings."""
+    from aicore.aws.resume_tokens import DynamoResumeTokens
+    from aicore.protocol import ConnectionFrameDeps
+
+    return ConnectionFrameDeps(
+        pusher=pusher(),
+        resume_tokens=DynamoResumeTokens(get_settings().connections_table),
+        settings=settings_cache(),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -157,9 +171,11 @@ def session_service() -> SessionService:
 
 
 def session_action_deps() -> SessionActionDeps:
+    from aicore.aws.resume_tokens import DynamoResumeTokens
     from aicore.sessions.actions import SessionActionDeps
 
-    return SessionActionDeps(service=session_service(), pusher=pusher())
+    tokens = DynamoResumeTokens(get_settings().connections_table)
+    return SessionActionDeps(service=session_service(), pusher=pusher(), resume_tokens=tokens)
 
 
 @lru_cache(maxsize=1)
@@ -374,7 +390,16 @@ def turn_deps() -> TurnDeps:
         world_state=world_state(),
         settings=settings_cache(),
         limiter=turn_limiter(),
+        requests=request_ledger(),
     )
+
+
+@lru_cache(maxsize=1)
+def request_ledger() -> DynamoRequestLedger:
+    """Claims of `npc.say` request ids (a repeated frame gets the first answer), in the connections table."""
+    from aicore.aws.request_ledger import DynamoRequestLedger
+
+    return DynamoRequestLedger(get_settings().connections_table)
 
 
 @lru_cache(maxsize=1)

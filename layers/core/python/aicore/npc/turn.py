@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from pydantic import BaseModel, Field
@@ -62,6 +62,9 @@ from aicore.world.models import Npc
 from aicore.world.now import WorldContext, WorldNow, world_now
 from aicore.world.state import StoredState
 from aicore.world.store import WorldStore
+
+if TYPE_CHECKING:
+    from aicore.npc.requests import RequestLedger
 
 CONTEXT_MESSAGES = 20
 NPC_SAY_MAX_TOKENS = NPC_SAY_PROFILES[DEFAULT_MODE].max_tokens  # performance modes shift it
@@ -120,6 +123,8 @@ class TurnDeps:
     game_clock: Clock = game_time
     # The world's live state (time, weather, facts: `aicore.world.now`); None: the turn knows none.
     world_state: WorldStateReader | None = None
+    # Claims of request ids (`aicore.npc.requests`): a repeated frame gets the first answer. None: none.
+    requests: RequestLedger | None = None
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -14,6 +15,9 @@ from aicore.frames import MAX_FRAME_BYTES, SessionFrame, SessionHistory, Session
 from aicore.sessions.chunks import next_before
 from aicore.sessions.models import MessagePage, Participant
 from aicore.sessions.service import SessionService
+
+if TYPE_CHECKING:
+    from aicore.protocol import ResumeTokenStore
 
 # The frame type that answers each action (on failure: "error").
 REPLY_TYPES = {
@@ -30,6 +34,7 @@ class SessionActionDeps:
     service: SessionService
     pusher: ClientPusher
     clock: Clock = now
+    resume_tokens: ResumeTokenStore | None = None  # `connection.resume` checks its token there
 
 
 def answer_session_action(frame: SessionFrame, caller: Caller, deps: SessionActionDeps) -> BaseModel:
