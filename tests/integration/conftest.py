@@ -97,7 +97,14 @@ def runtime(llama_engine: LlamaEngine, provider: ProviderStandIn) -> Iterator[Lo
             port=free_port(),
             deadline_scale=MAX_DEADLINE_SCALE,
             knowledge_embedder="static",
-            environment={**IDENTITY_ENVIRONMENT, "IDENTITY_TRUSTED_ISSUERS": provider.configuration()},
+            # Quest offers from their templates: the one CPU model serves every test's turns, and an
+            # offer written after each turn kept it busy past other tests' deadlines.
+            # (test_quests_live checks generation and its validation with a scripted router.)
+            environment={
+                **IDENTITY_ENVIRONMENT,
+                "IDENTITY_TRUSTED_ISSUERS": provider.configuration(),
+                "QUEST_WRITER": "template",
+            },
         ),
         engine=llama_engine,
     )

@@ -157,6 +157,19 @@ def test_no_tier_answering_offers_the_template() -> None:
     assert len(world.router.requests) == 1
 
 
+def test_with_the_template_as_writer_no_model_is_asked() -> None:
+    # Given QUEST_WRITER=template (no generation)
+    world = World([GOOD])
+    deps = world.offers()
+    deps.generation = None
+    # Then the template's own quest is offered and the model is never asked
+    offer = prepare_offer(deps, "demo", "mira", "p1", "c1")
+    assert offer is not None
+    assert offer.title == "Wolves on the Roads"
+    assert world.router.requests == []
+    assert [q.source for q in world.store.quests.values()] == [QuestSource.TEMPLATE]
+
+
 def test_an_npc_without_quests_offers_none() -> None:
     world = World([])
     assert prepare_offer(world.offers(), "demo", "vex", "p1", "c1") is None

@@ -62,6 +62,9 @@ class Settings(BaseModel):
     # and the catalog (a JSON object like `aicore/commerce/catalog.json`; unset: that file).
     payments_webhook_secret: str | None = None
     payments_tolerance_s: int = Field(300, ge=1, le=3600)
+    # Who writes a quest offer: silver (validated, the template if it fails) or the template itself.
+    # The template alone spares a single local CPU model the work while players wait on it.
+    quest_writer: Literal["model", "template"] = "model"
     payments_catalog: str | None = None
     # What GET /status answers as `version` (cdk sets it from pyproject.toml).
     service_version: str = "unknown"

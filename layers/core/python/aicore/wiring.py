@@ -833,7 +833,7 @@ def quest_offer_deps() -> OfferDeps:
         templates=world_state(),
         world=world(),
         state=world_state(),
-        generation=GenerationDeps(router()),
+        generation=GenerationDeps(router()) if get_settings().quest_writer == "model" else None,
         events=events(),
     )
 

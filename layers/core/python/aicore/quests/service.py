@@ -91,7 +91,7 @@ class OfferDeps:
     templates: TemplateSource
     world: WorldStore
     state: WorldStateStore
-    generation: GenerationDeps
+    generation: GenerationDeps | None  # None: the template as written (QUEST_WRITER=template)
     events: EventPublisher
     clock: Clock = now
 
@@ -115,7 +115,8 @@ def prepare_offer(
     regions = stored.definition.region_ids if stored.definition else ()
     known = Known.of(regions, [n.npc_id for n in deps.world.list_npcs(world_id)], templates)
     base = from_template(template, new_quest_id(), world_id, player_id, stamp(moment))
-    quest = generate(deps.generation, npc, template, known, seen.prompt_lines() if seen else [], base)
+    lines = seen.prompt_lines() if seen else []
+    quest = base if deps.generation is None else generate(deps.generation, npc, template, known, lines, base)
     if not deps.store.put_offer(quest):
         return deps.store.offered(world_id, npc_id, player_id)  # another delivery was first
     _publish(
