@@ -204,7 +204,7 @@ def test_an_npc_turn_in_a_cold_session_brings_it_back_first(runtime: LocalRuntim
     )
 
     # When the player speaks to Borin again
-    [second] = final_answers(url, [{**say, "text": "And a shield?"}])
+    [second] = final_answers(url, [{**say, "request_id": "t2", "text": "And a shield?"}])
 
     # Then the turn brought the session back and continued it where it was
     assert second["ok"], second

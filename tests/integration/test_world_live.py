@@ -68,10 +68,13 @@ def test_a_new_world_is_pushed_versioned_and_a_stale_push_loses(runtime: LocalRu
     base = runtime.gateway.gateway.url
     # When it is pushed twice, the second time with one NPC less
     first = push_content(base, content, _studio(world))
-    second = push_content(base, content.model_copy(update={"npcs": content.npcs[1:]}), _studio(world))
+    gone = content.npcs[0].npc_id
+    # (with the NPC go the quests it gives)
+    fewer = {"npcs": content.npcs[1:], "quests": tuple(q for q in content.quests if q.giver != gone)}
+    second = push_content(base, content.model_copy(update=fewer), _studio(world))
     # Then the versions are 1 and 2, and the NPC is gone
     assert (first.to_version, second.to_version) == (1, 2)
-    assert second.removed == [f"npc:{content.npcs[0].npc_id}"]
+    assert f"npc:{gone}" in second.removed
     assert content.npcs[0].npc_id not in {n.npc_id for n in wiring.world().list_npcs(world)}
     assert world in wiring.world_state().worlds()
     # And a manifest write at a stale version is refused by the table itself

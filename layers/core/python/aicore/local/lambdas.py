@@ -47,6 +47,9 @@ class Lambdas:
         self._root = root
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.Lock()
+        # An HTTP API's handler keeps the request on its module's resolver (Powertools), which one
+        # Lambda container serves one at a time: here, one invocation at a time per HTTP function.
+        self._one_at_a_time = {fn.name: threading.Lock() for fn in topology.all_functions if fn.http_routes}
 
     def module(self, fn: Function) -> ModuleType:
         with self._lock:
@@ -64,4 +67,8 @@ class Lambdas:
         fn = self._topology.function(name)
         handler = getattr(self.module(fn), fn.function_name)
         context = LambdaContext(fn.name, fn.memory_mb, fn.timeout_s)
-        return handler(event, context)
+        serial = self._one_at_a_time.get(fn.name)
+        if serial is None:
+            return handler(event, context)
+        with serial:
+            return handler(event, context)
