@@ -233,8 +233,16 @@ def test_the_jwks_publishes_the_keys_that_verify(runtime: LocalRuntime) -> None:
     status, body = http_json(f"{base(runtime)}/.well-known/jwks.json")
     assert status == 200
     assert body["ok"]
+
+    def published() -> tuple[str, dict[str, Any]] | None:
+        # (after the rotation test restores the keys, the signer and the JWKS agree within their caches)
+        token = guest(runtime, device())["access_token"]
+        _, jwks = http_json(f"{base(runtime)}/.well-known/jwks.json")
+        kid = jwt.get_unverified_header(token)["kid"]
+        return (token, jwks) if kid in {k["kid"] for k in jwks["keys"]} else None
+
+    token, body = eventually(published, timeout_s=60, what="the signing key in the JWKS")
     keys = jwt.PyJWKSet.from_dict({"keys": body["keys"]})
-    token = guest(runtime, device())["access_token"]
     kid = jwt.get_unverified_header(token)["kid"]
     claims = jwt.decode(token, keys[kid].key, algorithms=["ES256"], audience="aicore-game", issuer="aicore")
     assert claims["world"] == "demo"
