@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
@@ -78,6 +79,17 @@ def resource_client(dynamodb_table: Table) -> Any:
     Python values (boto3 serializes them on this client), which the stubs of the low-level client
     cannot express: so it is left untyped, and only here."""
     return dynamodb_table.meta.client
+
+
+def transact(dynamodb_table: Table, writes: list[dict[str, Any]]) -> bool:
+    """One transaction; False when a condition failed (someone else changed an item first)."""
+    try:
+        resource_client(dynamodb_table).transact_write_items(TransactItems=writes)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "TransactionCanceledException":
+            return False
+        raise
+    return True
 
 
 def query_items(dynamodb_table: Table, **query: Any) -> Iterator[dict[str, Any]]:

@@ -48,11 +48,12 @@ class DynamoQuestStore:
             "offer": offer.model_dump_json(),
             "hook": offer.hook,
         }
-        return self._transact(
+        return aws.transact(
+            self._table,
             [
                 self._put(_item(quest), "attribute_not_exists(pk)", {}),
                 self._put(pointer, "attribute_not_exists(pk)", {}),
-            ]
+            ],
         )
 
     def save(self, quest: Quest, expected_version: int, clear_offer: bool = False) -> bool:
@@ -71,7 +72,7 @@ class DynamoQuestStore:
                     }
                 }
             )
-        return self._transact(writes)
+        return aws.transact(self._table, writes)
 
     def set_token(self, world_id: str, player_id: str, quest_id: str, token: str) -> Quest | None:
         try:
@@ -98,15 +99,6 @@ class DynamoQuestStore:
         if values:
             put["ExpressionAttributeValues"] = values
         return {"Put": put}
-
-    def _transact(self, writes: list[dict[str, Any]]) -> bool:
-        try:
-            aws.resource_client(self._table).transact_write_items(TransactItems=writes)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                return False
-            raise
-        return True
 
 
 def _item(quest: Quest) -> dict[str, Any]:

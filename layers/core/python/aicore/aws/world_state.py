@@ -109,7 +109,8 @@ class DynamoWorldState:
             "body": manifest.model_dump_json(),
         }
         listed = {"pk": WORLDS_PK, "sk": registry_sk(manifest.world_id), "world_id": manifest.world_id}
-        return self._transact([_put(self._name, content, condition, values), _put(self._name, listed)])
+        writes = [_put(self._name, content, condition, values), _put(self._name, listed)]
+        return aws.transact(self._table, writes)
 
     # --- clock ---------------------------------------------------------------------------------
 
@@ -187,7 +188,7 @@ class DynamoWorldState:
             writes = [_put(self._name, item, "game_hour = :h", {":h": expected_hour})]
         if entry is not None:
             writes += [self._outbox_put(world_id, entry), self._next_state_version(world_id)]
-        return self._transact(writes)
+        return aws.transact(self._table, writes)
 
     # --- facts ---------------------------------------------------------------------------------
 
@@ -242,8 +243,9 @@ class DynamoWorldState:
     def advance_arc(
         self, world_id: str, progress: ArcProgress, expected_version: int, entry: OutboxEntry
     ) -> bool:
-        return self._transact(
-            [self._arc_put(world_id, progress, expected_version), self._outbox_put(world_id, entry)]
+        return aws.transact(
+            self._table,
+            [self._arc_put(world_id, progress, expected_version), self._outbox_put(world_id, entry)],
         )
 
     def settle_arc(self, world_id: str, progress: ArcProgress, expected_version: int) -> bool:
@@ -298,16 +300,6 @@ class DynamoWorldState:
     def _outbox_put(self, world_id: str, entry: OutboxEntry) -> dict[str, Any]:
         item = {"pk": world_pk(world_id), "sk": outbox_sk(entry.event_id), "body": entry.model_dump_json()}
         return _put(self._name, item, "attribute_not_exists(pk)")
-
-    def _transact(self, writes: list[dict[str, Any]]) -> bool:
-        """One transaction; False when a condition failed (someone else changed the item first)."""
-        try:
-            aws.resource_client(self._table).transact_write_items(TransactItems=writes)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                return False
-            raise
-        return True
 
     def worlds(self) -> list[str]:
         """Every world pushed to this environment."""
