@@ -127,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
             "code 1 if any step fails.",
         )
     )
+    from aicore.local import cost
+
+    cost.add_arguments(
+        commands.add_parser(
+            "cost",
+            help="what N concurrent players need and cost a month (the capacity and cost model)",
+            description="The capacity and cost model: GPU instances from the tier configs, per-turn "
+            "figures from aicore/capacity/assumptions.json, AWS prices from prices.json.",
+        )
+    )
     return parser
 
 
@@ -148,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         from aicore.local import smoke
 
         return smoke.run(args)
+    if args.command == "cost":
+        from aicore.local import cost
+
+        return cost.run(args)
     from aicore.local.runtime import local_token
 
     print(local_token(args.player, args.world, tuple(Role(r) for r in (args.role or ["player"]))))

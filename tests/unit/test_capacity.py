@@ -1,0 +1,97 @@
+"""The capacity and cost model (`aicore cost`): the arithmetic for 1,000 and 10,000 concurrent
+players, what each line depends on, what-ifs, and the README quoting what the model says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aicore.capacity.model import Assumptions, CostModel, load_assumptions, load_prices, sensitivity
+from aicore.llm.endpoints_config import load_endpoints
+from aicore.local import cli
+from aicore.local.cost import render
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def model() -> CostModel:
+    return CostModel(load_assumptions(), load_prices(), load_endpoints(REPO / "endpoints"))
+
+
+def test_a_thousand_players_need_three_gold_and_four_silver_copies(model: CostModel) -> None:
+    report = model.report(1000)
+    gold, silver = report.tiers
+    # 1,000 players x 2 turns a minute x 90 % = 1,800 gold turns a minute ÷ 600 per copy = 3
+    assert gold.turns_per_minute == pytest.approx(1800)
+    assert gold.copies == 3
+    # 200 silver turns a minute ÷ 60 per copy = 4 (3.3 rounded up); 23 streams ÷ 8 = 3
+    assert silver.turns_per_minute == pytest.approx(200)
+    assert silver.copies == 4
+    assert report.turns_per_month == pytest.approx(86.4e6)
+    gpu = {item.item.split()[0]: item.dollars for item in report.items if "instances" in item.item}
+    assert gpu == {"gold": pytest.approx(3 * 1.408 * 730), "silver": pytest.approx(4 * 1.515 * 730)}
+    messages = next(i for i in report.items if i.item == "WebSocket messages")
+    assert messages.dollars == pytest.approx(1000 * 1.00 + 209.6 * 0.80)  # 1,209.6 M messages
+    assert report.total == pytest.approx(sum(i.dollars for i in report.items))
+    assert report.per_ccu_month == pytest.approx(report.total / 1000)
+    assert (report.gpus, round(report.ccu_per_two_gpus)) == (7, 286)
+
+
+def test_ten_thousand_players_scale_the_per_turn_lines_tenfold(model: CostModel) -> None:
+    small, large = model.report(1000), model.report(10_000)
+    assert [t.copies for t in large.tiers] == [30, 34]
+    for few, many in zip(small.items, large.items, strict=True):
+        if few.item.startswith(("DynamoDB", "CloudWatch", "event consumers", "npc-say")):
+            assert many.dollars == pytest.approx(10 * few.dollars), few.item
+    # GPUs are bought whole: ten times the players costs less than ten times as much per player
+    assert large.per_ccu_month < small.per_ccu_month
+
+
+def test_every_line_names_figures_that_exist(model: CostModel) -> None:
+    figures = set(Assumptions.model_fields)
+    for item in model.report(1000).items:
+        assert item.depends_on, item.item
+        for name in item.depends_on:
+            assert name in figures or name == "ccu" or name.startswith(("endpoints/", "prices.")), name
+
+
+def test_a_what_if_moves_the_bill_and_an_unknown_figure_is_named(model: CostModel) -> None:
+    faster = CostModel(model.assumptions.with_values({"gold_tokens_per_s": 150}), model.prices, model.tiers)
+    assert faster.report(1000).total < model.report(1000).total
+    with pytest.raises(ValueError, match="no figure named gold_speed"):
+        model.assumptions.with_values({"gold_speed": 1})
+
+
+def test_the_sensitivity_of_each_unmeasured_figure(model: CostModel) -> None:
+    rows = {s.figure: s for s in sensitivity(model, 1000)}
+    assert rows["turns_per_player_minute"].halved < rows["turns_per_player_minute"].base
+    assert rows["turns_per_player_minute"].doubled > rows["turns_per_player_minute"].base
+    assert rows["gold_tokens_per_s"].doubled <= rows["gold_tokens_per_s"].base
+    assert all(s.source in ("measured", "config", "estimated", "assumed") for s in rows.values())
+
+
+def test_the_command_prints_tables_json_and_refuses_unknown_figures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["cost", "--ccu", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "### 1,000 concurrent players" in out
+    assert "### Sensitivity" in out
+    assert cli.main(["cost", "--ccu", "1000", "--ccu", "10000", "--json"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["ccu"] for r in reports] == [1000, 10_000]
+    assert cli.main(["cost", "--ccu", "10", "--set", "gold_speed=3"]) == 2
+    assert "no figure named gold_speed" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["cost", "--ccu", "10", "--set", "gold_tokens_per_s=fast"])
+
+
+def test_the_readme_quotes_what_the_model_says(model: CostModel) -> None:
+    readme = (REPO / "README.md").read_text()
+    for ccu in (1000, 10_000):
+        summary = render(model.report(ccu)).splitlines()[-1]
+        assert summary.startswith("$")
+        assert summary in readme, f"README: run `aicore cost --ccu 1000 --ccu 10000` and paste ({ccu})"
