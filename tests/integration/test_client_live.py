@@ -1,15 +1,18 @@
 """`aicore_client` against the local runtime (real gateway, handlers, moto, the model): hello,
 a streamed turn whose connection drops after its first token, the client's reconnect and resume,
-and the turn asked again with its request id: one reply, stored once, one model call."""
+and the turn asked again with its request id: one reply, stored once, one model call. Then
+`aicore chat` on the same runtime: the NPC list over HTTP, a streamed reply, /quit."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 
 import pytest
 
 from aicore import wiring
+from aicore.local import cli
 from aicore.local.runtime import LocalRuntime, local_token
 from aicore_client import Client, Message, Reply, connect
 from tests.clients import http_json
@@ -90,3 +93,22 @@ def test_the_client_streams_a_turn_resumes_after_a_drop_and_the_turn_runs_once(
     messages = session["data"]["messages"]
     assert [(m["seq"], m["speaker"]["id"]) for m in messages] == stored
     assert (messages[0]["text"], messages[1]["text"]) == (line, reply.text)
+
+
+def test_aicore_chat_lists_the_npcs_and_streams_a_reply(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given `aicore chat` without --npc, and a player who picks Borin by id, says a line and quits
+    player = f"player-{time.time_ns()}"
+    monkeypatch.setattr("sys.stdin", io.StringIO("borin\nGood day, smith!\n/quit\n"))
+    url = f"ws://127.0.0.1:{runtime.options.port}/ws"
+
+    code = cli.main(["chat", "--url", url, "--player", player, "--world", "demo"])
+
+    # Then it listed the world's NPCs (over HTTP), and Borin's reply streamed after his prompt
+    shown = capsys.readouterr().out
+    assert code == 0, shown
+    assert "(borin)" in shown
+    assert "(mira)" in shown
+    said = shown.split("you> borin> ", 1)[1].split("\nyou> ", 1)[0]
+    assert said.strip(), shown
