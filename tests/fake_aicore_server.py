@@ -56,6 +56,7 @@ class FakeAicore:
     drop_after_first_token: bool = False  # once: abort the connection after a turn's first token
     hold_turns: asyncio.Event | None = None  # a turn waits for this after its first token
     rate_limited: bool = False
+    resume_from_start: bool = False  # resume sends every line, whatever the client has
     world_pushes: list[Frame] = field(default_factory=list)  # sent after every world.subscribe
     received: list[Frame] = field(default_factory=list)
     queries: list[dict[str, list[str]]] = field(default_factory=list)
@@ -225,7 +226,8 @@ class FakeAicore:
             return
         answered = []
         for session_id, after in frame["last_seq"].items():
-            missed = [m for m in self.sessions.get(session_id, []) if m["seq"] > after]
+            start = 0 if self.resume_from_start else after
+            missed = [m for m in self.sessions.get(session_id, []) if m["seq"] > start]
             for message in missed:
                 data = {**message, "session_id": session_id}
                 await self._send(ws, {"type": "session.message", "request_id": request_id, "data": data})

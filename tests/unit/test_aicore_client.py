@@ -210,6 +210,24 @@ async def _until(predicate: Callable[[], Any]) -> Any:
     return value
 
 
+def test_a_line_the_client_already_has_is_not_delivered_again(socket_path: Path) -> None:
+    async def scenario() -> None:
+        async with fake_aicore(socket_path, resume_from_start=True) as server:
+            client = await server.client()
+            await (await client.say("mira", "Hello!", session_id="ses_1")).reply()
+            # When a resume sends the session's lines again (the client has them: seq 2)
+            client.simulate_drop()
+            await _until(lambda: client.last_resumed)
+            await client.close()
+
+        # Then none is delivered twice
+        assert client.last_resumed is not None
+        assert client.last_resumed.sessions[0].sent == 2
+        assert client.pending_messages() == []
+
+    run(scenario)
+
+
 def test_world_pushes_stream_once_each_and_the_subscription_comes_back_after_a_drop(
     socket_path: Path,
 ) -> None:

@@ -241,6 +241,9 @@ class Client:
                     return
                 self.drops += 1
                 log.info("aicore connection dropped; reconnecting")
+                for pending in list(self._pending.values()):
+                    if pending.frame["action"] == "connection.resume":  # the next recovery resumes anew
+                        pending.frames.put_nowait(ConnectionLost("dropped while resuming"))
                 try:
                     self._ws = await self._reopen()
                 except (ConnectionLost, HandshakeRefused) as failure:
@@ -299,7 +302,8 @@ class Client:
             with contextlib.suppress(AicoreError, ConnectionLost, TimeoutError):
                 await self._request(self._subscribe_frame(self._subscribed_regions))
         for pending in list(self._pending.values()):
-            if pending.generation != self._generation and pending.request_id in self._pending:
+            stale = pending.generation != self._generation and pending.request_id in self._pending
+            if stale and pending.frame["action"] != "connection.resume":
                 await self._send(pending)
 
     def _spawn(self, work: Awaitable[T]) -> asyncio.Task[T]:
@@ -324,10 +328,7 @@ class Client:
             self.warnings.append(ConnectionWarning.model_validate(data))
             return
         if kind == "session.message":
-            message = Message.model_validate(data)
-            if message.session_id is not None:
-                self._seen(message.session_id, message.seq)
-            _offer(self._messages, message)
+            self._on_session_message(Message.model_validate(data))
             return
         self._track(kind, frame)
         pending = self._pending.get(str(frame.get("request_id")))
@@ -355,6 +356,16 @@ class Client:
         self._last_seq.move_to_end(session_id)
         while len(self._last_seq) > MAX_TRACKED_SESSIONS:
             self._last_seq.popitem(last=False)
+
+    def _on_session_message(self, message: Message) -> None:
+        """A line the client missed, once: a line it already has (a resume repeated after a second
+        drop) is not delivered again."""
+        session_id = message.session_id
+        if session_id is not None:
+            if message.seq <= self._last_seq.get(session_id, 0):
+                return
+            self._seen(session_id, message.seq)
+        _offer(self._messages, message)
 
     def _on_world_update(self, update: WorldUpdate) -> None:
         if update.event_id in self._world_seen:  # pushed again (after a resubscribe): once is enough
