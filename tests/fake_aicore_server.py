@@ -67,7 +67,7 @@ class FakeAicore:
     _in_progress: set[str] = field(default_factory=set)
     _resume_tokens: set[str] = field(default_factory=set)
     _server: Server | None = None
-    _stopping: bool = False
+    _turns: set[asyncio.Task[None]] = field(default_factory=set)  # every frame in work, all connections
     _live: set[ServerConnection] = field(default_factory=set)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -82,7 +82,8 @@ class FakeAicore:
 
     async def stop(self) -> None:
         assert self._server is not None
-        self._stopping = True  # turns still running are abandoned, as a crashed server's
+        for task in list(self._turns):  # turns still running are abandoned, as a crashed server's
+            task.cancel()
         self._server.close()  # its connections get a close frame (1001, going away)
         await self._server.wait_closed()
 
@@ -104,15 +105,13 @@ class FakeAicore:
                 frame = json.loads(message)
                 self.received.append(frame)
                 task = asyncio.ensure_future(self._answer(ws, frame))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                for running in (tasks, self._turns):
+                    running.add(task)
+                    task.add_done_callback(running.discard)
         except ConnectionClosed:
             pass
         finally:
             self._live.discard(ws)
-        if tasks and self._stopping:
-            for task in tasks:
-                task.cancel()
         if tasks:
             await asyncio.wait(tasks)  # a turn whose client left still ends (and is stored)
 

@@ -296,6 +296,44 @@ def test_when_the_server_stays_away_waiting_requests_fail_with_connection_lost(s
     run(scenario)
 
 
+def test_a_reconnect_the_server_refuses_fails_what_waits_with_connection_lost(socket_path: Path) -> None:
+    async def scenario() -> ConnectionLost:
+        async with fake_aicore(socket_path, hold_turns=asyncio.Event()) as server:
+            client = await server.client()
+            turn = await client.say("mira", "Hello!")
+            await anext(aiter(turn.tokens()))
+            # Given the server now refuses the token (it expired), when the connection drops
+            server.refuse_status = 401
+            client.simulate_drop()
+            with pytest.raises(ConnectionLost) as lost:
+                await turn.reply()
+            await client.close()
+        return lost.value
+
+    lost = run(scenario)
+
+    # Then the turn fails at once (no retries of a refusal), saying why
+    assert isinstance(lost.__cause__, HandshakeRefused)
+    assert lost.__cause__.status == 401
+
+
+def test_a_frame_the_client_cannot_read_is_skipped_and_the_connection_serves_on(socket_path: Path) -> None:
+    async def scenario() -> None:
+        broken = {"kind": "weather"}  # no world_id, no event_id
+        good = {"kind": "fact", "world_id": "demo", "event_id": "fact:bridge_out:2"}
+        async with fake_aicore(socket_path, world_pushes=[broken, good]) as server:
+            client = await server.client()
+            subscription = await client.subscribe_world()
+            update = await anext(subscription)
+            pong = await client.ping()
+            await client.close()
+        assert update.event_id == "fact:bridge_out:2"
+        assert pong.server_time
+        assert client.drops == 0
+
+    run(scenario)
+
+
 def test_a_codec_whose_subprotocol_the_server_does_not_take_is_refused(socket_path: Path) -> None:
     class Binary(JsonCodec):
         @property

@@ -246,8 +246,12 @@ class Client:
                         pending.frames.put_nowait(ConnectionLost("dropped while resuming"))
                 try:
                     self._ws = await self._reopen()
-                except (ConnectionLost, HandshakeRefused) as failure:
+                except ConnectionLost as failure:
                     self._lost = failure
+                    return
+                except HandshakeRefused as refused:  # e.g. 401: the token expired meanwhile
+                    self._lost = ConnectionLost(f"the server refused to reconnect (HTTP {refused.status})")
+                    self._lost.__cause__ = refused
                     return
                 self._generation += 1
                 self.reconnects += 1
@@ -263,11 +267,9 @@ class Client:
         try:
             async for message in ws:
                 try:
-                    frame = self._codec.decode(message)
-                except ValueError:
-                    log.warning("aicore sent a frame the codec cannot read; skipped")
-                    continue
-                self._on_frame(frame)
+                    self._on_frame(self._codec.decode(message))
+                except (ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
+                    log.warning("aicore sent a frame this client cannot read; skipped", exc_info=True)
         except ConnectionClosed:
             pass
 
