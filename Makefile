@@ -114,6 +114,7 @@ bench: setup
 	$(BIN)/python -m bench.overload
 	$(BIN)/python -m bench.knowledge
 	$(BIN)/python -m bench.world
+	$(BIN)/python -m bench.frames
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, TypeAdapter
@@ -148,7 +149,38 @@ PROTOCOL = JSON_PROTOCOL  # the default
 SUBPROTOCOLS: dict[str, str] = {JSON_PROTOCOL: "json", PROTO_PROTOCOL: "protobuf"}
 FRAME_ENCODINGS: tuple[str, ...] = ("json", "protobuf")
 PROTO_KEY = "proto"  # a protobuf client frame: {"action": ..., "proto": <base64 of a ClientFrame>}
+SUBPROTOCOL_HEADER = "Sec-WebSocket-Protocol"
+ENCODING_CONTEXT = "encoding"  # the authorizer context's key: the connection's frame encoding
 F = TypeVar("F", bound=_Frame)
+
+
+def negotiate(headers: Mapping[str, Any] | None) -> str | None:
+    """The subprotocol a connection speaks: the first one the client offers that this server
+    speaks; None when it offers none (JSON). Offering only others is refused: a browser would drop
+    a connection whose answer names none of its offers."""
+    offered = [
+        p.strip()
+        for name, value in (headers or {}).items()
+        if name.lower() == SUBPROTOCOL_HEADER.lower() and isinstance(value, str)
+        for p in value.split(",")
+        if p.strip()
+    ]
+    if not offered:
+        return None
+    for subprotocol in offered:
+        if subprotocol in SUBPROTOCOLS:
+            return subprotocol
+    raise InvalidRequest(f"This server speaks the subprotocols {', '.join(SUBPROTOCOLS)} only.")
+
+
+def encoding_of(subprotocol: str | None) -> str:
+    """The frame encoding of a negotiated subprotocol (None: JSON)."""
+    return SUBPROTOCOLS[subprotocol or JSON_PROTOCOL]
+
+
+def protocol_of(encoding: str) -> str:
+    """The subprotocol that speaks an encoding (what `connection.welcome` names)."""
+    return PROTO_PROTOCOL if encoding == "protobuf" else JSON_PROTOCOL
 
 
 def parse_client_frame(body: str | None, *, binary: bool = False) -> ClientFrame:
