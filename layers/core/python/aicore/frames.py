@@ -217,7 +217,8 @@ def decode_object(body: str | None) -> dict[str, Any]:
 
 
 def _decode_binary(body: str | None) -> dict[str, Any]:
-    """A binary frame's body (API Gateway hands it base64-encoded): a protobuf ClientFrame."""
+    """A body flagged `isBase64Encoded`: a protobuf ClientFrame. (API Gateway never sends one: it
+    refuses binary frames from clients; docs/protocol.md#encodings.)"""
     from aicore.wire import decode_client
 
     try:
