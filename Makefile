@@ -8,9 +8,20 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
-.PHONY: setup browser run test lint format typecheck unit integration infra e2e bench cdk-assets synth clean
+.PHONY: setup protos browser run test lint format typecheck unit integration infra e2e bench cdk-assets synth clean
 
-setup: $(STAMP)
+setup: $(STAMP) protos
+
+# Python code generated from schemas/*.proto into the core layer (aicore/schemas/*_pb2.py and .pyi):
+# never committed, rebuilt when a .proto changes. Every target that runs code passes through setup.
+PROTOS := $(wildcard schemas/*.proto)
+GENERATED := $(PROTOS:schemas/%.proto=layers/core/python/aicore/schemas/%_pb2.py)
+
+protos: $(GENERATED)
+
+$(GENERATED): $(PROTOS) schemas/generate.py $(STAMP)
+	$(BIN)/python schemas/generate.py
+	@touch $(GENERATED)
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -106,6 +117,8 @@ bench: setup
 	$(BIN)/python -m bench.overload
 	$(BIN)/python -m bench.knowledge
 	$(BIN)/python -m bench.world
+	$(BIN)/python -m bench.frames
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache
+	rm -f layers/core/python/aicore/schemas/*_pb2.py layers/core/python/aicore/schemas/*_pb2.pyi

@@ -149,6 +149,9 @@ def check_builds(sources: Sources) -> None:
         sources.embeddings_layer: _embeddings_digest(),
     }
     stale = [str(output) for output, digest in wanted.items() if not _up_to_date(sources, output, digest)]
+    generated = sources.core_layer / "python" / "aicore" / "schemas" / "frames_pb2.py"
+    if not generated.exists():  # the core layer would ship without its protobuf code
+        raise MissingBuildError(f"missing {generated}: run `make protos` (python schemas/generate.py)")
     if stale:
         raise MissingBuildError(
             f"missing or out-of-date build output {', '.join(stale)}: run `make cdk-assets` "

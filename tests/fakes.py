@@ -32,6 +32,7 @@ from aicore.sessions.store import (
     session_full,
     stale_version,
 )
+from aicore.wire import encode_server
 from aicore.world.models import LoreFact, Npc, NpcMemory, PerformanceSetting, TurnContext
 from aicore.world.store import Feeling
 from tests.virtual_time import Pause
@@ -56,10 +57,16 @@ class FakePusher:
     frames: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)
     closed: list[str] = field(default_factory=list)
+    encodings: dict[str, str] = field(default_factory=dict)  # as told by `speaks`
+
+    def speaks(self, connection_id: str, encoding: str) -> None:
+        self.encodings[connection_id] = encoding
 
     def send(self, connection_id: str, frame: dict[str, Any]) -> bool:
         if connection_id in self.gone:
             return False
+        if self.encodings.get(connection_id) == "protobuf":
+            encode_server(frame)  # what the real pusher sends: every frame must encode
         # as the @connections API: a frame over API Gateway's limit is refused (the adapter raises)
         if len(json.dumps(frame, separators=(",", ":")).encode()) > MAX_FRAME_BYTES:
             raise RuntimeError("PayloadTooLargeException: the frame is over 128 KB")

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from aicore import wiring
 from aicore.auth import EXPIRES_AT, bearer_token
 from aicore.errors import InvalidRequest, Unauthorized
+from aicore.frames import ENCODING_CONTEXT, encoding_of, negotiate
 from aicore.identity.tokens import TokenVerifier, VerifiedToken
 from aicore.observability import CORRELATION_ID_PATH, entrypoint, logger
 from aicore.platform.clients import CLIENT_CONTEXT, CLIENT_QUERY, client_of
@@ -43,7 +44,7 @@ def _websocket(event: dict[str, Any], verifier: TokenVerifier) -> dict[str, Any]
     except Unauthorized as exc:
         logger.info("WebSocket connect refused", extra={"reason": exc.message})
         raise Exception("Unauthorized") from exc  # API Gateway's contract for a 401
-    return _allow(event["methodArn"], verified, _client(event))
+    return _allow(event["methodArn"], verified, _client(event), _encoding(event))
 
 
 def _client(event: dict[str, Any]) -> str | None:
@@ -57,13 +58,22 @@ def _client(event: dict[str, Any]) -> str | None:
     return None if client is None else f"{client.platform}/{client.version}"
 
 
+def _encoding(event: dict[str, Any]) -> str:
+    """The frame encoding of the subprotocol the client asked for (`$connect` answers it, or turns
+    the connection away when it offers none this server speaks): it rides on every frame's event."""
+    try:
+        return encoding_of(negotiate(event.get("headers")))
+    except InvalidRequest:
+        return "json"
+
+
 def _context(verified: VerifiedToken) -> dict[str, str]:
     """Who the caller is, and until when (a WebSocket connection may not outlive the token)."""
     return {**verified.caller.as_context(), EXPIRES_AT: str(verified.expires_at)}
 
 
-def _allow(method_arn: str, verified: VerifiedToken, client: str | None) -> dict[str, Any]:
-    context = _context(verified) | ({CLIENT_CONTEXT: client} if client else {})
+def _allow(method_arn: str, verified: VerifiedToken, client: str | None, encoding: str) -> dict[str, Any]:
+    context = _context(verified) | ({CLIENT_CONTEXT: client} if client else {}) | {ENCODING_CONTEXT: encoding}
     return {
         "principalId": verified.caller.subject,
         "policyDocument": {

@@ -1,5 +1,7 @@
-"""`$connect`: admits the client's version (`?client=<platform>/<version>`, the policy in settings),
-then records who is on this connection, and until when (the authorizer verified the token).
+"""`$connect`: answers the subprotocol the client asked for (`Sec-WebSocket-Protocol`:
+`aicore.proto.v1` or `aicore.json.v1`; none: JSON), admits the client's version
+(`?client=<platform>/<version>`, the policy in settings), then records who is on this connection,
+in which encoding, and until when (the authorizer verified the token).
 
 A refusal is the handshake's HTTP status (API Gateway turns the connection away with it): 426 for
 a blocked or too old client, 400 for a `client` that does not parse. What a client may send is
@@ -17,6 +19,7 @@ from aicore.clock import Clock, now
 from aicore.connections import ConnectionStore, new_connection
 from aicore.envelope import spec_for
 from aicore.errors import InvalidRequest, Unauthorized, UpgradeRequired
+from aicore.frames import SUBPROTOCOL_HEADER, encoding_of, negotiate
 from aicore.observability import CORRELATION_ID_PATH, entrypoint, logger
 from aicore.platform.clients import CLIENT_QUERY, admit, client_of
 from aicore.platform.settings import SettingsCache
@@ -30,7 +33,7 @@ def handler(
     store: ConnectionStore | None = None,
     clock: Clock = now,
     settings: SettingsCache | None = None,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     store = store or wiring.connections()
     try:
         request = WebSocketRequest.model_validate(event)
@@ -42,7 +45,12 @@ def handler(
     except Unauthorized as refused:
         logger.warning("Connect without a verified identity", extra={"reason": refused.message})
         return {"statusCode": 401}
-    connection = new_connection(request.connection_id, caller, expires_at, clock)
+    try:
+        subprotocol = negotiate(request.headers)
+    except InvalidRequest as refused:
+        logger.info("Connect refused for its subprotocols", extra={"reason": refused.message})
+        return {"statusCode": 400}
+    connection = new_connection(request.connection_id, caller, expires_at, clock, encoding_of(subprotocol))
     if connection.expired(clock):
         logger.info("Connect with a token that has just expired")
         return {"statusCode": 401}
@@ -54,4 +62,5 @@ def handler(
         return {"statusCode": spec_for(refused).status}
     store.put(connection)
     logger.info("Connected", extra={"player": caller.subject, "world": caller.world_id})
-    return OK
+    # API Gateway answers the handshake with these headers; without the subprotocol a browser drops it
+    return OK if subprotocol is None else {**OK, "headers": {SUBPROTOCOL_HEADER: subprotocol}}

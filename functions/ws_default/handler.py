@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from aicore import wiring
 from aicore.connections import ClientPusher
 from aicore.errors import UnknownAction
-from aicore.frames import ConnectionHello, Ping, parse_client_frame
+from aicore.frames import ConnectionHello, Ping, parse_client_frame, protocol_of
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
 from aicore.ws import WebSocketRequest, serve_frame
 
@@ -39,7 +39,7 @@ def _connection_frame(event: dict[str, Any], route_key: str, deps: ConnectionFra
         frame = parse_client_frame(request.body)
         if not isinstance(frame, Ping | ConnectionHello):
             raise UnknownAction(f"This route does not handle {frame.action!r}.", {"action": frame.action})
-        return answer_connection_frame(frame, request.caller(deps.clock), deps)
+        return answer_connection_frame(frame, request.caller(deps.clock), deps, protocol_of(request.encoding))
 
     return serve_frame(event, deps.pusher, route_key, REPLY_TYPES[route_key], act)
 

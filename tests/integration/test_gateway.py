@@ -36,6 +36,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from aicore.local.gateway import Gateway, GatewayThread
 from aicore.local.lambdas import Lambdas
@@ -83,7 +84,11 @@ def authorize(event, context):
 
 def connect(event, context):
     EVENTS.append(event)
-    return {"statusCode": int(event["queryStringParameters"].get("status", "200"))}
+    answer = {"statusCode": int(event["queryStringParameters"].get("status", "200"))}
+    offered = {k.lower(): v for k, v in event["headers"].items()}.get("sec-websocket-protocol")
+    if offered:
+        answer["headers"] = {"Sec-WebSocket-Protocol": offered.split(",")[0].strip()}
+    return answer
 
 
 def record(event, context):
@@ -193,6 +198,10 @@ class Backend:
         parameters = {"token": token, **query} if token is not None else query
         url = self.gateway.ws_url + "?" + "&".join(f"{k}={v}" for k, v in parameters.items())
         return connect(url, additional_headers={"x-correlation-id": "corr-1"}, open_timeout=5)
+
+    def ws_offering(self, subprotocol: str) -> ClientConnection:
+        url = self.gateway.ws_url + "?token=allow"
+        return connect(url, open_timeout=5, subprotocols=[Subprotocol(subprotocol)])
 
     def connection_id(self) -> str:
         return str(self.wait_for_events("connect")[-1]["requestContext"]["connectionId"])
@@ -338,14 +347,41 @@ def test_frames_naming_no_declared_route_go_to_default(backend: Backend, frame: 
     assert message.body == frame
 
 
-def test_binary_frame_goes_to_default_base64_encoded(backend: Backend) -> None:
+def test_a_binary_frame_from_a_client_closes_the_connection_with_1003_as_api_gateway_does(
+    backend: Backend,
+) -> None:
+    # API Gateway WebSocket APIs refuse binary frames from clients (1003) and no route sees them
     with backend.ws() as ws:
         ws.send(b"\x00\x01\xfe\xff")
-        event = backend.wait_for_events("default")[0]
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
 
-    message = APIGatewayWebSocketMessageEventModel.model_validate(event)
-    assert message.is_base64_encoded is True
-    assert base64.b64decode(event["body"]) == b"\x00\x01\xfe\xff"
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1003
+    disconnect = backend.wait_for_events("disconnect")[0]
+    assert disconnect["requestContext"]["disconnectStatusCode"] == 1003
+    assert backend.events("default") == []
+
+
+def test_the_subprotocol_connect_answers_is_the_connections_and_its_pushes_are_binary(
+    backend: Backend,
+) -> None:
+    # Given a client that asks for the protobuf subprotocol, and a $connect that answers it
+    with backend.ws_offering("aicore.proto.v1") as ws:
+        # Then the handshake names it
+        assert ws.subprotocol == "aicore.proto.v1"
+        # And what a handler pushes reaches the client as a binary frame, even bytes that are UTF-8
+        ws.send('{"action": "echo"}')
+        assert ws.recv(timeout=5) == b'{"action": "echo"}'
+
+    assert backend.wait_for_events("connect")[-1]["headers"]["Sec-WebSocket-Protocol"] == "aicore.proto.v1"
+
+
+def test_a_connection_without_a_subprotocol_gets_text_frames(backend: Backend) -> None:
+    with backend.ws() as ws:
+        assert ws.subprotocol is None
+        ws.send('{"action": "echo"}')
+        assert ws.recv(timeout=5) == '{"action": "echo"}'
 
 
 def test_oversized_frame_is_answered_with_payload_too_large_and_the_connection_keeps_serving(

@@ -57,7 +57,7 @@ def test_a_websocket_connect_with_a_valid_token_is_allowed_with_the_callers_cont
     }
     context = dict(answer["context"])
     assert context.pop("expires_at").isdigit()  # every later frame checks the token still holds
-    assert context == {"subject": "tools", "world_id": "demo", "roles": "studio,admin"}
+    assert context == {"subject": "tools", "world_id": "demo", "roles": "studio,admin", "encoding": "json"}
 
 
 @pytest.mark.parametrize(
@@ -182,10 +182,10 @@ def test_the_error_frame_keeps_the_clients_request_id_and_never_echoes_the_frame
     assert "hunter2" not in json.dumps(frame)
 
 
-def test_a_binary_frame_is_refused_with_a_hint() -> None:
+def test_a_binary_frame_that_is_no_protobuf_frame_is_refused_with_a_hint() -> None:
     frame = _default("AAEC", isBase64Encoded=True)
     assert frame["error"]["code"] == "invalid_request"
-    assert "JSON text frames" in frame["error"]["message"]
+    assert "protobuf ClientFrame (schemas/frames.proto)" in frame["error"]["message"]
 
 
 def test_a_known_action_reaching_default_is_our_fault_and_says_so_without_a_trace() -> None:

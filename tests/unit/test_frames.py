@@ -46,8 +46,8 @@ def test_oversized_frame_is_refused() -> None:
         parse_client_frame(big)
 
 
-def test_binary_frames_are_refused_clearly() -> None:
-    with pytest.raises(InvalidRequest, match="Binary frames"):
+def test_a_binary_body_that_is_no_protobuf_frame_is_refused_clearly() -> None:
+    with pytest.raises(InvalidRequest, match="protobuf ClientFrame"):
         parse_client_frame("AAEC", binary=True)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from aicore.world.content import WeatherCondition
 from aicore.world.definition import WorldDefinition
 from aicore.world.events import WeatherChanged, WorldFactChanged
-from aicore.world.pushes import UpdateDeps, fan_out, update_frame
+from aicore.world.pushes import Subscription, UpdateDeps, fan_out, update_frame
 from tests.edge_calls import WsEdge
 from tests.fakes import FakePusher
 from tests.handlers import invoke
@@ -161,3 +161,19 @@ def test_the_handler_fans_out_an_eventbridge_event() -> None:
     answer = invoke("world-push", event, deps=deps)
     assert (answer["sent"], answer["duplicate"]) == (50, False)
     assert update_frame(change) == pusher.frames[0][1]
+
+
+def test_each_subscriber_gets_the_push_in_its_connections_encoding() -> None:
+    # Given subscribers whose connections negotiated protobuf (their items say so) and JSON
+    deps, subscriptions, pusher = _fifty()
+    speaking = {f"c{i}": "protobuf" if i % 2 else "json" for i in range(50)}
+    listed = subscriptions.subscribers
+
+    def with_encodings(world_id: str) -> list[Subscription]:
+        return [s.model_copy(update={"encoding": speaking[s.connection_id]}) for s in listed(world_id)]
+
+    subscriptions.subscribers = with_encodings  # type: ignore[method-assign]
+    # When a change is fanned out
+    assert fan_out(deps, _weather()).sent == 40
+    # Then the pusher sent each connection's frame in that connection's encoding
+    assert {c: pusher.encodings[c] for c, _ in pusher.frames} == {c: speaking[c] for c, _ in pusher.frames}

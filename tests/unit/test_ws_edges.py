@@ -124,7 +124,7 @@ def test_a_request_id_that_is_not_an_identifier_is_not_echoed(edge: WsEdge) -> N
 def test_a_binary_frame_gets_an_error_frame(edge: WsEdge) -> None:
     answer = edge.send(b"\x00\xff" * 10)
     assert_error(answer, "invalid_request")
-    assert "Binary frames" in answer["error"]["message"]
+    assert "protobuf ClientFrame" in answer["error"]["message"]
 
 
 @pytest.mark.parametrize("route_key", ["npc.say", "session.history", "$default"])

@@ -6,7 +6,9 @@ expiry, every frame checks it, and the first frame after it is refused and the c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -23,6 +25,7 @@ class Connection(BaseModel):
     caller: Caller
     connected_at: int
     expires_at: int  # the token's `exp`: the connection may not outlive it
+    encoding: str = "json"  # its frames' encoding, from the subprotocol negotiated at $connect
 
     def expired(self, clock: Clock = now) -> bool:
         return clock().timestamp() >= self.expires_at
@@ -65,20 +68,58 @@ def _expired() -> ConnectionExpired:
     )
 
 
-def new_connection(connection_id: str, caller: Caller, expires_at: int, clock: Clock = now) -> Connection:
+def new_connection(
+    connection_id: str, caller: Caller, expires_at: int, clock: Clock = now, encoding: str = "json"
+) -> Connection:
     return Connection(
         connection_id=connection_id,
         caller=caller,
         connected_at=int(clock().timestamp()),
         expires_at=expires_at,
+        encoding=encoding,
     )
 
 
 class ClientPusher(Protocol):
     def send(self, connection_id: str, frame: dict[str, Any]) -> bool:
-        """Send one frame; False when the client is gone."""
+        """Send one frame, in the connection's encoding; False when the client is gone."""
+        ...
+
+    def speaks(self, connection_id: str, encoding: str) -> None:
+        """The connection's frame encoding (fixed at `$connect`), for the frames sent to it."""
         ...
 
     def close(self, connection_id: str) -> None:
         """Close the connection (its `$disconnect` follows); nothing happens if it is gone."""
         ...
+
+
+MAX_REMEMBERED_ENCODINGS = 10_000
+
+
+@dataclass
+class Encodings:
+    """The frame encoding of each connection a pusher has been told of (bounded: the oldest is
+    forgotten first); a connection it was never told of speaks JSON, the default."""
+
+    protobuf: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
+
+    def remember(self, connection_id: str, encoding: str) -> None:
+        if encoding != "protobuf":
+            self.protobuf.pop(connection_id, None)
+            return
+        if connection_id not in self.protobuf and len(self.protobuf) >= MAX_REMEMBERED_ENCODINGS:
+            self.protobuf.pop(next(iter(self.protobuf)))
+        self.protobuf[connection_id] = None
+
+    def of(self, connection_id: str) -> str:
+        return "protobuf" if connection_id in self.protobuf else "json"
+
+
+def frame_bytes(frame: dict[str, Any], encoding: str) -> bytes:
+    """A server frame as sent on the wire: compact JSON text, or a protobuf ServerFrame."""
+    if encoding == "protobuf":
+        from aicore.wire import encode_server  # protobuf loads only where a connection speaks it
+
+        return encode_server(frame)
+    return json.dumps(frame, separators=(",", ":")).encode()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, TypeAdapter
@@ -138,16 +141,55 @@ SERVER_FRAME_TYPES: tuple[str, ...] = (
     "error",
 )
 PROTOCOL_VERSIONS: tuple[str, ...] = ("1",)
-PROTOCOL = "aicore.json.v1"  # what `connection.welcome` names: JSON text frames, protocol version 1
+# The WebSocket subprotocols (`Sec-WebSocket-Protocol`) and the frame encoding each speaks
+# (docs/protocol.md#encodings). None asked: JSON. `connection.welcome` names the connection's.
+JSON_PROTOCOL = "aicore.json.v1"
+PROTO_PROTOCOL = "aicore.proto.v1"
+PROTOCOL = JSON_PROTOCOL  # the default
+SUBPROTOCOLS: dict[str, str] = {JSON_PROTOCOL: "json", PROTO_PROTOCOL: "protobuf"}
 FRAME_ENCODINGS: tuple[str, ...] = ("json", "protobuf")
+PROTO_KEY = "proto"  # a protobuf client frame: {"action": ..., "proto": <base64 of a ClientFrame>}
+SUBPROTOCOL_HEADER = "Sec-WebSocket-Protocol"
+ENCODING_CONTEXT = "encoding"  # the authorizer context's key: the connection's frame encoding
 F = TypeVar("F", bound=_Frame)
+
+
+def negotiate(headers: Mapping[str, Any] | None) -> str | None:
+    """The subprotocol a connection speaks: the first one the client offers that this server
+    speaks; None when it offers none (JSON). Offering only others is refused: a browser would drop
+    a connection whose answer names none of its offers."""
+    offered = [
+        p.strip()
+        for name, value in (headers or {}).items()
+        if name.lower() == SUBPROTOCOL_HEADER.lower() and isinstance(value, str)
+        for p in value.split(",")
+        if p.strip()
+    ]
+    if not offered:
+        return None
+    for subprotocol in offered:
+        if subprotocol in SUBPROTOCOLS:
+            return subprotocol
+    raise InvalidRequest(f"This server speaks the subprotocols {', '.join(SUBPROTOCOLS)} only.")
+
+
+def encoding_of(subprotocol: str | None) -> str:
+    """The frame encoding of a negotiated subprotocol (None: JSON)."""
+    return SUBPROTOCOLS[subprotocol or JSON_PROTOCOL]
+
+
+def protocol_of(encoding: str) -> str:
+    """The subprotocol that speaks an encoding (what `connection.welcome` names)."""
+    return PROTO_PROTOCOL if encoding == "protobuf" else JSON_PROTOCOL
 
 
 def parse_client_frame(body: str | None, *, binary: bool = False) -> ClientFrame:
     """Parse one client frame, raising a domain error a player can act on."""
-    if binary:
-        raise InvalidRequest("Binary frames are not accepted yet: send JSON text frames.")
-    raw = decode_object(body)
+    raw = _decode_binary(body) if binary else decode_object(body)
+    if PROTO_KEY in raw:
+        from aicore.wire import unwrap_client  # protobuf is loaded by the frames that need it
+
+        raw = unwrap_client(raw)
     action = raw.get("action")
     if action not in KNOWN_ACTIONS:
         named = "no 'action'" if action is None else "an 'action' nobody handles"
@@ -174,10 +216,27 @@ def decode_object(body: str | None) -> dict[str, Any]:
     return raw
 
 
+def _decode_binary(body: str | None) -> dict[str, Any]:
+    """A body flagged `isBase64Encoded`: a protobuf ClientFrame. (API Gateway never sends one: it
+    refuses binary frames from clients; docs/protocol.md#encodings.)"""
+    from aicore.wire import decode_client
+
+    try:
+        data = base64.b64decode(body or "", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequest("The binary frame could not be read.") from exc
+    return decode_client(data)
+
+
 def request_id_of(body: str | None) -> str | None:
     """The request id of a frame we could not accept, so the client can match the error."""
     try:
-        value = decode_object(body).get("request_id")
+        raw = decode_object(body)
+        if PROTO_KEY in raw:
+            from aicore.wire import unwrap_client
+
+            raw = unwrap_client(raw)
+        value = raw.get("request_id")
     except AicoreError:
         return None
     return value if isinstance(value, str) and is_identifier(value) else None

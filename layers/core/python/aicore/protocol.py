@@ -88,13 +88,15 @@ def resume_player(store: ResumeTokenStore, token: str, caller: Caller, clock: Cl
     return grant
 
 
-def answer_connection_frame(frame: ConnectionFrame, caller: Caller, deps: ConnectionFrameDeps) -> BaseModel:
+def answer_connection_frame(
+    frame: ConnectionFrame, caller: Caller, deps: ConnectionFrameDeps, protocol: str = PROTOCOL
+) -> BaseModel:
     if isinstance(frame, Ping):
         return Pong(server_time=deps.clock().isoformat())
     assert isinstance(frame, ConnectionHello)
     return Welcome(
         resume_token=issue_resume_token(deps.resume_tokens, caller, deps.clock),
-        protocol=PROTOCOL,
+        protocol=protocol,  # the connection's subprotocol
         capabilities=capabilities(deps.settings, caller.world_id),
     )
 

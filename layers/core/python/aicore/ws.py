@@ -16,7 +16,7 @@ from aicore.auth import Caller
 from aicore.clock import Clock, now
 from aicore.connections import ClientPusher, ConnectionExpired, connected_caller
 from aicore.envelope import Operation, operation
-from aicore.frames import reply_frame, request_id_of
+from aicore.frames import ENCODING_CONTEXT, FRAME_ENCODINGS, reply_frame, request_id_of
 from aicore.observability import event_request_id, logger
 
 OK = {"statusCode": 200}
@@ -42,6 +42,7 @@ class WebSocketRequest(BaseModel):
     body: str | None = None
     is_base64_encoded: bool = Field(False, alias="isBase64Encoded")
     query: dict[str, str] | None = Field(None, alias="queryStringParameters")
+    headers: dict[str, str] | None = None  # `$connect` only
 
     @classmethod
     def of(cls, event: Mapping[str, Any]) -> WebSocketRequest:
@@ -64,6 +65,11 @@ class WebSocketRequest(BaseModel):
         return connected_caller(self.request_context.authorizer, clock)
 
     @property
+    def encoding(self) -> str:
+        """The connection's frame encoding (negotiated at `$connect`; the authorizer context carries it)."""
+        return encoding_of_context(self.request_context.authorizer)
+
+    @property
     def request_id(self) -> str | None:
         """The client's id for this frame, if it sent a readable one."""
         return None if self.is_base64_encoded else request_id_of(self.body)
@@ -81,13 +87,18 @@ def serve_frame(
     so, then closed."""
     request: WebSocketRequest | None = None
     then: Callable[[], None] | None = None
+    connection_id = connection_id_of(event)
+    if connection_id is not None:  # every frame sent to it from here on is in its encoding
+        context = event.get("requestContext") or {}
+        pusher.speaks(connection_id, encoding_of_context(context.get("authorizer") or {}))
     with operation(name, event_request_id(event)) as op:
         request = WebSocketRequest.of(event)
         result = work(request)
         if isinstance(result, Deferred):
             result, then = result.reply, result.then
         op.succeed(result)
-    connection_id = request.connection_id if request is not None else connection_id_of(event)
+    if request is not None:
+        connection_id = request.connection_id
     if connection_id is None:
         logger.error("A WebSocket event without a connection id: nobody to answer")
         return {"statusCode": op.status}
@@ -120,6 +131,11 @@ def answer(
     """Send the operation's envelope as the frame that ends the request."""
     assert op.envelope is not None, "the operation has not finished"
     pusher.send(connection_id, reply_frame(request_id, op.envelope, reply_type))
+
+
+def encoding_of_context(authorizer: Mapping[str, Any]) -> str:
+    found = authorizer.get(ENCODING_CONTEXT)
+    return found if isinstance(found, str) and found in FRAME_ENCODINGS else "json"
 
 
 def connection_id_of(event: Mapping[str, Any]) -> str | None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from aicore import aws
 from aicore.auth import Caller
-from aicore.connections import CONNECTION_TTL_S, Connection
+from aicore.connections import CONNECTION_TTL_S, Connection, Encodings, frame_bytes
 
 
 class DynamoConnectionStore:
@@ -24,6 +23,7 @@ class DynamoConnectionStore:
                 "caller": connection.caller.model_dump(mode="json"),
                 "connected_at": connection.connected_at,
                 "token_expires_at": connection.expires_at,
+                "encoding": connection.encoding,
                 # DynamoDB's TTL deletes lazily (within days): `require_connection` checks expiry itself
                 "expires_at": min(connection.expires_at, connection.connected_at + CONNECTION_TTL_S),
             }
@@ -38,6 +38,7 @@ class DynamoConnectionStore:
             caller=Caller.model_validate(item["caller"]),
             connected_at=int(str(item["connected_at"])),
             expires_at=int(str(item.get("token_expires_at", 0))),  # recorded before expiry was: expired
+            encoding=str(item.get("encoding", "json")),
         )
 
     def delete(self, connection_id: str) -> None:
@@ -49,9 +50,13 @@ class ApiGatewayPusher:
 
     def __init__(self, connections_url: str) -> None:
         self._client = aws.connections_client(connections_url)
+        self._encodings = Encodings()
+
+    def speaks(self, connection_id: str, encoding: str) -> None:
+        self._encodings.remember(connection_id, encoding)
 
     def send(self, connection_id: str, frame: dict[str, Any]) -> bool:
-        data = json.dumps(frame, separators=(",", ":")).encode()
+        data = frame_bytes(frame, self._encodings.of(connection_id))
         try:
             self._client.post_to_connection(ConnectionId=connection_id, Data=data)
         except ClientError as exc:

@@ -15,6 +15,8 @@ from aicore.world.pushes import Subscription
 
 CONNECTION_SK = "CONNECTION"
 EXPIRES_AT = str(CONNECTIONS.ttl_attribute)
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem
+BATCH_GET_ATTEMPTS = 3  # a connection whose item is still unread after these speaks JSON
 
 
 class DynamoSubscriptions:
@@ -54,11 +56,14 @@ class DynamoSubscriptions:
                 raise
 
     def subscribers(self, world_id: str) -> list[Subscription]:
-        items = aws.query_items(
-            self._table,
-            IndexName=WORLD_SUBSCRIBERS_INDEX.name,
-            KeyConditionExpression=Key(WORLD_SUBSCRIBERS_INDEX.partition_key).eq(world_id),
+        items = list(
+            aws.query_items(
+                self._table,
+                IndexName=WORLD_SUBSCRIBERS_INDEX.name,
+                KeyConditionExpression=Key(WORLD_SUBSCRIBERS_INDEX.partition_key).eq(world_id),
+            )
         )
+        encodings = self._encodings([str(item["pk"]) for item in items])
         return [
             Subscription(
                 connection_id=str(item["pk"]),
@@ -67,9 +72,33 @@ class DynamoSubscriptions:
                 if "subscribed_regions" in item
                 else None,
                 expires_at=int(str(item.get("token_expires_at", 0))),
+                encoding=encodings.get(str(item["pk"]), "json"),
             )
             for item in items
         ]
+
+    def _encodings(self, connection_ids: list[str]) -> dict[str, str]:
+        """The frame encoding of each connection, read from its item, 100 a read (the index does
+        not project it: a global index's projection cannot change in place)."""
+        client = aws.resource_client(self._table)
+        found: dict[str, str] = {}
+        for start in range(0, len(connection_ids), BATCH_GET_LIMIT):
+            keys = [{"pk": c, "sk": CONNECTION_SK} for c in connection_ids[start : start + BATCH_GET_LIMIT]]
+            request: dict[str, Any] = {
+                self._table.name: {
+                    "Keys": keys,
+                    "ProjectionExpression": "pk, #encoding",
+                    "ExpressionAttributeNames": {"#encoding": "encoding"},
+                }
+            }
+            for _ in range(BATCH_GET_ATTEMPTS):
+                answer = client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self._table.name, []):
+                    found[str(item["pk"])] = str(item.get("encoding", "json"))
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return found
 
     def claim(self, event_id: str, expires_at: int) -> bool:
         try:

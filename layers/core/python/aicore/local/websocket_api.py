@@ -8,7 +8,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from aiohttp import WSMsgType, web
 
 from aicore import errors
 from aicore.envelope import Operation
+from aicore.frames import SUBPROTOCOL_HEADER, SUBPROTOCOLS
 from aicore.local.apigw_events import (
     Api,
     Handshake,
@@ -47,6 +48,8 @@ MAX_FRAME_BYTES = 128 * 1024  # API Gateway's WebSocket message limit
 MAX_RECEIVE_BYTES = 4 * 1024 * 1024  # larger, so oversized frames get an answer, not a dropped socket
 NO_STATUS_RECEIVED = 1005
 ABNORMAL_CLOSURE = 1006
+UNSUPPORTED_DATA = 1003  # API Gateway's close code for a binary frame from a client
+BINARY_REFUSED = "Binary frames are not supported: send text frames (protobuf frames as base64)"
 _REFUSAL_MESSAGES = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -78,6 +81,7 @@ class Connection:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     frames: set[asyncio.Task[None]] = field(default_factory=set)  # in handlers or waiting for a slot
     slots: asyncio.Semaphore = field(init=False)
+    binary: bool = False  # its subprotocol's frames are binary (aicore.proto.v1)
 
     def __post_init__(self) -> None:
         self.slots = asyncio.Semaphore(self.limits.in_flight)
@@ -154,8 +158,7 @@ class WebSocketApi:
     # --- $connect ------------------------------------------------------------------------------
 
     async def upgrade(self, request: web.Request) -> web.StreamResponse:
-        socket = web.WebSocketResponse(max_msg_size=MAX_RECEIVE_BYTES)
-        if not socket.can_prepare(request).ok:
+        if not web.WebSocketResponse().can_prepare(request).ok:
             return web.json_response({"message": "Expected a WebSocket upgrade"}, status=426)
         peer = WebSocketPeer(
             connection_id=new_connection_id(),
@@ -165,30 +168,36 @@ class WebSocketApi:
         )
         handshake = Handshake(headers_as_sent(request), list(request.query.items()))
         try:
-            await self._admit(peer, handshake)
+            subprotocol = await self._admit(peer, handshake)
         except Refused as refusal:
             return refusal_response(refusal.status)
+        # As API Gateway: the handshake answers the subprotocol `$connect` answered, if any
+        socket = web.WebSocketResponse(
+            max_msg_size=MAX_RECEIVE_BYTES, protocols=(subprotocol,) if subprotocol else ()
+        )
         await socket.prepare(request)
-        await self._serve(Connection(peer, socket, self._limits))
+        binary = subprotocol is not None and SUBPROTOCOLS.get(subprotocol) == "protobuf"
+        await self._serve(Connection(peer, socket, self._limits, binary=binary))
         return socket
 
-    async def _admit(self, peer: WebSocketPeer, handshake: Handshake) -> None:
-        """Authorizer, then the `$connect` route; raises `Refused` to turn the client away."""
+    async def _admit(self, peer: WebSocketPeer, handshake: Handshake) -> str | None:
+        """Authorizer, then the `$connect` route: the subprotocol its answer names, if any; raises
+        `Refused` to turn the client away."""
         if not dict(handshake.query).get(TOKEN_QUERY_PARAMETER):
             raise Refused(401)
         peer.authorizer = await self._authorize(peer, handshake)
         connect = self._topology.websocket_route("$connect")
         if connect is None:
-            return
+            return None
         try:
-            status = status_code_of(
-                await self._invoke(connect.name, websocket_connect_event(self.api, peer, handshake))
-            )
+            answer = await self._invoke(connect.name, websocket_connect_event(self.api, peer, handshake))
+            status = status_code_of(answer)
         except Exception:
             log.exception("$connect handler %s failed", connect.name)
             raise Refused(500) from None
         if not 200 <= status < 300:
             raise Refused(status)
+        return answered_subprotocol(answer)
 
     async def _authorize(self, peer: WebSocketPeer, handshake: Handshake) -> dict[str, Any]:
         started = time.perf_counter()
@@ -215,8 +224,11 @@ class WebSocketApi:
         try:
             while True:
                 message = await connection.socket.receive()
-                if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                if message.type is WSMsgType.TEXT:
                     self._on_frame(connection, message.data)
+                    continue
+                if message.type is WSMsgType.BINARY:  # as API Gateway: refused, and the client cut off
+                    await self._close(connection, UNSUPPORTED_DATA, BINARY_REFUSED)
                     continue
                 if message.type is WSMsgType.CLOSE:
                     close_code, close_reason = client_close_status(message.data, message.extra)
@@ -333,7 +345,7 @@ class WebSocketApi:
         if len(data) > MAX_FRAME_BYTES:
             return management_error(413, "PayloadTooLargeException", "Message too long.")
         try:
-            await connection.send(_text_if_utf8(data))
+            await connection.send(data if connection.binary else _text_if_utf8(data))
         except ConnectionError:
             return self._gone(request)
         return web.Response(status=200)
@@ -372,6 +384,15 @@ def client_close_status(code: int | None, reason: str | None) -> tuple[int, str]
     if not code:
         return NO_STATUS_RECEIVED, "Client-side close frame status not set"
     return code, reason or ""
+
+
+def answered_subprotocol(answer: Any) -> str | None:
+    """The `Sec-WebSocket-Protocol` a `$connect` answer's headers name, if any."""
+    headers = answer.get("headers") if isinstance(answer, Mapping) else None
+    for name, value in (headers or {}).items():
+        if str(name).lower() == SUBPROTOCOL_HEADER.lower() and isinstance(value, str):
+            return value
+    return None
 
 
 def _text_if_utf8(data: bytes) -> str | bytes:

@@ -36,6 +36,7 @@ class Subscription(BaseModel):
     world_id: str
     regions: tuple[str, ...] | None  # None: the whole world
     expires_at: int  # the connection's token expiry: no push after it
+    encoding: str = "json"  # the connection's frame encoding
 
     def wants(self, region: str | None) -> bool:
         return self.regions is None or region is None or region in self.regions
@@ -139,6 +140,7 @@ def fan_out(deps: UpdateDeps, event: WorldEvent) -> FanOut:
 
 def _push(deps: UpdateDeps, subscription: Subscription, frame: dict[str, Any]) -> str:
     try:
+        deps.pusher.speaks(subscription.connection_id, subscription.encoding)
         if deps.pusher.send(subscription.connection_id, frame):
             return "sent"
         deps.subscriptions.forget(subscription.connection_id)
