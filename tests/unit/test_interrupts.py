@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 
 from aicore.auth import Caller
-from aicore.frames import NpcSay
+from aicore.frames import KNOWN_ACTIONS, SERVER_FRAME_TYPES, NpcSay
 from aicore.llm.endpoint import ChatCall, ChatStream
 from aicore.llm.router import Router
 from aicore.npc.claims import RequestRecord, owner_of
 from aicore.npc.interrupts import InterruptDeps, InterruptWatch
 from aicore.npc.requests import IN_FLIGHT_S, REQUEST_WINDOW_S, fingerprint
 from aicore.npc.turn import TurnDeps
+from aicore.topology import TOPOLOGY
 from tests.fakes import FakePusher, FakeSessions, ScriptedEndpoint
 from tests.handlers import invoke
 from tests.npc_turns import CONNECTION, PLAYER, TIERS, connected, turn_deps
@@ -301,3 +302,11 @@ def _working_claim() -> RequestRecord:
         fingerprint=fingerprint(NpcSay.model_validate(SAY)),
         in_flight_until=int(NOW.timestamp()) + IN_FLIGHT_S,
     )
+
+
+def test_the_interrupt_is_routed_to_ws_default_and_published_with_the_capabilities() -> None:
+    route = TOPOLOGY.websocket_route("npc.interrupt")
+    assert route is not None
+    assert route.name == "ws-default"
+    assert "npc.interrupt" in KNOWN_ACTIONS
+    assert "npc.interrupted" in SERVER_FRAME_TYPES

@@ -1,16 +1,17 @@
 """`npc.interrupt`: the player stops an NPC's reply while it streams; what was said is kept as said.
 
 The turn streams in one `npc-say` invocation; the interrupt comes as another frame, answered by
-ws-default (small, never queued behind turns: npc-say's concurrency is reserved for turns). The two
-meet on the turn's claim of its request id in the connections table (`aicore.npc.claims`):
+ws-default (small and quick; it does not take one of npc-say's reserved executions from a turn).
+The two meet on the turn's claim of its request id in the connections table (`aicore.npc.claims`):
 
 - the interrupt marks the claim (one conditional UpdateItem: only a claim of the same player whose
   run is still in flight, or one marked already) and answers `npc.interrupted`;
 - the turn reads the mark while it streams (`InterruptWatch`): at most once per `INTERRUPT_CHECK_S`
-  of streaming, after a token has gone to the player; when set, the turn stops taking tokens, the
-  model's stream is closed (the model stops generating), and the reply is what was streamed,
-  `truncated_reason: "interrupted"`, stored as said and kept on the claim (a repeat of the
-  `npc.say` gets that reply, not a new turn).
+  of streaming, after a token has gone to the player (so the mark is seen at the first token after
+  the interval; a model gone silent is cut by the router's stall timeout). Once it is set, the turn
+  stops taking tokens, the model's stream is closed (the model stops generating), and the reply is
+  what was streamed, `truncated_reason: "interrupted"`, stored as said and kept on the claim (a
+  repeat of the `npc.say` gets that reply, not a new turn).
 
 A claim is keyed by its player (world and subject), so a player interrupts their own turns from
 any of their connections, and another player's request id is as unknown as one never sent.

@@ -88,7 +88,8 @@ class TurnReply(BaseModel):
     fallback: bool
     fallback_reason: str | None = None  # why the tiers before `tier` did not answer
     truncated: bool  # the reply stops short: see `truncated_reason`
-    truncated_reason: str | None = None  # `length`: the token limit was reached; else why the stream broke
+    # `length`: the token limit was reached; `interrupted`: the player stopped it; else why the stream broke
+    truncated_reason: str | None = None
     mode: str  # the performance mode the turn ran in
     seq: int
     timings: TurnTimings
