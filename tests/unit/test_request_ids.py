@@ -10,7 +10,8 @@ from typing import Any
 from aicore.auth import Caller
 from aicore.frames import NpcSay
 from aicore.local.lambdas import LambdaContext, Lambdas
-from aicore.npc.requests import IN_FLIGHT_S, REQUEST_WINDOW_S, RequestRecord, fingerprint, owner_of
+from aicore.npc.claims import RequestRecord, owner_of
+from aicore.npc.requests import IN_FLIGHT_S, REQUEST_WINDOW_S, fingerprint
 from aicore.npc.turn import TurnDeps
 from aicore.topology import TOPOLOGY
 from tests.fakes import FakePublisher, FakePusher, FakeSessions, ScriptedEndpoint

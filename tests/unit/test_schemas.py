@@ -16,6 +16,7 @@ from aicore.envelope import Envelope, ErrorBody
 from aicore.frames import (
     ConnectionHello,
     ConnectionResume,
+    NpcInterrupt,
     NpcSay,
     Ping,
     SessionHistory,
@@ -30,6 +31,7 @@ from aicore.mind.events import ReflectionDue
 from aicore.mind.models import Scores
 from aicore.mind.turn import ContextMemory, DebugContext, EmotionView, RelationshipView
 from aicore.npc.events import NpcTurnCompleted
+from aicore.npc.interrupts import Interrupted
 from aicore.npc.turn import TurnReply, TurnTimings
 from aicore.platform.clients import ConnectionWarning
 from aicore.protocol import MissedMessage, Pong, Resumed, ResumedSession, Welcome
@@ -120,6 +122,8 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("frames.proto", "SessionMessage", MissedMessage, set()),
         ("frames.proto", "ResumedSession", ResumedSession, set()),
         ("frames.proto", "ConnectionResumed", Resumed, set()),
+        ("frames.proto", "NpcInterrupt", NpcInterrupt, {"action"}),
+        ("frames.proto", "NpcInterrupted", Interrupted, set()),
     ],
 )
 def test_proto_fields_match_the_models(

@@ -33,6 +33,15 @@ class NpcSay(_Frame):
     debug: StrictBool = False
 
 
+class NpcInterrupt(_Frame):
+    """Stop the reply of one of the player's own `npc.say` frames (`target_request_id`: its
+    request_id) while it streams: answered with `npc.interrupted`; the turn's `npc.reply` follows
+    with what was said, `truncated_reason: "interrupted"`."""
+
+    action: Literal["npc.interrupt"]
+    target_request_id: RequestId
+
+
 class SessionHistory(_Frame):
     action: Literal["session.history"]
     session_id: Identifier
@@ -108,7 +117,8 @@ ClientFrame = Annotated[
     | WorldUnsubscribe
     | Ping
     | ConnectionHello
-    | ConnectionResume,
+    | ConnectionResume
+    | NpcInterrupt,
     Field(discriminator="action"),
 ]
 _client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
@@ -122,6 +132,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "ping",
     "connection.hello",
     "connection.resume",
+    "npc.interrupt",
 )
 # What the server sends (`ServerFrame.type` in schemas/frames.proto), and the protocol versions it speaks.
 SERVER_FRAME_TYPES: tuple[str, ...] = (
@@ -138,6 +149,7 @@ SERVER_FRAME_TYPES: tuple[str, ...] = (
     "connection.welcome",
     "session.message",
     "connection.resumed",
+    "npc.interrupted",
     "error",
 )
 PROTOCOL_VERSIONS: tuple[str, ...] = ("1",)

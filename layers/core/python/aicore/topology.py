@@ -634,12 +634,13 @@ TOPOLOGY = Topology(
         ),
         Function(
             name="ws-default",
-            description="Frames with no known action get an error frame; ping and connection.hello.",
+            description="Unknown frames get an error frame; ping, connection.hello, npc.interrupt.",
             code="functions/ws_default",
             memory_mb=256,
             timeout_s=10,
-            websocket_routes=("$default", "ping", "connection.hello"),
-            # resume tokens (hashed, TTL) in the connections table; capabilities through the settings cache
+            websocket_routes=("$default", "ping", "connection.hello", "npc.interrupt"),
+            # resume tokens (hashed, TTL) in the connections table; capabilities through the settings cache;
+            # npc.interrupt marks a turn's claim of its request id (one conditional UpdateItem)
             tables=((CONNECTIONS, RW), (SETTINGS, R)),
             pushes_to_clients=True,
         ),

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from aicore.modelops.deploy import DeployDeps
     from aicore.modelops.staging import ImportDeps
     from aicore.modelops.tier_setup import TierSetupDeps
+    from aicore.npc.interrupts import InterruptDeps
     from aicore.npc.recollection import TurnMind
     from aicore.npc.turn import TurnDeps
     from aicore.platform.clients import ClientPolicy
@@ -392,6 +393,13 @@ def turn_deps() -> TurnDeps:
         limiter=turn_limiter(),
         requests=request_ledger(),
     )
+
+
+def interrupt_deps() -> InterruptDeps:
+    """`npc.interrupt` (in ws-default): it marks the turn's claim in the connections table."""
+    from aicore.npc.interrupts import InterruptDeps
+
+    return InterruptDeps(pusher=pusher(), requests=request_ledger())
 
 
 @lru_cache(maxsize=1)

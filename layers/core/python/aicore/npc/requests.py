@@ -14,45 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal, Protocol
-
-from pydantic import BaseModel
 
 from aicore.auth import Caller
 from aicore.errors import Conflict, RequestInProgress
 from aicore.frames import NpcSay
+from aicore.npc.claims import RequestRecord, owner_of
+from aicore.npc.interrupts import InterruptWatch
 from aicore.npc.turn import TurnDeps, TurnOutcome, TurnReply, take_turn
 from aicore.topology import TOPOLOGY
 
 REQUEST_WINDOW_S = 10 * 60  # a repeat within this gets the first answer
 # A claim's run is over by then (the function's timeout, and a margin): a repeat may take it over.
 IN_FLIGHT_S = TOPOLOGY.function("npc-say").timeout_s + 30
-
-
-class RequestRecord(BaseModel):
-    """A request id as claimed: its frame's fingerprint, and the reply once the turn completed."""
-
-    state: Literal["in_progress", "completed"]
-    fingerprint: str
-    in_flight_until: int
-    reply: str | None = None  # the TurnReply, as JSON
-
-
-class RequestLedger(Protocol):
-    def claim(
-        self, owner: str, request_id: str, record: RequestRecord, now_s: int, expires_at: int
-    ) -> RequestRecord | None:
-        """Claim the request id for its owner unless a live claim holds it (not expired, and either
-        completed or still in flight): None when claimed, else the claim that holds it."""
-        ...
-
-    def complete(self, owner: str, request_id: str, record: RequestRecord, expires_at: int) -> None: ...
-
-    def release(self, owner: str, request_id: str) -> None: ...
-
-
-def owner_of(caller: Caller) -> str:
-    return f"{caller.world_id}#{caller.subject}"
 
 
 def fingerprint(frame: NpcSay) -> str:
@@ -78,12 +51,18 @@ def take_turn_once(
     held = ledger.claim(owner, frame.request_id, claim, now_s, now_s + REQUEST_WINDOW_S)
     if held is not None:
         return _repeat(frame, held)
+    watch = InterruptWatch(
+        lambda: ledger.interrupt_requested(owner, frame.request_id),
+        lambda: deps.clock().timestamp(),
+        deps.interrupt_check_s,
+    )
     try:
-        outcome = take_turn(frame, caller, connection_id, correlation_id, deps)
+        outcome = take_turn(frame, caller, connection_id, correlation_id, deps, watch)
     except BaseException:
         ledger.release(owner, frame.request_id)
         raise
-    done = claim.model_copy(update={"state": "completed", "reply": outcome.reply.model_dump_json()})
+    reply = outcome.reply.model_dump_json()
+    done = claim.model_copy(update={"state": "completed", "reply": reply, "interrupted": watch.interrupted})
     ledger.complete(owner, frame.request_id, done, now_s + REQUEST_WINDOW_S)
     return outcome
 

@@ -38,6 +38,7 @@ from aicore.language.speech import Moment, PhraseView, Sprinkle, sprinkle
 from aicore.llm.router import Completion, ModelRequest, Router, TokenSink
 from aicore.mind.turn import DebugContext, EmotionView, RelationshipView, debug_context
 from aicore.npc.events import NpcTurnCompleted
+from aicore.npc.interrupts import INTERRUPT_CHECK_S, INTERRUPTED, InterruptWatch
 from aicore.npc.prompt import WORLD_PROMPT_CHARS, build_prompt
 from aicore.npc.recollection import Recollection, TurnMind, recollect
 from aicore.npc.token_stream import DEFAULT_INTERVAL_S, TokenStream
@@ -64,7 +65,7 @@ from aicore.world.state import StoredState
 from aicore.world.store import WorldStore
 
 if TYPE_CHECKING:
-    from aicore.npc.requests import RequestLedger
+    from aicore.npc.claims import RequestLedger
 
 CONTEXT_MESSAGES = 20
 NPC_SAY_MAX_TOKENS = NPC_SAY_PROFILES[DEFAULT_MODE].max_tokens  # performance modes shift it
@@ -87,7 +88,8 @@ class TurnReply(BaseModel):
     fallback: bool
     fallback_reason: str | None = None  # why the tiers before `tier` did not answer
     truncated: bool  # the reply stops short: see `truncated_reason`
-    truncated_reason: str | None = None  # `length`: the token limit was reached; else why the stream broke
+    # `length`: the token limit was reached; `interrupted`: the player stopped it; else why the stream broke
+    truncated_reason: str | None = None
     mode: str  # the performance mode the turn ran in
     seq: int
     timings: TurnTimings
@@ -125,6 +127,8 @@ class TurnDeps:
     world_state: WorldStateReader | None = None
     # Claims of request ids (`aicore.npc.requests`): a repeated frame gets the first answer. None: none.
     requests: RequestLedger | None = None
+    # How often a streaming turn looks whether the player interrupted it (`aicore.npc.interrupts`).
+    interrupt_check_s: float = INTERRUPT_CHECK_S
 
 
 @dataclass
@@ -136,13 +140,19 @@ class TurnOutcome:
 
 
 def take_turn(
-    frame: NpcSay, caller: Caller, connection_id: str, correlation_id: str, deps: TurnDeps
+    frame: NpcSay,
+    caller: Caller,
+    connection_id: str,
+    correlation_id: str,
+    deps: TurnDeps,
+    watch: InterruptWatch | None = None,
 ) -> TurnOutcome:
     """Two DynamoDB round trips before the model is asked: the turn budget spent (one conditional
     UpdateItem), the world's data, the session, the NPC's memories of the player and the world's
     state, side by side; then the player's line, stored in one write while the NPC recalls what
     fits the line. The reply is stored in one more write; the event goes out after the player has
-    the reply. A player over budget is refused before anything is stored or any model works."""
+    the reply. A player over budget is refused before anything is stored or any model works.
+    `watch` says when the player interrupted the turn: the reply stops there, stored as said."""
     if frame.debug and not any(caller.has(role) for role in DEBUG_ROLES):
         raise Forbidden(
             "Only a studio or admin token may ask for a turn's context ('debug': true): "
@@ -216,9 +226,10 @@ def take_turn(
     interval_ms = settings.token_frame_interval_ms
     interval_s = deps.token_interval_s if interval_ms is None else interval_ms / 1000
     stream = TokenStream(deps.pusher, connection_id, frame.request_id, interval_s)
+    spoken = _Spoken(stream.push, watch)
     try:
         if phrases.prefix:
-            stream.push(phrases.prefix)  # the player hears the NPC's own tongue before the model starts
+            spoken.say(phrases.prefix)  # the player hears the NPC's own tongue before the model starts
         with traced("turn.model", mode=performance.effective.value):
             completion = deps.router.stream(
                 ModelRequest(
@@ -226,14 +237,17 @@ def take_turn(
                     first_token_budget_ms=profile.first_token_budget_ms,
                     max_tokens=profile.max_tokens,
                 ),
-                on_token=_Trimmed(stream.push) if phrases.phrases else stream.push,
+                on_token=_Trimmed(spoken),
                 scripted_line=lambda: _scripted_line(npc),
             )
-        if phrases.suffix:
+        if phrases.suffix and not spoken.interrupted:
             stream.push(phrases.suffix)
     finally:
         stream.finish()
-    completion = replace(completion, text=phrases.spoken(completion.text))
+    if spoken.interrupted:  # what the player heard is the reply: stored as said
+        completion = replace(completion, text=spoken.text, truncated=True, truncated_reason=INTERRUPTED)
+    else:
+        completion = replace(completion, text=phrases.spoken(completion.text))
 
     speaker = Participant(id=npc.npc_id, kind=ParticipantKind.NPC)
     with traced("turn.store_reply", tier=completion.tier):
@@ -287,9 +301,37 @@ def _phrases(
     return sprinkle(lexicon, moment)
 
 
+class _Spoken:
+    """What went to the player's stream, in order. As a token sink it says stop (False) once the
+    client is gone, or once `watch` (read after each piece sent) says the player interrupted."""
+
+    def __init__(self, push: Callable[[str], bool], watch: InterruptWatch | None) -> None:
+        self._push, self._watch = push, watch
+        self._said: list[str] = []
+        self.interrupted = False
+
+    def say(self, text: str) -> bool:
+        if not self._push(text):
+            return False
+        self._said.append(text)
+        return True
+
+    def __call__(self, token: str) -> bool:
+        if not self.say(token):
+            return False
+        if self._watch is not None and self._watch():
+            self.interrupted = True
+            return False
+        return True
+
+    @property
+    def text(self) -> str:
+        return "".join(self._said)
+
+
 class _Trimmed:
-    """The model's tokens between the phrases: the reply is stored stripped, so the first token's
-    leading space and the last ones' trailing space are not streamed either (streamed == stored)."""
+    """The model's tokens as streamed: the reply is stored stripped, so the first token's leading
+    space and the last ones' trailing space are not streamed either (streamed == stored)."""
 
     def __init__(self, sink: TokenSink) -> None:
         self._sink = sink
