@@ -120,7 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
         "analytics", help="the local analytics store: list the saved queries, run one (DuckDB)"
     )
     analytics_commands = analytics.add_subparsers(
-        dest="analytics_command", required=True, metavar="ANALYTICS_COMMAND"
+        dest="analytics_command",
+        required=True,
+        metavar="ANALYTICS_COMMAND",
+        help="list: the saved queries; query NAME: run one",
     )
     analytics_commands.add_parser("list", help="the saved queries (the same as Athena's named queries)")
     query = analytics_commands.add_parser(
