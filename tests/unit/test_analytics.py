@@ -115,7 +115,7 @@ def test_the_input_template_makes_the_record_record_of_describes() -> None:
         QUEST_OFFERED, {"world_id": "demo", "quest_id": "q1", "title": 'The "Old" Mill'}, event_id="e1"
     )
     filled = INPUT_TEMPLATE
-    for name, path in INPUT_PATHS.items():
+    for name in INPUT_PATHS:
         value = record_of(event).model_dump()[name]
         filled = filled.replace(f"<{name}>", json.dumps(value) if name == "detail" else str(value))
     # Then it parses into the same record
@@ -124,7 +124,7 @@ def test_the_input_template_makes_the_record_record_of_describes() -> None:
         "id": "e1",
         "detail_type": QUEST_OFFERED,
         "source": "aicore.quests",
-        "event_time": f"{DAY}T10:00:00Z",
+        "time": f"{DAY}T10:00:00Z",
         "detail": {"world_id": "demo", "quest_id": "q1", "title": 'The "Old" Mill'},
     }
 
@@ -149,7 +149,7 @@ def test_a_record_is_partitioned_by_its_events_utc_day(time: str, day: str, tmp_
 
 def test_a_body_that_is_not_a_record_is_refused_and_writes_nothing(tmp_path: Path) -> None:
     files = AnalyticsFiles(tmp_path)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="validation error"):
         files.write({"id": "e1", "detail": {}})
     assert not list(tmp_path.glob("dt=*/*"))
 
@@ -234,4 +234,5 @@ def test_the_turn_event_carries_its_tier_fallback_reason_and_first_token() -> No
     assert detail_type == NPC_TURN_COMPLETED
     # Then its event says so, with the wait for the first token, for the analytics store
     assert (detail.tier, detail.fallback, detail.fallback_reason) == ("silver", True, "gold: ModelError")
-    assert detail.first_token_ms is not None and detail.first_token_ms >= 0
+    assert detail.first_token_ms is not None
+    assert detail.first_token_ms >= 0

@@ -24,19 +24,21 @@ TABLE = "events"
 
 # What the rule's input transformer takes from an EventBridge event, and the record it writes.
 # String values are quoted in the template (EventBridge escapes them); `detail` is a JSON object.
+# `time` keeps EventBridge's name: moto, which runs this transformer locally, writes an event's
+# time as ISO 8601 only under that key (else epoch seconds).
 INPUT_PATHS: dict[str, str] = {
     "id": "$.id",
     "detail_type": "$.detail-type",
     "source": "$.source",
-    "event_time": "$.time",
+    "time": "$.time",
     "detail": "$.detail",
 }
 INPUT_TEMPLATE = (
     '{"id": "<id>", "detail_type": "<detail_type>", "source": "<source>", '
-    '"event_time": "<event_time>", "detail": <detail>}'
+    '"time": "<time>", "detail": <detail>}'
 )
 # Firehose's dynamic partitioning reads the day from the record (jq): `dt=YYYY-MM-DD`.
-PARTITION_QUERY = "{dt: .event_time[0:10]}"
+PARTITION_QUERY = "{dt: .time[0:10]}"
 
 Kind = Literal["string", "boolean", "double"]
 # The record's top-level columns (Glue/Hive types) ...
@@ -44,7 +46,7 @@ COLUMNS: tuple[tuple[str, Kind], ...] = (
     ("id", "string"),
     ("detail_type", "string"),
     ("source", "string"),
-    ("event_time", "string"),
+    ("time", "string"),
 )
 # ... and the fields of `detail` the table reads (the union over the analytics events; an event
 # without one reads NULL, fields not named here stay in the files, unread).
@@ -81,13 +83,13 @@ class AnalyticsRecord(BaseModel):
     id: str
     detail_type: str
     source: str
-    event_time: str
+    time: str
     detail: dict[str, Any]
 
     @property
     def day(self) -> str:
         """The partition: the event's UTC day, `YYYY-MM-DD`."""
-        return datetime.fromisoformat(self.event_time.replace("Z", "+00:00")).strftime("%Y-%m-%d")
+        return datetime.fromisoformat(self.time.replace("Z", "+00:00")).strftime("%Y-%m-%d")
 
 
 def record_of(event: Mapping[str, Any]) -> AnalyticsRecord:
