@@ -94,11 +94,9 @@ def test_the_stream_writes_json_lines_by_day_into_its_prefix_of_the_analytics_bu
     assert all(bucket_props["PublicAccessBlockConfiguration"].values())
     assert "BucketEncryption" in bucket_props
     rules = {r["Id"]: r for r in bucket_props["LifecycleConfiguration"]["Rules"]}
-    assert (
-        rules["scratch-0"]["Prefix"] == "athena-results/"
-        if "scratch-0" in rules
-        else any(r.get("Prefix") == "athena-results/" for r in rules.values())
-    )
+    assert rules["scratch-athena-results"]["Prefix"] == "athena-results/"
+    assert rules["scratch-athena-results"]["ExpirationInDays"] == 7
+    assert {"housekeeping", "cold-large", "cold-small"} <= set(rules)  # records cool down as archives do
     (policy,) = [
         p
         for p in synth.resources(env, "AWS::S3::BucketPolicy").values()

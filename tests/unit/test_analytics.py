@@ -12,6 +12,7 @@ from aicore.analytics.queries import UnknownQuery, saved_queries, saved_query
 from aicore.analytics.records import INPUT_PATHS, INPUT_TEMPLATE, AnalyticsRecord, record_of
 from aicore.local.analytics import AnalyticsFiles, default_folder, run_query
 from aicore.local.cli import main
+from aicore.npc.events import NpcTurnCompleted
 from aicore.topology import (
     ANALYTICS,
     COMMERCE_SOURCE,
@@ -232,6 +233,7 @@ def test_the_turn_event_carries_its_tier_fallback_reason_and_first_token() -> No
     assert isinstance(deps.events, FakePublisher)
     [(_, detail_type, detail)] = deps.events.published
     assert detail_type == NPC_TURN_COMPLETED
+    assert isinstance(detail, NpcTurnCompleted)
     # Then its event says so, with the wait for the first token, for the analytics store
     assert (detail.tier, detail.fallback, detail.fallback_reason) == ("silver", True, "gold: ModelError")
     assert detail.first_token_ms is not None
