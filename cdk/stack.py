@@ -38,6 +38,7 @@ from aicore.topology import (
 )
 from aicore.topology import Secret as TopologySecret
 from cdk.access import Resources, check_declarations, grant_function, grant_state_machine
+from cdk.analytics import Analytics
 from cdk.apis import HttpApi, HttpRoutes, RealtimeApi, RealtimeRoutes, deploy_after
 from cdk.config import EnvironmentConfig
 from cdk.data import DataStore
@@ -91,6 +92,21 @@ class AicoreStack(Stack):
         realtime = RealtimeApi(self, "realtime", topology=topology, config=config)
         http = HttpApi(self, "http", topology=topology, config=config)
         alarm_topic = AlarmTopic(self, "monitoring", config=config)
+        if topology.analytics is not None:  # rule -> Firehose -> the bucket, Glue, Athena (cdk/analytics.py)
+            analytics = Analytics(
+                self,
+                "analytics",
+                stream=topology.analytics,
+                config=config,
+                bucket=data.buckets[topology.analytics.bucket.name],
+                bus=bus.bus,
+            )
+            CfnOutput(
+                self,
+                "AnalyticsWorkgroup",
+                value=analytics.workgroup.ref,
+                description=f"Athena workgroup with the saved queries over {analytics.database_name}",
+            )
 
         # Every function sees the name of every resource, under the topology's variable names
         # (endpoints and components by their physical names, which the tiers below take).

@@ -44,6 +44,7 @@ PINNED: dict[str, dict[str, str]] = {
     },
     "AWS::S3::Bucket": {
         "dataaccesslogsA0DEB78C": "access-logs",
+        "dataanalyticsbucket0FF900E9": "analytics",
         "dataarchivebucketC3602932": "archive",
         "dataknowledgebucket98A51775": "knowledge",
         "datamodelsbucket7AD915E5": "models",

@@ -259,6 +259,34 @@ class Function:
 
 
 @dataclass(frozen=True)
+class AnalyticsStream:
+    """The events that go to the analytics store, listed once: one rule on the bus matches them.
+
+    Cloud: the rule's target is a Kinesis Data Firehose stream writing JSON lines into `bucket`,
+    by day, under a Glue table Athena queries. Locally: the same rule's events land in files by day
+    (`aicore.local.analytics`), queried with DuckDB. Record shape: `aicore.analytics.records`.
+    """
+
+    name: str
+    bucket: Bucket
+    events: tuple[tuple[str, tuple[str, ...]], ...]  # (source, its detail types)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(source for source, _ in self.events)
+
+    @property
+    def detail_types(self) -> tuple[str, ...]:
+        return tuple(detail_type for _, detail_types in self.events for detail_type in detail_types)
+
+    @property
+    def pattern(self) -> dict[str, Any]:
+        """One rule over every source and detail type (a detail type has a single source, so the
+        pattern's product of the two lists matches nothing more)."""
+        return {"source": list(self.sources), "detail-type": list(self.detail_types)}
+
+
+@dataclass(frozen=True)
 class Topology:
     tables: tuple[Table, ...]
     buckets: tuple[Bucket, ...]
@@ -272,6 +300,7 @@ class Topology:
     state_machines: tuple[StateMachine, ...] = field(default=())
     # WebSocket frames are routed on this (API Gateway syntax); binary frames go to $default.
     websocket_route_selection: str = "$request.body.action"
+    analytics: AnalyticsStream | None = None
 
     def state_machine(self, name: str) -> StateMachine:
         return next(m for m in self.state_machines if m.name == name)
@@ -357,7 +386,20 @@ class Topology:
         for machine in self.state_machines:
             problems += [f"{machine.name}: no function {f!r}" for f in machine.invokes if f not in functions]
         problems += self._tier_setup_problems()
+        problems += self._analytics_problems()
         return problems
+
+    def _analytics_problems(self) -> list[str]:
+        if self.analytics is None:
+            return []
+        problems = (
+            [] if self.analytics.bucket in self.buckets else ["analytics: its bucket is not in the topology"]
+        )
+        return problems + [
+            f"analytics: source {source!r} is not in the topology's event sources"
+            for source in self.analytics.sources
+            if source not in self.event_sources
+        ]
 
     def _tier_setup_problems(self) -> list[str]:
         """Every model tier needs the setup function, reading and writing its serving record."""
@@ -514,6 +556,36 @@ KNOWLEDGE = Bucket(
     "Lore documents as uploaded, chunks and vectors between ingestion steps, versioned search indexes.",
     scratch_prefixes=("work/",),
 )
+# The analytics store: one JSON line per turn, tier move, quest and purchase event, by day (written
+# once, read by Athena's scans); Athena's query results are scratch.
+ANALYTICS = Bucket(
+    "analytics",
+    "Analytics events (JSON lines by day, a Glue table over them) and Athena's query results.",
+    archival=True,
+    scratch_prefixes=("athena-results/",),
+)
+ANALYTICS_STREAM = AnalyticsStream(
+    "analytics",
+    ANALYTICS,
+    events=(
+        # every turn: its tier, whether it fell back and why, the time to its first token
+        (NPC_SOURCE, (NPC_TURN_COMPLETED,)),
+        # the sessions' tier moves: hot -> warm (compaction) and cold -> hot (rehydration)
+        (SESSIONS_SOURCE, (SESSION_COMPACTION_NEEDED, SESSION_REHYDRATION_REQUESTED)),
+        (
+            QUEST_SOURCE,
+            (
+                QUEST_OFFERED,
+                QUEST_ACCEPTED,
+                QUEST_PROGRESSED,
+                QUEST_COMPLETED,
+                QUEST_ABANDONED,
+                QUEST_REWARD_GRANTED,
+            ),
+        ),
+        (COMMERCE_SOURCE, (ENTITLEMENT_GRANTED, ENTITLEMENT_REVOKED)),  # purchases and refunds
+    ),
+)
 # The payment provider's webhook signing secret (Stripe's `whsec_...`): the operator puts it after the
 # first deploy (README, Payments); the local runtime creates a development one.
 PAYMENTS_WEBHOOK_SECRET = Secret(
@@ -564,11 +636,12 @@ SESSION_REHYDRATE = StateMachine(
 
 TOPOLOGY = Topology(
     tables=(CONNECTIONS, SESSIONS, WORLD, MODELS, MIND, IDENTITY, SETTINGS),
-    buckets=(ARCHIVE, MODEL_WEIGHTS, KNOWLEDGE),
+    buckets=(ARCHIVE, MODEL_WEIGHTS, KNOWLEDGE, ANALYTICS),
     bus=EventBus(),
     model_tiers=(GOLD, SILVER, EMBED),
     event_sources=(NPC_SOURCE, SESSIONS_SOURCE, MIND_SOURCE, WORLD_SOURCE, COMMERCE_SOURCE, QUEST_SOURCE),
     secrets=(PAYMENTS_WEBHOOK_SECRET,),
+    analytics=ANALYTICS_STREAM,
     authorizer=Function(
         name="authorizer",
         description="Checks the caller's JWT (ES256, published keys) for $connect and the HTTP API.",

@@ -1,6 +1,7 @@
 """The `aicore` command: `local` runs the backend on loopback, `token` prints a player token,
 `chat` talks to an NPC in the terminal, `smoke` plays a player's first minute against an environment
-and times it, `doctor` checks an AWS account before a deploy (it parses its own flags)."""
+and times it, `doctor` checks an AWS account before a deploy (it parses its own flags), `analytics`
+runs the saved queries locally."""
 
 from __future__ import annotations
 
@@ -123,6 +124,31 @@ def build_parser() -> argparse.ArgumentParser:
         "stream in. /npc ID talks to another, /quit leaves. Needs aicore-client (clients/python).",
     )
     _chat_arguments(chat)
+    analytics = commands.add_parser(
+        "analytics", help="the local analytics store: list the saved queries, run one (DuckDB)"
+    )
+    analytics_commands = analytics.add_subparsers(
+        dest="analytics_command",
+        required=True,
+        metavar="ANALYTICS_COMMAND",
+        help="list: the saved queries; query NAME: run one",
+    )
+    analytics_commands.add_parser("list", help="the saved queries (the same as Athena's named queries)")
+    query = analytics_commands.add_parser(
+        "query",
+        help="run a saved query over the events `aicore local` wrote, print a table",
+        description="Run a saved query (aicore analytics list) with DuckDB over the analytics events "
+        "of `aicore local`: its --data-dir's analytics/ folder, or without one a temporary folder "
+        "per port (the banner names it).",
+    )
+    query.add_argument("name", help="the saved query, e.g. turns_per_npc_per_day")
+    query.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="the analytics folder (default: that of `aicore local` in memory on port 8000)",
+    )
 
     from aicore.local import smoke
 
@@ -162,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_local(args)
     if args.command == "world":
         return world_push(args)
+    if args.command == "analytics":
+        return analytics(args)
     if args.command == "smoke":
         from aicore.local import smoke
 
@@ -268,6 +296,33 @@ def run_chat(args: argparse.Namespace) -> int:
     return chat.run(args)
 
 
+def analytics(args: argparse.Namespace) -> int:
+    """`aicore analytics list` and `aicore analytics query NAME [--dir PATH]`: 0, or 1 with the reason."""
+    from aicore.analytics.queries import UnknownQuery, saved_queries, saved_query
+    from aicore.local.analytics import default_folder, run_query
+
+    if args.analytics_command == "list":
+        for saved in saved_queries():
+            print(f"{saved.name}\n    {saved.description}", flush=True)
+        return 0
+    try:
+        query = saved_query(args.name)
+    except UnknownQuery as unknown:
+        print(f"aicore analytics: {unknown}", file=sys.stderr, flush=True)
+        return 1
+    folder = args.dir.expanduser().resolve() if args.dir else default_folder()
+    if not folder.is_dir():
+        print(
+            f"aicore analytics: {folder} is not a folder: start `aicore local` first, or name its "
+            "analytics folder with --dir",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    print(run_query(folder, query).table(), flush=True)
+    return 0
+
+
 def banner(runtime: LocalRuntime, options: RuntimeOptions) -> str:
     from aicore.local.game_time import CLOCK_PATH
     from aicore.local.gateway import HEALTH_PATH
@@ -292,6 +347,7 @@ def banner(runtime: LocalRuntime, options: RuntimeOptions) -> str:
         f"  deadlines  first token within {gold_s:g} s (gold), {silver_s:g} s (silver), "
         f"else a scripted line (--deadline-scale {options.deadline_scale:g})\n"
         f"  state      {state}\n"
+        f"  analytics  {runtime.analytics_folder}   (aicore analytics query NAME --dir PATH)\n"
         f"  logs       JSON lines on stdout, level {options.log_level} (--log-level)\n"
         f"  token      {runtime.console_token}\n"
         f"  (player-1 in world demo, valid {DEVELOPMENT_TTL_S // 3600} h; more with: "

@@ -3,34 +3,55 @@
 moto matches each `put_events` against the rules' real patterns and queues the event for the
 rule's target; a poller per rule invokes the handler. A failed invocation is retried after the
 queue's visibility timeout and lands in the rule's dead-letter queue after the last attempt.
+A rule whose target is a stream (analytics: Firehose in the cloud) is drained the same way into
+its sink (`aicore.local.analytics.AnalyticsFiles`).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
-from aicore.local.embedded_aws import ACCOUNT, RuleDelivery, aws_client
+from aicore.local.embedded_aws import ACCOUNT, RuleDelivery, StreamDelivery, aws_client
 from aicore.local.lambdas import Lambdas
 from aicore.local.stopping import Deadline, join_threads, wait_futures
 from aicore.observability import logger
 
 WAIT_S = 1
 
+# A stream's sink takes one message body (the rule's transformed input); raising leaves it queued.
+StreamSink = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class _Target:
+    rule: str
+    queue_url: str
+    deliver: Callable[[dict[str, Any]], None]  # the message's body, parsed
+
 
 class EventDelivery:
-    def __init__(self, lambdas: Lambdas, endpoint_url: str, deliveries: list[RuleDelivery]) -> None:
+    def __init__(
+        self,
+        lambdas: Lambdas,
+        endpoint_url: str,
+        deliveries: list[RuleDelivery],
+        streams: Sequence[tuple[StreamDelivery, StreamSink]] = (),
+    ) -> None:
         self._lambdas = lambdas
         self._sqs = aws_client("sqs", endpoint_url)
-        self._deliveries = deliveries
+        targets = [_Target(d.rule.name, d.queue_url, self._invoker(d.function)) for d in deliveries]
+        targets += [_Target(stream.name, stream.queue_url, sink) for stream, sink in streams]
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="events")
         self._in_flight: set[Future[None]] = set()
         self._threads = [
-            threading.Thread(target=self._poll, args=(d,), name=f"rule-{d.rule.name}", daemon=True)
-            for d in deliveries
+            threading.Thread(target=self._poll, args=(t,), name=f"rule-{t.rule}", daemon=True)
+            for t in targets
         ]
 
     def start(self) -> None:
@@ -54,7 +75,14 @@ class EventDelivery:
             )
         return not late_pollers and not running
 
-    def _poll(self, delivery: RuleDelivery) -> None:
+    def _invoker(self, function: str) -> Callable[[dict[str, Any]], None]:
+        def invoke(event: dict[str, Any]) -> None:
+            event.setdefault("account", ACCOUNT)  # EventBridge always sets it; moto leaves it out
+            self._lambdas.invoke(function, event)
+
+        return invoke
+
+    def _poll(self, delivery: _Target) -> None:
         while not self._stop.is_set():
             try:
                 received = self._sqs.receive_message(
@@ -62,7 +90,7 @@ class EventDelivery:
                 )
             except Exception:
                 if not self._stop.is_set():
-                    logger.exception("Polling rule queue failed", extra={"rule": delivery.rule.name})
+                    logger.exception("Polling rule queue failed", extra={"rule": delivery.rule})
                 continue
             for message in received.get("Messages", []):
                 if self._stop.is_set():
@@ -74,12 +102,10 @@ class EventDelivery:
                 self._in_flight.add(future)
                 future.add_done_callback(self._in_flight.discard)
 
-    def _deliver(self, delivery: RuleDelivery, message: dict[str, Any]) -> None:
-        event = json.loads(message["Body"])
-        event.setdefault("account", ACCOUNT)  # EventBridge always sets it; moto leaves it out
+    def _deliver(self, delivery: _Target, message: dict[str, Any]) -> None:
         try:
-            self._lambdas.invoke(delivery.function, event)
+            delivery.deliver(json.loads(message["Body"]))
         except Exception:
-            logger.exception("Event target failed; it will be retried", extra={"rule": delivery.rule.name})
+            logger.exception("Event target failed; it will be retried", extra={"rule": delivery.rule})
             return
         self._sqs.delete_message(QueueUrl=delivery.queue_url, ReceiptHandle=message["ReceiptHandle"])

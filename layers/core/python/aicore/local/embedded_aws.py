@@ -20,6 +20,7 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from aicore.analytics.records import INPUT_PATHS, INPUT_TEMPLATE
 from aicore.local.persistence import AwsStateStore, Restored, snapshot_writes
 from aicore.local.stopping import Deadline
 from aicore.observability import logger
@@ -158,6 +159,15 @@ class RuleDelivery:
     queue_url: str
 
 
+@dataclass(frozen=True)
+class StreamDelivery:
+    """Where EventBridge delivers a stream rule's events locally (a Firehose stream in the cloud): a
+    queue the runtime drains into files. The rule's input transformer has shaped each message."""
+
+    name: str
+    queue_url: str
+
+
 def rule_queue_name(env: str, rule: EventRule) -> str:
     return physical_name(env, f"rule-{rule.name}")
 
@@ -235,9 +245,42 @@ def _indexes(table: Table) -> dict[str, Any]:
     }
 
 
+def create_analytics_rule(
+    endpoint_url: str, env: str, topology: Topology = TOPOLOGY
+) -> StreamDelivery | None:
+    """The analytics rule: its real pattern and the cloud's input transformer, a queue as its target."""
+    stream = topology.analytics
+    if stream is None:
+        return None
+    events = aws_client("events", endpoint_url)
+    sqs = aws_client("sqs", endpoint_url)
+    queue_url, queue_arn = _rule_queue(sqs, physical_name(env, f"rule-{stream.name}"))
+    rule_name = physical_name(env, stream.name)
+    bus = physical_name(env, topology.bus.name)
+    events.put_rule(Name=rule_name, EventBusName=bus, EventPattern=json.dumps(stream.pattern))
+    transformer = {"InputPathsMap": INPUT_PATHS, "InputTemplate": INPUT_TEMPLATE}
+    events.put_targets(
+        Rule=rule_name,
+        EventBusName=bus,
+        Targets=[{"Id": stream.name, "Arn": queue_arn, "InputTransformer": transformer}],
+    )
+    return StreamDelivery(stream.name, queue_url)
+
+
 def _route_rule(events: Any, sqs: Any, env: str, bus: str, rule: EventRule, function: str) -> RuleDelivery:
     """The rule with its real pattern; its target is a queue (with a dead-letter queue)."""
-    name = rule_queue_name(env, rule)
+    queue_url, queue_arn = _rule_queue(sqs, rule_queue_name(env, rule))
+    events.put_rule(
+        Name=physical_name(env, rule.name), EventBusName=bus, EventPattern=json.dumps(rule.pattern)
+    )
+    events.put_targets(
+        Rule=physical_name(env, rule.name), EventBusName=bus, Targets=[{"Id": function, "Arn": queue_arn}]
+    )
+    return RuleDelivery(rule, function, queue_url)
+
+
+def _rule_queue(sqs: Any, name: str) -> tuple[str, str]:
+    """A rule's target queue (URL, ARN), with a dead-letter queue after the last attempt."""
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
@@ -249,10 +292,4 @@ def _route_rule(events: Any, sqs: Any, env: str, bus: str, rule: EventRule, func
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    events.put_rule(
-        Name=physical_name(env, rule.name), EventBusName=bus, EventPattern=json.dumps(rule.pattern)
-    )
-    events.put_targets(
-        Rule=physical_name(env, rule.name), EventBusName=bus, Targets=[{"Id": function, "Arn": queue_arn}]
-    )
-    return RuleDelivery(rule, function, queue_url)
+    return queue_url, queue_arn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +15,18 @@ from aicore.identity.keyring import set_up_keys
 from aicore.identity.keys import SigningKey
 from aicore.identity.tokens import TokenIssuer
 from aicore.llm.embedding import Embedder
+from aicore.local.analytics import AnalyticsFiles, default_folder
 from aicore.local.budget import DEFAULT_DEADLINE_SCALE
 from aicore.local.console import console_routes
-from aicore.local.delivery import EventDelivery
+from aicore.local.delivery import EventDelivery, StreamSink
 from aicore.local.embed_engine import CandleEmbedder
-from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
+from aicore.local.embedded_aws import (
+    REGION,
+    EmbeddedAws,
+    StreamDelivery,
+    create_analytics_rule,
+    create_resources,
+)
 from aicore.local.faults import FaultPlan, admin_routes
 from aicore.local.game_time import clock_routes
 from aicore.local.gateway import Concurrency, Gateway, GatewayThread
@@ -81,6 +89,19 @@ class RuntimeOptions:
     seed_lore: bool = True
     # More variables for the functions (tests: shorter token lifetimes, trusted issuers).
     environment: dict[str, str] = field(default_factory=dict)
+    # Where the analytics events land (`aicore analytics query --dir`); None: `<data_dir>/analytics`,
+    # or in memory a folder per port that each start empties (`aicore.local.analytics.default_folder`).
+    analytics_dir: Path | None = None
+
+    @property
+    def analytics_folder(self) -> Path:
+        if self.analytics_dir is not None:
+            return self.analytics_dir
+        if self.data_dir is not None:
+            return self.data_dir / "analytics"
+        if self.port:
+            return default_folder(self.port)
+        return Path(tempfile.mkdtemp(prefix="aicore-analytics-"))
 
 
 @dataclass
@@ -118,6 +139,7 @@ class LocalRuntime:
         )
         self.gateway = GatewayThread(gateway)
         self.delivery: EventDelivery | None = None
+        self.analytics_folder = self.options.analytics_folder
         self.bridge = LambdaBridge(self.lambdas, ENV)
         self._saved_environment: dict[str, str | None] = {}
         self.schedules = ScheduleTicker(self.lambdas, ENV)
@@ -137,12 +159,17 @@ class LocalRuntime:
         model_url = self.model.start()
         self._export_environment(aws_url, model_url, f"http://{self.options.host}:{self.options.port}")
         deliveries = create_resources(aws_url, ENV)
+        analytics_rule = create_analytics_rule(aws_url, ENV)
         self._set_up_signing_keys()
         self.restored = self.aws.restore()
         self.bridge.install()
         self._export(create_state_machines(aws_url, ENV))
         self.gateway.start()
-        self.delivery = EventDelivery(self.lambdas, aws_url, deliveries)
+        streams: list[tuple[StreamDelivery, StreamSink]] = []
+        if analytics_rule is not None:  # emptied in memory only: gone at stop, as every other state
+            fresh = self.options.data_dir is None and self.options.analytics_dir is None
+            streams.append((analytics_rule, AnalyticsFiles(self.analytics_folder, empty_first=fresh).write))
+        self.delivery = EventDelivery(self.lambdas, aws_url, deliveries, streams)
         self.delivery.start()
         self.push_demo_world()  # lore documents are indexed by their flows, in the background
         self.schedules.start()

@@ -16,6 +16,10 @@ class NpcTurnCompleted(EventDetail):
     reply: str
     tier: str
     fallback: bool
+    # For the analytics store: why the tiers before `tier` did not answer (`gold: timed_out`), and
+    # how long the player waited for the reply's first token (None: events of older senders).
+    fallback_reason: str | None = None
+    first_token_ms: float | None = None
     # Memories the turn's prompt used (`aicore.mind.turn.recall`): the consumer marks them accessed.
     memory_ids: list[str] = Field(default_factory=list, max_length=100)
     # Phrases of a constructed language the player heard in the reply, by language id: the

@@ -380,6 +380,8 @@ def _publish(
             reply=completion.text,
             tier=completion.tier,
             fallback=completion.fallback,
+            fallback_reason=completion.fallback_reason,
+            first_token_ms=round(completion.first_token_ms, 1),
             memory_ids=memory_ids,
             phrases_heard=phrases_heard,
         ),
