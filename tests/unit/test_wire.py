@@ -54,6 +54,7 @@ CLIENT_FRAMES: dict[str, dict[str, Any]] = {
         "resume_token": "t" * 43,
         "last_seq": {"s-1": 12, "s-2": 0},
     },
+    "npc.interrupt": {"action": "npc.interrupt", "request_id": "r-10", "target_request_id": "r-1"},
 }
 
 REPLY = {
@@ -146,6 +147,7 @@ SERVER_FRAMES: dict[str, dict[str, Any]] = {
     "connection.resumed": _envelope_frame(
         "connection.resumed", {"sessions": [{"session_id": "s-1", "sent": 1, "last_seq": 43}]}
     ),
+    "npc.interrupted": _envelope_frame("npc.interrupted", {"target_request_id": "r-1", "interrupted": True}),
     "error": reply_frame(
         "r-1",
         Envelope(
