@@ -42,6 +42,7 @@ from aicore.quests.models import (
     QuestProgressed,
     QuestRewardGranted,
 )
+from aicore.quests.service import ObjectiveReported
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
 from aicore.world.content import ObjectiveSpec, WeatherCondition
 from aicore.world.events import RegionNarrated, StoryBeat, WeatherChanged, WorldFactChanged
@@ -103,6 +104,7 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("events.proto", "WorldFactChangeRejected", FactChangeRejected, set()),
         ("events.proto", "StoryBeat", StoryBeat, set()),
         ("events.proto", "RegionNarrated", RegionNarrated, set()),
+        ("events.proto", "QuestObjectiveReported", ObjectiveReported, set()),
         ("frames.proto", "ConnectionWarning", ConnectionWarning, set()),
         ("events.proto", "EntitlementChanged", EntitlementChanged, set()),
         ("frames.proto", "QuestOffer", QuestOffer, {"hook"}),  # for the prompt only, never sent

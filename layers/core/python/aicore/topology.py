@@ -438,6 +438,7 @@ REGION_NARRATED = "Region Narrated"  # a region's weather or facts changed: its 
 # Game servers change facts through the bus too: they put this on it (their own source).
 GAME_SOURCE = "aicore.game"
 WORLD_FACT_CHANGE_REQUESTED = "World Fact Change Requested"
+QUEST_OBJECTIVE_REPORTED = "Quest Objective Reported"  # as POST /worlds/{world}/players/{player}/objectives
 
 # Payments (a provider's webhook) and what they grant players.
 COMMERCE_SOURCE = "aicore.commerce"
@@ -877,6 +878,8 @@ TOPOLOGY = Topology(
                 HttpRoute("POST", "/players/me/quests/{quest_id}/abandon"),
                 HttpRoute("POST", "/worlds/{world}/players/{player}/objectives"),
             ),
+            # Game servers report objectives over the bus too (the route's own code path)
+            events=(EventRule("quest-objective-reported", GAME_SOURCE, (QUEST_OBJECTIVE_REPORTED,)),),
             # quests and offers live in the world's partition; settings: the client policy
             tables=((WORLD, RW), (SETTINGS, R)),
             publishes_events=True,  # Quest Accepted, Quest Progressed, Quest Abandoned
