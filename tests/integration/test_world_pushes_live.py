@@ -135,7 +135,7 @@ def _event(world: str, event_id: str) -> dict[str, object]:
     }
 
 
-def test_a_fact_of_a_region_reaches_its_subscribers_as_the_region_s_narration_once(runtime: LocalRuntime) -> None:
+def test_a_fact_of_a_region_reaches_its_subscribers_as_its_narration_once(runtime: LocalRuntime) -> None:
     asyncio.run(_fact_to_narration(runtime))
 
 
