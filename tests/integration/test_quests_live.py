@@ -207,13 +207,13 @@ def test_objectives_reported_on_the_bus_progress_and_complete_a_quest_through_it
     # When a game server puts its objective reports on the bus (source aicore.game), the first twice,
     # and one that can never apply (a kind the game has not)
     bus = aws_client("events", runtime.aws.url)
-    reports = [
+    reports: list[dict[str, object]] = [
         {"report_id": f"r-{o.objective_id}", "kind": o.kind.value, "target": o.target, "count": o.count}
         for o in offer.objectives
     ]
-    unreadable = {"report_id": "r-bad", "kind": "dance", "target": "lake-shore"}
+    unreadable: dict[str, object] = {"report_id": "r-bad", "kind": "dance", "target": "lake-shore"}
     for report in [reports[0], reports[0], unreadable, *reports[1:]]:
-        detail = {
+        detail: dict[str, object] = {
             "world_id": "demo",
             "correlation_id": f"c-{uuid.uuid4().hex[:8]}",
             "player_id": player,
@@ -233,7 +233,7 @@ def test_objectives_reported_on_the_bus_progress_and_complete_a_quest_through_it
     assert done is not None
     assert done.state is QuestState.COMPLETED
     assert all(o.done == o.count for o in done.objectives)
-    assert sorted(done.report_ids) == sorted(r["report_id"] for r in reports)
+    assert sorted(done.report_ids) == sorted(str(r["report_id"]) for r in reports)
 
 
 def test_a_generation_that_fails_validation_is_never_stored(runtime: LocalRuntime) -> None:
