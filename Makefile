@@ -118,6 +118,7 @@ bench: setup
 	$(BIN)/python -m bench.knowledge
 	$(BIN)/python -m bench.world
 	$(BIN)/python -m bench.frames
+	$(BIN)/python -m bench.story
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache

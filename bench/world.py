@@ -101,9 +101,11 @@ async def fan_out(runtime: LocalRuntime, subscribers: int) -> dict[str, Any]:
     wall["at"], changed = _next_change(definition, epoch)
     started = time.monotonic()
     await asyncio.to_thread(tick_world, deps, world, "tick")
-    await wait_until(lambda: all(len(c.updates) >= changed for c in clients), DELIVERY_S, "fan-out")
-    arrivals = sorted(at - started for c in clients for at, _ in c.updates)
-    duplicates = sum(len(c.updates) - len({f["data"]["event_id"] for _, f in c.updates}) for c in clients)
+    # weather frames only: each changed region's narration (world-narrator) follows on its own
+    await wait_until(lambda: all(len(c.kinds("weather")) >= changed for c in clients), DELIVERY_S, "fan-out")
+    weather = [[(at, f) for at, f in c.updates if f["data"]["kind"] == "weather"] for c in clients]
+    arrivals = sorted(at - started for frames in weather for at, _ in frames)
+    duplicates = sum(len(frames) - len({f["data"]["event_id"] for _, f in frames}) for frames in weather)
     for client in clients:
         await client.close()
     return {

@@ -1,8 +1,10 @@
-"""HTTP API over quests: a player's quests, accepting and abandoning one; game servers' objective reports."""
+"""HTTP API over quests: a player's quests, accepting and abandoning one; game servers' objective reports
+(over HTTP, or `Quest Objective Reported` on the bus)."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from aicore import wiring
 from aicore.http import (
@@ -15,15 +17,17 @@ from aicore.http import (
     resolver,
     serve,
 )
-from aicore.observability import CORRELATION_ID_PATH, entrypoint
+from aicore.observability import HTTP_OR_EVENT_CORRELATION_ID_PATH, entrypoint, logger
 from aicore.quests.models import QuestList, QuestView
 from aicore.quests.service import (
     ObjectiveReport,
+    ObjectiveReported,
     QuestDeps,
     ReportResult,
     abandon,
     accept,
     list_quests,
+    report_from_bus,
     report_objective,
 )
 
@@ -61,12 +65,20 @@ def post_objective(world_id: str, player_id: str) -> ReportResult:
     return report_objective(_deps(), caller(app), world, player, report, correlation_id(app))
 
 
-@entrypoint(correlation_id_path=CORRELATION_ID_PATH)
+@entrypoint(correlation_id_path=HTTP_OR_EVENT_CORRELATION_ID_PATH)
 def handler(
     event: dict[str, Any],
     context: LambdaContext,
     quests: QuestDeps | None = None,
     clients: ClientPolicies | None = None,
 ) -> dict[str, Any]:
+    if "detail-type" in event:  # EventBridge: Quest Objective Reported (source aicore.game)
+        try:
+            reported = ObjectiveReported.model_validate(event["detail"])
+        except ValidationError as invalid:  # a retry would read the same detail: logged, not retried
+            logger.warning("Unreadable objective report", extra={"problems": invalid.error_count()})
+            return {"report_id": None, "outcome": "invalid"}
+        result = report_from_bus(quests or wiring.quest_deps(), reported)
+        return {"outcome": "recorded", **result.model_dump(mode="json")}
     app.append_context(quests=quests)  # type: ignore[no-untyped-call]
     return serve(app, event, context, clients=clients or wiring.client_policy)

@@ -1,5 +1,6 @@
 """World pushes: `world.subscribe` / `world.unsubscribe` frames, and the fan-out of the world's
-events (Weather Changed, World Fact Changed) to subscribed connections as `world.update` frames."""
+events (Weather Changed, World Fact Changed, Story Beat, Region Narrated) to subscribed connections as
+`world.update` frames."""
 
 from typing import Any
 

@@ -104,6 +104,9 @@ def runtime(llama_engine: LlamaEngine, provider: ProviderStandIn) -> Iterator[Lo
                 **IDENTITY_ENVIRONMENT,
                 "IDENTITY_TRUSTED_ISSUERS": provider.configuration(),
                 "QUEST_WRITER": "template",
+                # Region narrations announced after each weather or fact change, from templates
+                # likewise (reads over HTTP still ask the model: test_world_live checks that).
+                "WORLD_NARRATOR": "template",
             },
         ),
         engine=llama_engine,

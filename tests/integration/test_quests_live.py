@@ -22,7 +22,7 @@ from aicore.quests.generation import GenerationDeps, Known, parse
 from aicore.quests.models import Quest, QuestSource, QuestState
 from aicore.quests.service import accept, prepare_offer
 from aicore.settings import get_settings
-from aicore.topology import QUEST_LIFE_FLOW, TOPOLOGY
+from aicore.topology import GAME_SOURCE, QUEST_LIFE_FLOW, QUEST_OBJECTIVE_REPORTED, TOPOLOGY
 from tests.clients import final_answers, http_json
 from tests.fakes import FakeFlows
 from tests.quest_fakes import ScriptedRouter
@@ -182,6 +182,58 @@ def test_an_abandoned_quest_ends_its_flow(runtime: LocalRuntime) -> None:
         timeout_s=FLOW_S,
         what="the abandoned quest's flow ended",
     )
+
+
+def test_objectives_reported_on_the_bus_progress_and_complete_a_quest_through_its_flow(
+    runtime: LocalRuntime,
+) -> None:
+    # Given Odo's quest accepted by a player, its flow waiting on its task token
+    base = runtime.gateway.gateway.url
+    player = f"p-{uuid.uuid4().hex[:8]}"
+    token = local_token(player, "demo")
+    deps = wiring.quest_offer_deps()
+    deps.generation = GenerationDeps(ScriptedRouter([None]))  # no tier: the template, quickly
+    offer = prepare_offer(deps, "demo", "odo", player, "c-1")
+    assert offer is not None
+    status, accepted = http_json(f"{base}/players/me/quests/{offer.quest_id}/accept", token, "POST", {})
+    assert status == 200, accepted
+    eventually(
+        lambda: (
+            (q := _store().quest("demo", player, offer.quest_id)) is not None and q.task_token is not None
+        ),
+        timeout_s=FLOW_S,
+        what="the flow waiting",
+    )
+    # When a game server puts its objective reports on the bus (source aicore.game), the first twice,
+    # and one that can never apply (a kind the game has not)
+    bus = aws_client("events", runtime.aws.url)
+    reports: list[dict[str, object]] = [
+        {"report_id": f"r-{o.objective_id}", "kind": o.kind.value, "target": o.target, "count": o.count}
+        for o in offer.objectives
+    ]
+    unreadable: dict[str, object] = {"report_id": "r-bad", "kind": "dance", "target": "lake-shore"}
+    for report in [reports[0], reports[0], unreadable, *reports[1:]]:
+        detail: dict[str, object] = {
+            "world_id": "demo",
+            "correlation_id": f"c-{uuid.uuid4().hex[:8]}",
+            "player_id": player,
+            **report,
+        }
+        entry = {"Source": GAME_SOURCE, "DetailType": QUEST_OBJECTIVE_REPORTED, "Detail": json.dumps(detail),
+                 "EventBusName": get_settings().event_bus_name}  # fmt: skip
+        assert bus.put_events(Entries=[entry])["FailedEntryCount"] == 0
+    # Then quests-api records them through EventBridge delivery, once each, and the flow completes the quest
+    sfn = aws_client("stepfunctions", runtime.aws.url)
+    assert eventually(
+        lambda: sfn.describe_execution(executionArn=_execution(offer.quest_id))["status"] == "SUCCEEDED",
+        timeout_s=FLOW_S,
+        what="the quest's flow completed",
+    )
+    done = _store().quest("demo", player, offer.quest_id)
+    assert done is not None
+    assert done.state is QuestState.COMPLETED
+    assert all(o.done == o.count for o in done.objectives)
+    assert sorted(done.report_ids) == sorted(str(r["report_id"]) for r in reports)
 
 
 def test_a_generation_that_fails_validation_is_never_stored(runtime: LocalRuntime) -> None:

@@ -1,5 +1,6 @@
 """World pushes on the real local gateway with real WebSocket clients: 50 subscribed connections get a
-weather change once each, a closed connection gets nothing, a redelivered event sends nothing."""
+weather change once each, a closed connection gets nothing, a redelivered event sends nothing; a fact
+of a region reaches its subscribers as the region's narration (world-narrator), once."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import uuid
 from datetime import datetime, timedelta
 
 from aicore import wiring
+from aicore.auth import Role
 from aicore.local.runtime import LocalRuntime, local_token
+from aicore.local.world_push import push_content
 from aicore.world.clock import SECONDS_PER_HOUR, ClockState
 from aicore.world.definition import WorldDefinition
 from aicore.world.ticker import TickDeps, tick_world
 from aicore.world.weather import region_weather
+from tests.clients import http_json
 from tests.waiting import eventually
 from tests.world_clients import Subscriber, wait_until
 from tests.world_fakes import demo_content
@@ -127,5 +131,91 @@ def _event(world: str, event_id: str) -> dict[str, object]:
             "wind_kph": weather.wind_kph,
             "season": "spring",
             "part_of_day": "night",
+        },
+    }
+
+
+def test_a_fact_of_a_region_reaches_its_subscribers_as_its_narration_once(runtime: LocalRuntime) -> None:
+    asyncio.run(_fact_to_narration(runtime))
+
+
+async def _fact_to_narration(runtime: LocalRuntime) -> None:
+    base, ws_url = runtime.gateway.gateway.url, runtime.gateway.gateway.ws_url
+    world = await asyncio.to_thread(_paused_world, base)
+    # Given a real WebSocket client subscribed to Emberfall, one to the lake shore
+    ember = await Subscriber.open(ws_url, local_token("p-1", world), ["emberfall"])
+    lake = await Subscriber.open(ws_url, local_token("p-2", world), ["lake-shore"])
+    # When a game server changes a fact of Emberfall (the runtime narrates from templates: WORLD_NARRATOR)
+    status, answer = await asyncio.to_thread(_put_fact, base, world, "forge_cold", "emberfall")
+    assert status == 200, answer
+    # Then Emberfall's subscriber gets the region's narration after the fact itself
+    await wait_until(lambda: ember.kinds("narration"), DELIVERY_S, "Emberfall's narration")
+    narration = ember.kinds("narration")[0]["data"]
+    assert (narration["world_id"], narration["region"], narration["event_id"]) == (
+        world,
+        "emberfall",
+        "narration:emberfall:fact:forge_cold:1",
+    )
+    assert narration["narration_source"] == "template"
+    assert "Emberfall" in narration["narration"]
+    assert "Forge cold: true." in narration["narration"]
+    assert narration["version"] >= 1
+    # When the fact's event reaches the narrator again (EventBridge delivers at least once)
+    again = runtime.lambdas.invoke("world-narrator", _fact_event(world, "forge_cold", "emberfall"))
+    assert again["event_id"] == narration["event_id"]
+    # And a fact of the lake shore follows (a sentinel: pushed after whatever the redelivery sent)
+    assert (await asyncio.to_thread(_put_fact, base, world, "reeds_cut", "lake-shore"))[0] == 200
+    await wait_until(lambda: lake.kinds("narration"), DELIVERY_S, "the lake shore's narration")
+    # Then each subscriber got its own region's narration once, and nothing of the other region
+    assert [f["data"]["region"] for f in ember.kinds("narration")] == ["emberfall"]
+    assert [f["data"]["region"] for f in lake.kinds("narration")] == ["lake-shore"]
+    await ember.close()
+    await lake.close()
+
+
+def _paused_world(base: str) -> str:
+    """A new world of the demo's content (no lore documents) pushed through the API, its clock paused:
+    no weather news while the test runs."""
+    world = f"n-{uuid.uuid4().hex[:8]}"
+    demo = demo_content()
+    content = demo.model_copy(
+        update={"world": demo.world.model_copy(update={"world_id": world}), "documents": ()}
+    )
+    studio = local_token("studio-1", world, (Role.STUDIO,))
+    push_content(base, content, studio)
+    assert http_json(f"{base}/worlds/{world}/clock", studio, "PUT", {"paused": True})[0] == 200
+    return world
+
+
+def _put_fact(base: str, world: str, key: str, region: str) -> tuple[int, dict[str, object]]:
+    game_server = local_token("gs-1", world, (Role.GAME_SERVER,))
+    url = f"{base}/worlds/{world}/facts/{key}"
+    return http_json(url, game_server, "PUT", {"value": True, "region": region}, {"If-Match": "0"})
+
+
+def _fact_event(world: str, key: str, region: str) -> dict[str, object]:
+    """The EventBridge event of the fact's first version, as a redelivery would bring it again."""
+    fact = wiring.world_state().fact(world, key)
+    assert fact is not None
+    return {
+        "version": "0",
+        "id": "redelivered",
+        "detail-type": "World Fact Changed",
+        "source": "aicore.world",
+        "account": "123456789012",
+        "time": "2026-01-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "world_id": world,
+            "correlation_id": "again",
+            "event_id": f"fact:{key}:1",
+            "key": key,
+            "value": fact.value,
+            "region": region,
+            "version": 1,
+            "previous_version": 0,
+            "changed_by": "gs-1",
+            "via": "http",
         },
     }

@@ -29,12 +29,20 @@ from aicore.quests.service import (
     prepare_offer,
     report_objective,
 )
-from aicore.topology import NPC_SOURCE, NPC_TURN_COMPLETED, QUEST_LIFE_FLOW, TOPOLOGY
+from aicore.topology import (
+    GAME_SOURCE,
+    NPC_SOURCE,
+    NPC_TURN_COMPLETED,
+    QUEST_LIFE_FLOW,
+    QUEST_OBJECTIVE_REPORTED,
+    TOPOLOGY,
+)
 from aicore.world.definition import WorldDefinition
 from aicore.world.facts import FactDeps
 from aicore.world.push import PushDeps, push_world
 from tests.edge_calls import PLAYER, STUDIO
 from tests.fakes import FakeFlows, FakePublisher, FakeWorld, ScriptedEndpoint
+from tests.handlers import invoke
 from tests.npc_turns import say, turn_deps
 from tests.quest_fakes import FakeQuestStore, FakeSignals, ScriptedRouter
 from tests.unit.test_redelivery import _delivered_twice
@@ -235,6 +243,50 @@ def test_reports_progress_the_quest_once_each_and_wake_its_flow() -> None:
     )
     assert done.objectives_met == [quest_id]
     assert world.signals.sent[-1][1]["outcome"] == "complete"
+
+
+def _reported(
+    report_id: str, kind: str = "defeat", target: str = "wolf", **more: object
+) -> dict[str, object]:
+    """`Quest Objective Reported` as the bus delivers it from a game server."""
+    detail = {"world_id": "demo", "correlation_id": f"c-{report_id}", "player_id": "p1",
+              "report_id": report_id, "kind": kind, "target": target, "count": 2, **more}  # fmt: skip
+    return {"detail-type": QUEST_OBJECTIVE_REPORTED, "source": GAME_SOURCE, "detail": detail}
+
+
+def test_a_report_over_the_bus_counts_once_like_one_over_http_and_one_that_cannot_apply_is_dropped() -> None:
+    world = World([None])
+    quest_id = _accepted(world)
+    _wait(world, quest_id, "t1")
+    # When a game server's report of two wolves reaches quests-api twice (EventBridge redelivers)
+    first = invoke("quests-api", _reported("r1"), quests=world.deps())
+    again = invoke("quests-api", _reported("r1"), quests=world.deps())
+    # Then it counts once, as the HTTP route's report does, and the flow was woken once
+    assert first == again
+    assert first["outcome"] == "recorded"
+    assert [(p["objective_id"], p["done"], p["count"]) for p in first["progressed"]] == [
+        ("thin-the-pack", 2, 3)
+    ]
+    assert world.types().count("Quest Progressed") == 1
+    assert [o["outcome"] for _, o in world.signals.sent] == ["progressed"]
+    # And the same report id over HTTP afterwards counts nothing more
+    http = report_objective(
+        world.deps(),
+        GAME,
+        "demo",
+        "p1",
+        ObjectiveReport(report_id="r1", kind="defeat", target="wolf", count=2),
+        "c",
+    )
+    assert [p.done for p in http.progressed] == [2]
+    # When reports that can never apply arrive: an unknown kind, a field too many, no quest waiting for it
+    unreadable = invoke("quests-api", _reported("r2", kind="dance"), quests=world.deps())
+    extra = invoke("quests-api", _reported("r3", weapon="axe"), quests=world.deps())
+    unwanted = invoke("quests-api", _reported("r4", target="dragon"), quests=world.deps())
+    # Then they are answered (not raised: EventBridge would retry them for nothing) and change nothing
+    assert (unreadable["outcome"], extra["outcome"]) == ("invalid", "invalid")
+    assert (unwanted["outcome"], unwanted["progressed"]) == ("recorded", [])
+    assert world.types().count("Quest Progressed") == 1
 
 
 def test_only_game_servers_studios_and_admins_report() -> None:

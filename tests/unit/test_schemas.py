@@ -44,9 +44,10 @@ from aicore.quests.models import (
     QuestProgressed,
     QuestRewardGranted,
 )
+from aicore.quests.service import ObjectiveReported
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
 from aicore.world.content import ObjectiveSpec, WeatherCondition
-from aicore.world.events import StoryBeat, WeatherChanged, WorldFactChanged
+from aicore.world.events import RegionNarrated, StoryBeat, WeatherChanged, WorldFactChanged
 from aicore.world.facts import FactChangeRejected, FactChangeRequested
 from aicore.world.now import WorldContext
 from aicore.world.pushes import update_frame
@@ -104,6 +105,8 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("events.proto", "WorldFactChangeRequested", FactChangeRequested, set()),
         ("events.proto", "WorldFactChangeRejected", FactChangeRejected, set()),
         ("events.proto", "StoryBeat", StoryBeat, set()),
+        ("events.proto", "RegionNarrated", RegionNarrated, set()),
+        ("events.proto", "QuestObjectiveReported", ObjectiveReported, set()),
         ("frames.proto", "ConnectionWarning", ConnectionWarning, set()),
         ("events.proto", "EntitlementChanged", EntitlementChanged, set()),
         ("frames.proto", "QuestOffer", QuestOffer, {"hook"}),  # for the prompt only, never sent
@@ -138,7 +141,8 @@ def test_the_world_update_frame_names_what_a_push_carries(tmp_path: Path) -> Non
     weather = update_frame(_weather_event())["data"]
     fact = update_frame(_fact_event())["data"]
     story = update_frame(_story_event())["data"]
-    assert set(weather) | set(fact) | set(story) == fields
+    narration = update_frame(_narration_event())["data"]
+    assert set(weather) | set(fact) | set(story) | set(narration) == fields
 
 
 def _weather_event() -> WeatherChanged:
@@ -153,6 +157,13 @@ def _fact_event() -> WorldFactChanged:
     return WorldFactChanged(
         world_id="w", correlation_id="c", event_id="fact:k:1", key="k", value=1, region="r",
         version=1, previous_version=0, changed_by="s", via="http",
+    )  # fmt: skip
+
+
+def _narration_event() -> RegionNarrated:
+    return RegionNarrated(
+        world_id="w", correlation_id="c", event_id="narration:r:fact:k:1", region="r", narration="n",
+        narration_source="model", tier="silver", cached=False, digest="d", version=3, trigger_id="fact:k:1",
     )  # fmt: skip
 
 

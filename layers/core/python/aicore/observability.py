@@ -38,6 +38,7 @@ Handler = Callable[..., Any]
 # Where each kind of event carries the id its log lines are correlated by.
 CORRELATION_ID_PATH = "requestContext.requestId"  # API Gateway: HTTP, WebSocket, authorizers
 EVENT_CORRELATION_ID_PATH = "detail.correlation_id"  # EventBridge: every aicore event detail
+HTTP_OR_EVENT_CORRELATION_ID_PATH = f"{CORRELATION_ID_PATH} || {EVENT_CORRELATION_ID_PATH}"  # both
 
 
 def entrypoint(correlation_id_path: str) -> Callable[[Handler], Handler]:

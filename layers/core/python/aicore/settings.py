@@ -65,6 +65,9 @@ class Settings(BaseModel):
     # Who writes a quest offer: silver (validated, the template if it fails) or the template itself.
     # The template alone spares a single local CPU model the work while players wait on it.
     quest_writer: Literal["model", "template"] = "model"
+    # Who writes the narration the world-narrator announces after a region's change: a model tier
+    # (cached by what it describes) or the templates (not cached; reads over HTTP still ask the model).
+    world_narrator: Literal["model", "template"] = "model"
     payments_catalog: str | None = None
     # What GET /status answers as `version` (cdk sets it from pyproject.toml).
     service_version: str = "unknown"

@@ -476,9 +476,11 @@ WEATHER_CHANGED = "Weather Changed"
 WORLD_FACT_CHANGED = "World Fact Changed"
 WORLD_FACT_CHANGE_REJECTED = "World Fact Change Rejected"
 STORY_BEAT = "Story Beat"  # the storyteller advanced an arc: a beat happened, narrated
+REGION_NARRATED = "Region Narrated"  # a region's weather or facts changed: its narration as it is now
 # Game servers change facts through the bus too: they put this on it (their own source).
 GAME_SOURCE = "aicore.game"
 WORLD_FACT_CHANGE_REQUESTED = "World Fact Change Requested"
+QUEST_OBJECTIVE_REPORTED = "Quest Objective Reported"  # as POST /worlds/{world}/players/{player}/objectives
 
 # Payments (a provider's webhook) and what they grant players.
 COMMERCE_SOURCE = "aicore.commerce"
@@ -851,7 +853,11 @@ TOPOLOGY = Topology(
             timeout_s=60,
             websocket_routes=("world.subscribe", "world.unsubscribe"),
             events=(
-                EventRule("world-changed", WORLD_SOURCE, (WEATHER_CHANGED, WORLD_FACT_CHANGED, STORY_BEAT)),
+                EventRule(
+                    "world-changed",
+                    WORLD_SOURCE,
+                    (WEATHER_CHANGED, WORLD_FACT_CHANGED, STORY_BEAT, REGION_NARRATED),
+                ),
             ),
             tables=((CONNECTIONS, RW), (WORLD, R)),  # subscriptions and markers; a world's regions
             pushes_to_clients=True,
@@ -878,6 +884,17 @@ TOPOLOGY = Topology(
             tables=((WORLD, RW),),  # arcs' progress, its outbox entries, the beats' fact changes
             publishes_events=True,  # Story Beat, World Fact Changed
             model_tiers=(GOLD, SILVER),  # a beat's narration: silver, gold if silver cannot
+        ),
+        Function(
+            name="world-narrator",
+            description="Narrates a region anew when its weather or facts change; announces Region Narrated.",
+            code="functions/world_narrator",
+            memory_mb=256,
+            timeout_s=60,  # a narration waits for silver (then gold) at most the router's deadline
+            events=(EventRule("region-changed", WORLD_SOURCE, (WEATHER_CHANGED, WORLD_FACT_CHANGED)),),
+            tables=((WORLD, RW),),  # the world's state (read), the region's cached narration
+            publishes_events=True,  # Region Narrated
+            model_tiers=(GOLD, SILVER),  # silver, gold if silver cannot (the templates if neither)
         ),
         Function(
             name="npc-memory",
@@ -935,6 +952,8 @@ TOPOLOGY = Topology(
                 HttpRoute("POST", "/players/me/quests/{quest_id}/abandon"),
                 HttpRoute("POST", "/worlds/{world}/players/{player}/objectives"),
             ),
+            # Game servers report objectives over the bus too (the route's own code path)
+            events=(EventRule("quest-objective-reported", GAME_SOURCE, (QUEST_OBJECTIVE_REPORTED,)),),
             # quests and offers live in the world's partition; settings: the client policy
             tables=((WORLD, RW), (SETTINGS, R)),
             publishes_events=True,  # Quest Accepted, Quest Progressed, Quest Abandoned

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from aicore.sessions.tiers import Tiering
     from aicore.world.facts import FactDeps
     from aicore.world.narration import NarrationDeps
+    from aicore.world.narrator import NarratorDeps
     from aicore.world.push import PushDeps
     from aicore.world.pushes import UpdateDeps
     from aicore.world.state import StateDeps
@@ -227,6 +228,15 @@ def narration_deps() -> NarrationDeps:
     from aicore.world.narration import NarrationDeps
 
     return NarrationDeps(store=world_state(), router=router())
+
+
+def narrator_deps() -> NarratorDeps:
+    from aicore.world.narration import NarrationDeps
+    from aicore.world.narrator import NarratorDeps
+
+    with_model = get_settings().world_narrator == "model"
+    narration = NarrationDeps(store=world_state(), router=router(), write_with_model=with_model)
+    return NarratorDeps(narration=narration, events=events())
 
 
 @lru_cache(maxsize=1)

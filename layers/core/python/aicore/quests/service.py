@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aicore.auth import Caller, Role
 from aicore.clock import Clock, now, stamp
 from aicore.errors import Conflict, Forbidden, NotFound
-from aicore.events import EventPublisher
+from aicore.events import EventDetail, EventPublisher
 from aicore.flows import FlowStarter
 from aicore.inputs import Identifier
 from aicore.mind.emotions import NEUTRAL, Emotion, EmotionState
@@ -295,6 +295,38 @@ def report_objective(
             met.append(recorded.quest_id)
         _signal(deps.signals, recorded, "complete" if recorded.objectives_met else "progressed", deps.clock)
     return ReportResult(report_id=report.report_id, progressed=progressed, objectives_met=met)
+
+
+class ObjectiveReported(EventDetail):
+    """`Quest Objective Reported` (source `aicore.game`): a game server's objective report through the
+    bus, the same as `POST /worlds/{world}/players/{player}/objectives` (counted once per `report_id`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    player_id: Identifier
+    report_id: Identifier
+    kind: ObjectiveKind
+    target: Identifier
+    count: int = Field(1, ge=1, le=100)
+    game_server: str = Field("game-server", min_length=1, max_length=128)
+
+
+def report_from_bus(deps: QuestDeps, reported: ObjectiveReported) -> ReportResult:
+    """A report from the bus, by the game server it names (who may put on the bus is IAM's business),
+    through the HTTP route's own path. A report no accepted quest waits for changes nothing (logged)."""
+    caller = Caller(subject=reported.game_server, world_id=reported.world_id, roles=(Role.GAME_SERVER,))
+    report = ObjectiveReport(
+        report_id=reported.report_id, kind=reported.kind, target=reported.target, count=reported.count
+    )
+    result = report_objective(
+        deps, caller, reported.world_id, reported.player_id, report, reported.correlation_id
+    )
+    if not result.progressed:
+        logger.info(
+            "An objective report no accepted quest of the player waits for",
+            extra={"report_id": reported.report_id, "kind": reported.kind.value, "target": reported.target},
+        )
+    return result
 
 
 def _matches(quest: Quest, report: ObjectiveReport) -> bool:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, JsonValue
 
 from aicore.events import EventDetail, EventPublisher
 from aicore.observability import logger
-from aicore.topology import STORY_BEAT, WEATHER_CHANGED, WORLD_FACT_CHANGED, WORLD_SOURCE
+from aicore.topology import REGION_NARRATED, STORY_BEAT, WEATHER_CHANGED, WORLD_FACT_CHANGED, WORLD_SOURCE
 from aicore.world.content import WeatherCondition
 
 
@@ -69,10 +69,25 @@ class StoryBeat(WorldEvent):
     version: int  # the arc's progress version once the beat is recorded
 
 
+class RegionNarrated(WorldEvent):
+    """A region's weather or one of its facts changed: its narration as it is now
+    (`event_id` `narration:<region>:<the change's event id>`, so a redelivered change names it again)."""
+
+    region: str
+    narration: str
+    narration_source: str  # "model" | "template"
+    tier: str  # gold | silver | scripted (the template)
+    cached: bool  # True: nothing it describes changed since it was written (no model call)
+    digest: str  # of what it describes: the same digest, the same narration
+    version: int  # the world's state version it was read at
+    trigger_id: str  # the event of the change
+
+
 DETAIL_MODELS: dict[str, type[WorldEvent]] = {
     WEATHER_CHANGED: WeatherChanged,
     WORLD_FACT_CHANGED: WorldFactChanged,
     STORY_BEAT: StoryBeat,
+    REGION_NARRATED: RegionNarrated,
 }
 
 

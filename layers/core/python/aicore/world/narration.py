@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from aicore.auth import Caller
 from aicore.clock import Clock, now, stamp
@@ -75,6 +75,10 @@ class NarrationDeps:
     store: NarrationStore
     router: Router
     time: Clock = now
+    # False (WORLD_NARRATOR=template, the world-narrator only): a new narration from templates, not
+    # cached, so a read over HTTP still asks the model. The integration tests' one CPU model serves
+    # their turns, not narrations written in the background after every weather change.
+    write_with_model: bool = True
 
 
 class Narration(BaseModel):
@@ -83,6 +87,9 @@ class Narration(BaseModel):
     tier: str
     cached: bool  # True: no model call, nothing it describes changed
     written_at: str
+    # Of what it describes (region, part of day, season, weather bands, facts' versions): the
+    # world-narrator's event carries it; not part of the HTTP answer.
+    digest: str = Field(exclude=True)
 
 
 class RegionView(BaseModel):
@@ -107,6 +114,12 @@ class RegionNow(BaseModel):
 
 def narrate_region(deps: NarrationDeps, caller: Caller, world_id: str, region_id: str) -> RegionNow:
     caller.require_world(world_id)
+    return region_now(deps, world_id, region_id)
+
+
+def region_now(deps: NarrationDeps, world_id: str, region_id: str) -> RegionNow:
+    """The region as it is now with its narration: the cached one while nothing it describes changed,
+    else a new one (`deps.write_with_model` False: from templates, left out of the cache)."""
     stored = deps.store.state(world_id)
     definition = stored.definition
     region = definition.region(region_id) if definition else None
@@ -118,7 +131,12 @@ def narrate_region(deps: NarrationDeps, caller: Caller, world_id: str, region_id
     digest = _digest(definition, region, seen)
     cached = deps.store.narration(world_id, region_id)
     fresh = cached is not None and cached.digest == digest
-    if (
+    if not deps.write_with_model:
+        if cached is None or not fresh:
+            cached = CachedNarration(
+                digest=digest, text=template(region, seen), tier=SCRIPTED, written_at=real
+            )
+    elif (
         cached is None
         or not fresh
         or (cached.tier == SCRIPTED and real - cached.written_at >= TEMPLATE_KEPT_S)
@@ -144,6 +162,7 @@ def narrate_region(deps: NarrationDeps, caller: Caller, world_id: str, region_id
             tier=cached.tier,
             cached=fresh,
             written_at=stamp_of(cached.written_at),
+            digest=cached.digest,
         ),
         state_version=seen.state_version,
     )

@@ -23,7 +23,7 @@ from aicore.errors import InvalidRequest, NotFound, Unauthorized
 from aicore.frames import WorldFrame, WorldSubscribe, WorldUnsubscribe
 from aicore.observability import logger
 from aicore.world.definition import WorldDefinition
-from aicore.world.events import StoryBeat, WeatherChanged, WorldEvent, WorldFactChanged
+from aicore.world.events import RegionNarrated, StoryBeat, WeatherChanged, WorldEvent, WorldFactChanged
 
 UPDATE_FRAME = "world.update"
 REPLY_TYPES = {"world.subscribe": "world.subscribed", "world.unsubscribe": "world.unsubscribed"}
@@ -208,6 +208,13 @@ def update_frame(event: WorldEvent) -> dict[str, Any]:
                         "season",
                     },
                 ),
+            }
+        case RegionNarrated():
+            data = {
+                "kind": "narration",
+                **common,
+                "region": event.region,
+                **event.model_dump(mode="json", include={"version", "narration", "narration_source"}),
             }
         case _:
             raise TypeError(f"no world.update frame for {type(event).__name__}")
