@@ -23,6 +23,7 @@ from aicore.local.apigw_events import (
 )
 from aicore.local.http_routes import RouteTable
 from aicore.local.lambdas import LambdaContext, Lambdas
+from aicore.npc.interrupts import InterruptDeps
 from aicore.npc.turn import TurnDeps
 from aicore.platform.clients import ClientPolicy
 from aicore.platform.settings import GLOBAL_SCOPE, SettingsCache, SettingsDeps, StoredSettings, world_scope
@@ -54,7 +55,7 @@ from tests.model_fakes import FakeRegistry, FakeStarter
 from tests.npc_turns import CONNECTION, MIRA, TOKEN_EXPIRES_AT, turn_deps, virtual_router
 from tests.payments_fakes import payments_deps
 from tests.platform_fakes import FakeSettingsStore
-from tests.protocol_fakes import FakeResumeTokens
+from tests.protocol_fakes import FakeRequestLedger, FakeResumeTokens
 from tests.quest_fakes import FakeQuestStore, FakeSignals
 from tests.world_fakes import FakeLore, FakeSubscriptions, FakeWorldState, demo_content
 
@@ -213,6 +214,7 @@ class WsEdge:
         definitions.put_definition(WorldDefinition.of(demo_content(), 1))
         self.update_deps = UpdateDeps(self.subscriptions, definitions, self.turn.pusher)
         self.connection_deps = ConnectionFrameDeps(self.turn.pusher, FakeResumeTokens(), self.turn.settings)
+        self.interrupts = InterruptDeps(self.turn.pusher, self.turn.requests or FakeRequestLedger())
 
     @property
     def pusher(self) -> FakePusher:
@@ -233,7 +235,11 @@ class WsEdge:
         deps: dict[str, dict[str, Any]] = {
             "npc-say": {"deps": self.turn},
             "session-ws": {"deps": self.session_deps},
-            "ws-default": {"pusher": self.turn.pusher, "deps": self.connection_deps},
+            "ws-default": {
+                "pusher": self.turn.pusher,
+                "deps": self.connection_deps,
+                "interrupts": self.interrupts,
+            },
             "world-push": {"deps": self.update_deps},
         }
         kwargs = deps[function.name]

@@ -101,7 +101,11 @@ def test_a_quest_is_offered_accepted_progressed_and_completed_through_the_real_f
     accept_url = f"{base}/players/me/quests/{quest['quest_id']}/accept"
     accepted = [http_json(accept_url, token, "POST", {}) for _ in range(2)]
     assert [status for status, _ in accepted] == [200, 200], accepted
-    assert accepted[0][1]["data"] == accepted[1][1]["data"]
+    # the same quest, accepted once (its version may move between the two: the flow stores its task token)
+    first_answer, second_answer = (
+        {k: v for k, v in a[1]["data"].items() if k != "version"} for a in accepted
+    )
+    assert first_answer == second_answer
     assert accepted[0][1]["data"]["state"] == "accepted"
     sfn = aws_client("stepfunctions", runtime.aws.url)
     execution = _execution(quest["quest_id"])

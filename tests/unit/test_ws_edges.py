@@ -149,7 +149,7 @@ def test_an_event_the_handler_cannot_read_answers_the_connection_if_it_can(
     deps: dict[str, dict[str, Any]] = {
         "npc-say": {"deps": edge.turn},
         "session-ws": {"deps": edge.session_deps},
-        "ws-default": {"pusher": edge.pusher},
+        "ws-default": {"pusher": edge.pusher, "interrupts": edge.interrupts},
     }
     # When the handler runs, it returns (no exception), and answers in the envelope where it can
     result = (
