@@ -63,7 +63,12 @@ def test_sigterm_stops_it_within_a_bound_while_threads_spin_and_a_turn_is_in_fli
         )
         assert status == 200
         loop = asyncio.new_event_loop()
-        ws = loop.run_until_complete(_start_turn(local.ws()))
+        try:
+            ws = loop.run_until_complete(_start_turn(local.ws()))
+        except websockets.InvalidStatus as refused:  # say why: the process's log has the handler's error
+            raise AssertionError(
+                f"connect refused ({refused}); aicore local printed:\n{local.output}"
+            ) from None
         # ... and a turn in flight, waiting on the stalled model (up to 100 s at this scale)
         eventually(
             lambda: _fault_hits(local.models_url) >= 1, timeout_s=60, what="the turn reached the model"
