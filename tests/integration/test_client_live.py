@@ -11,12 +11,11 @@ import time
 
 import pytest
 
-from aicore import wiring
 from aicore.local import cli
 from aicore.local.runtime import LocalRuntime, local_token
 from aicore_client import Client, Message, Reply, connect
 from tests.clients import http_json
-from tests.integration.test_protocol_live import TurnsAsked
+from tests.integration.test_protocol_live import TurnsAsked, count_turns_asking
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(1800)]
 TURN_S = 600  # bounds a failure only: the one CPU model serves every test's turns
@@ -29,10 +28,7 @@ def line() -> str:
 
 @pytest.fixture
 def asked(line: str, monkeypatch: pytest.MonkeyPatch) -> TurnsAsked:
-    counter = TurnsAsked(line)
-    endpoint = wiring.model_endpoint()
-    monkeypatch.setattr(endpoint, "stream_chat", counter.wrap(endpoint.stream_chat))
-    return counter
+    return count_turns_asking(line, monkeypatch)
 
 
 async def _talk_and_drop(client: Client, session_id: str, line: str) -> tuple[list[str], Reply]:

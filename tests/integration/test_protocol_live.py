@@ -59,12 +59,17 @@ def line() -> str:
     return f"Do you remember the toll of {time.time_ns()}?"
 
 
-@pytest.fixture
-def asked(line: str, monkeypatch: pytest.MonkeyPatch) -> TurnsAsked:
+def count_turns_asking(line: str, monkeypatch: pytest.MonkeyPatch) -> TurnsAsked:
+    """Count the model calls whose prompt holds `line` (the wired endpoint, for this test)."""
     counter = TurnsAsked(line)
     endpoint = wiring.model_endpoint()
     monkeypatch.setattr(endpoint, "stream_chat", counter.wrap(endpoint.stream_chat))
     return counter
+
+
+@pytest.fixture
+def asked(line: str, monkeypatch: pytest.MonkeyPatch) -> TurnsAsked:
+    return count_turns_asking(line, monkeypatch)
 
 
 def _model_calls(runtime: LocalRuntime) -> int:
