@@ -19,7 +19,7 @@ from aicore.flows import execution_arn
 from aicore.local.embedded_aws import aws_client
 from aicore.local.runtime import LocalRuntime, local_token
 from aicore.quests.generation import GenerationDeps, Known, parse
-from aicore.quests.models import Quest, QuestSource, QuestState
+from aicore.quests.models import Quest, QuestOffer, QuestSource, QuestState
 from aicore.quests.service import accept, prepare_offer
 from aicore.settings import get_settings
 from aicore.topology import GAME_SOURCE, QUEST_LIFE_FLOW, QUEST_OBJECTIVE_REPORTED, TOPOLOGY
@@ -160,12 +160,10 @@ def test_a_quest_is_offered_accepted_progressed_and_completed_through_the_real_f
     assert final.state is QuestState.COMPLETED
 
 
-def test_an_abandoned_quest_ends_its_flow(runtime: LocalRuntime) -> None:
-    base = runtime.gateway.gateway.url
-    player = f"p-{uuid.uuid4().hex[:8]}"
-    token = local_token(player, "demo")
+def _accepted_and_waiting(base: str, player: str, token: str) -> QuestOffer:
+    """Odo's quest from its template (no tier: quickly), accepted over HTTP, its flow waiting on its token."""
     deps = wiring.quest_offer_deps()
-    deps.generation = GenerationDeps(ScriptedRouter([None]))  # no tier: the template, quickly
+    deps.generation = GenerationDeps(ScriptedRouter([None]))
     offer = prepare_offer(deps, "demo", "odo", player, "c-1")
     assert offer is not None
     status, accepted = http_json(f"{base}/players/me/quests/{offer.quest_id}/accept", token, "POST", {})
@@ -177,6 +175,14 @@ def test_an_abandoned_quest_ends_its_flow(runtime: LocalRuntime) -> None:
         timeout_s=FLOW_S,
         what="the flow waiting",
     )
+    return offer
+
+
+def test_an_abandoned_quest_ends_its_flow(runtime: LocalRuntime) -> None:
+    base = runtime.gateway.gateway.url
+    player = f"p-{uuid.uuid4().hex[:8]}"
+    token = local_token(player, "demo")
+    offer = _accepted_and_waiting(base, player, token)
     status, ended = http_json(f"{base}/players/me/quests/{offer.quest_id}/abandon", token, "POST", {})
     assert (status, ended["data"]["state"]) == (200, "abandoned"), ended
     sfn = aws_client("stepfunctions", runtime.aws.url)
@@ -195,19 +201,7 @@ def test_objectives_reported_on_the_bus_progress_and_complete_a_quest_through_it
     base = runtime.gateway.gateway.url
     player = f"p-{uuid.uuid4().hex[:8]}"
     token = local_token(player, "demo")
-    deps = wiring.quest_offer_deps()
-    deps.generation = GenerationDeps(ScriptedRouter([None]))  # no tier: the template, quickly
-    offer = prepare_offer(deps, "demo", "odo", player, "c-1")
-    assert offer is not None
-    status, accepted = http_json(f"{base}/players/me/quests/{offer.quest_id}/accept", token, "POST", {})
-    assert status == 200, accepted
-    eventually(
-        lambda: (
-            (q := _store().quest("demo", player, offer.quest_id)) is not None and q.task_token is not None
-        ),
-        timeout_s=FLOW_S,
-        what="the flow waiting",
-    )
+    offer = _accepted_and_waiting(base, player, token)
     # When a game server puts its objective reports on the bus (source aicore.game), the first twice,
     # and one that can never apply (a kind the game has not)
     bus = aws_client("events", runtime.aws.url)
