@@ -85,3 +85,29 @@ def write_report(name: str, report: dict[str, Any]) -> Path:
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
     return path
+
+
+@contextmanager
+def embedded_aws(env: str) -> Iterator[str]:
+    """Embedded AWS (moto server) with `env`'s resources, this process's AWS variables pointed at it;
+    its URL. Stopped on leaving."""
+    from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
+    from aicore.topology import resource_environment
+
+    embedded = EmbeddedAws()
+    url = embedded.start()
+    os.environ.update(resource_environment(env))
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+        }
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    try:
+        create_resources(url, env)
+        yield url
+    finally:
+        embedded.stop()

@@ -30,7 +30,7 @@ from aicore.mind.models import Memory, MemoryKind, MemorySource
 from aicore.mind.policy import RetrievalWeights
 from aicore.mind.retrieval import Budget, Query, keyword_scores, rank, vector_scores
 from aicore.mind.vectors import to_bytes
-from bench.common import machine, write_report
+from bench.common import embedded_aws, machine, write_report
 
 DATASET = Path(__file__).resolve().parents[1] / "tests" / "data" / "mind_retrieval_set.json"
 K = 5
@@ -195,33 +195,18 @@ def aws_costs(turns: int = 120) -> dict[str, Any]:
     """AWS calls and milliseconds on moto server (~6 ms a call here): the turn's one Query with the
     ranking after it, and the consumer's work after a turn, over a pair that fills to its bound."""
     import collections
-    import os
 
     from aicore.aws.mind_store import DynamoMindStore
     from aicore.aws.world_store import DynamoWorldStore
-    from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
     from aicore.mind.policy import MindPolicy
     from aicore.mind.service import MindDeps, NpcDirectory, observe_turn
     from aicore.mind.turn import recall
-    from aicore.topology import physical_name, resource_environment
+    from aicore.topology import physical_name
     from bench.common import CallCounter
     from tests.fakes import ScriptedAppraiser
     from tests.minds import BORIN, MIRA, SABLE, SMALL_TALK, START, turn
 
-    embedded = EmbeddedAws()
-    url = embedded.start()
-    os.environ.update(resource_environment("local"))
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-        }
-    )
-    os.environ.pop("AWS_PROFILE", None)
-    try:
-        create_resources(url, "local")
+    with embedded_aws("local"):
         world = DynamoWorldStore(physical_name("local", "world"))
         for npc in (MIRA, BORIN, SABLE):
             world.put_npc(npc)
@@ -262,8 +247,6 @@ def aws_costs(turns: int = 120) -> dict[str, Any]:
                 "ms_median": round(statistics.median(ms for ms, _ in after[-40:]), 1),
             },
         }
-    finally:
-        embedded.stop()
 
 
 def long_game_outcome() -> dict[str, Any]:

@@ -31,13 +31,12 @@ from aicore.aws.sessions.store import DynamoSessionStore
 from aicore.aws.sessions.table import SessionTable
 from aicore.aws.sessions.tiering import DynamoTieringStore
 from aicore.events import EventDetail
-from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
 from aicore.local.long_sessions import seed_long_session
 from aicore.sessions.models import NewMessage, Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import NewMessages, NewSession, SessionService, SpokenLine
 from aicore.sessions.tiers import Tiering
-from aicore.topology import physical_name, resource_environment
-from bench.common import CallCounter, write_report
+from aicore.topology import physical_name
+from bench.common import CallCounter, embedded_aws, write_report
 
 ENV = "local"
 STUDIO = Caller(subject="bench", world_id="demo", roles=(Role.STUDIO,))
@@ -113,20 +112,7 @@ def concurrent_writers(service: SessionService, writers: int, each: int) -> dict
 
 
 def run(runs: int, messages: int, rehydrations: int, sizes: list[int]) -> dict[str, Any]:
-    embedded = EmbeddedAws()
-    url = embedded.start()
-    os.environ.update(resource_environment(ENV))
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-        }
-    )
-    os.environ.pop("AWS_PROFILE", None)
-    try:
-        create_resources(url, ENV)
+    with embedded_aws(ENV):
         table_name = physical_name(ENV, "sessions")
         table = SessionTable(table_name)
         store = DynamoSessionStore(table)
@@ -194,8 +180,6 @@ def run(runs: int, messages: int, rehydrations: int, sizes: list[int]) -> dict[s
             "concurrent_writers": writers,
             "archive_and_rehydrate_by_size": scaling,
         }
-    finally:
-        embedded.stop()
 
 
 def by_size(table: SessionTable, tiering: Tiering, sizes: list[int]) -> dict[str, dict[str, float]]:

@@ -34,7 +34,7 @@ from aicore.world.facts import FactChange, FactDeps, change_fact
 from aicore.world.narration import NarrationDeps
 from aicore.world.narrator import NarratorDeps, narrate_change
 from aicore.world.story import StoryDeps, direct_all, direct_event
-from bench.common import CallCounter, machine, write_report
+from bench.common import CallCounter, embedded_aws, machine, write_report
 from tests.quest_fakes import ScriptedRouter
 from tests.world_fakes import demo_content
 
@@ -134,29 +134,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=15)
     args = parser.parse_args()
 
-    from aicore.local.embedded_aws import REGION, EmbeddedAws, create_resources
-    from aicore.topology import resource_environment
-
-    embedded = EmbeddedAws()
-    url = embedded.start()
-    os.environ.update(resource_environment("local"))
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-        }
-    )
-    os.environ.pop("AWS_PROFILE", None)
-    try:
-        create_resources(url, "local")
+    with embedded_aws("local"):
         per_event = run(args.samples)
         # the milliseconds are moto's and this machine's: its load says how busy it was
         load = round(os.getloadavg()[0], 1)
         report = {"machine": machine(), "load_average_1m": load, "per_event": per_event}
-    finally:
-        embedded.stop()
     print(json.dumps(report, indent=2))
     write_report("story", report)
 
