@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,3 +65,23 @@ async def wait_until(predicate: Any, timeout_s: float, what: str) -> None:
             raise AssertionError(f"{what}: did not happen within {timeout_s} s")
         await asyncio.sleep(pause)
         pause = min(pause * 2, 0.25)
+
+
+def paused_demo_copy(base: str, prefix: str) -> str:
+    """A new world made of the demo's content (its arcs too, no lore documents), pushed through the
+    API as a studio does, its clock paused: no weather news while a test runs. Its id."""
+    from aicore.auth import Role
+    from aicore.local.runtime import local_token
+    from aicore.local.world_push import push_content
+    from tests.clients import http_json
+    from tests.world_fakes import demo_content
+
+    world = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    demo = demo_content()
+    content = demo.model_copy(
+        update={"world": demo.world.model_copy(update={"world_id": world}), "documents": ()}
+    )
+    studio = local_token("studio-1", world, (Role.STUDIO,))
+    push_content(base, content, studio)
+    assert http_json(f"{base}/worlds/{world}/clock", studio, "PUT", {"paused": True})[0] == 200
+    return world

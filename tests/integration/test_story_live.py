@@ -11,30 +11,14 @@ from typing import Any
 from aicore import wiring
 from aicore.auth import Role
 from aicore.local.runtime import LocalRuntime, local_token
-from aicore.local.world_push import push_content
 from aicore.topology import STORY_BEAT, WORLD_FACT_CHANGED, WORLD_SOURCE
 from aicore.world.arcs import ArcProgress, ReachedBeat
 from aicore.world.content import FactSet
 from aicore.world.events import OutboxEntry, StoryBeat
 from tests.clients import http_json
-from tests.world_clients import Subscriber, wait_until
-from tests.world_fakes import demo_content
+from tests.world_clients import Subscriber, paused_demo_copy, wait_until
 
 DELIVERY_S = 300.0  # bounds a failure on a busy machine: two narrations by the CPU model, or their lines
-
-
-def _fresh_world(base: str) -> str:
-    """A new world made of the demo's content (its arcs too, no lore documents), pushed through the
-    API, its clock paused: no weather news (a storm on the pass is a beat of its own) while it runs."""
-    world = f"s-{uuid.uuid4().hex[:8]}"
-    demo = demo_content()
-    content = demo.model_copy(
-        update={"world": demo.world.model_copy(update={"world_id": world}), "documents": ()}
-    )
-    studio = local_token("studio-1", world, (Role.STUDIO,))
-    push_content(base, content, studio)
-    assert http_json(f"{base}/worlds/{world}/clock", studio, "PUT", {"paused": True})[0] == 200
-    return world
 
 
 def test_a_fact_change_sets_off_a_beat_that_reaches_a_subscribed_client(runtime: LocalRuntime) -> None:
@@ -43,7 +27,7 @@ def test_a_fact_change_sets_off_a_beat_that_reaches_a_subscribed_client(runtime:
 
 async def _fact_to_beat(runtime: LocalRuntime) -> None:
     base = runtime.gateway.gateway.url
-    world = await asyncio.to_thread(_fresh_world, base)
+    world = await asyncio.to_thread(paused_demo_copy, base, "s")
     # Given a real WebSocket client subscribed to the pass, one to the lake shore
     pass_watcher = await Subscriber.open(
         runtime.gateway.gateway.ws_url, local_token("p-1", world), ["north-pass"]

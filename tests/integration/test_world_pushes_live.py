@@ -11,14 +11,13 @@ from datetime import datetime, timedelta
 from aicore import wiring
 from aicore.auth import Role
 from aicore.local.runtime import LocalRuntime, local_token
-from aicore.local.world_push import push_content
 from aicore.world.clock import SECONDS_PER_HOUR, ClockState
 from aicore.world.definition import WorldDefinition
 from aicore.world.ticker import TickDeps, tick_world
 from aicore.world.weather import region_weather
 from tests.clients import http_json
 from tests.waiting import eventually
-from tests.world_clients import Subscriber, wait_until
+from tests.world_clients import Subscriber, paused_demo_copy, wait_until
 from tests.world_fakes import demo_content
 
 DELIVERY_S = 180.0  # bounds a failure on a busy machine; the pushes take well under a second
@@ -141,7 +140,7 @@ def test_a_fact_of_a_region_reaches_its_subscribers_as_its_narration_once(runtim
 
 async def _fact_to_narration(runtime: LocalRuntime) -> None:
     base, ws_url = runtime.gateway.gateway.url, runtime.gateway.gateway.ws_url
-    world = await asyncio.to_thread(_paused_world, base)
+    world = await asyncio.to_thread(paused_demo_copy, base, "n")
     # Given a real WebSocket client subscribed to Emberfall, one to the lake shore
     ember = await Subscriber.open(ws_url, local_token("p-1", world), ["emberfall"])
     lake = await Subscriber.open(ws_url, local_token("p-2", world), ["lake-shore"])
@@ -171,20 +170,6 @@ async def _fact_to_narration(runtime: LocalRuntime) -> None:
     assert [f["data"]["region"] for f in lake.kinds("narration")] == ["lake-shore"]
     await ember.close()
     await lake.close()
-
-
-def _paused_world(base: str) -> str:
-    """A new world of the demo's content (no lore documents) pushed through the API, its clock paused:
-    no weather news while the test runs."""
-    world = f"n-{uuid.uuid4().hex[:8]}"
-    demo = demo_content()
-    content = demo.model_copy(
-        update={"world": demo.world.model_copy(update={"world_id": world}), "documents": ()}
-    )
-    studio = local_token("studio-1", world, (Role.STUDIO,))
-    push_content(base, content, studio)
-    assert http_json(f"{base}/worlds/{world}/clock", studio, "PUT", {"paused": True})[0] == 200
-    return world
 
 
 def _put_fact(base: str, world: str, key: str, region: str) -> tuple[int, dict[str, object]]:
