@@ -12,10 +12,12 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
 setup: $(STAMP) protos
 
-# Python code generated from schemas/*.proto into the core layer (aicore/schemas/*_pb2.py and .pyi):
-# never committed, rebuilt when a .proto changes. Every target that runs code passes through setup.
+# Python code generated from schemas/*.proto into the core layer (aicore/schemas/*_pb2.py and .pyi)
+# and, for the frames, into the client library (aicore_client/schemas/): never committed, rebuilt
+# when a .proto changes. Every target that runs code passes through setup.
 PROTOS := $(wildcard schemas/*.proto)
-GENERATED := $(PROTOS:schemas/%.proto=layers/core/python/aicore/schemas/%_pb2.py)
+GENERATED := $(PROTOS:schemas/%.proto=layers/core/python/aicore/schemas/%_pb2.py) \
+	clients/python/aicore_client/schemas/frames_pb2.py
 
 protos: $(GENERATED)
 

@@ -24,7 +24,7 @@ from typing import Any
 from aicore.connections import frame_bytes
 from aicore.envelope import Envelope
 from aicore.frames import parse_client_frame, reply_frame, token_frame
-from aicore.wire import decode_server, wrap_client
+from aicore_client.protobuf import decode_server, wrap_client
 from bench.common import machine, write_report
 
 REPLY = {

@@ -1,6 +1,7 @@
 """`aicore_client` against the local runtime (real gateway, handlers, moto, the model): hello,
 a streamed turn whose connection drops after its first token, the client's reconnect and resume,
-and the turn asked again with its request id: one reply, stored once, one model call. Then
+and the turn asked again with its request id: one reply, stored once, one model call; in JSON and
+in binary protobuf frames. Then
 `aicore chat` on the same runtime: the NPC list over HTTP, a streamed reply, /quit."""
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import pytest
 
 from aicore.local import cli
 from aicore.local.runtime import LocalRuntime, local_token
-from aicore_client import Client, Message, Reply, connect
+from aicore_client import Client, Codec, JsonCodec, Message, Reply, connect
+from aicore_client.protobuf import ProtobufCodec
 from tests.clients import http_json
 from tests.integration.test_protocol_live import TurnsAsked, count_turns_asking
 
@@ -43,8 +45,11 @@ async def _talk_and_drop(client: Client, session_id: str, line: str) -> tuple[li
     return tokens, await turn.reply()
 
 
+@pytest.mark.parametrize(
+    ("codec", "protocol"), [(JsonCodec(), "aicore.json.v1"), (ProtobufCodec(), "aicore.proto.v1")]
+)
 def test_the_client_streams_a_turn_resumes_after_a_drop_and_the_turn_runs_once(
-    runtime: LocalRuntime, line: str, asked: TurnsAsked
+    runtime: LocalRuntime, line: str, asked: TurnsAsked, codec: Codec, protocol: str
 ) -> None:
     player = f"player-{time.time_ns()}"
     token = local_token(player, "demo")
@@ -55,7 +60,8 @@ def test_the_client_streams_a_turn_resumes_after_a_drop_and_the_turn_runs_once(
     session_id = created["data"]["session_id"]
 
     async def scenario() -> tuple[Client, list[str], Reply, list[Message]]:
-        client = await connect(f"ws://127.0.0.1:{runtime.options.port}/ws", token, turn_timeout_s=TURN_S)
+        url = f"ws://127.0.0.1:{runtime.options.port}/ws"
+        client = await connect(url, token, turn_timeout_s=TURN_S, codec=codec)
         try:
             await client.history(session_id)  # Given a client that follows the (empty) session
             # When its connection drops after the turn's first token
@@ -68,7 +74,7 @@ def test_the_client_streams_a_turn_resumes_after_a_drop_and_the_turn_runs_once(
 
     # Then it said hello, reconnected once and resumed with the token hello gave
     assert client.welcome is not None
-    assert client.welcome.protocol == "aicore.json.v1"
+    assert client.welcome.protocol == protocol
     assert (client.drops, client.reconnects) == (1, 1)
     assert client.last_resumed is not None
     assert [s.session_id for s in client.last_resumed.sessions] == [session_id]

@@ -16,7 +16,7 @@ import websockets
 from websockets.typing import Subprotocol
 
 from aicore.local.runtime import LocalRuntime, local_token
-from aicore.wire import decode_server, wrap_client
+from aicore_client.protobuf import decode_server, wrap_client
 from tests.clients import final_answers
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(1800)]

@@ -364,4 +364,4 @@ def test_the_library_never_imports_aicore() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
     assert "aicore" not in imported
-    assert imported - set(sys.stdlib_module_names) == {"aicore_client", "websockets", "pydantic"}
+    assert imported - set(sys.stdlib_module_names) == {"aicore_client", "websockets", "pydantic", "google"}

@@ -13,8 +13,9 @@ from aicore.frames import negotiate
 from aicore.identity.keys import SigningKey
 from aicore.identity.tokens import TokenIssuer
 from aicore.platform.settings import SettingsCache
-from aicore.wire import decode_server, encode_server
+from aicore.wire import encode_server
 from aicore.ws import serve_frame
+from aicore_client.protobuf import decode_server
 from tests.events import load_event
 from tests.fakes import FakeConnections, FakePusher
 from tests.handlers import invoke

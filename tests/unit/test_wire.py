@@ -15,8 +15,9 @@ from aicore.envelope import Envelope, ErrorBody
 from aicore.errors import AicoreError, InvalidRequest, PayloadTooLarge, UnknownAction
 from aicore.frames import KNOWN_ACTIONS, MAX_FRAME_BYTES, SERVER_FRAME_TYPES, parse_client_frame, reply_frame
 from aicore.schemas import frames_pb2 as pb
-from aicore.wire import decode_client, decode_server, encode_client, encode_server, wrap_client
+from aicore.wire import decode_client, encode_server
 from aicore.ws import serve_frame
+from aicore_client.protobuf import ProtobufCodec, decode_server, encode_client, wrap_client
 from tests.events import load_event
 from tests.fakes import FakePusher
 
@@ -278,3 +279,15 @@ def test_random_protobuf_bytes_get_an_error_frame(data: bytes) -> None:
 def test_decoding_any_bytes_either_parses_or_raises_a_caller_error(data: bytes) -> None:
     with contextlib.suppress(AicoreError):
         decode_client(data)
+
+
+def test_the_client_librarys_codec_speaks_what_the_server_reads_and_sends() -> None:
+    codec = ProtobufCodec()
+    said = CLIENT_FRAMES["npc.say"]
+    reply = SERVER_FRAMES["npc.reply"]
+
+    assert codec.subprotocol == "aicore.proto.v1"
+    assert parse_client_frame(codec.encode(said)) == parse_client_frame(json.dumps(said))
+    assert codec.decode(encode_server(reply)) == _without_nulls(json.loads(json.dumps(reply)))
+    with pytest.raises(ValueError, match="ServerFrame"):
+        codec.decode(b"\xff\xff\xff")

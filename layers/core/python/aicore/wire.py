@@ -3,7 +3,8 @@
 A client frame decodes to the same dict a JSON text frame parses to, and the same pydantic models
 validate it (aicore.frames), so both encodings share one envelope and one error table. A server
 frame (the dict every sender builds) encodes to a `ServerFrame`. Imported only where a frame is
-protobuf: JSON connections never load it.
+protobuf: JSON connections never load it. The client's half (encoding client frames, decoding
+server frames) is the client library's: aicore_client.protobuf.
 """
 
 from __future__ import annotations
@@ -82,19 +83,6 @@ def unwrap_client(wrapped: Mapping[str, Any]) -> dict[str, Any]:
     return frame
 
 
-def encode_client(frame: Mapping[str, Any]) -> bytes:
-    """A client frame's dict (as sent in JSON) as `ClientFrame` bytes (clients, tests, the bench)."""
-    field = str(frame["action"]).replace(".", "_")
-    message = pb.ClientFrame()
-    _fill(getattr(message, field), {k: v for k, v in frame.items() if k != "action"})
-    return message.SerializeToString()
-
-
-def wrap_client(frame: Mapping[str, Any]) -> dict[str, str]:
-    """What an aicore.proto.v1 client sends, as the JSON object of its text frame."""
-    return {"action": str(frame["action"]), PROTO_KEY: base64.b64encode(encode_client(frame)).decode()}
-
-
 def encode_server(frame: Mapping[str, Any]) -> bytes:
     """A server frame (`{"type", "request_id", ...}`) as `ServerFrame` bytes. A frame the schema
     cannot carry is our bug, not the client's: ValueError."""
@@ -116,23 +104,6 @@ def encode_server(frame: Mapping[str, Any]) -> bytes:
             )
         _fill(message.envelope, fields)
     return message.SerializeToString()
-
-
-def decode_server(data: bytes) -> dict[str, Any]:
-    """`ServerFrame` bytes as the frame's dict (what a client reads; the JSON frame's shape, with a
-    field the frame left unset absent rather than null)."""
-    message = pb.ServerFrame.FromString(data)
-    frame: dict[str, Any] = {"type": message.type}
-    if message.HasField("request_id"):
-        frame["request_id"] = message.request_id
-    body = message.WhichOneof("body")
-    if body == "envelope":
-        frame.update(_as_dict(message.envelope))
-        if message.HasField("npc_reply"):
-            frame["data"] = _as_dict(message.npc_reply)
-    elif body is not None:
-        frame["data"] = _as_dict(getattr(message, body))
-    return frame
 
 
 def _refuse_unknown_fields(message: Message, name: str) -> None:
@@ -201,38 +172,3 @@ def _set_value(target: struct_pb2.Value, value: Any) -> None:
         target.list_value.extend(value)
     else:
         raise ValueError(f"a frame carries no {type(value).__name__}")
-
-
-def _as_dict(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for field in message.DESCRIPTOR.fields:
-        if field.has_presence and not message.HasField(field.name):
-            continue
-        out[field.name] = _plain(getattr(message, field.name), field.is_repeated)
-    return out
-
-
-def _plain(value: Any, repeated: bool = False) -> Any:
-    if isinstance(value, struct_pb2.Value):
-        return _plain_value(value)
-    if isinstance(value, struct_pb2.Struct):
-        return {key: _plain_value(item) for key, item in value.fields.items()}
-    if isinstance(value, Message):
-        return _as_dict(value)
-    if hasattr(value, "items"):
-        return {key: _plain(item) for key, item in value.items()}
-    if repeated:
-        return [_plain(item) for item in value]
-    return value
-
-
-def _plain_value(value: struct_pb2.Value) -> Any:
-    kind = value.WhichOneof("kind")
-    if kind == "struct_value":
-        return _plain(value.struct_value)
-    if kind == "list_value":
-        return [_plain_value(item) for item in value.list_value.values]
-    if kind == "number_value":  # JSON numbers: an integral one reads back as an int
-        number = value.number_value
-        return int(number) if number.is_integer() else number
-    return None if kind in (None, "null_value") else getattr(value, kind)

@@ -1,0 +1,1 @@
+"""Code generated from aicore's `schemas/frames.proto` (`make protos`; not committed)."""
