@@ -281,9 +281,11 @@ def test_a_scripted_gold_tier_says_its_script_streamed_and_only_where_the_prompt
     faults.inject(Fault(endpoint=GOLD, kind=FaultKind.SCRIPTED, reply=line, prompt_contains="Odo"))
 
     # When a turn for Odo comes, and one for somebody else
-    odo = ModelRequest([ChatMessage(role="system", content="You are Odo.")], first_token_budget_ms=100, max_tokens=8)
+    odo = ModelRequest(
+        [ChatMessage(role="system", content="You are Odo.")], first_token_budget_ms=100, max_tokens=8
+    )
     scripted, scripted_tokens = turn(router, odo)
-    other, other_tokens = turn(router)
+    _, other_tokens = turn(router)
 
     # Then Odo's turn streams the script word by word through the real client; the other is the model's
     assert "".join(scripted_tokens) == line
