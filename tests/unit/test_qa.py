@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,17 @@ from aicore.qa.checks import (
     Failure,
     evaluate,
 )
+from aicore.qa.players import Environment, Guest, HttpFailure, complete_quest
 from aicore.qa.records import BatchResult, QuestRecord, TurnRecord
 from aicore.qa.report import build_report, histogram_svg, percentile, render_html
-from aicore.qa.scenario import FOURTH_WALL, Scenario, ScenarioError, parse_scenario, phrase_pattern
+from aicore.qa.scenario import (
+    FOURTH_WALL,
+    QuestCheck,
+    Scenario,
+    ScenarioError,
+    parse_scenario,
+    phrase_pattern,
+)
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "qa" / "scenarios"
 
@@ -246,3 +255,112 @@ def test_a_histogram_draws_one_bar_per_band() -> None:
     assert "100 ms" in svg
     assert "900 ms" in svg
     assert "no streamed turns" in histogram_svg([])
+
+
+# --- the quest world check, against a fake of the public quest routes ---------------------------
+
+
+class FakeQuestRoutes:
+    """`GET /players/me/quests`, `POST .../accept` and the game server's objective reports, in memory:
+    the quest completes once every objective is reported (as the quest-life flow does, a read later)."""
+
+    def __init__(self, game_token: str = "gs-token") -> None:
+        self.game_token = game_token
+        self.quest: dict[str, Any] = {
+            "quest_id": "q-1",
+            "npc_id": "odo",
+            "state": "offered",
+            "objectives": [
+                {
+                    "objective_id": "buy-oil",
+                    "kind": "collect",
+                    "target": "lantern-oil",
+                    "count": 2,
+                    "done": 0,
+                },
+                {
+                    "objective_id": "to-the-ferry",
+                    "kind": "visit",
+                    "target": "lake-shore",
+                    "count": 1,
+                    "done": 0,
+                },
+            ],
+        }
+        self.calls: list[str] = []
+        self.reads_until_offered = 2
+
+    def __call__(self, base: str, method: str, path: str, body: object, token: str | None) -> dict[str, Any]:
+        self.calls.append(f"{method} {path}")
+        if path == "/players/me/quests":
+            self.reads_until_offered -= 1
+            met = all(o["done"] >= o["count"] for o in self.quest["objectives"])
+            if met and self.quest["state"] == "accepted":
+                self.quest["state"] = "completed"
+            return {"quests": [self.quest] if self.reads_until_offered < 0 else []}
+        if path.endswith("/accept"):
+            self.quest["state"] = "accepted"
+            return self.quest
+        if path.endswith("/objectives"):
+            if token != self.game_token:
+                raise HttpFailure(f"{method} {path}: HTTP 403 forbidden: game_server only")
+            assert isinstance(body, dict)
+            for objective in self.quest["objectives"]:
+                if (objective["kind"], objective["target"]) == (body["kind"], body["target"]):
+                    objective["done"] = min(objective["count"], objective["done"] + body["count"])
+            return {"report_id": body["report_id"]}
+        raise AssertionError(path)
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+GUEST = Guest(player_id="ply-1", world_id="demo", token="player-token")
+
+
+def run_quest(routes: FakeQuestRoutes, game_token: str | None, within_s: float = 60) -> QuestRecord:
+    env = Environment("http://x", "ws://x/ws", game_token)
+    time = FakeTime()
+    check = QuestCheck(giver="odo", complete_within_s=within_s)
+    return asyncio.run(complete_quest(check, env, 0, GUEST, time.clock, time.sleep, routes))
+
+
+def test_a_quest_is_waited_for_accepted_reported_and_read_completed() -> None:
+    routes = FakeQuestRoutes()
+
+    record = run_quest(routes, "gs-token")
+
+    assert record.state == "completed"
+    assert record.steps == ["offered", "accepted", "reported buy-oil", "reported to-the-ferry", "completed"]
+    assert "POST /worlds/demo/players/ply-1/objectives" in routes.calls
+    assert next(r for r in evaluate(scenario(), [], [record]) if r.check == QUEST_COMPLETES).passed
+
+
+def test_a_quest_check_says_why_it_failed() -> None:
+    # Without a game_server token nothing is called; with a wrong one the refusal is the actual
+    unrun = run_quest(FakeQuestRoutes(), None)
+    assert unrun.error is not None
+    assert "needs a game_server token" in unrun.error
+    refused = run_quest(FakeQuestRoutes(), "player-token")
+    assert (refused.quest_id, refused.steps) == ("q-1", ["offered", "accepted"])
+    [failure] = failures(evaluate(scenario(), [], [refused]), QUEST_COMPLETES)
+    assert "HTTP 403" in failure.actual
+    assert failure.where == "player 0 quest of odo (q-1)"
+
+
+def test_no_offer_within_the_deadline_is_a_failure_not_a_hang() -> None:
+    routes = FakeQuestRoutes()
+    routes.reads_until_offered = 10_000
+
+    record = run_quest(routes, "gs-token", within_s=5)
+
+    assert record.error == "no quest of odo was offered within 5 s"
+    assert len(routes.calls) <= 7  # one read a second of (fake) time, then it gives up

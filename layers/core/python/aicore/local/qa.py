@@ -63,7 +63,8 @@ def summary(report: Report) -> str:
         lines.extend(f"  {f.where}: expected {f.expected}, got {f.actual}" for f in check.failures[:5])
     for npc in report.npcs:
         lines.append(
-            f"{npc.npc}: {npc.turns} turns, first token median {npc.first_token.median_ms} ms "
+            f"{npc.npc}: {npc.turns} turns ({npc.fallbacks} scripted fallbacks, {npc.failed_turns} failed), "
+            f"first token median {npc.first_token.median_ms} ms "
             f"(p90 {npc.first_token.p90_ms}), whole reply median {npc.total.median_ms} ms"
         )
     lines.append(

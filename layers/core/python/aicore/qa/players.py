@@ -33,6 +33,8 @@ MAX_TEXT_RECORDED = 2000
 
 Clock = Callable[[], float]  # seconds, monotonic
 Sleep = Callable[[float], Awaitable[None]]
+# (base URL, method, path, body, bearer token) -> the envelope's data; raises HttpFailure
+HttpCall = Callable[[str, str, str, object, str | None], dict[str, Any]]
 
 
 class HttpFailure(Exception):
@@ -155,6 +157,7 @@ async def complete_quest(
     guest: Guest,
     clock: Clock = time.monotonic,
     sleep: Sleep = asyncio.sleep,
+    http: HttpCall = http_json,
 ) -> QuestRecord:
     """The giver's offered quest: accepted, every objective reported, then read until completed."""
     steps: list[str] = []
@@ -171,7 +174,7 @@ async def complete_quest(
     deadline = clock() + check.complete_within_s
     quest_id: str | None = None
     try:
-        quest = await _offered(check.giver, env, guest, deadline, clock, sleep)
+        quest = await _offered(check.giver, env, guest, deadline, clock, sleep, http)
         if quest is None:
             return record(
                 error=f"no quest of {check.giver} was offered within {check.complete_within_s:.0f} s"
@@ -179,7 +182,7 @@ async def complete_quest(
         quest_id = str(quest["quest_id"])
         steps.append("offered")
         await asyncio.to_thread(
-            http_json, env.http_url, "POST", f"/players/me/quests/{_q(quest_id)}/accept", {}, guest.token
+            http, env.http_url, "POST", f"/players/me/quests/{_q(quest_id)}/accept", {}, guest.token
         )
         steps.append("accepted")
         for objective in quest["objectives"]:
@@ -190,9 +193,9 @@ async def complete_quest(
                 "count": objective["count"],
             }
             path = f"/worlds/{_q(guest.world_id)}/players/{_q(guest.player_id)}/objectives"
-            await asyncio.to_thread(http_json, env.http_url, "POST", path, report, env.game_server_token)
+            await asyncio.to_thread(http, env.http_url, "POST", path, report, env.game_server_token)
             steps.append(f"reported {objective['objective_id']}")
-        state = await _state_when(quest_id, {"completed"}, env, guest, deadline, clock, sleep)
+        state = await _state_when(quest_id, "completed", env, guest, deadline, clock, sleep, http)
     except HttpFailure as failure:
         return record(error=str(failure), quest_id=quest_id)
     if state == "completed":
@@ -200,16 +203,18 @@ async def complete_quest(
     return record(state=state, quest_id=quest_id)
 
 
-async def _quests(env: Environment, guest: Guest) -> list[dict[str, Any]]:
-    data = await asyncio.to_thread(http_json, env.http_url, "GET", "/players/me/quests", None, guest.token)
+async def _quests(env: Environment, guest: Guest, http: HttpCall) -> list[dict[str, Any]]:
+    data = await asyncio.to_thread(http, env.http_url, "GET", "/players/me/quests", None, guest.token)
     return list(data.get("quests", []))
 
 
 async def _offered(
-    giver: str, env: Environment, guest: Guest, deadline: float, clock: Clock, sleep: Sleep
+    giver: str, env: Environment, guest: Guest, deadline: float, clock: Clock, sleep: Sleep, http: HttpCall
 ) -> dict[str, Any] | None:
     while True:
-        found = [q for q in await _quests(env, guest) if q["npc_id"] == giver and q["state"] == "offered"]
+        found = [
+            q for q in await _quests(env, guest, http) if q["npc_id"] == giver and q["state"] == "offered"
+        ]
         if found:
             return found[0]
         if clock() >= deadline:
@@ -219,17 +224,18 @@ async def _offered(
 
 async def _state_when(
     quest_id: str,
-    wanted: set[str],
+    wanted: str,
     env: Environment,
     guest: Guest,
     deadline: float,
     clock: Clock,
     sleep: Sleep,
+    http: HttpCall,
 ) -> str | None:
-    state: str | None = None
     while True:
-        state = next((q["state"] for q in await _quests(env, guest) if q["quest_id"] == quest_id), None)
-        if state in wanted or clock() >= deadline:
+        quests = await _quests(env, guest, http)
+        state: str | None = next((q["state"] for q in quests if q["quest_id"] == quest_id), None)
+        if state == wanted or clock() >= deadline:
             return state
         await sleep(QUEST_POLL_S)
 
