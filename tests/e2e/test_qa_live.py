@@ -24,7 +24,7 @@ from aicore.local.model_server import local_endpoint_names
 from tests.clients import http_json
 from tests.e2e.local_process import REPO_ROOT, LocalProcess
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.timeout(900)]  # the CPU model answers every turn
 SCENARIOS = REPO_ROOT / "qa" / "scenarios"
 BROKEN_LINE = "As an AI language model, I do not really row a ferry."
 
@@ -46,7 +46,7 @@ def qa_run(
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
-        timeout=900,
+        timeout=1100,
         check=False,
     )
     print(done.stdout, done.stderr)  # the summary, for whoever reads the test log
@@ -118,3 +118,20 @@ def test_twenty_synthetic_players_all_get_answers(local: LocalProcess, tmp_path:
     replied = check(report, "replied")
     assert (replied["evaluated"], replied["failed"]) == (20, 0)
     assert sorted({r["player"] for r in report["records"]}) == list(range(20))
+
+
+@pytest.mark.timeout(1200)
+def test_the_quest_world_check_completes_odos_quest_through_the_public_routes(
+    local: LocalProcess, tmp_path: Path
+) -> None:
+    # Given the odo-quest scenario (its game_server token is signed with the local development key)
+    # When a player talks to Odo, waits for his offer, accepts it, and the objectives are reported
+    done, report = qa_run(local, "odo-quest.yaml", tmp_path)
+
+    # Then the quest is read back completed, each step recorded
+    assert done.returncode == 0, done.stdout + done.stderr
+    [quest] = report["quests"]
+    assert quest["state"] == "completed"
+    assert quest["steps"][:2] == ["offered", "accepted"]
+    assert quest["steps"][-1] == "completed"
+    assert check(report, "quest_completes")["failed"] == 0

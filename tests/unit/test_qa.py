@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aicore.local.cli import main
 from aicore.local.qa import load_scenario, summary
 from aicore.qa.checks import (
     FIRST_TOKEN,
@@ -364,3 +365,15 @@ def test_no_offer_within_the_deadline_is_a_failure_not_a_hang() -> None:
 
     assert record.error == "no quest of odo was offered within 5 s"
     assert len(routes.calls) <= 7  # one read a second of (fake) time, then it gives up
+
+
+def test_qa_run_with_a_bad_scenario_exits_2_and_says_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: t\nconversation: [{npc: odo}]\n", encoding="utf-8")
+
+    code = main(["qa", "run", str(bad), "--url", "http://127.0.0.1:9"])
+
+    assert code == 2
+    assert "conversation.0.text: Field required" in capsys.readouterr().err

@@ -75,7 +75,9 @@ def summary(report: Report) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    commands = parser.add_subparsers(dest="qa_command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="qa_command", required=True, metavar="COMMAND", help="run: a scenario"
+    )
     run = commands.add_parser("run", help="run a scenario's synthetic players and write the report")
     run.add_argument("scenario", type=Path, help="a scenario file, e.g. qa/scenarios/smoke.yaml")
     run.add_argument("--url", help="the HTTP API URL (default: http://127.0.0.1:8000, `make run`)")
