@@ -58,6 +58,11 @@ def test_a_fault_is_set_listed_and_cleared(faults_url: str) -> None:
         ({"endpoint": "aicore-local-gold", "kind": "stall", "delay_s": -1}, "delay_s"),
         ({"kind": "stall"}, "endpoint: Field required"),
         ({"endpoint": "aicore-local-gold", "kind": "cut", "colour": "red"}, "colour: Extra inputs"),
+        ({"endpoint": "aicore-local-gold", "kind": "scripted"}, "reply is required with kind scripted"),
+        (
+            {"endpoint": "aicore-local-gold", "kind": "cut", "reply": "hi"},
+            "reply is required with kind scripted",
+        ),
     ],
 )
 def test_a_bad_fault_is_refused_with_a_clear_400(faults_url: str, body: dict[str, Any], says: str) -> None:

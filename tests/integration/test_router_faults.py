@@ -271,3 +271,25 @@ def test_faults_are_set_over_http_on_a_running_server(server: str, router: Route
     assert call("GET")["faults"][0]["hits"] == 1
     assert call("DELETE") == {"faults": []}
     assert turn(router)[0].tier == "gold"
+
+
+def test_a_scripted_gold_tier_says_its_script_streamed_and_only_where_the_prompt_matches(
+    router: Router, faults: FaultPlan
+) -> None:
+    # Given gold scripted to break character, but only for prompts that mention Odo
+    line = "As an AI language model, I cannot row a ferry."
+    faults.inject(Fault(endpoint=GOLD, kind=FaultKind.SCRIPTED, reply=line, prompt_contains="Odo"))
+
+    # When a turn for Odo comes, and one for somebody else
+    odo = ModelRequest(
+        [ChatMessage(role="system", content="You are Odo.")], first_token_budget_ms=100, max_tokens=8
+    )
+    scripted, scripted_tokens = turn(router, odo)
+    _, other_tokens = turn(router)
+
+    # Then Odo's turn streams the script word by word through the real client; the other is the model's
+    assert "".join(scripted_tokens) == line
+    assert len(scripted_tokens) == len(line.split())
+    assert (scripted.tier, scripted.fallback, scripted.tokens) == ("gold", False, len(line.split()))
+    assert other_tokens == LINE
+    assert faults.hits(GOLD) == 1

@@ -161,6 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
             "code 1 if any step fails.",
         )
     )
+    from aicore.local import qa
+
+    qa.add_arguments(
+        commands.add_parser(
+            "qa",
+            help="synthetic players run a QA scenario against an environment; a report of its checks",
+            description="`aicore qa run SCENARIO --url URL`: synthetic players over the public "
+            "protocol, persona, budget and world checks, a JSON and HTML report. Exit code 1 if a "
+            "check fails.",
+        )
+    )
     from aicore.local import cost
 
     cost.add_arguments(
@@ -194,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         from aicore.local import smoke
 
         return smoke.run(args)
+    if args.command == "qa":
+        from aicore.local import qa
+
+        return qa.run(args)
     if args.command == "cost":
         from aicore.local import cost
 

@@ -9,8 +9,11 @@ A `FaultPlan` is the model server's `Faults` hook. Tests set faults directly; a 
 
 The body is one `Fault`: `endpoint` (an endpoint the server serves), `kind` (a `FaultKind`),
 optional `times` (calls it hits before it heals; default: until cleared), `delay_s` (stall,
-slow, stall_mid_stream; default 5) and `after_chunks` (cut, garbage, stall_mid_stream; default
-1). Anything else is refused with 400 and a message that lists what is accepted.
+slow, stall_mid_stream; default 5), `after_chunks` (cut, garbage, stall_mid_stream; default
+1), and for `scripted` the `reply` the model gives instead of its own (streamed word by word)
+and, optionally, `prompt_contains` (only requests whose messages contain it, e.g. one NPC's
+name: a persona that breaks on demand, for the QA checks). Anything else is refused with 400 and
+a message that lists what is accepted.
 
 Each fault answers the way SageMaker Runtime does, so the client code under test sees exactly
 what it would see in the cloud: botocore errors with their real codes, event streams that end
@@ -27,8 +30,9 @@ from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from aicore.llm.wire import ChatRequest
 from aicore.local.model_server import Faults, SageMakerApiError, json_response
 
 ADMIN_PATH = "/_aicore/faults"
@@ -45,6 +49,7 @@ class FaultKind(StrEnum):
     CUT = "cut"  # the stream ends after `after_chunks` chunks, without [DONE]
     GARBAGE = "garbage"  # after `after_chunks` chunks, bytes that are no event-stream message
     STALL_MID_STREAM = "stall_mid_stream"  # after `after_chunks` chunks, silence for `delay_s`
+    SCRIPTED = "scripted"  # the model answers `reply` (to requests that contain `prompt_contains`)
 
 
 INTERCEPTING = {
@@ -66,6 +71,16 @@ class Fault(BaseModel):
     times: int | None = Field(default=None, ge=1)
     delay_s: float = Field(default=5.0, ge=0, le=600)
     after_chunks: int = Field(default=1, ge=0)
+    reply: str | None = Field(default=None, min_length=1, max_length=4000)
+    prompt_contains: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _reply_only_when_scripted(self) -> Fault:
+        if (self.kind is FaultKind.SCRIPTED) != (self.reply is not None):
+            raise ValueError("reply is required with kind scripted, and only then")
+        if self.prompt_contains is not None and self.kind is not FaultKind.SCRIPTED:
+            raise ValueError("prompt_contains goes only with kind scripted")
+        return self
 
 
 @dataclass
@@ -140,6 +155,22 @@ class FaultPlan(Faults):
             OriginalStatusCode=500,
             OriginalMessage="CUDA error: an illegal memory access",
         )
+
+    def scripted_reply(self, endpoint_name: str, chat: ChatRequest) -> str | None:
+        wanted = self._peek(endpoint_name, FaultKind.SCRIPTED)
+        if wanted is None or wanted.reply is None:
+            return None
+        if wanted.prompt_contains is not None and not any(
+            wanted.prompt_contains in message.content for message in chat.messages
+        ):
+            return None
+        taken = self._take(endpoint_name, {FaultKind.SCRIPTED})
+        return taken.reply if taken is not None else None
+
+    def _peek(self, endpoint: str, kind: FaultKind) -> Fault | None:
+        with self._lock:
+            active = self._active.get(endpoint)
+            return active.fault if active is not None and active.fault.kind is kind else None
 
     def stream_frames(self, endpoint_name: str, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         fault = self._take(endpoint_name, {FaultKind.CUT, FaultKind.GARBAGE, FaultKind.STALL_MID_STREAM})

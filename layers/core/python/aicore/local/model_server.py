@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import re
 import threading
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterable, Iterator
@@ -159,10 +160,14 @@ class Faults:
     """Where fault injection hooks into the request path. This one injects none.
 
     `intercept` may answer instead of the model (an error, after a delay); `stream_frames` may
-    rewrite the event-stream frames of a streamed answer (cut it, stall it, corrupt it).
+    rewrite the event-stream frames of a streamed answer (cut it, stall it, corrupt it);
+    `scripted_reply` may put words in the model's mouth (answered in the model's own format).
     """
 
     async def intercept(self, endpoint_name: str, operation: str) -> web.StreamResponse | None:
+        return None
+
+    def scripted_reply(self, endpoint_name: str, chat: ChatRequest) -> str | None:
         return None
 
     def stream_frames(self, endpoint_name: str, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -232,6 +237,8 @@ class ModelService:
         chat = await _chat_request(request)
         if (injected := await self._faults.intercept(endpoint_name, INVOKE)) is not None:
             return injected
+        if (scripted := self._faults.scripted_reply(endpoint_name, chat)) is not None:
+            return json_response(_scripted_completion(scripted), headers=VARIANT_HEADERS)
         self._check_limits(request, endpoint_name, chat)
         ticket = self._admit(request)
         try:
@@ -284,6 +291,11 @@ class ModelService:
             if chat.stream_options and chat.stream_options.include_usage
             else None
         )
+        if (scripted := self._faults.scripted_reply(endpoint_name, chat)) is not None:
+            response = await _start_event_stream(request)
+            frames = _event_frames(None, _scripted_chunks(scripted), usage)
+            await _send(response, self._faults.stream_frames(endpoint_name, frames))
+            return response
         ticket = self._admit(request)
         async with aclosing(self._chunks(chat, ticket)) as chunks:
             first = await _first_chunk(chunks)  # a model that fails at once gets a 424, like SageMaker
@@ -343,6 +355,40 @@ class ModelService:
                 raise ModelGenerationError(str(item.failure)) from item.failure
         finally:
             stop.set()  # the reader is gone or done: the worker stops at its next chunk
+
+
+SCRIPTED_MODEL = "scripted-fault"
+
+
+def _scripted_completion(text: str) -> JsonObject:
+    """A whole `chat.completion` saying `text`, as llama.cpp (and vLLM) shape one."""
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": 0,
+        "model": SCRIPTED_MODEL,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": 0,
+            "completion_tokens": len(text.split()),
+            "total_tokens": len(text.split()),
+        },
+    }
+
+
+async def _scripted_chunks(text: str) -> AsyncIterator[JsonObject]:
+    """`text` streamed word by word (each word keeps the space before it), then `finish_reason`."""
+    chat_id = f"chatcmpl-{uuid.uuid4().hex}"
+    pieces = [piece for piece in re.split(r"(?=\s)", text) if piece]
+    for index, piece in enumerate(pieces):
+        last = index == len(pieces) - 1
+        yield {
+            "id": chat_id,
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": SCRIPTED_MODEL,
+            "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": "stop" if last else None}],
+        }
 
 
 def _check_context(limits: ServingLimits, prompt_tokens: int, max_tokens: int) -> None:
