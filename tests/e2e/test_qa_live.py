@@ -61,20 +61,27 @@ def check(report: dict[str, Any], name: str) -> dict[str, Any]:
     return found
 
 
-@pytest.fixture
-def odo_breaks_character(local: LocalProcess) -> Iterator[None]:
+def scripted(local: LocalProcess, reply: str, prompt_contains: str) -> Iterator[None]:
+    """Every tier's endpoint answers prompts with `prompt_contains` with `reply`, until the test ends."""
     faults = f"{local.models_url}/_aicore/faults"
-    for endpoint in local_endpoint_names():  # whichever tier answers, Odo says it
-        fault = {
-            "endpoint": endpoint,
-            "kind": "scripted",
-            "reply": BROKEN_LINE,
-            "prompt_contains": "You are Odo.",
-        }
+    for endpoint in local_endpoint_names():  # whichever tier answers says it
+        fault = {"endpoint": endpoint, "kind": "scripted", "reply": reply, "prompt_contains": prompt_contains}
         status, _ = http_json(faults, method="POST", body=fault)
         assert status == 200
     yield
     http_json(faults, method="DELETE")
+
+
+@pytest.fixture
+def odo_breaks_character(local: LocalProcess) -> Iterator[None]:
+    yield from scripted(local, BROKEN_LINE, "You are Odo.")
+
+
+@pytest.fixture
+def mira_answers_at_once(local: LocalProcess) -> Iterator[None]:
+    # The load test is about the protocol and the backend under 20 players, not the CPU model's
+    # speed (one queue: most turns would time out into the scripted fallback line).
+    yield from scripted(local, "Welcome, traveller. Two rooms are free tonight.", "You are Mira")
 
 
 def test_a_broken_persona_fails_with_a_report_naming_the_turn(
@@ -109,7 +116,9 @@ def test_a_good_persona_passes(local: LocalProcess, tmp_path: Path) -> None:
     assert "all checks passed" in done.stdout
 
 
-def test_twenty_synthetic_players_all_get_answers(local: LocalProcess, tmp_path: Path) -> None:
+def test_twenty_synthetic_players_all_get_answers(
+    local: LocalProcess, mira_answers_at_once: None, tmp_path: Path
+) -> None:
     done, report = qa_run(local, "load-20.yaml", tmp_path)
 
     assert done.returncode == 0, done.stdout + done.stderr
@@ -118,6 +127,7 @@ def test_twenty_synthetic_players_all_get_answers(local: LocalProcess, tmp_path:
     replied = check(report, "replied")
     assert (replied["evaluated"], replied["failed"]) == (20, 0)
     assert sorted({r["player"] for r in report["records"]}) == list(range(20))
+    assert not [r for r in report["records"] if r["fallback"]]  # the endpoint answered each one
 
 
 @pytest.mark.timeout(1200)
