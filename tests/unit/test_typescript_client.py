@@ -28,7 +28,8 @@ BUNDLE = CLIENT_DIR / "dist" / "aicore-client.js"
 # TypeScript codec made of them: decoded server frames, and each client frame as ClientFrame bytes
 # and as the text frame the ProtobufCodec sends.
 NODE_SCRIPT = """
-const { decodeServer, encodeClient, ProtobufCodec, base64Decode, base64Encode } = await import(process.argv[1]);
+const aicore = await import(process.argv[1]);
+const { decodeServer, encodeClient, ProtobufCodec, base64Decode, base64Encode } = aicore;
 let input = "";
 for await (const chunk of process.stdin) input += chunk;
 const { server, client } = JSON.parse(input);

@@ -247,6 +247,7 @@ export class Client {
     this.emit("state", { state: "connecting" });
     this.attach(await this.open());
     this.emit("state", { state: "connected" });
+    for (const pending of [...this.pending.values()]) if (pending.sends === 0) this.send(pending); // asked before it opened
     if (hello) await this.hello();
   }
 
