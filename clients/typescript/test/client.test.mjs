@@ -7,6 +7,7 @@ import {
   AicoreError,
   Client,
   ConnectionLost,
+  JsonCodec,
   RateLimited,
   base64Decode,
   decodeClient,
@@ -71,6 +72,17 @@ test("server frames decode to their JSON shape: envelope inline, typed reply as 
   const history = { type: "session.history", request_id: "h", ...ENVELOPE, operation: "session.history",
     data: { session_id: "ses_1", messages: [{ seq: 1, text: "hi", speaker: { id: "p", kind: "player" } }], next_before: null } };
   assert.deepEqual(decodeServer(encodeServer(history)).data, history.data); // data is a Value: plain JSON
+});
+
+test("the JSON codec sends JSON text frames and reads text or bytes, offering aicore.json.v1", () => {
+  const codec = new JsonCodec();
+  const frame = { action: "npc.say", request_id: "r-1", npc_id: "mira", text: "Hi ✓" };
+  assert.equal(codec.subprotocol, "aicore.json.v1");
+  assert.deepEqual(JSON.parse(codec.encode(frame)), frame);
+  const token = { type: "npc.token", request_id: "r-1", data: { text: "Snow" } };
+  assert.deepEqual(codec.decode(JSON.stringify(token)), token);
+  assert.deepEqual(codec.decode(new TextEncoder().encode(JSON.stringify(token))), token);
+  assert.throws(() => codec.decode("[1, 2]"), /a frame is a JSON object/);
 });
 
 /** A stand-in for aicore's WebSocket API: answers hello, resume, ping and npc.say (two tokens, then
