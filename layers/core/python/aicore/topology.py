@@ -513,11 +513,19 @@ WORLD_SUBSCRIBERS_INDEX = Index(
     partition_key="subscribed_world",
     include=("subscribed_regions", "token_expires_at"),
 )
+# Live connections of a player (`<world>#<player>`), for fan-out to a group session's participants
+# and other pushes to one player: one Query finds them all, with what a push needs (the encoding, the
+# token's expiry). Every connection item carries the key (written at `$connect`).
+PLAYER_CONNECTIONS_INDEX = Index(
+    "player-connections",
+    partition_key="player",
+    include=("encoding", "token_expires_at"),
+)
 CONNECTIONS = Table(
     "connections",
     "Live WebSocket connections: who is on which world, their world subscriptions, pushes made.",
     ttl_attribute="expires_at",
-    indexes=(WORLD_SUBSCRIBERS_INDEX,),
+    indexes=(WORLD_SUBSCRIBERS_INDEX, PLAYER_CONNECTIONS_INDEX),
 )
 SESSIONS = Table(
     "sessions",
