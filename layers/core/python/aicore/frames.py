@@ -7,7 +7,7 @@ import binascii
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, TypeAdapter, model_validator
 
 from aicore.envelope import Envelope
 from aicore.errors import AicoreError, InvalidRequest, UnknownAction
@@ -26,11 +26,19 @@ class _Frame(BaseModel):
 
 class NpcSay(_Frame):
     action: Literal["npc.say"]
-    npc_id: Identifier
+    # The NPC who answers; in a session (`session_id`) it may be left out: the session's director
+    # picks one of its NPCs (aicore.npc.director), and `npc.reply` says who and why (`chosen_by`).
+    npc_id: Identifier | None = None
     text: str = Field(min_length=1, max_length=2000)
     session_id: Identifier | None = None
     # Studio and admin tokens only: `npc.reply` then carries `data.context` (what went into the prompt).
     debug: StrictBool = False
+
+    @model_validator(mode="after")
+    def _someone_answers(self) -> NpcSay:
+        if self.npc_id is None and self.session_id is None:
+            raise ValueError("name the NPC ('npc_id'), or a session ('session_id') whose director picks one")
+        return self
 
 
 class NpcInterrupt(_Frame):

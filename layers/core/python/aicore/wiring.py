@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from aicore.quests.service import OfferDeps, QuestDeps, StepDeps
     from aicore.sessions.actions import SessionActionDeps
     from aicore.sessions.compaction import ModelSummarizer
+    from aicore.sessions.group import GroupFanOut
     from aicore.sessions.policy import SessionPolicy
     from aicore.sessions.service import SessionService
     from aicore.sessions.tiers import Tiering
@@ -402,7 +403,15 @@ def turn_deps() -> TurnDeps:
         settings=settings_cache(),
         limiter=turn_limiter(),
         requests=request_ledger(),
+        fan_out=group_fan_out(),
     )
+
+
+def group_fan_out() -> GroupFanOut:
+    """Lines of group sessions to every participant's connections (the `player-connections` index)."""
+    from aicore.sessions.group import GroupFanOut
+
+    return GroupFanOut(connections(), pusher())
 
 
 def interrupt_deps() -> InterruptDeps:
