@@ -13,16 +13,18 @@ from aicore.auth import Caller, Role
 from aicore.connections import new_connection
 from aicore.errors import NotFound
 from aicore.frames import parse_client_frame
+from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.npc.director import choose_responder
 from aicore.npc.prompt import build_prompt
 from aicore.npc.turn import TurnDeps
 from aicore.sessions.group import GroupFanOut, is_group, line_frame
 from aicore.sessions.models import Message, Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import NewSession
+from aicore.topology import TOPOLOGY
 from aicore.wire import decode_server, encode_server, wrap_client
 from aicore.world.models import Npc
 from tests.fakes import FakeConnections, FakePusher, ScriptedEndpoint
-from tests.npc_turns import CONNECTION, MIRA, PLAYER, TOKEN_EXPIRES_AT, say, turn_deps
+from tests.npc_turns import CONNECTION, MIRA, PLAYER, TOKEN_EXPIRES_AT, connected, say, turn_deps
 from tests.protocol_fakes import FakeRequestLedger
 
 BRAM = Npc(
@@ -235,3 +237,61 @@ def test_group_frames_read_the_same_in_both_encodings() -> None:
     assert decode_server(encode_server(frame)) == {k: v for k, v in as_json.items() if v is not None} | {
         "data": {k: v for k, v in as_json["data"].items() if v is not None}
     }
+
+
+def _scene(deps: TurnDeps, **frame: object) -> FakePusher:
+    """p1 asks for a scene on CONNECTION (fields override the frame); the frames pushed."""
+    body = {"action": "session.scene", "request_id": "s-1", "npc_ids": ["mira", "bram"]} | frame
+    handler = Lambdas().module(TOPOLOGY.function("npc-say")).handler
+    event = connected(json.dumps(body), PLAYER, route_key="session.scene")
+    assert handler(event, LambdaContext("npc-say", 1024, 60), deps=deps) == {"statusCode": 200}
+    assert isinstance(deps.pusher, FakePusher)
+    return deps.pusher
+
+
+def test_a_scene_is_bounded_stored_and_pushed_to_every_connection_once(deps: TurnDeps) -> None:
+    # Given the group session
+    session_id = _group(deps)
+    # When p1 asks Mira and Bram for three lines about the storm
+    pusher = _scene(deps, session_id=session_id, topic="the storm", lines=3)
+    # Then the answer lists three lines, the NPCs taking turns
+    [answer] = pusher.of_type("session.scene")
+    assert answer["ok"], answer
+    lines = answer["data"]["lines"]
+    assert [(line["seq"], line["npc_id"]) for line in lines] == [(1, "mira"), (2, "bram"), (3, "mira")]
+    # And every connection, the asking one too, got each line once, in order
+    expected = [(1, "mira"), (2, "bram"), (3, "mira")]
+    assert _lines_per_connection(pusher) == {
+        CONNECTION: expected,
+        "p1-phone": expected,
+        "p2-a": expected,
+        "p2-b": expected,
+        "p3-a": expected,
+    }
+    assert answer["data"]["pushed"] == 15
+    # And the lines are in the session
+    stored = deps.sessions.messages(PLAYER, session_id, None, 10).messages
+    assert [m.text for m in stored] == [line["text"] for line in lines]
+    # And a repeat gets the same answer, nothing said or pushed again
+    again = _scene(deps, session_id=session_id, topic="the storm", lines=3)
+    assert again.of_type("session.scene")[-1]["data"] == answer["data"]
+    assert len(again.of_type("session.message")) == 15
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"lines": 7}, "invalid_request"),  # the hard bound
+        ({"npc_ids": ["mira"]}, "invalid_request"),
+        ({"npc_ids": ["mira", "mira"]}, "invalid_request"),
+        ({"npc_ids": ["mira", "odo"]}, "not_found"),  # not in the session
+    ],
+)
+def test_bad_scenes_are_refused_before_anything_is_said(
+    deps: TurnDeps, frame: dict[str, object], code: str
+) -> None:
+    session_id = _group(deps)
+    pusher = _scene(deps, session_id=session_id, **frame)
+    [error] = pusher.of_type("error")
+    assert error["error"]["code"] == code
+    assert pusher.of_type("session.message") == []

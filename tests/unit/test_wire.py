@@ -55,6 +55,14 @@ CLIENT_FRAMES: dict[str, dict[str, Any]] = {
         "last_seq": {"s-1": 12, "s-2": 0},
     },
     "npc.interrupt": {"action": "npc.interrupt", "request_id": "r-10", "target_request_id": "r-1"},
+    "session.scene": {
+        "action": "session.scene",
+        "request_id": "r-11",
+        "session_id": "s-1",
+        "npc_ids": ["mira", "borin"],
+        "topic": "the storm",
+        "lines": 3,
+    },
 }
 
 REPLY = {
@@ -148,6 +156,15 @@ SERVER_FRAMES: dict[str, dict[str, Any]] = {
         "connection.resumed", {"sessions": [{"session_id": "s-1", "sent": 1, "last_seq": 43}]}
     ),
     "npc.interrupted": _envelope_frame("npc.interrupted", {"target_request_id": "r-1", "interrupted": True}),
+    "session.scene": _envelope_frame(
+        "session.scene",
+        {
+            "session_id": "s-1",
+            "topic": "the storm",
+            "lines": [{"seq": 5, "npc_id": "mira", "text": "Rain again.", "tier": "gold", "fallback": False}],
+            "pushed": 3,
+        },
+    ),
     "error": reply_frame(
         "r-1",
         Envelope(

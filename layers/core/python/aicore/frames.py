@@ -70,6 +70,22 @@ class SessionLeave(_Frame):
     participant_id: Identifier | None = None  # None: the caller
 
 
+MAX_SCENE_LINES = 6  # a scene is ambience, never a monologue: a hard bound on its model calls
+MAX_SCENE_NPCS = 4
+
+
+class SessionScene(_Frame):
+    """NPCs of a session talk among themselves (`npc_ids`, in speaking order) for `lines` lines,
+    optionally about `topic`: each line stored and pushed to every participant as `session.message`,
+    then answered with `session.scene` (the lines). At most once per `request_id`."""
+
+    action: Literal["session.scene"]
+    session_id: Identifier
+    npc_ids: list[Identifier] = Field(min_length=2, max_length=MAX_SCENE_NPCS)
+    topic: str | None = Field(None, min_length=1, max_length=200)
+    lines: StrictInt = Field(4, ge=1, le=MAX_SCENE_LINES)
+
+
 MAX_SUBSCRIBED_REGIONS = 100
 
 
@@ -126,7 +142,8 @@ ClientFrame = Annotated[
     | Ping
     | ConnectionHello
     | ConnectionResume
-    | NpcInterrupt,
+    | NpcInterrupt
+    | SessionScene,
     Field(discriminator="action"),
 ]
 _client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
@@ -141,6 +158,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "connection.hello",
     "connection.resume",
     "npc.interrupt",
+    "session.scene",
 )
 # What the server sends (`ServerFrame.type` in schemas/frames.proto), and the protocol versions it speaks.
 SERVER_FRAME_TYPES: tuple[str, ...] = (
@@ -158,6 +176,7 @@ SERVER_FRAME_TYPES: tuple[str, ...] = (
     "session.message",
     "connection.resumed",
     "npc.interrupted",
+    "session.scene",
     "error",
 )
 PROTOCOL_VERSIONS: tuple[str, ...] = ("1",)
