@@ -46,6 +46,7 @@ from aicore.quests.models import (
     QuestProgressed,
     QuestRewardGranted,
 )
+from aicore.quests.pushes import QuestUpdate
 from aicore.quests.service import ObjectiveReported
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
 from aicore.world.content import ObjectiveSpec, WeatherCondition
@@ -130,6 +131,7 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("frames.proto", "NpcInterrupt", NpcInterrupt, {"action"}),
         ("frames.proto", "NpcInterrupted", Interrupted, set()),
         ("frames.proto", "SessionScene", SessionScene, {"action"}),
+        ("frames.proto", "QuestUpdate", QuestUpdate, set()),
         ("frames.proto", "SceneLine", SceneLine, set()),
         ("frames.proto", "SessionSceneResult", SceneResult, set()),
     ],

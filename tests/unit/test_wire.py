@@ -156,6 +156,22 @@ SERVER_FRAMES: dict[str, dict[str, Any]] = {
         "connection.resumed", {"sessions": [{"session_id": "s-1", "sent": 1, "last_seq": 43}]}
     ),
     "npc.interrupted": _envelope_frame("npc.interrupted", {"target_request_id": "r-1", "interrupted": True}),
+    "quest.update": {
+        "type": "quest.update",
+        "request_id": None,
+        "data": {
+            "kind": "progressed",
+            "world_id": "demo",
+            "event_id": "quest:q-1:progress:r-1",
+            "occurred_at": "2026-12-01T07:00:00Z",
+            "quest_id": "q-1",
+            "npc_id": "odo",
+            "template_id": "t-1",
+            "objective_id": "o-1",
+            "done": 1,
+            "count": 3,
+        },
+    },
     "session.scene": _envelope_frame(
         "session.scene",
         {

@@ -177,6 +177,7 @@ SERVER_FRAME_TYPES: tuple[str, ...] = (
     "connection.resumed",
     "npc.interrupted",
     "session.scene",
+    "quest.update",
     "error",
 )
 PROTOCOL_VERSIONS: tuple[str, ...] = ("1",)

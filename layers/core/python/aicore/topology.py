@@ -867,6 +867,12 @@ TOPOLOGY = Topology(
                     WORLD_SOURCE,
                     (WEATHER_CHANGED, WORLD_FACT_CHANGED, STORY_BEAT, REGION_NARRATED),
                 ),
+                # a player's quest changes, as quest.update to their connections (player-connections index)
+                EventRule(
+                    "quest-changed",
+                    QUEST_SOURCE,
+                    (QUEST_OFFERED, QUEST_ACCEPTED, QUEST_PROGRESSED, QUEST_COMPLETED),
+                ),
             ),
             tables=((CONNECTIONS, RW), (WORLD, R)),  # subscriptions and markers; a world's regions
             pushes_to_clients=True,

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from aicore.platform.limits import TurnLimiter
     from aicore.platform.settings import SettingsCache, SettingsDeps
     from aicore.protocol import ConnectionFrameDeps
+    from aicore.quests.pushes import QuestPushDeps
     from aicore.quests.service import OfferDeps, QuestDeps, StepDeps
     from aicore.sessions.actions import SessionActionDeps
     from aicore.sessions.compaction import ModelSummarizer
@@ -257,6 +258,13 @@ def update_deps() -> UpdateDeps:
     from aicore.world.pushes import UpdateDeps
 
     return UpdateDeps(subscriptions=subscriptions(), definitions=world_state(), pusher=pusher())
+
+
+def quest_push_deps() -> QuestPushDeps:
+    """`quest.update` pushes: the player's connections (one Query), once-per-event markers."""
+    from aicore.quests.pushes import QuestPushDeps
+
+    return QuestPushDeps(connections=connections(), markers=subscriptions(), pusher=pusher())
 
 
 def tick_deps() -> TickDeps:
