@@ -2,11 +2,12 @@
 
 A session is a group when it has more than one player or more than one NPC. Each line spoken in it
 (a player's, an NPC's reply, a scene's) reaches every live connection of every player participant
-exactly once as a `session.message` frame, except the connection that asked for it (which gets its
-own `npc.token`s and `npc.reply`). A player's connections are one Query of the `player-connections`
+exactly once as a `session.message` frame, except the connection whose `npc.say` it answers (which
+gets its own `npc.token`s and `npc.reply`; a scene's lines go to the asking connection too). A player's connections are one Query of the `player-connections`
 index; the players' Queries run side by side, so the fan-out costs one round trip, then one push per
-connection. Who may join: a participant brings others in (`session.join` with `participant_id`);
-any player of the world joins a session whose metadata says `"open": true` by `session.join` alone.
+connection and line (connections side by side, each one's lines in order). Who may join: a
+participant brings others in (`session.join` with `participant_id`); any player of the world joins
+a session whose metadata says `"open": true` by `session.join` alone.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from aicore.observability import logger
 from aicore.sessions.access import OPEN_KEY
 from aicore.sessions.models import Message, ParticipantKind, SessionHead, SessionLine
 
-_QUERIES = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fan-out")
+_WORKERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fan-out")  # Queries, then pushes
 
 
 def is_group(head: SessionHead) -> bool:
@@ -62,7 +63,7 @@ class GroupFanOut:
         """Every live connection of the session's players but `skip_connection`: one Query per
         player, side by side; a connection listed twice is kept once."""
         players = player_ids(head)
-        found = list(_QUERIES.map(lambda player: self.connections.of_player(world_id, player), players))
+        found = list(_WORKERS.map(lambda player: self.connections.of_player(world_id, player), players))
         unique: dict[str, PlayerConnection] = {}
         for connection in (c for per_player in found for c in per_player):
             if connection.connection_id != skip_connection and not connection.expired(self.clock):
@@ -70,13 +71,14 @@ class GroupFanOut:
         return Audience(head.session_id, tuple(unique.values()))
 
     def push(self, audience: Audience, messages: Iterable[Message], names: Mapping[str, str]) -> int:
-        """Each message to each connection, in order; frames delivered (a connection gone is skipped)."""
-        sent = 0
-        for message in messages:
-            frame = line_frame(audience.session_id, message, names.get(message.speaker.id))
-            for connection in audience.connections:
-                sent += self._send(connection, frame)
-        return sent
+        """Each message to each connection: connections side by side, each one's frames in seq order;
+        frames delivered (a connection gone is skipped)."""
+        frames = [line_frame(audience.session_id, m, names.get(m.speaker.id)) for m in messages]
+
+        def to(connection: PlayerConnection) -> int:
+            return sum(self._send(connection, frame) for frame in frames)
+
+        return sum(_WORKERS.map(to, audience.connections))
 
     def _send(self, connection: PlayerConnection, frame: dict[str, Any]) -> int:
         try:
