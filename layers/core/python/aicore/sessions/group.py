@@ -3,11 +3,13 @@
 A session is a group when it has more than one player or more than one NPC. Each line spoken in it
 (a player's, an NPC's reply, a scene's) reaches every live connection of every player participant
 exactly once as a `session.message` frame, except the connection whose `npc.say` it answers (which
-gets its own `npc.token`s and `npc.reply`; a scene's lines go to the asking connection too). A player's connections are one Query of the `player-connections`
-index; the players' Queries run side by side, so the fan-out costs one round trip, then one push per
-connection and line (connections side by side, each one's lines in order). Who may join: a
-participant brings others in (`session.join` with `participant_id`); any player of the world joins
-a session whose metadata says `"open": true` by `session.join` alone.
+gets its own `npc.token`s and `npc.reply`; a scene's lines go to the asking connection too).
+
+A player's connections are one Query of the `player-connections` index; the players' Queries run
+side by side, so the fan-out costs one round trip, then one push per connection and line
+(connections side by side, each one's lines in order). Who may join: a participant brings others
+in (`session.join` with `participant_id`); any player of the world joins a session whose metadata
+says `"open": true` by `session.join` alone.
 """
 
 from __future__ import annotations
