@@ -139,6 +139,7 @@ bench: setup
 	$(BIN)/python -m bench.world
 	$(BIN)/python -m bench.frames
 	$(BIN)/python -m bench.story
+	$(BIN)/python -m bench.group
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build .mypy_cache .ruff_cache .pytest_cache

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aicore.connections import Connection
+from aicore.connections import Connection, PlayerConnection
 from aicore.errors import Conflict, ModelUnavailable, NotFound
 from aicore.events import EventDetail
 from aicore.flows import FlowStarted
@@ -41,6 +41,7 @@ from tests.virtual_time import Pause
 @dataclass
 class FakeConnections:
     items: dict[str, Connection] = field(default_factory=dict)
+    player_queries: list[tuple[str, str]] = field(default_factory=list)  # one Query each
 
     def put(self, connection: Connection) -> None:
         self.items[connection.connection_id] = connection
@@ -50,6 +51,14 @@ class FakeConnections:
 
     def delete(self, connection_id: str) -> None:
         self.items.pop(connection_id, None)
+
+    def of_player(self, world_id: str, player_id: str) -> list[PlayerConnection]:
+        self.player_queries.append((world_id, player_id))
+        return [
+            PlayerConnection(connection_id=c.connection_id, encoding=c.encoding, expires_at=c.expires_at)
+            for c in self.items.values()
+            if (c.caller.world_id, c.caller.subject) == (world_id, player_id)
+        ]
 
 
 @dataclass

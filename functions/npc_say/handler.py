@@ -1,16 +1,18 @@
-"""`npc.say`: one NPC turn, streamed to the player token by token, stored in the session."""
+"""`npc.say`: one NPC turn, streamed to the player token by token, stored in the session;
+`session.scene`: NPCs of a session talk among themselves for a few lines (aicore.npc.scenes)."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aicore import wiring
-from aicore.frames import NpcSay, parse_frame
+from aicore.frames import NpcSay, SessionScene, parse_frame
 from aicore.npc.requests import take_turn_once
+from aicore.npc.scenes import SceneResult, play_scene_once
 from aicore.npc.turn import TurnDeps
 from aicore.observability import CORRELATION_ID_PATH, entrypoint
 from aicore.platform.clients import OutdatedWarnings
-from aicore.ws import Deferred, WebSocketRequest, serve_frame
+from aicore.ws import Deferred, WebSocketRequest, connection_route, serve_frame
 
 WARNINGS = OutdatedWarnings()  # `connection.warning` once per connection (in this container)
 
@@ -28,4 +30,10 @@ def handler(event: dict[str, Any], context: LambdaContext, deps: TurnDeps | None
         outcome = take_turn_once(frame, caller, request.connection_id, request.correlation_id, turn_deps)
         return Deferred(outcome.reply, outcome.announce)
 
+    def scene(request: WebSocketRequest) -> SceneResult:
+        frame = parse_frame(request.body, SessionScene)
+        return play_scene_once(frame, request.caller(turn_deps.clock), request.connection_id, turn_deps)
+
+    if connection_route(event) == "session.scene":
+        return serve_frame(event, turn_deps.pusher, "session.scene", "session.scene", scene)
     return serve_frame(event, turn_deps.pusher, "npc.say", "npc.reply", turn)

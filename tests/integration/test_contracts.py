@@ -262,6 +262,25 @@ def test_connections_are_put_read_and_forgotten(connections: ConnectionStore) ->
     connections.delete(connection.connection_id)  # forgetting twice is fine
 
 
+def test_a_players_connections_are_found_by_player(connections: ConnectionStore) -> None:
+    # Given a player on two connections (one protobuf) and another player on one
+    assert isinstance(connections, FakeConnections | DynamoConnectionStore)
+    player = f"p-{uuid.uuid4().hex[:8]}"
+    mine = [f"c-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    connections.put(new_connection(mine[0], Caller(subject=player, world_id="demo"), 2_000_000_000))
+    connections.put(
+        new_connection(mine[1], Caller(subject=player, world_id="demo"), 2_000_000_001, encoding="protobuf")
+    )
+    connections.put(
+        new_connection(f"c-{uuid.uuid4().hex[:8]}", Caller(subject="other", world_id="demo"), 2_000_000_000)
+    )
+    # Then the player's are found, with their encoding and expiry; gone once deleted
+    found = sorted((c.connection_id, c.encoding, c.expires_at) for c in connections.of_player("demo", player))
+    assert found == sorted([(mine[0], "json", 2_000_000_000), (mine[1], "protobuf", 2_000_000_001)])
+    connections.delete(mine[1])
+    assert [c.connection_id for c in connections.of_player("demo", player)] == [mine[0]]
+
+
 # --- world ------------------------------------------------------------------------------------------
 
 

@@ -144,3 +144,25 @@ def test_a_write_that_committed_before_its_answer_was_lost_is_not_a_failure(
     assert [m.seq for m in second] == list(range(lines + 1, 2 * lines + 1))
     _, stored = store.head_and_recent(head.session_id, 10)
     assert [m.seq for m in stored] == list(range(1, 2 * lines + 1))
+
+
+def test_a_players_connections_are_one_query_of_the_player_index(runtime: LocalRuntime) -> None:
+    # Given two connections of one player (one protobuf) and one of another player, in moto's DynamoDB
+    from aicore.connections import new_connection
+
+    store = wiring.connections()
+    player, other = f"p-{uuid.uuid4().hex[:8]}", f"p-{uuid.uuid4().hex[:8]}"
+    mine = Caller(subject=player, world_id="demo", roles=(Role.PLAYER,))
+    store.put(new_connection("c-1", mine, expires_at=2_000_000_000))
+    store.put(new_connection("c-2", mine, expires_at=2_000_000_100, encoding="protobuf"))
+    store.put(new_connection("c-3", Caller(subject=other, world_id="demo"), expires_at=2_000_000_000))
+    # When the player's connections are asked for
+    found = store.of_player("demo", player)
+    # Then both of theirs come back, with what a push needs, and no one else's
+    assert sorted((c.connection_id, c.encoding, c.expires_at) for c in found) == [
+        ("c-1", "json", 2_000_000_000),
+        ("c-2", "protobuf", 2_000_000_100),
+    ]
+    store.delete("c-2")
+    assert [c.connection_id for c in store.of_player("demo", player)] == ["c-1"]
+    assert store.of_player("elsewhere", player) == []

@@ -22,6 +22,7 @@ from aicore.frames import (
     SessionHistory,
     SessionJoin,
     SessionLeave,
+    SessionScene,
     WorldSubscribe,
     WorldUnsubscribe,
 )
@@ -32,6 +33,7 @@ from aicore.mind.models import Scores
 from aicore.mind.turn import ContextMemory, DebugContext, EmotionView, RelationshipView
 from aicore.npc.events import NpcTurnCompleted
 from aicore.npc.interrupts import Interrupted
+from aicore.npc.scenes import SceneLine, SceneResult
 from aicore.npc.turn import TurnReply, TurnTimings
 from aicore.platform.clients import ConnectionWarning
 from aicore.protocol import MissedMessage, Pong, Resumed, ResumedSession, Welcome
@@ -44,6 +46,7 @@ from aicore.quests.models import (
     QuestProgressed,
     QuestRewardGranted,
 )
+from aicore.quests.pushes import QuestUpdate
 from aicore.quests.service import ObjectiveReported
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
 from aicore.world.content import ObjectiveSpec, WeatherCondition
@@ -127,6 +130,10 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("frames.proto", "ConnectionResumed", Resumed, set()),
         ("frames.proto", "NpcInterrupt", NpcInterrupt, {"action"}),
         ("frames.proto", "NpcInterrupted", Interrupted, set()),
+        ("frames.proto", "SessionScene", SessionScene, {"action"}),
+        ("frames.proto", "QuestUpdate", QuestUpdate, set()),
+        ("frames.proto", "SceneLine", SceneLine, set()),
+        ("frames.proto", "SessionSceneResult", SceneResult, set()),
     ],
 )
 def test_proto_fields_match_the_models(

@@ -56,6 +56,14 @@ CLIENT_FRAMES: dict[str, dict[str, Any]] = {
         "last_seq": {"s-1": 12, "s-2": 0},
     },
     "npc.interrupt": {"action": "npc.interrupt", "request_id": "r-10", "target_request_id": "r-1"},
+    "session.scene": {
+        "action": "session.scene",
+        "request_id": "r-11",
+        "session_id": "s-1",
+        "npc_ids": ["mira", "borin"],
+        "topic": "the storm",
+        "lines": 3,
+    },
 }
 
 REPLY = {
@@ -149,6 +157,31 @@ SERVER_FRAMES: dict[str, dict[str, Any]] = {
         "connection.resumed", {"sessions": [{"session_id": "s-1", "sent": 1, "last_seq": 43}]}
     ),
     "npc.interrupted": _envelope_frame("npc.interrupted", {"target_request_id": "r-1", "interrupted": True}),
+    "quest.update": {
+        "type": "quest.update",
+        "request_id": None,
+        "data": {
+            "kind": "progressed",
+            "world_id": "demo",
+            "event_id": "quest:q-1:progress:r-1",
+            "occurred_at": "2026-12-01T07:00:00Z",
+            "quest_id": "q-1",
+            "npc_id": "odo",
+            "template_id": "t-1",
+            "objective_id": "o-1",
+            "done": 1,
+            "count": 3,
+        },
+    },
+    "session.scene": _envelope_frame(
+        "session.scene",
+        {
+            "session_id": "s-1",
+            "topic": "the storm",
+            "lines": [{"seq": 5, "npc_id": "mira", "text": "Rain again.", "tier": "gold", "fallback": False}],
+            "pushed": 3,
+        },
+    ),
     "error": reply_frame(
         "r-1",
         Envelope(

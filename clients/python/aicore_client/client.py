@@ -428,10 +428,14 @@ class Client:
         return Pong.model_validate((await self._request({"action": "ping"}))["data"])
 
     async def say(
-        self, npc_id: str, text: str, session_id: str | None = None, *, debug: bool = False
+        self, npc_id: str | None, text: str, session_id: str | None = None, *, debug: bool = False
     ) -> Turn:
-        """Say `text` to an NPC (in `session_id`, or the player↔NPC session): a `Turn` to stream."""
-        frame: Frame = {"action": "npc.say", "npc_id": npc_id, "text": text}
+        """Say `text` to an NPC (in `session_id`, or the player↔NPC session): a `Turn` to stream.
+        In a group session `npc_id` may be None: the session's director picks who answers. The
+        other participants get the line and the reply as `session.message`s (`messages()`)."""
+        frame: Frame = {"action": "npc.say", "text": text}
+        if npc_id is not None:
+            frame["npc_id"] = npc_id
         if session_id is not None:
             frame["session_id"] = session_id
         if debug:

@@ -27,6 +27,7 @@ class Message(_Data):
     created_at: str | None = None
     correlation_id: str | None = None
     session_id: str | None = None
+    speaker_name: str | None = None  # in a group session: an NPC's name, a player's id
 
 
 class Reply(_Data):
@@ -48,6 +49,7 @@ class Reply(_Data):
     phrases: list[dict[str, Any]] = Field(default_factory=list)
     quest_offer: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
+    chosen_by: str | None = None  # group sessions: "addressed", or the director's reason
 
 
 class HistoryPage(_Data):

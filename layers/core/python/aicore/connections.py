@@ -41,6 +41,28 @@ class ConnectionStore(Protocol):
     def delete(self, connection_id: str) -> None: ...
 
 
+class PlayerConnection(BaseModel):
+    """One live connection of a player, as a push to them needs it (the `player-connections` index)."""
+
+    connection_id: str
+    encoding: str = "json"
+    expires_at: int  # the token's `exp`: a push to a connection past it is not made
+
+    def expired(self, clock: Clock = now) -> bool:
+        return clock().timestamp() >= self.expires_at
+
+
+class PlayerConnections(Protocol):
+    def of_player(self, world_id: str, player_id: str) -> list[PlayerConnection]:
+        """Every connection the player holds in the world (one Query), expired ones included."""
+        ...
+
+
+def player_key(world_id: str, player_id: str) -> str:
+    """A connection's key in the `player-connections` index."""
+    return f"{world_id}#{player_id}"
+
+
 def require_connection(store: ConnectionStore, connection_id: str, clock: Clock = now) -> Connection:
     """The connection's verified caller, while its token is valid, from its record (where an event
     carries no authorizer context; frames use `connected_caller`, which costs no read)."""

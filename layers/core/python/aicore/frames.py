@@ -7,7 +7,7 @@ import binascii
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, TypeAdapter, model_validator
 
 from aicore.envelope import Envelope
 from aicore.errors import AicoreError, InvalidRequest, UnknownAction
@@ -26,11 +26,19 @@ class _Frame(BaseModel):
 
 class NpcSay(_Frame):
     action: Literal["npc.say"]
-    npc_id: Identifier
+    # The NPC who answers; in a session (`session_id`) it may be left out: the session's director
+    # picks one of its NPCs (aicore.npc.director), and `npc.reply` says who and why (`chosen_by`).
+    npc_id: Identifier | None = None
     text: str = Field(min_length=1, max_length=2000)
     session_id: Identifier | None = None
     # Studio and admin tokens only: `npc.reply` then carries `data.context` (what went into the prompt).
     debug: StrictBool = False
+
+    @model_validator(mode="after")
+    def _someone_answers(self) -> NpcSay:
+        if self.npc_id is None and self.session_id is None:
+            raise ValueError("name the NPC ('npc_id'), or a session ('session_id') whose director picks one")
+        return self
 
 
 class NpcInterrupt(_Frame):
@@ -60,6 +68,22 @@ class SessionLeave(_Frame):
     action: Literal["session.leave"]
     session_id: Identifier
     participant_id: Identifier | None = None  # None: the caller
+
+
+MAX_SCENE_LINES = 6  # a scene is ambience, never a monologue: a hard bound on its model calls
+MAX_SCENE_NPCS = 4
+
+
+class SessionScene(_Frame):
+    """NPCs of a session talk among themselves (`npc_ids`, in speaking order) for `lines` lines,
+    optionally about `topic`: each line stored and pushed to every participant as `session.message`,
+    then answered with `session.scene` (the lines). At most once per `request_id`."""
+
+    action: Literal["session.scene"]
+    session_id: Identifier
+    npc_ids: list[Identifier] = Field(min_length=2, max_length=MAX_SCENE_NPCS)
+    topic: str | None = Field(None, min_length=1, max_length=200)
+    lines: StrictInt = Field(4, ge=1, le=MAX_SCENE_LINES)
 
 
 MAX_SUBSCRIBED_REGIONS = 100
@@ -118,7 +142,8 @@ ClientFrame = Annotated[
     | Ping
     | ConnectionHello
     | ConnectionResume
-    | NpcInterrupt,
+    | NpcInterrupt
+    | SessionScene,
     Field(discriminator="action"),
 ]
 _client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
@@ -133,6 +158,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "connection.hello",
     "connection.resume",
     "npc.interrupt",
+    "session.scene",
 )
 # What the server sends (`ServerFrame.type` in schemas/frames.proto), and the protocol versions it speaks.
 SERVER_FRAME_TYPES: tuple[str, ...] = (
@@ -150,6 +176,8 @@ SERVER_FRAME_TYPES: tuple[str, ...] = (
     "session.message",
     "connection.resumed",
     "npc.interrupted",
+    "session.scene",
+    "quest.update",
     "error",
 )
 PROTOCOL_VERSIONS: tuple[str, ...] = ("1",)

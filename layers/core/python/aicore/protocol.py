@@ -22,7 +22,7 @@ from aicore.errors import Forbidden
 from aicore.frames import PROTOCOL, ConnectionFrame, ConnectionHello, ConnectionResume, Ping
 from aicore.platform.capabilities import Capabilities, capabilities
 from aicore.platform.settings import SettingsCache
-from aicore.sessions.models import Message
+from aicore.sessions.models import Message, SessionLine
 from aicore.sessions.service import SessionService
 
 RESUME_TOKEN_TTL_S = 24 * 3600  # a client may come back within a day of its last hello
@@ -106,7 +106,7 @@ def answer_connection_frame(
 MAX_RESUMED_MESSAGES = 200  # per session; more missed: `next_before` pages on with session.history
 
 
-class MissedMessage(Message):
+class MissedMessage(SessionLine):
     """A message the client missed, as a `session.message` frame carries it (its final text: the
     tokens streamed while the client was away are not replayed, the stored line is)."""
 

@@ -513,11 +513,19 @@ WORLD_SUBSCRIBERS_INDEX = Index(
     partition_key="subscribed_world",
     include=("subscribed_regions", "token_expires_at"),
 )
+# Live connections of a player (`<world>#<player>`), for fan-out to a group session's participants
+# and other pushes to one player: one Query finds them all, with what a push needs (the encoding, the
+# token's expiry). Every connection item carries the key (written at `$connect`).
+PLAYER_CONNECTIONS_INDEX = Index(
+    "player-connections",
+    partition_key="player",
+    include=("encoding", "token_expires_at"),
+)
 CONNECTIONS = Table(
     "connections",
     "Live WebSocket connections: who is on which world, their world subscriptions, pushes made.",
     ttl_attribute="expires_at",
-    indexes=(WORLD_SUBSCRIBERS_INDEX,),
+    indexes=(WORLD_SUBSCRIBERS_INDEX, PLAYER_CONNECTIONS_INDEX),
 )
 SESSIONS = Table(
     "sessions",
@@ -725,7 +733,8 @@ TOPOLOGY = Topology(
             code="functions/npc_say",
             memory_mb=1024,
             timeout_s=60,
-            websocket_routes=("npc.say",),
+            # session.scene: a few NPC lines among themselves (a model call each, bounded), same deps
+            websocket_routes=("npc.say", "session.scene"),
             # who speaks rides on the event: no connection read; the NPC's memories (one Query)
             tables=((SESSIONS, RW), (WORLD, R), (MIND, R), (SETTINGS, R), (CONNECTIONS, RW)),
             # settings through a 30 s cache; the turn budgets (one conditional UpdateItem per turn)
@@ -857,6 +866,12 @@ TOPOLOGY = Topology(
                     "world-changed",
                     WORLD_SOURCE,
                     (WEATHER_CHANGED, WORLD_FACT_CHANGED, STORY_BEAT, REGION_NARRATED),
+                ),
+                # a player's quest changes, as quest.update to their connections (player-connections index)
+                EventRule(
+                    "quest-changed",
+                    QUEST_SOURCE,
+                    (QUEST_OFFERED, QUEST_ACCEPTED, QUEST_PROGRESSED, QUEST_COMPLETED),
                 ),
             ),
             tables=((CONNECTIONS, RW), (WORLD, R)),  # subscriptions and markers; a world's regions

@@ -34,6 +34,7 @@ _DATA_BODIES = {
     "world.update": "world_update",
     "connection.warning": "connection_warning",
     "session.message": "session_message",
+    "quest.update": "quest_update",
 }
 _ENVELOPE_FIELDS = frozenset(pb.Envelope.DESCRIPTOR.fields_by_name)
 

@@ -60,9 +60,11 @@ if TYPE_CHECKING:
     from aicore.platform.limits import TurnLimiter
     from aicore.platform.settings import SettingsCache, SettingsDeps
     from aicore.protocol import ConnectionFrameDeps
+    from aicore.quests.pushes import QuestPushDeps
     from aicore.quests.service import OfferDeps, QuestDeps, StepDeps
     from aicore.sessions.actions import SessionActionDeps
     from aicore.sessions.compaction import ModelSummarizer
+    from aicore.sessions.group import GroupFanOut
     from aicore.sessions.policy import SessionPolicy
     from aicore.sessions.service import SessionService
     from aicore.sessions.tiers import Tiering
@@ -258,6 +260,13 @@ def update_deps() -> UpdateDeps:
     return UpdateDeps(subscriptions=subscriptions(), definitions=world_state(), pusher=pusher())
 
 
+def quest_push_deps() -> QuestPushDeps:
+    """`quest.update` pushes: the player's connections (one Query), once-per-event markers."""
+    from aicore.quests.pushes import QuestPushDeps
+
+    return QuestPushDeps(connections=connections(), markers=subscriptions(), pusher=pusher())
+
+
 def tick_deps() -> TickDeps:
     from aicore.world.ticker import TickDeps
 
@@ -402,7 +411,15 @@ def turn_deps() -> TurnDeps:
         settings=settings_cache(),
         limiter=turn_limiter(),
         requests=request_ledger(),
+        fan_out=group_fan_out(),
     )
+
+
+def group_fan_out() -> GroupFanOut:
+    """Lines of group sessions to every participant's connections (the `player-connections` index)."""
+    from aicore.sessions.group import GroupFanOut
+
+    return GroupFanOut(connections(), pusher())
 
 
 def interrupt_deps() -> InterruptDeps:

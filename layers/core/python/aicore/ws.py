@@ -138,6 +138,13 @@ def encoding_of_context(authorizer: Mapping[str, Any]) -> str:
     return found if isinstance(found, str) and found in FRAME_ENCODINGS else "json"
 
 
+def connection_route(event: Mapping[str, Any]) -> str | None:
+    """The route API Gateway matched for a raw event (`requestContext.routeKey`), if readable."""
+    context = event.get("requestContext")
+    found = context.get("routeKey") if isinstance(context, Mapping) else None
+    return found if isinstance(found, str) else None
+
+
 def connection_id_of(event: Mapping[str, Any]) -> str | None:
     """The connection id of a raw event, if it has a readable one."""
     context = event.get("requestContext")

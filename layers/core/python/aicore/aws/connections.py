@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from aicore import aws
 from aicore.auth import Caller
-from aicore.connections import CONNECTION_TTL_S, Connection, Encodings, frame_bytes
+from aicore.connections import (
+    CONNECTION_TTL_S,
+    Connection,
+    Encodings,
+    PlayerConnection,
+    frame_bytes,
+    player_key,
+)
+from aicore.topology import PLAYER_CONNECTIONS_INDEX
 
 
 class DynamoConnectionStore:
@@ -24,6 +33,9 @@ class DynamoConnectionStore:
                 "connected_at": connection.connected_at,
                 "token_expires_at": connection.expires_at,
                 "encoding": connection.encoding,
+                PLAYER_CONNECTIONS_INDEX.partition_key: player_key(
+                    connection.caller.world_id, connection.caller.subject
+                ),
                 # DynamoDB's TTL deletes lazily (within days): `require_connection` checks expiry itself
                 "expires_at": min(connection.expires_at, connection.connected_at + CONNECTION_TTL_S),
             }
@@ -43,6 +55,24 @@ class DynamoConnectionStore:
 
     def delete(self, connection_id: str) -> None:
         self._table.delete_item(Key={"pk": connection_id, "sk": "CONNECTION"})
+
+    def of_player(self, world_id: str, player_id: str) -> list[PlayerConnection]:
+        """One Query of the `player-connections` index (it projects what a push needs)."""
+        items = aws.query_items(
+            self._table,
+            IndexName=PLAYER_CONNECTIONS_INDEX.name,
+            KeyConditionExpression=Key(PLAYER_CONNECTIONS_INDEX.partition_key).eq(
+                player_key(world_id, player_id)
+            ),
+        )
+        return [
+            PlayerConnection(
+                connection_id=str(item["pk"]),
+                encoding=str(item.get("encoding", "json")),
+                expires_at=int(str(item.get("token_expires_at", 0))),
+            )
+            for item in items
+        ]
 
 
 class ApiGatewayPusher:

@@ -4,7 +4,7 @@ the new line."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aicore.knowledge.models import ChunkHit
 from aicore.llm.wire import ChatMessage
@@ -52,18 +52,39 @@ def _passage(hit: ChunkHit) -> str:
     return f"{heading}: {text}" if heading else text
 
 
-def history_within_budget(history: list[Message], npc_id: str, budget_tokens: int) -> list[ChatMessage]:
-    """The newest messages that fit the budget, oldest first, as chat turns."""
+def history_within_budget(
+    history: list[Message], npc_id: str, budget_tokens: int, speakers: Mapping[str, str] | None = None
+) -> list[ChatMessage]:
+    """The newest messages that fit the budget, oldest first, as chat turns. With `speakers` (a
+    group session: participant id -> name), every line but the NPC's own names who said it."""
     chosen: list[ChatMessage] = []
     used = 0
     for message in reversed(history):
-        cost = len(message.text) // CHARS_PER_TOKEN + 4
+        is_npc = message.speaker.kind == ParticipantKind.NPC and message.speaker.id == npc_id
+        text = (
+            message.text
+            if is_npc or speakers is None
+            else _said_by(speakers, message.speaker.id, message.text)
+        )
+        cost = len(text) // CHARS_PER_TOKEN + 4
         if used + cost > budget_tokens:
             break
-        is_npc = message.speaker.kind == ParticipantKind.NPC and message.speaker.id == npc_id
-        chosen.append(ChatMessage(role="assistant" if is_npc else "user", content=message.text))
+        chosen.append(ChatMessage(role="assistant" if is_npc else "user", content=text))
         used += cost
     return list(reversed(chosen))
+
+
+def _said_by(speakers: Mapping[str, str], speaker_id: str, text: str) -> str:
+    return f"{speakers.get(speaker_id, speaker_id)}: {text}"
+
+
+def group_line(npc: Npc, speakers: Mapping[str, str]) -> str:
+    """Who else is in a group conversation (the system prompt names them; lines carry their names)."""
+    others = [name for speaker_id, name in speakers.items() if speaker_id != npc.npc_id]
+    return (
+        f"This is a conversation among several people: {', '.join(others)} and you. "
+        "Each line begins with who said it; answer the last one, as yourself only."
+    )
 
 
 def summary_within_budget(summary: str, budget_tokens: int) -> str:
@@ -84,10 +105,17 @@ def build_prompt(
     summary: str = "",
     mind: str = "",
     world: Sequence[str] = (),
+    speakers: Mapping[str, str] | None = None,
+    speaker_id: str | None = None,
 ) -> list[ChatMessage]:
     """Persona, the world now, lore and mind, the summary of what came before, then the newest lines
-    that fit the budget."""
+    that fit the budget. `speakers` (a group session: participant id -> name, the NPCs by name) names
+    every speaker; `speaker_id` is who says `player_line`."""
     system = system_prompt(npc, lore, memory, mind, world)
+    if speakers is not None:
+        system += "\n" + group_line(npc, speakers)
+        if speaker_id is not None:
+            player_line = _said_by(speakers, speaker_id, player_line)
     history_budget = HISTORY_TOKEN_BUDGET
     if summary:
         earlier = summary_within_budget(summary, SUMMARY_TOKEN_BUDGET)
@@ -95,6 +123,6 @@ def build_prompt(
         history_budget -= len(earlier) // CHARS_PER_TOKEN + 4
     return [
         ChatMessage(role="system", content=system),
-        *history_within_budget(history, npc.npc_id, history_budget),
+        *history_within_budget(history, npc.npc_id, history_budget, speakers),
         ChatMessage(role="user", content=player_line),
     ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -30,13 +31,14 @@ from pydantic import BaseModel, Field
 from aicore.auth import Caller, Role
 from aicore.clock import Clock, game_time, now, stamp
 from aicore.connections import ClientPusher
-from aicore.errors import Forbidden, NotFound
+from aicore.errors import Forbidden, InvalidRequest, NotFound
 from aicore.events import EventPublisher
 from aicore.frames import NpcSay
 from aicore.language.lexicon import faction_lexicon
 from aicore.language.speech import Moment, PhraseView, Sprinkle, sprinkle
 from aicore.llm.router import Completion, ModelRequest, Router, TokenSink
 from aicore.mind.turn import DebugContext, EmotionView, RelationshipView, debug_context
+from aicore.npc.director import ADDRESSED, Choice, choose_responder
 from aicore.npc.events import NpcTurnCompleted
 from aicore.npc.interrupts import INTERRUPT_CHECK_S, INTERRUPTED, InterruptWatch
 from aicore.npc.prompt import WORLD_PROMPT_CHARS, build_prompt
@@ -48,8 +50,9 @@ from aicore.platform.limits import TurnLimiter
 from aicore.platform.settings import SettingsCache
 from aicore.quests.models import QuestOffer
 from aicore.quests.offers import prompt_line
+from aicore.sessions.group import Audience, GroupFanOut, is_group
 from aicore.sessions.models import Message, NewMessage, Participant, ParticipantKind, SessionHead
-from aicore.sessions.service import SessionService
+from aicore.sessions.service import Conversation, SessionService
 from aicore.topology import (
     FALLBACK_METRIC,
     FIRST_TOKEN_METRIC,
@@ -68,6 +71,7 @@ if TYPE_CHECKING:
     from aicore.npc.claims import RequestLedger
 
 CONTEXT_MESSAGES = 20
+_BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="turn-fan-out")
 NPC_SAY_MAX_TOKENS = NPC_SAY_PROFILES[DEFAULT_MODE].max_tokens  # performance modes shift it
 DEBUG_ROLES = (Role.STUDIO, Role.ADMIN)  # who may see a turn's context (`"debug": true`)
 
@@ -99,6 +103,9 @@ class TurnReply(BaseModel):
     # The phrases of the NPC's faction's language in `text`, translated as far as the player knows it.
     phrases: list[PhraseView] = Field(default_factory=list)
     quest_offer: QuestOffer | None = None  # a quest the NPC offers (read with the turn's batch)
+    # In a group session, who picked the NPC: "addressed" (the frame named it) or the director's
+    # reason (aicore.npc.director); None in a one-to-one session.
+    chosen_by: str | None = None
 
 
 class WorldStateReader(Protocol):
@@ -129,6 +136,8 @@ class TurnDeps:
     requests: RequestLedger | None = None
     # How often a streaming turn looks whether the player interrupted it (`aicore.npc.interrupts`).
     interrupt_check_s: float = INTERRUPT_CHECK_S
+    # Group sessions: the lines pushed to every other participant's connections. None: pushed to none.
+    fan_out: GroupFanOut | None = None
 
 
 @dataclass
@@ -159,12 +168,19 @@ def take_turn(
             "send the frame without it."
         )
     settings = deps.settings.for_world(caller.world_id)  # a container's copy: no round trip mostly
-    with traced("turn.read", npc=frame.npc_id):
+    directed = _direct(frame, caller, deps) if frame.npc_id is None else None
+    npc_id = directed.choice.npc_id if directed else str(frame.npc_id)
+    frame = frame.model_copy(update={"npc_id": npc_id})
+    with traced("turn.read", npc=npc_id):
         _, context, conversation, memories, world_state = in_parallel(
             lambda: deps.limiter.take(caller, connection_id, settings.limits),
-            lambda: deps.world.turn_context(caller.world_id, frame.npc_id, caller.subject),
-            lambda: deps.sessions.conversation(caller, frame.npc_id, frame.session_id, CONTEXT_MESSAGES),
-            lambda: deps.mind.memories.turn_memories(caller.world_id, frame.npc_id, caller.subject),
+            lambda: deps.world.turn_context(caller.world_id, npc_id, caller.subject),
+            lambda: (
+                directed.conversation
+                if directed
+                else deps.sessions.conversation(caller, npc_id, frame.session_id, CONTEXT_MESSAGES)
+            ),
+            lambda: deps.mind.memories.turn_memories(caller.world_id, npc_id, caller.subject),
             lambda: deps.world_state.state(caller.world_id) if deps.world_state else None,
         )
     performance = context.performance.model_copy(
@@ -208,7 +224,14 @@ def take_turn(
                 lore_query_by_model=profile.lore_query_by_model,
             )
 
-    (head, _), recollection = in_parallel(store_player_line, recall)
+    def group_names() -> dict[str, str] | None:
+        if not is_group(conversation.head):
+            return None
+        npcs = directed.npcs if directed else _session_npcs(deps.world, caller.world_id, conversation.head)
+        return speaker_names(conversation.head, npcs)
+
+    (head, spoken_lines), recollection, names = in_parallel(store_player_line, recall, group_names)
+    group = _GroupTurn.start(deps.fan_out, caller, connection_id, head, spoken_lines, names)
     phrases = _phrases(
         world_state, npc, conversation.messages, head.summary, frame.text, recollection, correlation_id
     )
@@ -222,6 +245,8 @@ def take_turn(
         summary=head.summary,
         mind=recollection.prompt_section() + prompt_line(context.quest_offer),
         world=world_lines,
+        speakers=names,
+        speaker_id=caller.subject,
     )
     interval_ms = settings.token_frame_interval_ms
     interval_s = deps.token_interval_s if interval_ms is None else interval_ms / 1000
@@ -260,6 +285,8 @@ def take_turn(
     turn = _Turn(caller, npc, frame, correlation_id, head.session_id, stamp(moment))
 
     def announce() -> None:
+        if group is not None:
+            group.reply(stored)
         with traced("turn.publish"):
             _publish(deps, turn, completion, recollection.memory_ids, phrases.heard())
         _record_metrics(completion)
@@ -276,7 +303,83 @@ def take_turn(
         debug=frame.debug,
     )
     reply.quest_offer = context.quest_offer
+    if names is not None:
+        reply.chosen_by = directed.choice.reason if directed else ADDRESSED
     return TurnOutcome(reply, announce)
+
+
+@dataclass(frozen=True)
+class _Directed:
+    """A line to a session that names no NPC: the session as read, its NPCs, the director's pick."""
+
+    conversation: Conversation
+    npcs: list[Npc]
+    choice: Choice
+
+
+def _direct(frame: NpcSay, caller: Caller, deps: TurnDeps) -> _Directed:
+    """The session and the world's NPCs, side by side (one round trip more than a named turn), then
+    the director's pick among the session's NPCs."""
+    if frame.session_id is None:  # the frame's own validation says so too
+        raise InvalidRequest("Name the NPC ('npc_id'): only a session's director picks one.")
+    session_id = frame.session_id
+    with traced("turn.direct"):
+        conversation, world_npcs = in_parallel(
+            lambda: deps.sessions.session_conversation(caller, session_id, CONTEXT_MESSAGES),
+            lambda: deps.world.list_npcs(caller.world_id),
+        )
+    npcs = _in_session(conversation.head, world_npcs)
+    return _Directed(conversation, npcs, choose_responder(frame.text, npcs, conversation.messages))
+
+
+def _session_npcs(world: WorldStore, world_id: str, head: SessionHead) -> list[Npc]:
+    return _in_session(head, world.list_npcs(world_id))
+
+
+def _in_session(head: SessionHead, npcs: list[Npc]) -> list[Npc]:
+    """The session's NPCs that the world has, in the session's order."""
+    by_id = {npc.npc_id: npc for npc in npcs}
+    return [by_id[p.id] for p in head.participants if p.kind is ParticipantKind.NPC and p.id in by_id]
+
+
+def speaker_names(head: SessionHead, npcs: list[Npc]) -> dict[str, str]:
+    """Who is who in a group session's lines: NPCs by name, players by id (tokens carry no name)."""
+    names = {npc.npc_id: npc.name for npc in npcs}
+    return {p.id: names.get(p.id, p.id) for p in head.participants}
+
+
+@dataclass
+class _GroupTurn:
+    """A turn in a group session: the player's line is pushed to the other participants while the
+    model works (in the background); the reply follows it once stored, to the same connections."""
+
+    fan_out: GroupFanOut
+    names: dict[str, str]
+    audience: Future[Audience]
+
+    @classmethod
+    def start(
+        cls,
+        fan_out: GroupFanOut | None,
+        caller: Caller,
+        connection_id: str,
+        head: SessionHead,
+        lines: list[Message],
+        names: dict[str, str] | None,
+    ) -> _GroupTurn | None:
+        if fan_out is None or names is None:
+            return None
+
+        def push_line() -> Audience:
+            audience = fan_out.audience(head, caller.world_id, skip_connection=connection_id)
+            fan_out.push(audience, lines, names)
+            return audience
+
+        return cls(fan_out, names, _BACKGROUND.submit(push_line))
+
+    def reply(self, lines: list[Message]) -> None:
+        with traced("turn.fan_out"):
+            self.fan_out.push(self.audience.result(), lines, self.names)
 
 
 def _phrases(

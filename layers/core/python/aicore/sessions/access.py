@@ -18,6 +18,8 @@ from aicore.auth import Caller, Role
 from aicore.errors import Forbidden, NotFound
 from aicore.sessions.models import Participant, ParticipantKind, SessionHead
 
+OPEN_KEY = "open"  # session metadata: any player of the world may join it (`session.join`)
+
 
 class SessionRight(StrEnum):
     CREATE = "create"
@@ -101,6 +103,17 @@ def authorize_speaker(caller: Caller, head: SessionHead, speaker: Participant) -
         speaker.id != caller.subject or speaker.kind is not ParticipantKind.PLAYER
     ):
         raise Forbidden("A player can only speak as themselves.", {"speaker": speaker.id})
+
+
+def joins_open_session(caller: Caller, head: SessionHead, joining: Participant) -> bool:
+    """A player joining, as themselves, a session of their world whose metadata says `"open": true`
+    (a group session anyone may join): allowed without being a participant first."""
+    return (
+        caller.has(Role.PLAYER)
+        and head.world_id == caller.world_id
+        and head.metadata.get(OPEN_KEY) is True
+        and joining == Participant(id=caller.subject, kind=ParticipantKind.PLAYER)
+    )
 
 
 def authorize_removal(caller: Caller, head: SessionHead, participant_id: str) -> None:

@@ -58,6 +58,13 @@ class Message(BaseModel):
     correlation_id: str | None = None
 
 
+class SessionLine(Message):
+    """A stored line as a `session.message` frame carries it (resume, group fan-out)."""
+
+    session_id: str
+    speaker_name: str | None = None  # in a group session: who said it (an NPC's name, a player's id)
+
+
 class NewMessage(BaseModel):
     speaker: Participant
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)

@@ -28,6 +28,7 @@ from aicore.sessions.access import (
     authorize_speaker,
     can_read,
     hidden,
+    joins_open_session,
 )
 from aicore.sessions.archive import ArchivedSession
 from aicore.sessions.chunks import newest_before, next_before
@@ -201,8 +202,12 @@ class SessionService:
         self, caller: Caller, session_id: str, participant: Participant, expected_version: int | None = None
     ) -> SessionHead:
         """Join: atomic, so joins of different participants never conflict; with `expected_version`
-        (If-Match), only if nothing changed since. Joining again as the same kind changes nothing."""
-        head = self._live_head(caller, SessionRight.ADD_PARTICIPANT, session_id)
+        (If-Match), only if nothing changed since. Joining again as the same kind changes nothing.
+        A player joins an open group session (`"open": true` in its metadata) as themselves."""
+        head = self.store.get_head(session_id)
+        if not joins_open_session(caller, head, participant):
+            authorize(caller, SessionRight.ADD_PARTICIPANT, head)
+        head = head if head.is_live else self.cold.rehydrate_now(session_id)
         if expected_version is not None:
             _check_version(head, expected_version)
         known = next((p for p in head.participants if p.id == participant.id), None)
@@ -273,10 +278,23 @@ class SessionService:
             if not pair:
                 raise
             return Conversation(self._pair_head(caller, npc_id, session_id), [], new=True)
+        conversation = self._readable(caller, head, messages, context_messages)
+        if not conversation.head.includes(npc_id):
+            raise NotFound(f"NPC '{npc_id}' is not in session '{session_id}'.", {"session_id": session_id})
+        return conversation
+
+    def session_conversation(self, caller: Caller, session_id: str, context_messages: int) -> Conversation:
+        """A stored session the caller may read, with its newest `context_messages` (one read; a
+        cold one is brought back, as it is about to be written)."""
+        head, messages = self.store.head_and_recent(session_id, context_messages)
+        return self._readable(caller, head, messages, context_messages)
+
+    def _readable(
+        self, caller: Caller, head: SessionHead, messages: list[Message], context_messages: int
+    ) -> Conversation:
+        session_id = head.session_id
         if not can_read(caller, head):
             raise hidden(session_id)
-        if not head.includes(npc_id):
-            raise NotFound(f"NPC '{npc_id}' is not in session '{session_id}'.", {"session_id": session_id})
         if not head.is_live:
             self.cold.rehydrate_now(session_id)
             head, messages = self.store.head_and_recent(session_id, context_messages)
