@@ -21,8 +21,9 @@ from aicore.sessions.group import GroupFanOut, is_group, line_frame
 from aicore.sessions.models import Message, Participant, ParticipantKind, SessionHead
 from aicore.sessions.service import NewSession
 from aicore.topology import TOPOLOGY
-from aicore.wire import decode_server, encode_server, wrap_client
+from aicore.wire import encode_server
 from aicore.world.models import Npc
+from aicore_client.protobuf import decode_server, wrap_client
 from tests.fakes import FakeConnections, FakePusher, ScriptedEndpoint
 from tests.npc_turns import CONNECTION, MIRA, PLAYER, TOKEN_EXPIRES_AT, connected, say, turn_deps
 from tests.protocol_fakes import FakeRequestLedger

@@ -134,6 +134,7 @@ const BODY_FIELDS: Record<string, string> = {
   worldUpdate: "world_update",
   connectionWarning: "connection_warning",
   sessionMessage: "session_message",
+  questUpdate: "quest_update",
 };
 
 const DATA_BODIES: Record<string, string> = {
@@ -141,6 +142,7 @@ const DATA_BODIES: Record<string, string> = {
   "world.update": "world_update",
   "connection.warning": "connection_warning",
   "session.message": "session_message",
+  "quest.update": "quest_update",
 };
 
 /** Nulls out of a message's fields (absent and null are one in protobuf); a google.protobuf.Value
