@@ -31,6 +31,8 @@ class NpcSay(_Frame):
     session_id: Identifier | None = None
     # Studio and admin tokens only: `npc.reply` then carries `data.context` (what went into the prompt).
     debug: StrictBool = False
+    # The reply spoken too: `npc.audio` frames (PCM s16le 16 kHz mono), sentence by sentence.
+    voice: StrictBool = False
 
 
 class NpcInterrupt(_Frame):
@@ -150,6 +152,7 @@ SERVER_FRAME_TYPES: tuple[str, ...] = (
     "session.message",
     "connection.resumed",
     "npc.interrupted",
+    "npc.audio",
     "error",
 )
 PROTOCOL_VERSIONS: tuple[str, ...] = ("1",)

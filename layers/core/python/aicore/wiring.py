@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from aicore.aws.model_registry import DynamoModelRegistry
     from aicore.aws.model_store import S3ModelStore
     from aicore.aws.payments_store import DynamoPaymentsStore
+    from aicore.aws.polly import PollySynthesizer
     from aicore.aws.request_ledger import DynamoRequestLedger
     from aicore.aws.sagemaker_hosting import SageMakerHosting
     from aicore.aws.sagemaker_runtime import EndpointEmbedder, SageMakerEndpoint
@@ -402,7 +403,16 @@ def turn_deps() -> TurnDeps:
         settings=settings_cache(),
         limiter=turn_limiter(),
         requests=request_ledger(),
+        synthesizer=synthesizer(),
     )
+
+
+@lru_cache(maxsize=1)
+def synthesizer() -> PollySynthesizer:
+    """NPC voices: Polly (locally: the Polly-compatible Piper server of `aicore local`)."""
+    from aicore.aws.polly import PollySynthesizer
+
+    return PollySynthesizer()
 
 
 def interrupt_deps() -> InterruptDeps:
