@@ -91,13 +91,14 @@ def test_the_local_polly_answers_synthesize_speech_as_polly_does(polly: Any) -> 
         )
         for rate in ("16000", "8000")
     }
-    # Then each is audio/pcm, whole samples, with the characters counted, 8 kHz half as long as 16 kHz
+    # Then each is audio/pcm, whole samples, with the characters counted, 8 kHz about half the bytes
     audio = {rate: answer["AudioStream"].read() for rate, answer in answers.items()}
     assert {a["ContentType"] for a in answers.values()} == {"audio/pcm"}
     assert {a["RequestCharacters"] for a in answers.values()} == {len(said)}
     assert len(audio["16000"]) % 2 == 0
     assert len(audio["16000"]) / SAMPLE_RATE / 2 >= 0.5
-    assert abs(len(audio["8000"]) * 2 - len(audio["16000"])) <= 4
+    # (Piper varies its phoneme lengths a little from call to call: within 10 %)
+    assert 0.9 <= len(audio["8000"]) * 2 / len(audio["16000"]) <= 1.1
 
 
 @pytest.mark.parametrize(
