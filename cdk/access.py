@@ -130,6 +130,8 @@ def grant_function(
         resources.secrets[declared_secret.name].grant_read(function)
     if fn.observes_health:
         _grant_health(topology, function, resources)
+    if fn.synthesizes_speech:
+        _grant_speech(function, role)
     for managed in fn.manages_model_tiers:
         _grant_model_management(function, role, managed.name, resources.tiers[managed.name])
     for started in fn.starts_state_machines:
@@ -168,6 +170,20 @@ def _grant_keys(topology: Topology, fn: Function, function: lambda_.Function, re
         iam.Grant.add_to_principal(grantee=function, actions=["ssm:PutParameter"], resource_arns=[parameter])
     if fn.reads_public_keys:
         iam.Grant.add_to_principal(grantee=function, actions=["ssm:GetParameter"], resource_arns=[parameter])
+
+
+def _grant_speech(function: lambda_.Function, role: iam.IRole) -> None:
+    """polly:SynthesizeSpeech, whose only resource is the lexicons it may apply (we use none)."""
+    iam.Grant.add_to_principal(
+        grantee=function,
+        actions=["polly:SynthesizeSpeech"],
+        resource_arns=[f"arn:{Aws.PARTITION}:polly:{Aws.REGION}:{Aws.ACCOUNT_ID}:lexicon/*"],
+    )
+    acknowledge(
+        role,
+        wildcard_resource("arn:<AWS::Partition>:polly:<AWS::Region>:<AWS::AccountId>:lexicon/*"),
+        "SynthesizeSpeech authorizes on lexicons only; this account's, none of which grants data access.",
+    )
 
 
 def _grant_health(topology: Topology, function: lambda_.Function, resources: Resources) -> None:

@@ -92,6 +92,8 @@ def _target(template: Template, expression: Any) -> str:
             return "parameter:" + match.group(1)
         if match := re.search(r":execution:([a-z0-9-]+):\*", text):
             return "executions:" + match.group(1)
+        if ":polly:" in text and text.endswith(':lexicon/*"]'):
+            return "lexicons"
         if match := re.search(
             r":(endpoint|inference-component|model)/aicore-[a-z0-9]+-([a-z0-9]+)(-\*)?", text
         ):

@@ -92,6 +92,8 @@ def expected_function(env: str, topology: Topology, fn: Function) -> set[tuple[s
         ("states:DescribeExecution", f"executions:{physical_name(env, m.name)}")
         for m in fn.awaits_state_machines
     }
+    if fn.synthesizes_speech:  # SynthesizeSpeech authorizes on lexicons only: this account's
+        pairs.add(("polly:SynthesizeSpeech", "lexicons"))
     if fn.signals_state_machines:  # task tokens have no resource type in IAM: `*`, this one action
         pairs.add(("states:SendTaskSuccess", "*"))
     for recorded, access in fn.serving_records:  # the tier's serving-model parameter, nothing else

@@ -27,7 +27,16 @@ def test_the_sheet_splits_into_a_public_profile_and_private_fields() -> None:
         "faction",
         "region",
     }
-    private = {"persona", "speech_style", "fallback_lines", "secrets", "temperament", "trusts", "goals"}
+    private = {
+        "persona",
+        "speech_style",
+        "fallback_lines",
+        "secrets",
+        "temperament",
+        "trusts",
+        "goals",
+        "voice",
+    }
     assert private == PRIVATE_NPC_FIELDS
     profile = MIRA_SHEET.profile()
     assert type(profile) is NpcProfile

@@ -49,6 +49,7 @@ from aicore.quests.models import (
 from aicore.quests.pushes import QuestUpdate
 from aicore.quests.service import ObjectiveReported
 from aicore.sessions.events import SessionCompactionNeeded, SessionRehydrationRequested
+from aicore.voice.speech import AudioData
 from aicore.world.content import ObjectiveSpec, WeatherCondition
 from aicore.world.events import RegionNarrated, StoryBeat, WeatherChanged, WorldFactChanged
 from aicore.world.facts import FactChangeRejected, FactChangeRequested
@@ -134,6 +135,7 @@ def _messages(proto: str, tmp_path: Path) -> dict[str, set[str]]:
         ("frames.proto", "QuestUpdate", QuestUpdate, set()),
         ("frames.proto", "SceneLine", SceneLine, set()),
         ("frames.proto", "SessionSceneResult", SceneResult, set()),
+        ("frames.proto", "NpcAudio", AudioData, set()),
     ],
 )
 def test_proto_fields_match_the_models(

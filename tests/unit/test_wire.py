@@ -15,6 +15,7 @@ from aicore.envelope import Envelope, ErrorBody
 from aicore.errors import AicoreError, InvalidRequest, PayloadTooLarge, UnknownAction
 from aicore.frames import KNOWN_ACTIONS, MAX_FRAME_BYTES, SERVER_FRAME_TYPES, parse_client_frame, reply_frame
 from aicore.schemas import frames_pb2 as pb
+from aicore.voice.speech import audio_frame
 from aicore.wire import decode_client, encode_server
 from aicore.ws import serve_frame
 from aicore_client.protobuf import ProtobufCodec, decode_server, encode_client, wrap_client
@@ -29,6 +30,7 @@ CLIENT_FRAMES: dict[str, dict[str, Any]] = {
         "text": "Any rooms tonight? ✓",
         "session_id": "s-1",
         "debug": True,
+        "voice": True,
     },
     "session.history": {
         "action": "session.history",
@@ -89,6 +91,7 @@ def _envelope_frame(frame_type: str, data: Any) -> dict[str, Any]:
 
 SERVER_FRAMES: dict[str, dict[str, Any]] = {
     "npc.token": {"type": "npc.token", "request_id": "r-1", "data": {"text": " Rooms"}},
+    "npc.audio": audio_frame("r-1", 3, bytes(range(256)) * 4),
     "npc.reply": _envelope_frame("npc.reply", REPLY),
     "session.history": _envelope_frame(
         "session.history",

@@ -58,6 +58,8 @@ def decode_server(data: bytes) -> Frame:
             frame["data"] = _as_dict(message.npc_reply)
     elif body is not None:
         frame["data"] = _as_dict(getattr(message, body))
+        if body == "audio":  # bytes on the wire; a JSON frame carries them in base64: one shape for both
+            frame["data"]["audio"] = base64.b64encode(frame["data"]["audio"]).decode("ascii")
     return frame
 
 

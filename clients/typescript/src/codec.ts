@@ -135,6 +135,7 @@ const BODY_FIELDS: Record<string, string> = {
   connectionWarning: "connection_warning",
   sessionMessage: "session_message",
   questUpdate: "quest_update",
+  audio: "audio",
 };
 
 const DATA_BODIES: Record<string, string> = {
@@ -143,6 +144,7 @@ const DATA_BODIES: Record<string, string> = {
   "connection.warning": "connection_warning",
   "session.message": "session_message",
   "quest.update": "quest_update",
+  "npc.audio": "audio",
 };
 
 /** Nulls out of a message's fields (absent and null are one in protobuf); a google.protobuf.Value

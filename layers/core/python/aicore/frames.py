@@ -33,6 +33,8 @@ class NpcSay(_Frame):
     session_id: Identifier | None = None
     # Studio and admin tokens only: `npc.reply` then carries `data.context` (what went into the prompt).
     debug: StrictBool = False
+    # The reply spoken too: `npc.audio` frames (PCM s16le 16 kHz mono), sentence by sentence.
+    voice: StrictBool = False
 
     @model_validator(mode="after")
     def _someone_answers(self) -> NpcSay:
@@ -178,6 +180,7 @@ SERVER_FRAME_TYPES: tuple[str, ...] = (
     "npc.interrupted",
     "session.scene",
     "quest.update",
+    "npc.audio",
     "error",
 )
 PROTOCOL_VERSIONS: tuple[str, ...] = ("1",)

@@ -241,6 +241,8 @@ class Function:
     # Embeds text in process with the static embedder (`aicore.llm.embedding.StaticEmbedder`): gets
     # the layer holding its weights and `AICORE_STATIC_EMBEDDINGS` naming where they are.
     static_embeddings: bool = False
+    # Speaks NPC replies (`npc.audio`): polly:SynthesizeSpeech. Locally: `aicore local`'s Piper server.
+    synthesizes_speech: bool = False
 
     @property
     def arn_variable(self) -> str:
@@ -746,6 +748,7 @@ TOPOLOGY = Topology(
             reserved_concurrency=300,  # a ceiling: ~5x the 1,000-player load (README, What it costs)
             gradual_deployment=True,
             static_embeddings=True,  # the player's line, for memories and lore
+            synthesizes_speech=True,  # `"voice": true`: the reply's sentences through Polly
         ),
         Function(
             name="sessions-api",

@@ -35,6 +35,7 @@ _DATA_BODIES = {
     "connection.warning": "connection_warning",
     "session.message": "session_message",
     "quest.update": "quest_update",
+    "npc.audio": "audio",
 }
 _ENVELOPE_FIELDS = frozenset(pb.Envelope.DESCRIPTOR.fields_by_name)
 
@@ -93,6 +94,8 @@ def encode_server(frame: Mapping[str, Any]) -> bytes:
         message.request_id = frame["request_id"]
     if frame_type == "npc.token":  # the hot frame: set directly
         message.token.text = frame["data"]["text"]
+    elif frame_type == "npc.audio":  # bytes on the wire, base64 in the JSON frame
+        _fill(message.audio, {**frame["data"], "audio": base64.b64decode(frame["data"]["audio"])})
     elif frame_type in _DATA_BODIES:
         _fill(getattr(message, _DATA_BODIES[frame_type]), frame["data"])
     else:

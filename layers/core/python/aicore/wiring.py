@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from aicore.aws.model_registry import DynamoModelRegistry
     from aicore.aws.model_store import S3ModelStore
     from aicore.aws.payments_store import DynamoPaymentsStore
+    from aicore.aws.polly import PollySynthesizer
     from aicore.aws.request_ledger import DynamoRequestLedger
     from aicore.aws.sagemaker_hosting import SageMakerHosting
     from aicore.aws.sagemaker_runtime import EndpointEmbedder, SageMakerEndpoint
@@ -412,6 +413,7 @@ def turn_deps() -> TurnDeps:
         limiter=turn_limiter(),
         requests=request_ledger(),
         fan_out=group_fan_out(),
+        synthesizer=synthesizer(),
     )
 
 
@@ -420,6 +422,15 @@ def group_fan_out() -> GroupFanOut:
     from aicore.sessions.group import GroupFanOut
 
     return GroupFanOut(connections(), pusher())
+
+
+
+@lru_cache(maxsize=1)
+def synthesizer() -> PollySynthesizer:
+    """NPC voices: Polly (locally: the Polly-compatible Piper server of `aicore local`)."""
+    from aicore.aws.polly import PollySynthesizer
+
+    return PollySynthesizer()
 
 
 def interrupt_deps() -> InterruptDeps:

@@ -41,6 +41,7 @@ from aicore.local.model_server import (
 from aicore.local.persistence import Restored
 from aicore.local.sagemaker_control import LocalHosting
 from aicore.local.schedules import ScheduleTicker
+from aicore.local.speech_server import SpeechServerThread
 from aicore.local.step_functions import LambdaBridge, create_state_machines
 from aicore.local.stopping import Deadline
 from aicore.local.world_files import load_world_folder
@@ -127,6 +128,7 @@ class LocalRuntime:
             embedder=self.embedder or CandleEmbedder(),
             embedding_endpoints=local_embedding_endpoint_names(ENV),
         )
+        self.speech = SpeechServerThread()  # Polly's SynthesizeSpeech, spoken by Piper
         self.lambdas = Lambdas()
         self.console_token = local_token("player-1", "demo")
         gateway = Gateway(
@@ -157,6 +159,7 @@ class LocalRuntime:
         logger.setLevel(self.options.log_level)
         aws_url = self.aws.start()
         model_url = self.model.start()
+        self._export({"AWS_ENDPOINT_URL_POLLY": self.speech.start()})
         self._export_environment(aws_url, model_url, f"http://{self.options.host}:{self.options.port}")
         deliveries = create_resources(aws_url, ENV)
         analytics_rule = create_analytics_rule(aws_url, ENV)
@@ -204,6 +207,8 @@ class LocalRuntime:
             late.append("gateway")
         if not self.model.stop(deadline.left()):
             late.append("model server")
+        if not self.speech.stop(deadline.left()):
+            late.append("speech server")
         self.bridge.uninstall()
         if not self.aws.stop(deadline):
             late.append("moto")

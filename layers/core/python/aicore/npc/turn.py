@@ -62,6 +62,7 @@ from aicore.topology import (
     TIER_DIMENSION,
     TOKENS_PER_SECOND_METRIC,
 )
+from aicore.voice.speech import Synthesizer, VoiceStream
 from aicore.world.models import Npc
 from aicore.world.now import WorldContext, WorldNow, world_now
 from aicore.world.state import StoredState
@@ -138,6 +139,8 @@ class TurnDeps:
     interrupt_check_s: float = INTERRUPT_CHECK_S
     # Group sessions: the lines pushed to every other participant's connections. None: pushed to none.
     fan_out: GroupFanOut | None = None
+    # Speaks replies for `"voice": true` (`aicore.voice.speech`); None: replies are text only.
+    synthesizer: Synthesizer | None = None
 
 
 @dataclass
@@ -251,7 +254,9 @@ def take_turn(
     interval_ms = settings.token_frame_interval_ms
     interval_s = deps.token_interval_s if interval_ms is None else interval_ms / 1000
     stream = TokenStream(deps.pusher, connection_id, frame.request_id, interval_s)
-    spoken = _Spoken(stream.push, watch)
+    voice = _voice_stream(frame, npc, connection_id, deps)
+    push = stream.push if voice is None else _Voiced(stream.push, voice)
+    spoken = _Spoken(push, watch)
     try:
         if phrases.prefix:
             spoken.say(phrases.prefix)  # the player hears the NPC's own tongue before the model starts
@@ -266,9 +271,11 @@ def take_turn(
                 scripted_line=lambda: _scripted_line(npc),
             )
         if phrases.suffix and not spoken.interrupted:
-            stream.push(phrases.suffix)
+            push(phrases.suffix)
     finally:
         stream.finish()
+        if voice is not None:
+            voice.close(interrupted=spoken.interrupted)
     if spoken.interrupted:  # what the player heard is the reply: stored as said
         completion = replace(completion, text=spoken.text, truncated=True, truncated_reason=INTERRUPTED)
     else:
@@ -287,6 +294,9 @@ def take_turn(
     def announce() -> None:
         if group is not None:
             group.reply(stored)
+        if voice is not None:  # the last sentences' audio: the function must not end before it is sent
+            with traced("turn.voice"):
+                voice.wait()
         with traced("turn.publish"):
             _publish(deps, turn, completion, recollection.memory_ids, phrases.heard())
         _record_metrics(completion)
@@ -402,6 +412,25 @@ def _phrases(
         feeling=emotion.intensities.get(emotion.dominant, 0.0),
     )
     return sprinkle(lexicon, moment)
+
+
+def _voice_stream(frame: NpcSay, npc: Npc, connection_id: str, deps: TurnDeps) -> VoiceStream | None:
+    if not frame.voice or deps.synthesizer is None:
+        return None
+    return VoiceStream(deps.synthesizer, npc.voice, deps.pusher, connection_id, frame.request_id)
+
+
+class _Voiced:
+    """Pushes text to the player's token stream, and what was pushed to the voice."""
+
+    def __init__(self, push: Callable[[str], bool], voice: VoiceStream) -> None:
+        self._push, self._voice = push, voice
+
+    def __call__(self, text: str) -> bool:
+        if not self._push(text):
+            return False
+        self._voice.add(text)
+        return True
 
 
 class _Spoken:

@@ -13,6 +13,7 @@ from aicore.language.proficiency import Proficiency
 from aicore.mind.emotions import EmotionState, Temperament
 from aicore.mind.relationship import Relationship
 from aicore.performance import PerformanceMode, PerformanceSettings
+from aicore.voice.audio import NpcVoice
 
 if TYPE_CHECKING:  # quests build on world content: a runtime import would be a cycle
     from aicore.quests.models import QuestOffer
@@ -53,6 +54,10 @@ class Npc(NpcProfile):
     trusts: dict[str, Annotated[int, Field(ge=-100, le=100)]] = Field(
         default_factory=dict,
         description="Trust in other NPCs (-100..100) where it differs from the default: gossip weighs by it.",
+    )
+    voice: NpcVoice = Field(
+        default_factory=NpcVoice,
+        description="How they sound when a player asks for voice: a Polly voice id and engine.",
     )
 
     def profile(self) -> NpcProfile:

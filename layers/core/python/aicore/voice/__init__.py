@@ -1,0 +1,1 @@
+"""Voice: NPC replies spoken sentence by sentence (`npc.audio`), players heard (`npc.listen`)."""

@@ -1,0 +1,35 @@
+"""The one audio format on the wire both ways: PCM, signed 16-bit little-endian, 16 kHz, mono.
+
+Polly's neural voices synthesize `pcm` at 16000 Hz, Transcribe streaming takes it, and so do the
+local engines (Piper's output is resampled to it), so no frame ever needs a codec negotiation.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+CODEC = "pcm_s16le"
+SAMPLE_RATE = 16_000
+SAMPLE_BYTES = 2  # 16-bit mono: one sample per 2 bytes
+BYTES_PER_SECOND = SAMPLE_RATE * SAMPLE_BYTES
+# Audio per `npc.audio` frame: 0.5 s is 16,000 bytes, 21,336 in base64: under API Gateway's 32 KB
+# WebSocket frame (and far under its 128 KB message) with the frame's other fields.
+AUDIO_CHUNK_BYTES = BYTES_PER_SECOND // 2
+
+
+class NpcVoice(BaseModel):
+    """How an NPC sounds: a Polly voice id and engine. Locally the Polly-compatible server of
+    `aicore local` speaks every voice id with the voice it ships (Piper's en_US joe)."""
+
+    voice_id: str = Field("Matthew", pattern=r"^[A-Z][A-Za-z]{1,19}$", description="A Polly voice id.")
+    engine: str = Field("neural", pattern=r"^(neural|standard|generative|long-form)$")
+
+
+def seconds_of(pcm: bytes) -> float:
+    return len(pcm) / BYTES_PER_SECOND
+
+
+def chunks_of(pcm: bytes, size: int = AUDIO_CHUNK_BYTES) -> list[bytes]:
+    """The audio cut into frames' worth, on sample boundaries."""
+    size -= size % SAMPLE_BYTES
+    return [pcm[start : start + size] for start in range(0, len(pcm), size)]
