@@ -424,7 +424,6 @@ def group_fan_out() -> GroupFanOut:
     return GroupFanOut(connections(), pusher())
 
 
-
 @lru_cache(maxsize=1)
 def synthesizer() -> PollySynthesizer:
     """NPC voices: Polly (locally: the Polly-compatible Piper server of `aicore local`)."""
