@@ -162,3 +162,27 @@ def test_tokens_do_not_wait_for_the_voice(voiced: tuple[TurnDeps, FakeSynthesize
     gate.set()
     runner.join(timeout=60)
     assert pusher.of_type("npc.audio")[-1]["data"]["final"] is True
+
+
+class _SlowFirstToken(FakePusher):
+    """Holds the first token frame until the first sentence has been synthesized: the pusher of
+    tokens lagging behind synthesis, as under load."""
+
+    def __init__(self, synthesizer: FakeSynthesizer) -> None:
+        super().__init__()
+        self._synthesizer = synthesizer
+
+    def send(self, connection_id: str, frame: dict[str, Any]) -> bool:
+        if frame["type"] == "npc.token" and not self.of_type("npc.token"):
+            eventually(lambda: self._synthesizer.spoken, timeout_s=60, what="the first sentence spoken")
+        return super().send(connection_id, frame)
+
+
+def test_audio_waits_for_the_first_token_frame_even_when_synthesis_is_faster(
+    voiced: tuple[TurnDeps, FakeSynthesizer],
+) -> None:
+    deps, synthesizer = voiced
+    deps.pusher = pusher = _SlowFirstToken(synthesizer)
+    say(deps, voice=True)
+    kinds = [frame["type"] for _, frame in pusher.frames]
+    assert kinds.index("npc.token") < kinds.index("npc.audio")

@@ -67,6 +67,7 @@ class TokenStream:
         self._finished = False
         self._changed = threading.Condition()
         self.client_gone = False
+        self.first_frame_sent = threading.Event()  # what must reach the player before anything else
         self._sender = threading.Thread(target=self._send_until_finished, name="token-stream", daemon=True)
         self._sender.start()
 
@@ -91,8 +92,12 @@ class TokenStream:
         self._sender.join()
 
     def _send_until_finished(self) -> None:
-        while (text := self._next_frame()) is not None:
-            self._send(text)
+        try:
+            while (text := self._next_frame()) is not None:
+                self._send(text)
+                self.first_frame_sent.set()
+        finally:
+            self.first_frame_sent.set()  # a reply without tokens holds nothing back
 
     def _next_frame(self) -> str | None:
         with self._changed:

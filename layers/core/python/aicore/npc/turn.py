@@ -20,6 +20,7 @@ adds to the player's proficiency once per turn.
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -254,7 +255,7 @@ def take_turn(
     interval_ms = settings.token_frame_interval_ms
     interval_s = deps.token_interval_s if interval_ms is None else interval_ms / 1000
     stream = TokenStream(deps.pusher, connection_id, frame.request_id, interval_s)
-    voice = _voice_stream(frame, npc, connection_id, deps)
+    voice = _voice_stream(frame, npc, connection_id, deps, stream.first_frame_sent)
     push = stream.push if voice is None else _Voiced(stream.push, voice)
     spoken = _Spoken(push, watch)
     try:
@@ -414,10 +415,12 @@ def _phrases(
     return sprinkle(lexicon, moment)
 
 
-def _voice_stream(frame: NpcSay, npc: Npc, connection_id: str, deps: TurnDeps) -> VoiceStream | None:
+def _voice_stream(
+    frame: NpcSay, npc: Npc, connection_id: str, deps: TurnDeps, after: threading.Event
+) -> VoiceStream | None:
     if not frame.voice or deps.synthesizer is None:
         return None
-    return VoiceStream(deps.synthesizer, npc.voice, deps.pusher, connection_id, frame.request_id)
+    return VoiceStream(deps.synthesizer, npc.voice, deps.pusher, connection_id, frame.request_id, after=after)
 
 
 class _Voiced:

@@ -24,6 +24,9 @@ from aicore.voice.audio import AUDIO_CHUNK_BYTES, CODEC, SAMPLE_RATE, NpcVoice, 
 from aicore.voice.sentences import SentenceSplitter
 
 AUDIO_FRAME = "npc.audio"
+# The longest audio waits for the first token frame to go out (it goes within the pacing interval
+# of the first token; this bounds a pusher that hangs).
+FIRST_TOKEN_WAIT_S = 5.0
 
 
 class Synthesizer(Protocol):
@@ -70,6 +73,7 @@ class VoiceStream:
         connection_id: str,
         request_id: str,
         chunk_bytes: int = AUDIO_CHUNK_BYTES,
+        after: threading.Event | None = None,
     ) -> None:
         self._synthesizer, self._voice, self._pusher = synthesizer, voice, pusher
         self._connection_id, self._request_id, self._chunk_bytes = connection_id, request_id, chunk_bytes
@@ -77,6 +81,7 @@ class VoiceStream:
         self._sentences: queue.Queue[str | None] = queue.Queue()
         self._stopped = threading.Event()  # interrupted, client gone, or synthesis failed
         self._seq = 0
+        self._after = after  # audio goes out only once this is set (the first token frame is sent)
         self.timings = VoiceTimings()
         self._speaker = threading.Thread(target=self._speak_until_end, name="voice-stream", daemon=True)
         self._speaker.start()
@@ -121,6 +126,8 @@ class VoiceStream:
                 return
 
     def _push(self, pcm: bytes, *, final: bool = False) -> bool:
+        if self._seq == 0 and self._after is not None:
+            self._after.wait(FIRST_TOKEN_WAIT_S)  # the player reads the reply's start before hearing it
         frame = audio_frame(self._request_id, self._seq, pcm, final=final)
         self._seq += 1
         try:
