@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -103,7 +104,8 @@ def test_a_batch_delivered_twice_overwrites_its_one_object() -> None:
     # Then both wrote the same key, and one object holds the batch's records
     assert first == second
     assert first.key == batch_key("run-1", 1) == "runs/run-1/batches/1.json"
-    assert set(runs.objects) == {first.key} and runs.puts == [first.key, first.key]
+    assert set(runs.objects) == {first.key}
+    assert runs.puts == [first.key, first.key]
     assert [t.player for t in BatchResult.model_validate_json(runs.objects[first.key]).turns] == [2]
 
 
@@ -124,11 +126,16 @@ def test_the_report_reads_every_batch_judges_and_is_the_same_when_run_twice() ->
     second = write_report(runs, step, now)
 
     # Then the same report overwrites the same two objects, and it names the failed turn
-    assert first == second and runs.objects == before
+    assert first == second
+    assert runs.objects == before
     assert (first.report_key, first.html_key) == report_keys("run-1")
-    assert first.bucket == "qa-bucket" and not first.passed and first.failed_checks == ["in_character"]
+    assert first.bucket == "qa-bucket"
+    assert not first.passed
+    assert first.failed_checks == ["in_character"]
     report = json.loads(runs.objects[first.report_key])
-    assert report["players"] == 3 and report["turns"] == 3 and report["wall_s"] == 42
+    assert report["players"] == 3
+    assert report["turns"] == 3
+    assert report["wall_s"] == 42
     failure = next(c for c in report["checks"] if c["check"] == "in_character")["failures"][0]
     assert failure["where"].startswith("player 2 turn 1")
     assert b"FAILED" in runs.objects[first.html_key]
@@ -171,7 +178,8 @@ def test_the_handler_writes_the_report_to_s3_and_answers_a_small_pointer() -> No
 
         # Then the report is in the bucket, and the answer is a pointer, not the report
         assert answers[0] == answers[1]
-        assert answers[0]["bucket"] == "qa-test" and answers[0]["report_key"] == "runs/run-1/report.json"
+        assert answers[0]["bucket"] == "qa-test"
+        assert answers[0]["report_key"] == "runs/run-1/report.json"
         assert len(json.dumps(answers[0])) < 1000
         keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="qa-test")["Contents"])
         assert keys == ["runs/run-1/batches/0.json", "runs/run-1/report.html", "runs/run-1/report.json"]
@@ -181,10 +189,12 @@ def test_the_handler_writes_the_report_to_s3_and_answers_a_small_pointer() -> No
 
 def test_the_flow_and_its_bucket_are_in_the_topology() -> None:
     machine = TOPOLOGY.state_machine("qa-run")
-    assert machine.distributed_map and machine.invokes == ("qa-players",)
-    assert QA_REPORTS in TOPOLOGY.buckets and QA_REPORTS.objects_prefix == "runs/"
+    assert machine.distributed_map
+    assert machine.invokes == ("qa-players",)
+    assert QA_REPORTS in TOPOLOGY.buckets
+    assert QA_REPORTS.objects_prefix == "runs/"
     assert TOPOLOGY.function("qa-players").client_sdk
-    asl = json.loads(open(machine.definition_path, encoding="utf-8").read())
+    asl = json.loads(Path(machine.definition_path).read_text(encoding="utf-8"))
     config = asl["States"]["Players"]["ItemProcessor"]["ProcessorConfig"]
     assert config == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
 
