@@ -201,3 +201,11 @@ def test_the_flow_and_its_bucket_are_in_the_topology() -> None:
 
 def test_a_scenario_from_the_flow_input_is_the_cli_scenario() -> None:
     assert batch_step(0, [0]).scenario == parse_scenario(SCENARIO)
+
+
+def test_the_functions_learn_the_qa_bucket_from_their_environment() -> None:
+    from aicore.settings import Settings
+    from aicore.topology import resource_environment
+
+    settings = Settings.from_environment(resource_environment("dev"))
+    assert settings.qa_reports_bucket == "aicore-dev-qa-reports"

@@ -70,7 +70,7 @@ class Bucket:
 
     @property
     def env_var(self) -> str:
-        return f"{self.name.upper()}_BUCKET"
+        return f"{self.name.upper().replace('-', '_')}_BUCKET"
 
 
 @dataclass(frozen=True)

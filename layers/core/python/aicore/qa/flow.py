@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
@@ -27,7 +27,7 @@ JSON_TYPE = "application/json"
 HTML_TYPE = "text/html; charset=utf-8"
 
 Now = Callable[[], datetime.datetime]
-PlayBatch = Callable[[Scenario, Environment, Sequence[int]], Awaitable[BatchResult]]
+PlayBatch = Callable[[Scenario, Environment, Sequence[int]], Coroutine[Any, Any, BatchResult]]
 
 
 class RunStore(Protocol):
