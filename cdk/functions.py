@@ -121,7 +121,7 @@ class Functions(Construct):
             self,
             "client-layer",
             layer_version_name=physical_name(config.name, "client"),
-            description="The Python SDK (aicore_client) and websockets, for functions that play as clients",
+            description="Client SDK (aicore_client) and websockets, for functions that play as game clients",
             code=lambda_.Code.from_asset(str(sources.client_layer)),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
