@@ -117,6 +117,15 @@ class Functions(Construct):
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
         )
+        self.client_layer = lambda_.LayerVersion(
+            self,
+            "client-layer",
+            layer_version_name=physical_name(config.name, "client"),
+            description="Client SDK (aicore_client) and websockets, for functions that play as game clients",
+            code=lambda_.Code.from_asset(str(sources.client_layer)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+        )
         self.by_name: dict[str, lambda_.Function] = {}
         self.aliases: dict[str, lambda_.Alias] = {}
         self.deployment_groups: dict[str, codedeploy.LambdaDeploymentGroup] = {}
@@ -197,7 +206,8 @@ class Functions(Construct):
 
     def layers_of(self, fn: Function) -> list[lambda_.ILayerVersion]:
         layers: list[lambda_.ILayerVersion] = [self.core_layer, self.deps_layer]
-        return [*layers, self.embeddings_layer] if fn.static_embeddings else layers
+        layers += [self.embeddings_layer] if fn.static_embeddings else []
+        return [*layers, self.client_layer] if fn.client_sdk else layers
 
     def _gradual_deployments(self, topology: Topology) -> None:
         """A CodeDeploy deployment group per `gradual_deployment` function, on its `live` alias."""
