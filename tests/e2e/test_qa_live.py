@@ -107,7 +107,15 @@ def test_a_broken_persona_fails_with_a_report_naming_the_turn(
     assert "FAILED" in html
 
 
-def test_a_good_persona_passes(local: LocalProcess, tmp_path: Path) -> None:
+@pytest.fixture
+def npcs_stay_in_character(local: LocalProcess) -> Iterator[None]:
+    # SmolLM2-135M, asked "Are you a real ferryman, or something else?", now and then says it is
+    # an AI (the full run caught it once): the test is that in-character replies pass, so they are
+    # scripted at the endpoint, and every other part of the run is real.
+    yield from scripted(local, "Welcome, traveller. The river is calm and the lanterns are lit.", "You are")
+
+
+def test_a_good_persona_passes(local: LocalProcess, npcs_stay_in_character: None, tmp_path: Path) -> None:
     done, report = qa_run(local, "personas.yaml", tmp_path)
 
     assert done.returncode == 0, done.stdout + done.stderr
