@@ -79,6 +79,15 @@ def _up_to_date(sources: Sources, output: Path, digest: str) -> bool:
     return output.is_dir() and stamp.exists() and stamp.read_text(encoding="utf-8").strip() == digest
 
 
+def _publish(sources: Sources, staging: Path, output: Path, digest: str) -> bool:
+    """The staged build becomes `output`, stamped with what it was built from (True: built)."""
+    if output.exists():
+        shutil.rmtree(output)
+    staging.rename(output)
+    sources.stamp(output).write_text(digest + "\n", encoding="utf-8")
+    return True
+
+
 def installed_versions() -> dict[str, str]:
     """What this interpreter (the venv the tests run in) has installed, by normalized name."""
     return {
@@ -182,11 +191,7 @@ def build_client_layer(sources: Sources, force: bool = False) -> bool:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
     _prune(site, NOT_SHIPPED)
-    if output.exists():
-        shutil.rmtree(output)
-    staging.rename(output)
-    sources.stamp(output).write_text(digest + "\n", encoding="utf-8")
-    return True
+    return _publish(sources, staging, output, digest)
 
 
 def check_builds(sources: Sources) -> None:
@@ -221,11 +226,7 @@ def build_deps_layer(sources: Sources, force: bool = False) -> bool:
     extra = ["--only-binary=:all:", "--no-compile", "--constraint", str(constraints), *LAMBDA_PLATFORM]
     _pip_target(site, requirements, extra)
     _prune(site, NOT_SHIPPED)
-    if output.exists():
-        shutil.rmtree(output)
-    staging.rename(output)
-    sources.stamp(output).write_text(digest + "\n", encoding="utf-8")
-    return True
+    return _publish(sources, staging, output, digest)
 
 
 def build_sagemaker_sdk(sources: Sources, force: bool = False) -> bool:
@@ -236,11 +237,7 @@ def build_sagemaker_sdk(sources: Sources, force: bool = False) -> bool:
     sources.stamp(output).unlink(missing_ok=True)
     staging = output.with_name(output.name + ".partial")
     _pip_target(staging, [SAGEMAKER_SDK], ["--only-binary=:all:"])
-    if output.exists():
-        shutil.rmtree(output)
-    staging.rename(output)
-    sources.stamp(output).write_text(digest + "\n", encoding="utf-8")
-    return True
+    return _publish(sources, staging, output, digest)
 
 
 def build_embeddings_layer(sources: Sources, force: bool = False) -> bool:
@@ -256,11 +253,7 @@ def build_embeddings_layer(sources: Sources, force: bool = False) -> bool:
         target = staging / EMBEDDINGS_FOLDER / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
-    if output.exists():
-        shutil.rmtree(output)
-    staging.rename(output)
-    sources.stamp(output).write_text(digest + "\n", encoding="utf-8")
-    return True
+    return _publish(sources, staging, output, digest)
 
 
 def main(argv: list[str] | None = None) -> int:
