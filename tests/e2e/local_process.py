@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +33,7 @@ class LocalProcess:
 
     extra_args: Sequence[str] = ()
     prelude: str | None = None  # Python run first in the child (e.g. busy threads), then the CLI
+    environment: Mapping[str, str] = field(default_factory=dict)  # the child's, over ours
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
     banner: str = ""
@@ -78,7 +79,7 @@ class LocalProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
-            env=os.environ.copy(),
+            env={**os.environ, **self.environment},
             cwd=REPO_ROOT,
             start_new_session=True,  # its own process group: killed whole if it hangs
         )

@@ -31,8 +31,12 @@ BROKEN_LINE = "As an AI language model, I do not really row a ferry."
 
 @pytest.fixture(scope="module")
 def local() -> Iterator[LocalProcess]:
-    # The longest deadlines: on a busy machine the CPU model should stream, not fall back
-    with LocalProcess(extra_args=("--deadline-scale", str(MAX_DEADLINE_SCALE))) as running:
+    # The longest deadlines: on a busy machine the CPU model should stream, not fall back.
+    # Quest offers from their templates: with the model writing them, the 20 players' offers queued
+    # on the one CPU model ahead of the quest check's (the full run waited over 600 s for it).
+    with LocalProcess(
+        extra_args=("--deadline-scale", str(MAX_DEADLINE_SCALE)), environment={"QUEST_WRITER": "template"}
+    ) as running:
         yield running
         running.stop()
 
@@ -140,9 +144,8 @@ def test_twenty_synthetic_players_all_get_answers(
 
 @pytest.fixture
 def odo_answers_at_once(local: LocalProcess) -> Iterator[None]:
-    # Odo's turns and the quest he writes answer at once: the check is about the quest's way
-    # through the public routes and its flow, not the one CPU model's queue (in a full run the offer
-    # once took longer than 600 s). His scripted words are no quest JSON, so the template's is offered.
+    # Odo's turns answer at once: the check is about the quest's way through the public routes and
+    # its flow, not the one CPU model's queue.
     yield from scripted(local, "Aye, my lanterns want oil. Bring me some and I will pay you well.", "Odo")
 
 

@@ -6,8 +6,9 @@ import pytest
 
 from aicore.aws.sagemaker_runtime import SageMakerEndpoint
 from aicore.llm.endpoint import ChatCall, TierTarget
-from aicore.llm.router import ModelRequest, Router, Tier
+from aicore.llm.router import ModelRequest, Router, RouterPolicy, Tier
 from aicore.llm.wire import ChatMessage
+from aicore.local.budget import MAX_DEADLINE_SCALE
 
 pytestmark = pytest.mark.model
 MESSAGES = [ChatMessage(role="user", content="Tell me a long story about a dragon and a blacksmith.")]
@@ -28,7 +29,10 @@ def test_the_local_model_stream_reports_the_token_limit(
 def test_a_reply_cut_by_the_local_model_is_reported_truncated(
     model_endpoint: SageMakerEndpoint, model_endpoint_names: list[str]
 ) -> None:
-    router = Router(model_endpoint, {Tier.SILVER: model_endpoint_names[1]})
+    # The longest deadlines: on a busy machine the CPU model may take longer than the unscaled 10 s
+    # to start (the full run got the scripted line instead)
+    policy = RouterPolicy(deadline_scale=MAX_DEADLINE_SCALE)
+    router = Router(model_endpoint, {Tier.SILVER: model_endpoint_names[1]}, policy)
 
     completion = router.stream(
         ModelRequest(MESSAGES, first_token_budget_ms=None, max_tokens=3), lambda _: None, lambda: "scripted"

@@ -74,6 +74,13 @@ def table(name: str) -> Table:
     return cast("Table", boto3.session.Session().resource("dynamodb", config=_CONFIG).Table(name))
 
 
+def forget_clients() -> None:
+    """Drop the clients and tables made so far: the next ones read the endpoint variables again (the
+    local runtime calls it when it points them at loopback, and when it puts them back)."""
+    _client.cache_clear()
+    table.cache_clear()
+
+
 def resource_client(dynamodb_table: Table) -> Any:
     """The client behind a table resource, for transactions and batch reads. It takes and gives plain
     Python values (boto3 serializes them on this client), which the stubs of the low-level client

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aicore import aws
 from aicore.auth import Caller, Role
 from aicore.aws.signing_keys import SecretsManagerKeyVault, SsmKeyDirectory
 from aicore.clock import GAME_CLOCK
@@ -252,6 +253,7 @@ class LocalRuntime:
         for key, value in values.items():
             self._saved_environment.setdefault(key, os.environ.get(key))
             os.environ[key] = value
+        aws.forget_clients()  # a client made before would keep the old endpoint
 
     def _restore_environment(self) -> None:
         for key, value in self._saved_environment.items():
@@ -259,6 +261,7 @@ class LocalRuntime:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        aws.forget_clients()
         self._saved_environment.clear()
 
 
