@@ -34,6 +34,11 @@ BUCKET_ACTIONS: Mapping[Access, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("s3:ListBucket",),
     ),
 }
+PREFIX_ACTIONS: Mapping[Access, tuple[str, ...]] = {
+    Access.READ: ("s3:GetObject",),
+    Access.WRITE: ("s3:PutObject",),
+    Access.READ_WRITE: ("s3:GetObject", "s3:PutObject"),
+}
 SERVING_RECORD_ACTIONS: Mapping[Access, tuple[str, ...]] = {
     Access.READ: ("ssm:GetParameter",),
     Access.WRITE: ("ssm:PutParameter", "ssm:DeleteParameter"),
@@ -81,6 +86,9 @@ def _grant_data(
     for declared_bucket, access in declared.buckets:
         bucket_name = declared_bucket.name
         bucket = resources.buckets[bucket_name]
+        if declared_bucket.objects_prefix is not None:
+            _grant_prefix(principal, owner, declared, declared_bucket.objects_prefix, bucket, access)
+            continue
         object_actions, bucket_actions = BUCKET_ACTIONS[access]
         iam.Grant.add_to_principal(
             grantee=principal, actions=list(object_actions), resource_arns=[bucket.arn_for_objects("*")]
@@ -104,6 +112,27 @@ def _grant_data(
             actions=list(INVOKE_ENDPOINT),
             resource_arns=[tier.endpoint_arn, tier.component_arn],
         )
+
+
+def _grant_prefix(
+    principal: iam.IGrantable,
+    owner: IConstruct,
+    declared: Function | StateMachine,
+    prefix: str,
+    bucket: s3.IBucket,
+    access: Access,
+) -> None:
+    """GetObject/PutObject on the keys under one prefix: no listing, no deleting (the bucket expires them)."""
+    iam.Grant.add_to_principal(
+        grantee=principal,
+        actions=list(PREFIX_ACTIONS[access]),
+        resource_arns=[bucket.arn_for_objects(f"{prefix}*")],
+    )
+    acknowledge(
+        owner,
+        wildcard_resource(f"{reference(owner, bucket)}/{prefix}*"),
+        f"{declared.name} is declared {access.value} on {prefix} of this bucket: keys are made per run.",
+    )
 
 
 def grant_function(
@@ -266,6 +295,32 @@ def grant_state_machine(
     _grant_data(state_machine, role, machine, resources)
     for function_name in machine.invokes:
         aliases[function_name].grant_invoke(state_machine)
+    if machine.distributed_map:
+        _grant_child_executions(state_machine, role, physical_name(resources.env, machine.name))
+
+
+def _grant_child_executions(state_machine: sfn.StateMachine, role: iam.IRole, machine_name: str) -> None:
+    """A Distributed Map starts its items as child executions of its own machine, then describes and
+    stops them: StartExecution on the machine itself, Describe/Stop on its map runs' executions. The
+    ARNs are built from the name: the machine's own ARN would make its role depend on itself."""
+    arn = f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+    iam.Grant.add_to_principal(
+        grantee=state_machine,
+        actions=["states:StartExecution"],
+        resource_arns=[f"{arn}:stateMachine:{machine_name}"],
+    )
+    iam.Grant.add_to_principal(
+        grantee=state_machine,
+        actions=["states:DescribeExecution", "states:StopExecution"],
+        resource_arns=[f"{arn}:execution:{machine_name}/*"],
+    )
+    acknowledge(
+        role,
+        wildcard_resource(
+            f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{machine_name}/*"
+        ),
+        "The Distributed Map's child executions of this machine: their names are made per map run.",
+    )
 
 
 def _role(role: iam.IRole | None) -> iam.IRole:

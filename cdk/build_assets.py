@@ -9,6 +9,9 @@
   STATIC_FILES`: WordLlama's weights and tokenizer, ~18 MB) and the package's licence, copied from
   the `wordllama` wheel installed in the venv: nothing else of the package ships. In Lambda they
   are `/opt/wordllama` (`AICORE_STATIC_EMBEDDINGS`).
+- `build/client-layer/python/`: the Python SDK (`clients/python/aicore_client`, its generated protobuf
+  code included) and `websockets` (arm64/cp312 wheel): for the functions that play as game clients
+  (`Function.client_sdk`, the QA players).
 - `build/sagemaker-sdk/`: the SageMaker SDK's core part (where `image_uris.retrieve` lives),
   installed apart from the venv: it pins protobuf<7, which the project's own code does not accept.
 
@@ -33,6 +36,7 @@ from aicore.llm.embedding import STATIC_FILES, wordllama_package_directory
 from cdk.sources import MissingBuildError, Sources
 
 SAGEMAKER_SDK = "sagemaker-core==2.27.0"
+CLIENT_LAYER_REQUIREMENTS = ("websockets==17.4",)  # the SDK's transport; pydantic and protobuf: deps layer
 # Lambda's Python 3.12 runs on Amazon Linux 2023 (glibc 2.34): wheels for glibc 2.28 and older fit
 # (numpy's arm64 wheels are manylinux_2_28; most others are manylinux2014, i.e. glibc 2.17).
 LAMBDA_PLATFORM = (
@@ -73,6 +77,15 @@ def _digest(*parts: object) -> str:
 def _up_to_date(sources: Sources, output: Path, digest: str) -> bool:
     stamp = sources.stamp(output)
     return output.is_dir() and stamp.exists() and stamp.read_text(encoding="utf-8").strip() == digest
+
+
+def _publish(sources: Sources, staging: Path, output: Path, digest: str) -> bool:
+    """The staged build becomes `output`, stamped with what it was built from (True: built)."""
+    if output.exists():
+        shutil.rmtree(output)
+    staging.rename(output)
+    sources.stamp(output).write_text(digest + "\n", encoding="utf-8")
+    return True
 
 
 def installed_versions() -> dict[str, str]:
@@ -141,12 +154,53 @@ def _embeddings_digest() -> str:
     return _digest(EMBEDDINGS_FOLDER, contents)
 
 
+def client_sdk_files(sources: Sources) -> dict[str, Path]:
+    """The SDK's files (relative to its package), its generated protobuf code included."""
+    package = sources.client_sdk
+    files = {
+        str(path.relative_to(package)): path
+        for path in sorted(package.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    if "schemas/frames_pb2.py" not in files:
+        raise MissingBuildError(f"missing {package}/schemas/frames_pb2.py: run `make protos`")
+    return files
+
+
+def _client_layer_digest(sources: Sources) -> str:
+    contents = {
+        name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for name, path in client_sdk_files(sources).items()
+    }
+    return _digest(CLIENT_LAYER_REQUIREMENTS, LAMBDA_PLATFORM, contents)
+
+
+def build_client_layer(sources: Sources, force: bool = False) -> bool:
+    digest = _client_layer_digest(sources)
+    output = sources.client_layer
+    if not force and _up_to_date(sources, output, digest):
+        return False
+    sources.stamp(output).unlink(missing_ok=True)
+    staging = output.with_name(output.name + ".partial")
+    site = staging / "python"
+    _pip_target(
+        site, list(CLIENT_LAYER_REQUIREMENTS), ["--only-binary=:all:", "--no-compile", *LAMBDA_PLATFORM]
+    )
+    for name, source in client_sdk_files(sources).items():
+        target = site / sources.client_sdk.name / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    _prune(site, NOT_SHIPPED)
+    return _publish(sources, staging, output, digest)
+
+
 def check_builds(sources: Sources) -> None:
     """Synth's precondition: every output exists and was built from what the repository says now."""
     wanted = {
         sources.deps_layer: _deps_layer_digest(sources),
         sources.sagemaker_sdk: _sagemaker_sdk_digest(),
         sources.embeddings_layer: _embeddings_digest(),
+        sources.client_layer: _client_layer_digest(sources),
     }
     stale = [str(output) for output, digest in wanted.items() if not _up_to_date(sources, output, digest)]
     generated = sources.core_layer / "python" / "aicore" / "schemas" / "frames_pb2.py"
@@ -172,11 +226,7 @@ def build_deps_layer(sources: Sources, force: bool = False) -> bool:
     extra = ["--only-binary=:all:", "--no-compile", "--constraint", str(constraints), *LAMBDA_PLATFORM]
     _pip_target(site, requirements, extra)
     _prune(site, NOT_SHIPPED)
-    if output.exists():
-        shutil.rmtree(output)
-    staging.rename(output)
-    sources.stamp(output).write_text(digest + "\n", encoding="utf-8")
-    return True
+    return _publish(sources, staging, output, digest)
 
 
 def build_sagemaker_sdk(sources: Sources, force: bool = False) -> bool:
@@ -187,11 +237,7 @@ def build_sagemaker_sdk(sources: Sources, force: bool = False) -> bool:
     sources.stamp(output).unlink(missing_ok=True)
     staging = output.with_name(output.name + ".partial")
     _pip_target(staging, [SAGEMAKER_SDK], ["--only-binary=:all:"])
-    if output.exists():
-        shutil.rmtree(output)
-    staging.rename(output)
-    sources.stamp(output).write_text(digest + "\n", encoding="utf-8")
-    return True
+    return _publish(sources, staging, output, digest)
 
 
 def build_embeddings_layer(sources: Sources, force: bool = False) -> bool:
@@ -207,11 +253,7 @@ def build_embeddings_layer(sources: Sources, force: bool = False) -> bool:
         target = staging / EMBEDDINGS_FOLDER / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
-    if output.exists():
-        shutil.rmtree(output)
-    staging.rename(output)
-    sources.stamp(output).write_text(digest + "\n", encoding="utf-8")
-    return True
+    return _publish(sources, staging, output, digest)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         ("deps layer", build_deps_layer),
         ("embeddings layer", build_embeddings_layer),
         ("sagemaker sdk", build_sagemaker_sdk),
+        ("client layer", build_client_layer),
     )
     for label, build in builds:
         built = build(sources, force=args.force)

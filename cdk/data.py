@@ -125,6 +125,8 @@ def lifecycle_rules(bucket: Bucket, lifecycle: ArchiveLifecycle) -> list[s3.Life
         )
         for prefix in bucket.scratch_prefixes
     ]
+    if bucket.expire_after_days is not None:
+        scratch.append(s3.LifecycleRule(id="expire", expiration=Duration.days(bucket.expire_after_days)))
     if not bucket.archival:
         return [housekeeping, *scratch]
     # Instant retrieval: a cold session is rehydrated while a player waits.

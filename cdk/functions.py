@@ -87,35 +87,26 @@ class Functions(Construct):
         self.log_groups = dict(log_groups)
         self._sources = sources
         self._environment = dict(environment)
-        self.core_layer = lambda_.LayerVersion(
-            self,
-            "core-layer",
-            layer_version_name=physical_name(config.name, "core"),
-            description="aicore domain library (aicore.local excluded)",
-            code=lambda_.Code.from_asset(str(sources.core_layer), exclude=LAYER_EXCLUDES),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
+        self.core_layer = self._layer(
+            "core",
+            "aicore domain library (aicore.local excluded)",
+            lambda_.Code.from_asset(str(sources.core_layer), exclude=LAYER_EXCLUDES),
         )
-        self.deps_layer = lambda_.LayerVersion(
-            self,
-            "deps-layer",
-            layer_version_name=physical_name(config.name, "deps"),
-            description=(
-                "Runtime dependencies (pydantic, Powertools with tracer, PyJWT, numpy, tokenizers) "
-                "for arm64 / Python 3.12"
-            ),
-            code=lambda_.Code.from_asset(str(sources.deps_layer)),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
+        self.deps_layer = self._layer(
+            "deps",
+            "Runtime dependencies (pydantic, Powertools with tracer, PyJWT, numpy, tokenizers) "
+            "for arm64 / Python 3.12",
+            lambda_.Code.from_asset(str(sources.deps_layer)),
         )
-        self.embeddings_layer = lambda_.LayerVersion(
-            self,
-            "embeddings-layer",
-            layer_version_name=physical_name(config.name, "embeddings"),
-            description="Static embeddings (WordLlama l2_supercat 256-d weights and tokenizer, MIT licence)",
-            code=lambda_.Code.from_asset(str(sources.embeddings_layer)),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCHITECTURE],
+        self.embeddings_layer = self._layer(
+            "embeddings",
+            "Static embeddings (WordLlama l2_supercat 256-d weights and tokenizer, MIT licence)",
+            lambda_.Code.from_asset(str(sources.embeddings_layer)),
+        )
+        self.client_layer = self._layer(
+            "client",
+            "Client SDK (aicore_client) and websockets, for functions that play as game clients",
+            lambda_.Code.from_asset(str(sources.client_layer)),
         )
         self.by_name: dict[str, lambda_.Function] = {}
         self.aliases: dict[str, lambda_.Alias] = {}
@@ -148,6 +139,17 @@ class Functions(Construct):
             wildcard_resource("*"),
             "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, "
             "which have no resource-level permissions in IAM.",
+        )
+
+    def _layer(self, name: str, description: str, code: lambda_.Code) -> lambda_.LayerVersion:
+        return lambda_.LayerVersion(
+            self,
+            f"{name}-layer",
+            layer_version_name=physical_name(self._config.name, name),
+            description=description,
+            code=code,
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
         )
 
     def _function(self, fn: Function) -> lambda_.Function:
@@ -197,7 +199,8 @@ class Functions(Construct):
 
     def layers_of(self, fn: Function) -> list[lambda_.ILayerVersion]:
         layers: list[lambda_.ILayerVersion] = [self.core_layer, self.deps_layer]
-        return [*layers, self.embeddings_layer] if fn.static_embeddings else layers
+        layers += [self.embeddings_layer] if fn.static_embeddings else []
+        return [*layers, self.client_layer] if fn.client_sdk else layers
 
     def _gradual_deployments(self, topology: Topology) -> None:
         """A CodeDeploy deployment group per `gradual_deployment` function, on its `live` alias."""

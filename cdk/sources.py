@@ -37,6 +37,17 @@ class Sources:
         return self.build / "embeddings-layer"
 
     @property
+    def client_layer(self) -> Path:
+        """The Python SDK (`aicore_client`, with its generated protobuf code) and `websockets` for
+        arm64/cp312 (`<dir>/python/...`), built by `cdk/build_assets.py` for the functions that play."""
+        return self.build / "client-layer"
+
+    @property
+    def client_sdk(self) -> Path:
+        """The SDK's package in the repository: `clients/python/aicore_client`."""
+        return self.root / "clients" / "python" / "aicore_client"
+
+    @property
     def sagemaker_sdk(self) -> Path:
         """The `sagemaker` SDK (its core part), installed apart from the venv by `cdk/build_assets.py`."""
         return self.build / "sagemaker-sdk"

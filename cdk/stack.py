@@ -31,6 +31,8 @@ from aicore.topology import (
     IDENTITY_KEYS,
     MODEL_TIER_SETUP,
     MODEL_WEIGHTS,
+    QA_REPORTS,
+    QA_RUN_FLOW,
     SERVICE,
     Topology,
     physical_name,
@@ -258,6 +260,19 @@ class AicoreStack(Stack):
         )
         for name, model_tier in tiers.items():
             CfnOutput(self, f"{name.capitalize()}Endpoint", value=model_tier.endpoint_name)
+        if QA_RUN_FLOW in machines.by_name and QA_REPORTS.name in data.buckets:  # `aicore qa run --env`
+            CfnOutput(
+                self,
+                "QaRunStateMachineArn",
+                value=machines.by_name[QA_RUN_FLOW].state_machine_arn,
+                description="the QA flow: synthetic players in batches, then the report",
+            )
+            CfnOutput(
+                self,
+                "QaReportsBucket",
+                value=data.buckets[QA_REPORTS.name].bucket_name,
+                description="QA reports (runs/<run_id>/report.json and report.html), kept 30 days",
+            )
         CfnOutput(
             self,
             "ModelsBucket",

@@ -94,6 +94,10 @@ def _target(template: Template, expression: Any) -> str:
             return "executions:" + match.group(1)
         if ":polly:" in text and text.endswith(':lexicon/*"]'):
             return "lexicons"
+        if match := re.search(r":execution:([a-z0-9-]+)/\*", text):  # a Distributed Map's child executions
+            return "map-executions:" + match.group(1)
+        if match := re.search(r":stateMachine:([a-z0-9-]+)\"", text):
+            return "state-machine-named:" + match.group(1)
         if match := re.search(
             r":(endpoint|inference-component|model)/aicore-[a-z0-9]+-([a-z0-9]+)(-\*)?", text
         ):
@@ -106,6 +110,8 @@ def _target(template: Template, expression: Any) -> str:
             inner = _target(template, head)
             if parts[1] == "/*" and inner.startswith("bucket:"):
                 return "bucket-objects:" + inner.removeprefix("bucket:")
+            if str(parts[1]).startswith("/") and str(parts[1]).endswith("*") and inner.startswith("bucket:"):
+                return "bucket-objects:" + inner.removeprefix("bucket:") + str(parts[1])[:-1]
             if parts[1] == ":*" and inner.startswith("function:"):
                 return inner + ":*"
             if parts[1] == "/index/*" and inner.startswith("table:"):

@@ -48,7 +48,12 @@ def expected_data(topology: Topology, declared: Function | StateMachine) -> set[
         if table in indexed:  # the table's own indexes, nothing more
             pairs |= {(a, f"table-index:{table}") for a in actions}
     for declared_bucket, access in declared.buckets:
-        bucket = declared_bucket.name
+        bucket = declared_bucket.name.replace("-", "")  # as its logical id spells it
+        if declared_bucket.objects_prefix is not None:  # Get/Put under its prefix: no list, no delete
+            objects = f"bucket-objects:{bucket}/{declared_bucket.objects_prefix}"
+            pairs |= {("s3:GetObject", objects)} if access != Access.WRITE else set()
+            pairs |= {("s3:PutObject", objects)} if access != Access.READ else set()
+            continue
         if access in (Access.READ, Access.READ_WRITE):
             pairs |= {("s3:GetObject", f"bucket-objects:{bucket}"), ("s3:ListBucket", f"bucket:{bucket}")}
         if access in (Access.WRITE, Access.READ_WRITE):
@@ -150,7 +155,15 @@ def test_each_state_machine_may_touch_exactly_what_it_declares(synth: Synth) -> 
             "xray:GetSamplingRules",
             "xray:GetSamplingTargets",
         }
-        assert actual - service_wide == expected_data(synth.topologies[FIXTURE], machine) | invoke
+        children = set()
+        if machine.distributed_map:  # starts its own child executions, describes and stops them
+            name = physical_name(FIXTURE, machine.name)
+            children = {("states:StartExecution", f"state-machine-named:{name}")}
+            children |= {
+                (a, f"map-executions:{name}") for a in ("states:DescribeExecution", "states:StopExecution")
+            }
+        expected = expected_data(synth.topologies[FIXTURE], machine) | invoke | children
+        assert actual - service_wide == expected
 
 
 @pytest.mark.parametrize("env", ALL_STAGES)
@@ -174,15 +187,18 @@ def test_functions_are_python_312_arm64_traced_on_their_layers(synth: Synth, env
         r["Properties"]["Description"].split(" ")[0]: k
         for k, r in synth.resources(env, "AWS::Lambda::LayerVersion").items()
     }
-    assert set(layers) == {"aicore", "Runtime", "Static"}  # core, dependencies, static embeddings
+    # core, dependencies, static embeddings, the client SDK
+    assert set(layers) == {"aicore", "Runtime", "Static", "Client"}
     for fn in all_functions(synth.topologies[env]):
         (function,) = [
             r
             for r in synth.functions(env).values()
             if r["Properties"]["FunctionName"] == physical_name(env, fn.name)
         ]
-        expected = {layers["aicore"], layers["Runtime"]} | (
-            {layers["Static"]} if fn.static_embeddings else set()
+        expected = (
+            {layers["aicore"], layers["Runtime"]}
+            | ({layers["Static"]} if fn.static_embeddings else set())
+            | ({layers["Client"]} if fn.client_sdk else set())
         )
         assert {ref["Ref"] for ref in function["Properties"]["Layers"]} == expected, fn.name
     for fn in all_functions(synth.topologies[env]):
@@ -364,3 +380,12 @@ def test_model_roles_can_only_be_passed_to_sagemaker(synth: Synth, env: str) -> 
     )
     managers = [fn for fn in synth.topologies[env].functions if fn.manages_model_tiers]
     assert len(passes) == sum(len(fn.manages_model_tiers) for fn in managers)
+
+
+def test_the_client_layer_ships_the_sdk_with_its_generated_code_and_websockets(synth: Synth) -> None:
+    site = _asset_dir(synth, "dev", "Client SDK") / "python"
+    assert (site / "aicore_client" / "client.py").is_file()
+    assert (site / "aicore_client" / "schemas" / "frames_pb2.py").is_file()  # made by `make protos`
+    assert (site / "websockets" / "__init__.py").is_file()
+    assert not (site / "bin").exists()
+    assert not list(site.rglob("__pycache__"))

@@ -48,6 +48,7 @@ PINNED: dict[str, dict[str, str]] = {
         "dataarchivebucketC3602932": "archive",
         "dataknowledgebucket98A51775": "knowledge",
         "datamodelsbucket7AD915E5": "models",
+        "dataqareportsbucket786BA49C": "qa-reports",
     },
     "AWS::SecretsManager::Secret": {
         "signingkeysDF6B2B94": "signing-keys",

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from aicore.auth import Caller, token_expiry
 from aicore.clock import Clock, now
 from aicore.errors import Unauthorized
+from aicore.observability import logger
 
 CONNECTION_TTL_S = 24 * 3600  # API Gateway closes WebSocket connections after 2 hours anyway
 
@@ -56,6 +57,21 @@ class PlayerConnections(Protocol):
     def of_player(self, world_id: str, player_id: str) -> list[PlayerConnection]:
         """Every connection the player holds in the world (one Query), expired ones included."""
         ...
+
+
+def push_to_player_connection(
+    pusher: ClientPusher, connection: PlayerConnection, frame: dict[str, Any]
+) -> bool:
+    """One frame to one of a player's connections, in its encoding; False when it was not delivered
+    (gone, or the push failed: logged, so one broken connection never stops the player's others)."""
+    try:
+        pusher.speaks(connection.connection_id, connection.encoding)
+        return pusher.send(connection.connection_id, frame)
+    except Exception:
+        logger.exception(
+            "A push to a player's connection failed", extra={"connection_id": connection.connection_id}
+        )
+        return False
 
 
 def player_key(world_id: str, player_id: str) -> str:

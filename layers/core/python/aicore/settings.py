@@ -39,6 +39,7 @@ class Settings(BaseModel):
     embed_endpoint: str | None = None
     embed_inference_component: str | None = None
     knowledge_bucket: str | None = None
+    qa_reports_bucket: str | None = None  # QA runs' batches and reports (the qa-run flow)
     # The inference component serving each tier on its endpoint (SageMaker needs it on every call).
     gold_inference_component: str | None = None
     silver_inference_component: str | None = None

@@ -63,10 +63,14 @@ class Bucket:
     # (cdk.json `archive`). Otherwise they stay in S3 Standard (e.g. weights read at every start).
     archival: bool = False
     scratch_prefixes: tuple[str, ...] = ()
+    # Every object expires this many days after it is written (reports, not records).
+    expire_after_days: int | None = None
+    # Grants on this bucket are GetObject/PutObject on keys under this prefix only (no list, no delete).
+    objects_prefix: str | None = None
 
     @property
     def env_var(self) -> str:
-        return f"{self.name.upper()}_BUCKET"
+        return f"{self.name.upper().replace('-', '_')}_BUCKET"
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,8 @@ class StateMachine:
     publishes_events: bool = False
     model_tiers: tuple[ModelTier, ...] = ()
     express: bool = False
+    # Runs a Distributed Map: it starts, describes and stops child executions of itself.
+    distributed_map: bool = False
     definition: str | None = None
 
     @property
@@ -243,6 +249,8 @@ class Function:
     static_embeddings: bool = False
     # Speaks NPC replies (`npc.audio`): polly:SynthesizeSpeech. Locally: `aicore local`'s Piper server.
     synthesizes_speech: bool = False
+    # Plays as a game client: gets the layer with the Python SDK (`aicore_client`) and `websockets`.
+    client_sdk: bool = False
 
     @property
     def arn_variable(self) -> str:
@@ -501,6 +509,7 @@ QUEST_COMPLETED = "Quest Completed"
 QUEST_ABANDONED = "Quest Abandoned"
 QUEST_REWARD_GRANTED = "Quest Reward Granted"
 QUEST_LIFE_FLOW = "quest-life"
+QA_RUN_FLOW = "qa-run"
 
 # The function that sets up (at deploy, a CloudFormation custom resource) and rotates the signing keys.
 IDENTITY_KEYS = "identity-keys"
@@ -605,6 +614,13 @@ PAYMENTS_WEBHOOK_SECRET = Secret(
     "The payment provider's webhook signing secret (Stripe: whsec_...), put by the operator.",
     env_var="PAYMENTS_WEBHOOK_SECRET",
 )
+# Synthetic-player QA runs (`aicore qa run --env`): each batch's records and the report, under runs/.
+QA_REPORTS = Bucket(
+    "qa-reports",
+    "QA runs: each batch's records and the report (JSON and HTML), under runs/{run_id}/.",
+    expire_after_days=30,
+    objects_prefix="runs/",
+)
 GOLD = ModelTier("gold")
 SILVER = ModelTier("silver")
 EMBED = ModelTier("embed")  # sentence embeddings for lore (and memory) search: endpoints/embed.json
@@ -645,10 +661,16 @@ SESSION_REHYDRATE = StateMachine(
     description="A cold session comes back from S3 into DynamoDB, as it was.",
     invokes=("session-rehydrator",),
 )
+QA_RUN = StateMachine(
+    name=QA_RUN_FLOW,
+    description="Synthetic players in batches (a Distributed Map over the public protocol), then the report.",
+    invokes=("qa-players",),
+    distributed_map=True,
+)
 
 TOPOLOGY = Topology(
     tables=(CONNECTIONS, SESSIONS, WORLD, MODELS, MIND, IDENTITY, SETTINGS),
-    buckets=(ARCHIVE, MODEL_WEIGHTS, KNOWLEDGE, ANALYTICS),
+    buckets=(ARCHIVE, MODEL_WEIGHTS, KNOWLEDGE, ANALYTICS, QA_REPORTS),
     bus=EventBus(),
     model_tiers=(GOLD, SILVER, EMBED),
     event_sources=(NPC_SOURCE, SESSIONS_SOURCE, MIND_SOURCE, WORLD_SOURCE, COMMERCE_SOURCE, QUEST_SOURCE),
@@ -1120,6 +1142,15 @@ TOPOLOGY = Topology(
             publishes_events=True,  # Entitlement Granted, Entitlement Revoked
             secrets=(PAYMENTS_WEBHOOK_SECRET,),
         ),
+        Function(
+            name="qa-players",
+            description="QA flow steps: one batch of synthetic players over the public protocol; the report.",
+            code="functions/qa_players",
+            memory_mb=512,
+            timeout_s=900,  # a batch plays every turn of its players; the map retries a batch that fails
+            buckets=((QA_REPORTS, RW),),
+            client_sdk=True,  # the players connect with aicore_client over websockets
+        ),
     ),
     state_machines=(
         MODEL_DEPLOY,
@@ -1129,6 +1160,7 @@ TOPOLOGY = Topology(
         KNOWLEDGE_INGEST,
         MIND_REFLECTION,
         QUEST_LIFE,
+        QA_RUN,
     ),
 )
 

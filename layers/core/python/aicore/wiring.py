@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from aicore.aws.model_store import S3ModelStore
     from aicore.aws.payments_store import DynamoPaymentsStore
     from aicore.aws.polly import PollySynthesizer
+    from aicore.aws.qa_runs import S3QaRuns
     from aicore.aws.request_ledger import DynamoRequestLedger
     from aicore.aws.sagemaker_hosting import SageMakerHosting
     from aicore.aws.sagemaker_runtime import EndpointEmbedder, SageMakerEndpoint
@@ -146,6 +147,16 @@ def session_archive() -> S3SessionArchive:
     from aicore.aws.session_archive import S3SessionArchive
 
     return S3SessionArchive(get_settings().archive_bucket)
+
+
+@lru_cache(maxsize=1)
+def qa_runs() -> S3QaRuns:
+    from aicore.aws.qa_runs import S3QaRuns
+
+    bucket = get_settings().qa_reports_bucket
+    if not bucket:
+        raise ValueError("QA_REPORTS_BUCKET is not set: the qa-players function needs the QA reports bucket")
+    return S3QaRuns(bucket)
 
 
 @lru_cache(maxsize=1)

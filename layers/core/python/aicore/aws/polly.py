@@ -6,6 +6,7 @@ Polly-compatible server of `aicore local` (Piper behind it) from `AWS_ENDPOINT_U
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import boto3
@@ -22,7 +23,12 @@ CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2, 
 
 class PollySynthesizer:
     def __init__(self, client: PollyClient | None = None) -> None:
-        self._client = client or boto3.client("polly", config=CONFIG)
+        self._given = client
+
+    @cached_property
+    def _client(self) -> PollyClient:
+        # Made at the first voiced reply, not at every npc-say cold start (most turns are text only)
+        return self._given or boto3.client("polly", config=CONFIG)
 
     def synthesize(self, text: str, voice: NpcVoice) -> bytes:
         response = self._client.synthesize_speech(

@@ -45,11 +45,21 @@ def hub_cache(model_directory: Path, root: Path) -> Path:
         if source.is_file():
             link = snapshot / source.relative_to(model_directory)
             link.parent.mkdir(parents=True, exist_ok=True)
-            if not link.exists():
-                link.symlink_to(source)
+            _link(link, source)
     (repository / "refs").mkdir(parents=True, exist_ok=True)
     (repository / "refs" / "main").write_text(SNAPSHOT)
     return root
+
+
+def _link(link: Path, source: Path) -> None:
+    """`link` -> `source`, whatever was there: a link left by another install (a venv moved or
+    deleted: broken) is replaced, atomically, so processes sharing the cache never see it missing."""
+    if link.is_symlink() and Path(os.readlink(link)) == source:
+        return
+    staged = link.with_name(f".{link.name}.{os.getpid()}.{threading.get_ident()}")
+    staged.unlink(missing_ok=True)
+    staged.symlink_to(source)
+    os.replace(staged, link)
 
 
 class CandleEmbedder:

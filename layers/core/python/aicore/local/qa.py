@@ -80,7 +80,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     run = commands.add_parser("run", help="run a scenario's synthetic players and write the report")
     run.add_argument("scenario", type=Path, help="a scenario file, e.g. qa/scenarios/smoke.yaml")
-    run.add_argument("--url", help="the HTTP API URL (default: http://127.0.0.1:8000, `make run`)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--url", help="the HTTP API URL (default: http://127.0.0.1:8000, `make run`)")
+    where.add_argument(
+        "--env",
+        help="a deployed environment: its qa-run flow runs the players (stack aicore-<env>'s outputs); "
+        "the report goes to its QA reports bucket",
+    )
+    run.add_argument("--region", help="with --env: the stack's region (default: your AWS config)")
+    run.add_argument("--profile", help="with --env: the AWS profile")
     run.add_argument("--ws-url", help="the WebSocket URL (default: <url>/ws, as `aicore local` serves it)")
     run.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="where the report goes (default: %(default)s)"
@@ -107,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as error:
         print(f"aicore qa: {error}", file=sys.stderr)
         return 2
+    if args.env:
+        return _run_in_cloud(scenario, args)
     http_url = args.url or "http://127.0.0.1:8000"
     env = Environment(http_url, args.ws_url or local_ws_url(http_url), _game_server_token(args, scenario))
     print(f"aicore qa: {scenario.name}, {scenario.load.players} players against {http_url}", flush=True)
@@ -124,3 +134,26 @@ def _game_server_token(args: argparse.Namespace, scenario: Scenario) -> str | No
     from aicore.local.runtime import local_token
 
     return local_token("aicore-qa", "demo", (Role.GAME_SERVER,))
+
+
+def _run_in_cloud(scenario: Scenario, args: argparse.Namespace) -> int:
+    from aicore.local.qa_cloud import FlowFailed, new_run_id, run_flow, stack_target, where
+
+    try:
+        target, stepfunctions = stack_target(args.env, args.region, args.profile)
+        run_id = new_run_id(scenario, datetime.datetime.now(datetime.UTC))
+        print(
+            f"aicore qa: {scenario.name}, {scenario.load.players} players against {target.http_url}, "
+            f"run {run_id} (flow {target.state_machine_arn})",
+            flush=True,
+        )
+        written = run_flow(stepfunctions, scenario, target, run_id)
+    except FlowFailed as failure:
+        print(f"aicore qa: {failure}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # credentials, a missing stack: one line, no traceback
+        print(f"aicore qa: cannot run the flow in {args.env}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    verdict = "all checks passed" if written.passed else f"checks FAILED: {', '.join(written.failed_checks)}"
+    print(f"{verdict}\nreport: {where(written)}")
+    return 0 if written.passed else 1

@@ -12,8 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from aicore.clock import Clock, now
-from aicore.connections import ClientPusher, PlayerConnections
-from aicore.observability import logger
+from aicore.connections import ClientPusher, PlayerConnections, push_to_player_connection
 from aicore.quests.models import QuestAccepted, QuestCompleted, QuestEvent, QuestOffered, QuestProgressed
 from aicore.topology import QUEST_ACCEPTED, QUEST_COMPLETED, QUEST_OFFERED, QUEST_PROGRESSED
 from aicore.world.pushes import CLAIM_TTL_S, SubscriptionStore
@@ -85,11 +84,6 @@ def push_quest_update(deps: QuestPushDeps, player_id: str, update: QuestUpdate) 
         if connection.expired(deps.time):
             skipped += 1
             continue
-        try:
-            deps.pusher.speaks(connection.connection_id, connection.encoding)
-            delivered = deps.pusher.send(connection.connection_id, frame)
-        except Exception:  # one broken connection never stops the player's others
-            logger.exception("A quest update could not be pushed")
-            delivered = False
+        delivered = push_to_player_connection(deps.pusher, connection, frame)
         sent, skipped = sent + delivered, skipped + (not delivered)
     return QuestPushed(event_id=update.event_id, claimed=True, sent=sent, skipped=skipped)

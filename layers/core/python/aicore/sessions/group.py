@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aicore.clock import Clock, now
-from aicore.connections import ClientPusher, PlayerConnection, PlayerConnections
-from aicore.observability import logger
+from aicore.connections import ClientPusher, PlayerConnection, PlayerConnections, push_to_player_connection
 from aicore.sessions.access import OPEN_KEY
 from aicore.sessions.models import Message, ParticipantKind, SessionHead, SessionLine
 
@@ -83,11 +82,4 @@ class GroupFanOut:
         return sum(_WORKERS.map(to, audience.connections))
 
     def _send(self, connection: PlayerConnection, frame: dict[str, Any]) -> int:
-        try:
-            self.pusher.speaks(connection.connection_id, connection.encoding)
-            return int(self.pusher.send(connection.connection_id, frame))
-        except Exception:  # one participant's broken socket never stops the others' lines
-            logger.exception(
-                "A group line could not be pushed", extra={"connection_id": connection.connection_id}
-            )
-            return 0
+        return int(push_to_player_connection(self.pusher, connection, frame))
