@@ -66,6 +66,15 @@ CLIENT_FRAMES: dict[str, dict[str, Any]] = {
         "topic": "the storm",
         "lines": 3,
     },
+    "npc.listen": {
+        "action": "npc.listen",
+        "request_id": "r-12",
+        "npc_id": "mira",
+        "seq": 2,
+        "audio": base64.b64encode(bytes(range(256)) * 4).decode(),
+        "final": True,
+        "voice": True,
+    },
 }
 
 REPLY = {
@@ -160,6 +169,12 @@ SERVER_FRAMES: dict[str, dict[str, Any]] = {
         "connection.resumed", {"sessions": [{"session_id": "s-1", "sent": 1, "last_seq": 43}]}
     ),
     "npc.interrupted": _envelope_frame("npc.interrupted", {"target_request_id": "r-1", "interrupted": True}),
+    "npc.listening": _envelope_frame("npc.listening", {"seq": 3, "speech": True, "ended": False}),
+    "npc.transcript": {
+        "type": "npc.transcript",
+        "request_id": "r-1",
+        "data": {"text": "what is the weather today", "ended_by": "silence", "audio_ms": 2500},
+    },
     "quest.update": {
         "type": "quest.update",
         "request_id": None,

@@ -757,8 +757,9 @@ TOPOLOGY = Topology(
             code="functions/npc_say",
             memory_mb=1024,
             timeout_s=60,
-            # session.scene: a few NPC lines among themselves (a model call each, bounded), same deps
-            websocket_routes=("npc.say", "session.scene"),
+            # session.scene: a few NPC lines among themselves (a model call each, bounded), same deps;
+            # npc.listen: speech chunks kept in the connections table until the utterance ends
+            websocket_routes=("npc.say", "session.scene", "npc.listen"),
             # who speaks rides on the event: no connection read; the NPC's memories (one Query)
             tables=((SESSIONS, RW), (WORLD, R), (MIND, R), (SETTINGS, R), (CONNECTIONS, RW)),
             # settings through a 30 s cache; the turn budgets (one conditional UpdateItem per turn)
