@@ -29,8 +29,7 @@ from aicore.local.budget import MAX_DEADLINE_SCALE
 from aicore.local.embedded_aws import free_port
 from aicore.local.runtime import LocalRuntime, RuntimeOptions, local_token
 from aicore.local.speech_server import PiperEngine
-from aicore.voice.audio import SAMPLE_BYTES, SAMPLE_RATE, chunks_of, seconds_of
-from aicore.voice.listening import LISTEN_CHUNK_MAX_BYTES
+from aicore.voice.audio import LISTEN_CHUNK_MAX_BYTES, SAMPLE_BYTES, SAMPLE_RATE, chunks_of, seconds_of
 from bench.common import machine, write_report
 
 QUESTIONS = [

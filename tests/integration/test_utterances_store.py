@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aicore.aws.utterances import DynamoUtteranceStore
 from aicore.local.runtime import LocalRuntime
 from aicore.settings import get_settings
-from aicore.voice.listening import LISTEN_CHUNK_MAX_BYTES, LISTEN_MAX_CHUNKS
+from aicore.voice.audio import LISTEN_CHUNK_MAX_BYTES, LISTEN_MAX_CHUNKS
 
 OWNER = "demo#p1"
 EXPIRES_AT = 4_102_444_800

@@ -11,8 +11,7 @@ import pytest
 
 from aicore.local.runtime import LocalRuntime, local_token
 from aicore.local.speech_server import PiperEngine
-from aicore.voice.audio import SAMPLE_BYTES, SAMPLE_RATE, chunks_of
-from aicore.voice.listening import LISTEN_CHUNK_MAX_BYTES
+from aicore.voice.audio import LISTEN_CHUNK_MAX_BYTES, SAMPLE_BYTES, SAMPLE_RATE, chunks_of
 from aicore_client import connect
 from aicore_client.protobuf import ProtobufCodec
 

@@ -8,10 +8,11 @@ import random
 
 import pytest
 
+from aicore.frames import NpcListen
 from aicore.local.recognizer import PocketsphinxRecognizer
 from aicore.local.speech_server import PiperEngine
-from aicore.voice.audio import SAMPLE_BYTES, SAMPLE_RATE, chunks_of
-from aicore.voice.listening import LISTEN_CHUNK_MAX_BYTES, ListenChunk, assemble, speech_ended, transcript_of
+from aicore.voice.audio import LISTEN_CHUNK_MAX_BYTES, SAMPLE_BYTES, SAMPLE_RATE, chunks_of
+from aicore.voice.listening import assemble, speech_ended, transcript_of
 
 SENTENCE = "What is the weather like in the valley today?"
 
@@ -25,7 +26,15 @@ def spoken() -> bytes:
 def test_a_spoken_sentence_in_chunks_ends_and_is_written_down(spoken: bytes) -> None:
     # Given the speech as the client sends it: base64 chunks, each validated as at the edge
     chunks = [
-        ListenChunk.model_validate({"seq": seq, "audio": base64.b64encode(pcm).decode("ascii")})
+        NpcListen.model_validate(
+            {
+                "action": "npc.listen",
+                "request_id": "r-1",
+                "npc_id": "mira",
+                "seq": seq,
+                "audio": base64.b64encode(pcm).decode(),
+            }
+        )
         for seq, pcm in enumerate(chunks_of(spoken, LISTEN_CHUNK_MAX_BYTES))
     ]
     assert len(chunks) >= 4

@@ -10,11 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from aicore.errors import InvalidRequest, PayloadTooLarge
-from aicore.voice.audio import SAMPLE_RATE
+from aicore.frames import NpcListen
+from aicore.voice.audio import LISTEN_CHUNK_MAX_BYTES, LISTEN_MAX_CHUNKS, SAMPLE_RATE
 from aicore.voice.listening import (
-    LISTEN_CHUNK_MAX_BYTES,
-    LISTEN_MAX_CHUNKS,
-    ListenChunk,
     assemble,
     frame_levels_dbfs,
     speech_ended,
@@ -36,11 +34,15 @@ def b64(pcm: bytes) -> str:
     return base64.b64encode(pcm).decode("ascii")
 
 
-def test_a_chunk_takes_base64_in_json_and_bytes_in_protobuf() -> None:
+def chunk_frame(fields: dict[str, object]) -> NpcListen:
+    return NpcListen.model_validate({"action": "npc.listen", "request_id": "r-1", "npc_id": "mira", **fields})
+
+
+def test_a_chunk_takes_base64_audio() -> None:
     pcm = tone(0.1)
 
-    assert ListenChunk.model_validate({"seq": 0, "audio": b64(pcm)}).audio == pcm
-    assert ListenChunk.model_validate({"seq": 3, "audio": pcm, "final": True}).audio == pcm
+    assert chunk_frame({"seq": 0, "audio": b64(pcm)}).audio == pcm
+    assert chunk_frame({"seq": 3, "audio": b64(pcm), "final": True}).final
 
 
 @pytest.mark.parametrize(
@@ -57,7 +59,7 @@ def test_a_chunk_takes_base64_in_json_and_bytes_in_protobuf() -> None:
 )
 def test_a_chunk_out_of_bounds_is_refused_with_a_reason(chunk: dict[str, object], complaint: str) -> None:
     with pytest.raises(ValidationError, match=complaint):
-        ListenChunk.model_validate(chunk)
+        chunk_frame(chunk)
 
 
 def test_chunks_arriving_out_of_order_are_put_back_in_order() -> None:

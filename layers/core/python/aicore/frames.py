@@ -13,7 +13,7 @@ from aicore.envelope import Envelope
 from aicore.errors import AicoreError, InvalidRequest, UnknownAction
 from aicore.inputs import MAX_SAFE_INT, Identifier, is_identifier, parse_json
 from aicore.sessions.models import ParticipantKind
-from aicore.voice.listening import LISTEN_MAX_CHUNKS, Pcm
+from aicore.voice.audio import LISTEN_MAX_CHUNKS, Pcm
 
 MAX_FRAME_BYTES = 128 * 1024
 RequestId = Identifier  # echoed on every answer to the frame, so held to the identifier rule

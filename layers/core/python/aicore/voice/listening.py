@@ -11,19 +11,14 @@ silence after speech: an energy detector in numpy, so the cloud layer needs no r
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, Field
 
 from aicore.errors import InvalidRequest, PayloadTooLarge
-from aicore.voice.audio import AUDIO_CHUNK_BYTES, SAMPLE_BYTES, SAMPLE_RATE
+from aicore.voice.audio import LISTEN_MAX_CHUNKS, SAMPLE_BYTES, SAMPLE_RATE
 
-LISTEN_CHUNK_MAX_BYTES = AUDIO_CHUNK_BYTES  # 0.5 s of PCM per chunk
-LISTEN_MAX_CHUNKS = 60  # 30 s per utterance
 SPEECH_END_SILENCE_S = 0.8  # trailing quiet after speech that ends the utterance
 SPEECH_THRESHOLD_DBFS = -40.0  # a 30 ms frame louder than this is speech
 VAD_FRAME_S = 0.03
@@ -33,37 +28,6 @@ class Recognizer(Protocol):
     def transcribe(self, pcm: bytes) -> str:
         """What was said in `pcm` (PCM s16le, 16 kHz, mono), lower case; "" when nothing was."""
         ...
-
-
-def _pcm_from_base64(value: Any) -> bytes:
-    if isinstance(value, bytes):  # protobuf frames carry the bytes themselves
-        pcm = value
-    elif isinstance(value, str):
-        try:
-            pcm = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError) as error:
-            raise ValueError("audio must be base64 (RFC 4648, no line breaks)") from error
-    else:
-        raise ValueError("audio must be a base64 string")
-    if len(pcm) > LISTEN_CHUNK_MAX_BYTES:
-        raise ValueError(
-            f"an audio chunk holds at most {LISTEN_CHUNK_MAX_BYTES} bytes of PCM (0.5 s); "
-            "send longer speech as more chunks"
-        )
-    if len(pcm) % SAMPLE_BYTES:
-        raise ValueError("audio must be whole 16-bit samples (an even number of bytes)")
-    return pcm
-
-
-Pcm = Annotated[bytes, BeforeValidator(_pcm_from_base64)]
-
-
-class ListenChunk(BaseModel):
-    """One chunk of an `npc.listen` frame: its place in the utterance and its audio."""
-
-    seq: int = Field(ge=0, lt=LISTEN_MAX_CHUNKS, strict=True)
-    audio: Pcm
-    final: bool = False  # the player stopped talking: transcribe what came so far
 
 
 def assemble(chunks: Mapping[int, bytes]) -> bytes:
