@@ -13,10 +13,12 @@ import numpy as np
 from aicore.local.lambdas import LambdaContext, Lambdas
 from aicore.npc.listen import ListenDeps
 from aicore.npc.turn import TurnDeps
+from aicore.platform.settings import GLOBAL_SCOPE, GlobalSettings, StoredSettings, TurnBudget, TurnLimits
 from aicore.topology import TOPOLOGY
 from aicore.voice.audio import SAMPLE_RATE
 from tests.fakes import FakePusher, ScriptedEndpoint
 from tests.npc_turns import connected, turn_deps
+from tests.platform_fakes import FakeSettingsStore
 from tests.protocol_fakes import FakeRequestLedger
 
 HALF_SECOND = int(SAMPLE_RATE * 0.5)
@@ -85,9 +87,9 @@ class Listening:
         return [f for _, f in pusher.frames[before:] if f["type"] != "npc.token"]
 
 
-def listening() -> Listening:
+def listening(settings: FakeSettingsStore | None = None) -> Listening:
     endpoint = ScriptedEndpoint()
-    deps = turn_deps(endpoint=endpoint)
+    deps = turn_deps(endpoint=endpoint, settings=settings)
     deps.requests = FakeRequestLedger()
     return Listening(deps, endpoint)
 
@@ -190,3 +192,26 @@ def test_bad_audio_gets_a_clear_error_that_never_echoes_it() -> None:
         assert error["error"]["code"] in {"invalid_request", "payload_too_large"}, name
         assert audio[:40] not in json.dumps(error), name
     assert heard.utterances.chunks == {}
+
+
+def test_a_player_known_to_be_over_budget_is_refused_before_anything_is_transcribed() -> None:
+    # Given a budget of one turn a minute, spent by a first utterance
+    stingy = TurnBudget(per_minute=1, burst=1)
+    settings = FakeSettingsStore()
+    values = GlobalSettings(
+        limits=TurnLimits(player=stingy, connection=TurnBudget(per_minute=600, burst=100))
+    )
+    settings.documents[GLOBAL_SCOPE] = StoredSettings(
+        scope=GLOBAL_SCOPE, version=1, values=values.model_dump()
+    )
+    heard = listening(settings)
+    assert types(heard.send(0, SPEECH, final=True)) == ["npc.transcript", "npc.reply"]
+
+    # When a second utterance ends at once
+    body = {"action": "npc.listen", "request_id": "r-2", "npc_id": "mira", "seq": 0, "final": True}
+    [refused] = heard.send_raw(json.dumps(body | {"audio": base64.b64encode(SPEECH).decode()}))
+
+    # Then it is refused with the time to wait, and the recognizer never heard it
+    assert refused["error"]["code"] == "rate_limited"
+    assert refused["error"]["details"]["retry_after_ms"] > 0
+    assert len(heard.recognizer.heard) == 1

@@ -99,6 +99,8 @@ def listen(
         return Heard(listening=Listening(seq=frame.seq, speech=speech))
     if said_before is None:
         pcm = assemble(chunks)  # a final chunk with some missing is refused: the client sends them
+        limits = turn.settings.for_world(caller.world_id).limits  # a flood is not transcribed
+        turn.limiter.refuse_if_known_spent(caller, connection_id, limits)
         said = Transcript(
             text=transcript_of(pcm, deps.recognizer), ended_by="final" if frame.final else "silence",
             audio_ms=len(pcm) * 1000 // BYTES_PER_SECOND,
