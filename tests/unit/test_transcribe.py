@@ -87,7 +87,10 @@ class FakeTranscribe:
             return self._answers.pop(0)
         raise self._closing
 
-    def close(self) -> None:
+    def __enter__(self) -> FakeTranscribe:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object, /) -> None:
         self.closed = True
 
     def _audio_ended(self) -> bool:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from types import TracebackType
 from typing import NoReturn, Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -47,20 +48,25 @@ PLAYER_MESSAGE = "Speech could not be transcribed; try again or type your line."
 
 
 class TranscribeSocket(Protocol):
-    """What the recognizer needs of a WebSocket (websockets' sync client connection)."""
+    """What the recognizer needs of a WebSocket (websockets' sync client connection): closed when
+    its `with` block ends."""
+
+    def __enter__(self) -> TranscribeSocket: ...
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None, /
+    ) -> None: ...
 
     def send(self, message: bytes) -> None: ...
 
     def recv(self, timeout: float | None = None) -> str | bytes: ...
-
-    def close(self) -> None: ...
 
 
 Connect = Callable[[str, float], TranscribeSocket]  # (url, open timeout in seconds) -> socket
 
 
 def open_websocket(url: str, open_timeout: float) -> TranscribeSocket:
-    # No compression: PCM barely shrinks; proxies from the environment as any AWS SDK call
+    # No compression: PCM barely shrinks. Proxies come from the environment, as for any SDK call.
     return websocket_connect(url, open_timeout=open_timeout, compression=None, close_timeout=1)
 
 
@@ -172,13 +178,10 @@ class TranscribeRecognizer:
         if not pcm:
             return ""
         deadline = self._clock() + self._timeout_s
-        with _as_model_unavailable():
-            socket = self._connect(self.presigned_url(), min(CONNECT_TIMEOUT_S, self._timeout_s))
-            try:
-                _send_audio(socket, pcm)
-                return collect_transcript(socket, deadline, self._clock)
-            finally:
-                socket.close()
+        open_timeout = min(CONNECT_TIMEOUT_S, self._timeout_s)
+        with _as_model_unavailable(), self._connect(self.presigned_url(), open_timeout) as socket:
+            _send_audio(socket, pcm)
+            return collect_transcript(socket, deadline, self._clock)
 
     def presigned_url(self) -> str:
         """The stream's URL with its query signed by SigV4 (botocore's query signer, valid 300 s)."""
