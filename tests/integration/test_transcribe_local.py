@@ -3,13 +3,16 @@ WebSocket protocol to the local speech server, where pocketsphinx hears what Pip
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 
 import boto3
 import pytest
+import websockets.sync.client
 
+from aicore.aws.eventstream import decode_message, encode_message
 from aicore.aws.polly import PollySynthesizer
-from aicore.aws.transcribe import PLAYER_MESSAGE, TranscribeRecognizer, open_websocket
+from aicore.aws.transcribe import PLAYER_MESSAGE, TranscribeRecognizer, audio_event, open_websocket
 from aicore.errors import ModelUnavailable
 from aicore.local.runtime import LocalRuntime
 from aicore.local.speech_server import MAX_STREAM_AUDIO_BYTES, SpeechServerThread
@@ -17,6 +20,7 @@ from aicore.voice.audio import BYTES_PER_SECOND, NpcVoice
 
 SENTENCE = "What is the weather like in the valley today?"
 SECOND_OF_SILENCE = b"\x00" * BYTES_PER_SECOND
+SETTINGS = "language-code=en-US&media-encoding=pcm&sample-rate=16000"
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +94,40 @@ def test_the_local_runtime_points_the_recognizer_at_its_own_server(
     text = TranscribeRecognizer().transcribe(spoken)
 
     assert "weather" in text.split(), text
+
+
+def refusal_of(stream_url: str, frames: Sequence[str | bytes]) -> dict[str, str]:
+    """What the local Transcribe answers `frames` with: the headers and body of its one message."""
+    with websockets.sync.client.connect(f"{stream_url}/stream-transcription-websocket?{SETTINGS}") as socket:
+        for frame in frames:
+            socket.send(frame)
+        answer = socket.recv(timeout=10)
+    assert isinstance(answer, bytes)
+    message = decode_message(answer)
+    return {**message.headers, **json.loads(message.payload)}
+
+
+def test_frames_that_are_not_audio_events_are_refused(speech_server: SpeechServerThread) -> None:
+    not_audio = encode_message({":message-type": "event", ":event-type": "ConfigurationEvent"}, b"{}")
+
+    for frames in (["a text frame"], [b"short"], [not_audio]):
+        refusal = refusal_of(speech_server.stream_url, frames)
+
+        assert refusal[":message-type"] == "exception"
+        assert refusal[":exception-type"] == "BadRequestException"
+        assert refusal["Message"]
+
+
+def test_a_client_that_hangs_up_mid_stream_leaves_the_server_serving(
+    speech_server: SpeechServerThread, session: boto3.Session
+) -> None:
+    # Given a stream abandoned after its first AudioEvent
+    with websockets.sync.client.connect(
+        f"{speech_server.stream_url}/stream-transcription-websocket?{SETTINGS}"
+    ) as s:
+        s.send(audio_event(SECOND_OF_SILENCE[:6400]))
+
+    # Then the next stream is heard as ever
+    assert (
+        TranscribeRecognizer(session, endpoint=speech_server.stream_url).transcribe(SECOND_OF_SILENCE) == ""
+    )
