@@ -249,6 +249,9 @@ class Function:
     static_embeddings: bool = False
     # Speaks NPC replies (`npc.audio`): polly:SynthesizeSpeech. Locally: `aicore local`'s Piper server.
     synthesizes_speech: bool = False
+    # Hears the player's speech (`npc.listen`): transcribe:StartStreamTranscriptionWebSocket. Locally:
+    # `aicore local`'s Transcribe-compatible WebSocket (pocketsphinx).
+    transcribes_speech: bool = False
     # Plays as a game client: gets the layer with the Python SDK (`aicore_client`) and `websockets`.
     client_sdk: bool = False
 
@@ -772,6 +775,7 @@ TOPOLOGY = Topology(
             gradual_deployment=True,
             static_embeddings=True,  # the player's line, for memories and lore
             synthesizes_speech=True,  # `"voice": true`: the reply's sentences through Polly
+            transcribes_speech=True,  # `npc.listen`: the player's speech through Transcribe streaming
         ),
         Function(
             name="sessions-api",
