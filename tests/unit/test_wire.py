@@ -342,3 +342,12 @@ def test_the_client_librarys_codec_speaks_what_the_server_reads_and_sends() -> N
     assert codec.decode(encode_server(reply)) == _without_nulls(json.loads(json.dumps(reply)))
     with pytest.raises(ValueError, match="ServerFrame"):
         codec.decode(b"\xff\xff\xff")
+
+
+def test_a_first_protobuf_listen_chunk_reads_as_its_json_does() -> None:
+    # proto3 leaves seq 0 and empty audio off the wire: they read as the JSON frame's defaults
+    first = {"action": "npc.listen", "request_id": "r-1", "npc_id": "mira", "seq": 0, "audio": ""}
+    first["final"] = True
+    as_protobuf = parse_client_frame(json.dumps(wrap_client(first)))
+    assert as_protobuf == parse_client_frame(json.dumps(first))
+    assert (as_protobuf.seq, as_protobuf.audio) == (0, b"")

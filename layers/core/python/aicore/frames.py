@@ -53,8 +53,8 @@ class NpcListen(_Frame):
     action: Literal["npc.listen"]
     npc_id: Identifier | None = None
     session_id: Identifier | None = None
-    seq: int = Field(ge=0, lt=LISTEN_MAX_CHUNKS, strict=True)
-    audio: Pcm  # PCM s16le, 16 kHz, mono; base64 in JSON frames; at most 0.5 s
+    seq: int = Field(0, ge=0, lt=LISTEN_MAX_CHUNKS, strict=True)  # 0 (the first) when absent, as in protobuf
+    audio: Pcm = b""  # PCM s16le, 16 kHz, mono; base64 in JSON; at most 0.5 s (a final one may be empty)
     final: StrictBool = False  # the player stopped talking: transcribe what came so far
     voice: StrictBool = False  # the reply spoken too, as for npc.say
 
