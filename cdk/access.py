@@ -161,6 +161,8 @@ def grant_function(
         _grant_health(topology, function, resources)
     if fn.synthesizes_speech:
         _grant_speech(function, role)
+    if fn.transcribes_speech:
+        _grant_transcription(function, role)
     for managed in fn.manages_model_tiers:
         _grant_model_management(function, role, managed.name, resources.tiers[managed.name])
     for started in fn.starts_state_machines:
@@ -212,6 +214,19 @@ def _grant_speech(function: lambda_.Function, role: iam.IRole) -> None:
         role,
         wildcard_resource("arn:<AWS::Partition>:polly:<AWS::Region>:<AWS::AccountId>:lexicon/*"),
         "SynthesizeSpeech authorizes on lexicons only; this account's, none of which grants data access.",
+    )
+
+
+def _grant_transcription(function: lambda_.Function, role: iam.IRole) -> None:
+    """transcribe:StartStreamTranscriptionWebSocket, which IAM scopes to no resource (`*` only)."""
+    iam.Grant.add_to_principal(
+        grantee=function, actions=["transcribe:StartStreamTranscriptionWebSocket"], resource_arns=["*"]
+    )
+    acknowledge(
+        role,
+        wildcard_resource("*"),
+        "StartStreamTranscriptionWebSocket supports no resource-level scoping in IAM; it only turns "
+        "audio the function sends into text and reads no stored data.",
     )
 
 

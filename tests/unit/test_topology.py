@@ -78,6 +78,7 @@ def test_names_and_routes_used_twice_are_reported() -> None:
     assert "HTTP route 'GET /sessions/{id}' is declared twice" in problems
     assert _with_function(dataclasses.replace(npc_say)) == [
         "function 'npc-say' is declared twice",
+        "WebSocket route 'npc.listen' is declared twice",
         "WebSocket route 'npc.say' is declared twice",
         "WebSocket route 'session.scene' is declared twice",
     ]

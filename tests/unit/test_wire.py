@@ -66,6 +66,15 @@ CLIENT_FRAMES: dict[str, dict[str, Any]] = {
         "topic": "the storm",
         "lines": 3,
     },
+    "npc.listen": {
+        "action": "npc.listen",
+        "request_id": "r-12",
+        "npc_id": "mira",
+        "seq": 2,
+        "audio": base64.b64encode(bytes(range(256)) * 4).decode(),
+        "final": True,
+        "voice": True,
+    },
 }
 
 REPLY = {
@@ -160,6 +169,12 @@ SERVER_FRAMES: dict[str, dict[str, Any]] = {
         "connection.resumed", {"sessions": [{"session_id": "s-1", "sent": 1, "last_seq": 43}]}
     ),
     "npc.interrupted": _envelope_frame("npc.interrupted", {"target_request_id": "r-1", "interrupted": True}),
+    "npc.listening": _envelope_frame("npc.listening", {"seq": 3, "speech": True, "ended": False}),
+    "npc.transcript": {
+        "type": "npc.transcript",
+        "request_id": "r-1",
+        "data": {"text": "what is the weather today", "ended_by": "silence", "audio_ms": 2500},
+    },
     "quest.update": {
         "type": "quest.update",
         "request_id": None,
@@ -327,3 +342,12 @@ def test_the_client_librarys_codec_speaks_what_the_server_reads_and_sends() -> N
     assert codec.decode(encode_server(reply)) == _without_nulls(json.loads(json.dumps(reply)))
     with pytest.raises(ValueError, match="ServerFrame"):
         codec.decode(b"\xff\xff\xff")
+
+
+def test_a_first_protobuf_listen_chunk_reads_as_its_json_does() -> None:
+    # proto3 leaves seq 0 and empty audio off the wire: they read as the JSON frame's defaults
+    first = {"action": "npc.listen", "request_id": "r-1", "npc_id": "mira", "seq": 0, "audio": ""}
+    first["final"] = True
+    as_protobuf = parse_client_frame(json.dumps(wrap_client(first)))
+    assert as_protobuf == parse_client_frame(json.dumps(first))
+    assert (as_protobuf.seq, as_protobuf.audio) == (0, b"")

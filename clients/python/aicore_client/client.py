@@ -12,6 +12,7 @@ answers a repeated `npc.say` with its first result (same `seq`, no second model 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import random
@@ -43,6 +44,7 @@ from aicore_client.models import (
     Reply,
     Resumed,
     SessionHead,
+    Transcript,
     Welcome,
     WorldSubscribed,
     WorldUpdate,
@@ -443,6 +445,46 @@ class Client:
         pending = self._register(frame)
         await self._send(pending)
         return Turn(self, pending, self.turn_timeout_s)
+
+    async def listen(
+        self, npc_id: str | None, chunks: Sequence[bytes], session_id: str | None = None
+    ) -> tuple[Transcript, Turn]:
+        """Speak to an NPC: `chunks` of PCM (s16le, 16 kHz, mono, at most 0.5 s each) sent in order as
+        `npc.listen` frames, the last with `final`, each after the previous one was taken. The server
+        may hear the end of speech first (then the rest is not sent). What it heard, and the `Turn`
+        of the reply to stream, as `say` gives it."""
+        if not chunks:
+            raise ValueError("listen needs at least one chunk of audio")
+        frame: Frame = {"action": "npc.listen"}
+        if npc_id is not None:
+            frame["npc_id"] = npc_id
+        if session_id is not None:
+            frame["session_id"] = session_id
+        pending = self._register(frame)
+        try:
+            async with asyncio.timeout(self.turn_timeout_s):
+                transcript = await self._send_chunks(pending, chunks)
+        except BaseException:
+            self._done(pending)
+            raise
+        return transcript, Turn(self, pending, self.turn_timeout_s)
+
+    async def _send_chunks(self, pending: _Pending, chunks: Sequence[bytes]) -> Transcript:
+        for seq, pcm in enumerate(chunks):
+            final = seq == len(chunks) - 1
+            # the frame sent last is the one a reconnect repeats: the final chunk gets the first answer
+            pending.frame.update(seq=seq, audio=base64.b64encode(pcm).decode("ascii"), final=final)
+            await self._send(pending)
+            while True:
+                answer = await _next_frame(pending)
+                kind = answer.get("type")
+                if kind == "error":
+                    raise error_from_envelope(answer)
+                if kind == "npc.transcript":
+                    return Transcript.model_validate(answer["data"])
+                if kind == "npc.listening" and answer["data"].get("seq") == seq:
+                    break
+        raise AicoreError("invalid_request", "The server took every chunk and wrote nothing down.", {})
 
     async def history(self, session_id: str, *, before: int | None = None, limit: int = 50) -> HistoryPage:
         """A page of a session's messages, oldest first (the newest page, or those before `before`)."""

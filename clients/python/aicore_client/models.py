@@ -52,6 +52,14 @@ class Reply(_Data):
     chosen_by: str | None = None  # group sessions: "addressed", or the director's reason
 
 
+class Transcript(_Data):
+    """An `npc.transcript`: what the player said (`npc.listen`), written down; the turn follows."""
+
+    text: str
+    ended_by: str  # "final" | "silence"
+    audio_ms: int
+
+
 class HistoryPage(_Data):
     session_id: str
     messages: list[Message]

@@ -136,6 +136,7 @@ const BODY_FIELDS: Record<string, string> = {
   sessionMessage: "session_message",
   questUpdate: "quest_update",
   audio: "audio",
+  transcript: "transcript",
 };
 
 const DATA_BODIES: Record<string, string> = {
@@ -145,6 +146,7 @@ const DATA_BODIES: Record<string, string> = {
   "session.message": "session_message",
   "quest.update": "quest_update",
   "npc.audio": "audio",
+  "npc.transcript": "transcript",
 };
 
 /** Nulls out of a message's fields (absent and null are one in protobuf); a google.protobuf.Value

@@ -13,6 +13,7 @@ from aicore.envelope import Envelope
 from aicore.errors import AicoreError, InvalidRequest, UnknownAction
 from aicore.inputs import MAX_SAFE_INT, Identifier, is_identifier, parse_json
 from aicore.sessions.models import ParticipantKind
+from aicore.voice.audio import LISTEN_MAX_CHUNKS, Pcm
 
 MAX_FRAME_BYTES = 128 * 1024
 RequestId = Identifier  # echoed on every answer to the frame, so held to the identifier rule
@@ -41,6 +42,34 @@ class NpcSay(_Frame):
         if self.npc_id is None and self.session_id is None:
             raise ValueError("name the NPC ('npc_id'), or a session ('session_id') whose director picks one")
         return self
+
+
+class NpcListen(_Frame):
+    """A chunk of the player's speech to an NPC (aicore.voice.listening): the utterance's chunks
+    share the `request_id`, which becomes the turn's. Each is answered by `npc.listening`, except the
+    one that ends the utterance (`final`, or the silence heard after speech): `npc.transcript`, then
+    the turn's frames as for `npc.say` with the transcript as the player's line."""
+
+    action: Literal["npc.listen"]
+    npc_id: Identifier | None = None
+    session_id: Identifier | None = None
+    seq: int = Field(0, ge=0, lt=LISTEN_MAX_CHUNKS, strict=True)  # 0 (the first) when absent, as in protobuf
+    audio: Pcm = b""  # PCM s16le, 16 kHz, mono; base64 in JSON; at most 0.5 s (a final one may be empty)
+    final: StrictBool = False  # the player stopped talking: transcribe what came so far
+    voice: StrictBool = False  # the reply spoken too, as for npc.say
+
+    @model_validator(mode="after")
+    def _someone_answers(self) -> NpcListen:
+        if self.npc_id is None and self.session_id is None:
+            raise ValueError("name the NPC ('npc_id'), or a session ('session_id') whose director picks one")
+        return self
+
+    def said(self, text: str) -> NpcSay:
+        """The `npc.say` the utterance is, once written down."""
+        return NpcSay(
+            action="npc.say", request_id=self.request_id, npc_id=self.npc_id, text=text,
+            session_id=self.session_id, voice=self.voice,
+        )  # fmt: skip
 
 
 class NpcInterrupt(_Frame):
@@ -145,7 +174,8 @@ ClientFrame = Annotated[
     | ConnectionHello
     | ConnectionResume
     | NpcInterrupt
-    | SessionScene,
+    | SessionScene
+    | NpcListen,
     Field(discriminator="action"),
 ]
 _client_frame: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
@@ -161,6 +191,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "connection.resume",
     "npc.interrupt",
     "session.scene",
+    "npc.listen",
 )
 # What the server sends (`ServerFrame.type` in schemas/frames.proto), and the protocol versions it speaks.
 SERVER_FRAME_TYPES: tuple[str, ...] = (
@@ -181,6 +212,8 @@ SERVER_FRAME_TYPES: tuple[str, ...] = (
     "session.scene",
     "quest.update",
     "npc.audio",
+    "npc.listening",
+    "npc.transcript",
     "error",
 )
 PROTOCOL_VERSIONS: tuple[str, ...] = ("1",)

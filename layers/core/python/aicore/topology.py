@@ -249,6 +249,9 @@ class Function:
     static_embeddings: bool = False
     # Speaks NPC replies (`npc.audio`): polly:SynthesizeSpeech. Locally: `aicore local`'s Piper server.
     synthesizes_speech: bool = False
+    # Hears the player's speech (`npc.listen`): transcribe:StartStreamTranscriptionWebSocket. Locally:
+    # `aicore local`'s Transcribe-compatible WebSocket (pocketsphinx).
+    transcribes_speech: bool = False
     # Plays as a game client: gets the layer with the Python SDK (`aicore_client`) and `websockets`.
     client_sdk: bool = False
 
@@ -757,8 +760,9 @@ TOPOLOGY = Topology(
             code="functions/npc_say",
             memory_mb=1024,
             timeout_s=60,
-            # session.scene: a few NPC lines among themselves (a model call each, bounded), same deps
-            websocket_routes=("npc.say", "session.scene"),
+            # session.scene: a few NPC lines among themselves (a model call each, bounded), same deps;
+            # npc.listen: speech chunks kept in the connections table until the utterance ends
+            websocket_routes=("npc.say", "session.scene", "npc.listen"),
             # who speaks rides on the event: no connection read; the NPC's memories (one Query)
             tables=((SESSIONS, RW), (WORLD, R), (MIND, R), (SETTINGS, R), (CONNECTIONS, RW)),
             # settings through a 30 s cache; the turn budgets (one conditional UpdateItem per turn)
@@ -771,6 +775,7 @@ TOPOLOGY = Topology(
             gradual_deployment=True,
             static_embeddings=True,  # the player's line, for memories and lore
             synthesizes_speech=True,  # `"voice": true`: the reply's sentences through Polly
+            transcribes_speech=True,  # `npc.listen`: the player's speech through Transcribe streaming
         ),
         Function(
             name="sessions-api",

@@ -36,6 +36,7 @@ _DATA_BODIES = {
     "session.message": "session_message",
     "quest.update": "quest_update",
     "npc.audio": "audio",
+    "npc.transcript": "transcript",
 }
 _ENVELOPE_FIELDS = frozenset(pb.Envelope.DESCRIPTOR.fields_by_name)
 
@@ -128,6 +129,8 @@ def _set_fields(message: Message) -> dict[str, Any]:
     for field, value in message.ListFields():
         if isinstance(value, str | int | float | bool):
             out[field.name] = value
+        elif isinstance(value, bytes):  # as the JSON frame carries it (npc.listen's audio)
+            out[field.name] = base64.b64encode(value).decode()
         elif hasattr(value, "items"):
             out[field.name] = dict(value.items())
         else:

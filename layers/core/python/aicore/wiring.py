@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from aicore.modelops.staging import ImportDeps
     from aicore.modelops.tier_setup import TierSetupDeps
     from aicore.npc.interrupts import InterruptDeps
+    from aicore.npc.listen import ListenDeps
     from aicore.npc.recollection import TurnMind
     from aicore.npc.turn import TurnDeps
     from aicore.platform.clients import ClientPolicy
@@ -448,6 +449,17 @@ def interrupt_deps() -> InterruptDeps:
     from aicore.npc.interrupts import InterruptDeps
 
     return InterruptDeps(pusher=pusher(), requests=request_ledger())
+
+
+@lru_cache(maxsize=1)
+def listen_deps() -> ListenDeps:
+    """`npc.listen`: chunks in the connections table; Transcribe streaming writes the utterance down
+    (locally: the Transcribe-compatible pocketsphinx server of `aicore local`)."""
+    from aicore.aws.transcribe import TranscribeRecognizer
+    from aicore.aws.utterances import DynamoUtteranceStore
+    from aicore.npc.listen import ListenDeps
+
+    return ListenDeps(DynamoUtteranceStore(get_settings().connections_table), TranscribeRecognizer())
 
 
 @lru_cache(maxsize=1)

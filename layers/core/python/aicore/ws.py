@@ -95,7 +95,7 @@ def serve_frame(
         request = WebSocketRequest.of(event)
         result = work(request)
         if isinstance(result, Deferred):
-            result, then = result.reply, result.then
+            result, then, reply_type = result.reply, result.then, result.reply_type or reply_type
         op.succeed(result)
     if request is not None:
         connection_id = request.connection_id
@@ -115,7 +115,8 @@ class Deferred:
     """A reply, and work that must not delay it: done once the client has the reply frame."""
 
     reply: Any
-    then: Callable[[], None]
+    then: Callable[[], None] | None = None
+    reply_type: str | None = None  # None: the route's
 
 
 def _after_reply(then: Callable[[], None]) -> None:

@@ -129,7 +129,7 @@ class LocalRuntime:
             embedder=self.embedder or CandleEmbedder(),
             embedding_endpoints=local_embedding_endpoint_names(ENV),
         )
-        self.speech = SpeechServerThread()  # Polly's SynthesizeSpeech, spoken by Piper
+        self.speech = SpeechServerThread()  # Polly (Piper) and Transcribe streaming (pocketsphinx)
         self.lambdas = Lambdas()
         self.console_token = local_token("player-1", "demo")
         gateway = Gateway(
@@ -161,6 +161,7 @@ class LocalRuntime:
         aws_url = self.aws.start()
         model_url = self.model.start()
         self._export({"AWS_ENDPOINT_URL_POLLY": self.speech.start()})
+        self._export({"AWS_ENDPOINT_URL_TRANSCRIBE_STREAMING": self.speech.stream_url})
         self._export_environment(aws_url, model_url, f"http://{self.options.host}:{self.options.port}")
         deliveries = create_resources(aws_url, ENV)
         analytics_rule = create_analytics_rule(aws_url, ENV)

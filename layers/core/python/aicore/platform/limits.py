@@ -98,6 +98,17 @@ class TurnLimiter:
             {"retry_after_ms": CONTENDED_RETRY_MS},
         )
 
+    def refuse_if_known_spent(self, caller: Caller, connection_id: str, limits: TurnLimits) -> None:
+        """Raise `RateLimited` when this container already knows a budget is spent, without a
+        round trip or a spend: a check before costly work that comes before the turn (transcribing
+        an utterance of `npc.listen`)."""
+        if caller.has_any(*EXEMPT):
+            return
+        key = budget_key(caller.world_id, caller.subject)
+        buckets = ((PLAYER_BUCKET, limits.player), (connection_bucket(connection_id), limits.connection))
+        now_ms = int(self.clock().timestamp() * 1000)
+        self._refuse_if_spent(key, [_spend(b, budget, False) for b, budget in buckets], now_ms)
+
     def _refuse_if_spent(self, key: str, spends: list[Spend], now_ms: int) -> None:
         wait = max(s.wait_ms(self._seen.get((key, s.bucket), 0), now_ms) for s in spends)
         if wait > 0:
