@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from aicore.envelope import Envelope, ErrorBody
 from aicore.errors import AicoreError, InvalidRequest, PayloadTooLarge, UnknownAction
-from aicore.frames import KNOWN_ACTIONS, MAX_FRAME_BYTES, SERVER_FRAME_TYPES, parse_client_frame, reply_frame
+from aicore.frames import (
+    KNOWN_ACTIONS,
+    MAX_FRAME_BYTES,
+    SERVER_FRAME_TYPES,
+    NpcListen,
+    parse_client_frame,
+    reply_frame,
+)
 from aicore.schemas import frames_pb2 as pb
 from aicore.voice.speech import audio_frame
 from aicore.wire import decode_client, encode_server
@@ -350,4 +357,5 @@ def test_a_first_protobuf_listen_chunk_reads_as_its_json_does() -> None:
     first["final"] = True
     as_protobuf = parse_client_frame(json.dumps(wrap_client(first)))
     assert as_protobuf == parse_client_frame(json.dumps(first))
+    assert isinstance(as_protobuf, NpcListen)
     assert (as_protobuf.seq, as_protobuf.audio) == (0, b"")
