@@ -53,6 +53,14 @@ class Assumptions(_Strict):
     log_kb_per_turn: Figure
     xray_sample_rate: Figure
     traces_per_turn: Figure
+    voiced_turn_share: Figure
+    spoken_turn_share: Figure
+    reply_chars_per_turn: Figure
+    utterance_s: Figure
+    audio_frames_per_voiced_turn: Figure
+    listen_chunk_s: Figure
+    listen_chunk_invocation_s: Figure
+    write_units_per_chunk: Figure
 
     def v(self, name: str) -> float:
         figure: Figure = getattr(self, name)
@@ -90,6 +98,9 @@ class Prices(_Strict):
     xray_traces_per_million: float
     xray_free_traces_per_month: float
     fixed_per_month: float
+    polly_neural_chars_per_million: float
+    transcribe_streaming_per_second: float
+    transcribe_min_seconds_per_request: float  # AWS bills each stream at least this long
 
 
 def load_assumptions(path: Path = HERE / "assumptions.json") -> Assumptions:
@@ -142,6 +153,7 @@ class CostModel:
         items = (
             *(self._gpu_item(load) for load in loads),
             *self._per_turn_items(ccu, turns, loads),
+            *self._voice_items(turns),
             LineItem(
                 item="fixed (keys, alarms, dashboard, staged weights)",
                 dollars=p.fixed_per_month,
@@ -212,7 +224,6 @@ class CostModel:
         say_s = a.v("npc_say_overhead_s") + stream_s
         million = turns / 1e6
         messages = turns * a.v("frames_per_turn") / 1e6
-        first_billion = min(messages, 1000.0)
         archive_gb = turns * a.v("events_per_turn") * a.v("event_kb") / 1e6
         traces = max(
             0.0, turns * a.v("traces_per_turn") * a.v("xray_sample_rate") - p.xray_free_traces_per_month
@@ -236,8 +247,7 @@ class CostModel:
             ),
             LineItem(
                 item="WebSocket messages",
-                dollars=first_billion * p.websocket_messages_per_million
-                + (messages - first_billion) * p.websocket_messages_per_million_after_first_billion,
+                dollars=self._websocket_dollars(messages),
                 arithmetic=f"{million:,.1f} M turns x {a.v('frames_per_turn'):g} frames = {messages:,.1f} M",
                 depends_on=("frames_per_turn",),
             ),
@@ -281,6 +291,95 @@ class CostModel:
             ),
         )
 
+    def _voice_items(self, turns: float) -> tuple[LineItem, ...]:
+        """Voice out (Polly speaks a voiced reply as `npc.audio` frames) and voice in (a spoken line
+        arrives as `npc.listen` chunks, each acknowledged and stored, then Transcribe writes it down).
+        The turn a spoken line becomes is already one of the turns above."""
+        a, p = self.assumptions, self.prices
+        voiced = turns * a.v("voiced_turn_share")
+        spoken = turns * a.v("spoken_turn_share")
+        chunks_per_line = _whole(a.v("utterance_s") / a.v("listen_chunk_s"))
+        chunks = spoken * chunks_per_line
+        billed_s = max(p.transcribe_min_seconds_per_request, a.v("utterance_s"))
+        text_messages = turns * a.v("frames_per_turn") / 1e6
+        voice_messages = (voiced * a.v("audio_frames_per_voiced_turn") + chunks * 2) / 1e6
+        chunk_gb_s = chunks * a.v("listen_chunk_invocation_s") * a.v("npc_say_memory_gb")
+        return (
+            LineItem(
+                item="Polly (voiced replies)",
+                dollars=voiced * a.v("reply_chars_per_turn") / 1e6 * p.polly_neural_chars_per_million,
+                arithmetic=f"{voiced / 1e6:,.1f} M voiced x {a.v('reply_chars_per_turn'):g} characters",
+                depends_on=(
+                    "turns_per_player_minute",
+                    "voiced_turn_share",
+                    "reply_chars_per_turn",
+                    "prices.polly_neural_chars_per_million",
+                ),
+            ),
+            LineItem(
+                item=f"Transcribe (spoken lines, {p.transcribe_min_seconds_per_request:g} s minimum each)",
+                dollars=spoken * billed_s * p.transcribe_streaming_per_second,
+                arithmetic=(
+                    f"{spoken / 1e6:,.1f} M spoken x max({p.transcribe_min_seconds_per_request:g}, "
+                    f"{a.v('utterance_s'):g}) s"
+                ),
+                depends_on=(
+                    "turns_per_player_minute",
+                    "spoken_turn_share",
+                    "utterance_s",
+                    "prices.transcribe_streaming_per_second",
+                    "prices.transcribe_min_seconds_per_request",
+                ),
+            ),
+            LineItem(
+                item="voice frames (npc.audio; npc.listen chunks and npc.listening)",
+                dollars=self._websocket_dollars(text_messages + voice_messages)
+                - self._websocket_dollars(text_messages),
+                arithmetic=(
+                    f"{voiced / 1e6:,.1f} M voiced x {a.v('audio_frames_per_voiced_turn'):g} + "
+                    f"{spoken / 1e6:,.1f} M spoken x {chunks_per_line} chunks x 2 = {voice_messages:,.1f} M"
+                ),
+                depends_on=(
+                    "voiced_turn_share",
+                    "audio_frames_per_voiced_turn",
+                    "spoken_turn_share",
+                    "utterance_s",
+                    "listen_chunk_s",
+                    "frames_per_turn",
+                ),
+            ),
+            LineItem(
+                item="npc-say per voice chunk",
+                dollars=chunk_gb_s * p.lambda_gb_second + chunks / 1e6 * p.lambda_requests_per_million,
+                arithmetic=(
+                    f"{chunks / 1e6:,.1f} M chunks x {a.v('listen_chunk_invocation_s'):g} s x "
+                    f"{a.v('npc_say_memory_gb'):g} GB"
+                ),
+                depends_on=(
+                    "spoken_turn_share",
+                    "utterance_s",
+                    "listen_chunk_s",
+                    "listen_chunk_invocation_s",
+                    "npc_say_memory_gb",
+                ),
+            ),
+            LineItem(
+                item="DynamoDB (voice chunks)",
+                dollars=chunks / 1e6 * a.v("write_units_per_chunk") * p.dynamodb_write_units_per_million,
+                arithmetic=f"{chunks / 1e6:,.1f} M chunks x {a.v('write_units_per_chunk'):g} write units",
+                depends_on=("spoken_turn_share", "utterance_s", "listen_chunk_s", "write_units_per_chunk"),
+            ),
+        )
+
+    def _websocket_dollars(self, million_messages: float) -> float:
+        """API Gateway's price falls after the first billion messages a month."""
+        p = self.prices
+        first_billion = min(million_messages, 1000.0)
+        return (
+            first_billion * p.websocket_messages_per_million
+            + (million_messages - first_billion) * p.websocket_messages_per_million_after_first_billion
+        )
+
 
 def _whole(needed: float) -> int:
     """Copies for a need: rounded up, after the float noise of 1,800 / 600 = 3.0000000000000004."""
@@ -294,6 +393,8 @@ SENSITIVE = (
     "gold_tokens_per_s",
     "silver_tokens_per_turn",
     "frames_per_turn",
+    "voiced_turn_share",
+    "spoken_turn_share",
 )
 
 
@@ -310,7 +411,7 @@ def sensitivity(model: CostModel, ccu: int, figures: Iterable[str] = SENSITIVE) 
 
     def at(name: str, factor: float) -> float:
         value = model.assumptions.v(name) * factor
-        if name == "gold_share":
+        if name.endswith("_share"):
             value = min(value, 1.0)
         changed = CostModel(model.assumptions.with_values({name: value}), model.prices, model.tiers)
         return changed.report(ccu).per_ccu_month
