@@ -50,6 +50,68 @@ def test_ten_thousand_players_scale_the_per_turn_lines_tenfold(model: CostModel)
     assert large.per_ccu_month < small.per_ccu_month
 
 
+def _dollars(model: CostModel, ccu: int) -> dict[str, float]:
+    return {item.item: item.dollars for item in model.report(ccu).items}
+
+
+def test_a_thousand_players_voice_lines(model: CostModel) -> None:
+    lines = _dollars(model, 1000)
+    turns = 86.4e6
+    # a quarter of the turns are voiced: 21.6 M replies x 160 characters at $16 a million
+    assert lines["Polly (voiced replies)"] == pytest.approx(turns * 0.25 * 160 / 1e6 * 16.00)  # $55,296
+    # a tenth are spoken: 8.64 M lines of 4 s, each billed as 15 s at $0.0004 a second
+    transcribe = lines["Transcribe (spoken lines, 15 s minimum each)"]
+    assert transcribe == pytest.approx(turns * 0.10 * max(15, 4) * 0.0004)  # $51,840
+    # 21 npc.audio frames a voiced turn; 8 chunks (4 s ÷ 0.5 s) in and 8 npc.listening out a spoken one;
+    # the text frames (1,209.6 M) already passed the first billion: every voice frame at $0.80 a million
+    voice_frames = (turns * 0.25 * 21 + turns * 0.10 * 8 * 2) / 1e6  # 591.84 M
+    assert lines["voice frames (npc.audio; npc.listen chunks and npc.listening)"] == pytest.approx(
+        voice_frames * 0.80
+    )
+    chunks = turns * 0.10 * 8  # 69.12 M
+    assert lines["npc-say per voice chunk"] == pytest.approx(
+        chunks * 0.05 * 1.0 * 0.0000133334 + chunks / 1e6 * 0.20
+    )
+    assert lines["DynamoDB (voice chunks)"] == pytest.approx(chunks / 1e6 * 16 * 0.625)  # $691.20
+
+
+def test_voice_frames_pay_the_first_billions_price_for_what_is_left_of_it(model: CostModel) -> None:
+    # Given 800 players: 967.68 M text frames and 473.47 M voice frames, 1,441.15 M in all
+    lines = _dollars(model, 800)
+    text, voice = (
+        lines["WebSocket messages"],
+        lines["voice frames (npc.audio; npc.listen chunks and npc.listening)"],
+    )
+    turns = 800 * 2 * 60 * 24 * 30
+    messages = (turns * 14 + turns * 0.25 * 21 + turns * 0.10 * 16) / 1e6
+    # Then the two lines together are the first billion at $1.00 and the rest at $0.80
+    assert text == pytest.approx(turns * 14 / 1e6 * 1.00)
+    assert text + voice == pytest.approx(1000 * 1.00 + (messages - 1000) * 0.80)
+
+
+def test_no_spoken_lines_no_transcribe_and_no_chunks(model: CostModel) -> None:
+    typed = CostModel(model.assumptions.with_values({"spoken_turn_share": 0}), model.prices, model.tiers)
+    lines = _dollars(typed, 1000)
+    assert lines["Transcribe (spoken lines, 15 s minimum each)"] == 0
+    assert lines["npc-say per voice chunk"] == 0
+    assert lines["DynamoDB (voice chunks)"] == 0
+    assert lines["Polly (voiced replies)"] == pytest.approx(55_296)
+    silent = CostModel(
+        model.assumptions.with_values({"spoken_turn_share": 0, "voiced_turn_share": 0}),
+        model.prices,
+        model.tiers,
+    )
+    assert _dollars(silent, 1000)["voice frames (npc.audio; npc.listen chunks and npc.listening)"] == 0
+
+
+def test_a_line_longer_than_the_minimum_is_billed_its_length(model: CostModel) -> None:
+    # Given spoken lines of 20 s (40 chunks): over Transcribe's 15 s minimum
+    long = CostModel(model.assumptions.with_values({"utterance_s": 20}), model.prices, model.tiers)
+    lines = _dollars(long, 1000)
+    assert lines["Transcribe (spoken lines, 15 s minimum each)"] == pytest.approx(86.4e6 * 0.10 * 20 * 0.0004)
+    assert lines["DynamoDB (voice chunks)"] == pytest.approx(86.4e6 * 0.10 * 40 / 1e6 * 16 * 0.625)
+
+
 def test_every_line_names_figures_that_exist(model: CostModel) -> None:
     figures = set(Assumptions.model_fields)
     for item in model.report(1000).items:
@@ -71,6 +133,16 @@ def test_the_sensitivity_of_each_unmeasured_figure(model: CostModel) -> None:
     assert rows["turns_per_player_minute"].doubled > rows["turns_per_player_minute"].base
     assert rows["gold_tokens_per_s"].doubled <= rows["gold_tokens_per_s"].base
     assert all(s.source in ("measured", "config", "estimated", "assumed") for s in rows.values())
+    for share in ("voiced_turn_share", "spoken_turn_share"):
+        assert rows[share].halved < rows[share].base < rows[share].doubled
+
+
+def test_a_share_doubled_in_the_sensitivity_stops_at_every_turn(model: CostModel) -> None:
+    # Given 60 % of replies voiced: doubled, every reply is voiced, never 120 %
+    mostly = CostModel(model.assumptions.with_values({"voiced_turn_share": 0.6}), model.prices, model.tiers)
+    (row,) = sensitivity(mostly, 1000, ["voiced_turn_share"])
+    every = CostModel(model.assumptions.with_values({"voiced_turn_share": 1.0}), model.prices, model.tiers)
+    assert row.doubled == pytest.approx(every.report(1000).per_ccu_month)
 
 
 def test_the_command_prints_tables_json_and_refuses_unknown_figures(
