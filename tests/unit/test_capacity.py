@@ -127,6 +127,23 @@ def test_a_what_if_moves_the_bill_and_an_unknown_figure_is_named(model: CostMode
         model.assumptions.with_values({"gold_speed": 1})
 
 
+@pytest.mark.parametrize(
+    ("what_if", "complaint"),
+    [
+        ({"spoken_turn_share": 1.5}, "between 0 and 1"),
+        ({"listen_chunk_s": 0}, "more than 0"),
+        ({"gold_tokens_per_s": 0}, "more than 0"),
+        ({"turns_per_player_minute": -1}, "0 or more"),
+        ({"utterance_s": float("nan")}, "finite"),
+    ],
+)
+def test_a_what_if_the_model_cannot_take_is_refused_with_a_reason(
+    model: CostModel, what_if: dict[str, float], complaint: str
+) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        model.assumptions.with_values(what_if)
+
+
 def test_the_sensitivity_of_each_unmeasured_figure(model: CostModel) -> None:
     rows = {s.figure: s for s in sensitivity(model, 1000)}
     assert rows["turns_per_player_minute"].halved < rows["turns_per_player_minute"].base

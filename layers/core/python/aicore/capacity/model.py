@@ -73,10 +73,24 @@ class Assumptions(_Strict):
             raise ValueError(
                 f"no figure named {', '.join(unknown)}: see {', '.join(type(self).model_fields)}"
             )
+        for name, value in values.items():
+            _check_what_if(name, value)
         changed = {
             name: getattr(self, name).model_copy(update={"value": value}) for name, value in values.items()
         }
         return self.model_copy(update=changed)
+
+
+DIVISORS = ("gold_tokens_per_s", "silver_tokens_per_s", "listen_chunk_s")  # the model divides by these
+
+
+def _check_what_if(name: str, value: float) -> None:
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of 0 or more")
+    if name.endswith("_share") and value > 1:
+        raise ValueError(f"{name} is a share of turns: between 0 and 1")
+    if name in DIVISORS and value == 0:
+        raise ValueError(f"{name} must be more than 0 (the model divides by it)")
 
 
 class Prices(_Strict):
