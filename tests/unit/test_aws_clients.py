@@ -24,3 +24,23 @@ def test_a_forgotten_client_is_made_again_with_the_current_endpoint(monkeypatch:
     aws.forget_clients()
 
     assert aws.s3_client().meta.endpoint_url == "https://s3.amazonaws.com"
+
+
+@pytest.mark.parametrize(("given", "seconds"), [(None, 10.0), ("60", 60.0), ("2.5", 2.5)])
+def test_the_read_timeout_comes_from_its_variable(
+    monkeypatch: pytest.MonkeyPatch, given: str | None, seconds: float
+) -> None:
+    if given is None:
+        monkeypatch.delenv(aws.READ_TIMEOUT_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(aws.READ_TIMEOUT_VARIABLE, given)
+    assert aws.read_timeout_s() == seconds
+
+
+@pytest.mark.parametrize("given", ["0", "301", "nan", "ten", "-5"])
+def test_a_read_timeout_out_of_bounds_is_refused_with_its_name(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv(aws.READ_TIMEOUT_VARIABLE, given)
+    with pytest.raises(ValueError, match="AWS_READ_TIMEOUT_S must be seconds from 1 to 300"):
+        aws.read_timeout_s()

@@ -7,6 +7,8 @@ the local runtime points them at loopback, the cloud leaves them unset. No code 
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
@@ -28,12 +30,36 @@ if TYPE_CHECKING:
 
 # Accessors are named `<service>_client`: plain `events` would be shadowed by the submodule
 # `aicore.aws.events` once it is imported.
-_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+READ_TIMEOUT_VARIABLE = "AWS_READ_TIMEOUT_S"
+DEFAULT_READ_TIMEOUT_S = 10.0
+
+
+@cache
+def _config() -> Config:
+    return Config(
+        connect_timeout=2, read_timeout=read_timeout_s(), retries={"mode": "standard", "max_attempts": 3}
+    )
+
+
+def read_timeout_s() -> float:
+    """How long a call may wait for its answer: 10 s against AWS. `aicore local` gives its moto server
+    more (`AWS_READ_TIMEOUT_S`, read like the endpoint variables): under 50 concurrent transactions on
+    a busy laptop it answers in tens of seconds what DynamoDB answers in milliseconds."""
+    given = os.environ.get(READ_TIMEOUT_VARIABLE)
+    if not given:
+        return DEFAULT_READ_TIMEOUT_S
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = math.nan
+    if not 1 <= seconds <= 300:  # NaN too
+        raise ValueError(f"{READ_TIMEOUT_VARIABLE} must be seconds from 1 to 300")
+    return seconds
 
 
 @cache
 def _client(service: str, endpoint_url: str | None = None) -> Any:
-    return boto3.session.Session().client(service, endpoint_url=endpoint_url, config=_CONFIG)
+    return boto3.session.Session().client(service, endpoint_url=endpoint_url, config=_config())
 
 
 def dynamodb_client() -> DynamoDBClient:
@@ -71,7 +97,7 @@ def connections_client(endpoint_url: str) -> ApiGatewayManagementApiClient:
 
 @cache
 def table(name: str) -> Table:
-    return cast("Table", boto3.session.Session().resource("dynamodb", config=_CONFIG).Table(name))
+    return cast("Table", boto3.session.Session().resource("dynamodb", config=_config()).Table(name))
 
 
 def forget_clients() -> None:
@@ -79,6 +105,7 @@ def forget_clients() -> None:
     local runtime calls it when it points them at loopback, and when it puts them back)."""
     _client.cache_clear()
     table.cache_clear()
+    _config.cache_clear()
 
 
 def resource_client(dynamodb_table: Table) -> Any:

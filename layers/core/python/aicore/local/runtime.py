@@ -106,6 +106,9 @@ class RuntimeOptions:
         return Path(tempfile.mkdtemp(prefix="aicore-analytics-"))
 
 
+LOCAL_AWS_READ_TIMEOUT_S = 60  # moto is slow under many concurrent transactions (aicore.aws.read_timeout_s)
+
+
 @dataclass
 class LocalRuntime:
     options: RuntimeOptions = field(default_factory=RuntimeOptions)
@@ -227,6 +230,7 @@ class LocalRuntime:
                 "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": model_url,
                 "AWS_ENDPOINT_URL_SAGEMAKER": model_url,  # deployments: aicore.local.sagemaker_control
                 "MODEL_DEADLINE_SCALE": str(self.options.deadline_scale),
+                aws.READ_TIMEOUT_VARIABLE: str(LOCAL_AWS_READ_TIMEOUT_S),
                 "KNOWLEDGE_EMBEDDER": self.options.knowledge_embedder,
                 "MODEL_DEPLOY_POLL_S": str(LOCAL_DEPLOY_POLL_S),
                 "SETTINGS_CACHE_S": "0",  # one process: a studio's change applies at the next request
