@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidURI
 from websockets.frames import Close
 
-from aicore.aws.eventstream import decode_message, encode_message
+from aicore.aws.eventstream import decode_message, event_message, exception_message
 from aicore.aws.transcribe import (
     AUDIO_EVENT_BYTES,
     PLAYER_MESSAGE,
@@ -45,21 +45,11 @@ def transcript_event(*results: tuple[str, bool]) -> bytes:
             ]
         }
     }
-    return encode_message(
-        {":message-type": "event", ":event-type": "TranscriptEvent", ":content-type": "application/json"},
-        json.dumps(body).encode(),
-    )
+    return event_message("TranscriptEvent", json.dumps(body).encode(), "application/json")
 
 
-def exception_message(exception_type: str, message: str) -> bytes:
-    return encode_message(
-        {
-            ":message-type": "exception",
-            ":exception-type": exception_type,
-            ":content-type": "application/json",
-        },
-        json.dumps({"Message": message}).encode(),
-    )
+def exception_of(exception_type: str, message: str) -> bytes:
+    return exception_message(exception_type, {"Message": message})
 
 
 class FakeTranscribe:
@@ -218,7 +208,7 @@ def assert_player_can_act_on(failure: pytest.ExceptionInfo[ModelUnavailable], re
 
 
 def test_an_exception_message_becomes_the_error_a_player_can_act_on() -> None:
-    transcribe = FakeTranscribe([exception_message("BadRequestException", "Your stream is too big.")])
+    transcribe = FakeTranscribe([exception_of("BadRequestException", "Your stream is too big.")])
 
     with pytest.raises(ModelUnavailable) as failure:
         recognizer(transcribe).transcribe(ONE_SECOND)

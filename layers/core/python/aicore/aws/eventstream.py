@@ -13,6 +13,7 @@ All integers are big-endian. Only string headers are written: they are all eithe
 
 from __future__ import annotations
 
+import json
 import struct
 import zlib
 from collections.abc import Mapping
@@ -46,6 +47,22 @@ def encode_message(headers: Mapping[str, str], payload: bytes) -> bytes:
     prelude = _PRELUDE.pack(total_length, len(encoded_headers))
     message = prelude + _CRC.pack(zlib.crc32(prelude)) + encoded_headers + payload
     return message + _CRC.pack(zlib.crc32(message))
+
+
+def event_message(event_type: str, payload: bytes, content_type: str = "application/octet-stream") -> bytes:
+    """An `event` message: `AudioEvent`, `TranscriptEvent`, SageMaker's `PayloadPart`."""
+    headers = {":message-type": "event", ":event-type": event_type, ":content-type": content_type}
+    return encode_message(headers, payload)
+
+
+def exception_message(exception_type: str, body: Mapping[str, str]) -> bytes:
+    """An `exception` message (`BadRequestException`, `ModelStreamError`): its JSON body says why."""
+    headers = {
+        ":message-type": "exception",
+        ":exception-type": exception_type,
+        ":content-type": "application/json",
+    }
+    return encode_message(headers, json.dumps(body).encode())
 
 
 def decode_message(frame: bytes) -> EventStreamMessage:

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, WebSocketException
 from websockets.sync.client import connect as websocket_connect
 
-from aicore.aws.eventstream import decode_message, encode_message
+from aicore.aws.eventstream import decode_message, event_message
 from aicore.errors import ModelUnavailable
 from aicore.observability import logger
 from aicore.voice.audio import SAMPLE_RATE, chunks_of
@@ -99,14 +99,7 @@ class TranscriptEvent(BaseModel):
 
 def audio_event(pcm: bytes) -> bytes:
     """One `AudioEvent` message; an empty one tells Transcribe the audio has ended."""
-    return encode_message(
-        {
-            ":message-type": "event",
-            ":event-type": "AudioEvent",
-            ":content-type": "application/octet-stream",
-        },
-        pcm,
-    )
+    return event_message("AudioEvent", pcm)
 
 
 def audio_events(pcm: bytes) -> Iterator[bytes]:

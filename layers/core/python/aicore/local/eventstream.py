@@ -5,23 +5,14 @@ Messages are written by the one event-stream encoder, aicore.aws.eventstream.
 
 from __future__ import annotations
 
-import json
-
-from aicore.aws.eventstream import CONTENT_TYPE, encode_message
+from aicore.aws.eventstream import CONTENT_TYPE, encode_message, event_message, exception_message
 
 __all__ = ["CONTENT_TYPE", "encode_message", "exception_event", "payload_part"]
 
 
 def payload_part(data: bytes) -> bytes:
     """A `PayloadPart` event of `InvokeEndpointWithResponseStream`: a piece of the model's output."""
-    return encode_message(
-        {
-            ":event-type": "PayloadPart",
-            ":message-type": "event",
-            ":content-type": "application/octet-stream",
-        },
-        data,
-    )
+    return event_message("PayloadPart", data)
 
 
 def exception_event(exception_type: str, message: str, error_code: str | None = None) -> bytes:
@@ -29,11 +20,4 @@ def exception_event(exception_type: str, message: str, error_code: str | None = 
     body: dict[str, str] = {"Message": message}
     if error_code is not None:
         body["ErrorCode"] = error_code
-    return encode_message(
-        {
-            ":exception-type": exception_type,
-            ":message-type": "exception",
-            ":content-type": "application/json",
-        },
-        json.dumps(body).encode(),
-    )
+    return exception_message(exception_type, body)

@@ -20,7 +20,7 @@ from aiohttp import web
 from botocore.eventstream import ParserError
 from pydantic import BaseModel, Field, ValidationError
 
-from aicore.aws.eventstream import decode_message, encode_message
+from aicore.aws.eventstream import decode_message, event_message, exception_message
 from aicore.local.recognizer import PocketsphinxRecognizer
 from aicore.local.server_thread import AppServer, ServerThread
 from aicore.voice.audio import SAMPLE_RATE
@@ -183,21 +183,12 @@ def _audio_of(frame: bytes) -> bytes:
 def transcript_event(text: str) -> bytes:
     """One final result, as Transcribe sends a finished sentence (no result when nothing was said)."""
     results = [{"IsPartial": False, "Alternatives": [{"Transcript": text, "Items": []}]}] if text else []
-    return encode_message(
-        {":message-type": "event", ":event-type": "TranscriptEvent", ":content-type": "application/json"},
-        json.dumps({"Transcript": {"Results": results}}).encode(),
-    )
+    body = json.dumps({"Transcript": {"Results": results}}).encode()
+    return event_message("TranscriptEvent", body, "application/json")
 
 
 def stream_exception(exception_type: str, message: str) -> bytes:
-    return encode_message(
-        {
-            ":message-type": "exception",
-            ":exception-type": exception_type,
-            ":content-type": "application/json",
-        },
-        json.dumps({"Message": message}).encode(),
-    )
+    return exception_message(exception_type, {"Message": message})
 
 
 def speech_app(engine: PiperEngine, recognizer: Recognizer) -> web.Application:
