@@ -32,15 +32,13 @@ class NpcVoice(BaseModel):
 
 
 def _pcm_from_base64(value: Any) -> bytes:
-    if isinstance(value, bytes):  # protobuf frames carry the bytes themselves
-        pcm = value
-    elif isinstance(value, str):
-        try:
-            pcm = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError) as error:
-            raise ValueError("audio must be base64 (RFC 4648, no line breaks)") from error
-    else:
+    # both encodings give base64 here: aicore.wire reads a protobuf frame's bytes as the JSON frame's
+    if not isinstance(value, str):
         raise ValueError("audio must be a base64 string")
+    try:
+        pcm = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError("audio must be base64 (RFC 4648, no line breaks)") from error
     if len(pcm) > LISTEN_CHUNK_MAX_BYTES:
         raise ValueError(
             f"an audio chunk holds at most {LISTEN_CHUNK_MAX_BYTES} bytes of PCM (0.5 s); "
