@@ -88,6 +88,26 @@ def write_report(name: str, report: dict[str, Any]) -> Path:
 
 
 @contextmanager
+def measured_runtime() -> Iterator[Callable[[str], str]]:
+    """`aicore local` in process, set up for timing model turns; yields the WebSocket URL of a player.
+
+    The longest model deadlines (a busy CPU must not turn replies into scripted lines, which have no
+    tokens to time), and lore indexed by the static embedder (the embed tier's CPU model would
+    compete with the turns being measured)."""
+    from aicore.local.budget import MAX_DEADLINE_SCALE
+    from aicore.local.embedded_aws import free_port
+    from aicore.local.runtime import LocalRuntime, RuntimeOptions, local_token
+
+    options = RuntimeOptions(port=free_port(), deadline_scale=MAX_DEADLINE_SCALE, knowledge_embedder="static")
+    runtime = LocalRuntime(options)
+    runtime.start()
+    try:
+        yield lambda player: f"ws://127.0.0.1:{options.port}/ws?token={local_token(player, 'demo')}"
+    finally:
+        runtime.stop()
+
+
+@contextmanager
 def embedded_aws(env: str) -> Iterator[str]:
     """Embedded AWS (moto server) with `env`'s resources, this process's AWS variables pointed at it;
     its URL. Stopped on leaving."""

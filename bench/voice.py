@@ -24,11 +24,8 @@ from typing import Any
 import websockets
 
 from aicore.aws.polly import PollySynthesizer
-from aicore.local.budget import MAX_DEADLINE_SCALE
-from aicore.local.embedded_aws import free_port
-from aicore.local.runtime import LocalRuntime, RuntimeOptions, local_token
 from aicore.voice.audio import NpcVoice, seconds_of
-from bench.common import machine, write_report
+from bench.common import machine, measured_runtime, write_report
 
 LINES = ["Good evening! Any rooms free tonight?", "What news from the harbor?", "Is the stew hot today?"]
 SENTENCES = [
@@ -75,22 +72,15 @@ def synthesis(samples: int) -> list[dict[str, float]]:
 
 
 def run_bench(runs: int) -> dict[str, Any]:
-    # The longest model deadlines (a busy CPU must not turn replies into scripted lines, which have
-    # no tokens to time), and lore indexed by the static embedder (the embed tier's CPU model
-    # would compete with the turns being measured).
-    options = RuntimeOptions(port=free_port(), deadline_scale=MAX_DEADLINE_SCALE, knowledge_embedder="static")
-    runtime = LocalRuntime(options)
-    runtime.start()
-    try:
+    with measured_runtime() as player_url:
         spoken = synthesis(runs * 2)
         turns = []
         for run in range(runs + 1):  # run 0 warms up and is not kept
-            url = f"ws://127.0.0.1:{runtime.options.port}/ws?token={local_token(f'bench-{run}', 'demo')}"
-            marks = asyncio.run(voiced_turn(url, LINES[run % len(LINES)], f"voice-{run}"))
+            marks = asyncio.run(
+                voiced_turn(player_url(f"bench-{run}"), LINES[run % len(LINES)], f"voice-{run}")
+            )
             if run:
                 turns.append(marks)
-    finally:
-        runtime.stop()
     with_audio = [t for t in turns if "first_audio_ms" in t and "first_token_ms" in t]
     gaps = [t["first_audio_ms"] - t["first_token_ms"] for t in with_audio]
     rtf = [row["synthesis_s"] / row["audio_s"] for row in spoken if row["audio_s"]]

@@ -25,12 +25,9 @@ from typing import Any
 import websockets
 
 from aicore.aws.transcribe import TranscribeRecognizer
-from aicore.local.budget import MAX_DEADLINE_SCALE
-from aicore.local.embedded_aws import free_port
-from aicore.local.runtime import LocalRuntime, RuntimeOptions, local_token
 from aicore.local.speech_server import PiperEngine
 from aicore.voice.audio import LISTEN_CHUNK_MAX_BYTES, SAMPLE_BYTES, SAMPLE_RATE, chunks_of, seconds_of
-from bench.common import machine, write_report
+from bench.common import machine, measured_runtime, write_report
 
 QUESTIONS = [
     "What is the weather like in the valley today?",
@@ -82,21 +79,16 @@ def recognition(utterances: list[bytes]) -> list[dict[str, float]]:
 
 
 def run_bench(runs: int) -> dict[str, Any]:
-    options = RuntimeOptions(port=free_port(), deadline_scale=MAX_DEADLINE_SCALE, knowledge_embedder="static")
-    runtime = LocalRuntime(options)
-    runtime.start()
-    try:
+    with measured_runtime() as player_url:
         piper = PiperEngine()
         utterances = [piper.synthesize(q, SAMPLE_RATE) + QUIET for q in QUESTIONS]
         recognized = recognition(utterances)
         turns = []
         for run in range(runs + 1):  # run 0 warms up and is not kept
-            url = f"ws://127.0.0.1:{runtime.options.port}/ws?token={local_token(f'ears-{run}', 'demo')}"
-            marks = asyncio.run(spoken_turn(url, utterances[run % len(utterances)], f"listen-{run}"))
+            pcm = utterances[run % len(utterances)]
+            marks = asyncio.run(spoken_turn(player_url(f"ears-{run}"), pcm, f"listen-{run}"))
             if run:
                 turns.append(marks)
-    finally:
-        runtime.stop()
     return {
         "bench": "voice_in",
         "runs": runs,
