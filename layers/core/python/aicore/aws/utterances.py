@@ -47,26 +47,30 @@ class DynamoUtteranceStore:
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def end(self, owner: str, request_id: str, transcript: str, expires_at: int) -> str | None:
-        key = {"pk": _pk(owner, request_id), "sk": _ENDED}
         item = {
-            **key,
+            "pk": _pk(owner, request_id),
+            "sk": _ENDED,
             "transcript": transcript,
             "expires_at": expires_at,
         }
-        if self._put_once(item):
-            return None
-        found = self._table.get_item(Key=key, ConsistentRead=True)
-        return str(found.get("Item", {}).get("transcript", ""))
+        held = self._put_once(item)
+        return None if held is None else str(held["transcript"]["S"])
 
-    def _put_once(self, item: dict[str, Any]) -> bool:
-        """Put the item unless its key is taken (then False)."""
+    def _put_once(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """Put the item unless its key is taken; then the item that holds it (the client's low-level
+        shape, as a failed condition returns it, in the same round trip)."""
         try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            self._table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            return False
-        return True
+            held: dict[str, Any] = exc.response["Item"]
+            return held
+        return None
 
 
 def _pk(owner: str, request_id: str) -> str:
