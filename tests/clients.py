@@ -12,16 +12,22 @@ from typing import Any
 import websockets
 
 Frame = dict[str, Any]
+# Pushes answer no request: one may arrive on a connection between a request and its answer (a quest
+# offered after an earlier turn reaches every connection of the player).
+PUSHES = frozenset({"world.update", "quest.update"})
 
 
 async def exchange_async(url: str, frames: Sequence[str | Frame], timeout_s: float = 60) -> list[Frame]:
-    """On one connection, send each frame and collect what answers it: tokens, then one final frame."""
+    """On one connection, send each frame and collect what answers it: tokens, then one final frame
+    (pushes that arrive meanwhile are left out)."""
     answers: list[Frame] = []
     async with websockets.connect(url, max_size=None) as ws:
         for frame in frames:
             await ws.send(frame if isinstance(frame, str) else json.dumps(frame))
             while True:
                 received: Frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=timeout_s))
+                if received["type"] in PUSHES:
+                    continue
                 answers.append(received)
                 if received["type"] != "npc.token":
                     break
