@@ -7,9 +7,11 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
+from aicore.clock import Clock, now
 from aicore.knowledge.models import Chunk, DocumentSource, DocumentStatus, IndexPointer, LoreDocument
 from aicore.llm.embedding import Vectors
 
@@ -101,6 +103,8 @@ class FakeKnowledgeObjects:
     vector_sets: dict[tuple[str, str, str], Vectors] = field(default_factory=dict)
     indexes: dict[str, bytes] = field(default_factory=dict)
     index_reads: int = 0
+    clock: Clock = now  # when an index is written (S3's LastModified)
+    written: dict[str, datetime] = field(default_factory=dict)
 
     def put_source(self, source: DocumentSource) -> None:
         self.sources[(source.world_id, source.document_id)] = source
@@ -122,13 +126,18 @@ class FakeKnowledgeObjects:
 
     def put_index(self, key: str, data: bytes) -> None:
         self.indexes[key] = data
+        self.written[key] = self.clock()
 
     def index(self, key: str) -> bytes:
         self.index_reads += 1
         return self.indexes[key]
 
-    def prune_indexes(self, world_id: str, keep: Sequence[str]) -> int:
-        stale = [k for k in self.indexes if k.startswith(f"indexes/{world_id}/") and k not in keep]
+    def prune_indexes(self, world_id: str, keep: Sequence[str], written_before: datetime) -> int:
+        stale = [
+            k
+            for k in self.indexes
+            if k.startswith(f"indexes/{world_id}/") and k not in keep and self.written[k] < written_before
+        ]
         for key in stale:
             del self.indexes[key]
         return len(stale)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -21,9 +21,11 @@ from aicore.aws.mind_store import DynamoMindStore
 from aicore.aws.model_registry import DynamoModelRegistry
 from aicore.aws.sessions.store import DynamoSessionStore
 from aicore.aws.world_store import DynamoWorldStore
+from aicore.clock import now
 from aicore.connections import ConnectionStore, new_connection
 from aicore.errors import Conflict, InvalidRequest, NotFound
 from aicore.knowledge.models import GLOBAL_WORLD, IndexPointer
+from aicore.knowledge.store import KnowledgeObjects, index_key
 from aicore.llm.endpoints_config import EngineSettings, ModelSource
 from aicore.llm.tiers import Tier
 from aicore.mind.emotions import Emotion, EmotionState, Temperament
@@ -57,6 +59,7 @@ from aicore.topology import physical_name
 from aicore.world.models import LoreFact, Npc, PerformanceSetting
 from aicore.world.store import Feeling, WorldStore
 from tests.fakes import FakeConnections, FakeMind, FakeSessions, FakeWorld
+from tests.knowledge_fakes import FakeKnowledgeObjects
 from tests.model_fakes import FakeRegistry
 from tests.tier_fakes import NOW, FakeTieringStore, Moment
 
@@ -726,3 +729,31 @@ def test_an_imports_outcome_is_recorded_again_by_it_alone(registry: ModelRegistr
     assert (version.weights.status, version.weights.execution_name) == (WeightsStatus.IMPORTING, "import-2")
     with pytest.raises(Conflict):  # nor for a version that does not exist
         registry.record_weights(Tier.GOLD, "v9", staged)
+
+
+# --- knowledge objects ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["fake", "s3"])
+def knowledge_objects(request: pytest.FixtureRequest) -> KnowledgeObjects:
+    if request.param == "fake":
+        return FakeKnowledgeObjects()
+    request.getfixturevalue("runtime")
+    return wiring.knowledge_objects()
+
+
+def test_a_prune_deletes_only_unkept_indexes_written_before_its_bound(
+    knowledge_objects: KnowledgeObjects,
+) -> None:
+    world_id = f"w-{uuid.uuid4().hex[:8]}"
+    keys = [index_key(world_id, f"0000000{n}-v") for n in range(3)]
+    for key in keys:
+        knowledge_objects.put_index(key, key.encode())
+    written = now()
+    # A bound before they were written prunes nothing; a bound after them, all but the kept one
+    assert knowledge_objects.prune_indexes(world_id, keys[:1], written - timedelta(minutes=15)) == 0
+    assert knowledge_objects.prune_indexes(world_id, keys[:1], written + timedelta(minutes=1)) == 2
+    assert knowledge_objects.index(keys[0]) == keys[0].encode()
+    for gone in keys[1:]:
+        with pytest.raises((FileNotFoundError, KeyError)):
+            knowledge_objects.index(gone)

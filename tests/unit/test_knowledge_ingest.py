@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,6 +15,7 @@ from aicore.knowledge.filters import Audience
 from aicore.knowledge.fusion import FusionWeights
 from aicore.knowledge.index import KnowledgeIndex
 from aicore.knowledge.ingest import (
+    INDEX_PRUNE_GRACE,
     ChunkStep,
     EmbedStep,
     FailStep,
@@ -214,12 +218,54 @@ def test_a_new_embedder_re_embeds_the_whole_index(deps: IngestDeps) -> None:
     )
 
 
+def _moving_clock(deps: IngestDeps) -> list[datetime]:
+    """The flow's clock and the objects' (S3's LastModified) as one; move it by setting [0]."""
+    moment = [datetime(2026, 12, 1, tzinfo=UTC)]
+    deps.clock = lambda: moment[0]
+    assert isinstance(deps.objects, FakeKnowledgeObjects)
+    deps.objects.clock = deps.clock
+    return moment
+
+
 def test_old_index_versions_are_pruned_but_the_previous_one_is_kept(deps: IngestDeps) -> None:
+    moment = _moving_clock(deps)
     for n in range(4):
         _upload(deps, f"doc-{n}", f"Fact number {n}.")
         _ingest(deps, f"doc-{n}")
+        moment[0] += INDEX_PRUNE_GRACE + timedelta(seconds=1)
     assert isinstance(deps.objects, FakeKnowledgeObjects)
     assert len(deps.objects.indexes) == 2
+
+
+@dataclass
+class _PruneLater(FakeKnowledgeObjects):
+    """Objects whose prunes wait to be run (a publish step that paused between write and prune)."""
+
+    prunes: list[tuple[str, Sequence[str], datetime]] = field(default_factory=list)
+
+    def prune_indexes(self, world_id: str, keep: Sequence[str], written_before: datetime) -> int:
+        self.prunes.append((world_id, keep, written_before))
+        return 0
+
+
+def test_a_prune_spares_an_index_another_flow_published_meanwhile(deps: IngestDeps) -> None:
+    # Given two documents in, long ago, and two flows that add one more each
+    objects = deps.objects = _PruneLater()
+    moment = _moving_clock(deps)
+    for n in range(2):
+        _upload(deps, f"doc-{n}", f"Fact number {n}.")
+        _ingest(deps, f"doc-{n}")
+    moment[0] += INDEX_PRUNE_GRACE * 2
+    # When the slow flow publishes, the fast one builds on it and publishes, and only then does the
+    # slow flow's publish step prune
+    _upload(deps, "doc-slow", "The slow fact.")
+    _ingest(deps, "doc-slow")
+    slow_prune = objects.prunes[-1]
+    _upload(deps, "doc-fast", "The fast fact.")
+    _ingest(deps, "doc-fast")
+    FakeKnowledgeObjects.prune_indexes(objects, *slow_prune)
+    # Then the index now current is still there, with every document
+    assert _current(deps).document_ids == ["doc-0", "doc-1", "doc-fast", "doc-slow"]
 
 
 def test_a_document_of_headings_only_fails_with_a_reason(deps: IngestDeps) -> None:

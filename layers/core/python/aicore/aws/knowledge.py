@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -210,12 +211,17 @@ class S3KnowledgeObjects:
             raise FileNotFoundError(f"no knowledge index at {key}")
         return data
 
-    def prune_indexes(self, world_id: str, keep: Sequence[str]) -> int:
+    def prune_indexes(self, world_id: str, keep: Sequence[str], written_before: datetime) -> int:
         kept = set(keep)
         pages = self._s3.get_paginator("list_objects_v2").paginate(
             Bucket=self._bucket, Prefix=f"indexes/{world_id}/"
         )
-        stale = [o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"] not in kept]
+        stale = [
+            o["Key"]
+            for page in pages
+            for o in page.get("Contents", [])
+            if o["Key"] not in kept and o["LastModified"] < written_before
+        ]
         for start in range(0, len(stale), 1000):
             batch = [{"Key": key} for key in stale[start : start + 1000]]
             self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from aicore.llm.embedding import Embedder, Vectors
 
 MAX_PUBLISH_ATTEMPTS = 10  # each lost race means another flow published: progress, not a livelock
+# Index objects younger than this are never pruned: another flow's, built and not yet published (an
+# Index step runs at most 5 minutes), or published by a flow that ran while this one pruned.
+INDEX_PRUNE_GRACE = timedelta(minutes=15)
 MAX_REASON_CHARS = 500
 # Failures whose message is written for a person (domain errors); others are reported by type only.
 EXPLAINED_ERRORS = frozenset(
@@ -224,7 +228,8 @@ def publish(deps: IngestDeps, step: PublishStep) -> Published:
         world_id=step.world_id, published_at=at, **built.model_dump(exclude={"previous_key"})
     )
     if deps.pointers.publish(pointer, step.document_id, at):
-        deps.objects.prune_indexes(step.world_id, [k for k in (built.key, built.previous_key) if k])
+        kept = [k for k in (built.key, built.previous_key) if k]
+        deps.objects.prune_indexes(step.world_id, kept, deps.clock() - INDEX_PRUNE_GRACE)
         return Published(published=True, attempt=step.attempt, version=built.version)
     if _published_already(deps, step):
         return Published(published=True, attempt=step.attempt, version=built.version)

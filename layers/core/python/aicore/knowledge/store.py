@@ -13,6 +13,7 @@ S3, in the knowledge bucket:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from aicore.knowledge.models import GLOBAL_WORLD, Chunk, DocumentSource, IndexPointer, LoreDocument
@@ -76,6 +77,8 @@ class KnowledgeObjects(Protocol):
     def vectors(self, world_id: str, document_id: str, embedder: str) -> Vectors | None: ...
     def put_index(self, key: str, data: bytes) -> None: ...
     def index(self, key: str) -> bytes: ...
-    def prune_indexes(self, world_id: str, keep: Sequence[str]) -> int:
-        """Delete the world's index objects not in `keep`; how many went."""
+    def prune_indexes(self, world_id: str, keep: Sequence[str], written_before: datetime) -> int:
+        """Delete the world's index objects not in `keep` and written before `written_before`; how
+        many went. Newer ones stay: another flow may have built one it is about to publish, or have
+        published it since `keep` was chosen."""
         ...
