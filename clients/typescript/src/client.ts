@@ -14,7 +14,7 @@
  * so unlike the Python client this one cannot stop early on a refused token: it tries `attempts`
  * times (asking `token()` afresh each time), then gives up with `ConnectionLost`.
  */
-import { type Codec, type Frame, JsonCodec, ProtobufCodec } from "./codec.js";
+import { type Codec, type Frame, JsonCodec, ProtobufCodec, base64Encode } from "./codec.js";
 import {
   AicoreError,
   ConnectionLost,
@@ -26,12 +26,14 @@ import {
 import type {
   ConnectionWarning,
   HistoryPage,
+  Listening,
   Message,
   NpcInterrupted,
   Pong,
   Reply,
   Resumed,
   SessionHead,
+  Transcript,
   Welcome,
   WorldSubscribed,
   WorldUpdate,
@@ -535,6 +537,46 @@ export class Client {
     const pending = this.register(frame);
     this.send(pending);
     return new Turn(this, pending, Date.now() + this.turnTimeoutMs);
+  }
+
+  /** Speak to an NPC: `chunks` of PCM (s16le, 16 kHz, mono, at most 0.5 s = 16,000 bytes each) sent
+   * in order as `npc.listen` frames, the last with `final`, each once the previous one was taken.
+   * The server may hear the end of speech first (the rest is then not sent). What it wrote down,
+   * and the `Turn` of the reply to stream, as `say` gives it. */
+  async listen(
+    npcId: string | null,
+    chunks: Uint8Array[],
+    options: { sessionId?: string; requestId?: string } = {},
+  ): Promise<{ transcript: Transcript; turn: Turn }> {
+    if (chunks.length === 0) throw new Error("listen needs at least one chunk of audio");
+    const frame: Frame & { action: string } = { action: "npc.listen" };
+    if (npcId !== null) frame.npc_id = npcId;
+    if (options.requestId !== undefined) frame.request_id = options.requestId;
+    if (options.sessionId !== undefined) frame.session_id = options.sessionId;
+    const pending = this.register(frame);
+    const deadline = Date.now() + this.turnTimeoutMs;
+    try {
+      const transcript = await this.sendChunks(pending, chunks, deadline);
+      return { transcript, turn: new Turn(this, pending, deadline) };
+    } catch (failure) {
+      this.done(pending.frame.request_id);
+      throw failure;
+    }
+  }
+
+  private async sendChunks(pending: Pending, chunks: Uint8Array[], deadline: number): Promise<Transcript> {
+    for (const [seq, pcm] of chunks.entries()) {
+      // the frame sent last is the one a reconnect repeats: the final chunk gets the first answer
+      Object.assign(pending.frame, { seq, audio: base64Encode(pcm), final: seq === chunks.length - 1 });
+      this.send(pending);
+      for (;;) {
+        const answer = await pending.inbox.take(deadline, "npc.listen");
+        if (answer.type === "error") throw errorFromEnvelope(answer);
+        if (answer.type === "npc.transcript") return answer.data as Transcript;
+        if (answer.type === "npc.listening" && (answer.data as Listening).seq === seq) break;
+      }
+    }
+    throw new AicoreError("invalid_request", "The server took every chunk and wrote nothing down.", {});
   }
 
   /** `npc.interrupt`: stop a reply of yours while it streams (its `npc.reply` still comes, cut). */

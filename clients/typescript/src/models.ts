@@ -18,6 +18,23 @@ export interface Message {
   [more: string]: unknown;
 }
 
+/** An `npc.transcript`: what the server wrote down of an `npc.listen` utterance (the turn follows). */
+export interface Transcript {
+  text: string;
+  ended_by: string; // "final" | "silence"
+  audio_ms: number;
+  [more: string]: unknown;
+}
+
+/** An `npc.listening`: a chunk of an utterance taken; `speech` if it held speech, `ended` if the
+ * utterance is over. */
+export interface Listening {
+  seq: number;
+  speech: boolean;
+  ended: boolean;
+  [more: string]: unknown;
+}
+
 /** An `npc.reply`: the NPC's whole line, as stored (`seq`), and how it was made. */
 export interface Reply {
   session_id: string;
