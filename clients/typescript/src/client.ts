@@ -30,6 +30,7 @@ import type {
   Message,
   NpcInterrupted,
   Pong,
+  QuestUpdate,
   Reply,
   Resumed,
   SessionHead,
@@ -105,6 +106,8 @@ export interface Events {
   message: Message;
   /** A `world.update` push, each change once. */
   world: WorldUpdate;
+  /** A `quest.update` push (one of the player's quests changed), each event once. */
+  quest: QuestUpdate;
   warning: ConnectionWarning;
   gateway: GatewayNotice;
 }
@@ -200,12 +203,14 @@ export class Client {
   private readonly pending = new Map<string, Pending>();
   private readonly lastSeqs = new Map<string, number>(); // most recently used last
   private readonly worldSeen = new Set<string>();
+  private readonly questsSeen = new Set<string>();
   private subscribedRegions: string[] | undefined;
   private subscribed = false;
   private readonly listeners: { [K in keyof Events]: Set<(event: Events[K]) => void> } = {
     state: new Set(),
     message: new Set(),
     world: new Set(),
+    quest: new Set(),
     warning: new Set(),
     gateway: new Set(),
   };
@@ -414,6 +419,11 @@ export class Client {
       return;
     }
     if (kind === "world.update" && isObject(data)) return this.onWorldUpdate(data as WorldUpdate);
+    if (kind === "quest.update" && isObject(data)) {
+      const update = data as QuestUpdate;
+      if (firstTime(this.questsSeen, update.event_id)) this.emit("quest", update);
+      return;
+    }
     if (kind === "connection.warning" && isObject(data)) {
       this.warnings.push(data as ConnectionWarning);
       return this.emit("warning", data as ConnectionWarning);
@@ -463,10 +473,8 @@ export class Client {
   }
 
   private onWorldUpdate(update: WorldUpdate): void {
-    if (this.worldSeen.has(update.event_id)) return; // pushed again (after a resubscribe): once is enough
-    this.worldSeen.add(update.event_id);
-    while (this.worldSeen.size > MAX_SEEN_UPDATES) this.worldSeen.delete(this.worldSeen.values().next().value as string);
-    this.emit("world", update);
+    // pushed again (after a resubscribe): once is enough
+    if (firstTime(this.worldSeen, update.event_id)) this.emit("world", update);
   }
 
   // --- frames out ------------------------------------------------------------------------------
@@ -717,6 +725,14 @@ export class Turn {
     this.finalReply = frame.data as Reply;
     return null;
   }
+}
+
+/** Whether a push's event is new; the newest MAX_SEEN_UPDATES are remembered. */
+function firstTime(seen: Set<string>, eventId: string): boolean {
+  if (seen.has(eventId)) return false;
+  seen.add(eventId);
+  while (seen.size > MAX_SEEN_UPDATES) seen.delete(seen.values().next().value as string);
+  return true;
 }
 
 function subscribeFrame(regions: string[] | undefined): Frame & { action: string } {

@@ -119,6 +119,24 @@ export interface WorldUpdate {
   [more: string]: unknown;
 }
 
+/** A `quest.update` push: one of the player's quests was offered, accepted, progressed or completed
+ * (`kind`); the fields of its kind are set. No subscription: it reaches every connection of the player. */
+export interface QuestUpdate {
+  kind: string; // "offered" | "accepted" | "progressed" | "completed"
+  world_id: string;
+  event_id: string;
+  quest_id: string;
+  npc_id: string;
+  template_id: string;
+  occurred_at?: string;
+  title?: string | null;
+  expires_at?: string | null;
+  objective_id?: string | null;
+  done?: number | null;
+  count?: number | null;
+  [more: string]: unknown;
+}
+
 export interface ConnectionWarning {
   code: string;
   message: string;

@@ -249,6 +249,27 @@ test("listen stops sending when the server hears the end of speech first", async
   client.close();
 });
 
+test("quest pushes are quest events, once each, while a turn still gets its own reply", async () => {
+  const server = new FakeServer();
+  const client = await connected(server);
+  const quests = [];
+  client.on("quest", (update) => quests.push(update));
+  const offered = {
+    kind: "offered", world_id: "demo", event_id: "ev-1", occurred_at: "2026-12-01T10:00:00Z",
+    quest_id: "q-1", npc_id: "odo", template_id: "oil-for-the-lanterns", title: "Oil for the Lanterns",
+  };
+  for (const update of [offered, offered, { ...offered, kind: "accepted", event_id: "ev-2" }]) {
+    server.current.deliver({ type: "quest.update", data: update });
+  }
+  const reply = await client.say("mira", "Any news?").reply();
+  await until(() => quests.length === 2, "both quest events");
+  assert.equal(reply.text, "Snow on the pass.");
+  assert.deepEqual(quests.map((q) => [q.kind, q.quest_id, q.title]), [
+    ["offered", "q-1", "Oil for the Lanterns"], ["accepted", "q-1", "Oil for the Lanterns"],
+  ]);
+  client.close();
+});
+
 test("an error frame is thrown typed, with code, message and details", async () => {
   const server = new FakeServer();
   const client = await connected(server);
