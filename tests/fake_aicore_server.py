@@ -121,8 +121,12 @@ class FakeAicore:
             await ws.send(json.dumps(frame))
 
     async def push_world(self, update: Frame) -> None:
+        await self.push("world.update", update)
+
+    async def push(self, kind: str, data: Frame) -> None:
+        """A push (no request_id) to every live connection."""
         for ws in list(self._live):
-            await self._send(ws, {"type": "world.update", "data": update})
+            await self._send(ws, {"type": kind, "request_id": None, "data": data})
 
     def drop_all(self) -> None:
         for ws in list(self._live):

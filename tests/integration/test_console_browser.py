@@ -10,6 +10,7 @@ summary.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -24,6 +25,8 @@ from aicore.auth import Role
 from aicore.local.console import CLIENT_BUNDLE
 from aicore.local.faults import Fault, FaultKind
 from aicore.local.runtime import LocalRuntime, local_token
+from aicore.local.speech_server import PiperEngine
+from aicore.voice.audio import LISTEN_CHUNK_MAX_BYTES, SAMPLE_BYTES, SAMPLE_RATE, chunks_of
 from tests.clients import http_json
 
 selenium = pytest.importorskip(
@@ -41,6 +44,7 @@ TURN_TIMEOUT_S = 180  # a real turn on a busy 2-core machine: a generous bound, 
 PAGE_TIMEOUT_S = 60
 GOLD = "aicore-local-gold"
 SILVER = "aicore-local-silver"
+SPOKEN = "What is the weather like in the valley today?"
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -320,3 +324,42 @@ def test_a_reply_shows_mood_relationship_and_phrases_and_world_updates_reach_the
         return any(key in text and '"raised"' in text for text in facts)
 
     wait_for(page, shown)
+
+
+# Runs in the console's page: the TypeScript client's own bundle, a connection of its own, one
+# utterance through `listen`, and the turn it starts.
+LISTEN_SCRIPT = """
+const [token, chunks, done] = arguments;
+(async () => {
+  const aicore = await import("/console/aicore-client.js");
+  const url = location.origin.replace(/^http/, "ws") + "/ws";
+  const client = await aicore.connect(url, token, { encoding: "protobuf", turnTimeoutMs: %d });
+  try {
+    const { transcript, turn } = await client.listen("mira", chunks.map(aicore.base64Decode));
+    const tokens = [];
+    const reply = await turn.stream((text) => tokens.push(text));
+    return { transcript, reply: reply.text, tokens, protocol: client.protocol };
+  } finally {
+    client.close();
+  }
+})().then(done, (failure) => done({ failure: String(failure) }));
+"""
+
+
+def test_the_typescript_client_speaks_to_an_npc_through_listen(page: Any) -> None:
+    # Given a question in Piper's voice, then a second of quiet, in chunks of at most 0.5 s
+    spoken = PiperEngine().synthesize(SPOKEN, SAMPLE_RATE) + bytes(SAMPLE_RATE * SAMPLE_BYTES)
+    chunks = [base64.b64encode(chunk).decode() for chunk in chunks_of(spoken, LISTEN_CHUNK_MAX_BYTES)]
+    token = local_token(f"browser-listener-{uuid.uuid4().hex[:8]}", "demo")
+
+    # When the page's TypeScript client sends it with listen(), in binary frames
+    page.set_script_timeout(TURN_TIMEOUT_S)
+    answer = page.execute_async_script(LISTEN_SCRIPT % (TURN_TIMEOUT_S * 1000), token, chunks)
+
+    # Then the server wrote the question down and the turn it started streamed its reply
+    assert "failure" not in answer, answer
+    assert answer["protocol"] == "aicore.proto.v1"
+    assert answer["transcript"]["ended_by"] == "silence"
+    assert {"weather", "today"} <= set(answer["transcript"]["text"].split()), answer["transcript"]
+    assert answer["reply"]
+    assert "".join(answer["tokens"]) == answer["reply"]

@@ -16,6 +16,8 @@ from aicore import wiring
 from aicore.local.runtime import LocalRuntime, local_token
 from aicore.quests.generation import GenerationDeps
 from aicore.quests.service import prepare_offer
+from aicore_client import QuestUpdate, connect
+from aicore_client.protobuf import ProtobufCodec
 from tests.clients import http_json
 from tests.quest_fakes import ScriptedRouter
 
@@ -79,3 +81,36 @@ def test_a_quest_offered_and_accepted_reaches_each_connection_of_its_player_once
         assert Counter(f["data"]["kind"] for f in frames) == {"offered": 1, "accepted": 1}
         assert len({f["data"]["quest_id"] for f in frames}) == 1
         assert all(f["request_id"] is None for f in frames)
+
+
+def test_the_sdk_gives_a_players_quest_pushes_as_typed_updates(runtime: LocalRuntime) -> None:
+    # Given a player connected through the Python SDK, in binary frames
+    base = runtime.gateway.gateway.url
+    player = f"p-{uuid.uuid4().hex[:8]}"
+    token = local_token(player, "demo")
+
+    async def offered_and_accepted() -> list[QuestUpdate]:
+        url = f"ws://127.0.0.1:{runtime.options.port}/ws"
+        async with await connect(url, token, codec=ProtobufCodec()) as client:
+            updates = client.quest_updates()
+
+            def offer_and_accept() -> None:
+                # When Borin offers them his quest (from its template) and they accept it
+                deps = wiring.quest_offer_deps()
+                deps.generation = GenerationDeps(ScriptedRouter([None]))
+                offer = prepare_offer(deps, "demo", "borin", player, "c-2")
+                assert offer is not None
+                accept = f"{base}/players/me/quests/{offer.quest_id}/accept"
+                status, accepted = http_json(accept, token, "POST", {})
+                assert status == 200, accepted
+
+            await asyncio.to_thread(offer_and_accept)
+            async with asyncio.timeout(DELIVERY_S):
+                return [await anext(updates), await anext(updates)]
+
+    first, second = asyncio.run(offered_and_accepted())
+    # Then the SDK gives both, typed, in order
+    assert (first.kind, first.npc_id, first.template_id) == ("offered", "borin", "ore-from-the-pass")
+    assert first.title
+    assert (second.kind, second.quest_id) == ("accepted", first.quest_id)
+    assert second.expires_at

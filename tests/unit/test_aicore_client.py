@@ -260,6 +260,36 @@ def test_world_pushes_stream_once_each_and_the_subscription_comes_back_after_a_d
     run(scenario)
 
 
+def test_quest_pushes_come_once_each_while_a_turn_streams(socket_path: Path) -> None:
+    async def scenario() -> None:
+        offered = {
+            "kind": "offered",
+            "world_id": "demo",
+            "event_id": "ev-1",
+            "occurred_at": "2026-12-01T10:00:00Z",
+            "quest_id": "q-1",
+            "npc_id": "odo",
+            "template_id": "oil-for-the-lanterns",
+            "title": "Oil for the Lanterns",
+        }
+        async with fake_aicore(socket_path) as server:
+            client = await server.client()
+            updates = client.quest_updates()
+            # Given a quest offered (pushed twice: a redelivery) while a turn is under way
+            turn = await client.say("mira", "Hi")
+            for update in (offered, offered, {**offered, "kind": "accepted", "event_id": "ev-2"}):
+                await server.push("quest.update", update)
+            reply = await turn.reply()
+            # Then the turn's answer is its own, and each quest event comes once
+            first, second = await anext(updates), await anext(updates)
+            await client.close()
+        assert reply.text == "Well met, traveller."
+        assert (first.kind, first.quest_id, first.title) == ("offered", "q-1", "Oil for the Lanterns")
+        assert (second.kind, second.event_id, second.title) == ("accepted", "ev-2", "Oil for the Lanterns")
+
+    run(scenario)
+
+
 def test_sessions_joined_and_read_are_followed_for_resume(socket_path: Path) -> None:
     async def scenario() -> None:
         async with fake_aicore(socket_path) as server:

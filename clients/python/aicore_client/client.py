@@ -41,6 +41,7 @@ from aicore_client.models import (
     HistoryPage,
     Message,
     Pong,
+    QuestUpdate,
     Reply,
     Resumed,
     SessionHead,
@@ -155,6 +156,8 @@ class Client:
         self._messages: asyncio.Queue[Message] = asyncio.Queue(MAX_QUEUED)
         self._world: asyncio.Queue[WorldUpdate] = asyncio.Queue(MAX_QUEUED)
         self._world_seen: OrderedDict[str, None] = OrderedDict()
+        self._quests: asyncio.Queue[QuestUpdate] = asyncio.Queue(MAX_QUEUED)
+        self._quests_seen: OrderedDict[str, None] = OrderedDict()
         self._subscribed_regions: list[str] | None = None
         self._subscribed = False
         self._lost: BaseException | None = None
@@ -328,6 +331,9 @@ class Client:
         if kind == "world.update":
             self._on_world_update(WorldUpdate.model_validate(data))
             return
+        if kind == "quest.update":
+            self._on_quest_update(QuestUpdate.model_validate(data))
+            return
         if kind == "connection.warning":
             self.warnings.append(ConnectionWarning.model_validate(data))
             return
@@ -372,12 +378,12 @@ class Client:
         _offer(self._messages, message)
 
     def _on_world_update(self, update: WorldUpdate) -> None:
-        if update.event_id in self._world_seen:  # pushed again (after a resubscribe): once is enough
-            return
-        self._world_seen[update.event_id] = None
-        while len(self._world_seen) > MAX_QUEUED:
-            self._world_seen.popitem(last=False)
-        _offer(self._world, update)
+        if _first_time(self._world_seen, update.event_id):  # pushed again (a resubscribe): once is enough
+            _offer(self._world, update)
+
+    def _on_quest_update(self, update: QuestUpdate) -> None:
+        if _first_time(self._quests_seen, update.event_id):
+            _offer(self._quests, update)
 
     # --- frames out ----------------------------------------------------------------------------
 
@@ -529,6 +535,13 @@ class Client:
         while True:
             yield await self._messages.get()
 
+    async def quest_updates(self) -> AsyncIterator[QuestUpdate]:
+        """The player's `quest.update` pushes (a quest offered, accepted, progressed, completed), each
+        event once, in the order they came. No subscription: they reach every connection of the
+        player. One consumer."""
+        while True:
+            yield await self._quests.get()
+
     def pending_messages(self) -> list[Message]:
         """The `session.message`s delivered and not yet taken, taken now (without waiting)."""
         taken = []
@@ -646,6 +659,16 @@ async def _next_frame(pending: _Pending) -> Frame:
 def _code(frame: Frame) -> str | None:
     error = frame.get("error")
     return str(error.get("code")) if isinstance(error, dict) else None
+
+
+def _first_time(seen: OrderedDict[str, None], event_id: str) -> bool:
+    """Whether a push's event is new; the newest MAX_QUEUED are remembered."""
+    if event_id in seen:
+        return False
+    seen[event_id] = None
+    while len(seen) > MAX_QUEUED:
+        seen.popitem(last=False)
+    return True
 
 
 def _offer(queue: asyncio.Queue[T], item: T) -> None:

@@ -111,6 +111,25 @@ class WorldUpdate(_Data):
     version: int | None = None
 
 
+class QuestUpdate(_Data):
+    """A `quest.update` push: one of the player's quests was offered, accepted, progressed or
+    completed (`kind`); the fields of its kind are set (docs/protocol.md). `event_id` is the same
+    however often it is pushed."""
+
+    kind: str
+    world_id: str
+    event_id: str
+    quest_id: str
+    npc_id: str
+    template_id: str
+    occurred_at: str | None = None
+    title: str | None = None
+    expires_at: str | None = None
+    objective_id: str | None = None
+    done: int | None = None
+    count: int | None = None
+
+
 class ConnectionWarning(_Data):
     """The client works and should be updated (`client_outdated`)."""
 

@@ -14,7 +14,7 @@
  * so unlike the Python client this one cannot stop early on a refused token: it tries `attempts`
  * times (asking `token()` afresh each time), then gives up with `ConnectionLost`.
  */
-import { type Codec, type Frame, JsonCodec, ProtobufCodec } from "./codec.js";
+import { type Codec, type Frame, JsonCodec, ProtobufCodec, base64Encode } from "./codec.js";
 import {
   AicoreError,
   ConnectionLost,
@@ -26,12 +26,15 @@ import {
 import type {
   ConnectionWarning,
   HistoryPage,
+  Listening,
   Message,
   NpcInterrupted,
   Pong,
+  QuestUpdate,
   Reply,
   Resumed,
   SessionHead,
+  Transcript,
   Welcome,
   WorldSubscribed,
   WorldUpdate,
@@ -103,6 +106,8 @@ export interface Events {
   message: Message;
   /** A `world.update` push, each change once. */
   world: WorldUpdate;
+  /** A `quest.update` push (one of the player's quests changed), each event once. */
+  quest: QuestUpdate;
   warning: ConnectionWarning;
   gateway: GatewayNotice;
 }
@@ -198,12 +203,14 @@ export class Client {
   private readonly pending = new Map<string, Pending>();
   private readonly lastSeqs = new Map<string, number>(); // most recently used last
   private readonly worldSeen = new Set<string>();
+  private readonly questsSeen = new Set<string>();
   private subscribedRegions: string[] | undefined;
   private subscribed = false;
   private readonly listeners: { [K in keyof Events]: Set<(event: Events[K]) => void> } = {
     state: new Set(),
     message: new Set(),
     world: new Set(),
+    quest: new Set(),
     warning: new Set(),
     gateway: new Set(),
   };
@@ -412,6 +419,11 @@ export class Client {
       return;
     }
     if (kind === "world.update" && isObject(data)) return this.onWorldUpdate(data as WorldUpdate);
+    if (kind === "quest.update" && isObject(data)) {
+      const update = data as QuestUpdate;
+      if (firstTime(this.questsSeen, update.event_id)) this.emit("quest", update);
+      return;
+    }
     if (kind === "connection.warning" && isObject(data)) {
       this.warnings.push(data as ConnectionWarning);
       return this.emit("warning", data as ConnectionWarning);
@@ -461,10 +473,8 @@ export class Client {
   }
 
   private onWorldUpdate(update: WorldUpdate): void {
-    if (this.worldSeen.has(update.event_id)) return; // pushed again (after a resubscribe): once is enough
-    this.worldSeen.add(update.event_id);
-    while (this.worldSeen.size > MAX_SEEN_UPDATES) this.worldSeen.delete(this.worldSeen.values().next().value as string);
-    this.emit("world", update);
+    // pushed again (after a resubscribe): once is enough
+    if (firstTime(this.worldSeen, update.event_id)) this.emit("world", update);
   }
 
   // --- frames out ------------------------------------------------------------------------------
@@ -535,6 +545,46 @@ export class Client {
     const pending = this.register(frame);
     this.send(pending);
     return new Turn(this, pending, Date.now() + this.turnTimeoutMs);
+  }
+
+  /** Speak to an NPC: `chunks` of PCM (s16le, 16 kHz, mono, at most 0.5 s = 16,000 bytes each) sent
+   * in order as `npc.listen` frames, the last with `final`, each once the previous one was taken.
+   * The server may hear the end of speech first (the rest is then not sent). What it wrote down,
+   * and the `Turn` of the reply to stream, as `say` gives it. */
+  async listen(
+    npcId: string | null,
+    chunks: Uint8Array[],
+    options: { sessionId?: string; requestId?: string } = {},
+  ): Promise<{ transcript: Transcript; turn: Turn }> {
+    if (chunks.length === 0) throw new Error("listen needs at least one chunk of audio");
+    const frame: Frame & { action: string } = { action: "npc.listen" };
+    if (npcId !== null) frame.npc_id = npcId;
+    if (options.requestId !== undefined) frame.request_id = options.requestId;
+    if (options.sessionId !== undefined) frame.session_id = options.sessionId;
+    const pending = this.register(frame);
+    const deadline = Date.now() + this.turnTimeoutMs;
+    try {
+      const transcript = await this.sendChunks(pending, chunks, deadline);
+      return { transcript, turn: new Turn(this, pending, deadline) };
+    } catch (failure) {
+      this.done(pending.frame.request_id);
+      throw failure;
+    }
+  }
+
+  private async sendChunks(pending: Pending, chunks: Uint8Array[], deadline: number): Promise<Transcript> {
+    for (const [seq, pcm] of chunks.entries()) {
+      // the frame sent last is the one a reconnect repeats: the final chunk gets the first answer
+      Object.assign(pending.frame, { seq, audio: base64Encode(pcm), final: seq === chunks.length - 1 });
+      this.send(pending);
+      for (;;) {
+        const answer = await pending.inbox.take(deadline, "npc.listen");
+        if (answer.type === "error") throw errorFromEnvelope(answer);
+        if (answer.type === "npc.transcript") return answer.data as Transcript;
+        if (answer.type === "npc.listening" && (answer.data as Listening).seq === seq) break;
+      }
+    }
+    throw new AicoreError("invalid_request", "The server took every chunk and wrote nothing down.", {});
   }
 
   /** `npc.interrupt`: stop a reply of yours while it streams (its `npc.reply` still comes, cut). */
@@ -675,6 +725,14 @@ export class Turn {
     this.finalReply = frame.data as Reply;
     return null;
   }
+}
+
+/** Whether a push's event is new; the newest MAX_SEEN_UPDATES are remembered. */
+function firstTime(seen: Set<string>, eventId: string): boolean {
+  if (seen.has(eventId)) return false;
+  seen.add(eventId);
+  while (seen.size > MAX_SEEN_UPDATES) seen.delete(seen.values().next().value as string);
+  return true;
 }
 
 function subscribeFrame(regions: string[] | undefined): Frame & { action: string } {

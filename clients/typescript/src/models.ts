@@ -18,6 +18,23 @@ export interface Message {
   [more: string]: unknown;
 }
 
+/** An `npc.transcript`: what the server wrote down of an `npc.listen` utterance (the turn follows). */
+export interface Transcript {
+  text: string;
+  ended_by: string; // "final" | "silence"
+  audio_ms: number;
+  [more: string]: unknown;
+}
+
+/** An `npc.listening`: a chunk of an utterance taken; `speech` if it held speech, `ended` if the
+ * utterance is over. */
+export interface Listening {
+  seq: number;
+  speech: boolean;
+  ended: boolean;
+  [more: string]: unknown;
+}
+
 /** An `npc.reply`: the NPC's whole line, as stored (`seq`), and how it was made. */
 export interface Reply {
   session_id: string;
@@ -99,6 +116,24 @@ export interface WorldUpdate {
   occurred_at?: string;
   region?: string | null;
   version?: number;
+  [more: string]: unknown;
+}
+
+/** A `quest.update` push: one of the player's quests was offered, accepted, progressed or completed
+ * (`kind`); the fields of its kind are set. No subscription: it reaches every connection of the player. */
+export interface QuestUpdate {
+  kind: string; // "offered" | "accepted" | "progressed" | "completed"
+  world_id: string;
+  event_id: string;
+  quest_id: string;
+  npc_id: string;
+  template_id: string;
+  occurred_at?: string;
+  title?: string | null;
+  expires_at?: string | null;
+  objective_id?: string | null;
+  done?: number | null;
+  count?: number | null;
   [more: string]: unknown;
 }
 

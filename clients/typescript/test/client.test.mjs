@@ -140,6 +140,16 @@ class FakeServer {
         socket.deliver({ type: "npc.token", request_id: frame.request_id, data: { text: "on the pass." } });
         return socket.deliver(reply);
       }
+      case "npc.listen": {
+        // ends at the final chunk, or at a silent one (empty audio) as the server's VAD would
+        const ended = frame.final || (frame.audio ?? "").length === 0;
+        if (!ended) return answer("npc.listening", { seq: frame.seq ?? 0, speech: true, ended: false });
+        const chunks = this.received.filter((f) => f.action === "npc.listen" && f.request_id === frame.request_id);
+        const transcript = { text: "any news from the pass", ended_by: frame.final ? "final" : "silence", audio_ms: 500 * chunks.length };
+        socket.deliver({ type: "npc.transcript", request_id: frame.request_id, data: transcript });
+        socket.deliver({ type: "npc.token", request_id: frame.request_id, data: { text: "Snow on the pass." } });
+        return socket.deliver({ type: "npc.reply", request_id: frame.request_id, ...ENVELOPE, operation: "npc.listen", data: REPLY });
+      }
       default:
         return answer("error", null, { ok: false, error: { code: "unknown_action", message: "?", details: {} } });
     }
@@ -209,6 +219,54 @@ test("a turn streams its tokens, then the reply; its seq is followed for resume"
   assert.deepEqual(tokens, ["Snow ", "on the pass."]);
   assert.equal(reply.text, "Snow on the pass.");
   assert.deepEqual(client.lastSeq, { ses_1: 2 });
+  client.close();
+});
+
+test("listen sends its chunks in order, one request_id, the last final; then the transcript and the turn", async () => {
+  const server = new FakeServer();
+  const client = await connected(server);
+  const chunks = [new Uint8Array([1, 0, 2, 0]), new Uint8Array([3, 0]), new Uint8Array([4, 0])];
+  const { transcript, turn } = await client.listen("mira", chunks);
+  assert.deepEqual(transcript, { text: "any news from the pass", ended_by: "final", audio_ms: 1500 });
+  assert.equal((await turn.reply()).text, "Snow on the pass.");
+  const sent = server.received.filter((f) => f.action === "npc.listen");
+  assert.deepEqual(sent.map((f) => [f.request_id, f.seq ?? 0, f.final ?? false]), [
+    [turn.requestId, 0, false], [turn.requestId, 1, false], [turn.requestId, 2, true],
+  ]);
+  assert.deepEqual([...base64Decode(sent[1].audio)], [3, 0]);
+  client.close();
+});
+
+test("listen stops sending when the server hears the end of speech first", async () => {
+  const server = new FakeServer();
+  const client = await connected(server);
+  const chunks = [new Uint8Array([1, 0]), new Uint8Array(0), new Uint8Array([5, 0])];
+  const { transcript, turn } = await client.listen("mira", chunks);
+  assert.equal(transcript.ended_by, "silence");
+  assert.equal((await turn.reply()).npc_id, "mira");
+  assert.equal(server.received.filter((f) => f.action === "npc.listen").length, 2);
+  await assert.rejects(client.listen("mira", []), /at least one chunk/);
+  client.close();
+});
+
+test("quest pushes are quest events, once each, while a turn still gets its own reply", async () => {
+  const server = new FakeServer();
+  const client = await connected(server);
+  const quests = [];
+  client.on("quest", (update) => quests.push(update));
+  const offered = {
+    kind: "offered", world_id: "demo", event_id: "ev-1", occurred_at: "2026-12-01T10:00:00Z",
+    quest_id: "q-1", npc_id: "odo", template_id: "oil-for-the-lanterns", title: "Oil for the Lanterns",
+  };
+  for (const update of [offered, offered, { ...offered, kind: "accepted", event_id: "ev-2" }]) {
+    server.current.deliver({ type: "quest.update", data: update });
+  }
+  const reply = await client.say("mira", "Any news?").reply();
+  await until(() => quests.length === 2, "both quest events");
+  assert.equal(reply.text, "Snow on the pass.");
+  assert.deepEqual(quests.map((q) => [q.kind, q.quest_id, q.title]), [
+    ["offered", "q-1", "Oil for the Lanterns"], ["accepted", "q-1", "Oil for the Lanterns"],
+  ]);
   client.close();
 });
 
