@@ -55,6 +55,7 @@ async def voiced_turn(url: str, line: str, request_id: str) -> dict[str, float]:
             marks.setdefault({"npc.token": "first_token_ms", "npc.reply": "reply_ms"}.get(kind, kind), at)
             if kind == "npc.audio" and received["data"]["final"]:
                 marks["last_audio_ms"] = at
+            if "last_audio_ms" in marks and "reply_ms" in marks:  # either may come first
                 return marks
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,43 +205,48 @@ class FakeWorld:
 
 @dataclass
 class FakeSessions:
-    """`SessionStore` in memory; `tests/integration/test_contracts.py` holds it to the DynamoDB store."""
+    """`SessionStore` in memory; `tests/integration/test_contracts.py` holds it to the DynamoDB store.
+    Each write is atomic, as a DynamoDB request is (concurrent writers take turns)."""
 
     heads: dict[str, SessionHead] = field(default_factory=dict)
     messages: dict[str, list[Message]] = field(default_factory=dict)
     keys: dict[tuple[str, str], int] = field(default_factory=dict)
+    _writing: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def create(self, head: SessionHead) -> SessionHead:
-        if head.session_id in self.heads:
-            raise Conflict("exists")
-        self.heads[head.session_id] = head
-        self.messages[head.session_id] = []
-        return head
+        with self._writing:
+            if head.session_id in self.heads:
+                raise Conflict("exists")
+            self.heads[head.session_id] = head
+            self.messages[head.session_id] = []
+            return head
 
     def start(self, head: SessionHead, first: list[NewMessage]) -> tuple[SessionHead, list[Message]]:
-        self.create(head)
-        return self.append(head, first)
+        with self._writing:
+            self.create(head)
+            return self.append(head, first)
 
     def head_and_recent(self, session_id: str, limit: int) -> tuple[SessionHead, list[Message]]:
         head = self.get_head(session_id)
         return head, self.messages[session_id][-limit:]
 
     def append(self, head: SessionHead, new: list[NewMessage]) -> tuple[SessionHead, list[Message]]:
-        current = self._live(head.session_id)
-        keys = [(head.session_id, n.idempotency_key) for n in new if n.idempotency_key]
-        if any(k in self.keys for k in keys):
-            return current, self._replay(head.session_id, new)
-        count = current.message_count
-        added = [
-            Message(seq=count + i + 1, speaker=m.speaker, text=m.text, correlation_id=m.correlation_id)
-            for i, m in enumerate(new)
-        ]
-        self.messages[head.session_id] += added
-        for message, line in zip(added, new, strict=True):
-            if line.idempotency_key:
-                self.keys[(head.session_id, line.idempotency_key)] = message.seq
-        self.heads[head.session_id] = current.model_copy(update={"message_count": count + len(new)})
-        return self.heads[head.session_id], added
+        with self._writing:
+            current = self._live(head.session_id)
+            keys = [(head.session_id, n.idempotency_key) for n in new if n.idempotency_key]
+            if any(k in self.keys for k in keys):
+                return current, self._replay(head.session_id, new)
+            count = current.message_count
+            added = [
+                Message(seq=count + i + 1, speaker=m.speaker, text=m.text, correlation_id=m.correlation_id)
+                for i, m in enumerate(new)
+            ]
+            self.messages[head.session_id] += added
+            for message, line in zip(added, new, strict=True):
+                if line.idempotency_key:
+                    self.keys[(head.session_id, line.idempotency_key)] = message.seq
+            self.heads[head.session_id] = current.model_copy(update={"message_count": count + len(new)})
+            return self.heads[head.session_id], added
 
     def _replay(self, session_id: str, new: list[NewMessage]) -> list[Message]:
         seqs = [self.keys.get((session_id, n.idempotency_key or "")) for n in new]
@@ -262,33 +268,36 @@ class FakeSessions:
         return older[-limit:] if limit > 0 else []
 
     def update_head(self, session_id: str, expected_version: int, changes: HeadChanges) -> SessionHead:
-        current = self._at_version(session_id, expected_version)
-        update: dict[str, Any] = {"version": current.version + 1}
-        if changes.metadata is not None:
-            update["metadata"] = changes.metadata
-        self.heads[session_id] = current.model_copy(update=update)
-        return self.heads[session_id]
+        with self._writing:
+            current = self._at_version(session_id, expected_version)
+            update: dict[str, Any] = {"version": current.version + 1}
+            if changes.metadata is not None:
+                update["metadata"] = changes.metadata
+            self.heads[session_id] = current.model_copy(update=update)
+            return self.heads[session_id]
 
     def add_participant(
         self, session_id: str, participant: Participant, expected_version: int | None, limit: int
     ) -> SessionHead:
-        current = self._at_version(session_id, expected_version)
-        known = next((p for p in current.participants if p.id == participant.id), None)
-        if known == participant:
-            return current
-        if known is not None:
-            raise already_in(known)
-        if len(current.participants) >= limit:
-            raise session_full(limit)
-        return self._changed(current, [*current.participants, participant])
+        with self._writing:
+            current = self._at_version(session_id, expected_version)
+            known = next((p for p in current.participants if p.id == participant.id), None)
+            if known == participant:
+                return current
+            if known is not None:
+                raise already_in(known)
+            if len(current.participants) >= limit:
+                raise session_full(limit)
+            return self._changed(current, [*current.participants, participant])
 
     def remove_participant(
         self, session_id: str, participant_id: str, expected_version: int | None
     ) -> SessionHead:
-        current = self._at_version(session_id, expected_version)
-        if not current.includes(participant_id):
-            raise not_a_participant(participant_id)
-        return self._changed(current, [p for p in current.participants if p.id != participant_id])
+        with self._writing:
+            current = self._at_version(session_id, expected_version)
+            if not current.includes(participant_id):
+                raise not_a_participant(participant_id)
+            return self._changed(current, [p for p in current.participants if p.id != participant_id])
 
     def _changed(self, current: SessionHead, participants: list[Participant]) -> SessionHead:
         self.heads[current.session_id] = current.model_copy(

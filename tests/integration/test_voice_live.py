@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from aicore.local.runtime import LocalRuntime, local_token
 from aicore.local.speech_server import SpeechServerThread
 from aicore.voice.audio import CODEC, SAMPLE_RATE
+from tests.clients import PUSHES
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(1800)]
 TURN_S = 600
@@ -30,16 +31,23 @@ def ws_url(runtime: LocalRuntime, player: str | None = None) -> str:
 
 
 async def voiced_turn(url: str, text: str, npc_id: str = "mira") -> list[dict[str, Any]]:
-    """Every frame answering one `npc.say` with voice, up to the final `npc.audio` (which may come
-    after `npc.reply`)."""
+    """Every frame answering one `npc.say` with voice, until both `npc.reply` and the final
+    `npc.audio` are in (either may come first: the last sentence is spoken while the reply is sent)."""
     frames: list[dict[str, Any]] = []
+
+    def ended() -> bool:
+        replied = any(f["type"] == "npc.reply" for f in frames)
+        return replied and any(f["type"] == "npc.audio" and f["data"]["final"] for f in frames)
+
     async with websockets.connect(url, max_size=None) as ws:
         said = {"action": "npc.say", "request_id": "v1", "npc_id": npc_id, "text": text, "voice": True}
         await ws.send(json.dumps(said))
-        while not (frames and frames[-1]["type"] == "npc.audio" and frames[-1]["data"]["final"]):
-            frames.append(json.loads(await asyncio.wait_for(ws.recv(), timeout=TURN_S)))
-            if frames[-1]["type"] == "error":
-                raise AssertionError(f"the turn failed: {frames[-1]}")
+        while not ended():
+            frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=TURN_S))
+            if frame["type"] == "error":
+                raise AssertionError(f"the turn failed: {frame}")
+            if frame["type"] not in PUSHES:
+                frames.append(frame)
     return frames
 
 
